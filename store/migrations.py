@@ -1,0 +1,68 @@
+"""Schema versions and the path from any older store to the current one.
+
+Each migration takes a connection inside the upgrade transaction and brings the store from
+version N-1 to N. Version 1 is the first released schema; later versions only add.
+A store made by an older Northstar therefore opens and upgrades in place.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlalchemy import Connection, MetaData, Table, UniqueConstraint, inspect
+
+from . import schema as s
+
+# Objects that did not exist in version 1, by the version that added them.
+_ADDED_TABLES = {"definition_overrides": 2, "audit_log": 2}
+_ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2}
+
+
+def _table_as_of(table: Table, version: int, md: MetaData) -> Table:
+    """A copy of `table` without the columns added after `version`."""
+    cols = [c._copy() for c in table.columns
+            if _ADDED_COLUMNS.get((table.name, c.name), 1) <= version]
+    names = {c.name for c in cols}
+    uniques = [UniqueConstraint(*[c.name for c in uc.columns], name=uc.name)
+               for uc in table.constraints
+               if isinstance(uc, UniqueConstraint) and {c.name for c in uc.columns} <= names]
+    return Table(table.name, md, *cols, *uniques)
+
+
+def _create_tables(conn: Connection, version: int, only_new: bool) -> None:
+    md = MetaData()
+    wanted = [t for t in s.metadata.sorted_tables
+              if (_ADDED_TABLES.get(t.name, 1) == version if only_new
+                  else _ADDED_TABLES.get(t.name, 1) <= version)]
+    # copy referenced tables first so foreign keys resolve inside `md`
+    for t in s.metadata.sorted_tables:
+        _table_as_of(t, version, md)
+    for t in wanted:
+        md.tables[t.name].create(conn, checkfirst=True)
+        for ix in t.indexes:
+            if all(_ADDED_COLUMNS.get((t.name, c.name), 1) <= version for c in ix.columns):
+                ix.create(conn, checkfirst=True)
+
+
+def _v1(conn: Connection) -> None:
+    _create_tables(conn, 1, only_new=False)
+
+
+def _add_new_columns(conn: Connection, version: int) -> None:
+    for (table_name, col_name), added in _ADDED_COLUMNS.items():
+        if added != version or not inspect(conn).has_table(table_name):
+            continue
+        existing = {c["name"] for c in inspect(conn).get_columns(table_name)}
+        if col_name not in existing:
+            col = s.metadata.tables[table_name].c[col_name]
+            type_sql = col.type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE {table_name} ADD COLUMN {col_name} {type_sql}")
+
+
+def _v2(conn: Connection) -> None:
+    """Definition edits and the audit trail; disqualification reason on contacts."""
+    _create_tables(conn, 2, only_new=True)
+    _add_new_columns(conn, 2)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2}
+assert max(MIGRATIONS) == s.SCHEMA_VERSION, "every schema version needs a migration"

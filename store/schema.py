@@ -1,0 +1,402 @@
+"""The one schema of the Northstar store (SQLAlchemy Core).
+
+Every connector writes these tables and every metric reads them. Conventions:
+`*_id` text keys (HubSpot ids are strings), `*_at` naive UTC datetimes, `*_date` dates,
+money as integer `*_cents` beside a 3-letter `currency`, `is_*` booleans.
+Records that can come from several places carry `origin` ('hubspot', 'csv', 'demo').
+"""
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger, Boolean, Column, Date, DateTime, Float, ForeignKey, Index, Integer,
+    MetaData, String, Table, Text, UniqueConstraint,
+)
+
+SCHEMA_VERSION = 2
+
+metadata = MetaData()
+
+
+def _id(name: str, **kw) -> Column:
+    return Column(name, String(64), **kw)
+
+
+# --- bookkeeping -----------------------------------------------------------------------
+
+schema_version = Table(
+    "schema_version", metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", DateTime, nullable=False),
+)
+
+store_meta = Table(
+    "store_meta", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+sync_runs = Table(
+    "sync_runs", metadata,
+    Column("run_id", Integer, primary_key=True, autoincrement=True),
+    Column("connector", String(32), nullable=False),
+    Column("mode", String(16), nullable=False),  # full | incremental
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Column("status", String(16), nullable=False),  # running | success | failed | interrupted
+    Column("counts_json", Text, nullable=False, default="{}"),
+    Column("error", Text),
+)
+
+sync_state = Table(
+    "sync_state", metadata,
+    Column("connector", String(32), primary_key=True),
+    Column("object_type", String(32), primary_key=True),
+    Column("cursor_at", DateTime),  # last committed last-modified time (incremental)
+    Column("page_after", String(128)),  # paging cursor of an unfinished backfill
+    Column("phase", String(16), nullable=False, default="idle"),  # idle | backfill | incremental
+    Column("updated_at", DateTime, nullable=False),
+)
+
+import_runs = Table(
+    "import_runs", metadata,
+    Column("import_id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),  # fec | invoices | spend | budgets | hubspot-deals ...
+    Column("file_name", String(255), nullable=False),
+    Column("file_hash", String(64), nullable=False),
+    Column("imported_by", String(255), nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Column("rows_accepted", Integer, nullable=False, default=0),
+    Column("rows_rejected", Integer, nullable=False, default=0),
+    Column("status", String(16), nullable=False),  # success | rejected | failed | skipped
+    Column("period_start", Date),
+    Column("period_end", Date),
+    Column("error", Text),
+)
+
+# --- CRM -------------------------------------------------------------------------------
+
+owners = Table(
+    "owners", metadata,
+    _id("owner_id", primary_key=True),
+    Column("email", String(255)),
+    Column("first_name", String(128)),
+    Column("last_name", String(128)),
+    _id("team_id"),
+    Column("team_name", String(128)),
+    Column("region", String(64)),
+    Column("is_archived", Boolean, nullable=False, default=False),
+    Column("updated_at", DateTime),
+    Column("origin", String(16), nullable=False, default="hubspot"),
+)
+
+companies = Table(
+    "companies", metadata,
+    _id("company_id", primary_key=True),
+    Column("name", String(255)),
+    Column("domain", String(255)),
+    Column("industry", String(128)),
+    Column("country", String(64)),
+    Column("region", String(64)),
+    _id("owner_id"),
+    Column("created_at", DateTime),
+    Column("updated_at", DateTime),
+    Column("is_deleted", Boolean, nullable=False, default=False),
+    Column("origin", String(16), nullable=False, default="hubspot"),
+)
+
+contacts = Table(
+    "contacts", metadata,
+    _id("contact_id", primary_key=True),
+    Column("email", String(255)),
+    Column("first_name", String(128)),
+    Column("last_name", String(128)),
+    _id("company_id"),
+    _id("owner_id"),
+    Column("region", String(64)),
+    Column("lifecycle_stage", String(32)),
+    Column("lead_status", String(32)),
+    Column("original_source", String(64)),
+    Column("source_detail", String(255)),  # original source drill-down 1
+    Column("campaign", String(255)),
+    Column("created_at", DateTime),
+    # timestamps of entering each lifecycle stage (hs_v2_date_entered_*); NULL = never
+    Column("became_lead_at", DateTime),
+    Column("became_mql_at", DateTime),
+    Column("became_sql_at", DateTime),
+    Column("became_opportunity_at", DateTime),
+    Column("became_customer_at", DateTime),
+    Column("first_sales_touch_at", DateTime),
+    Column("disqualified_reason", String(128)),
+    Column("updated_at", DateTime),
+    Column("is_deleted", Boolean, nullable=False, default=False),
+    Column("origin", String(16), nullable=False, default="hubspot"),
+)
+
+pipelines = Table(
+    "pipelines", metadata,
+    _id("pipeline_id", primary_key=True),
+    Column("label", String(255), nullable=False),
+    Column("display_order", Integer, nullable=False, default=0),
+    Column("is_archived", Boolean, nullable=False, default=False),
+)
+
+pipeline_stages = Table(
+    "pipeline_stages", metadata,
+    _id("pipeline_id", primary_key=True),
+    _id("stage_id", primary_key=True),
+    Column("label", String(255), nullable=False),
+    Column("display_order", Integer, nullable=False, default=0),
+    Column("probability", Float, nullable=False, default=0.0),
+    Column("is_closed", Boolean, nullable=False, default=False),
+    Column("is_won", Boolean, nullable=False, default=False),
+)
+
+deals = Table(
+    "deals", metadata,
+    _id("deal_id", primary_key=True),
+    Column("name", String(255)),
+    Column("amount_cents", BigInteger),
+    Column("currency", String(3), nullable=False, default="EUR"),
+    _id("pipeline_id", nullable=False),
+    _id("stage_id", nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("close_date", Date),
+    _id("owner_id"),
+    _id("company_id"),
+    _id("contact_id"),  # primary associated contact (lead that sourced it)
+    Column("product_line", String(64)),
+    Column("region", String(64)),
+    Column("deal_source", String(64)),
+    Column("lost_reason", String(255)),
+    Column("forecast_category", String(32)),
+    Column("updated_at", DateTime),
+    Column("is_deleted", Boolean, nullable=False, default=False),
+    Column("origin", String(16), nullable=False, default="hubspot"),
+)
+
+deal_stage_history = Table(
+    "deal_stage_history", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    _id("deal_id", nullable=False),
+    _id("stage_id", nullable=False),
+    Column("entered_at", DateTime, nullable=False),
+    Column("amount_cents", BigInteger),
+    Column("close_date", Date),
+    UniqueConstraint("deal_id", "stage_id", "entered_at", name="uq_deal_stage_history"),
+)
+
+deal_contacts = Table(
+    "deal_contacts", metadata,
+    _id("deal_id", primary_key=True),
+    _id("contact_id", primary_key=True),
+)
+
+deal_companies = Table(
+    "deal_companies", metadata,
+    _id("deal_id", primary_key=True),
+    _id("company_id", primary_key=True),
+)
+
+products = Table(
+    "products", metadata,
+    _id("product_id", primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("sku", String(64)),
+    Column("product_line", String(64)),
+    Column("price_cents", BigInteger),
+    Column("currency", String(3), nullable=False, default="EUR"),
+    Column("is_deleted", Boolean, nullable=False, default=False),
+)
+
+line_items = Table(
+    "line_items", metadata,
+    _id("line_item_id", primary_key=True),
+    _id("deal_id"),
+    _id("product_id"),
+    Column("name", String(255)),
+    Column("quantity", Float, nullable=False, default=1.0),
+    Column("price_cents", BigInteger),
+    Column("amount_cents", BigInteger),
+    Column("currency", String(3), nullable=False, default="EUR"),
+    Column("updated_at", DateTime),
+    Column("is_deleted", Boolean, nullable=False, default=False),
+)
+
+# --- marketing and finance -------------------------------------------------------------
+
+marketing_spend = Table(
+    "marketing_spend", metadata,
+    Column("spend_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("spend_date", Date, nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("campaign", String(255)),
+    Column("region", String(64)),
+    Column("product_line", String(64)),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False, default="EUR"),
+    Column("import_id", Integer, ForeignKey("import_runs.import_id")),
+    Column("origin", String(16), nullable=False, default="csv"),
+)
+
+ledger_entries = Table(
+    "ledger_entries", metadata,
+    Column("entry_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("import_id", Integer, ForeignKey("import_runs.import_id")),
+    Column("siren", String(16)),
+    Column("line_no", Integer),
+    Column("journal_code", String(16), nullable=False),
+    Column("journal_lib", String(255)),
+    Column("ecriture_num", String(64)),
+    Column("ecriture_date", Date, nullable=False),
+    Column("compte_num", String(32), nullable=False),
+    Column("compte_lib", String(255)),
+    Column("comp_aux_num", String(64)),
+    Column("comp_aux_lib", String(255)),
+    Column("piece_ref", String(128)),
+    Column("piece_date", Date),
+    Column("ecriture_lib", String(255)),
+    Column("debit_cents", BigInteger, nullable=False, default=0),
+    Column("credit_cents", BigInteger, nullable=False, default=0),
+    Column("ecriture_let", String(32)),
+    Column("date_let", Date),
+    Column("valid_date", Date),
+    Column("montant_devise_cents", BigInteger),
+    Column("idevise", String(3)),
+    Column("origin", String(16), nullable=False, default="csv"),
+)
+
+invoices = Table(
+    "invoices", metadata,
+    Column("invoice_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("invoice_number", String(64), nullable=False),
+    Column("customer_name", String(255)),
+    _id("company_id"),
+    _id("deal_id"),
+    Column("issue_date", Date, nullable=False),
+    Column("due_date", Date),
+    Column("paid_date", Date),
+    Column("amount_excl_tax_cents", BigInteger, nullable=False),  # negative for credit notes
+    Column("tax_cents", BigInteger, nullable=False, default=0),
+    Column("currency", String(3), nullable=False, default="EUR"),
+    Column("status", String(16), nullable=False),  # draft | open | paid | void | uncollectible
+    Column("is_credit_note", Boolean, nullable=False, default=False),
+    Column("import_id", Integer, ForeignKey("import_runs.import_id")),
+    Column("origin", String(16), nullable=False, default="csv"),
+    UniqueConstraint("invoice_number", "origin", name="uq_invoice_number"),
+)
+
+budgets = Table(
+    "budgets", metadata,
+    Column("budget_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("month", Date, nullable=False),  # first day of the month
+    Column("region", String(64), nullable=False, default=""),  # '' = all regions
+    Column("product_line", String(64), nullable=False, default=""),  # '' = all product lines
+    Column("metric", String(64), nullable=False),  # a metric id: target_revenue, mqls, marketing_spend ...
+    Column("value", Float, nullable=False),  # in the metric's unit; money in cents
+    Column("import_id", Integer, ForeignKey("import_runs.import_id")),
+    UniqueConstraint("month", "region", "product_line", "metric", name="uq_budget_line"),
+)
+
+# --- meeting ---------------------------------------------------------------------------
+
+pipeline_snapshots = Table(
+    "pipeline_snapshots", metadata,
+    Column("snapshot_id", Integer, primary_key=True, autoincrement=True),
+    Column("week_start", Date, nullable=False),
+    Column("taken_at", DateTime, nullable=False),
+    Column("kind", String(16), nullable=False, default="weekly"),  # weekly | on_demand
+    Column("data_version", Integer),
+)
+
+snapshot_deals = Table(
+    "snapshot_deals", metadata,
+    Column("snapshot_id", Integer, ForeignKey("pipeline_snapshots.snapshot_id"), primary_key=True),
+    _id("deal_id", primary_key=True),
+    Column("name", String(255)),
+    _id("pipeline_id"),
+    _id("stage_id"),
+    Column("amount_cents", BigInteger),
+    Column("currency", String(3)),
+    Column("close_date", Date),
+    _id("owner_id"),
+    Column("forecast_category", String(32)),
+    Column("region", String(64)),
+    Column("product_line", String(64)),
+    Column("is_closed", Boolean, nullable=False, default=False),
+    Column("is_won", Boolean, nullable=False, default=False),
+)
+
+snapshot_metrics = Table(
+    "snapshot_metrics", metadata,
+    Column("snapshot_id", Integer, ForeignKey("pipeline_snapshots.snapshot_id"), primary_key=True),
+    Column("metric_id", String(64), primary_key=True),
+    Column("cut_type", String(32), primary_key=True),  # total | region | product_line
+    Column("cut_value", String(64), primary_key=True),  # '' for total
+    Column("period_start", Date),
+    Column("period_end", Date),
+    Column("value", Float),  # NULL = not available
+    Column("unit", String(16)),
+    Column("note", Text),
+)
+
+meeting_decisions = Table(
+    "meeting_decisions", metadata,
+    Column("decision_id", Integer, primary_key=True, autoincrement=True),
+    Column("week_start", Date, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("owner", String(255), nullable=False),
+    Column("due_date", Date),
+    Column("metric_id", String(64)),
+    Column("status", String(16), nullable=False, default="open"),  # open | done | dropped
+    Column("created_at", DateTime, nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("closed_at", DateTime),
+)
+
+# --- definitions and audit -------------------------------------------------------------
+
+definition_overrides = Table(
+    "definition_overrides", metadata,
+    Column("key", String(128), primary_key=True),  # dotted path in definitions, e.g. funnel.mql_stage
+    Column("value_json", Text, nullable=False),
+    Column("changed_by", String(255), nullable=False),
+    Column("changed_at", DateTime, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("audit_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("action", String(64), nullable=False),  # definition.change | decision.add | import | sync ...
+    Column("target", String(255)),
+    Column("before_json", Text),
+    Column("after_json", Text),
+)
+
+# Indexes for the filters people use: period, region, product line, owner, stage.
+Index("ix_deals_close_date", deals.c.close_date)
+Index("ix_deals_created_at", deals.c.created_at)
+Index("ix_deals_stage", deals.c.pipeline_id, deals.c.stage_id)
+Index("ix_deals_owner", deals.c.owner_id)
+Index("ix_deals_region_pl", deals.c.region, deals.c.product_line)
+Index("ix_deals_updated_at", deals.c.updated_at)
+Index("ix_contacts_created_at", contacts.c.created_at)
+Index("ix_contacts_mql_at", contacts.c.became_mql_at)
+Index("ix_contacts_owner", contacts.c.owner_id)
+Index("ix_contacts_region", contacts.c.region)
+Index("ix_contacts_source", contacts.c.original_source)
+Index("ix_contacts_updated_at", contacts.c.updated_at)
+Index("ix_companies_updated_at", companies.c.updated_at)
+Index("ix_dsh_deal", deal_stage_history.c.deal_id, deal_stage_history.c.entered_at)
+Index("ix_line_items_deal", line_items.c.deal_id)
+Index("ix_spend_date", marketing_spend.c.spend_date, marketing_spend.c.channel)
+Index("ix_ledger_date_account", ledger_entries.c.ecriture_date, ledger_entries.c.compte_num)
+Index("ix_ledger_import", ledger_entries.c.import_id)
+Index("ix_invoices_issue_date", invoices.c.issue_date)
+Index("ix_invoices_deal", invoices.c.deal_id)
+Index("ix_budgets_month", budgets.c.month, budgets.c.metric)
+Index("ix_import_runs_hash", import_runs.c.kind, import_runs.c.file_hash)
+Index("ix_snapshots_week", pipeline_snapshots.c.week_start)
+Index("ix_audit_at", audit_log.c.at)

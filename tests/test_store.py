@@ -1,0 +1,96 @@
+"""The store: schema creation on every backend, upgrades from older versions, bad settings."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import MetaData, create_engine, inspect, select
+
+from store import StoreError, StoreSettings, open_store, schema, upsert
+from store.db import bump_data_version, data_version, schema_version, upgrade_store
+from store.migrations import _v1
+
+
+def test_store_schema_created_on_every_backend(engine):
+    names = set(inspect(engine).get_table_names())
+    assert set(schema.metadata.tables) <= names
+    assert schema_version(engine) == schema.SCHEMA_VERSION
+
+
+def test_store_upgrades_v1_store_keeping_its_rows(store_url):
+    raw = create_engine(store_url)
+    with raw.begin() as conn:
+        _v1(conn)
+        schema.schema_version.create(conn, checkfirst=True)
+        conn.execute(schema.schema_version.insert().values(version=1, applied_at=dt.datetime(2024, 1, 1)))
+        conn.execute(schema.contacts.insert().values(contact_id="c1", email="a@example.com"))
+    cols = {c["name"] for c in inspect(raw).get_columns("contacts")}
+    assert "disqualified_reason" not in cols
+    assert not inspect(raw).has_table("audit_log")
+    raw.dispose()
+
+    engine = open_store(StoreSettings(store_url, "test"))
+    assert schema_version(engine) == schema.SCHEMA_VERSION
+    assert inspect(engine).has_table("audit_log")
+    with engine.connect() as conn:
+        row = conn.execute(select(schema.contacts)).mappings().one()
+    assert row["email"] == "a@example.com" and row["disqualified_reason"] is None
+    assert upgrade_store(engine) == []  # idempotent
+
+
+def test_store_upsert_updates_existing_rows(engine):
+    with engine.begin() as conn:
+        upsert(conn, schema.owners, [{"owner_id": "1", "email": "a@x.io", "origin": "demo"}], ["owner_id"])
+        upsert(conn, schema.owners, [{"owner_id": "1", "email": "b@x.io", "origin": "demo"},
+                                     {"owner_id": "2", "email": "c@x.io", "origin": "demo"}], ["owner_id"])
+        rows = conn.execute(select(schema.owners.c.owner_id, schema.owners.c.email)
+                            .order_by(schema.owners.c.owner_id)).all()
+    assert rows == [("1", "b@x.io"), ("2", "c@x.io")]
+
+
+def test_store_data_version_increments(engine):
+    assert data_version(engine) == 0
+    with engine.begin() as conn:
+        bump_data_version(conn)
+        bump_data_version(conn)
+    assert data_version(engine) == 2
+
+
+def test_store_sqlite_uses_wal_and_foreign_keys(make_store_url):
+    engine = open_store(StoreSettings(make_store_url("sqlite"), "test"))
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_store_unreachable_url_names_the_setting():
+    with pytest.raises(StoreError) as err:
+        open_store(StoreSettings("postgresql+psycopg://u:secretpw@127.0.0.1:1/x", "NORTHSTAR_DB_URL"))
+    assert "NORTHSTAR_DB_URL" in str(err.value) and "secretpw" not in str(err.value)
+
+
+def test_store_malformed_url_names_the_setting():
+    with pytest.raises(StoreError, match="NORTHSTAR_DB_URL"):
+        open_store(StoreSettings("not a url", "NORTHSTAR_DB_URL"))
+
+
+def test_store_unwritable_data_dir_names_the_setting(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="NORTHSTAR_DATA_DIR"):
+        open_store(StoreSettings(f"sqlite:///{blocker}/sub/northstar.db", "NORTHSTAR_DATA_DIR"))
+
+
+def test_store_newer_schema_is_refused(engine):
+    with engine.begin() as conn:
+        conn.execute(schema.schema_version.insert().values(version=99, applied_at=dt.datetime(2030, 1, 1)))
+    with pytest.raises(StoreError, match="newer"):
+        upgrade_store(engine)
+
+
+def test_store_env_var_wins_over_default(monkeypatch, tmp_path):
+    from store import resolve_store
+    monkeypatch.setenv("NORTHSTAR_DB_URL", f"sqlite:///{tmp_path}/x.db")
+    assert resolve_store().source == "NORTHSTAR_DB_URL"
+    monkeypatch.delenv("NORTHSTAR_DB_URL")
+    assert resolve_store().url.endswith("northstar.db")
