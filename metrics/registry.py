@@ -1,0 +1,125 @@
+"""The metric registry: each metric's metadata (catalog/*.yaml) bound to one compute function.
+
+A compute function takes a `Ctx` (connection + effective definitions) and a `Filters`, runs
+one SQL aggregate (or a few), and returns a number, or `NotAvailable(reason)` when the value
+is undefined (no lost deals, no spend...). Pages, the CLI and the meeting pack all go through
+`compute` / `compute_many` / `breakdown`, so the same filters give the same number everywhere.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Union
+
+import yaml
+from sqlalchemy import Connection, Engine
+
+from .definitions import Definitions, load_definitions
+from .filters import Filters
+
+# One YAML file per area, read in this order (the order metrics are listed in).
+CATALOG_DIR = Path(__file__).with_name("catalog")
+CATALOG_FILES = ("sales.yaml", "funnel.yaml", "marketing.yaml", "finance.yaml")
+UNITS = ("money", "count", "ratio", "days", "months", "ratio_x")
+OWNER_ROLES = ("CEO", "CMO", "CSO", "CFO")
+
+
+@dataclass(frozen=True)
+class NotAvailable:
+    """A value that cannot be computed, and why (shown in the UI instead of a number)."""
+    reason: str
+
+
+Result = Union[float, int, None, NotAvailable]
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """What a compute function gets besides the filters."""
+    conn: Connection
+    defs: Definitions
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    id: str
+    label: str
+    unit: str  # money (reporting currency, major units) | count | ratio (0-1) | days | months | ratio_x (e.g. LTV:CAC 3.2x)
+    definition: str  # one paragraph for humans, shown beside the number
+    formula: str
+    owner_role: str  # who answers for it in the meeting: CEO | CMO | CSO | CFO
+    sources: tuple[str, ...]  # store tables it reads
+    down_is_good: bool = False
+    breakdowns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    metric_id: str
+    value: float | None
+    unit: str
+    label: str
+    definition: str
+    as_of: dt.datetime | None
+    reason: str | None = None  # why value is None
+
+    @property
+    def available(self) -> bool:
+        return self.value is not None
+
+
+ComputeFn = Callable[[Ctx, Filters], Result]
+_FUNCTIONS: dict[str, ComputeFn] = {}
+
+
+def computes(metric_id: str) -> Callable[[ComputeFn], ComputeFn]:
+    """Decorator binding a compute function to a metric id of catalog/*.yaml."""
+    def wrap(fn: ComputeFn) -> ComputeFn:
+        if metric_id in _FUNCTIONS:
+            raise ValueError(f"metric {metric_id!r} has two compute functions")
+        _FUNCTIONS[metric_id] = fn
+        return fn
+    return wrap
+
+
+class CatalogError(ValueError):
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("Invalid metric catalog:\n- " + "\n- ".join(problems))
+
+
+def _entries(folder: Path) -> list[tuple[str, dict]]:
+    entries = []
+    for name in CATALOG_FILES:
+        path = folder / name
+        if path.exists():
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            entries += [(name, e) for e in raw.get("metrics", [])]
+    return entries
+
+
+def load_catalog(folder: Path = CATALOG_DIR) -> dict[str, MetricDef]:
+    """Read catalog/*.yaml into MetricDefs, reporting every problem (with its file) at once."""
+    problems: list[str] = []
+    out: dict[str, MetricDef] = {}
+    for i, (fname, entry) in enumerate(_entries(folder)):
+        mid = f"{fname}: " + (entry.get("id") or f"<entry {i}>")
+        missing = [k for k in ("id", "label", "unit", "definition", "formula", "owner_role") if not entry.get(k)]
+        if missing:
+            problems.append(f"{mid}: missing {', '.join(missing)}")
+            continue
+        if entry["unit"] not in UNITS:
+            problems.append(f"{mid}: unit {entry['unit']!r} is not one of {', '.join(UNITS)}")
+        if entry["owner_role"] not in OWNER_ROLES:
+            problems.append(f"{mid}: owner_role {entry['owner_role']!r} is not one of {', '.join(OWNER_ROLES)}")
+        if entry["id"] in out:
+            problems.append(f"{mid}: defined twice")
+        out[entry["id"]] = MetricDef(
+            id=entry["id"], label=entry["label"], unit=entry["unit"], definition=" ".join(entry["definition"].split()),
+            formula=entry["formula"].strip(), owner_role=entry["owner_role"],
+            sources=tuple(entry.get("sources", ())), down_is_good=bool(entry.get("down_is_good", False)),
+            breakdowns=tuple(entry.get("breakdowns", ())))
+    if problems:
+        raise CatalogError(problems)
+    return out
