@@ -13,7 +13,7 @@ from sqlalchemy import Connection, MetaData, Table, UniqueConstraint, inspect
 from . import schema as s
 
 # Objects that did not exist in version 1, by the version that added them.
-_ADDED_TABLES = {"definition_overrides": 2, "audit_log": 2}
+_ADDED_TABLES = {"definition_overrides": 2, "audit_log": 2, "decision_events": 2}
 _ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2}
 
 

@@ -354,6 +354,18 @@ meeting_decisions = Table(
     Column("closed_at", DateTime),
 )
 
+decision_events = Table(
+    "decision_events", metadata,
+    Column("event_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("decision_id", Integer, ForeignKey("meeting_decisions.decision_id"), nullable=False),
+    Column("week_start", Date, nullable=False),  # the meeting week the change was made in
+    Column("at", DateTime, nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("action", String(16), nullable=False),  # add | update | close | reopen
+    Column("before_json", Text),
+    Column("after_json", Text),
+)
+
 # --- definitions and audit -------------------------------------------------------------
 
 definition_overrides = Table(
@@ -399,4 +411,5 @@ Index("ix_invoices_deal", invoices.c.deal_id)
 Index("ix_budgets_month", budgets.c.month, budgets.c.metric)
 Index("ix_import_runs_hash", import_runs.c.kind, import_runs.c.file_hash)
 Index("ix_snapshots_week", pipeline_snapshots.c.week_start)
+Index("ix_decision_events_decision", decision_events.c.decision_id, decision_events.c.at)
 Index("ix_audit_at", audit_log.c.at)
