@@ -15,6 +15,7 @@ import sys
 # Modules that add sub-commands, in the order they appear in --help.
 COMMAND_MODULES = [
     "store.cli",
+    "ops.cli",
 ]
 
 
@@ -29,10 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ops.logs import setup_logging
     from store import StoreError
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(level=logging.DEBUG if args.verbose else None)  # structured, secrets redacted
     try:
         return int(args.handler(args) or 0)
     except StoreError as exc:

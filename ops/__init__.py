@@ -1,0 +1,1 @@
+"""Running Northstar for a team: secrets, logging, backup/restore and `doctor`."""
