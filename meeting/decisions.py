@@ -1,0 +1,158 @@
+"""The decision log of the weekly meeting: what, owner, due date, linked metric, status.
+
+A decision is recorded in the meeting of one week (`meeting_decisions.week_start`) and is carried
+into every later meeting as an open item until it is closed (done or dropped). Every change writes
+a `decision_events` row (the decision's own history) and an audit row, in the same transaction.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import Engine, and_, or_, select
+
+from store import bump_data_version, schema as s, utcnow
+from store.audit import record_audit
+
+STATUSES = ("open", "done", "dropped")
+EDITABLE = ("text", "owner", "due_date", "metric_id", "status")
+
+
+class DecisionError(ValueError):
+    """A decision cannot be saved as given; the message says what to change."""
+
+
+def week_of(day: dt.date) -> dt.date:
+    """The Monday of the week `day` is in (weeks start on Monday)."""
+    return day - dt.timedelta(days=day.weekday())
+
+
+def _plain(row: dict) -> dict:
+    return {k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v) for k, v in row.items()}
+
+
+def _check(values: dict[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    for key in ("text", "owner"):
+        if key in out:
+            out[key] = (out[key] or "").strip()
+            if not out[key]:
+                raise DecisionError(f"A decision needs a {'description' if key == 'text' else 'owner'} "
+                                    f"(got an empty {key}).")
+    if "status" in out and out["status"] not in STATUSES:
+        raise DecisionError(f"Status {out['status']!r} is not one of {', '.join(STATUSES)}.")
+    if "due_date" in out and out["due_date"] is not None and not isinstance(out["due_date"], dt.date):
+        try:
+            out["due_date"] = dt.date.fromisoformat(str(out["due_date"]))
+        except ValueError:
+            raise DecisionError(f"Due date {out['due_date']!r} is not a date like 2026-12-31.") from None
+    if out.get("metric_id"):
+        from metrics import REGISTRY
+        if out["metric_id"] not in REGISTRY:
+            raise DecisionError(f"Metric {out['metric_id']!r} is not in the catalog "
+                                f"(e.g. {next(iter(REGISTRY), 'won_revenue')!r}).")
+    elif "metric_id" in out:
+        out["metric_id"] = None
+    return out
+
+
+def _event(conn, decision_id: int, week: dt.date, actor: str, action: str,
+           before: dict | None, after: dict | None) -> None:
+    conn.execute(s.decision_events.insert().values(
+        decision_id=decision_id, week_start=week, at=utcnow(), actor=actor, action=action,
+        before_json=None if before is None else json.dumps(_plain(before), sort_keys=True),
+        after_json=None if after is None else json.dumps(_plain(after), sort_keys=True)))
+    record_audit(conn, actor, "decision.add" if action == "add" else "decision.update",
+                 f"decision {decision_id}", before, after)
+    bump_data_version(conn)
+
+
+def add_decision(engine: Engine, *, text: str, owner: str, actor: str, week_start: dt.date | None = None,
+                 due_date: dt.date | None = None, metric_id: str | None = None) -> int:
+    """Record a decision in the meeting of `week_start` (default: this week); returns its id."""
+    week = week_of(week_start or utcnow().date())
+    values = _check({"text": text, "owner": owner, "due_date": due_date, "metric_id": metric_id})
+    row = dict(values, week_start=week, status="open", created_at=utcnow(), created_by=actor)
+    with engine.begin() as conn:
+        decision_id = conn.execute(s.meeting_decisions.insert().values(**row)).inserted_primary_key[0]
+        _event(conn, decision_id, week, actor, "add", None, dict(values, status="open"))
+    return int(decision_id)
+
+
+def update_decision(engine: Engine, decision_id: int, actor: str, week_start: dt.date | None = None,
+                    **changes: Any) -> dict:
+    """Change some of text/owner/due_date/metric_id/status; returns the decision as saved."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise DecisionError(f"Cannot change {', '.join(sorted(unknown))}; editable: {', '.join(EDITABLE)}.")
+    changes = _check(changes)
+    week = week_of(week_start or utcnow().date())
+    with engine.begin() as conn:
+        t = s.meeting_decisions
+        current = conn.execute(select(t).where(t.c.decision_id == decision_id)).mappings().first()
+        if current is None:
+            raise DecisionError(f"There is no decision {decision_id}.")
+        diff = {k: v for k, v in changes.items() if current[k] != v}
+        if not diff:
+            return dict(current)
+        values = dict(diff)
+        if "status" in diff:
+            values["closed_at"] = None if diff["status"] == "open" else utcnow()
+            action = "reopen" if diff["status"] == "open" else "close"
+        else:
+            action = "update"
+        conn.execute(t.update().where(t.c.decision_id == decision_id).values(**values))
+        _event(conn, decision_id, week, actor, action, {k: current[k] for k in diff}, diff)
+        return dict(conn.execute(select(t).where(t.c.decision_id == decision_id)).mappings().one())
+
+
+def close_decision(engine: Engine, decision_id: int, actor: str, status: str = "done",
+                   week_start: dt.date | None = None) -> dict:
+    """Close a decision as done or dropped."""
+    if status not in ("done", "dropped"):
+        raise DecisionError(f"Close a decision as 'done' or 'dropped', not {status!r}.")
+    return update_decision(engine, decision_id, actor, week_start=week_start, status=status)
+
+
+def _rows(engine: Engine, where) -> list[dict]:
+    t = s.meeting_decisions
+    q = select(t).where(where).order_by(t.c.week_start, t.c.decision_id)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def decisions_of_week(engine: Engine, week_start: dt.date) -> list[dict]:
+    """The decisions recorded in the meeting of that week."""
+    return _rows(engine, s.meeting_decisions.c.week_start == week_of(week_start))
+
+
+def open_items(engine: Engine, week_start: dt.date) -> list[dict]:
+    """Decisions of earlier meetings still open when that week began (carried over).
+
+    For a past week this is the list as it was then: an item closed since still appears, with
+    its current status, because it was open when that meeting started.
+    """
+    t = s.meeting_decisions
+    week = week_of(week_start)
+    began = dt.datetime.combine(week, dt.time())
+    return _rows(engine, and_(t.c.week_start < week, or_(t.c.closed_at.is_(None), t.c.closed_at >= began)))
+
+
+def decision_history(engine: Engine, decision_id: int | None = None) -> list[dict]:
+    """Events (oldest first): decision_id, week_start, at, actor, action, before, after."""
+    e = s.decision_events
+    q = select(e).order_by(e.c.at, e.c.event_id)
+    if decision_id is not None:
+        q = q.where(e.c.decision_id == decision_id)
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(q).mappings()]
+    for r in rows:
+        for col, key in (("before_json", "before"), ("after_json", "after")):
+            raw = r.pop(col)
+            r[key] = json.loads(raw) if raw else None
+    return rows
+
+
+__all__ = ["STATUSES", "DecisionError", "week_of", "add_decision", "update_decision", "close_decision",
+           "decisions_of_week", "open_items", "decision_history"]
