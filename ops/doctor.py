@@ -201,7 +201,7 @@ def check_hubspot(secrets: Mapping[str, Any], timeout: float = 5.0) -> list[Chec
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         return checks + [Check("hubspot reachable", "fail", f"cannot reach {base}: {reason}",
-                               "check the network, proxy (HTTPS_PROXY) or HUBSPOT_BASE_URL")]
+                               "check the network, proxy (HTTPS_PROXY) or HUBSPOT_API_HOST")]
     if status in (400, 401, 403, 404):
         return checks + [Check("hubspot reachable", "fail", f"HubSpot rejected the token (HTTP {status})",
                                f"create a new private-app token and update {source}")]

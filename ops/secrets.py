@@ -44,12 +44,8 @@ def hubspot_token(secrets: Mapping[str, Any] | None = None) -> tuple[str | None,
 
 
 def hubspot_base_url(secrets: Mapping[str, Any] | None = None) -> str:
-    """HubSpot API root: HUBSPOT_BASE_URL or [hubspot] base_url (tests point it at a fake)."""
-    env = os.environ.get("HUBSPOT_BASE_URL", "").strip()
-    if env:
-        return env.rstrip("/")
-    secrets = load_secrets() if secrets is None else secrets
-    return str((secrets.get("hubspot") or {}).get("base_url") or "https://api.hubapi.com").rstrip("/")
+    """HubSpot API root: HUBSPOT_API_HOST, as the connector reads it (tests point it at a fake)."""
+    return os.environ.get("HUBSPOT_API_HOST", "").strip().rstrip("/") or "https://api.hubapi.com"
 
 
 def _url_password(url: str | None) -> str | None:

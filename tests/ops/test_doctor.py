@@ -53,7 +53,7 @@ def fake_hubspot(monkeypatch):
 
     server = HTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("HUBSPOT_BASE_URL", f"http://127.0.0.1:{server.server_port}")
+    monkeypatch.setenv("HUBSPOT_API_HOST", f"http://127.0.0.1:{server.server_port}")
     yield answer
     server.shutdown()
     server.server_close()
@@ -177,7 +177,7 @@ def test_doctor_warns_without_hubspot_token(store_env):
 
 def test_doctor_catches_unreachable_hubspot(store_env, monkeypatch):
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", TOKEN)
-    monkeypatch.setenv("HUBSPOT_BASE_URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("HUBSPOT_API_HOST", "http://127.0.0.1:1")
     c = by_name(run_doctor(paths=[], hubspot_timeout=1), "hubspot reachable")
     assert c.status == "fail" and "cannot reach" in c.detail
 
