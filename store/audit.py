@@ -118,4 +118,12 @@ def audit_csv(engine: Engine, limit: int | None = None, **filters: Any) -> str:
     return out.getvalue()
 
 
-__all__ = ["record_audit", "list_audit", "audit_csv", "AUDIT_COLUMNS", "REDACTED"]
+def audit_frame(engine: Engine, limit: int | None = 500, **filters: Any):
+    """The audit trail as a pandas DataFrame (before/after as JSON text), for st.dataframe."""
+    import pandas as pd
+    rows = [{**r, "before": _dump(r["before"]), "after": _dump(r["after"])}
+            for r in list_audit(engine, limit=limit, **filters)]
+    return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
+
+
+__all__ = ["record_audit", "list_audit", "audit_csv", "audit_frame", "AUDIT_COLUMNS", "REDACTED"]

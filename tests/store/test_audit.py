@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from store import schema as s
-from store.audit import audit_csv, list_audit, record_audit
+from store.audit import audit_csv, audit_frame, list_audit, record_audit
 
 
 def _count(engine) -> int:
@@ -75,3 +75,11 @@ def test_audit_csv_round_trips(engine):
     assert len(rows) == 1
     assert rows[0]["actor"] == "a@acme.com"
     assert rows[0]["before"] == '"booked"' and rows[0]["after"] == '"invoiced"'
+
+
+def test_audit_frame_columns_and_values(engine):
+    record_audit(engine, "lead@acme.com", "decision.update", "7", {"status": "open"}, {"status": "done"})
+    frame = audit_frame(engine)
+    assert list(frame.columns) == ["audit_id", "at", "actor", "action", "target", "before", "after"]
+    assert frame.loc[0, "before"] == '{"status": "open"}' and frame.loc[0, "after"] == '{"status": "done"}'
+    assert audit_frame(engine, action="sync").empty

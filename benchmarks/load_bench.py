@@ -1,0 +1,292 @@
+#!/usr/bin/env python3
+"""Load benchmark: N concurrent browser sessions against a running app while a sync writes.
+
+    .venv/bin/python benchmarks/load_bench.py --store data/bench/northstar-1M.db
+    .venv/bin/python benchmarks/load_bench.py --store data/northstar.db --sessions 1,5 --loads 2
+
+Starts `streamlit run app.py` on a free port with NORTHSTAR_DB_URL pointing at the store, then,
+for each N, opens N headless Chromium pages at once (Debian's /usr/bin/chromium, one browser
+context each = one Streamlit session), each loading the pages in turn. Page-ready = the script
+finished (`data-test-script-state="notRunning"`) with content drawn. Meanwhile a separate
+writer process commits sync-like transactions (updates a batch of deals, records a sync run
+and an audit row, bumps the data version so every cache misses), holding each write
+transaction open for --hold seconds; a probe thread times a fixed read query all along, so a
+reader blocked by the writer shows up as probe latency near --hold.
+
+Reports page-ready p50/p95 and errors per N, p95(N) / p95(1) against the target (<= 3 at 25),
+and probe latency with and without the writer. Results also go to --json.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-extensions", "--mute-audio",
+                 "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+                 "--disable-backgrounding-occluded-windows"]
+READY_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  return document.querySelectorAll('[data-testid="stMainBlockContainer"] [data-testid="stElementContainer"]').length > 0;
+}"""
+PROBE_SQL = "SELECT COUNT(*), SUM(amount_cents) FROM deals WHERE close_date >= ? AND is_deleted = 0"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank) of values; NaN when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+# --- the app under test ----------------------------------------------------------------
+
+def start_app(store_url: str, port: int, log_path: Path) -> subprocess.Popen:
+    env = {**os.environ, "NORTHSTAR_DB_URL": store_url, "NORTHSTAR_SEED_DEMO": "0",
+           "NORTHSTAR_LOG_LEVEL": "WARNING"}
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true",
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    log = open(log_path, "w")
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the app exited with code {proc.returncode}; see its log")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"the app did not answer on port {port} within {timeout:.0f} s")
+
+
+# --- the writer (separate process) and the read probe ----------------------------------
+
+def writer_main(store_url: str, stop_file: str, hold: float, batch: int, pause: float, out: str) -> None:
+    """Commit sync-like transactions until stop_file appears; write stats to `out`."""
+    sys.path.insert(0, str(ROOT))
+    from sqlalchemy import bindparam, select, update
+    from store import StoreSettings, bump_data_version, open_store, schema as s, utcnow
+    from store.audit import record_audit
+    engine = open_store(StoreSettings(store_url, "load bench"))
+    with engine.connect() as conn:
+        ids = [r[0] for r in conn.execute(select(s.deals.c.deal_id).limit(50 * batch))][::7]
+    commits, latencies, errors, k = 0, [], [], 0
+    stmt = (update(s.deals).where(s.deals.c.deal_id == bindparam("b_id"))
+            .values(amount_cents=s.deals.c.amount_cents + bindparam("b_delta"), updated_at=bindparam("b_at")))
+    while not os.path.exists(stop_file):
+        chunk = [ids[(k * batch + i) % len(ids)] for i in range(batch)] if ids else []
+        k += 1
+        started = time.perf_counter()
+        try:
+            with engine.begin() as conn:
+                now = utcnow()
+                if chunk:
+                    conn.execute(stmt, [{"b_id": d, "b_delta": 1 - 2 * (k % 2), "b_at": now} for d in chunk])
+                conn.execute(s.sync_runs.insert().values(connector="bench", mode="incremental", started_at=now,
+                                                         finished_at=now, status="success",
+                                                         counts_json=json.dumps({"deals": len(chunk)})))
+                record_audit(conn, "load-bench", "sync", "bench", None, {"deals": len(chunk)})
+                bump_data_version(conn)
+                time.sleep(hold)  # a long write transaction: readers must not wait for it
+            commits += 1
+            latencies.append(time.perf_counter() - started)
+        except Exception as exc:  # reported, not raised: the bench counts writer errors
+            errors.append(f"{type(exc).__name__}: {exc}"[:200])
+        time.sleep(pause)
+    Path(out).write_text(json.dumps({"commits": commits, "errors": errors,
+                                     "commit_p50_s": pct(latencies, 50), "commit_max_s": max(latencies, default=0)}))
+
+
+class Probe(threading.Thread):
+    """Times PROBE_SQL on its own SQLite connection every `every` seconds."""
+
+    def __init__(self, db_path: str, every: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.db_path, self.every = db_path, every
+        self.samples: list[tuple[float, float]] = []  # (monotonic time, seconds)
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        conn = sqlite3.connect(self.db_path, timeout=60, check_same_thread=False)
+        while not self.stop.is_set():
+            t0 = time.perf_counter()
+            conn.execute(PROBE_SQL, ("2025-01-01",)).fetchone()
+            self.samples.append((time.monotonic(), time.perf_counter() - t0))
+            self.stop.wait(self.every)
+        conn.close()
+
+    def between(self, t0: float, t1: float) -> list[float]:
+        return [d for t, d in self.samples if t0 <= t <= t1]
+
+
+# --- browser sessions ------------------------------------------------------------------
+
+async def one_session(browser, base: str, paths: list[str], loads: int, timeout_s: float) -> tuple[list[float], list[str]]:
+    times, errors = [], []
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    try:
+        for i in range(loads):
+            path = paths[i % len(paths)]
+            t0 = time.perf_counter()
+            try:
+                await page.goto(f"{base}/{path}", wait_until="commit", timeout=timeout_s * 1000)
+                await page.wait_for_function(READY_JS, timeout=timeout_s * 1000, polling=50)
+                elapsed = time.perf_counter() - t0
+                if await page.locator('[data-testid="stException"]').count():
+                    errors.append(f"/{path}: exception on page")
+                else:
+                    times.append(elapsed)
+            except Exception as exc:  # timeout, crash, lost connection: an error of this load
+                errors.append(f"/{path}: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
+    finally:
+        await context.close()
+    return times, errors
+
+
+async def run_level(base: str, n: int, paths: list[str], loads: int, timeout_s: float) -> dict:
+    from playwright.async_api import async_playwright
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            # stagger starts over 1 s, like people opening the dashboard around the same moment
+            async def delayed(i):
+                await asyncio.sleep(i / max(n, 1))
+                return await one_session(browser, base, paths, loads, timeout_s)
+            results = await asyncio.gather(*(delayed(i) for i in range(n)))
+        finally:
+            await browser.close()
+    times = [t for r in results for t in r[0]]
+    errors = [e for r in results for e in r[1]]
+    return {"sessions": n, "loads": n * loads, "ok": len(times), "errors": len(errors),
+            "error_samples": errors[:5], "p50_s": pct(times, 50), "p95_s": pct(times, 95),
+            "max_s": max(times, default=float("nan"))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    default_store = ROOT / "data" / "bench" / "northstar-1M.db"
+    ap.add_argument("--store", default=str(default_store), help="SQLite store file (default: the 1M-deal bench store)")
+    ap.add_argument("--sessions", default="1,10,25", help="comma-separated session counts")
+    ap.add_argument("--loads", type=int, default=4, help="page loads per session")
+    ap.add_argument("--pages", default="ceo,sales,marketing,finance", help="url paths visited in turn")
+    ap.add_argument("--hold", type=float, default=1.0, help="seconds the writer keeps each transaction open")
+    ap.add_argument("--batch", type=int, default=2000, help="deals updated per writer transaction")
+    ap.add_argument("--pause", type=float, default=0.5, help="seconds between writer transactions")
+    ap.add_argument("--timeout", type=float, default=120, help="seconds before a page load counts as an error")
+    ap.add_argument("--no-writer", action="store_true", help="measure without the concurrent sync")
+    ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "load_bench.json"))
+    ap.add_argument("--writer-only", nargs=6, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.writer_only:
+        url, stop, hold, batch, pause, out = args.writer_only
+        writer_main(url, stop, float(hold), int(batch), float(pause), out)
+        return 0
+
+    store = Path(args.store).resolve()
+    if not store.is_file():
+        print(f"no store at {store}: build one first (python cli.py demo ...) or pass --store", file=sys.stderr)
+        return 2
+    if not Path(CHROMIUM).exists():
+        print(f"{CHROMIUM} is missing: apt-get install chromium", file=sys.stderr)
+        return 2
+    url = f"sqlite:///{store}"
+    levels = [int(x) for x in args.sessions.split(",")]
+    paths = [p.strip().strip("/") for p in args.pages.split(",")]
+    work = Path(tempfile.mkdtemp(prefix="ns-load-"))
+    port = free_port()
+    app = start_app(url, port, work / "app.log")
+    base = f"http://127.0.0.1:{port}"
+    probe = Probe(str(store))
+    writer = None
+    stop_file = work / "stop"
+    report: dict = {"store": str(store), "size_mb": round(store.stat().st_size / 1e6, 1), "levels": []}
+    try:
+        wait_healthy(port, app)
+        print(f"app on {base} (store {store.name}, {report['size_mb']} MB); warming up...", flush=True)
+        asyncio.run(run_level(base, 1, paths, len(paths), args.timeout))  # first runs fill caches
+        probe.start()
+        time.sleep(3)
+        t_idle = time.monotonic()
+        report["probe_idle_p95_s"] = pct(probe.between(0, t_idle), 95)
+        if not args.no_writer:
+            writer = subprocess.Popen([sys.executable, __file__, "--writer-only", url, str(stop_file),
+                                       str(args.hold), str(args.batch), str(args.pause), str(work / "writer.json")],
+                                      cwd=ROOT)
+            time.sleep(1)
+        for n in levels:
+            t0 = time.monotonic()
+            level = asyncio.run(run_level(base, n, paths, args.loads, args.timeout))
+            probe_times = probe.between(t0, time.monotonic())
+            level["probe_p95_s"], level["probe_max_s"] = pct(probe_times, 95), max(probe_times, default=float("nan"))
+            report["levels"].append(level)
+            print(f"N={n:>3}: {level['ok']}/{level['loads']} loads, p50 {level['p50_s']:.2f} s, "
+                  f"p95 {level['p95_s']:.2f} s, errors {level['errors']}, "
+                  f"read probe max {level['probe_max_s']:.3f} s", flush=True)
+    finally:
+        stop_file.touch()
+        if writer is not None:
+            writer.wait(timeout=120)
+            wpath = work / "writer.json"
+            report["writer"] = json.loads(wpath.read_text()) if wpath.exists() else {"errors": ["no report"]}
+        probe.stop.set()
+        app.terminate()
+        try:
+            app.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            app.kill()
+    ref = report["levels"][0]["p95_s"] if report["levels"] else float("nan")
+    print(f"\n{'N':>4} {'loads':>6} {'p50 s':>7} {'p95 s':>7} {'p95/p95(1)':>11} {'errors':>7} {'probe max s':>12}")
+    for lv in report["levels"]:
+        lv["p95_ratio"] = lv["p95_s"] / ref if ref else float("nan")
+        print(f"{lv['sessions']:>4} {lv['loads']:>6} {lv['p50_s']:>7.2f} {lv['p95_s']:>7.2f} "
+              f"{lv['p95_ratio']:>11.2f} {lv['errors']:>7} {lv['probe_max_s']:>12.3f}")
+    w = report.get("writer")
+    if w:
+        print(f"writer: {w.get('commits', 0)} commits (each held open {args.hold:.1f} s), "
+              f"{len(w.get('errors', []))} errors; read probe p95 idle {report['probe_idle_p95_s']:.3f} s")
+    last = report["levels"][-1] if report["levels"] else None
+    errors = sum(lv["errors"] for lv in report["levels"]) + len((w or {}).get("errors", []))
+    blocked = any(lv["probe_max_s"] >= args.hold * 0.8 for lv in report["levels"]) if w else False
+    met = bool(last) and errors == 0 and last["p95_ratio"] <= 3 and not blocked
+    report["target_met"] = met
+    print(f"target (no errors, p95 at N={last['sessions'] if last else '?'} <= 3x p95 at N=1, "
+          f"readers never blocked): {'met' if met else 'NOT met'}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=2))
+    print(f"app log: {work / 'app.log'}")
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
