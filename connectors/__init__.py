@@ -1,0 +1,1 @@
+"""Connectors: HubSpot (API) and finance/CRM files, each writing the store through store/."""

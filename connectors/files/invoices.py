@@ -1,0 +1,118 @@
+"""Invoices from CSV/XLSX (Stripe, QuickBooks, Xero presets or a custom mapping)."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import Connection, and_
+
+from store import schema as s
+from store.db import upsert
+
+from .mapping import Field, Mapping, read_mapped
+from .report import Parsed
+
+FIELDS = [
+    Field("invoice_number", "text", True, ("invoice number", "invoice_number", "invoice no", "invoice #",
+                                           "number", "numéro de facture", "n° facture", "facture"), 64),
+    Field("customer_name", "text", False, ("customer name", "customer", "client", "contact name")),
+    Field("company_id", "text", False, ("hubspot company id", "company id", "company_id"), 64),
+    Field("deal_id", "text", False, ("hubspot deal id", "deal id", "deal_id"), 64),
+    Field("issue_date", "date", True, ("issue date", "invoice date", "date", "date de facture")),
+    Field("due_date", "date", False, ("due date", "date d'échéance", "échéance")),
+    Field("paid_date", "date", False, ("paid date", "paid at", "payment date", "date de paiement")),
+    Field("amount_excl_tax", "cents", True, ("amount excl tax", "amount excluding tax", "amount_excl_tax",
+                                             "net amount", "subtotal", "montant ht", "total ht")),
+    Field("tax", "cents", False, ("tax", "tax amount", "vat", "tva", "montant tva")),
+    Field("currency", "text", False, ("currency", "devise"), 3),
+    Field("status", "text", False, ("status", "statut", "état")),
+    Field("credit_note", "text", False, ("credit note", "is credit note", "is_credit_note", "type")),
+]
+
+_STATUS = {
+    "paid": "paid", "payé": "paid", "payée": "paid", "réglée": "paid", "settled": "paid",
+    "open": "open", "unpaid": "open", "sent": "open", "overdue": "open", "outstanding": "open",
+    "authorised": "open", "authorized": "open", "awaiting payment": "open", "partial": "open",
+    "partially paid": "open", "impayée": "open", "en retard": "open", "finalized": "open",
+    "draft": "draft", "brouillon": "draft",
+    "void": "void", "voided": "void", "cancelled": "void", "canceled": "void", "deleted": "void",
+    "annulée": "void", "uncollectible": "uncollectible", "written off": "uncollectible",
+}
+_CREDIT_TRUE = re.compile(r"credit|avoir|refund|^(1|true|yes|oui|y)$", re.IGNORECASE)
+
+
+def read_invoices(data: bytes, file_name: str, mapping: Mapping) -> Parsed:
+    """Parse and validate an invoice export; amounts excluding tax in cents, credit notes negative."""
+    report, _table, records = read_mapped(data, file_name, "invoices", FIELDS, mapping)
+    origin = str(mapping.constants.get("origin", "csv"))[:16]
+    default_currency = str(mapping.constants.get("currency", "EUR")).upper()
+    if mapping.options.get("group_lines"):
+        records = _group_lines(records, report)
+    rows: list[tuple[int, dict]] = []
+    for line_no, r in records:
+        ok = True
+        currency = (r["currency"] or default_currency).strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", currency):
+            report.add(line_no, "currency", r["currency"], "currency must be a 3-letter ISO code (EUR, USD...)")
+            ok = False
+        raw_status = (r["status"] or "").strip()
+        status = _STATUS.get(raw_status.lower()) if raw_status else ("paid" if r["paid_date"] else "open")
+        if status is None:
+            report.add(line_no, "status", raw_status,
+                       "unknown status (expected paid, open, draft, void or uncollectible; map others under values: status:)")
+            ok = False
+        amount, tax = r["amount_excl_tax"], r["tax"] or 0
+        credit = bool(r["credit_note"] and _CREDIT_TRUE.search(r["credit_note"].strip())) or amount < 0
+        if credit and amount > 0:
+            amount, tax = -amount, -abs(tax)
+        if r["due_date"] and r["due_date"] < r["issue_date"]:
+            report.add(line_no, "due_date", r["due_date"], "due date before the issue date", "warning")
+        if not ok:
+            continue
+        rows.append((line_no, {
+            "invoice_number": r["invoice_number"], "customer_name": r["customer_name"],
+            "company_id": r["company_id"], "deal_id": r["deal_id"], "issue_date": r["issue_date"],
+            "due_date": r["due_date"], "paid_date": r["paid_date"], "amount_excl_tax_cents": amount,
+            "tax_cents": tax, "currency": currency, "status": status, "is_credit_note": credit,
+            "origin": origin}))
+    seen: dict[str, list[int]] = {}
+    for line_no, row in rows:
+        seen.setdefault(row["invoice_number"], []).append(line_no)
+    dupes = {n: lines for n, lines in seen.items() if len(lines) > 1}
+    for number, lines in dupes.items():
+        for ln in lines:
+            report.add(ln, "invoice_number", number,
+                       f"duplicate invoice number (lines {', '.join(map(str, lines))}); which one is right is unknown")
+    final = [row for _, row in rows if row["invoice_number"] not in dupes]
+    report.rows_accepted = len(final)
+    report.rows_rejected = len({p.line for p in report.errors if p.line > 1})
+    if final:
+        report.period = (min(r["issue_date"] for r in final), max(r["issue_date"] for r in final))
+    return Parsed(report, final, {"origin": origin})
+
+
+def _group_lines(records: list[tuple[int, dict]], report) -> list[tuple[int, dict]]:
+    """Sum the lines of each invoice (Xero exports one row per invoice line)."""
+    grouped: dict[str, tuple[int, dict]] = {}
+    for line_no, r in records:
+        key = r["invoice_number"]
+        if key not in grouped:
+            grouped[key] = (line_no, dict(r, tax=r["tax"] or 0))
+            continue
+        first_line, g = grouped[key]
+        if g["issue_date"] != r["issue_date"] or (g["currency"] or "") != (r["currency"] or ""):
+            report.add(line_no, "issue_date", r["issue_date"],
+                       f"line of invoice {key} disagrees with line {first_line} on date or currency")
+            continue
+        g["amount_excl_tax"] += r["amount_excl_tax"]
+        g["tax"] += r["tax"] or 0
+    return list(grouped.values())
+
+
+def write_invoices(conn: Connection, parsed: Parsed, import_id: int) -> int:
+    """Replace the source's invoices issued in the file's period, then upsert by number."""
+    t = s.invoices
+    start, end = parsed.report.period
+    replaced = conn.execute(t.delete().where(and_(
+        t.c.origin == parsed.scope["origin"], t.c.issue_date >= start, t.c.issue_date <= end))).rowcount
+    upsert(conn, t, [dict(r, import_id=import_id) for r in parsed.rows], ["invoice_number", "origin"])
+    return replaced
