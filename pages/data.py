@@ -1,0 +1,96 @@
+"""Data: store and connection status, connector and import runs, row counts, data-quality warnings;
+the HubSpot sync and file import panels; the audit trail."""
+from __future__ import annotations
+
+import importlib.util
+
+import pandas as pd
+import streamlit as st
+
+from store import mask_url
+from store.db import schema_version
+from ui import cache
+from ui.context import actor, get_context, user_can
+from ui.page import header
+from ui.status import age
+from ui.tables import table
+
+SEVERITY_ICONS = {"error": ":material/error:", "warning": ":material/warning:", "info": ":material/info:"}
+
+
+def _has(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+ctx = get_context()
+header("Data", ctx, "where the numbers come from, and how fresh and clean they are")
+status_tab, hubspot_tab, import_tab, audit_tab = st.tabs(["Status", "HubSpot", "Import files", "Audit"])
+
+with status_tab:
+    facts = ctx.facts
+    a, b, c, d = st.columns(4)
+    a.metric("Store", ctx.engine.dialect.name, help="The database behind Northstar (password hidden below).",
+             border=True)
+    b.metric("Schema version", schema_version(ctx.engine), border=True)
+    c.metric("Last HubSpot sync", age(facts.get("last_sync_at")), border=True,
+             help=f"{facts.get('last_sync_at') or 'never'} (UTC)")
+    d.metric("Last file import", age(facts.get("last_import_at")), border=True,
+             help=f"{facts.get('last_import_at') or 'never'} (UTC)")
+    st.caption(f"Store: {mask_url(ctx.engine.url.render_as_string(hide_password=True))}"
+               + (" · demo data" if facts.get("is_demo") else ""))
+
+    st.subheader("Data quality")
+    checks = cache.data_quality_checks(ctx.engine)
+    problems = [c for c in checks if c.get("count")]
+    if not problems:
+        st.success("No data-quality warnings.", icon=":material/check_circle:")
+    for chk in problems:
+        text = f"**{chk['message']}** ({chk['count']:,})" + (f"  \n{chk['hint']}" if chk.get("hint") else "")
+        box = st.error if chk.get("severity") == "error" else st.info if chk.get("severity") == "info" else st.warning
+        box(text, icon=SEVERITY_ICONS.get(chk.get("severity"), ":material/warning:"))
+
+    left, right = st.columns(2)
+    syncs, imports = cache.recent_runs(ctx.engine)
+    with left:
+        st.subheader("Last connector runs")
+        table(syncs, ctx.fs, key="data_syncs", name="sync_runs", count=(), money=(), ratio=(), days=(),
+              empty="No connector run yet: set up HubSpot in the HubSpot tab.")
+    with right:
+        st.subheader("Last imports")
+        table(imports, ctx.fs, key="data_imports", name="import_runs", count=("rows_accepted", "rows_rejected"),
+              money=(), ratio=(), days=(), empty="No file imported yet: use the Import files tab.")
+    with st.expander("Rows per table"):
+        counts = pd.DataFrame(sorted(cache.table_counts(ctx.engine).items()), columns=["table", "rows"])
+        table(counts, ctx.fs, key="data_counts", name="table_counts", count=("rows",), money=(), ratio=(),
+              days=())
+
+with hubspot_tab:  # the HubSpot connector's panel (connectors.hubspot.ui)
+    if _has("connectors.hubspot.ui"):
+        from connectors.hubspot.ui import render_sync_panel
+        render_sync_panel(ctx.engine)
+    else:
+        st.info("The HubSpot connector is not installed in this build.")
+
+with import_tab:  # the file import panel (connectors.files.ui)
+    if not user_can(ctx, "imports.run"):
+        st.info("Only admins can import files.")
+    elif _has("connectors.files.ui"):
+        from connectors.files.ui import render_import_panel
+        render_import_panel(ctx.engine, actor(ctx))
+    else:
+        st.info("File imports are not installed in this build.")
+
+with audit_tab:
+    if not user_can(ctx, "audit.view"):
+        st.info("Your role may not view the audit trail.")
+    else:
+        from store.audit import AUDIT_COLUMNS, list_audit
+        rows = list_audit(ctx.engine, limit=500)
+        audit = pd.DataFrame(rows, columns=AUDIT_COLUMNS)
+        for col in ("before", "after"):
+            audit[col] = audit[col].map(lambda v: "" if v is None else str(v))
+        table(audit, ctx.fs, key="data_audit", name="audit_trail", count=(), money=(), ratio=(), days=(),
+              empty="No audited change yet.")

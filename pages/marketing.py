@@ -1,0 +1,71 @@
+"""Marketing: leads, MQLs and SQLs by source and campaign over time; the funnel; cost per lead,
+MQL and customer; campaign ROI; source quality; sales feedback on lead quality."""
+from __future__ import annotations
+
+import streamlit as st
+
+from metrics import REGISTRY
+from ui import cache, charts, drill
+from ui.context import get_context
+from ui.page import header, kpi_row, supports
+from ui.tables import table
+
+VOLUME = ["new_leads", "mqls", "sqls", "new_customers", "marketing_sourced_revenue", "marketing_sourced_share"]
+COST = ["marketing_spend", "cost_per_lead", "cost_per_mql", "cost_per_customer", "campaign_roi"]
+D = "metrics.details"
+
+ctx = get_context()
+header("Marketing", ctx, "where leads come from, what they cost and what they become")
+kpi_row(ctx, VOLUME)
+kpi_row(ctx, COST)
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Leads by source")
+    a, b = st.columns(2)
+    metric = a.selectbox("Count", ["new_leads", "mqls", "sqls"], key="mkt_metric",
+                         format_func=lambda m: REGISTRY[m].label)
+    by = b.selectbox("Split by", [x for x in ("source", "campaign") if supports(metric, x)] or ["source"],
+                     key="mkt_by", format_func=str.capitalize)
+    segment = charts.segment_bars(cache.metric_breakdown(ctx.engine, metric, ctx.fs.filters, by), by, ctx.fs,
+                                  key="mkt_by_source", horizontal=True)
+    drill.segment_drill(ctx, metric, by, segment, key="mkt_source_drill")
+with right:
+    st.subheader("Funnel")
+    a, b = st.columns(2)
+    view = a.segmented_control("View", ["period", "cohort"], key="mkt_funnel_view", default="period",
+                               format_func=str.capitalize,
+                               help="Period: contacts entering each stage in the period. Cohort: the "
+                                    "leads created in the period, and how far they got.")
+    mode = b.segmented_control("Stages", ["strict", "any"], key="mkt_funnel_mode", default="strict",
+                               format_func={"strict": "Strict order", "any": "Any stage reached"}.get)
+    funnel = cache.detail(ctx.engine, D, "funnel", ctx.fs.filters, view=view or "period", mode=mode or "strict")
+    charts.funnel_chart(funnel, ctx.fs, key="mkt_funnel")
+
+over_time = cache.detail(ctx.engine, D, "leads_by_source_over_time", ctx.fs.filters, grain="month")
+period_col = next((c for c in ("period", "month", "week") if c in over_time.columns), None)
+value_col = next((c for c in ("leads", "new_leads", "count") if c in over_time.columns), None)
+if period_col and value_col:
+    charts.frame_bars(over_time, period_col, value_col, ctx.fs, unit="count", color="source",
+                      dimension="source", barmode="stack", title="New leads by source over time",
+                      key="mkt_over_time")
+else:
+    charts.no_data("New leads by source over time: no leads for these filters.")
+
+campaign_tab, quality_tab, feedback_tab, trend_tab = st.tabs(
+    ["Campaigns", "Source quality", "Sales feedback", "Leads over time (table)"])
+with campaign_tab:
+    table(cache.detail(ctx.engine, D, "campaign_table", ctx.fs.filters), ctx.fs, key="mkt_campaigns",
+          name="campaigns")
+with quality_tab:
+    st.caption("Conversion to customer and revenue by original source.")
+    table(cache.detail(ctx.engine, D, "source_quality", ctx.fs.filters), ctx.fs, key="mkt_quality",
+          name="source_quality")
+with feedback_tab:
+    st.caption("Why sales lost or disqualified the leads of each source.")
+    table(cache.detail(ctx.engine, D, "lost_reasons_by_source", ctx.fs.filters), ctx.fs, key="mkt_feedback",
+          name="lost_reasons_by_source")
+with trend_tab:
+    table(over_time, ctx.fs, key="mkt_over_time_table", name="leads_by_source_over_time")
+
+drill.kpi_drill(ctx, VOLUME + COST, key="mkt_drill")

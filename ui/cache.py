@@ -1,0 +1,214 @@
+"""The one place the app caches: the engine (st.cache_resource) and every number and table
+(st.cache_data), keyed on the store, the store's data version and the filters.
+
+A sync, an import or a definition edit bumps the data version, so the next run misses the cache
+and recomputes; nothing else invalidates it. Filters travel as a JSON string (hashable, exact).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import json
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy import Engine, func, select
+
+from metrics.filters import Filters
+from store import StoreSettings, open_store, schema as s
+from store import db as store_db
+
+_CACHE = dict(show_spinner=False, max_entries=512)
+
+# Row-level tables pages may ask for, by module: the public functions of the metrics contract.
+DETAIL_MODULES = ("metrics.details", "metrics.finance_details")
+
+
+@st.cache_resource(show_spinner=False)
+def get_engine(url: str, source: str) -> Engine:
+    """The engine of the store at `url` (opened and upgraded once per process)."""
+    return open_store(StoreSettings(url, source))
+
+
+def store_key(engine: Engine) -> str:
+    """A hashable name for the store (password masked: it is only a cache key)."""
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _engine(key: str) -> Engine:
+    for url, engine in store_db._ENGINES.items():
+        if store_key(engine) == key:
+            return engine
+    raise KeyError(f"no open store for {key}")
+
+
+def current_data_version(engine: Engine) -> int:
+    """Read on every script run: the cache key that a sync or import changes."""
+    return store_db.data_version(engine)
+
+
+def filters_key(filters: Filters) -> str:
+    return json.dumps(filters.as_dict(), sort_keys=True)
+
+
+def filters_from_key(key: str) -> Filters:
+    d = json.loads(key)
+    d["start"], d["end"] = dt.date.fromisoformat(d["start"]), dt.date.fromisoformat(d["end"])
+    return Filters(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
+
+
+# --- numbers ---------------------------------------------------------------------------
+
+@st.cache_data(**_CACHE)
+def _compute_many(key: str, data_version: int, metric_ids: tuple[str, ...], fkey: str) -> dict:
+    from metrics import compute_many
+    return compute_many(_engine(key), list(metric_ids), filters_from_key(fkey))
+
+
+def metric_values(engine: Engine, metric_ids, filters: Filters) -> dict:
+    """{metric_id: MetricValue} for `filters`, computed once per data version."""
+    return _compute_many(store_key(engine), current_data_version(engine), tuple(metric_ids),
+                         filters_key(filters))
+
+
+@st.cache_data(**_CACHE)
+def _breakdown(key: str, data_version: int, metric_id: str, fkey: str, by: str) -> list:
+    from metrics import breakdown
+    return breakdown(_engine(key), metric_id, filters_from_key(fkey), by)
+
+
+def metric_breakdown(engine: Engine, metric_id: str, filters: Filters, by: str) -> list:
+    """[(segment, MetricValue)] of `metric_id` split by `by` (month, region, source ...)."""
+    return _breakdown(store_key(engine), current_data_version(engine), metric_id,
+                      filters_key(filters), by)
+
+
+@st.cache_data(**_CACHE)
+def _detail(key: str, data_version: int, module: str, name: str, args_json: str,
+            fkey: str | None, kwargs_json: str) -> pd.DataFrame:
+    fn = getattr(importlib.import_module(module), name)
+    args = json.loads(args_json)
+    if fkey is not None:
+        args.append(filters_from_key(fkey))
+    return fn(_engine(key), *args, **json.loads(kwargs_json))
+
+
+def detail(engine: Engine, module: str, name: str, filters: Filters | None, *lead, **kwargs):
+    """A row-level table of the metrics contract, computed once per data version and filters.
+
+    detail(e, "metrics.details", "funnel", f, view="cohort");
+    detail(e, "metrics.details", "deals_behind", f, "won_revenue", limit=500)  # lead args first
+    """
+    if module not in DETAIL_MODULES:
+        raise ValueError(f"{module} is not a metrics detail module ({', '.join(DETAIL_MODULES)})")
+    fkey = None if filters is None else filters_key(filters)
+    args_json = json.dumps(list(lead))  # the contract puts a metric id before the filters
+    return _detail(store_key(engine), current_data_version(engine), module, name, args_json, fkey,
+                   json.dumps(kwargs, sort_keys=True))
+
+
+@st.cache_data(**_CACHE)
+def _definitions(key: str, data_version: int):
+    from metrics import get_definitions
+    return get_definitions(_engine(key))
+
+
+def definitions(engine: Engine):
+    """The effective shared definitions (file + stored edits)."""
+    return _definitions(store_key(engine), current_data_version(engine))
+
+
+@st.cache_data(**_CACHE)
+def _quality(key: str, data_version: int) -> list[dict]:
+    from metrics import data_quality
+    return data_quality.checks(_engine(key))
+
+
+def data_quality_checks(engine: Engine) -> list[dict]:
+    """Data-quality warnings of the metrics layer (deals without amount, orphans, stale sync...)."""
+    return _quality(store_key(engine), current_data_version(engine))
+
+
+# --- facts about the store (not KPIs) ----------------------------------------------------
+
+@st.cache_data(**_CACHE)
+def _filter_options(key: str, data_version: int) -> dict[str, list]:
+    """Distinct values people filter on, from the store's dimension columns."""
+    engine = _engine(key)
+    with engine.connect() as conn:
+        def distinct(*cols) -> list[str]:
+            values: set[str] = set()
+            for col in cols:
+                values |= {v for (v,) in conn.execute(select(col).distinct()) if v not in (None, "")}
+            return sorted(values)
+        owners = conn.execute(select(s.owners.c.owner_id, s.owners.c.first_name, s.owners.c.last_name,
+                                     s.owners.c.email).order_by(s.owners.c.first_name,
+                                                                s.owners.c.last_name)).all()
+        pipelines = conn.execute(select(s.pipelines.c.pipeline_id, s.pipelines.c.label)
+                                 .order_by(s.pipelines.c.display_order)).all()
+        return {
+            "regions": distinct(s.deals.c.region, s.contacts.c.region),
+            "product_lines": distinct(s.deals.c.product_line),
+            "sources": distinct(s.contacts.c.original_source, s.deals.c.deal_source),
+            "teams": distinct(s.owners.c.team_name),
+            "owners": [(o.owner_id, " ".join(p for p in (o.first_name, o.last_name) if p) or o.email
+                        or o.owner_id) for o in owners],
+            "pipelines": [(p.pipeline_id, p.label) for p in pipelines],
+        }
+
+
+def filter_options(engine: Engine) -> dict[str, list]:
+    return _filter_options(store_key(engine), current_data_version(engine))
+
+
+@st.cache_data(**_CACHE)
+def _store_facts(key: str, data_version: int) -> dict[str, Any]:
+    engine = _engine(key)
+    with engine.connect() as conn:
+        last_sync = conn.execute(select(func.max(s.sync_runs.c.finished_at))
+                                 .where(s.sync_runs.c.status == "success")).scalar()
+        last_import = conn.execute(select(func.max(s.import_runs.c.finished_at))
+                                   .where(s.import_runs.c.status == "success")).scalar()
+        changed = store_db.get_meta(conn, "data_changed_at")
+        portal = store_db.get_meta(conn, "hubspot_portal_id")
+    return {
+        "is_demo": store_db.is_demo(engine),
+        "is_empty": store_db.is_empty(engine),
+        "last_sync_at": last_sync,
+        "last_import_at": last_import,
+        "data_changed_at": dt.datetime.fromisoformat(changed) if changed else None,
+        "hubspot_portal_id": portal,
+    }
+
+
+def store_facts(engine: Engine) -> dict[str, Any]:
+    """Demo flag, emptiness and freshness (last sync, last import, last change)."""
+    return _store_facts(store_key(engine), current_data_version(engine))
+
+
+@st.cache_data(**_CACHE)
+def _table_counts(key: str, data_version: int) -> dict[str, int]:
+    return store_db.table_counts(_engine(key))
+
+
+def table_counts(engine: Engine) -> dict[str, int]:
+    return _table_counts(store_key(engine), current_data_version(engine))
+
+
+def recent_runs(engine: Engine, limit: int = 20) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The last connector syncs and file imports (not cached: a failed run changes no data)."""
+    with engine.connect() as conn:
+        syncs = pd.DataFrame(conn.execute(
+            select(s.sync_runs.c.connector, s.sync_runs.c.mode, s.sync_runs.c.status,
+                   s.sync_runs.c.started_at, s.sync_runs.c.finished_at, s.sync_runs.c.error)
+            .order_by(s.sync_runs.c.started_at.desc()).limit(limit)).mappings().all(),
+            columns=["connector", "mode", "status", "started_at", "finished_at", "error"])
+        imports = pd.DataFrame(conn.execute(
+            select(s.import_runs.c.kind, s.import_runs.c.file_name, s.import_runs.c.status,
+                   s.import_runs.c.imported_by, s.import_runs.c.finished_at,
+                   s.import_runs.c.rows_accepted, s.import_runs.c.rows_rejected, s.import_runs.c.error)
+            .order_by(s.import_runs.c.started_at.desc()).limit(limit)).mappings().all(),
+            columns=["kind", "file_name", "status", "imported_by", "finished_at", "rows_accepted",
+                     "rows_rejected", "error"])
+    return syncs, imports

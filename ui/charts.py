@@ -1,0 +1,165 @@
+"""Plotly charts drawn the same way on every page: fixed colours (ui.colors), axes and hover
+labels written in the chosen locale, and a plain message instead of an empty chart."""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from .colors import color_for
+
+SEPARATORS = {"en-US": ".,", "fr-FR": ", "}  # plotly: decimal mark, then thousands separator
+SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
+HEIGHT = 320
+
+
+def _fmt(value, unit: str, fs) -> str:
+    from metrics.format import format_value
+    return format_value(value, unit, locale=fs.locale, currency=fs.currency)
+
+
+def _axis(unit: str, fs) -> dict:
+    if unit == "ratio":
+        return {"tickformat": ".0%"}
+    if unit == "money":
+        symbol = SYMBOLS.get(fs.currency, fs.currency + " ")
+        if fs.locale == "fr-FR":
+            return {"tickformat": "~s", "ticksuffix": f" {symbol}"}
+        return {"tickformat": "~s", "tickprefix": symbol}
+    return {"tickformat": "~s"}
+
+
+def _layout(fig: go.Figure, fs, unit: str, title: str | None, legend: bool) -> go.Figure:
+    fig.update_layout(
+        title=title, height=HEIGHT, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        separators=SEPARATORS.get(fs.locale, ".,"), showlegend=legend, hovermode="closest",
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
+        yaxis=_axis(unit, fs),
+    )
+    return fig
+
+
+def no_data(message: str) -> None:
+    st.info(message, icon=":material/info:")
+
+
+def segment_bars(segments, dimension: str, fs, *, title: str | None = None, key: str,
+                 horizontal: bool = False) -> str | None:
+    """Bars of a metric breakdown [(segment, MetricValue)], one colour per segment.
+
+    Returns the segment the user clicked (for drill-down), or None.
+    """
+    rows = [(str(seg), mv) for seg, mv in segments if mv.value is not None]
+    if not rows:
+        reasons = {mv.reason for _s, mv in segments if mv.reason}
+        no_data(f"{title or 'Chart'}: no data for these filters"
+                + (f" ({'; '.join(sorted(reasons))})" if reasons else "."))
+        return None
+    unit = rows[0][1].unit
+    names = [r[0] for r in rows]
+    values = [r[1].value for r in rows]
+    text = [_fmt(v, unit, fs) for v in values]
+    bar = go.Bar(
+        x=values if horizontal else names, y=names if horizontal else values,
+        orientation="h" if horizontal else "v",
+        marker_color=[color_for(dimension, n) for n in names], text=text, textposition="auto",
+        customdata=names, hovertemplate="%{customdata}: %{text}<extra></extra>")
+    fig = _layout(go.Figure(bar), fs, unit, title, legend=False)
+    if horizontal:
+        fig.update_layout(xaxis=_axis(unit, fs), yaxis=dict(autorange="reversed"))
+    return _show(fig, key)
+
+
+def time_lines(series: dict[str, list], fs, *, dimension: str = "series", title: str | None = None,
+               key: str, kind: str = "line") -> str | None:
+    """One line (or bar group) per named series of [(period, MetricValue)], shared x axis."""
+    traces = []
+    unit = None
+    for name, points in series.items():
+        pts = [(str(p), mv) for p, mv in points if mv.value is not None]
+        if not pts:
+            continue
+        unit = unit or pts[0][1].unit
+        xs, ys = [p for p, _ in pts], [mv.value for _, mv in pts]
+        text = [_fmt(v, unit, fs) for v in ys]
+        common = dict(x=xs, y=ys, name=name, text=text, customdata=xs,
+                      hovertemplate=f"{name} %{{x}}: %{{text}}<extra></extra>")
+        if kind == "bar":
+            traces.append(go.Bar(marker_color=color_for(dimension, name), **common))
+        else:
+            traces.append(go.Scatter(mode="lines+markers", line=dict(color=color_for(dimension, name)),
+                                     **common))
+    if not traces:
+        no_data(f"{title or 'Chart'}: no data for these filters.")
+        return None
+    fig = _layout(go.Figure(traces), fs, unit or "count", title, legend=len(traces) > 1)
+    if kind == "bar":
+        fig.update_layout(barmode="group")
+    return _show(fig, key)
+
+
+def frame_bars(df: pd.DataFrame, x: str, y: str | list[str], fs, *, unit: str, color: str | None = None,
+               dimension: str = "series", title: str | None = None, key: str,
+               barmode: str = "group", kind: str = "bar") -> str | None:
+    """Bars (or lines) of a metrics.details DataFrame: one trace per `y` column, or per value of `color`."""
+    if df is None or df.empty:
+        no_data(f"{title or 'Chart'}: no data for these filters.")
+        return None
+    traces = []
+    if color:
+        groups = [(str(name), g) for name, g in df.groupby(color, sort=False, dropna=False)]
+        ycol = y if isinstance(y, str) else y[0]
+        pairs = [(name, g[x], g[ycol]) for name, g in groups]
+        cdim = dimension
+    else:
+        ys = [y] if isinstance(y, str) else list(y)
+        pairs = [(col.replace("_", " ").capitalize(), df[x], df[col]) for col in ys]
+        cdim = "series"
+    for name, xs, ys in pairs:
+        xs = [str(v) for v in xs]
+        text = [_fmt(None if pd.isna(v) else float(v), unit, fs) for v in ys]
+        common = dict(x=xs, y=list(ys), name=name, text=text, customdata=xs,
+                      hovertemplate=f"{name} %{{x}}: %{{text}}<extra></extra>")
+        key_name = name.lower() if cdim == "series" else name
+        if kind == "line":
+            traces.append(go.Scatter(mode="lines+markers", line=dict(color=color_for(cdim, key_name)),
+                                     **common))
+        else:
+            traces.append(go.Bar(marker_color=color_for(cdim, key_name), **common))
+    fig = _layout(go.Figure(traces), fs, unit, title, legend=len(traces) > 1)
+    if kind == "bar":
+        fig.update_layout(barmode=barmode)
+    return _show(fig, key)
+
+
+def funnel_chart(df: pd.DataFrame, fs, *, title: str | None = None, key: str) -> str | None:
+    """The funnel of metrics.details.funnel: count per stage with % of previous stage."""
+    if df is None or df.empty or df["count"].fillna(0).sum() == 0:
+        no_data(f"{title or 'Funnel'}: no contacts in the funnel for these filters.")
+        return None
+    labels = [str(v) for v in df["label"]]
+    counts = [0 if pd.isna(v) else float(v) for v in df["count"]]
+    pct = [None if pd.isna(v) else float(v) for v in df["pct_of_previous"]]
+    text = [_fmt(c, "count", fs) + ("" if p is None else f" ({_fmt(p, 'ratio', fs)} of previous)")
+            for c, p in zip(counts, pct)]
+    fig = go.Figure(go.Funnel(
+        y=labels, x=counts, text=text, textinfo="text", customdata=[str(s) for s in df["stage"]],
+        marker=dict(color=[color_for("stage", s) for s in df["stage"]]),
+        hovertemplate="%{y}: %{text}<extra></extra>"))
+    fig = _layout(fig, fs, "count", title, legend=False)
+    fig.update_layout(yaxis={})
+    return _show(fig, key)
+
+
+def _show(fig: go.Figure, key: str) -> str | None:
+    event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode="points",
+                            config={"displaylogo": False})
+    try:
+        points = event.selection.points if event else []
+    except AttributeError:
+        return None
+    if not points:
+        return None
+    point = points[0]
+    return str(point.get("customdata") if point.get("customdata") is not None
+               else point.get("x") if point.get("x") is not None else point.get("y"))

@@ -1,0 +1,142 @@
+"""The global sidebar filters, kept in the URL so a copied link opens the same view.
+
+On the first run of a session the widgets take their values from the query string; on every run
+the query string is rewritten from the widgets (page switches drop it, this puts it back).
+Query keys: period, from, to, compare, region, product_line, owner, team, pipeline, source, locale.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import streamlit as st
+
+from metrics.filters import Filters
+from store import utcnow
+
+PERIODS = {
+    "this_week": "This week", "this_month": "This month", "this_quarter": "This quarter",
+    "fiscal_year": "Fiscal year", "last_12_months": "Last 12 months", "custom": "Custom dates",
+}
+COMPARES = {"previous": "Previous period", "last_year": "Same period last year", "none": "No comparison"}
+LOCALES = ("en-US", "fr-FR")
+DEFAULT_PERIOD, DEFAULT_COMPARE = "this_quarter", "previous"
+
+# query key -> (session key, Filters field, option list in filter_options())
+SLICES = {
+    "region": ("f_region", "regions", "regions"),
+    "product_line": ("f_product_line", "product_lines", "product_lines"),
+    "owner": ("f_owner", "owners", "owners"),
+    "team": ("f_team", "teams", "teams"),
+    "pipeline": ("f_pipeline", "pipelines", "pipelines"),
+    "source": ("f_source", "sources", "sources"),
+}
+SLICE_LABELS = {"region": "Region", "product_line": "Product line", "owner": "Owner", "team": "Team",
+                "pipeline": "Pipeline", "source": "Source"}
+_INIT_FLAG = "_ns_filters_from_url"
+
+
+@dataclass(frozen=True)
+class FilterState:
+    """What every page gets: the filters, the comparison filters (or None), and how to write numbers."""
+    filters: Filters
+    compare: Filters | None
+    compare_label: str
+    period_label: str
+    locale: str
+    currency: str
+
+
+def _option_values(options: dict, name: str) -> list[str]:
+    return [o[0] if isinstance(o, tuple) else o for o in options.get(name, [])]
+
+
+def _parse_date(text: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def init_from_url(options: dict, default_locale: str) -> None:
+    """Once per session: seed the widgets' state from the query string (unknown values dropped)."""
+    if st.session_state.get(_INIT_FLAG):
+        return
+    qp = st.query_params
+    period = qp.get("period", DEFAULT_PERIOD)
+    st.session_state["f_period"] = period if period in PERIODS else DEFAULT_PERIOD
+    compare = qp.get("compare", DEFAULT_COMPARE)
+    st.session_state["f_compare"] = compare if compare in COMPARES else DEFAULT_COMPARE
+    locale = qp.get("locale", default_locale)
+    st.session_state["f_locale"] = locale if locale in LOCALES else default_locale
+    start, end = _parse_date(qp.get("from")), _parse_date(qp.get("to"))
+    if st.session_state["f_period"] == "custom":
+        if start and end and start <= end:
+            st.session_state["f_custom"] = (start, end)
+        else:
+            st.session_state["f_period"] = DEFAULT_PERIOD
+    for qkey, (skey, _field, opt) in SLICES.items():
+        allowed = set(_option_values(options, opt))
+        st.session_state[skey] = [v for v in qp.get_all(qkey) if v in allowed]
+    st.session_state[_INIT_FLAG] = True
+
+
+def _write_url(values: dict[str, str | list[str]]) -> None:
+    """Set our keys in the query string (only when they differ), leaving other pages' keys alone."""
+    qp = st.query_params
+    for key, value in values.items():
+        current = qp.get_all(key)
+        wanted = value if isinstance(value, list) else ([value] if value else [])
+        if current == wanted:
+            continue
+        if wanted:
+            qp[key] = wanted if isinstance(value, list) else value
+        elif key in qp:
+            del qp[key]
+
+
+def render_filters(options: dict, fiscal_year_start_month: int, default_locale: str,
+                   currency: str, today: dt.date | None = None) -> FilterState:
+    """Draw the sidebar filters and return the FilterState of this run."""
+    from metrics.periods import period_range
+    init_from_url(options, default_locale)
+    today = today or utcnow().date()
+    sb = st.sidebar
+    sb.selectbox("Period", list(PERIODS), format_func=PERIODS.get, key="f_period")
+    period = st.session_state["f_period"]
+    if period == "custom":
+        if "f_custom" not in st.session_state:
+            st.session_state["f_custom"] = period_range("this_month", today, fiscal_year_start_month)
+        picked = sb.date_input("Dates", key="f_custom", format="YYYY-MM-DD")
+        start, end = (picked if isinstance(picked, (tuple, list)) and len(picked) == 2
+                      else (picked[0], picked[0]) if isinstance(picked, (tuple, list)) and picked
+                      else period_range("this_month", today, fiscal_year_start_month))
+    else:
+        start, end = period_range(period, today, fiscal_year_start_month)
+    sb.selectbox("Compare to", list(COMPARES), format_func=COMPARES.get, key="f_compare")
+    chosen = {q: st.session_state.get(skey, []) for q, (skey, _f, _o) in SLICES.items()}
+    with sb.expander("Region, product, owner, source", expanded=any(chosen.values())):
+        for qkey, (skey, _field, opt) in SLICES.items():
+            values = _option_values(options, opt)
+            labels = dict(o for o in options.get(opt, []) if isinstance(o, tuple))
+            st.session_state[skey] = [v for v in st.session_state.get(skey, []) if v in values]
+            st.multiselect(SLICE_LABELS[qkey], values, key=skey,
+                           format_func=lambda v, labels=labels: labels.get(v, v),
+                           placeholder="All")
+    sb.selectbox("Number format", LOCALES, key="f_locale",
+                 format_func={"en-US": "English (1,234.56)", "fr-FR": "Français (1 234,56)"}.get)
+    filters = Filters(start=start, end=end, **{field: tuple(st.session_state.get(skey, []))
+                                               for skey, field, _o in SLICES.values()})
+    compare_kind = st.session_state["f_compare"]
+    compare = {"previous": filters.previous_period, "last_year": filters.same_period_last_year,
+               "none": lambda: None}[compare_kind]()
+    _write_url({
+        "period": period, "compare": compare_kind, "locale": st.session_state["f_locale"],
+        "from": start.isoformat() if period == "custom" else "",
+        "to": end.isoformat() if period == "custom" else "",
+        **{q: list(st.session_state.get(skey, [])) for q, (skey, _f, _o) in SLICES.items()},
+    })
+    label = f"{PERIODS[period]}: {start.isoformat()} to {end.isoformat()}"
+    sb.caption(label + (f" · vs {compare.start.isoformat()} to {compare.end.isoformat()}" if compare else ""))
+    return FilterState(filters=filters, compare=compare, compare_label=COMPARES[compare_kind],
+                       period_label=label, locale=st.session_state["f_locale"], currency=currency)

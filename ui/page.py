@@ -1,0 +1,40 @@
+"""Small page scaffolding shared by the role pages: header, tile rows with comparison, segments."""
+from __future__ import annotations
+
+import streamlit as st
+
+from . import cache
+from .tiles import tile_row
+
+
+def header(title: str, ctx, caption: str | None = None) -> None:
+    st.title(title)
+    st.caption(" · ".join(p for p in (ctx.fs.period_label, caption) if p))
+
+
+def values_with_compare(ctx, metric_ids) -> tuple[dict, dict | None]:
+    """The metrics for the chosen filters, and for the comparison filters (None without comparison)."""
+    ids = list(dict.fromkeys(metric_ids))
+    now = cache.metric_values(ctx.engine, ids, ctx.fs.filters)
+    before = cache.metric_values(ctx.engine, ids, ctx.fs.compare) if ctx.fs.compare else None
+    return now, before
+
+
+def kpi_row(ctx, metric_ids, *, owners: dict[str, str] | None = None) -> dict:
+    """Draw one row of tiles; returns the values so the page can reuse them (same numbers)."""
+    from metrics import REGISTRY
+    now, before = values_with_compare(ctx, metric_ids)
+    tile_row(now, ctx.fs, before, metric_ids, REGISTRY, owners)
+    return now
+
+
+def supports(metric_id: str, by: str) -> bool:
+    from metrics import REGISTRY
+    mdef = REGISTRY.get(metric_id)
+    return bool(mdef and by in mdef.breakdowns)
+
+
+def grain_picker(key: str, options=("month", "week")) -> str:
+    choice = st.segmented_control("Grain", list(options), key=key, default=options[0],
+                                  format_func=str.capitalize, label_visibility="collapsed")
+    return choice or options[0]

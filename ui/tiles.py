@@ -1,0 +1,70 @@
+"""KPI tiles: a metric's value in the chosen locale, its change vs the comparison period, and a
+tooltip with the registry's definition and the data's as-of time. Unavailable values say why."""
+from __future__ import annotations
+
+import streamlit as st
+
+NOT_AVAILABLE = "n/a"
+
+
+def _fmt(value, unit: str, locale: str, currency: str) -> str:
+    from metrics.format import format_value
+    return format_value(value, unit, locale=locale, currency=currency)
+
+
+def delta_text(current, previous, unit: str, locale: str, currency: str) -> str | None:
+    """The one place a change is shown: `current` minus `previous`, written in the metric's unit.
+
+    Ratios change in percentage points ("+2.5 pts"); None when either side is not available.
+    """
+    if current is None or previous is None or current.value is None or previous.value is None:
+        return None
+    diff = current.value - previous.value
+    sign = "-" if diff < 0 else "+"
+    if unit == "ratio":
+        text = _fmt(abs(diff), "ratio", locale, currency).replace("%", "").replace("\u202f", "").strip()
+        return f"{sign}{text} pts"
+    return f"{sign}{_fmt(abs(diff), unit, locale, currency)}"
+
+
+def help_text(mv, compare=None, compare_label: str = "", locale: str = "en-US",
+              currency: str = "EUR") -> str:
+    """Tooltip: the definition, the as-of time, the comparison value and why a value is missing."""
+    parts = [mv.definition]
+    if mv.as_of is not None:
+        parts.append(f"Data as of {mv.as_of:%Y-%m-%d %H:%M} UTC.")
+    if mv.value is None and mv.reason:
+        parts.append(f"Not available: {mv.reason}")
+    if compare is not None:
+        parts.append(f"{compare_label}: {_fmt(compare.value, compare.unit, locale, currency)}"
+                     + (f" ({compare.reason})" if compare.value is None and compare.reason else ""))
+    return "\n\n".join(p for p in parts if p)
+
+
+def tile(mv, fs, compare=None, *, label: str | None = None, down_is_good: bool = False,
+         owner: str | None = None, container=None) -> None:
+    """One KPI tile in `container` (default: the current column)."""
+    where = container or st
+    value = _fmt(mv.value, mv.unit, fs.locale, fs.currency) if mv.value is not None else NOT_AVAILABLE
+    title = label or mv.label
+    if owner:
+        title = f"{title} · {owner}"
+    where.metric(title, value,
+                 delta=delta_text(mv, compare, mv.unit, fs.locale, fs.currency),
+                 delta_color="inverse" if down_is_good else "normal",
+                 help=help_text(mv, compare, fs.compare_label, fs.locale, fs.currency),
+                 border=True)
+    if mv.value is None:
+        where.caption(f"Not available: {mv.reason or 'no data for these filters'}")
+
+
+def tile_row(values: dict, fs, compare_values: dict | None, metric_ids, registry,
+             owners: dict[str, str] | None = None) -> None:
+    """A row of tiles, one per metric id, in the order given."""
+    ids = list(metric_ids)
+    for col, mid in zip(st.columns(len(ids)), ids):
+        mdef = registry.get(mid)
+        with col:
+            tile(values[mid], fs, (compare_values or {}).get(mid),
+                 down_is_good=bool(mdef and mdef.down_is_good),
+                 owner=(owners or {}).get(mid))
