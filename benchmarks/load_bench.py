@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pause", type=float, default=0.5, help="seconds between writer transactions")
     ap.add_argument("--timeout", type=float, default=120, help="seconds before a page load counts as an error")
     ap.add_argument("--no-writer", action="store_true", help="measure without the concurrent sync")
-    ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "load_bench.json"))
+    ap.add_argument("--json", default=str(ROOT / "benchmarks" / "output" / "load_bench.json"))
     ap.add_argument("--writer-only", nargs=6, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.writer_only:
