@@ -1,0 +1,297 @@
+"""Talking to HubSpot: the SDK built with host, token and timeout, a request budget, retries.
+
+Every request goes through `HubSpotClient.call`, which waits for the budget, sets an explicit
+timeout, retries what is worth retrying (429 TEN_SECONDLY_ROLLING, 5xx, timeouts, dropped
+connections, cut-short bodies) with jittered exponential backoff, and turns everything else
+into one of the named exceptions below. No message built here contains the token.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import urllib3
+from hubspot import HubSpot
+
+from . import settings as cfg
+
+log = logging.getLogger(__name__)
+
+
+class HubSpotError(RuntimeError):
+    """A HubSpot sync problem; the message says what to do and never holds the token."""
+
+
+class HubSpotConfigError(HubSpotError):
+    """No token, or a setting that cannot be used."""
+
+
+class HubSpotAuthError(HubSpotError):
+    """HubSpot refused the token (401) or a scope is missing (403)."""
+
+
+class HubSpotRequestError(HubSpotError):
+    """HubSpot rejected a request (4xx other than 401/403/429)."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class HubSpotUnavailable(HubSpotError):
+    """HubSpot kept failing (5xx, timeouts, dropped connections) after every retry."""
+
+
+class DailyLimitReached(HubSpotError):
+    """The account's daily API allowance is used up; `resets_at` is naive UTC."""
+
+    def __init__(self, message: str, resets_at: dt.datetime):
+        super().__init__(message)
+        self.resets_at = resets_at
+
+
+# --- settings ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Where and how fast to call HubSpot. `token` is never printed (repr hides it)."""
+    token: str = field(repr=False)
+    host: str = cfg.DEFAULT_API_HOST
+    rate_limit: int = cfg.DEFAULT_RATE_LIMIT  # requests per window the app may send
+    window_s: float = cfg.RATE_WINDOW_S  # tests shorten it; HubSpot's is 10 s
+    search_per_s: int = cfg.SEARCH_RATE_PER_S
+    headroom: float = cfg.HEADROOM
+    timeout: tuple[float, float] = (cfg.CONNECT_TIMEOUT_S, cfg.READ_TIMEOUT_S)
+    attempts: int = 8
+    backoff_s: float = 0.5  # first retry delay; doubles each attempt, full jitter
+    max_backoff_s: float = 30.0
+    timezone: str = "UTC"  # the account's time zone, for the daily reset
+
+
+def _secret_token() -> str | None:
+    try:
+        import streamlit as st
+        from streamlit.runtime.secrets import secrets_singleton
+        if not secrets_singleton.load_if_toml_exists():
+            return None
+        return st.secrets.get(cfg.SECRETS_SECTION, {}).get("access_token")
+    except Exception:  # no streamlit or no secrets file: the env var is the only source
+        return None
+
+
+def load_settings(**overrides: Any) -> ClientSettings:
+    """Settings from the environment (and Streamlit secrets for the token)."""
+    token = (os.environ.get(cfg.TOKEN_ENV) or "").strip() or (_secret_token() or "").strip()
+    if not token and "token" not in overrides:
+        raise HubSpotConfigError(
+            f"No HubSpot access token. Set {cfg.TOKEN_ENV}, or access_token under "
+            f"[{cfg.SECRETS_SECTION}] in .streamlit/secrets.toml (see README, 'HubSpot').")
+    raw_limit = os.environ.get(cfg.RATE_LIMIT_ENV, "").strip()
+    try:
+        limit = int(raw_limit) if raw_limit else cfg.DEFAULT_RATE_LIMIT
+        if limit < 1:
+            raise ValueError
+    except ValueError:
+        raise HubSpotConfigError(f"{cfg.RATE_LIMIT_ENV} must be a whole number of requests per "
+                                 f"10 s, such as 100 or 190 (got {raw_limit!r}).") from None
+    tz = os.environ.get(cfg.TIMEZONE_ENV, "").strip() or "UTC"
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise HubSpotConfigError(f"{cfg.TIMEZONE_ENV} must be a time zone name such as "
+                                 f"Europe/Paris (got {tz!r}).") from None
+    values: dict[str, Any] = {
+        "token": token,
+        "host": (os.environ.get(cfg.HOST_ENV) or "").strip().rstrip("/") or cfg.DEFAULT_API_HOST,
+        "rate_limit": limit,
+        "timezone": tz,
+    }
+    values.update(overrides)
+    return ClientSettings(**values)
+
+
+# --- request budget ----------------------------------------------------------------------
+
+class RollingBudget:
+    """At most `max_requests` starts in any `window_s` seconds, shared by threads.
+
+    HubSpot counts a rolling window, so this keeps the start times of the last requests
+    instead of a refilling bucket (a bucket of size B refilling at r lets B + r*W through
+    in one window, twice the limit at worst).
+    """
+
+    def __init__(self, max_requests: int, window_s: float,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.max_requests = max(1, max_requests)
+        self.window_s = window_s
+        self._clock, self._sleep = clock, sleep
+        self._starts: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Wait for room, take it; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._starts and self._starts[0] <= now - self.window_s:
+                    self._starts.popleft()
+                if len(self._starts) < self.max_requests:
+                    self._starts.append(now)
+                    return waited
+                wait = self._starts[0] + self.window_s - now
+            self._sleep(wait)
+            waited += wait
+
+
+# --- error classification ----------------------------------------------------------------
+
+_TRANSIENT = (urllib3.exceptions.HTTPError, http.client.HTTPException, ConnectionError,
+              socket.timeout, TimeoutError)
+
+
+class _Retry(Exception):
+    """Internal: this attempt failed in a way worth retrying."""
+
+    def __init__(self, reason: str, delay: float | None = None):
+        super().__init__(reason)
+        self.reason, self.delay = reason, delay
+
+
+def _scrub(text: str, token: str) -> str:
+    return text.replace(token, "***") if token else text
+
+
+def _body_json(exc: Exception) -> dict:
+    body = getattr(exc, "body", None)
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    try:
+        data = json.loads(body) if body else {}
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _header(exc: Exception, name: str) -> str | None:
+    headers = getattr(exc, "headers", None) or {}
+    try:
+        return headers.get(name)
+    except AttributeError:
+        return None
+
+
+def next_midnight(now_utc: dt.datetime, timezone: str) -> dt.datetime:
+    """The next midnight in `timezone`, as naive UTC (when HubSpot's daily limit resets)."""
+    tz = ZoneInfo(timezone)
+    local = now_utc.replace(tzinfo=dt.timezone.utc).astimezone(tz)
+    midnight = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), tzinfo=tz)
+    return midnight.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+# --- the client --------------------------------------------------------------------------
+
+class HubSpotClient:
+    """The SDK APIs, built once, and `call` to use them within budget and with retries."""
+
+    def __init__(self, settings: ClientSettings, *, sleep: Callable[[float], None] = time.sleep,
+                 rng: random.Random | None = None):
+        self.settings = settings
+        budget = max(1, int(settings.rate_limit * (1 - settings.headroom)))
+        self.budget = RollingBudget(budget, settings.window_s, sleep=sleep)
+        search_window = settings.window_s / 10.0
+        search_budget = max(1, int(settings.search_per_s * (1 - settings.headroom)))
+        self.search_budget = RollingBudget(search_budget, search_window, sleep=sleep)
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self.requests = 0
+        self.retries = 0
+        # retry=False: urllib3 must not retry on its own (it would skip POSTs and hide 429s).
+        sdk = HubSpot(access_token=settings.token, host=settings.host, retry=False)
+        crm = sdk.crm
+        self.objects = {name: getattr(crm, name) for name in cfg.CRM_OBJECTS}
+        self.owners_api = crm.owners.owners_api
+        self.pipelines_api = crm.pipelines.pipelines_api
+        self.associations_api = crm.associations.v4.batch_api
+
+    def call(self, fn: Callable[..., Any], *args: Any, search: bool = False,
+             what: str = "request", **kwargs: Any) -> Any:
+        """Run one SDK call within budget, retrying transient failures."""
+        s = self.settings
+        last = "no attempt made"
+        for attempt in range(s.attempts):
+            # search has its own per-second limit and is exempt from the ten-secondly one
+            (self.search_budget if search else self.budget).acquire()
+            self.requests += 1
+            try:
+                result = fn(*args, _request_timeout=s.timeout, **kwargs)
+                if hasattr(result, "results") and not isinstance(result.results, list):
+                    raise _Retry("an incomplete or malformed response body")
+                return result
+            except _Retry as exc:
+                last, delay = exc.reason, exc.delay
+            except _TRANSIENT as exc:
+                last, delay = f"a network error ({type(exc).__name__})", None
+            except Exception as exc:  # the SDK's per-package ApiException classes
+                status = getattr(exc, "status", None)
+                if status is None:
+                    raise
+                last, delay = self._classify(exc, int(status), what)
+            self.retries += 1
+            if delay is None:
+                delay = self._rng.uniform(0, min(s.max_backoff_s, s.backoff_s * 2 ** attempt))
+            log.info("HubSpot %s failed (%s); retry %d/%d in %.2fs",
+                     what, last, attempt + 1, s.attempts - 1, delay)
+            if attempt + 1 < s.attempts:
+                self._sleep(delay)
+        raise HubSpotUnavailable(
+            f"HubSpot did not answer the {what} after {s.attempts} attempts (last: {last}). "
+            "Check https://status.hubspot.com and your network, then run the sync again: it "
+            "resumes from the last saved page.")
+
+    def _classify(self, exc: Exception, status: int, what: str) -> tuple[str, float | None]:
+        """(reason, delay) for a retryable HTTP status; raises a named error otherwise."""
+        s = self.settings
+        body = _body_json(exc)
+        message = _scrub(str(body.get("message") or getattr(exc, "reason", "") or ""), s.token)
+        if status == 429:
+            policy = str(body.get("policyName") or "").upper()
+            if policy == "DAILY":
+                resets = next_midnight(dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
+                                       s.timezone)
+                raise DailyLimitReached(
+                    f"HubSpot's daily API limit for this account is used up. The sync stopped "
+                    f"cleanly after saving every finished page; the limit resets at midnight "
+                    f"{s.timezone} ({resets:%Y-%m-%d %H:%M} UTC). Run the sync again after that "
+                    f"(set {cfg.TIMEZONE_ENV} if the account is not on UTC).", resets)
+            retry_after = _header(exc, "Retry-After")
+            delay = None
+            if retry_after:
+                try:
+                    delay = float(retry_after)
+                except ValueError:
+                    delay = None
+            return f"rate limited ({policy or 'no policy named'})", delay
+        if status >= 500 or status == 0:
+            return f"HTTP {status}", None
+        if status in (401, 403):
+            hint = ("the token is invalid or revoked: create a new one in the private app"
+                    if status == 401 else
+                    "the private app lacks a read scope: grant the CRM read scopes listed in "
+                    "the README")
+            raise HubSpotAuthError(f"HubSpot refused the {what} (HTTP {status}): {hint}. "
+                                   f"Then update {cfg.TOKEN_ENV}.")
+        raise HubSpotRequestError(
+            f"HubSpot rejected the {what} (HTTP {status}: {message or 'no message'}).", status)

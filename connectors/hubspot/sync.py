@@ -1,0 +1,685 @@
+"""HubSpot -> store: backfill, incremental windows, deletions, one run at a time.
+
+Per CRM object (products, companies, contacts, line_items, deals):
+  backfill     list pages (`after` paging, 100 a page; deals 50 with stage history), each batch
+               committed with its `page_after` in one transaction; resumes from that cursor.
+  incremental  search on the last-modified property from the cursor minus LOOKBACK_MS, sorted
+               ascending, 200 a page. Paging is by key, not offset: each query starts at the
+               last modified time committed, so the window narrows page by page, no query reads
+               past its first 200 results and the 10,000-result cap is never reached. When more
+               than a page of records share one millisecond (bulk imports), those are read by
+               `hs_object_id`. The cursor moves with each committed page.
+  deletions    archived records (list with archived=true) are marked is_deleted.
+Owners and pipelines are small and read whole on every run.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, Callable, Iterable, Sequence
+
+from sqlalchemy import Connection, Engine, bindparam, select
+
+from store import bump_data_version, schema as s, upsert
+
+from . import settings as cfg
+from . import state as st
+from .client import DailyLimitReached, HubSpotClient, HubSpotError
+
+log = logging.getLogger(__name__)
+
+EPOCH = dt.datetime(1970, 1, 1)
+
+
+# --- value parsing -----------------------------------------------------------------------
+
+def parse_datetime(value: Any) -> dt.datetime | None:
+    """HubSpot datetime (ISO-8601, epoch ms string, date, or aware datetime) -> naive UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value
+    text = str(value).strip()
+    if text.isdigit():
+        return EPOCH + dt.timedelta(milliseconds=int(text))
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return parsed
+
+
+def parse_date(value: Any) -> dt.date | None:
+    parsed = parse_datetime(value)
+    return parsed.date() if parsed else None
+
+
+def to_cents(value: Any) -> int | None:
+    """A decimal amount string ('1234.5') -> integer cents (123450), half up."""
+    if value is None or str(value).strip() == "":
+        return None
+    try:
+        return int((Decimal(str(value).strip()) * 100).quantize(Decimal(1), ROUND_HALF_UP))
+    except InvalidOperation:
+        return None
+
+
+def to_ms(value: dt.datetime) -> int:
+    return (value - EPOCH) // dt.timedelta(milliseconds=1)
+
+
+def from_ms(ms: int) -> dt.datetime:
+    return EPOCH + dt.timedelta(milliseconds=ms)
+
+
+def _float(value: Any, default: float) -> float:
+    try:
+        return float(value) if value not in (None, "") else default
+    except ValueError:
+        return default
+
+
+def _fit(table, row: dict) -> dict:
+    """Cut strings to their column's length (PostgreSQL refuses longer ones)."""
+    for name, value in row.items():
+        if isinstance(value, str):
+            length = getattr(table.c[name].type, "length", None)
+            if length and len(value) > length:
+                row[name] = value[:length]
+    return row
+
+
+# --- record -> row -----------------------------------------------------------------------
+
+def _props(rec: Any) -> dict:
+    return rec.properties or {}
+
+
+def _first(p: dict, *names: str) -> Any:
+    for name in names:
+        if p.get(name) not in (None, ""):
+            return p[name]
+    return None
+
+
+def company_row(rec: Any) -> dict:
+    p = _props(rec)
+    return _fit(s.companies, {
+        "company_id": str(rec.id), "name": p.get("name"), "domain": p.get("domain"),
+        "industry": p.get("industry"), "country": p.get("country"),
+        **cfg.dimensions("companies", p), "owner_id": p.get("hubspot_owner_id") or None,
+        "created_at": parse_datetime(p.get("createdate")) or parse_datetime(rec.created_at),
+        "updated_at": parse_datetime(p.get("hs_lastmodifieddate")) or parse_datetime(rec.updated_at),
+        "is_deleted": False, "origin": cfg.CONNECTOR,
+    })
+
+
+def contact_row(rec: Any) -> dict:
+    p = _props(rec)
+    row = {
+        "contact_id": str(rec.id), "email": p.get("email"), "first_name": p.get("firstname"),
+        "last_name": p.get("lastname"), "company_id": p.get("associatedcompanyid") or None,
+        "owner_id": p.get("hubspot_owner_id") or None, **cfg.dimensions("contacts", p),
+        "lifecycle_stage": p.get("lifecyclestage"), "lead_status": p.get("hs_lead_status"),
+        "original_source": p.get("hs_analytics_source"),
+        "source_detail": p.get("hs_analytics_source_data_1"),
+        "campaign": p.get("hs_analytics_source_data_2"),
+        "created_at": parse_datetime(p.get("createdate")) or parse_datetime(rec.created_at),
+        "first_sales_touch_at": parse_datetime(
+            _first(p, "hs_sa_first_engagement_date", "notes_last_contacted")),
+        "disqualified_reason": p.get(cfg.DISQUALIFIED_REASON_PROPERTY),
+        "updated_at": parse_datetime(p.get("lastmodifieddate")) or parse_datetime(rec.updated_at),
+        "is_deleted": False, "origin": cfg.CONNECTOR,
+    }
+    for column, stage in cfg.LIFECYCLE_COLUMNS.items():
+        row[column] = parse_datetime(_first(p, f"hs_v2_date_entered_{stage}",
+                                            f"hs_lifecyclestage_{stage}_date"))
+    return _fit(s.contacts, row)
+
+
+def deal_row(rec: Any, currency: str) -> dict:
+    p = _props(rec)
+    return _fit(s.deals, {
+        "deal_id": str(rec.id), "name": p.get("dealname"), "amount_cents": to_cents(p.get("amount")),
+        "currency": (p.get("deal_currency_code") or currency).upper(),
+        "pipeline_id": p.get("pipeline") or "", "stage_id": p.get("dealstage") or "",
+        "created_at": parse_datetime(p.get("createdate")) or parse_datetime(rec.created_at),
+        "close_date": parse_date(p.get("closedate")), "owner_id": p.get("hubspot_owner_id") or None,
+        **cfg.dimensions("deals", p), "deal_source": p.get("hs_analytics_source"),
+        "lost_reason": p.get("closed_lost_reason"), "forecast_category": p.get("hs_forecast_category"),
+        "updated_at": parse_datetime(p.get("hs_lastmodifieddate")) or parse_datetime(rec.updated_at),
+        "is_deleted": False, "origin": cfg.CONNECTOR,
+    })
+
+
+def product_row(rec: Any, currency: str) -> dict:
+    p = _props(rec)
+    return _fit(s.products, {
+        "product_id": str(rec.id), "name": p.get("name") or "", "sku": p.get("hs_sku"),
+        **cfg.dimensions("products", p), "price_cents": to_cents(p.get("price")),
+        "currency": currency, "is_deleted": False,
+    })
+
+
+def line_item_row(rec: Any, currency: str) -> dict:
+    """No deal_id: it comes from the deal's associations and must not be overwritten here."""
+    p = _props(rec)
+    return _fit(s.line_items, {
+        "line_item_id": str(rec.id), "product_id": p.get("hs_product_id") or None,
+        "name": p.get("name"), "quantity": _float(p.get("quantity"), 1.0),
+        "price_cents": to_cents(p.get("price")), "amount_cents": to_cents(p.get("amount")),
+        "currency": (p.get("hs_line_item_currency_code") or currency).upper(),
+        "updated_at": parse_datetime(p.get("hs_lastmodifieddate")) or parse_datetime(rec.updated_at),
+        "is_deleted": False,
+    })
+
+
+def stage_history_rows(rec: Any) -> list[dict]:
+    """One row per dealstage change, with the amount and close date in force at that time."""
+    hist = rec.properties_with_history or {}
+
+    def series(name: str) -> list[tuple[dt.datetime, Any]]:
+        out = [(parse_datetime(v.timestamp), v.value) for v in hist.get(name) or []]
+        return sorted((t, v) for t, v in out if t is not None)
+
+    amounts, closes = series("amount"), series("closedate")
+
+    def as_of(values: list[tuple[dt.datetime, Any]], at: dt.datetime) -> Any:
+        current = None
+        for t, v in values:
+            if t > at:
+                break
+            current = v
+        return current
+
+    rows, seen = [], set()
+    for at, stage in series("dealstage"):
+        if not stage or (stage, at) in seen:
+            continue
+        seen.add((stage, at))
+        rows.append({"deal_id": str(rec.id), "stage_id": stage, "entered_at": at,
+                     "amount_cents": to_cents(as_of(amounts, at)),
+                     "close_date": parse_date(as_of(closes, at))})
+    return rows
+
+
+# --- progress ----------------------------------------------------------------------------
+
+@dataclass
+class Progress:
+    """Where one object's sync stands; `total` and `eta_s` are None when unknown."""
+    object_type: str
+    phase: str  # backfill | incremental | deletions | done
+    done: int
+    total: int | None
+    eta_s: float | None
+
+    @property
+    def fraction(self) -> float:
+        if self.phase == "done":
+            return 1.0
+        if not self.total:
+            return 0.0
+        return min(1.0, self.done / self.total)
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+@dataclass
+class SyncResult:
+    run_id: int
+    status: str  # success | failed | interrupted
+    counts: dict[str, dict[str, int]]
+    error: str | None = None
+
+
+@dataclass
+class _Ctx:
+    engine: Engine
+    client: HubSpotClient
+    run_id: int
+    full: bool
+    started: dt.datetime
+    currency: str
+    progress: ProgressFn
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def count(self, obj: str, key: str, n: int) -> None:
+        self.counts.setdefault(obj, {"fetched": 0, "written": 0, "deleted": 0})
+        self.counts[obj][key] = self.counts[obj].get(key, 0) + n
+
+
+class _Tracker:
+    def __init__(self, ctx: _Ctx, obj: str, phase: str, total: int | None):
+        self.ctx, self.obj, self.phase, self.total = ctx, obj, phase, total
+        self.done, self.t0 = 0, time.monotonic()
+
+    def add(self, n: int) -> None:
+        self.done += n
+        eta = None
+        if self.total and self.done:
+            rate = self.done / max(time.monotonic() - self.t0, 1e-6)
+            eta = max(0.0, (self.total - self.done) / rate)
+        self.ctx.progress(Progress(self.obj, self.phase, self.done, self.total, eta))
+
+
+# --- writing -----------------------------------------------------------------------------
+
+_ID_COL = {"companies": "company_id", "contacts": "contact_id", "deals": "deal_id",
+           "products": "product_id", "line_items": "line_item_id"}
+
+
+def _table(obj: str):
+    return s.metadata.tables[obj]
+
+
+def _chunks(items: Sequence, n: int) -> Iterable[Sequence]:
+    for i in range(0, len(items), n):
+        yield items[i:i + n]
+
+
+def _commit(ctx: _Ctx, obj: str, write: Callable[[Connection], int],
+            state: st.ObjectState) -> None:
+    """One transaction: the rows, the object's new state, the run's counts, data_version."""
+    with ctx.engine.begin() as conn:
+        written = write(conn)
+        st.write_state(conn, state)
+        ctx.count(obj, "written", written)
+        st.save_counts(conn, ctx.run_id, ctx.counts)
+        if written:
+            bump_data_version(conn)
+
+
+def _write_simple(ctx: _Ctx, obj: str, records: list) -> Callable[[Connection], int]:
+    mapper = {"companies": company_row, "contacts": contact_row,
+              "products": lambda r: product_row(r, ctx.currency),
+              "line_items": lambda r: line_item_row(r, ctx.currency)}[obj]
+    rows = [mapper(r) for r in records]
+    return lambda conn: upsert(conn, _table(obj), rows, [_ID_COL[obj]])
+
+
+def _set_line_item_deals(conn: Connection, pairs: list[tuple[str, str | None]]) -> None:
+    if pairs:
+        conn.execute(s.line_items.update().where(s.line_items.c.line_item_id == bindparam("lid"))
+                     .values(deal_id=bindparam("did")),
+                     [{"lid": lid, "did": did} for lid, did in pairs])
+
+
+def _write_deals(ctx: _Ctx, records: list) -> Callable[[Connection], int]:
+    """Deals with their stage history and contact/company/line-item associations."""
+    ids = [str(r.id) for r in records]
+    assoc = {to: fetch_associations(ctx.client, "deals", to, ids) for to in cfg.DEAL_ASSOCIATIONS}
+    rows, history = [], []
+    for rec in records:
+        row = deal_row(rec, ctx.currency)
+        companies = assoc["companies"].get(row["deal_id"], {})
+        primary = sorted(c for c, types in companies.items()
+                         if cfg.PRIMARY_DEAL_COMPANY_TYPE_ID in types)
+        ordered = primary or sorted(companies, key=_id_key)
+        row["company_id"] = ordered[0] if ordered else None
+        contacts = sorted(assoc["contacts"].get(row["deal_id"], {}), key=_id_key)
+        row["contact_id"] = contacts[0] if contacts else None
+        rows.append(row)
+        history.extend(stage_history_rows(rec))
+
+    def write(conn: Connection) -> int:
+        upsert(conn, s.deals, rows, ["deal_id"])
+        for chunk in _chunks(ids, 500):
+            for t in (s.deal_stage_history, s.deal_contacts, s.deal_companies):
+                conn.execute(t.delete().where(t.c.deal_id.in_(chunk)))
+            conn.execute(s.line_items.update().where(s.line_items.c.deal_id.in_(chunk))
+                         .values(deal_id=None))
+        if history:
+            conn.execute(s.deal_stage_history.insert(), history)
+        dc = [{"deal_id": d, "contact_id": c} for d, m in assoc["contacts"].items() for c in m]
+        dco = [{"deal_id": d, "company_id": c} for d, m in assoc["companies"].items() for c in m]
+        if dc:
+            conn.execute(s.deal_contacts.insert(), dc)
+        if dco:
+            conn.execute(s.deal_companies.insert(), dco)
+        _set_line_item_deals(conn, [(li, d) for d, m in assoc["line_items"].items() for li in m])
+        return len(rows)
+    return write
+
+
+def _id_key(value: str) -> tuple[int, str]:
+    return (int(value), value) if value.isdigit() else (1 << 62, value)
+
+
+# --- reading -----------------------------------------------------------------------------
+
+def fetch_associations(client: HubSpotClient, from_type: str, to_type: str,
+                       ids: Sequence[str]) -> dict[str, dict[str, set[int]]]:
+    """{from id: {to id: {association typeIds}}} via the v4 batch read, following paging."""
+    out: dict[str, dict[str, set[int]]] = {i: {} for i in ids}
+    for chunk in _chunks(list(ids), cfg.ASSOCIATION_BATCH):
+        pending = [{"id": i} for i in chunk]
+        while pending:
+            resp = client.call(client.associations_api.get_page, from_type, to_type,
+                               {"inputs": pending}, what=f"{from_type}->{to_type} associations")
+            pending = []
+            for item in resp.results:
+                src = str(item._from.id)
+                for target in item.to or []:
+                    types = {a.type_id for a in target.association_types or []}
+                    out.setdefault(src, {}).setdefault(str(target.to_object_id), set()).update(types)
+                nxt = getattr(getattr(item, "paging", None), "next", None)
+                if nxt is not None and nxt.after:
+                    pending.append({"id": src, "after": nxt.after})
+    return out
+
+
+def _search_total(ctx: _Ctx, obj: str) -> int | None:
+    api = ctx.client.objects[obj].search_api
+    resp = ctx.client.call(api.do_search, {"limit": 1, "properties": ["hs_object_id"]},
+                           search=True, what=f"{obj} count")
+    return resp.total
+
+
+def _backfill(ctx: _Ctx, obj: str, state: st.ObjectState) -> None:
+    if state.phase != "backfill":  # a new backfill; an unfinished one resumes at page_after
+        state = st.ObjectState(obj, "backfill", None, ctx.started)
+        with ctx.engine.begin() as conn:
+            st.write_state(conn, state)
+    api = ctx.client.objects[obj].basic_api
+    deals = obj == "deals"
+    limit = cfg.HISTORY_PAGE_SIZE if deals else cfg.LIST_PAGE_SIZE
+    batch_size = cfg.ASSOCIATION_BATCH if deals else limit
+    tracker = _Tracker(ctx, obj, "backfill", _search_total(ctx, obj))
+    after, buffer = state.page_after, []
+    while True:
+        kwargs = {"limit": limit, "properties": cfg.PROPERTIES[obj], "archived": False}
+        if after:
+            kwargs["after"] = after
+        if deals:
+            kwargs["properties_with_history"] = cfg.DEAL_HISTORY_PROPERTIES
+        page = ctx.client.call(api.get_page, what=f"{obj} page", **kwargs)
+        buffer.extend(page.results)
+        ctx.count(obj, "fetched", len(page.results))
+        nxt = getattr(page.paging, "next", None) if page.paging else None
+        after = nxt.after if nxt is not None else None
+        if after is None or len(buffer) >= batch_size:
+            write = _write_deals(ctx, buffer) if deals else _write_simple(ctx, obj, buffer)
+            state = st.ObjectState(obj, "backfill" if after else "incremental", after,
+                                   state.cursor_at)
+            _commit(ctx, obj, write, state)
+            tracker.add(len(buffer))
+            buffer = []
+        if after is None:
+            return
+
+
+def _search_page(ctx: _Ctx, obj: str, filters: list[dict], sort_by: str) -> Any:
+    api = ctx.client.objects[obj].search_api
+    body = {"filterGroups": [{"filters": filters}],
+            "sorts": [{"propertyName": sort_by, "direction": "ASCENDING"}],
+            "properties": cfg.PROPERTIES[obj], "limit": cfg.SEARCH_PAGE_SIZE}
+    return ctx.client.call(api.do_search, body, search=True, what=f"{obj} search")
+
+
+def _modified_ms(obj: str, rec: Any) -> int:
+    value = parse_datetime(_props(rec).get(cfg.MODIFIED_PROPERTY[obj])) or \
+        parse_datetime(rec.updated_at)
+    return to_ms(value)
+
+
+def _apply_changes(ctx: _Ctx, obj: str, records: list, state: st.ObjectState,
+                   cursor_ms: int) -> st.ObjectState:
+    """Write one page of changed records and move the cursor to `cursor_ms`, atomically."""
+    if obj == "deals":
+        full = read_deals(ctx.client, [str(r.id) for r in records])
+        write = _write_deals(ctx, full)
+    else:
+        base = _write_simple(ctx, obj, records)
+        if obj == "line_items":
+            ids = [str(r.id) for r in records]
+            links = fetch_associations(ctx.client, "line_items", "deals", ids)
+            pairs = [(li, min(d, key=_id_key) if d else None) for li, d in links.items()]
+
+            def write(conn: Connection, base=base, pairs=pairs) -> int:
+                n = base(conn)
+                _set_line_item_deals(conn, pairs)
+                return n
+        else:
+            write = base
+    cursor = from_ms(cursor_ms)
+    if state.cursor_at is not None and state.cursor_at > cursor:
+        cursor = state.cursor_at
+    new_state = st.ObjectState(obj, "incremental", None, cursor)
+    _commit(ctx, obj, write, new_state)
+    return new_state
+
+
+def read_deals(client: HubSpotClient, ids: Sequence[str]) -> list:
+    """Deals by id with their property history (batch read, 50 a request)."""
+    api = client.objects["deals"].batch_api
+    out = []
+    for chunk in _chunks(list(ids), cfg.HISTORY_PAGE_SIZE):
+        body = {"inputs": [{"id": i} for i in chunk], "properties": cfg.PROPERTIES["deals"],
+                "propertiesWithHistory": cfg.DEAL_HISTORY_PROPERTIES}
+        out.extend(client.call(api.read, body, archived=False, what="deals batch read").results)
+    return out
+
+
+def _incremental(ctx: _Ctx, obj: str, state: st.ObjectState) -> None:
+    prop = cfg.MODIFIED_PROPERTY[obj]
+    lo = max(0, to_ms(state.cursor_at) - cfg.LOOKBACK_MS)
+    hi = to_ms(dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)) + 1
+    seen_at_lo: set[str] = set()
+    tracker: _Tracker | None = None
+    while True:
+        page = _search_page(ctx, obj, [
+            {"propertyName": prop, "operator": "GTE", "value": str(lo)},
+            {"propertyName": prop, "operator": "LT", "value": str(hi)}], prop)
+        if tracker is None:
+            tracker = _Tracker(ctx, obj, "incremental", page.total)
+        fresh = [r for r in page.results
+                 if not (_modified_ms(obj, r) == lo and str(r.id) in seen_at_lo)]
+        full_page = len(page.results) >= cfg.SEARCH_PAGE_SIZE
+        if not fresh:
+            if not full_page:
+                return
+            state = _drain_millisecond(ctx, obj, lo, state, tracker)
+            lo, seen_at_lo = lo + 1, set()
+            continue
+        ctx.count(obj, "fetched", len(fresh))
+        top = max(_modified_ms(obj, r) for r in fresh)
+        state = _apply_changes(ctx, obj, fresh, state, top)
+        tracker.add(len(fresh))
+        if top != lo:
+            lo, seen_at_lo = top, set()
+        seen_at_lo |= {str(r.id) for r in fresh if _modified_ms(obj, r) == top}
+        if not full_page:
+            return
+
+
+def _drain_millisecond(ctx: _Ctx, obj: str, ms: int, state: st.ObjectState,
+                       tracker: _Tracker) -> st.ObjectState:
+    """Every record modified in millisecond `ms`, by hs_object_id (more than a page share it)."""
+    prop, last_id = cfg.MODIFIED_PROPERTY[obj], 0
+    while True:
+        page = _search_page(ctx, obj, [
+            {"propertyName": prop, "operator": "EQ", "value": str(ms)},
+            {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)}],
+            "hs_object_id")
+        if not page.results:
+            return state
+        ctx.count(obj, "fetched", len(page.results))
+        state = _apply_changes(ctx, obj, page.results, state, ms)
+        tracker.add(len(page.results))
+        last_id = max(int(r.id) for r in page.results)
+        if len(page.results) < cfg.SEARCH_PAGE_SIZE:
+            return state
+
+
+def _mark_archived(ctx: _Ctx, obj: str) -> None:
+    """Records HubSpot lists as archived become is_deleted (never left as live ghosts)."""
+    api, table, key = ctx.client.objects[obj].basic_api, _table(obj), _ID_COL[obj]
+    after = None
+    while True:
+        kwargs = {"limit": cfg.LIST_PAGE_SIZE, "archived": True,
+                  "properties": [cfg.MODIFIED_PROPERTY[obj]]}
+        if after:
+            kwargs["after"] = after
+        page = ctx.client.call(api.get_page, what=f"archived {obj} page", **kwargs)
+        ids = [str(r.id) for r in page.results]
+        if ids:
+            with ctx.engine.begin() as conn:
+                n = conn.execute(table.update().where(table.c[key].in_(ids),
+                                                      table.c.is_deleted.is_(False))
+                                 .values(is_deleted=True)).rowcount
+                ctx.count(obj, "deleted", n)
+                st.save_counts(conn, ctx.run_id, ctx.counts)
+                if n:
+                    bump_data_version(conn)
+        nxt = getattr(page.paging, "next", None) if page.paging else None
+        if nxt is None:
+            return
+        after = nxt.after
+
+
+def _sync_crm_object(ctx: _Ctx, obj: str) -> None:
+    with ctx.engine.connect() as conn:
+        state = st.read_state(conn, obj)
+    if ctx.full or state.phase != "incremental" or state.cursor_at is None:
+        _backfill(ctx, obj, state)
+    else:
+        _incremental(ctx, obj, state)
+    _mark_archived(ctx, obj)
+
+
+def _sync_owners(ctx: _Ctx) -> None:
+    rows = []
+    for archived in (False, True):
+        after = None
+        while True:
+            kwargs = {"limit": cfg.LIST_PAGE_SIZE, "archived": archived}
+            if after:
+                kwargs["after"] = after
+            page = ctx.client.call(ctx.client.owners_api.get_page, what="owners page", **kwargs)
+            for o in page.results:
+                team = (o.teams or [None])[0]
+                row = {"owner_id": str(o.id), "email": o.email, "first_name": o.first_name,
+                       "last_name": o.last_name, "team_id": str(team.id) if team else None,
+                       "team_name": team.name if team else None, "is_archived": bool(archived),
+                       "updated_at": parse_datetime(o.updated_at), "origin": cfg.CONNECTOR}
+                row.update(cfg.dimensions("owners", row))
+                rows.append(_fit(s.owners, row))
+            nxt = getattr(page.paging, "next", None) if page.paging else None
+            if nxt is None:
+                break
+            after = nxt.after
+    ctx.count("owners", "fetched", len(rows))
+    _commit(ctx, "owners", lambda conn: upsert(conn, s.owners, rows, ["owner_id"]),
+            st.ObjectState("owners", "incremental", None, ctx.started))
+
+
+def _sync_pipelines(ctx: _Ctx) -> None:
+    resp = ctx.client.call(ctx.client.pipelines_api.get_all, "deals", what="deal pipelines")
+    pipes, stages = [], []
+    for p in resp.results:
+        pipes.append(_fit(s.pipelines, {"pipeline_id": str(p.id), "label": p.label or str(p.id),
+                                        "display_order": p.display_order or 0,
+                                        "is_archived": bool(p.archived)}))
+        for stg in p.stages or []:
+            meta = stg.metadata or {}
+            probability = _float(meta.get("probability"), 0.0)
+            closed = str(meta.get("isClosed", "")).lower() == "true"
+            stages.append(_fit(s.pipeline_stages, {
+                "pipeline_id": str(p.id), "stage_id": str(stg.id), "label": stg.label or str(stg.id),
+                "display_order": stg.display_order or 0, "probability": probability,
+                "is_closed": closed, "is_won": closed and probability == 1.0}))
+    ctx.count("pipelines", "fetched", len(pipes))
+
+    def write(conn: Connection) -> int:
+        ids = [p["pipeline_id"] for p in pipes]
+        gone = s.pipelines.update().values(is_archived=True)
+        conn.execute(gone.where(s.pipelines.c.pipeline_id.not_in(ids)) if ids else gone)
+        upsert(conn, s.pipelines, pipes, ["pipeline_id"])
+        upsert(conn, s.pipeline_stages, stages, ["pipeline_id", "stage_id"])
+        return len(pipes) + len(stages)
+    _commit(ctx, "pipelines", write, st.ObjectState("pipelines", "incremental", None, ctx.started))
+
+
+# --- the run -----------------------------------------------------------------------------
+
+_RUN_LOCK = threading.Lock()
+
+
+class SyncAlreadyRunning(HubSpotError):
+    """Another sync is running in this process."""
+
+
+def parse_objects(text: str | None) -> list[str]:
+    """'deals,contacts' -> the named objects in sync order; None/'' -> all."""
+    if not text:
+        return list(cfg.OBJECTS)
+    wanted = [w.strip() for w in text.split(",") if w.strip()]
+    unknown = [w for w in wanted if w not in cfg.OBJECTS]
+    if unknown:
+        raise HubSpotError(f"Unknown object(s) {', '.join(unknown)}; choose from "
+                           f"{', '.join(cfg.OBJECTS)}.")
+    return [o for o in cfg.OBJECTS if o in wanted]
+
+
+def sync_hubspot(engine: Engine, client: HubSpotClient, *, objects: Sequence[str] | None = None,
+                 full: bool = False, progress: ProgressFn | None = None) -> SyncResult:
+    """One sync run over `objects` (all by default); recorded in sync_runs.
+
+    Raises the client's named errors (after recording them on the run) so callers can show
+    the message; a DailyLimitReached run is recorded as 'interrupted'.
+    """
+    if not _RUN_LOCK.acquire(blocking=False):
+        raise SyncAlreadyRunning("A HubSpot sync is already running; wait for it to finish.")
+    try:
+        return _run(engine, client, list(objects or cfg.OBJECTS), full, progress)
+    finally:
+        _RUN_LOCK.release()
+
+
+def _run(engine: Engine, client: HubSpotClient, objects: list[str], full: bool,
+         progress: ProgressFn | None) -> SyncResult:
+    with engine.connect() as conn:
+        needs_backfill = any(st.read_state(conn, o).phase != "incremental"
+                             for o in objects if o in cfg.CRM_OBJECTS)
+    mode = "full" if full or needs_backfill else "incremental"
+    run_id = st.start_run(engine, mode)
+    ctx = _Ctx(engine, client, run_id, full, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
+               cfg.reporting_currency(), progress or (lambda p: None))
+    current = None
+    try:
+        for obj in objects:
+            current = obj
+            ctx.count(obj, "fetched", 0)
+            if obj == "owners":
+                _sync_owners(ctx)
+            elif obj == "pipelines":
+                _sync_pipelines(ctx)
+            else:
+                _sync_crm_object(ctx, obj)
+            ctx.progress(Progress(obj, "done", ctx.counts[obj]["fetched"],
+                                  ctx.counts[obj]["fetched"], 0.0))
+            log.info("hubspot %s: %s", obj, ctx.counts[obj])
+    except DailyLimitReached as exc:
+        st.finish_run(engine, run_id, "interrupted", ctx.counts, str(exc))
+        raise
+    except HubSpotError as exc:
+        st.finish_run(engine, run_id, "failed", ctx.counts, f"{current}: {exc}")
+        raise
+    except BaseException as exc:
+        reason = "stopped by the user" if isinstance(exc, KeyboardInterrupt) else \
+            f"unexpected {type(exc).__name__} while syncing {current}"
+        st.finish_run(engine, run_id, "interrupted" if isinstance(exc, KeyboardInterrupt)
+                      else "failed", ctx.counts, reason)
+        raise
+    st.finish_run(engine, run_id, "success", ctx.counts)
+    return SyncResult(run_id, "success", ctx.counts)
