@@ -15,6 +15,7 @@ import sys
 # Modules that add sub-commands, in the order they appear in --help.
 COMMAND_MODULES = [
     "store.cli",
+    "demo.cli",
     "connectors.files.cli",
     "ops.cli",
 ]
