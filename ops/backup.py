@@ -15,8 +15,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from store import StoreError, StoreSettings, bump_data_version, data_dir, mask_url, open_store, \
-    resolve_store, set_meta
+from store import (StoreError, StoreSettings, bump_data_version, data_dir, mask_url, open_store,
+                   resolve_store, set_meta)
 from store import schema as s
 from store.audit import record_audit
 from store.db import get_meta
@@ -144,8 +144,8 @@ def restore_store(src: Path | str, actor: str, confirm: bool = False,
             raise StoreError(f"The store at {target} holds {replaced_deals:,} deals that the restore would "
                              f"replace with {info.deals:,} from {info.path}. Re-run with --yes to go ahead "
                              "(a copy of the current store is kept in data/backups/).")
-        safety = backup_store(default_backup_path().with_name(
-            "pre-restore-" + default_backup_path().name), settings).path
+        stamped = default_backup_path()
+        safety = backup_store(stamped.with_name("pre-restore-" + stamped.name), settings).path
     src_conn = sqlite3.connect(f"{info.path.resolve().as_uri()}?mode=ro", uri=True)
     dst_conn = sqlite3.connect(target, timeout=30)
     try:
