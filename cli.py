@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "store.cli",
     "demo.cli",
     "connectors.files.cli",
+    "connectors.hubspot.cli",
     "ops.cli",
 ]
 
