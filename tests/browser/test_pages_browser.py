@@ -1,0 +1,78 @@
+"""The app in a real browser (Chromium, headless): every page opens, a filter change reaches the
+URL, the copied URL opens the same view, a table downloads. Screenshots go to
+test-output/screenshots/; page timings (navigation click -> script finished) to
+test-output/page_timings.json (reported in the README, not asserted: timing is no unit test)."""
+from __future__ import annotations
+
+import json
+import time
+
+from tests.browser.conftest import ROOT, shot, wait_for_app
+
+NAV = [("CEO", "ceo"), ("Marketing", "marketing"), ("Sales", "sales"), ("Finance", "finance"),
+       ("Definitions", "definitions"), ("Data", "data")]
+
+
+def _main_text(page) -> str:
+    return page.locator("[data-testid='stMain']").inner_text()
+
+
+def _no_exception(page) -> None:
+    assert page.locator("[data-testid='stException']").count() == 0, _main_text(page)[:2000]
+
+
+def test_every_page_opens_and_timings_are_recorded(demo_app, page):
+    page.goto(demo_app + "/ceo?period=last_12_months")
+    wait_for_app(page)
+    timings = {}
+    for title, path in NAV:
+        started = time.monotonic()
+        page.locator("[data-testid='stSidebarNav'] a", has_text=title).first.click()
+        page.wait_for_url(f"**/{path}*")
+        wait_for_app(page)
+        timings[path] = round(time.monotonic() - started, 2)
+        _no_exception(page)
+        assert page.locator("h1").first.inner_text().strip(), f"{path} has no title"
+        assert "period=last_12_months" in page.url, f"filters were lost on the way to {path}: {page.url}"
+        shot(page, f"page_{path}")
+    out = ROOT / "test-output" / "page_timings.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(timings, indent=2))
+    print("page timings (s):", timings)
+
+
+def test_filter_change_reaches_the_url_and_the_copied_url_opens_the_same_view(demo_app, page, browser):
+    page.goto(demo_app + "/sales")
+    wait_for_app(page)
+    period = page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").filter(has_text="Period")
+    period.locator("[data-baseweb='select']").click()
+    page.get_by_role("option", name="Last 12 months").click()
+    page.wait_for_url("**period=last_12_months*")
+    wait_for_app(page)
+    tiles_before = page.locator("[data-testid='stMetricValue']").all_inner_texts()
+    assert tiles_before and any(t != "n/a" for t in tiles_before)
+    copied = page.url
+    shot(page, "sales_last_12_months")
+
+    other = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    other.goto(copied)
+    wait_for_app(other)
+    assert "Last 12 months" in other.locator("[data-testid='stSidebar']").inner_text()
+    assert other.locator("[data-testid='stMetricValue']").all_inner_texts() == tiles_before
+    other.context.close()
+
+
+def test_a_table_downloads_as_csv(demo_app, page):
+    page.goto(demo_app + "/definitions")
+    wait_for_app(page)
+    page.get_by_role("tab", name="Metric catalog").click()
+    wait_for_app(page)
+    panel = page.locator("[role='tabpanel']:visible")
+    with page.expect_download() as info:
+        panel.get_by_role("button", name="CSV").first.click()
+    download = info.value
+    assert download.suggested_filename == "metric_catalog.csv"
+    text = open(download.path(), encoding="utf-8").read()
+    assert text.splitlines()[0].startswith("metric,id,owner,unit,definition")
+    assert "north_star" in text
+    shot(page, "definitions_catalog")

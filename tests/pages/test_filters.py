@@ -1,0 +1,79 @@
+"""The sidebar filters: they change the numbers they should, survive page switches, live in the
+URL (a copied link opens the same view), and the locale changes how numbers are written.
+
+Expected values come from the tiny store (tests/pages/conftest.py), worked out by hand:
+Q1 2026 won deals: 1,000.00 EUR in France + 500.00 EUR in the UK; one France deal lost;
+Q4 2025 (the previous period of Q1's 90 days): 800.00 EUR won in France.
+"""
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from tests.pages.conftest import APP, Q1, norm, run_app, tile_deltas, tiles
+
+
+def test_all_regions_show_the_total_north_star(tiny_store):
+    at = run_app("pages/ceo.py", Q1)
+    assert tiles(at)["North Star"] == "€1,500.00"
+
+
+def test_region_filter_changes_the_north_star(tiny_store):
+    at = run_app("pages/ceo.py", Q1)
+    at.multiselect(key="f_region").set_value(["France"]).run()
+    assert not at.exception
+    assert tiles(at)["North Star"] == "€1,000.00"
+    at.multiselect(key="f_region").set_value(["UK"]).run()
+    assert tiles(at)["North Star"] == "€500.00"
+
+
+def test_owner_filter_changes_the_win_rate(tiny_store):
+    at = run_app("pages/sales.py", Q1)
+    assert tiles(at)["Win rate"].startswith("66.7")  # 2 won of 3 closed
+    at.multiselect(key="f_owner").set_value(["o1"]).run()  # Alice: 1 won, 1 lost
+    assert tiles(at)["Win rate"].startswith("50")
+
+
+def test_delta_is_the_change_against_the_previous_period(tiny_store):
+    at = run_app("pages/ceo.py", Q1)
+    assert tile_deltas(at)["North Star"] == "+€700.00"  # 1,500 now, 800 in Q4 2025
+    at.selectbox(key="f_compare").set_value("none").run()
+    assert tile_deltas(at)["North Star"] is None
+
+
+def test_filters_survive_a_page_switch_and_are_in_the_url(tiny_store):
+    at = run_app("pages/ceo.py", Q1)
+    at.multiselect(key="f_region").set_value(["UK"]).run()
+    run_app("pages/finance.py", at=at)
+    assert at.multiselect(key="f_region").value == ["UK"]
+    assert tiles(at)["North Star"] == "€500.00"
+    assert at.query_params["region"] == ["UK"]
+    assert at.query_params["period"] == ["custom"]
+    assert at.query_params["from"] == ["2026-01-01"]
+
+
+def test_a_copied_url_opens_the_same_view(tiny_store):
+    first = run_app("pages/ceo.py", Q1)
+    first.multiselect(key="f_region").set_value(["France"]).run()
+    first.selectbox(key="f_compare").set_value("last_year").run()
+    copied = {k: v for k, v in first.query_params.items()}
+
+    second = AppTest.from_file(APP, default_timeout=120)
+    for k, v in copied.items():
+        second.query_params[k] = v
+    second.run()
+    run_app("pages/ceo.py", at=second)
+    assert second.multiselect(key="f_region").value == ["France"]
+    assert second.selectbox(key="f_compare").value == "last_year"
+    assert tiles(second) == tiles(first)
+
+
+def test_unknown_url_values_fall_back_to_defaults(tiny_store):
+    at = run_app("pages/ceo.py", {"period": "fortnight", "region": ["Atlantis", "UK"], "compare": "x"})
+    assert at.selectbox(key="f_period").value == "this_quarter"
+    assert at.selectbox(key="f_compare").value == "previous"
+    assert at.multiselect(key="f_region").value == ["UK"]
+
+
+def test_french_locale_writes_numbers_the_french_way(tiny_store):
+    at = run_app("pages/ceo.py", {**Q1, "locale": "fr-FR"})
+    assert norm(tiles(at)["North Star"]) == "1 500,00 €"

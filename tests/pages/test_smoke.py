@@ -1,0 +1,38 @@
+"""Every page renders without an exception, on an empty store and on the demo store."""
+from __future__ import annotations
+
+import pytest
+
+from tests.pages.conftest import PAGES, Q1, run_app, tiles
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_on_empty_store(empty_store, page):
+    at = run_app(page)
+    assert at.title, f"{page} has no title"
+    shown = tiles(at)
+    if page in ("pages/ceo.py", "pages/marketing.py", "pages/sales.py", "pages/finance.py"):
+        assert shown, f"{page} shows no KPI tile"
+        assert all(v == "n/a" for v in shown.values()), shown
+        reasons = [c.value for c in at.caption if c.value.startswith("Not available:")]
+        assert len(reasons) >= len(shown), "every n/a tile says why"
+    assert any("store is empty" in i.value for i in at.info)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_on_demo_store(demo_store, page):
+    at = run_app(page, {"period": "last_12_months"})
+    assert at.title
+    assert any("Demo data" in w.value for w in at.warning), "the demo banner is shown"
+    if page in ("pages/ceo.py", "pages/sales.py", "pages/finance.py", "pages/marketing.py"):
+        shown = tiles(at)
+        assert sum(v != "n/a" for v in shown.values()) >= len(shown) // 2, shown
+
+
+def test_meeting_page_is_in_the_navigation_when_present(tiny_store):
+    from pathlib import Path
+    at = run_app(None, Q1)
+    if not (Path(__file__).resolve().parents[2] / "pages" / "meeting.py").exists():
+        pytest.skip("pages/meeting.py is not in this tree")
+    run_app("pages/meeting.py", at=at)
