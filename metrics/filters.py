@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
+
+# In a dimension filter, this value selects the records with no value for the dimension
+# (deals without a region...): breakdowns show it as its own bucket so segments add up to the total.
+NONE_BUCKET = "(none)"
 
 
 @dataclass(frozen=True)

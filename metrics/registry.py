@@ -36,9 +36,23 @@ Result = Union[float, int, None, NotAvailable]
 
 @dataclass(frozen=True)
 class Ctx:
-    """What a compute function gets besides the filters."""
+    """What a compute function gets besides the filters.
+
+    `cache` memoises values and lookups within one `compute_many` call (one connection, one
+    snapshot), so a metric built from others (forecast = won + weighted) runs each query once.
+    """
     conn: Connection
     defs: Definitions
+    cache: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def value(self, metric_id: str, f: Filters) -> Result:
+        """Another metric's value for `f` on this connection (computed once per Ctx)."""
+        key = ("value", metric_id, f)
+        if key not in self.cache:
+            fn = _FUNCTIONS.get(metric_id)
+            self.cache[key] = (NotAvailable(f"metric {metric_id} is not available in this build")
+                               if fn is None else fn(self, f))
+        return self.cache[key]
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,9 @@ class MetricValue:
 
 ComputeFn = Callable[[Ctx, Filters], Result]
 _FUNCTIONS: dict[str, ComputeFn] = {}
+# Breakdowns that narrowed filters cannot express (stage, campaign, channel): one GROUP BY each.
+BreakdownFn = Callable[[Ctx, Filters], "list[tuple[str, Result]]"]
+_BREAKDOWNS: dict[tuple[str, str], BreakdownFn] = {}
 
 
 def computes(metric_id: str) -> Callable[[ComputeFn], ComputeFn]:
@@ -79,6 +96,14 @@ def computes(metric_id: str) -> Callable[[ComputeFn], ComputeFn]:
         if metric_id in _FUNCTIONS:
             raise ValueError(f"metric {metric_id!r} has two compute functions")
         _FUNCTIONS[metric_id] = fn
+        return fn
+    return wrap
+
+
+def breaks_down(metric_id: str, by: str) -> Callable[[BreakdownFn], BreakdownFn]:
+    """Decorator binding a grouped query `(ctx, filters) -> [(segment, value)]` to a metric and a `by`."""
+    def wrap(fn: BreakdownFn) -> BreakdownFn:
+        _BREAKDOWNS[(metric_id, by)] = fn
         return fn
     return wrap
 

@@ -1,0 +1,268 @@
+"""Northstar's metric layer: every number users see comes through here.
+
+    from metrics import Filters, REGISTRY, compute, compute_many, breakdown
+    compute_many(engine, ["north_star", "win_rate"], Filters(start, end, regions=("EMEA",)))
+
+A metric is a catalog entry (metrics/catalog/*.yaml: label, unit, definition, formula, owner)
+bound to one compute function (sales.py, funnel.py, marketing.py, finance.py) that runs SQL
+aggregates built from metrics/sql.py under the shared definitions (definitions.yaml plus the
+edits stored in the store). Undefined values come back as `value=None` with a `reason`.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import importlib
+import json
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from sqlalchemy import Connection, Engine, select
+
+from store import schema as s
+from store.db import bump_data_version, get_meta, utcnow
+
+from .definitions import Definitions, DefinitionsError, load_definitions, load_file, set_dotted, validate
+from .filters import NONE_BUCKET, Filters
+from .registry import (_BREAKDOWNS, _FUNCTIONS, Ctx, MetricDef, MetricValue, NotAvailable, Result,
+                       load_catalog)
+
+# The compute modules register their functions on import (finance.py is the finance helper's).
+_COMPUTE_MODULES = ("sales", "funnel", "marketing", "finance")
+for _name in _COMPUTE_MODULES:
+    if Path(__file__).with_name(f"{_name}.py").exists():
+        importlib.import_module(f"{__name__}.{_name}")
+
+REGISTRY: dict[str, MetricDef] = load_catalog()
+
+BREAKDOWNS = ("month", "week", "region", "product_line", "source", "owner", "team", "stage",
+              "campaign", "channel")
+# Breakdowns computed by re-running the metric with one more filter value per segment.
+_FILTER_FIELDS = {"region": "regions", "product_line": "product_lines", "owner": "owners",
+                  "team": "teams", "source": "sources"}
+MONEY_UNITS = ("money",)
+ADDITIVE_UNITS = ("money", "count")
+
+
+class UnknownMetric(KeyError):
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def metric_def(metric_id: str) -> MetricDef:
+    try:
+        return REGISTRY[metric_id]
+    except KeyError:
+        raise UnknownMetric(f"unknown metric {metric_id!r}; known metrics: {', '.join(REGISTRY)}") from None
+
+
+# --- running ---------------------------------------------------------------------------------
+
+def _as_of(conn: Connection) -> dt.datetime | None:
+    """When the data last changed (sync, import, edit): the freshness shown beside numbers."""
+    raw = get_meta(conn, "data_changed_at")
+    try:
+        return dt.datetime.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _with_ctx(engine: Engine, fn: Callable[[Ctx, dt.datetime | None], Any]) -> Any:
+    """Run `fn` on one connection and one snapshot (REPEATABLE READ on PostgreSQL)."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            ctx = Ctx(conn, load_definitions(conn))
+            return fn(ctx, _as_of(conn))
+
+
+def _evaluate(ctx: Ctx, metric_id: str, f: Filters, as_of: dt.datetime | None) -> MetricValue:
+    return _to_value(metric_def(metric_id), ctx.value(metric_id, f), as_of)
+
+
+def _to_value(mdef: MetricDef, result: Result, as_of: dt.datetime | None) -> MetricValue:
+    metric_id = mdef.id
+    if isinstance(result, NotAvailable) or result is None:
+        reason = result.reason if isinstance(result, NotAvailable) else "no value for this period"
+        return MetricValue(metric_id, None, mdef.unit, mdef.label, mdef.definition, as_of, reason)
+    value = float(result)
+    if mdef.unit in MONEY_UNITS:
+        value = round(value, 2)
+    return MetricValue(metric_id, value, mdef.unit, mdef.label, mdef.definition, as_of)
+
+
+def compute(engine: Engine, metric_id: str, filters: Filters) -> MetricValue:
+    """One metric for `filters`."""
+    return compute_many(engine, [metric_id], filters)[metric_id]
+
+
+def compute_many(engine: Engine, metric_ids: Iterable[str], filters: Filters) -> dict[str, MetricValue]:
+    """Several metrics for `filters`, on one connection (one consistent snapshot)."""
+    ids = list(metric_ids)
+    for mid in ids:
+        metric_def(mid)
+    return _with_ctx(engine, lambda ctx, as_of: {mid: _evaluate(ctx, mid, filters, as_of) for mid in ids})
+
+
+# --- breakdowns ------------------------------------------------------------------------------
+
+def month_periods(start: dt.date, end: dt.date) -> list[tuple[str, dt.date, dt.date]]:
+    """(YYYY-MM, first day, last day) of each calendar month of [start, end], clipped to it."""
+    out, m = [], start.replace(day=1)
+    while m <= end:
+        nxt = (m.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        out.append((m.strftime("%Y-%m"), max(m, start), min(nxt - dt.timedelta(days=1), end)))
+        m = nxt
+    return out
+
+
+def week_periods(start: dt.date, end: dt.date) -> list[tuple[str, dt.date, dt.date]]:
+    """(Monday's date, first day, last day) of each ISO week of [start, end], clipped to it."""
+    out, w = [], start - dt.timedelta(days=start.weekday())
+    while w <= end:
+        out.append((w.isoformat(), max(w, start), min(w + dt.timedelta(days=6), end)))
+        w += dt.timedelta(days=7)
+    return out
+
+
+def _distinct(conn: Connection, *cols) -> set[str]:
+    out: set[str] = set()
+    for col in cols:
+        out |= {v for (v,) in conn.execute(select(col).distinct()) if v not in (None, "")}
+    return out
+
+
+def _segments(ctx: Ctx, by: str) -> list[tuple[str, str]]:
+    """(filter value, label) of every segment of `by` in the store, plus the "(none)" bucket."""
+    conn = ctx.conn
+    if by == "region":
+        vals = _distinct(conn, s.deals.c.region, s.contacts.c.region, s.marketing_spend.c.region,
+                         s.owners.c.region, s.companies.c.region, s.budgets.c.region)
+    elif by == "product_line":
+        vals = _distinct(conn, s.deals.c.product_line, s.products.c.product_line,
+                         s.marketing_spend.c.product_line, s.budgets.c.product_line)
+    elif by == "source":
+        vals = _distinct(conn, s.deals.c.deal_source, s.contacts.c.original_source)
+    elif by == "team":
+        vals = _distinct(conn, s.owners.c.team_name)
+    else:  # owner: label with the owner's name
+        o = s.owners
+        names = {oid: (" ".join(x for x in (fn, ln) if x) or email or oid)
+                 for oid, fn, ln, email in conn.execute(select(o.c.owner_id, o.c.first_name, o.c.last_name, o.c.email))}
+        ids = _distinct(conn, s.deals.c.owner_id, s.contacts.c.owner_id) | set(names)
+        return sorted(((i, names.get(i, i)) for i in ids), key=lambda p: p[1].lower()) + [(NONE_BUCKET, NONE_BUCKET)]
+    return [(v, v) for v in sorted(vals, key=str.lower)] + [(NONE_BUCKET, NONE_BUCKET)]
+
+
+def _keep(mdef: MetricDef, mv: MetricValue) -> bool:
+    """Segments worth showing: additive metrics drop empty (0 or n/a) segments, others n/a ones."""
+    if mv.value is None:
+        return False
+    return not (mdef.unit in ADDITIVE_UNITS and mv.value == 0)
+
+
+def breakdown(engine: Engine, metric_id: str, filters: Filters, by: str) -> list[tuple[str, MetricValue]]:
+    """`metric_id` split by `by`; for money and counts the segments add up to the total."""
+    mdef = metric_def(metric_id)
+    if by not in BREAKDOWNS:
+        raise ValueError(f"cannot break down by {by!r}; use one of {', '.join(BREAKDOWNS)}")
+    if by not in mdef.breakdowns:
+        raise ValueError(f"{metric_id} has no breakdown by {by}; it has: {', '.join(mdef.breakdowns) or 'none'}")
+
+    def run(ctx: Ctx, as_of: dt.datetime | None) -> list[tuple[str, MetricValue]]:
+        grouped = _BREAKDOWNS.get((metric_id, by))
+        if grouped is not None:
+            rows = [(seg, _to_value(mdef, val, as_of)) for seg, val in grouped(ctx, filters)]
+            return [(seg, mv) for seg, mv in rows if _keep(mdef, mv)]
+        if by in ("month", "week"):
+            periods = month_periods(filters.start, filters.end) if by == "month" else week_periods(filters.start, filters.end)
+            return [(label, _evaluate(ctx, metric_id, filters.with_period(a, b), as_of)) for label, a, b in periods]
+        if by not in _FILTER_FIELDS:
+            raise ValueError(f"{metric_id} cannot be broken down by {by} yet")
+        field = _FILTER_FIELDS[by]
+        current = getattr(filters, field)
+        segments = _segments(ctx, by)
+        if current:
+            segments = [(v, label) for v, label in segments if v in current]
+        out = []
+        for value, label in segments:
+            narrowed = Filters(**{**filters.__dict__, field: (value,)})
+            mv = _evaluate(ctx, metric_id, narrowed, as_of)
+            if _keep(mdef, mv):
+                out.append((label, mv))
+        return out
+
+    return _with_ctx(engine, run)
+
+
+# --- definitions -----------------------------------------------------------------------------
+
+def get_definitions(engine: Engine) -> Definitions:
+    """The effective shared definitions (definitions.yaml with the stored edits applied)."""
+    with engine.connect() as conn:
+        return load_definitions(conn)
+
+
+def _check_key(key: str) -> None:
+    base = load_file()
+    node: Any = base
+    parts = key.split(".")
+    # new pipelines and stage probabilities may be added; anything else must exist in the file
+    for i, part in enumerate(parts):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            continue
+        if parts[0] == "pipelines" and (i == 1 or (i == 3 and parts[2] == "probabilities")):
+            return
+        raise DefinitionsError([f"{key}: no such definition (known top-level keys: {', '.join(base)})"])
+
+
+def save_definition(engine: Engine, key: str, value: Any, actor: str) -> None:
+    """Validate and store one definition edit, audited, in one transaction; numbers recompute."""
+    if not actor:
+        raise DefinitionsError([f"{key}: an edit needs the name of who makes it"])
+    _check_key(key)
+    with engine.begin() as conn:
+        current = load_definitions(conn)
+        try:
+            old = copy.deepcopy(current.get(key))
+        except (KeyError, TypeError):
+            old = None
+        raw = copy.deepcopy(current.raw)
+        set_dotted(raw, key, value)
+        problems = validate(raw)
+        if problems:
+            raise DefinitionsError(problems)
+        from store.db import upsert
+        upsert(conn, s.definition_overrides,
+               [{"key": key, "value_json": json.dumps(value), "changed_by": actor, "changed_at": utcnow()}], ["key"])
+        _audit(conn, actor, key, old, value)
+        bump_data_version(conn)
+
+
+def _audit(conn: Connection, actor: str, key: str, old: Any, new: Any) -> None:
+    try:
+        from store.audit import record_audit
+    except ImportError:  # an older tree without the audit module: same row, written directly
+        conn.execute(s.audit_log.insert().values(at=utcnow(), actor=actor, action="definition.change", target=key,
+                                                 before_json=json.dumps(old), after_json=json.dumps(new)))
+        return
+    record_audit(conn, actor, "definition.change", key, old, new)
+
+
+def definition_history(engine: Engine) -> list[dict]:
+    """Every definition edit, newest first: key, old, new, changed_by, changed_at."""
+    a = s.audit_log
+    q = (select(a.c.target, a.c.before_json, a.c.after_json, a.c.actor, a.c.at)
+         .where(a.c.action == "definition.change").order_by(a.c.at.desc(), a.c.audit_id.desc()))
+    with engine.connect() as conn:
+        return [{"key": k, "old": None if b is None else json.loads(b), "new": None if n is None else json.loads(n),
+                 "changed_by": who, "changed_at": at} for k, b, n, who, at in conn.execute(q)]
+
+
+from . import data_quality  # noqa: E402  (public: metrics.data_quality.checks)
+
+__all__ = ["Filters", "NONE_BUCKET", "REGISTRY", "BREAKDOWNS", "MetricDef", "MetricValue", "NotAvailable",
+           "Definitions", "DefinitionsError", "UnknownMetric", "compute", "compute_many", "breakdown",
+           "get_definitions", "save_definition", "definition_history", "metric_def", "data_quality"]
