@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "connectors.files.cli",
     "connectors.hubspot.cli",
     "ops.cli",
+    "metrics.cli",
 ]
 
 
