@@ -12,7 +12,7 @@ from random import Random
 
 from . import world as w
 from .crm import Deal
-from .timeline import DAY, Timeline, add_months, ds, month_start
+from .timeline import DAY, MONTH_SEASON, Timeline, add_months, ds, month_start
 
 COLUMNS = {
     "invoices": ("invoice_number", "customer_name", "company_id", "deal_id", "issue_date", "due_date",
@@ -227,27 +227,39 @@ def generate_spend(tl: Timeline, seed: int, n_contacts: int, totals: Totals) -> 
 
 
 def generate_budgets(tl: Timeline, seed: int, totals: Totals) -> list[tuple]:
-    """Monthly targets through the end of the current fiscal year: last year's actuals plus growth."""
+    """Monthly targets through the end of the current fiscal year.
+
+    Each month's plan is the same months a year earlier (averaged over three months) grown by
+    the year's target growth; thin months fall back to a season-shaped yearly average. The first
+    year, with no history to plan from, is planned close to what happened.
+    """
     rng = Random(f"northstar-demo:{seed}:budgets")
     last_full = month_start(tl.as_of)
     months = tl.months(through=dt.date(tl.as_of.year, 12, 1))
+    mean_season = sum(MONTH_SEASON.values()) / 12
 
-    def planned(series: dict, key: tuple, month: dt.date, growth: float) -> float:
-        prior = [add_months(month, k) for k in (-13, -12, -11)]
-        prior = [m for m in prior if tl.start <= m < last_full]
-        if prior:
-            return sum(series.get((m, *key), 0) for m in prior) / len(prior) * growth * rng.uniform(0.95, 1.05)
-        # the first year had no history to plan from: its plan was the first year's monthly average
-        first_year = [add_months(tl.start, k) for k in range(12)]
-        return sum(series.get((m, *key), 0) for m in first_year) / 12 * rng.uniform(0.9, 1.1)
+    def planned(series: dict, key: tuple, month: dt.date, growth: float, quarter_shape: bool) -> float:
+        def average(window):
+            window = [m for m in window if tl.start <= m < last_full]
+            return sum(series.get((m, *key), 0) for m in window) / len(window) if window else 0.0
+        shape = MONTH_SEASON[month.month] / mean_season
+        if quarter_shape:
+            shape *= 1.3 if month.month % 3 == 0 else 0.85
+        base = average(add_months(month, k) for k in (-13, -12, -11))
+        if not base:  # a thin month last year: plan from the whole year before instead
+            base = average(add_months(month, -k) for k in range(6, 18)) * shape
+        if not base:  # the first year had no history: its plan was close to what happened
+            base, growth = series.get((month, *key), 0) or average(add_months(tl.start, k) for k in range(12)), 1.0
+        return base * growth * rng.uniform(0.92, 1.08)
 
     rows = []
     for month in months:
         for region in w.REGIONS:
             for pl in w.PRODUCT_LINES:
-                value = planned(totals.won, (region, pl), month, 1.35)
+                value = planned(totals.won, (region, pl), month, 1.4, True)
                 rows.append((ds(month), region, pl, "target_revenue", float(round(value / 100_000) * 100_000)))
-            rows.append((ds(month), region, "", "mqls", float(round(planned(totals.mqls, (region,), month, 1.3)))))
-            spend = planned(totals.spend, (region,), month, 1.25)
+            mqls = planned(totals.mqls, (region,), month, 1.3, False)
+            rows.append((ds(month), region, "", "mqls", float(round(mqls))))
+            spend = planned(totals.spend, (region,), month, 1.25, False)
             rows.append((ds(month), region, "", "marketing_spend", float(round(spend / 10_000) * 10_000)))
     return rows
