@@ -1,0 +1,183 @@
+"""The meeting pack: one week's `WeekReport` as a self-contained HTML file and an XLSX workbook.
+
+The HTML file carries its charts and plotly.js inline, so it opens offline; every number cell
+also holds the raw value in `data-value`. The workbook has a Summary sheet and one sheet per
+section with raw numbers (money in major units of the reporting currency, ratios 0-1).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import io
+import math
+from typing import Any
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+from metrics.format import format_value
+
+from .charts import accuracy_figure, waterfall_figure
+from .report import ROLES, WeekReport
+
+MONEY_COLUMNS = {"amount", "previous_amount", "change", "forecast", "actual", "budget", "spend", "revenue"}
+RATIO_COLUMNS = {"accuracy", "change_pct", "vs_target_pct", "roi", "campaign_roi"}
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:24px;color:#222}
+h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:12px;margin:8px 0}th,td{border:1px solid #ddd;padding:3px 6px}
+th{background:#f4f4f4;text-align:left}td.n{text-align:right;white-space:nowrap}.note{color:#8a6d3b}
+.muted{color:#777}
+"""
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT
+
+
+def _cell_unit(column: str, row: dict) -> str | None:
+    """The unit a cell is written in: the row's own unit for value columns, else by column name."""
+    if column in ("value", "previous", "change", "quarter_value", "target", "vs_target") and row.get("unit"):
+        return row["unit"]
+    if column in MONEY_COLUMNS:
+        return "money"
+    if column in RATIO_COLUMNS:
+        return "ratio"
+    return None
+
+
+def format_cell(value: Any, column: str, row: dict, locale: str, currency: str) -> str:
+    """A cell as the page and the pack write it."""
+    if _missing(value):
+        return ""
+    unit = _cell_unit(column, row)
+    if unit and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format_value(float(value), unit, locale=locale, currency=currency)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
+    return str(value)
+
+
+def _table_html(df: pd.DataFrame, locale: str, currency: str, hide=("metric_id", "unit")) -> str:
+    if df is None or df.empty:
+        return '<p class="muted">Nothing to show.</p>'
+    cols = [c for c in df.columns if c not in hide]
+    head = "".join(f"<th>{html.escape(str(c).replace('_', ' '))}</th>" for c in cols)
+    body = []
+    for row in df.to_dict("records"):
+        cells = []
+        for c in cols:
+            v = row[c]
+            text = html.escape(format_cell(v, c, row, locale, currency))
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and not _missing(v):
+                cells.append(f'<td class="n" data-col="{html.escape(str(c))}" data-value="{float(v)!r}">{text}</td>')
+            else:
+                cells.append(f'<td data-col="{html.escape(str(c))}">{text}</td>')
+        key = html.escape(str(row.get("metric_id", "")))
+        body.append(f'<tr data-metric="{key}">' + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def to_html(report: WeekReport) -> str:
+    """The week as one HTML document (plotly.js inlined once, so it opens offline)."""
+    loc, cur = report.locale, report.currency
+    sections = report.sections()
+    snap = report.snapshot
+    parts = [f"<h1>{html.escape(report.title)}</h1>",
+             f'<p class="muted">Snapshot {snap["snapshot_id"]} ({html.escape(snap["kind"])}) taken '
+             f'{snap["taken_at"]:%Y-%m-%d %H:%M} UTC. Week under review: {report.review[0]} to {report.review[1]}'
+             + (f"; quarter {report.quarter[0]} to {report.quarter[1]}" if report.quarter else "") + ".</p>"]
+    if report.differences:
+        names = ", ".join(html.escape(d["metric_id"]) for d in report.differences)
+        parts.append(f'<p class="note">Today\'s data would give different values for: {names}. '
+                     "This pack shows the numbers as they were at the meeting.</p>")
+    plotly_js: Any = True
+
+    def chart(fig) -> str:
+        nonlocal plotly_js
+        out = fig.to_html(full_html=False, include_plotlyjs=plotly_js, config={"displayModeBar": False})
+        plotly_js = False
+        return out
+
+    def section(title: str, body: str) -> None:
+        parts.append(f"<h2>{html.escape(title)}</h2>{body}")
+
+    section("KPIs", _table_html(sections["KPIs"], loc, cur))
+    wf_body = chart(waterfall_figure(report.waterfall)) if report.waterfall else \
+        f'<p class="muted">{html.escape(report.unavailable.get("Pipeline waterfall", ""))}</p>'
+    section("Pipeline waterfall", wf_body + _table_html(sections["Pipeline waterfall"], loc, cur)
+            + "<h3>Deals behind each bar</h3>" + _table_html(sections["Waterfall deals"], loc, cur))
+    section("Forecast accuracy", chart(accuracy_figure(report.accuracy, cur))
+            + _table_html(sections["Forecast accuracy"], loc, cur))
+    section("Gap to target (quarter)", _table_html(sections["Gap to target"], loc, cur))
+    for name in ("Leads not followed up", "Best campaigns", "Worst campaigns"):
+        why = report.unavailable.get("Campaigns" if "campaigns" in name else name)
+        section(name, f'<p class="muted">{html.escape(why)}</p>' if why else _table_html(sections[name], loc, cur))
+    for role in ROLES:
+        section(role, _table_html(sections[f"{role} KPIs"], loc, cur) + "<h3>By region and product line</h3>"
+                + _table_html(sections[f"{role} by cut"], loc, cur))
+    section("Decisions of the week", _table_html(sections["Decisions"], loc, cur))
+    section("Open items carried over", _table_html(sections["Open items"], loc, cur))
+    return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(report.title)}</title><style>{_CSS}</style></head><body>"
+            + "\n".join(parts) + "</body></html>")
+
+
+def _sheet_name(name: str, used: set[str]) -> str:
+    base = "".join(ch for ch in name if ch not in '[]:*?/\\')[:31]
+    out, i = base, 2
+    while out in used:
+        out = f"{base[:28]} {i}"
+        i += 1
+    used.add(out)
+    return out
+
+
+def _excel(value: Any) -> Any:
+    if _missing(value):
+        return None
+    if isinstance(value, (list, tuple, dict)):
+        return str(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value
+
+
+def to_xlsx(report: WeekReport) -> bytes:
+    """The week as a workbook: Summary, then one sheet per section (raw values)."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Summary"
+    snap = report.snapshot
+    for label, value in (("Meeting", report.title), ("Week start", report.week_start),
+                         ("Snapshot", snap["snapshot_id"]), ("Kind", snap["kind"]), ("Taken at (UTC)", snap["taken_at"]),
+                         ("Review from", report.review[0]), ("Review to", report.review[1]),
+                         ("Quarter from", report.quarter[0] if report.quarter else None),
+                         ("Quarter to", report.quarter[1] if report.quarter else None),
+                         ("Currency", report.currency),
+                         ("Differs from today's data", ", ".join(d["metric_id"] for d in report.differences) or "no")):
+        ws.append([label, _excel(value)])
+    for why_section, why in report.unavailable.items():
+        ws.append([f"{why_section}: not available", why])
+    used = {"Summary"}
+    for name, df in report.sections().items():
+        sheet = wb.create_sheet(_sheet_name(name, used))
+        sheet.append([str(c) for c in df.columns])
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for row in df.itertuples(index=False):
+            sheet.append([_excel(v) for v in row])
+        for i, col in enumerate(df.columns, start=1):
+            sheet.column_dimensions[get_column_letter(i)].width = min(40, max(10, len(str(col)) + 2))
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def pack_file_name(report: WeekReport, ext: str) -> str:
+    return f"northstar-meeting-{report.week_start.isoformat()}.{ext}"
+
+
+__all__ = ["to_html", "to_xlsx", "format_cell", "pack_file_name"]

@@ -1,0 +1,235 @@
+"""One week's meeting, assembled once from its snapshot: the page, the HTML pack and the XLSX pack
+all render this same `WeekReport`, so they show the same numbers.
+
+From the snapshot (frozen): the KPIs with their week-over-week and vs-target change, the
+region / product line cuts, the quarter (gap to target, forecast), the pipeline waterfall from the
+previous meeting's snapshot. Computed now: forecast accuracy (actuals are today's), the leads not
+followed up in the week under review and the campaigns by ROI (row-level lists are not
+snapshotted), the decision log.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from metrics import REGISTRY, Filters, get_definitions
+from store import schema as s
+
+from . import decisions as dec
+from .accuracy import forecast_accuracy_table
+from .snapshots import (QUARTER_CUT, TARGET_CUT, SnapshotError, live_differences, previous_snapshot,
+                        snapshot_deal_rows, snapshot_for_week, snapshot_metric_rows)
+from .waterfall import Waterfall, pipeline_waterfall
+
+ROLES = ("CMO", "CSO", "CFO")
+QUARTER_METRICS = ("target_revenue", "north_star", "won_revenue", "gap_to_target", "forecast",
+                   "open_pipeline", "weighted_pipeline", "pipeline_coverage")
+KPI_COLUMNS = ["metric_id", "label", "owner_role", "unit", "down_is_good", "value", "previous", "change",
+               "change_pct", "quarter_value", "target", "vs_target", "vs_target_pct", "period_start",
+               "period_end", "note"]
+DECISION_COLUMNS = ["decision_id", "week_start", "text", "owner", "due_date", "metric_id", "status",
+                    "created_by", "closed_at"]
+WATERFALL_DEAL_COLUMNS = ["category", "deal_id", "name", "owner", "stage_id", "previous_stage_id",
+                          "close_date", "previous_close_date", "amount", "previous_amount", "currency", "change"]
+CAMPAIGNS_SHOWN = 5
+
+
+@dataclass
+class WeekReport:
+    week_start: dt.date
+    snapshot: dict
+    previous: dict | None
+    review: tuple[dt.date, dt.date]
+    quarter: tuple[dt.date, dt.date] | None
+    currency: str
+    locale: str
+    kpis: pd.DataFrame
+    cuts: pd.DataFrame
+    quarter_table: pd.DataFrame
+    waterfall: Waterfall | None
+    waterfall_deals: pd.DataFrame
+    accuracy: pd.DataFrame
+    burnt_leads: pd.DataFrame
+    campaigns_best: pd.DataFrame
+    campaigns_worst: pd.DataFrame
+    decisions: pd.DataFrame
+    open_items: pd.DataFrame
+    differences: list[dict] = field(default_factory=list)
+    unavailable: dict[str, str] = field(default_factory=dict)  # section -> why it is empty
+
+    @property
+    def title(self) -> str:
+        return f"Revenue meeting, week of {self.week_start.isoformat()}"
+
+    def role_kpis(self, role: str) -> pd.DataFrame:
+        return self.kpis[self.kpis.owner_role == role].reset_index(drop=True)
+
+    def role_cuts(self, role: str) -> pd.DataFrame:
+        """The role's metrics by region and product line (rows: metric, columns: cut values)."""
+        part = self.cuts[self.cuts.owner_role == role]
+        if part.empty:
+            return pd.DataFrame(columns=["label"])
+        part = part.assign(cut=part.cut_type.str.replace("_", " ") + ": " + part.cut_value)
+        table = part.pivot_table(index=["metric_id", "label"], columns="cut", values="value", aggfunc="first",
+                                 sort=False, dropna=False)
+        return table.reset_index().drop(columns="metric_id")
+
+    def sections(self) -> dict[str, pd.DataFrame]:
+        """Every section as a table, in page order (the XLSX sheets and the HTML tables)."""
+        wf = pd.DataFrame(self.waterfall.rows() if self.waterfall else [],
+                          columns=["category", "label", "amount", "deals"])
+        out = {"KPIs": self.kpis.drop(columns=["down_is_good"]), "Pipeline waterfall": wf,
+               "Waterfall deals": self.waterfall_deals, "Forecast accuracy": self.accuracy,
+               "Gap to target": self.quarter_table, "Leads not followed up": self.burnt_leads,
+               "Best campaigns": self.campaigns_best, "Worst campaigns": self.campaigns_worst}
+        for role in ROLES:
+            out[f"{role} KPIs"] = self.role_kpis(role).drop(columns=["down_is_good"])
+            out[f"{role} by cut"] = self.role_cuts(role)
+        out["Decisions"] = self.decisions
+        out["Open items"] = self.open_items
+        return out
+
+
+def _kpis(rows: pd.DataFrame, prev_rows: pd.DataFrame | None) -> pd.DataFrame:
+    week = rows[rows.cut_type == "total"].set_index("metric_id")
+    quarter = rows[rows.cut_type == QUARTER_CUT].set_index("metric_id")
+    target = rows[rows.cut_type == TARGET_CUT].set_index("metric_id")
+    prev = prev_rows[prev_rows.cut_type == "total"].set_index("metric_id") if prev_rows is not None else None
+    out = []
+    for mid, mdef in REGISTRY.items():
+        if mid not in week.index:
+            continue
+        r = week.loc[mid]
+        value = None if pd.isna(r.value) else float(r.value)
+        before = None
+        if prev is not None and mid in prev.index and not pd.isna(prev.loc[mid].value):
+            before = float(prev.loc[mid].value)
+        change = None if value is None or before is None else value - before
+        q_value = None
+        if mid in quarter.index and not pd.isna(quarter.loc[mid].value):
+            q_value = float(quarter.loc[mid].value)
+        t_value = float(target.loc[mid].value) if mid in target.index else None
+        vs = None if q_value is None or t_value is None else q_value - t_value
+        out.append({"metric_id": mid, "label": mdef.label, "owner_role": mdef.owner_role, "unit": mdef.unit,
+                    "down_is_good": mdef.down_is_good, "value": value, "previous": before, "change": change,
+                    "change_pct": None if change is None or not before else change / abs(before),
+                    "quarter_value": q_value, "target": t_value, "vs_target": vs,
+                    "vs_target_pct": None if vs is None or not t_value else vs / abs(t_value),
+                    "period_start": r.period_start, "period_end": r.period_end,
+                    "note": None if pd.isna(r.note) else r.note})
+    return pd.DataFrame(out, columns=KPI_COLUMNS)
+
+
+def _cuts(rows: pd.DataFrame) -> pd.DataFrame:
+    part = rows[rows.cut_type.isin(["region", "product_line"])].copy()
+    part["label"] = part.metric_id.map(lambda m: REGISTRY[m].label if m in REGISTRY else m)
+    part["owner_role"] = part.metric_id.map(lambda m: REGISTRY[m].owner_role if m in REGISTRY else "")
+    order = {m: i for i, m in enumerate(REGISTRY)}
+    part = part.assign(_o=part.metric_id.map(order)).sort_values(["_o", "cut_type", "cut_value"]).drop(columns="_o")
+    return part[["metric_id", "label", "owner_role", "unit", "cut_type", "cut_value", "value"]].reset_index(drop=True)
+
+
+def _quarter_table(rows: pd.DataFrame) -> pd.DataFrame:
+    q = rows[rows.cut_type == QUARTER_CUT].set_index("metric_id")
+    out = [{"metric_id": m, "label": REGISTRY[m].label, "unit": REGISTRY[m].unit,
+            "value": None if pd.isna(q.loc[m].value) else float(q.loc[m].value),
+            "note": None if pd.isna(q.loc[m].note) else q.loc[m].note}
+           for m in QUARTER_METRICS if m in q.index and m in REGISTRY]
+    return pd.DataFrame(out, columns=["metric_id", "label", "unit", "value", "note"])
+
+
+def _owner_names(engine: Engine) -> dict[str, str]:
+    o = s.owners
+    with engine.connect() as conn:
+        return {oid: (" ".join(x for x in (fn, ln) if x) or email or oid)
+                for oid, fn, ln, email in conn.execute(select(o.c.owner_id, o.c.first_name, o.c.last_name, o.c.email))}
+
+
+def _waterfall_deals(wf: Waterfall | None, names: dict[str, str]) -> pd.DataFrame:
+    rows = []
+    if wf is not None:
+        for bar in wf.bars:
+            if bar.category in ("start", "end"):
+                continue
+            for d in bar.deals:
+                rows.append(dict(d, category=bar.label, owner=names.get(d.get("owner_id"), d.get("owner_id"))))
+    return pd.DataFrame(rows, columns=WATERFALL_DEAL_COLUMNS)
+
+
+def _decisions(items: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(items, columns=DECISION_COLUMNS)
+
+
+def _details(engine: Engine, name: str, *args, **kwargs) -> tuple[pd.DataFrame | None, str | None]:
+    """A metrics.details table, or why it cannot be shown."""
+    try:
+        from metrics import details
+    except ImportError:
+        return None, "the row-level lists (metrics.details) are not installed"
+    return getattr(details, name)(engine, *args, **kwargs), None
+
+
+def _campaigns(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    roi = next((c for c in ("roi", "campaign_roi") if c in table.columns), None)
+    if roi is None or table.empty:
+        return table.head(0), table.head(0)
+    ranked = table[table[roi].notna()].sort_values(roi, ascending=False)
+    best = ranked.head(CAMPAIGNS_SHOWN)
+    worst = ranked.drop(best.index).tail(CAMPAIGNS_SHOWN).iloc[::-1]
+    return best.reset_index(drop=True), worst.reset_index(drop=True)
+
+
+def week_report(engine: Engine, week_start: dt.date, *, check_live: bool = True,
+                today: dt.date | None = None) -> WeekReport:
+    """Everything the meeting of `week_start` shows; raises SnapshotError when the week has no snapshot."""
+    week = dec.week_of(week_start)
+    snap = snapshot_for_week(engine, week)
+    if snap is None:
+        raise SnapshotError(f"The week of {week} has no snapshot. Take one with "
+                            f"`python cli.py snapshot --week {week}` (or the button on the Meeting page).")
+    defs = get_definitions(engine)
+    rows = snapshot_metric_rows(engine, snap["snapshot_id"])
+    prev = previous_snapshot(engine, snap)
+    prev_rows = snapshot_metric_rows(engine, prev["snapshot_id"]) if prev else None
+    week_rows = rows[rows.cut_type == "total"]
+    review = ((week_rows.period_start.min(), week_rows.period_end.max()) if not week_rows.empty
+              else (week - dt.timedelta(days=7), week - dt.timedelta(days=1)))
+    q_rows = rows[rows.cut_type == QUARTER_CUT]
+    quarter = (q_rows.period_start.min(), q_rows.period_end.max()) if not q_rows.empty else None
+
+    wf = None
+    if prev is not None:
+        wf = pipeline_waterfall(snapshot_deal_rows(engine, prev["snapshot_id"]),
+                                snapshot_deal_rows(engine, snap["snapshot_id"]), window=quarter,
+                                fx=defs.fx, currency=defs.reporting_currency)
+    unavailable: dict[str, str] = {}
+    if prev is None:
+        unavailable["Pipeline waterfall"] = "no earlier snapshot to compare with"
+
+    burnt, why = _details(engine, "burnt_leads", Filters(*review), limit=500)
+    if burnt is None:
+        unavailable["Leads not followed up"] = why
+        burnt = pd.DataFrame()
+    campaigns, why = _details(engine, "campaign_table", Filters(quarter[0], review[1]) if quarter else Filters(*review))
+    if campaigns is None:
+        unavailable["Campaigns"] = why
+        campaigns = pd.DataFrame()
+    best, worst = _campaigns(campaigns)
+
+    return WeekReport(
+        week_start=week, snapshot=snap, previous=prev, review=review, quarter=quarter,
+        currency=defs.reporting_currency, locale=defs.locale,
+        kpis=_kpis(rows, prev_rows), cuts=_cuts(rows), quarter_table=_quarter_table(rows),
+        waterfall=wf, waterfall_deals=_waterfall_deals(wf, _owner_names(engine)),
+        accuracy=forecast_accuracy_table(engine, until=week, today=today),
+        burnt_leads=burnt.reset_index(drop=True), campaigns_best=best, campaigns_worst=worst,
+        decisions=_decisions(dec.decisions_of_week(engine, week)),
+        open_items=_decisions(dec.open_items(engine, week)),
+        differences=live_differences(engine, snap, rows) if check_live else [],
+        unavailable=unavailable)
+
+
+__all__ = ["WeekReport", "week_report", "ROLES", "KPI_COLUMNS"]

@@ -1,0 +1,479 @@
+"""Weekly snapshots: every registry metric for the standard cuts, and the pipeline deal by deal.
+
+A snapshot is labelled by the Monday of its meeting week (`week_start`) and never changes once
+written: later syncs and imports do not touch it, so a past meeting shows its numbers as they were.
+
+Which period each `snapshot_metrics` row covers (period_start/period_end are stored on the row):
+
+    cut_type total | region | product_line   the week under review
+        weekly / reconstructed snapshot     the full week before week_start (Mon-Sun just ended)
+        on_demand snapshot                  week_start .. the day it was taken (week to date)
+    cut_type quarter                        the fiscal quarter containing the last day under review,
+                                            whole company (target, gap to target, forecast, coverage)
+    cut_type target                         that quarter's budget for the metric (budgets table, via
+                                            metrics.finance_details), whole company; metrics without
+                                            a budget have no target row
+
+`snapshot_deals` holds every open deal plus the deals closed recently (close date in this or the
+previous fiscal quarter, or changed since the previous snapshot), so the waterfall can tell won
+and lost deals from deleted ones.
+
+Kinds: `weekly` (one per week, the first taken wins), `on_demand` (any number), `reconstructed`
+(a past week rebuilt from deal_stage_history by `backfill_demo_snapshots`; counts as the weekly one).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, and_, desc, func, or_, select, text
+
+from metrics import REGISTRY, Filters, compute_many, get_definitions
+from store import StoreError, bump_data_version, schema as s, utcnow
+from store.db import data_version
+
+from .decisions import week_of
+
+log = logging.getLogger(__name__)
+
+KINDS = ("weekly", "on_demand", "reconstructed")
+WEEKLY_KINDS = ("weekly", "reconstructed")
+WEEK_CUTS = ("total", "region", "product_line")
+QUARTER_CUT = "quarter"
+TARGET_CUT = "target"
+# Metrics that read the open pipeline as it stands: a reconstructed snapshot computes them over
+# the deals as they were (see `reconstruct_snapshot`), the others from today's store.
+STATE_METRICS = ("open_pipeline", "weighted_pipeline", "pipeline_coverage", "sales_velocity", "forecast")
+
+
+class SnapshotError(StoreError):
+    """A snapshot cannot be taken or read as asked; the message says what to do."""
+
+
+# --- periods ---------------------------------------------------------------------------
+
+def fiscal_quarter(day: dt.date, fiscal_year_start_month: int = 1) -> tuple[dt.date, dt.date]:
+    """First and last day of the fiscal quarter containing `day`."""
+    offset = (day.month - fiscal_year_start_month) % 12
+    first_month = day.month - offset % 3
+    year = day.year
+    if first_month < 1:
+        first_month += 12
+        year -= 1
+    start = dt.date(year, first_month, 1)
+    nxt = dt.date(start.year + (start.month + 2) // 12, (start.month + 2) % 12 + 1, 1)
+    return start, nxt - dt.timedelta(days=1)
+
+
+def review_period(week_start: dt.date, kind: str, taken_on: dt.date) -> tuple[dt.date, dt.date]:
+    """The days a snapshot's week rows cover (see the module docstring)."""
+    if kind == "on_demand":
+        return week_start, max(week_start, min(taken_on, week_start + dt.timedelta(days=6)))
+    return week_start - dt.timedelta(days=7), week_start - dt.timedelta(days=1)
+
+
+# --- cuts ------------------------------------------------------------------------------
+
+def standard_cuts(conn: Connection) -> list[tuple[str, str]]:
+    """(cut_type, cut_value): the total, each region, each product line known to the store."""
+    def distinct(*cols) -> list[str]:
+        values: set[str] = set()
+        for col in cols:
+            values |= {v for (v,) in conn.execute(select(col).where(col.is_not(None)).distinct()) if v}
+        return sorted(values)
+    regions = distinct(s.deals.c.region, s.contacts.c.region)
+    lines = distinct(s.deals.c.product_line, s.products.c.product_line)
+    return [("total", "")] + [("region", r) for r in regions] + [("product_line", p) for p in lines]
+
+
+def _filters(cut_type: str, cut_value: str, start: dt.date, end: dt.date) -> Filters:
+    if cut_type == "region":
+        return Filters(start, end, regions=(cut_value,))
+    if cut_type == "product_line":
+        return Filters(start, end, product_lines=(cut_value,))
+    return Filters(start, end)
+
+
+def metric_filters(row: dict) -> Filters:
+    """The filters a snapshot_metrics row was computed with (to recompute it live)."""
+    cut = "total" if row["cut_type"] == QUARTER_CUT else row["cut_type"]
+    return _filters(cut, row["cut_value"], row["period_start"], row["period_end"])
+
+
+def _metric_rows(engine: Engine, cuts: list[tuple[str, str]], review: tuple[dt.date, dt.date],
+                 quarter: tuple[dt.date, dt.date], state_engine: Engine | None = None,
+                 state_note: str | None = None) -> list[dict]:
+    """Every registry metric for every cut; with `state_engine`, the metrics that read the open
+    pipeline (STATE_METRICS) are computed there instead (a store holding the deals as they were)."""
+    ids = list(REGISTRY)
+    state_ids = [m for m in ids if m in STATE_METRICS] if state_engine is not None else []
+    plan = [(ct, cv, review) for ct, cv in cuts] + [(QUARTER_CUT, "", quarter)]
+    rows = []
+    for cut_type, cut_value, (start, end) in plan:
+        f = _filters("total" if cut_type == QUARTER_CUT else cut_type, cut_value, start, end)
+        values = compute_many(engine, [m for m in ids if m not in state_ids], f)
+        if state_ids:
+            values.update(compute_many(state_engine, state_ids, f))
+        for mid in ids:
+            mv = values[mid]
+            note = mv.reason
+            if mid in state_ids and state_note:
+                note = f"{state_note}; {note}" if note else state_note
+            rows.append({"metric_id": mid, "cut_type": cut_type, "cut_value": cut_value,
+                         "period_start": start, "period_end": end,
+                         "value": None if mv.value is None else float(mv.value),
+                         "unit": mv.unit, "note": note})
+    return rows + _target_rows(engine, quarter)
+
+
+def _target_rows(engine: Engine, quarter: tuple[dt.date, dt.date]) -> list[dict]:
+    """The quarter's budget per metric (whole-company lines, else the sum of the sliced ones)."""
+    from metrics.finance_details import BUDGET_ACTUALS, budget_vs_actual_table
+    table = budget_vs_actual_table(engine, Filters(*quarter))
+    rows: dict[str, dict] = {}
+    for budget_metric, lines in table.groupby("metric", sort=True):
+        whole = lines[(lines.region.fillna("") == "") & (lines.product_line.fillna("") == "")]
+        total = float((whole if not whole.empty else lines).budget.sum())
+        metric_id = BUDGET_ACTUALS.get(budget_metric, budget_metric)
+        if metric_id not in REGISTRY or metric_id in rows:
+            continue
+        rows[metric_id] = {"metric_id": metric_id, "cut_type": TARGET_CUT, "cut_value": "",
+                     "period_start": quarter[0], "period_end": quarter[1], "value": round(total, 2),
+                     "unit": REGISTRY[metric_id].unit, "note": f"budget line: {budget_metric}"}
+    return list(rows.values())
+
+
+# --- deal state ------------------------------------------------------------------------
+
+def _stage_flags(conn: Connection) -> dict[tuple[str, str], tuple[bool, bool]]:
+    """(pipeline, stage) -> (is_closed, is_won), by the metric layer's stage rules (one truth)."""
+    from metrics.definitions import load_definitions
+    from metrics.registry import Ctx
+    from metrics.sql import stage_rules
+    rules = stage_rules(Ctx(conn, load_definitions(conn)))
+    flags = {key: (False, False) for key in rules.probability}
+    for pid, stages in rules.lost.items():
+        flags.update({(pid, st): (True, False) for st in stages})
+    for pid, stages in rules.won.items():
+        flags.update({(pid, st): (True, True) for st in stages})
+    return flags
+
+
+_DEAL_COLS = ("deal_id", "name", "pipeline_id", "stage_id", "amount_cents", "currency", "close_date",
+              "owner_id", "forecast_category", "region", "product_line")
+
+
+def _keep(d: dict, recent_from: dt.date, changed_since: dt.datetime | None) -> bool:
+    if not d["is_closed"]:
+        return True
+    if d["close_date"] is not None and d["close_date"] >= recent_from:
+        return True
+    return changed_since is not None and d.get("updated_at") is not None and d["updated_at"] >= changed_since
+
+
+def live_deals(conn: Connection, recent_from: dt.date, changed_since: dt.datetime | None) -> list[dict]:
+    """Open deals now, plus the deals closed recently (see the module docstring)."""
+    flags = _stage_flags(conn)
+    q = select(*[s.deals.c[c] for c in _DEAL_COLS], s.deals.c.updated_at).where(s.deals.c.is_deleted.is_(False))
+    out = []
+    for r in conn.execute(q).mappings():
+        d = dict(r)
+        d["is_closed"], d["is_won"] = flags.get((d["pipeline_id"], d["stage_id"]), (False, False))
+        if _keep(d, recent_from, changed_since):
+            d.pop("updated_at")
+            out.append(d)
+    return out
+
+
+def deals_as_of(conn: Connection, moment: dt.datetime) -> list[dict]:
+    """Every deal as it stood at `moment` (all `deals` columns plus is_closed / is_won), rebuilt
+    from deal_stage_history.
+
+    A deal's stage, amount and close date are those of its last history row entered before
+    `moment` (or its first row, when history starts later; amount or close date missing on that
+    row: the deal's current one); a deal without history keeps its current state. Deals created
+    after `moment`, or deleted since, are left out. The forecast category is the one deals in that
+    stage carry today.
+    """
+    flags = _stage_flags(conn)
+    h = s.deal_stage_history
+    last = (select(h.c.deal_id, func.max(h.c.entered_at).label("at"))
+            .where(h.c.entered_at < moment).group_by(h.c.deal_id).subquery())
+    first = select(h.c.deal_id, func.min(h.c.entered_at).label("at")).group_by(h.c.deal_id).subquery()
+    cols = (h.c.deal_id, h.c.stage_id, h.c.amount_cents, h.c.close_date)
+    hist = {r.deal_id: r for r in conn.execute(
+        select(*cols).join(first, and_(h.c.deal_id == first.c.deal_id, h.c.entered_at == first.c.at)))}
+    hist.update({r.deal_id: r for r in conn.execute(
+        select(*cols).join(last, and_(h.c.deal_id == last.c.deal_id, h.c.entered_at == last.c.at)))})
+    d_ = s.deals
+    category = {}
+    for stage_id, cat, n in conn.execute(
+            select(d_.c.stage_id, d_.c.forecast_category, func.count())
+            .where(d_.c.forecast_category.is_not(None)).group_by(d_.c.stage_id, d_.c.forecast_category)
+            .order_by(d_.c.stage_id, func.count())):
+        category[stage_id] = cat  # ascending count: the most common category wins
+    out = []
+    for r in conn.execute(select(d_).where(d_.c.is_deleted.is_(False), d_.c.created_at < moment)).mappings():
+        d = dict(r)
+        past = hist.get(d["deal_id"])
+        if past is not None:
+            d["stage_id"] = past.stage_id
+            d["amount_cents"] = past.amount_cents if past.amount_cents is not None else d["amount_cents"]
+            d["close_date"] = past.close_date if past.close_date is not None else d["close_date"]
+            d["forecast_category"] = category.get(past.stage_id)
+        d["is_closed"], d["is_won"] = flags.get((d["pipeline_id"], d["stage_id"]), (False, False))
+        if d["is_closed"]:
+            d["forecast_category"] = None
+        if not d["is_closed"]:
+            d["lost_reason"] = None
+        out.append(d)
+    return out
+
+
+# Tables a store of "the deals as they were" needs besides deals, for the deal metrics to run.
+_AS_OF_TABLES = ("store_meta", "definition_overrides", "pipelines", "pipeline_stages", "owners", "companies",
+                 "products", "line_items", "budgets", "deal_contacts", "deal_companies", "contacts")
+
+
+@contextmanager
+def as_of_store(engine: Engine, deals_then: list[dict]) -> Iterator[Engine]:
+    """A throw-away SQLite store holding `deals_then` as its deals (and a copy of the tables
+    the deal metrics join), so the metric layer itself computes the pipeline as it was."""
+    from store import StoreSettings, open_store
+    from store import db as store_db
+    with tempfile.TemporaryDirectory(prefix="northstar-asof-") as folder:
+        url = f"sqlite:///{Path(folder) / 'as_of.db'}"
+        tmp = open_store(StoreSettings(url, "a reconstructed snapshot"))
+        try:
+            with engine.connect() as src, tmp.begin() as dst:
+                for name in _AS_OF_TABLES:
+                    t = s.metadata.tables[name]
+                    rows = [dict(r) for r in src.execute(select(t)).mappings()]
+                    for i in range(0, len(rows), 2000):
+                        dst.execute(t.insert(), rows[i:i + 2000])
+                cols = set(s.deals.c.keys())
+                rows = [{k: v for k, v in d.items() if k in cols} for d in deals_then]
+                for i in range(0, len(rows), 2000):
+                    dst.execute(s.deals.insert(), rows[i:i + 2000])
+            yield tmp
+        finally:
+            tmp.dispose()
+            store_db._ENGINES.pop(url, None)
+
+
+# --- taking snapshots ------------------------------------------------------------------
+
+def _find(conn: Connection, week: dt.date, kinds: Iterable[str]) -> dict | None:
+    p = s.pipeline_snapshots
+    row = conn.execute(select(p).where(p.c.week_start == week, p.c.kind.in_(list(kinds)))
+                       .order_by(p.c.taken_at, p.c.snapshot_id).limit(1)).mappings().first()
+    return dict(row) if row else None
+
+
+def _write(engine: Engine, week: dt.date, kind: str, taken_at: dt.datetime,
+           deals: list[dict], metrics: list[dict]) -> int:
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # one snapshot writer at a time
+            conn.execute(text("SELECT pg_advisory_xact_lock(424243)"))
+        if kind in WEEKLY_KINDS:
+            existing = _find(conn, week, WEEKLY_KINDS)
+            if existing:  # someone else took it meanwhile: theirs stands
+                return existing["snapshot_id"]
+        version = bump_data_version(conn)
+        sid = conn.execute(s.pipeline_snapshots.insert().values(
+            week_start=week, taken_at=taken_at, kind=kind, data_version=version)).inserted_primary_key[0]
+        cols = set(s.snapshot_deals.c.keys())
+        if deals:
+            conn.execute(s.snapshot_deals.insert(),
+                         [{k: v for k, v in dict(d, snapshot_id=sid).items() if k in cols} for d in deals])
+        if metrics:
+            conn.execute(s.snapshot_metrics.insert(), [dict(m, snapshot_id=sid) for m in metrics])
+    return int(sid)
+
+
+def take_snapshot(engine: Engine, week_start: dt.date | None = None, kind: str = "weekly",
+                  now: dt.datetime | None = None) -> int:
+    """Take (or, for a weekly one that exists, return) the snapshot of a week; returns its id.
+
+    The current week is taken from the live store. A past week is rebuilt from deal history
+    (kind `reconstructed`), as `backfill_demo_snapshots` does. A future week is refused.
+    """
+    if kind not in ("weekly", "on_demand"):
+        raise SnapshotError(f"Snapshot kind {kind!r} is not one of weekly, on_demand.")
+    now = now or utcnow()
+    this_week = week_of(now.date())
+    week = week_of(week_start or now.date())
+    if week > this_week:
+        raise SnapshotError(f"The week of {week} has not started yet; snapshot this week ({this_week}) "
+                            "or an earlier one.")
+    if week < this_week:
+        return reconstruct_snapshot(engine, week, now=now, kind=kind)
+    if kind == "weekly":
+        with engine.connect() as conn:
+            existing = _find(conn, week, WEEKLY_KINDS)
+        if existing:
+            return existing["snapshot_id"]
+    defs = get_definitions(engine)
+    review = review_period(week, kind, now.date())
+    quarter = fiscal_quarter(review[1], defs.fiscal_year_start_month)
+    recent_from = fiscal_quarter(quarter[0] - dt.timedelta(days=1), defs.fiscal_year_start_month)[0]
+    with engine.connect() as conn:
+        deals = live_deals(conn, recent_from, _previous_week_began(conn, week))
+        cuts = standard_cuts(conn)
+    metrics = _metric_rows(engine, cuts, review, quarter)
+    sid = _write(engine, week, kind, now, deals, metrics)
+    log.info("snapshot %s of week %s (%s): %d deals, %d metric values", sid, week, kind, len(deals), len(metrics))
+    return sid
+
+
+def reconstruct_snapshot(engine: Engine, week_start: dt.date, now: dt.datetime | None = None,
+                         kind: str = "weekly") -> int:
+    """The snapshot of a past week rebuilt from deal_stage_history: the deals as they stood on its
+    Monday at 00:00; the pipeline metrics (STATE_METRICS) computed over those deals, the others
+    from today's store for the periods that week reviewed."""
+    now = now or utcnow()
+    week = week_of(week_start)
+    kind = "reconstructed" if kind == "weekly" else kind
+    moment = dt.datetime.combine(week, dt.time())
+    with engine.connect() as conn:
+        if kind == "reconstructed":
+            existing = _find(conn, week, WEEKLY_KINDS)
+            if existing:
+                return existing["snapshot_id"]
+        defs = get_definitions(engine)
+        review = review_period(week, "weekly", week)
+        quarter = fiscal_quarter(review[1], defs.fiscal_year_start_month)
+        recent_from = fiscal_quarter(quarter[0] - dt.timedelta(days=1), defs.fiscal_year_start_month)[0]
+        deals_then = deals_as_of(conn, moment)
+        cuts = standard_cuts(conn)
+    with as_of_store(engine, deals_then) as then:
+        metrics = _metric_rows(engine, cuts, review, quarter, state_engine=then,
+                               state_note=f"pipeline as of {moment:%Y-%m-%d %H:%M}, rebuilt from deal history")
+    deals = [{k: d[k] for k in (*_DEAL_COLS, "is_closed", "is_won")}
+             for d in deals_then if _keep(d, recent_from, None)]
+    return _write(engine, week, kind, now, deals, metrics)
+
+
+def ensure_weekly_snapshot(engine: Engine, now: dt.datetime | None = None) -> int | None:
+    """Take this week's snapshot if it has none (called after a successful sync); returns the id
+    of a new snapshot, None when the week already had one."""
+    now = now or utcnow()
+    with engine.connect() as conn:
+        if _find(conn, week_of(now.date()), WEEKLY_KINDS):
+            return None
+    return take_snapshot(engine, kind="weekly", now=now)
+
+
+def backfill_demo_snapshots(engine: Engine, weeks: int = 12, as_of: dt.date | None = None) -> list[int]:
+    """The weekly snapshots of the `weeks` weeks before the week of `as_of` (default today),
+    rebuilt from deal history, plus this week's live one; weeks that have one are kept."""
+    today = as_of or utcnow().date()
+    this_week = week_of(today)
+    ids = [reconstruct_snapshot(engine, this_week - dt.timedelta(days=7 * n))
+           for n in range(weeks, 0, -1)]
+    now = dt.datetime.combine(today, dt.time(7, 0)) if as_of else utcnow()
+    ids.append(take_snapshot(engine, this_week, kind="weekly", now=now))
+    return ids
+
+
+# --- reading ---------------------------------------------------------------------------
+
+def _previous_week_began(conn: Connection, week: dt.date) -> dt.datetime | None:
+    """Monday 00:00 of the latest earlier week with a snapshot (deals changed since are kept)."""
+    p = s.pipeline_snapshots
+    prev = conn.execute(select(func.max(p.c.week_start)).where(p.c.week_start < week)).scalar()
+    return dt.datetime.combine(prev, dt.time()) if prev else None
+
+
+def list_snapshots(engine: Engine) -> list[dict]:
+    """Every snapshot, newest week first: snapshot_id, week_start, taken_at, kind, data_version."""
+    p = s.pipeline_snapshots
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(
+            select(p).order_by(desc(p.c.week_start), desc(p.c.taken_at), desc(p.c.snapshot_id))).mappings()]
+
+
+def get_snapshot(engine: Engine, snapshot_id: int) -> dict:
+    p = s.pipeline_snapshots
+    with engine.connect() as conn:
+        row = conn.execute(select(p).where(p.c.snapshot_id == snapshot_id)).mappings().first()
+    if row is None:
+        raise SnapshotError(f"There is no snapshot {snapshot_id}; `python cli.py snapshot --list` shows them.")
+    return dict(row)
+
+
+def snapshot_for_week(engine: Engine, week_start: dt.date) -> dict | None:
+    """The snapshot a week's meeting uses: its weekly one, else its latest on-demand one."""
+    week = week_of(week_start)
+    with engine.connect() as conn:
+        found = _find(conn, week, WEEKLY_KINDS)
+        if found:
+            return found
+        p = s.pipeline_snapshots
+        row = conn.execute(select(p).where(p.c.week_start == week)
+                           .order_by(desc(p.c.taken_at), desc(p.c.snapshot_id)).limit(1)).mappings().first()
+    return dict(row) if row else None
+
+
+def previous_snapshot(engine: Engine, snapshot: dict) -> dict | None:
+    """The snapshot used by the meeting of the latest earlier week that has one."""
+    p = s.pipeline_snapshots
+    with engine.connect() as conn:
+        week = conn.execute(select(func.max(p.c.week_start)).where(p.c.week_start < snapshot["week_start"])).scalar()
+    return snapshot_for_week(engine, week) if week else None
+
+
+def snapshot_metric_rows(engine: Engine, snapshot_id: int) -> pd.DataFrame:
+    """The stored values: metric_id, cut_type, cut_value, period_start, period_end, value, unit, note."""
+    m = s.snapshot_metrics
+    with engine.connect() as conn:
+        rows = conn.execute(select(m).where(m.c.snapshot_id == snapshot_id)
+                            .order_by(m.c.cut_type, m.c.cut_value, m.c.metric_id)).mappings().all()
+    cols = ["snapshot_id", "metric_id", "cut_type", "cut_value", "period_start", "period_end", "value", "unit", "note"]
+    return pd.DataFrame([dict(r) for r in rows], columns=cols)
+
+
+def snapshot_deal_rows(engine: Engine, snapshot_id: int) -> list[dict]:
+    d = s.snapshot_deals
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(d).where(d.c.snapshot_id == snapshot_id)
+                                              .order_by(d.c.deal_id)).mappings()]
+
+
+def value_of(rows: pd.DataFrame, metric_id: str, cut_type: str = "total", cut_value: str = "") -> float | None:
+    """One stored value (None when not available or not stored)."""
+    hit = rows[(rows.metric_id == metric_id) & (rows.cut_type == cut_type) & (rows.cut_value == cut_value)]
+    if hit.empty or pd.isna(hit.iloc[0]["value"]):
+        return None
+    return float(hit.iloc[0]["value"])
+
+
+def live_differences(engine: Engine, snapshot: dict, rows: pd.DataFrame, tolerance: float = 0.005) -> list[dict]:
+    """Total-cut metrics whose value computed from today's data differs from the stored one
+    (empty when nothing changed in the store since the snapshot)."""
+    if snapshot.get("data_version") is not None and data_version(engine) == snapshot["data_version"]:
+        return []
+    out = []
+    for cut in ("total", QUARTER_CUT):
+        part = rows[rows.cut_type == cut]
+        if part.empty:
+            continue
+        first = part.iloc[0].to_dict()
+        live = compute_many(engine, list(part.metric_id), metric_filters(first))
+        for r in part.itertuples():
+            now = live[r.metric_id].value if r.metric_id in live else None
+            then = None if pd.isna(r.value) else float(r.value)
+            if (now is None) != (then is None) or (now is not None and abs(now - then) > tolerance * max(1.0, abs(then))):
+                out.append({"metric_id": r.metric_id, "cut_type": cut, "snapshot": then, "today": now})
+    return out
+
+
+__all__ = ["KINDS", "SnapshotError", "fiscal_quarter", "review_period", "standard_cuts", "metric_filters",
+           "live_deals", "deals_as_of", "take_snapshot", "reconstruct_snapshot", "ensure_weekly_snapshot",
+           "backfill_demo_snapshots", "list_snapshots", "get_snapshot", "snapshot_for_week",
+           "previous_snapshot", "snapshot_metric_rows", "snapshot_deal_rows", "value_of", "live_differences"]

@@ -1,0 +1,58 @@
+"""A small hand-built CRM for the meeting tests: one pipeline, two regions, two product lines,
+deals with stage histories, a revenue budget. Dates sit around the week of Monday 2026-11-16."""
+from __future__ import annotations
+
+import datetime as dt
+
+from store import bump_data_version, schema as s
+
+D = dt.date
+T = dt.datetime
+NOW = T(2026, 11, 18, 9, 0)  # a Wednesday; the meeting week starts Monday 2026-11-16
+THIS_WEEK = D(2026, 11, 16)
+
+STAGES = (("appointmentscheduled", 0.2, False, False), ("qualifiedtobuy", 0.4, False, False),
+          ("contractsent", 0.9, False, False), ("closedwon", 1.0, True, True), ("closedlost", 0.0, True, False))
+
+# deal_id: (amount EUR, currency, region, product line, created, close date, owner,
+#           [(stage, entered_at, amount EUR at that time or None)])
+DEALS = {
+    "d1": (10000, "EUR", "France", "Platform", T(2026, 9, 1), D(2026, 11, 12), "o1",
+           [("appointmentscheduled", T(2026, 9, 1), 8000), ("contractsent", T(2026, 10, 20), 10000),
+            ("closedwon", T(2026, 11, 12, 15), 10000)]),
+    "d2": (5000, "EUR", "DACH", "Analytics", T(2026, 10, 5), D(2026, 12, 15), "o2",
+           [("appointmentscheduled", T(2026, 10, 5), 5000), ("qualifiedtobuy", T(2026, 11, 3), 5000)]),
+    "d3": (2000, "USD", "France", "Analytics", T(2026, 10, 1), D(2026, 11, 10), "o1",
+           [("qualifiedtobuy", T(2026, 10, 1), 2000), ("closedlost", T(2026, 11, 10, 12), 2000)]),
+    "d4": (7000, "EUR", "DACH", "Platform", T(2026, 11, 11), D(2026, 12, 20), "o2",
+           [("appointmentscheduled", T(2026, 11, 11), 7000)]),
+    "d5": (4000, "EUR", "France", "Platform", T(2026, 8, 3), D(2026, 9, 20), "o1",
+           [("contractsent", T(2026, 8, 3), 4000), ("closedwon", T(2026, 9, 20, 10), 4000)]),
+}
+
+
+def seed_crm(engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(s.pipelines.insert().values(pipeline_id="default", label="Sales Pipeline"))
+        conn.execute(s.pipeline_stages.insert(), [
+            {"pipeline_id": "default", "stage_id": st, "label": st, "display_order": i, "probability": p,
+             "is_closed": c, "is_won": w} for i, (st, p, c, w) in enumerate(STAGES)])
+        conn.execute(s.owners.insert(), [
+            {"owner_id": "o1", "first_name": "Ana", "last_name": "Roux", "region": "France", "team_name": "FR"},
+            {"owner_id": "o2", "first_name": "Ben", "last_name": "Maier", "region": "DACH", "team_name": "DACH"}])
+        for deal_id, (amount, cur, region, line, created, close, owner, hist) in DEALS.items():
+            conn.execute(s.deals.insert().values(
+                deal_id=deal_id, name=f"Deal {deal_id}", amount_cents=amount * 100, currency=cur,
+                pipeline_id="default", stage_id=hist[-1][0], created_at=created, close_date=close,
+                owner_id=owner, region=region, product_line=line,
+                forecast_category="PIPELINE" if not hist[-1][0].startswith("closed") else None,
+                updated_at=hist[-1][1], origin="demo"))
+            conn.execute(s.deal_stage_history.insert(), [
+                {"deal_id": deal_id, "stage_id": st, "entered_at": at,
+                 "amount_cents": None if a is None else a * 100, "close_date": close} for st, at, a in hist])
+        conn.execute(s.budgets.insert(), [
+            {"month": D(2026, m, 1), "region": "", "product_line": "", "metric": "target_revenue",
+             "value": 30000 * 100.0} for m in (10, 11, 12)])
+        bump_data_version(conn)
+
+
