@@ -537,6 +537,11 @@ def _mark_archived(ctx: _Ctx, obj: str) -> None:
                 n = conn.execute(table.update().where(table.c[key].in_(ids),
                                                       table.c.is_deleted.is_(False))
                                  .values(is_deleted=True)).rowcount
+                if obj == "deals":  # a deleted deal keeps its row, not its links and history
+                    for t in (s.deal_stage_history, s.deal_contacts, s.deal_companies):
+                        conn.execute(t.delete().where(t.c.deal_id.in_(ids)))
+                    conn.execute(s.line_items.update().where(s.line_items.c.deal_id.in_(ids))
+                                 .values(deal_id=None))
                 ctx.count(obj, "deleted", n)
                 st.save_counts(conn, ctx.run_id, ctx.counts)
                 if n:
