@@ -99,19 +99,19 @@ def sniff_delimiter(lines: list[str], forced: str | None = None) -> str:
     sample = [ln for ln in lines[:50] if ln.strip()]
     if not sample:
         raise FileFormatError("the file is empty")
-    best, best_score = None, 0
+    best, best_score = None, (0, 0)
     for d in DELIMITERS:
         counts = [ln.count(d) for ln in sample]
-        if counts[0] == 0:
+        nonzero = [c for c in counts if c]
+        if not nonzero:
             continue
-        consistent = sum(1 for c in counts if c == counts[0])
-        score = consistent * 1000 + counts[0]
+        # the count most lines share (title lines above the header do not vote against it)
+        mode = max(set(nonzero), key=lambda c: (nonzero.count(c), c))
+        score = (nonzero.count(mode), mode)
         if score > best_score:
             best, best_score = d, score
     if best is None:
-        if len(sample) == 1 or all("," not in ln for ln in sample):
-            return ","  # one column: any delimiter reads it the same way
-        raise FileFormatError("cannot tell the delimiter; force one (tab, semicolon, comma or pipe)")
+        return ","  # one column: any delimiter reads it the same way
     return best
 
 

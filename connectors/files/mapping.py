@@ -39,6 +39,7 @@ class Mapping:
     options: dict = field(default_factory=dict)
     constants: dict = field(default_factory=dict)
     values: dict[str, dict[str, str]] = field(default_factory=dict)
+    user_columns: tuple[str, ...] = ()  # fields the user mapped (a missing column is an error)
 
     def read_options(self) -> ReadOptions:
         o = self.options
@@ -92,6 +93,7 @@ def load_mapping(spec: str | dict | None, presets: dict[str, dict]) -> Mapping:
         if not isinstance(extra, dict):
             raise FileFormatError(f"mapping {key} must be an object of name: value")
         getattr(m, key).update({str(k): v for k, v in extra.items()})
+    m.user_columns = tuple(str(k) for k in (spec.get("columns") or {}))
     for fname, vmap in (spec.get("values") or {}).items():
         m.values.setdefault(fname, {}).update({str(k): str(v) for k, v in (vmap or {}).items()})
     return m
@@ -111,6 +113,7 @@ def _match(header_norm: list[str], label: str) -> int | None:
 def resolve_columns(header: list[str], fields: list[Field], mapping: Mapping) -> tuple[dict[str, int], list[str]]:
     """Field -> column index; plus the problems (required fields without a column)."""
     hn = [norm_label(h) for h in header]
+    user_columns = set(mapping.user_columns)
     found: dict[str, int] = {}
     problems = []
     for f in fields:
@@ -118,7 +121,8 @@ def resolve_columns(header: list[str], fields: list[Field], mapping: Mapping) ->
         if wanted:
             i = _match(hn, wanted)
             if i is None:
-                problems.append(f"mapping says {f.name} is column {wanted!r}, which is not in the header")
+                if f.required or f.name in user_columns:
+                    problems.append(f"mapping says {f.name} is column {wanted!r}, which is not in the header")
                 continue
             found[f.name] = i
             continue

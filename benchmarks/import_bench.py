@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""FEC import speed and memory: a generated N-line FEC into a fresh store.
+
+Prints lines/s, the ratio to a reference measured in the same run (a plain `csv.reader` pass
+over the same file: decode + split, no conversion, no store) and the peak RSS of the import
+process. Target (issue 7): >= 200,000 lines/s on 1,000,000 lines with bounded memory.
+
+    .venv/bin/python benchmarks/import_bench.py [--lines 1000000] [--backend sqlite|postgresql]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+HEADER = ("JournalCode\tJournalLib\tEcritureNum\tEcritureDate\tCompteNum\tCompteLib\tCompAuxNum\tCompAuxLib\t"
+          "PieceRef\tPieceDate\tEcritureLib\tDebit\tCredit\tEcritureLet\tDateLet\tValidDate\tMontantdevise\tIdevise")
+_ACCOUNTS = [("706000", "Prestations de services"), ("707000", "Ventes de marchandises"),
+             ("623000", "Publicité"), ("606100", "Fournitures"), ("626000", "Frais postaux"),
+             ("613200", "Locations immobilières"), ("627000", "Services bancaires")]
+
+
+def _amount(cents: int) -> str:
+    return f"{cents // 100},{cents % 100:02d}"
+
+
+def generate_fec(path: Path, n_lines: int, seed: int = 7) -> dict:
+    """A balanced FEC of n_lines (>= 3) entry lines: 3 lines per entry (charge or sale, VAT, third party).
+
+    Returns the revenue (credit - debit on 70x) and 623x spend it holds, in cents, counted while
+    writing, so the import can be checked against them.
+    """
+    rng = random.Random(seed)
+    revenue = spend = 0
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write(HEADER + "\r\n")
+        written, num = 0, 0
+        while written < n_lines:
+            num += 1
+            month, day = rng.randint(1, 12), rng.randint(1, 28)
+            date = f"2024{month:02d}{day:02d}"
+            acc, lib = rng.choice(_ACCOUNTS)
+            net = rng.randint(100, 5_000_000)
+            vat = net // 5
+            sale = acc.startswith("70")
+            journal = ("VE", "Ventes") if sale else ("AC", "Achats")
+            third = ("411000", "Clients") if sale else ("401000", "Fournisseurs")
+            piece = f"F{num:07d}"
+            lines = [(acc, lib, 0, net) if sale else (acc, lib, net, 0),
+                     ("445710", "TVA collectée", 0, vat) if sale else ("445660", "TVA déductible", vat, 0),
+                     (third[0], third[1], net + vat, 0) if sale else (third[0], third[1], 0, net + vat)]
+            left = n_lines - written
+            if left in (4, 5):  # end on a whole entry: split the VAT line into 2 or 3 lines
+                v = lines[1]
+                parts = [vat // (left - 2)] * (left - 3) + [vat - vat // (left - 2) * (left - 3)]
+                lines[1:2] = [(v[0], v[1], p if v[2] else 0, p if v[3] else 0) for p in parts]
+            for compte, clib, d, c in lines:
+                out.write(f"{journal[0]}\t{journal[1]}\t{num}\t{date}\t{compte}\t{clib}\t\t\t{piece}\t{date}\t"
+                          f"Facture {piece}\t{_amount(d)}\t{_amount(c)}\t\t\t{date}\t\t\r\n")
+                written += 1
+                if compte.startswith("70"):
+                    revenue += c - d
+                if compte.startswith("623"):
+                    spend += d - c
+    return {"revenue_cents": revenue, "sm_spend_cents": spend}
+
+
+def reference_pass(path: Path) -> tuple[float, int]:
+    """Plain csv.reader over the decoded file: the floor any importer pays."""
+    t0 = time.perf_counter()
+    text = path.read_bytes().decode("utf-8")
+    n = sum(1 for _ in csv.reader(io.StringIO(text, newline=""), delimiter="\t", quoting=csv.QUOTE_NONE)) - 1
+    return time.perf_counter() - t0, n
+
+
+def _child(path: str, url: str) -> None:
+    """Run in a fresh process: import the file, print timings and peak RSS as JSON."""
+    from sqlalchemy import text as sql
+
+    from connectors.files.importer import import_file
+    from store import StoreSettings, open_store
+    engine = open_store(StoreSettings(url, "benchmark store"))
+    data = Path(path).read_bytes()
+    t0 = time.perf_counter()
+    report = import_file(engine, "fec", data, Path(path).name, actor="benchmark")
+    elapsed = time.perf_counter() - t0
+    with engine.connect() as conn:
+        rows = conn.execute(sql("SELECT COUNT(*), COALESCE(SUM(CASE WHEN compte_num LIKE '70%' "
+                                "THEN credit_cents - debit_cents END), 0), COALESCE(SUM(CASE WHEN "
+                                "compte_num LIKE '623%' THEN debit_cents - credit_cents END), 0) "
+                                "FROM ledger_entries")).one()
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"status": report.status, "elapsed": elapsed, "rows": rows[0], "revenue_cents": int(rows[1]),
+                      "sm_spend_cents": int(rows[2]), "peak_rss_mb": peak_kb / 1024,
+                      "file_mb": len(data) / 2**20, "errors": [p.as_text() for p in report.errors[:5]]}))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        _child(*args.child)
+        return 0
+    with tempfile.TemporaryDirectory(prefix="ns-import-bench-") as tmp:
+        path = Path(tmp) / "123456789FEC20241231.txt"
+        t0 = time.perf_counter()
+        expected = generate_fec(path, args.lines)
+        print(f"generated {args.lines:,} lines ({path.stat().st_size / 2**20:.0f} MB) in "
+              f"{time.perf_counter() - t0:.1f} s")
+        ref_s, ref_n = reference_pass(path)
+        if args.backend == "sqlite":
+            url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        else:
+            url = os.environ.get("NORTHSTAR_TEST_PG_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        out = subprocess.run([sys.executable, __file__, "--child", str(path), url],
+                             capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            print(out.stderr[-3000:], file=sys.stderr)
+            return 1
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+    rate = args.lines / res["elapsed"]
+    print(f"reference csv.reader pass: {ref_n:,} rows in {ref_s:.2f} s ({ref_n / ref_s:,.0f} lines/s)")
+    print(f"import ({args.backend}):      {res['rows']:,} rows in {res['elapsed']:.2f} s "
+          f"({rate:,.0f} lines/s), status {res['status']}")
+    print(f"ratio import time / reference: {res['elapsed'] / ref_s:.1f}x")
+    print(f"peak RSS of the import process: {res['peak_rss_mb']:.0f} MB for a {res['file_mb']:.0f} MB file "
+          f"({res['peak_rss_mb'] / res['file_mb']:.1f}x the file size)")
+    ok = (res["status"] == "success" and res["rows"] == args.lines
+          and res["revenue_cents"] == expected["revenue_cents"]
+          and res["sm_spend_cents"] == expected["sm_spend_cents"])
+    print(f"totals match the generator: {'yes' if ok else 'NO'} (revenue {expected['revenue_cents'] / 100:,.2f}, "
+          f"S&M spend {expected['sm_spend_cents'] / 100:,.2f})")
+    if res["errors"]:
+        print("errors:", *res["errors"], sep="\n  ")
+    print(f"target >= 200,000 lines/s: {'met' if rate >= 200_000 else 'NOT met'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
