@@ -1,0 +1,289 @@
+"""Finance tables behind the finance metrics: the revenue bridge, the items behind each gap,
+budget vs actual lines and spend by channel. DataFrames, snake_case columns, money in major
+units of the reporting currency. Figures come from the same compute functions and SQL pieces as
+the metrics (metrics/finance.py, metrics/sql.py), so a table and a KPI tile always agree.
+
+Matching an invoice to the ledger: a ledger revenue line (revenue or contra account) belongs to
+invoice N when its PieceRef is N, or else when its EcritureLib holds N as a whole word
+(case-insensitive, surrounding spaces ignored). Only revenue invoices (not draft or void) match.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Iterator
+
+import pandas as pd
+from sqlalchemy import Engine, func, select
+
+from store import schema as s
+
+from . import finance as fin
+from .definitions import load_definitions
+from .filters import Filters
+from .registry import Ctx, NotAvailable, load_catalog
+from .sql import deal_conditions, in_period_date, is_won, money, spend_conditions, to_major
+
+GAPS = ("booked_to_invoiced", "invoiced_to_ledger")
+GRAINS = ("month", "week")
+# Budget metric -> the metric whose value is its actual.
+BUDGET_ACTUALS = {"target_revenue": "north_star"}
+# How far outside the period a posting is looked for, to tell "posted in another period" apart.
+LEDGER_WINDOW_DAYS = 92
+CENT = 0.005
+
+BRIDGE_COLUMNS = ["month", "booked", "invoiced", "ledger", "booked_to_invoiced_gap", "invoiced_to_ledger_gap"]
+UNMATCHED_COLUMNS = ["kind", "deal_id", "deal_name", "invoice_number", "ledger_ref", "date",
+                     "booked", "invoiced", "ledger", "difference"]
+BUDGET_COLUMNS = ["month", "metric", "region", "product_line", "budget", "actual", "variance", "variance_pct"]
+SPEND_COLUMNS = ["period", "channel", "spend"]
+
+
+@contextmanager
+def _ctx(engine: Engine) -> Iterator[Ctx]:
+    with engine.connect() as conn:
+        yield Ctx(conn, load_definitions(conn))
+
+
+def _num(value) -> float | None:
+    return None if isinstance(value, NotAvailable) or value is None else float(value)
+
+
+def _month_filters(f: Filters) -> list[tuple[dt.date, Filters]]:
+    """(first day of month, filters clipped to that month) for every month of the period."""
+    return [(m, f.with_period(max(m, f.start), min(fin.month_end(m), f.end)))
+            for m in fin.month_starts(f.start, f.end)]
+
+
+# --- revenue bridge --------------------------------------------------------------------
+
+def revenue_bridge(engine: Engine, filters: Filters) -> pd.DataFrame:
+    """Booked -> invoiced -> ledger revenue by month of the period, with both gaps (None = n/a)."""
+    rows = []
+    with _ctx(engine) as ctx:
+        for month, f in _month_filters(filters):
+            booked = _num(ctx.value("won_revenue", f))
+            invoiced = _num(ctx.value("invoiced_revenue", f))
+            ledger = _num(ctx.value("ledger_revenue", f))
+            rows.append({
+                "month": month, "booked": booked, "invoiced": invoiced, "ledger": ledger,
+                "booked_to_invoiced_gap": None if booked is None or invoiced is None else round(booked - invoiced, 2),
+                "invoiced_to_ledger_gap": None if invoiced is None or ledger is None else round(invoiced - ledger, 2),
+            })
+    return pd.DataFrame(rows, columns=BRIDGE_COLUMNS)
+
+
+# --- items behind the gaps -------------------------------------------------------------
+
+def _won_deals(ctx: Ctx, f: Filters) -> pd.DataFrame:
+    """The deals won_revenue counts (won stage, close date in the period, in the slices of `f`)."""
+    d = s.deals
+    rows = ctx.conn.execute(select(d.c.deal_id, d.c.name, d.c.close_date,
+                                   to_major(ctx, d.c.amount_cents, d.c.currency).label("amount"))
+                            .where(is_won(ctx), in_period_date(d.c.close_date, f), *deal_conditions(ctx, f))
+                            .order_by(d.c.close_date, d.c.deal_id)).all()
+    return pd.DataFrame([{"deal_id": r.deal_id, "deal_name": r.name, "close_date": r.close_date,
+                          "amount": money(r.amount)} for r in rows],
+                        columns=["deal_id", "deal_name", "close_date", "amount"])
+
+
+def _invoice_rows(ctx: Ctx, f: Filters) -> pd.DataFrame:
+    """The revenue invoices of the period (issue date): one row each, net in the reporting currency."""
+    i = s.invoices
+    rows = ctx.conn.execute(select(i.c.invoice_number, i.c.deal_id, i.c.issue_date,
+                                   to_major(ctx, fin.signed_net_cents(), i.c.currency).label("net"))
+                            .where(*fin.invoice_conditions(ctx, f, i.c.issue_date))
+                            .order_by(i.c.issue_date, i.c.invoice_number)).all()
+    return pd.DataFrame([{"invoice_number": r.invoice_number, "deal_id": r.deal_id, "date": r.issue_date,
+                          "invoiced": money(r.net), "key": r.invoice_number.strip().upper()} for r in rows],
+                        columns=["invoice_number", "deal_id", "date", "invoiced", "key"])
+
+
+def _booked_to_invoiced(ctx: Ctx, f: Filters) -> list[dict]:
+    """Won deals whose invoices of the period differ from their amount, and invoices of other deals."""
+    won = _won_deals(ctx, f)
+    invoices = _invoice_rows(ctx, f)
+    won_ids = set(won["deal_id"])
+    ever_invoiced: set[str] = set()
+    if won_ids:
+        i = s.invoices
+        ever_invoiced = set(ctx.conn.execute(select(i.c.deal_id).distinct().where(
+            i.c.deal_id.in_(sorted(won_ids)), i.c.status.notin_(fin.NOT_REVENUE_STATUSES))).scalars())
+    items = []
+    for deal in won.itertuples(index=False):
+        own = invoices[invoices["deal_id"] == deal.deal_id]
+        invoiced = round(float(own["invoiced"].sum()), 2)
+        if abs(deal.amount - invoiced) < CENT:
+            continue
+        kind = ("won, not invoiced" if deal.deal_id not in ever_invoiced
+                else "won, invoiced in another period" if own.empty else "won, invoiced amount differs")
+        items.append({"kind": kind, "deal_id": deal.deal_id, "deal_name": deal.deal_name,
+                      "invoice_number": ", ".join(own["invoice_number"]) or None, "date": deal.close_date,
+                      "booked": deal.amount, "invoiced": invoiced, "difference": round(deal.amount - invoiced, 2)})
+    others = invoices[~invoices["deal_id"].isin(won_ids)]
+    other_ids = sorted({x for x in others["deal_id"] if isinstance(x, str)})
+    names = dict(ctx.conn.execute(select(s.deals.c.deal_id, s.deals.c.name).where(
+        s.deals.c.deal_id.in_(other_ids), ~s.deals.c.is_deleted)).all()) if other_ids else {}
+    for r in others.itertuples(index=False):
+        known = r.deal_id in names
+        items.append({"kind": "invoice for a deal not won in this period" if known else "invoice with no deal",
+                      "deal_id": r.deal_id if known else None, "deal_name": names.get(r.deal_id),
+                      "invoice_number": r.invoice_number, "date": r.date, "booked": 0.0,
+                      "invoiced": r.invoiced, "difference": round(-r.invoiced, 2)})
+    return items
+
+
+_TOKEN = re.compile(r"[^\s,;:()\[\]]+")
+
+
+def _ledger_rows(ctx: Ctx, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Revenue ledger postings in [start, end] summed per (date, PieceRef, EcritureLib)."""
+    l = s.ledger_entries
+    rate = fin.ledger_rate(ctx)
+    if isinstance(rate, NotAvailable):
+        raise ValueError(rate.reason)
+    rows = ctx.conn.execute(
+        select(l.c.ecriture_date, l.c.piece_ref, l.c.ecriture_lib,
+               func.sum(l.c.credit_cents - l.c.debit_cents).label("cents"))
+        .where(l.c.ecriture_date >= start, l.c.ecriture_date <= end,
+               fin.account_prefix_condition(fin.revenue_prefixes(ctx)))
+        .group_by(l.c.ecriture_date, l.c.piece_ref, l.c.ecriture_lib)).all()
+    return pd.DataFrame([{"date": r.ecriture_date, "piece_ref": (r.piece_ref or "").strip(),
+                          "ecriture_lib": (r.ecriture_lib or "").strip(),
+                          "ledger": int(r.cents) * rate / 100.0} for r in rows],
+                        columns=["date", "piece_ref", "ecriture_lib", "ledger"])
+
+
+def match_invoice(piece_ref: str, ecriture_lib: str, numbers: set[str]) -> str | None:
+    """The invoice number (upper case) a ledger posting belongs to, or None."""
+    ref = piece_ref.strip().upper()
+    if ref in numbers:
+        return ref
+    for token in _TOKEN.findall(ecriture_lib.upper()):
+        token = token.strip(".-/")
+        if token in numbers:
+            return token
+    return None
+
+
+def _invoiced_to_ledger(ctx: Ctx, f: Filters) -> list[dict]:
+    """Invoices of the period not (or differently) posted, and revenue postings with no invoice."""
+    i = s.invoices
+    invoices = _invoice_rows(ctx, f)
+    numbers = {n.strip().upper() for n in ctx.conn.execute(
+        select(i.c.invoice_number).where(i.c.status.notin_(fin.NOT_REVENUE_STATUSES))).scalars()}
+    window = dt.timedelta(days=LEDGER_WINDOW_DAYS)
+    ledger = _ledger_rows(ctx, f.start - window, f.end + window)
+    ledger["key"] = [match_invoice(r.piece_ref, r.ecriture_lib, numbers) for r in ledger.itertuples(index=False)]
+    in_period = ledger[(ledger["date"] >= f.start) & (ledger["date"] <= f.end)]
+    posted = in_period.dropna(subset=["key"]).groupby("key")["ledger"].sum()
+    posted_ever = set(ledger["key"].dropna())
+    items = []
+    per_invoice = invoices.groupby("key", sort=False).agg(
+        invoice_number=("invoice_number", "first"), deal_id=("deal_id", "first"),
+        date=("date", "min"), invoiced=("invoiced", "sum"))
+    for key, r in per_invoice.iterrows():
+        amount = round(float(posted.get(key, 0.0)), 2)
+        invoiced = round(float(r.invoiced), 2)
+        if abs(invoiced - amount) < CENT:
+            continue
+        kind = ("invoice not in the ledger" if key not in posted_ever
+                else "invoice posted in another period" if key not in posted.index else "ledger amount differs")
+        items.append({"kind": kind, "deal_id": r.deal_id, "invoice_number": r.invoice_number, "date": r.date,
+                      "invoiced": invoiced, "ledger": amount, "difference": round(invoiced - amount, 2)})
+    if fin.has_dimension_filters(f):  # ledger lines cannot be sliced: only the invoice side is listed
+        return items
+    period_keys = set(per_invoice.index)
+    rest = in_period[~in_period["key"].isin(period_keys)].copy()
+    # an entry and its reversal share a reference: group them so that they cancel out
+    rest["ref"] = [p or lib for p, lib in zip(rest["piece_ref"], rest["ecriture_lib"])]
+    for (ref, key), g in rest.groupby(["ref", rest["key"].fillna("")], sort=True):
+        amount = round(float(g["ledger"].sum()), 2)
+        if abs(amount) < CENT:
+            continue
+        items.append({"kind": "ledger posting of an invoice of another period" if key else "ledger line with no invoice",
+                      "invoice_number": key or None, "ledger_ref": ref, "date": g["date"].min(),
+                      "invoiced": 0.0, "ledger": amount, "difference": round(-amount, 2)})
+    return items
+
+
+def unmatched_items(engine: Engine, filters: Filters, gap: str = "booked_to_invoiced",
+                    limit: int | None = 500) -> pd.DataFrame:
+    """The items behind a gap, largest first. Without a limit, `difference` adds up to the gap."""
+    if gap not in GAPS:
+        raise ValueError(f"gap must be one of {', '.join(GAPS)} (got {gap!r})")
+    with _ctx(engine) as ctx:
+        items = _booked_to_invoiced(ctx, filters) if gap == "booked_to_invoiced" else _invoiced_to_ledger(ctx, filters)
+    df = pd.DataFrame(items, columns=UNMATCHED_COLUMNS)
+    if df.empty:
+        return df
+    order = df["difference"].abs().sort_values(ascending=False, kind="stable").index
+    df = df.loc[order].reset_index(drop=True)
+    return df.head(limit) if limit is not None else df
+
+
+# --- budget vs actual ------------------------------------------------------------------
+
+def budget_vs_actual_table(engine: Engine, filters: Filters) -> pd.DataFrame:
+    """Each budget line of the period beside its actual (the same compute as the KPI), by month.
+
+    Money budgets are stored in cents and shown in major units. A month only partly in the period
+    has its budget prorated by days. A line with region / product line '' is company-wide and
+    follows the page's filters; a line for a region outside the region filter is left out.
+    """
+    b = s.budgets
+    catalog = load_catalog()
+    out = []
+    with _ctx(engine) as ctx:
+        lines = ctx.conn.execute(select(b.c.month, b.c.metric, b.c.region, b.c.product_line, b.c.value)
+                                 .where(b.c.month >= filters.start.replace(day=1), b.c.month <= filters.end)
+                                 .order_by(b.c.month, b.c.metric, b.c.region, b.c.product_line)).all()
+        for line in lines:
+            if (filters.regions and line.region and line.region not in filters.regions) or \
+                    (filters.product_lines and line.product_line and line.product_line not in filters.product_lines):
+                continue
+            start, end = max(line.month, filters.start), min(fin.month_end(line.month), filters.end)
+            f = filters.with_period(start, end)
+            if line.region:
+                f = replace(f, regions=(line.region,))
+            if line.product_line:
+                f = replace(f, product_lines=(line.product_line,))
+            unit = catalog[line.metric].unit if line.metric in catalog else None
+            share = ((end - start).days + 1) / fin.month_end(line.month).day
+            budget = round(float(line.value) * share / (100.0 if unit == "money" else 1.0), 2)
+            actual = _num(ctx.value(BUDGET_ACTUALS.get(line.metric, line.metric), f))
+            variance = None if actual is None else round(actual - budget, 2)
+            out.append({"month": line.month, "metric": line.metric, "region": line.region,
+                        "product_line": line.product_line, "budget": budget,
+                        "actual": None if actual is None else round(actual, 2), "variance": variance,
+                        "variance_pct": None if variance is None or budget == 0 else variance / budget})
+    return pd.DataFrame(out, columns=BUDGET_COLUMNS)
+
+
+# --- spend by channel ------------------------------------------------------------------
+
+def _bucket(day: dt.date, grain: str) -> dt.date:
+    return day.replace(day=1) if grain == "month" else day - dt.timedelta(days=day.weekday())
+
+
+def spend_by_channel(engine: Engine, filters: Filters, grain: str = "month") -> pd.DataFrame:
+    """Imported marketing spend (ad platforms, CSV) by month or ISO week (Monday) and channel.
+
+    The ledger has no channel, so this is the imported spend only. Region and product line
+    filters apply (spend rows carry them); owner / team / pipeline / source filters do not.
+    """
+    if grain not in GRAINS:
+        raise ValueError(f"grain must be one of {', '.join(GRAINS)} (got {grain!r})")
+    sp = s.marketing_spend
+    with _ctx(engine) as ctx:
+        rows = ctx.conn.execute(select(sp.c.spend_date, sp.c.channel,
+                                       func.sum(to_major(ctx, sp.c.amount_cents, sp.c.currency)))
+                                .where(*spend_conditions(filters)).group_by(sp.c.spend_date, sp.c.channel)).all()
+    totals: dict[tuple[dt.date, str], float] = {}
+    for day, channel, amount in rows:
+        key = (_bucket(day, grain), channel)
+        totals[key] = totals.get(key, 0.0) + float(amount or 0.0)
+    return pd.DataFrame([{"period": p, "channel": c, "spend": round(v, 2)} for (p, c), v in sorted(totals.items())],
+                        columns=SPEND_COLUMNS)

@@ -1,0 +1,152 @@
+"""Finance tables on the hand-built world of test_finance_scenario.py: the revenue bridge, the
+items behind each gap (exactly the planted ones), budget vs actual lines and spend by channel."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from metrics import Filters, compute
+from metrics.finance_details import (budget_vs_actual_table, match_invoice, revenue_bridge, spend_by_channel,
+                                     unmatched_items)
+from store import schema as s
+
+from test_finance_scenario import FEB, JAN, build_world, insert, invoice, line
+
+D = dt.date
+JAN_F = Filters(*JAN)
+JAN_FEB = Filters(JAN[0], FEB[1])
+
+
+def pd_isnull(x) -> bool:
+    return x is None or x != x
+
+
+@pytest.fixture
+def world(engine):
+    build_world(engine)
+    return engine
+
+
+def rows(df, *cols):
+    """The rows as plain tuples, missing values as None (pandas shows them as NaN)."""
+    return sorted(tuple(None if pd_isnull(x) else x for x in r)
+                  for r in df[list(cols)].itertuples(index=False, name=None))
+
+
+def test_revenue_bridge_by_month(world):
+    df = revenue_bridge(world, JAN_FEB)
+    assert list(df["month"]) == [D(2025, 1, 1), D(2025, 2, 1)]
+    jan, feb = df.iloc[0], df.iloc[1]
+    assert (jan.booked, jan.invoiced, jan.ledger) == pytest.approx((2860.00, 1910.00, 1990.00))
+    assert (jan.booked_to_invoiced_gap, jan.invoiced_to_ledger_gap) == pytest.approx((950.00, -80.00))
+    # February: nothing won, INV-6 300 invoiced, no ledger yet
+    assert (feb.booked, feb.invoiced, feb.booked_to_invoiced_gap) == pytest.approx((0.0, 300.00, -300.00))
+    assert pd_isnull(feb.ledger) and pd_isnull(feb.invoiced_to_ledger_gap)
+
+
+def test_bridge_agrees_with_the_kpis(world):
+    jan = revenue_bridge(world, JAN_F).iloc[0]
+    assert jan.invoiced == compute(world, "invoiced_revenue", JAN_F).value
+    assert jan.ledger == compute(world, "ledger_revenue", JAN_F).value
+    assert jan.booked_to_invoiced_gap == compute(world, "booked_to_invoiced_gap", JAN_F).value
+
+
+def test_unmatched_booked_to_invoiced_finds_the_planted_gaps(world):
+    df = unmatched_items(world, JAN_F, gap="booked_to_invoiced")
+    assert rows(df, "kind", "deal_id", "difference") == sorted([
+        ("won, invoiced amount differs", "D2", 50.00),      # 460 booked, 460 - 50 (CN-2) invoiced
+        ("won, not invoiced", "D3", 1200.00),              # only a void invoice
+        ("won, invoiced in another period", "D4", 300.00),  # INV-6 in February
+        ("invoice for a deal not won in this period", "D6", -600.00),  # INV-8, deal won in December
+    ])
+    assert df["difference"].sum() == pytest.approx(950.00)  # = the gap
+    assert list(df["difference"].abs()) == sorted(df["difference"].abs(), reverse=True)
+
+
+def test_unmatched_invoiced_to_ledger_finds_the_planted_gaps(world):
+    df = unmatched_items(world, JAN_F, gap="invoiced_to_ledger")
+    # INV-2 matches through its entry label; the X-9 entry and its reversal cancel out
+    assert rows(df, "kind", "invoice_number", "ledger_ref", "difference") == sorted([
+        ("invoice not in the ledger", "CN-2", None, -50.00),
+        ("ledger line with no invoice", None, "MISC", -30.00),
+    ])
+    assert df["difference"].sum() == pytest.approx(-80.00)
+
+
+def test_unmatched_invoiced_to_ledger_timing_and_amounts(engine):
+    insert(engine, s.invoices, [invoice("INV-20", D(2025, 1, 30), 10000, None),
+                                invoice("inv-21", D(2025, 1, 10), 50000, None)])
+    insert(engine, s.ledger_entries, [line(D(2025, 2, 2), "706100", credit=10000, ref="INV-20"),
+                                      line(D(2025, 1, 10), "706100", credit=45000, ref=" INV-21 ")])
+    jan = unmatched_items(engine, JAN_F, gap="invoiced_to_ledger")
+    assert rows(jan, "kind", "invoice_number", "invoiced", "ledger", "difference") == sorted([
+        ("invoice posted in another period", "INV-20", 100.00, 0.0, 100.00),
+        ("ledger amount differs", "inv-21", 500.00, 450.00, 50.00),
+    ])
+    feb = unmatched_items(engine, Filters(*FEB), gap="invoiced_to_ledger")
+    assert rows(feb, "kind", "invoice_number", "difference") == [
+        ("ledger posting of an invoice of another period", "INV-20", -100.00)]
+
+
+def test_unmatched_limit_and_bad_gap(world):
+    assert len(unmatched_items(world, JAN_F, gap="booked_to_invoiced", limit=2)) == 2
+    with pytest.raises(ValueError, match="booked_to_invoiced"):
+        unmatched_items(world, JAN_F, gap="booked_to_ledger")
+
+
+def test_match_invoice_rule():
+    numbers = {"INV-2", "F2025-7"}
+    assert match_invoice("INV-2", "", numbers) == "INV-2"
+    assert match_invoice("", "Facture inv-2 Acme", numbers) == "INV-2"
+    assert match_invoice("", "Facture F2025-7.", numbers) == "F2025-7"
+    assert match_invoice("", "Facture INV-23", numbers) is None  # whole words only
+    assert match_invoice("X", "Divers", numbers) is None
+
+
+BUDGETS = [
+    {"month": D(2025, 1, 1), "metric": "target_revenue", "region": "", "product_line": "", "value": 2_000_000.0},
+    {"month": D(2025, 1, 1), "metric": "target_revenue", "region": "France", "product_line": "", "value": 1_000_000.0},
+    {"month": D(2025, 1, 1), "metric": "mqls", "region": "", "product_line": "", "value": 10.0},
+    {"month": D(2025, 1, 1), "metric": "marketing_spend", "region": "", "product_line": "", "value": 50_000.0},
+    {"month": D(2025, 3, 1), "metric": "mqls", "region": "", "product_line": "", "value": 99.0},
+]
+
+
+def test_budget_vs_actual_table(world):
+    insert(world, s.budgets, BUDGETS)
+    df = budget_vs_actual_table(world, JAN_F)
+    got = {(r.metric, r.region): (r.budget, r.actual, r.variance, r.variance_pct) for r in df.itertuples()}
+    assert got == {
+        ("marketing_spend", ""): pytest.approx((500.00, 300.00, -200.00, -0.4)),    # imported January spend
+        ("mqls", ""): pytest.approx((10, 3, -7, -0.7)),                            # K1, K2, K3
+        ("target_revenue", ""): pytest.approx((20000.00, 2860.00, -17140.00, -0.857)),  # north star (booked)
+        ("target_revenue", "France"): pytest.approx((10000.00, 2100.00, -7900.00, -0.79)),  # D1 + D3
+    }
+    assert set(df["month"]) == {D(2025, 1, 1)}  # the March line is outside the period
+
+
+def test_budget_vs_actual_table_filters_and_proration(world):
+    insert(world, s.budgets, BUDGETS)
+    dach = budget_vs_actual_table(world, Filters(*JAN, regions=("DACH",)))
+    target = dach[dach["metric"] == "target_revenue"]
+    assert list(target["region"]) == [""]  # the France line is left out
+    assert target.iloc[0].actual == pytest.approx(300.00)  # D4
+    half = budget_vs_actual_table(world, Filters(D(2025, 1, 1), D(2025, 1, 15)))
+    line_ = half[(half["metric"] == "target_revenue") & (half["region"] == "")].iloc[0]
+    assert line_.budget == pytest.approx(round(20000 * 15 / 31, 2))
+    assert line_.actual == pytest.approx(1360.00)  # D1 900 + D2 460
+
+
+def test_spend_by_channel(world):
+    month = spend_by_channel(world, JAN_FEB)
+    assert rows(month, "period", "channel", "spend") == [
+        (D(2025, 1, 1), "Google Ads", 300.00), (D(2025, 2, 1), "Google Ads", 150.00),
+        (D(2025, 2, 1), "LinkedIn Ads", 92.00)]
+    week = spend_by_channel(world, JAN_FEB, grain="week")
+    assert rows(week, "period", "channel") == [
+        (D(2025, 1, 6), "Google Ads"), (D(2025, 2, 3), "Google Ads"), (D(2025, 2, 10), "LinkedIn Ads")]
+    na = spend_by_channel(world, Filters(JAN[0], FEB[1], regions=("North America",)))
+    assert rows(na, "channel", "spend") == [("LinkedIn Ads", 92.00)]
+    with pytest.raises(ValueError, match="month"):
+        spend_by_channel(world, JAN_FEB, grain="day")
