@@ -135,6 +135,8 @@ def generate_demo(engine: Engine, scale: str = "small", seed: int = DEFAULT_SEED
             conn.commit()
         try:
             with conn.begin():
+                if sqlite:  # pysqlite only opens a transaction before DML: make the index DDL part of it
+                    conn.exec_driver_sql("BEGIN")
                 _check_free(conn)
                 tables = [s.metadata.tables[name] for name in COLUMNS]
                 indexes = [ix for t in tables for ix in t.indexes]
