@@ -6,8 +6,9 @@ Rules (also in catalog/finance.yaml, shown to users):
   belongs to the "(none)" bucket of every dimension, so region segments add up to the total.
 - The ledger (FEC) is in euros and has no dimensions: ledger metrics are NotAvailable under a
   dimension filter, and for a period in which no month has any ledger line (not imported yet).
-- S&M spend: the ledger is the record of every month it covers; imported spend fills only the
-  months it does not cover (when ledger.include_imported_spend), so nothing counts twice.
+- S&M spend: the ledger is the record of every month in which it has S&M lines; imported spend
+  fills only the other months (when ledger.include_imported_spend), so nothing counts twice.
+  Supplier invoices are booked at month end, so the current month comes from imported spend.
 """
 from __future__ import annotations
 
@@ -101,11 +102,13 @@ def invoice_total(ctx: Ctx, f: Filters, amount, date_col, *extra) -> Result:
 
 # --- ledger ----------------------------------------------------------------------------
 
-def ledger_months(ctx: Ctx, start: dt.date, end: dt.date) -> set[dt.date]:
-    """The calendar months of [start, end] that hold at least one ledger line (any account)."""
+def ledger_months(ctx: Ctx, start: dt.date, end: dt.date, prefixes: Iterable[str] = ()) -> set[dt.date]:
+    """The calendar months of [start, end] with at least one ledger line (on `prefixes` accounts if given)."""
     first, last = start.replace(day=1), month_end(end.replace(day=1))
-    dates = ctx.conn.execute(select(led.c.ecriture_date).distinct()
-                             .where(led.c.ecriture_date >= first, led.c.ecriture_date <= last)).scalars()
+    conds = [led.c.ecriture_date >= first, led.c.ecriture_date <= last]
+    if prefixes:
+        conds.append(account_prefix_condition(prefixes))
+    dates = ctx.conn.execute(select(led.c.ecriture_date).distinct().where(*conds)).scalars()
     return {d.replace(day=1) for d in dates}
 
 
@@ -157,17 +160,18 @@ def ledger_revenue_value(ctx: Ctx, f: Filters) -> Result:
 
 
 def sm_spend_value(ctx: Ctx, f: Filters) -> Result:
-    """Ledger S&M spend in the months it covers + imported spend in the months it does not."""
+    """Ledger S&M spend in the months with S&M ledger lines + imported spend in the other months."""
     reason = spend_unfilterable(f)
     if reason:
         return NotAvailable(reason)
-    covered = ledger_months(ctx, f.start, f.end)
+    prefixes = ctx.defs.get("ledger.sm_spend_account_prefixes")
+    covered = ledger_months(ctx, f.start, f.end, prefixes)
     if covered and (f.regions or f.product_lines):
         return NotAvailable("part of this period is in the ledger, which has no region or product line; "
                             "remove those filters")
     total = 0.0
     if covered:
-        part = ledger_sum(ctx, f, ctx.defs.get("ledger.sm_spend_account_prefixes"), credit_minus_debit=False)
+        part = ledger_sum(ctx, f, prefixes, credit_minus_debit=False)
         if isinstance(part, NotAvailable):
             return part
         total += part
@@ -179,11 +183,11 @@ def sm_spend_value(ctx: Ctx, f: Filters) -> Result:
         count, imported = ctx.conn.execute(select(
             func.count(), func.sum(to_major(ctx, sp.c.amount_cents, sp.c.currency))).where(in_gaps)).one()
         if not covered and not count:
-            return NotAvailable("no spend in this period: no ledger lines and no imported marketing spend")
+            return NotAvailable("no spend in this period: no S&M ledger lines and no imported marketing spend")
         total += money(imported)
     elif not covered:
-        return NotAvailable("no ledger lines in this period (import the FEC), and imported marketing "
-                            "spend is switched off (ledger.include_imported_spend)")
+        return NotAvailable("no S&M spend lines in the ledger for this period (import the FEC), and imported "
+                            "marketing spend is switched off (ledger.include_imported_spend)")
     return round(total, 2)
 
 

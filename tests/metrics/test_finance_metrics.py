@@ -130,6 +130,16 @@ def test_sm_spend_ledger_wins_in_months_it_covers(world):
     assert value(world, "sm_spend", JAN_FEB) == pytest.approx(522.00)
 
 
+def test_sm_spend_month_with_sales_but_no_spend_postings_takes_imported_spend(world):
+    # February gets a sales posting but its supplier invoices are not booked yet (month not closed)
+    insert(world, s.ledger_entries, [line(D(2025, 2, 3), "706100", credit=30000, ref="INV-6")])
+    assert value(world, "sm_spend", FEB_F) == pytest.approx(242.00)
+    assert value(world, "ledger_revenue", FEB_F) == pytest.approx(300.00)
+    # once February's 623 lines arrive, the ledger takes over the month: 75 - 0
+    insert(world, s.ledger_entries, [line(D(2025, 2, 28), "623400", debit=7500, ref="EVT-02")])
+    assert value(world, "sm_spend", FEB_F) == pytest.approx(75.00)
+
+
 def test_sm_spend_without_imported_spend(world):
     set_definition(world, "ledger.include_imported_spend", False)
     assert value(world, "sm_spend", JAN_FEB) == pytest.approx(280.00)
