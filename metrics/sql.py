@@ -300,3 +300,15 @@ __all__ = [
     "is_won", "money", "owner_team", "reached_at", "spend_conditions", "spend_unfilterable",
     "stage_of", "stage_probability", "stage_rules", "to_major",
 ]
+
+
+def period_bucket(ctx: Ctx, col, grain: str) -> ColumnElement:
+    """A date/datetime column as its period label: 'YYYY-MM' (month) or the Monday 'YYYY-MM-DD' (week)."""
+    sqlite = ctx.conn.dialect.name == "sqlite"
+    if grain == "month":
+        return func.strftime("%Y-%m", col) if sqlite else func.to_char(col, "YYYY-MM")
+    if grain == "week":
+        if sqlite:
+            return func.date(col, "-6 days", "weekday 1")
+        return func.to_char(func.date_trunc("week", cast(col, DateTime)), "YYYY-MM-DD")
+    raise ValueError(f"grain {grain!r} is not month or week")

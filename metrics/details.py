@@ -1,0 +1,401 @@
+"""Row-level and grouped tables behind the numbers: drill-downs, the funnel, owner and campaign tables.
+
+Every function takes the engine and a `Filters`, returns a pandas DataFrame with snake_case
+columns (money in major units of the reporting currency), and selects its records with the
+same rules as the metric it explains (metrics/sql.py), so a table's total is the KPI above it.
+Grouping happens in SQL; pandas only shapes the result.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from contextlib import contextmanager
+from typing import Iterator
+
+import pandas as pd
+from sqlalchemy import Engine, and_, case, func, literal, or_, select
+
+from store import schema as s
+from store.db import get_meta
+
+from . import sql
+from .definitions import load_definitions
+from .filters import NONE_BUCKET, Filters
+from .marketing import contact_field, marketing_sourced, now
+from .registry import Ctx
+
+d, c, o, sp = s.deals, s.contacts, s.owners, s.marketing_spend
+
+STAGE_LABELS = {"lead": "Leads", "marketingqualifiedlead": "MQLs", "salesqualifiedlead": "SQLs",
+                "opportunity": "Opportunities", "customer": "Customers"}
+# Which deals a deal-based KPI counts.
+WON_METRICS = ("won_revenue", "won_deals", "north_star", "avg_deal_size", "sales_cycle_days",
+               "sales_cycle_days_median", "marketing_sourced_revenue", "marketing_sourced_share", "gap_to_target")
+OPEN_METRICS = ("open_pipeline", "weighted_pipeline", "pipeline_coverage", "sales_velocity")
+CLOSED_METRICS = ("win_rate",)
+LOST_METRICS = ("lost_deals",)
+FORECAST_METRICS = ("forecast",)
+# Which contacts a contact-based KPI counts: metric -> (stage role of the period, role reached).
+CONTACT_METRICS = {
+    "new_leads": ("lead", None), "mqls": ("mql", None), "sqls": ("sql", None),
+    "opportunities": ("opportunity", None), "new_customers": ("customer", None),
+    "lead_to_mql_rate": ("lead", "mql"), "mql_to_sql_rate": ("mql", "sql"),
+    "sql_to_opportunity_rate": ("sql", "opportunity"), "opportunity_to_customer_rate": ("opportunity", "customer"),
+    "lead_to_customer_rate": ("lead", "customer"),
+}
+
+
+@contextmanager
+def _ctx(engine: Engine) -> Iterator[Ctx]:
+    with engine.connect() as conn:
+        yield Ctx(conn, load_definitions(conn))
+
+
+def _frame(rows, columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame([tuple(r) for r in rows], columns=columns)
+
+
+def _owner_name():
+    name = func.trim(func.coalesce(o.c.first_name, "") + literal(" ") + func.coalesce(o.c.last_name, ""))
+    return func.coalesce(func.nullif(name, ""), o.c.email, o.c.owner_id)
+
+
+# --- deals ---------------------------------------------------------------------------------
+
+def _hubspot_url(portal: str | None, origin: str, deal_id: str) -> str | None:
+    if origin != "hubspot" or not portal:
+        return None
+    return f"https://app.hubspot.com/contacts/{portal}/record/0-3/{deal_id}"
+
+
+def deals_behind(engine: Engine, metric_id: str, filters: Filters, limit: int = 500) -> pd.DataFrame:
+    """The deals a deal-based KPI counts, largest first (hubspot_url for synced deals)."""
+    with _ctx(engine) as ctx:
+        period = sql.in_period_date(d.c.close_date, filters)
+        won, lost, open_ = sql.is_won(ctx), sql.is_lost(ctx), sql.is_open(ctx)
+        if metric_id in WON_METRICS:
+            where = [won, period]
+            if metric_id.startswith("marketing_sourced"):
+                where.append(marketing_sourced(ctx))
+        elif metric_id in OPEN_METRICS:
+            where = [open_, period]
+        elif metric_id in CLOSED_METRICS:
+            where = [or_(won, lost), period]
+        elif metric_id in LOST_METRICS:
+            where = [lost, period]
+        elif metric_id in FORECAST_METRICS:
+            where = [or_(won, open_), period]
+        else:
+            raise ValueError(f"{metric_id} is not counted in deals; deal lists exist for: "
+                             f"{', '.join(WON_METRICS + OPEN_METRICS + CLOSED_METRICS + LOST_METRICS + FORECAST_METRICS)}")
+        amount = sql.to_major(ctx, d.c.amount_cents, d.c.currency)
+        status = case((won, literal("won")), (lost, literal("lost")), else_=literal("open"))
+        q = (select(d.c.deal_id, d.c.name, amount.label("amount"), d.c.currency,
+                    (d.c.amount_cents / 100.0).label("amount_in_currency"), d.c.pipeline_id, d.c.stage_id,
+                    status.label("status"), sql.stage_probability(ctx).label("probability"),
+                    (amount * sql.stage_probability(ctx)).label("weighted_amount"),
+                    d.c.created_at, d.c.close_date, d.c.owner_id,
+                    select(_owner_name()).where(o.c.owner_id == d.c.owner_id).scalar_subquery().label("owner"),
+                    sql.deal_region(ctx).label("region"), sql.deal_product_line(ctx).label("product_line"),
+                    d.c.deal_source, d.c.forecast_category, d.c.lost_reason, d.c.origin)
+             .where(*sql.deal_conditions(ctx, filters), *where)
+             .order_by(amount.desc().nulls_last(), d.c.deal_id).limit(limit))
+        rows = ctx.conn.execute(q).all()
+        portal = get_meta(ctx.conn, "hubspot_portal_id")
+        labels = sql.stage_rules(ctx).labels
+    cols = ["deal_id", "name", "amount", "currency", "amount_in_currency", "pipeline_id", "stage_id", "status",
+            "probability", "weighted_amount", "created_at", "close_date", "owner_id", "owner", "region",
+            "product_line", "deal_source", "forecast_category", "lost_reason", "origin"]
+    df = _frame(rows, cols)
+    df.insert(7, "stage", [labels.get((p, st), st) for p, st in zip(df["pipeline_id"], df["stage_id"])])
+    df["amount"] = df["amount"].astype(float).round(2)
+    df["weighted_amount"] = df["weighted_amount"].astype(float).round(2)
+    df["hubspot_url"] = [_hubspot_url(portal, org, did) for org, did in zip(df["origin"], df["deal_id"])]
+    return df
+
+
+# --- contacts ------------------------------------------------------------------------------
+
+def _contact_columns(ctx: Ctx) -> list:
+    return [c.c.contact_id, c.c.email, c.c.first_name, c.c.last_name, c.c.owner_id,
+            select(_owner_name()).where(o.c.owner_id == c.c.owner_id).scalar_subquery().label("owner"),
+            c.c.region, c.c.original_source, c.c.campaign, c.c.lifecycle_stage]
+
+
+CONTACT_COLS = ["contact_id", "email", "first_name", "last_name", "owner_id", "owner", "region", "original_source",
+                "campaign", "lifecycle_stage"]
+
+
+def contacts_behind(engine: Engine, metric_id: str, filters: Filters, limit: int = 500) -> pd.DataFrame:
+    """The contacts a funnel KPI counts (for a rate: the period's cohort, with whether each converted)."""
+    if metric_id in ("leads_not_followed_up", "follow_up_rate"):
+        return burnt_leads(engine, filters, limit=limit, only_burnt=metric_id == "leads_not_followed_up")
+    if metric_id not in CONTACT_METRICS:
+        raise ValueError(f"{metric_id} is not counted in contacts; contact lists exist for: "
+                         f"{', '.join(list(CONTACT_METRICS) + ['leads_not_followed_up', 'follow_up_rate'])}")
+    role, to_role = CONTACT_METRICS[metric_id]
+    with _ctx(engine) as ctx:
+        at = sql.reached_at(ctx, sql.stage_of(ctx, role))
+        cols = [*_contact_columns(ctx), at.label("entered_at")]
+        names = CONTACT_COLS + ["entered_at"]
+        if to_role:
+            cols.append(sql.reached_at(ctx, sql.stage_of(ctx, to_role)).label("reached_at"))
+            names.append("reached_at")
+        rows = ctx.conn.execute(select(*cols).where(*sql.contact_conditions(ctx, filters), sql.in_period_dt(at, filters))
+                                .order_by(at, c.c.contact_id).limit(limit)).all()
+    df = _frame(rows, names)
+    if to_role:
+        df["converted"] = df["reached_at"].notna()
+    return df
+
+
+def burnt_leads(engine: Engine, filters: Filters, limit: int = 500, only_burnt: bool = True) -> pd.DataFrame:
+    """Qualified leads of the period with no sales touch within the SLA (window elapsed), oldest first.
+
+    age_hours: hours from becoming MQL to the first touch, or to now when never touched.
+    """
+    with _ctx(engine) as ctx:
+        sla = ctx.defs.follow_up_sla_hours
+        mql_at = sql.reached_at(ctx, sql.stage_of(ctx, "mql"))
+        touch = c.c.first_sales_touch_at
+        clock = now(ctx)
+        waited = sql.days_between(ctx, mql_at, func.coalesce(touch, clock)) * 24.0
+        in_time = and_(touch.isnot(None), sql.days_between(ctx, mql_at, touch) * 24.0 <= sla)
+        where = [*sql.contact_conditions(ctx, filters), sql.in_period_dt(mql_at, filters),
+                 mql_at <= clock - dt.timedelta(hours=sla)]
+        if only_burnt:
+            where.append(~in_time)
+        rows = ctx.conn.execute(select(*_contact_columns(ctx), mql_at.label("became_mql_at"), touch,
+                                       waited.label("age_hours"), case((in_time, True), else_=False).label("followed_up"))
+                                .where(*where).order_by(mql_at, c.c.contact_id).limit(limit)).all()
+    df = _frame(rows, CONTACT_COLS + ["became_mql_at", "first_sales_touch_at", "age_hours", "followed_up"])
+    df["age_hours"] = df["age_hours"].astype(float).round(1)
+    df["followed_up"] = df["followed_up"].astype(bool)
+    return df
+
+
+# --- funnel --------------------------------------------------------------------------------
+
+def _median(ctx: Ctx, expr, where: list) -> float | None:
+    n = ctx.conn.execute(select(func.count(expr)).where(*where)).scalar_one()
+    if not n:
+        return None
+    mid = ctx.conn.execute(select(expr).where(*where, expr.isnot(None)).order_by(expr)
+                           .offset((n - 1) // 2).limit(2 if n % 2 == 0 else 1)).scalars().all()
+    return round(sum(float(x) for x in mid) / len(mid), 1)
+
+
+def funnel(engine: Engine, filters: Filters, view: str = "period", mode: str = "strict") -> pd.DataFrame:
+    """Contacts per funnel stage: count, % of previous stage, % of top, median days from the previous stage.
+
+    view "period": contacts that entered each stage in the period. view "cohort": of the leads
+    created in the period, how many reached each stage (at any time up to now).
+    mode "strict": a contact counts in a stage only with an entry date for it and for every
+    earlier stage. mode "any": a skipped stage counts as passed when the next reached stage was.
+    """
+    if view not in ("period", "cohort"):
+        raise ValueError(f"funnel view {view!r} is not 'period' or 'cohort'")
+    if mode not in ("strict", "any"):
+        raise ValueError(f"funnel mode {mode!r} is not 'strict' or 'any'")
+    with _ctx(engine) as ctx:
+        stages = ctx.defs.funnel_stages
+        strict = mode == "strict"
+        at = {st: sql.reached_at(ctx, st, strict=strict) for st in stages}
+        base = sql.contact_conditions(ctx, filters)
+        if view == "cohort":
+            base.append(sql.in_period_dt(at[stages[0]], filters))
+        rows = []
+        for i, st in enumerate(stages):
+            cond = list(base)
+            if strict:
+                cond += [at[x].isnot(None) for x in stages[:i + 1]]
+            if view == "period":
+                cond.append(sql.in_period_dt(at[st], filters))
+            else:
+                cond.append(at[st].isnot(None))
+            count = int(ctx.conn.execute(select(func.count()).where(*cond)).scalar_one())
+            median = None
+            if i:
+                gap = sql.days_between(ctx, at[stages[i - 1]], at[st])
+                median = _median(ctx, gap, cond + [at[stages[i - 1]].isnot(None)])
+            rows.append((st, STAGE_LABELS.get(st, st), count, median))
+    df = pd.DataFrame(rows, columns=["stage", "label", "count", "median_days_from_previous"])
+    top = df["count"].iloc[0] if len(df) else 0
+    prev = df["count"].shift(1)
+    df["pct_of_previous"] = [None if i == 0 or not p else n / p for i, (n, p) in enumerate(zip(df["count"], prev))]
+    df["pct_of_top"] = [n / top if top else None for n in df["count"]]
+    return df[["stage", "label", "count", "pct_of_previous", "pct_of_top", "median_days_from_previous"]]
+
+
+# --- pipeline ------------------------------------------------------------------------------
+
+def pipeline_by_stage(engine: Engine, filters: Filters) -> pd.DataFrame:
+    """Open deals closing in the period by stage: deals, amount, weighted_amount (totals = the KPIs)."""
+    with _ctx(engine) as ctx:
+        amount = sql.to_major(ctx, d.c.amount_cents, d.c.currency)
+        prob = sql.stage_probability(ctx)
+        rows = ctx.conn.execute(
+            select(d.c.pipeline_id, d.c.stage_id, func.count(), func.sum(amount), func.sum(amount * prob))
+            .where(*sql.deal_conditions(ctx, filters), sql.is_open(ctx), sql.in_period_date(d.c.close_date, filters))
+            .group_by(d.c.pipeline_id, d.c.stage_id)).all()
+        rules = sql.stage_rules(ctx)
+    rows = sorted(rows, key=lambda r: (r[0], rules.order.get((r[0], r[1]), 0), r[1]))
+    return pd.DataFrame([(pid, sid, rules.labels.get((pid, sid), sid), rules.probability.get((pid, sid), 0.0),
+                          int(n), sql.money(a), sql.money(w)) for pid, sid, n, a, w in rows],
+                        columns=["pipeline_id", "stage", "label", "probability", "deals", "amount", "weighted_amount"])
+
+
+def forecast_by_category(engine: Engine, filters: Filters) -> pd.DataFrame:
+    """The forecast by HubSpot forecast category: won deals of the period plus open deals closing in it.
+
+    weighted_amount adds up to the forecast KPI (won at 100%, open at stage probability).
+    """
+    with _ctx(engine) as ctx:
+        amount = sql.to_major(ctx, d.c.amount_cents, d.c.currency)
+        won = sql.is_won(ctx)
+        category = case((won, literal("closed_won")), else_=func.coalesce(func.nullif(d.c.forecast_category, ""),
+                                                                          literal(NONE_BUCKET)))
+        weighted = case((won, amount), else_=amount * sql.stage_probability(ctx))
+        rows = ctx.conn.execute(
+            select(category.label("cat"), func.count(), func.sum(amount), func.sum(weighted))
+            .where(*sql.deal_conditions(ctx, filters), or_(won, sql.is_open(ctx)),
+                   sql.in_period_date(d.c.close_date, filters))
+            .group_by(category)).all()
+    order = {"closed_won": 0, "commit": 1, "best_case": 2, "pipeline": 3, "omit": 4, NONE_BUCKET: 5}
+    rows = sorted(rows, key=lambda r: (order.get(str(r[0]).lower(), 4), str(r[0])))
+    return pd.DataFrame([(cat, str(cat).replace("_", " ").capitalize(), int(n), sql.money(a), sql.money(w))
+                         for cat, n, a, w in rows],
+                        columns=["forecast_category", "label", "deals", "amount", "weighted_amount"])
+
+
+def _people_table(ctx: Ctx, filters: Filters, key, key_name: str) -> pd.DataFrame:
+    amount = sql.to_major(ctx, d.c.amount_cents, d.c.currency)
+    won, lost, open_ = sql.is_won(ctx), sql.is_lost(ctx), sql.is_open(ctx)
+    period = sql.in_period_date(d.c.close_date, filters)
+    rows = ctx.conn.execute(
+        select(key.label("k"),
+               func.count().filter(and_(won, period)), func.sum(amount).filter(and_(won, period)),
+               func.count().filter(and_(lost, period)),
+               func.count().filter(and_(open_, period)), func.sum(amount).filter(and_(open_, period)),
+               func.sum(amount * sql.stage_probability(ctx)).filter(and_(open_, period)))
+        .where(*sql.deal_conditions(ctx, filters), period).group_by(key)).all()
+    out = []
+    for k, nw, rev, nl, no, pipe, wpipe in rows:
+        nw, nl = int(nw or 0), int(nl or 0)
+        out.append((k if k not in (None, "") else NONE_BUCKET, nw, sql.money(rev), nl,
+                    nw / (nw + nl) if nw + nl else None, sql.money(rev) / nw if nw else None,
+                    int(no or 0), sql.money(pipe), sql.money(wpipe)))
+    df = pd.DataFrame(out, columns=[key_name, "won_deals", "won_revenue", "lost_deals", "win_rate", "avg_deal_size",
+                                    "open_deals", "open_pipeline", "weighted_pipeline"])
+    return df.sort_values("won_revenue", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def owner_table(engine: Engine, filters: Filters) -> pd.DataFrame:
+    """Per owner: won deals and revenue, lost deals, win rate, average deal, open and weighted pipeline."""
+    with _ctx(engine) as ctx:
+        df = _people_table(ctx, filters, d.c.owner_id, "owner_id")
+        names = dict(ctx.conn.execute(select(o.c.owner_id, _owner_name())).all())
+        teams = dict(ctx.conn.execute(select(o.c.owner_id, o.c.team_name)).all())
+    df.insert(1, "owner", [names.get(k, k) for k in df["owner_id"]])
+    df.insert(2, "team", [teams.get(k) or NONE_BUCKET for k in df["owner_id"]])
+    return df
+
+
+def team_table(engine: Engine, filters: Filters) -> pd.DataFrame:
+    """owner_table grouped by the owners' team."""
+    with _ctx(engine) as ctx:
+        return _people_table(ctx, filters, sql.owner_team(d.c.owner_id), "team")
+
+
+# --- marketing -----------------------------------------------------------------------------
+
+def campaign_table(engine: Engine, filters: Filters) -> pd.DataFrame:
+    """Per campaign: spend, leads, MQLs and customers of the period, attributed won deals and revenue, ROI."""
+    with _ctx(engine) as ctx:
+        spend: dict = {}
+        if not sql.spend_unfilterable(filters):
+            spend = dict(ctx.conn.execute(select(sp.c.campaign, func.sum(sql.to_major(ctx, sp.c.amount_cents, sp.c.currency)))
+                                          .where(*sql.spend_conditions(filters), sp.c.campaign.isnot(None),
+                                                 sp.c.campaign != "").group_by(sp.c.campaign)).all())
+        counts = {}
+        for role in ("lead", "mql", "customer"):
+            at = sql.reached_at(ctx, sql.stage_of(ctx, role))
+            counts[role] = dict(ctx.conn.execute(
+                select(c.c.campaign, func.count()).where(*sql.contact_conditions(ctx, filters),
+                                                         sql.in_period_dt(at, filters), c.c.campaign.isnot(None),
+                                                         c.c.campaign != "").group_by(c.c.campaign)).all())
+        campaign = contact_field("campaign")
+        won = {k: (n, v) for k, n, v in ctx.conn.execute(
+            select(campaign, func.count(), func.sum(sql.to_major(ctx, d.c.amount_cents, d.c.currency)))
+            .where(*sql.deal_conditions(ctx, filters), sql.is_won(ctx), sql.in_period_date(d.c.close_date, filters),
+                   campaign.isnot(None), campaign != "").group_by(campaign)).all()}
+    names = set(spend) | set(won) | set().union(*[set(v) for v in counts.values()])
+    rows = []
+    for k in sorted(names, key=str.lower):
+        cost = sql.money(spend.get(k)) if k in spend else None
+        n_won, revenue = won.get(k, (0, 0.0))
+        leads = counts["lead"].get(k, 0)
+        rows.append((k, cost, leads, counts["mql"].get(k, 0), counts["customer"].get(k, 0), int(n_won),
+                     sql.money(revenue), (sql.money(revenue) - cost) / cost if cost else None,
+                     cost / leads if cost and leads else None))
+    return pd.DataFrame(rows, columns=["campaign", "spend", "leads", "mqls", "customers", "won_deals",
+                                       "won_revenue", "roi", "cost_per_lead"])
+
+
+def source_quality(engine: Engine, filters: Filters) -> pd.DataFrame:
+    """Per original source: leads of the period, how many became MQL and customer (cohort), won revenue."""
+    with _ctx(engine) as ctx:
+        lead_at = sql.reached_at(ctx, sql.stage_of(ctx, "lead"))
+        mql_at = sql.reached_at(ctx, sql.stage_of(ctx, "mql"))
+        cust_at = sql.reached_at(ctx, sql.stage_of(ctx, "customer"))
+        src = func.coalesce(func.nullif(c.c.original_source, ""), literal(NONE_BUCKET))
+        cohort = {k: (n, m, cu) for k, n, m, cu in ctx.conn.execute(
+            select(src, func.count(), func.count(mql_at), func.count(cust_at))
+            .where(*sql.contact_conditions(ctx, filters), sql.in_period_dt(lead_at, filters)).group_by(src)).all()}
+        dsrc = func.coalesce(func.nullif(d.c.deal_source, ""), contact_field("original_source"), literal(NONE_BUCKET))
+        revenue = {k: (n, v) for k, n, v in ctx.conn.execute(
+            select(dsrc, func.count(), func.sum(sql.to_major(ctx, d.c.amount_cents, d.c.currency)))
+            .where(*sql.deal_conditions(ctx, filters), sql.is_won(ctx), sql.in_period_date(d.c.close_date, filters))
+            .group_by(dsrc)).all()}
+        marketing = set(ctx.defs.marketing_sources)
+    rows = []
+    for k in sorted(set(cohort) | set(revenue), key=str.lower):
+        n, m, cu = cohort.get(k, (0, 0, 0))
+        nw, rev = revenue.get(k, (0, 0.0))
+        rows.append((k, k in marketing, int(n), int(m), int(cu), m / n if n else None, cu / n if n else None,
+                     int(nw), sql.money(rev)))
+    return pd.DataFrame(rows, columns=["source", "is_marketing_sourced", "leads", "reached_mql", "became_customer",
+                                       "lead_to_mql_rate", "lead_to_customer_rate", "won_deals", "won_revenue"])
+
+
+def lost_reasons_by_source(engine: Engine, filters: Filters) -> pd.DataFrame:
+    """Why deals were lost (closed-lost in the period) and leads disqualified (MQL in the period), by source."""
+    with _ctx(engine) as ctx:
+        dsrc = func.coalesce(func.nullif(d.c.deal_source, ""), contact_field("original_source"), literal(NONE_BUCKET))
+        reason = func.coalesce(func.nullif(d.c.lost_reason, ""), literal("(no reason given)"))
+        lost = ctx.conn.execute(
+            select(dsrc, reason, func.count(), func.sum(sql.to_major(ctx, d.c.amount_cents, d.c.currency)))
+            .where(*sql.deal_conditions(ctx, filters), sql.is_lost(ctx), sql.in_period_date(d.c.close_date, filters))
+            .group_by(dsrc, reason)).all()
+        csrc = func.coalesce(func.nullif(c.c.original_source, ""), literal(NONE_BUCKET))
+        mql_at = sql.reached_at(ctx, sql.stage_of(ctx, "mql"))
+        disq = ctx.conn.execute(
+            select(csrc, c.c.disqualified_reason, func.count())
+            .where(*sql.contact_conditions(ctx, filters), sql.in_period_dt(mql_at, filters),
+                   c.c.disqualified_reason.isnot(None), c.c.disqualified_reason != "")
+            .group_by(csrc, c.c.disqualified_reason)).all()
+    rows = [(k, "deal lost", r, int(n), sql.money(a)) for k, r, n, a in lost]
+    rows += [(k, "lead disqualified", r, int(n), None) for k, r, n in disq]
+    df = pd.DataFrame(rows, columns=["source", "kind", "reason", "count", "amount"])
+    return df.sort_values(["source", "kind", "count"], ascending=[True, True, False], kind="stable").reset_index(drop=True)
+
+
+def leads_by_source_over_time(engine: Engine, filters: Filters, grain: str = "month") -> pd.DataFrame:
+    """New leads (any-stage, as the new_leads KPI) per period and original source."""
+    with _ctx(engine) as ctx:
+        at = sql.reached_at(ctx, sql.stage_of(ctx, "lead"))
+        bucket = sql.period_bucket(ctx, at, grain)
+        src = func.coalesce(func.nullif(c.c.original_source, ""), literal(NONE_BUCKET))
+        rows = ctx.conn.execute(select(bucket, src, func.count())
+                                .where(*sql.contact_conditions(ctx, filters), sql.in_period_dt(at, filters))
+                                .group_by(bucket, src).order_by(bucket, src)).all()
+    return pd.DataFrame([(str(p), k, int(n)) for p, k, n in rows], columns=["period", "source", "leads"])
