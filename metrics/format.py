@@ -19,7 +19,7 @@ def _group(value: float, decimals: int, locale: str) -> str:
     text = f"{abs(value):,.{decimals}f}"
     if locale == "fr-FR":
         text = text.replace(",", NNBSP).replace(".", ",")
-    return ("-" if value < 0 and float(text.replace(NNBSP, "").replace(",", ".") or 0) != 0 else "") + text
+    return ("-" if value < 0 and round(abs(value), decimals) != 0 else "") + text
 
 
 def format_money(value: float | None, currency: str = "EUR", locale: str = "en-US", decimals: int = 2) -> str:
