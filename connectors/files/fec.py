@@ -223,7 +223,7 @@ def parse_fec(data: bytes, file_name: str, options: ReadOptions | None = None,
                      al[:255] or None, pr[:128] or None, opt[0], el[:255] or None, debit, credit,
                      lt[:32] or None, opt[1], opt[2], md, dv[:3] or None))
 
-    unbalanced = {k: v for k, v in balance.items() if v != 0}
+    unbalanced = {k: v for k, v in balance.items() if v != 0 and k not in bad_entries}
     for (jc, en), diff in list(unbalanced.items())[:1000]:
         report.add(entry_first[(jc, en)], "EcritureNum", f"{jc} {en}",
                    f"unbalanced entry: debit - credit = {diff / 100:.2f}")

@@ -1,0 +1,108 @@
+"""The import contract: validate first, one transaction, idempotent by hash, a corrected file
+replaces its period, every attempt recorded."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from connectors.files import importer
+from connectors.files.importer import FileImportError, import_file, read_file
+from store import data_version, schema as s
+from fileimport_helpers import count_rows, fec_line, ledger_totals, small_fec
+
+NAME = "123456789FEC20241231.txt"
+
+
+def _runs(engine) -> list[dict]:
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(s.import_runs).order_by(s.import_runs.c.import_id)).mappings()]
+
+
+def test_import_fec_writes_rows_and_records_the_run(engine):
+    before = data_version(engine)
+    report = import_file(engine, "fec", small_fec(), NAME, actor="alice")
+    assert report.status == "success" and report.rows_accepted == 5
+    # 1,000.00 of sales on 706, 300.00 of advertising on 623, both entries balanced
+    assert ledger_totals(engine) == {"lines": 5, "revenue": 100000, "sm_spend": 30000,
+                                     "debit": 150000, "credit": 150000}
+    run = _runs(engine)[0]
+    assert (run["kind"], run["file_name"], run["imported_by"], run["status"]) == ("fec", NAME, "alice", "success")
+    assert run["file_hash"] == importer.file_hash(small_fec()) and run["rows_accepted"] == 5
+    assert (str(run["period_start"]), str(run["period_end"])) == ("2024-01-05", "2024-01-20")
+    assert data_version(engine) == before + 1
+    with engine.connect() as conn:
+        assert set(conn.execute(select(s.ledger_entries.c.siren, s.ledger_entries.c.import_id)).all()) == \
+            {("123456789", run["import_id"])}
+
+
+def test_import_same_file_twice_is_a_noop(engine):
+    import_file(engine, "fec", small_fec(), NAME)
+    version = data_version(engine)
+    again = import_file(engine, "fec", small_fec(), "renamed-copy.txt")
+    assert again.status == "skipped" and "already imported as import #1" in again.message
+    assert ledger_totals(engine)["lines"] == 5 and data_version(engine) == version
+    assert [r["status"] for r in _runs(engine)] == ["success", "skipped"]
+
+
+def test_import_corrected_period_replaces_rows_of_that_source(engine):
+    import_file(engine, "fec", small_fec(sale="1000,00"), NAME)
+    other = import_file(engine, "fec", small_fec(sale="50,00"), "987654321FEC20241231.txt")
+    assert other.status == "success"
+    fixed = import_file(engine, "fec", small_fec(sale="1200,00"), NAME)
+    assert fixed.status == "success" and fixed.rows_replaced == 5
+    assert ledger_totals(engine, "123456789")["revenue"] == 120000  # not 220,000
+    assert ledger_totals(engine, "123456789")["lines"] == 5
+    assert ledger_totals(engine, "987654321")["revenue"] == 5000  # another company is untouched
+
+
+def test_import_rejected_file_changes_nothing(engine):
+    import_file(engine, "fec", small_fec(), NAME)
+    version, lines = data_version(engine), ledger_totals(engine)["lines"]
+    broken = small_fec([fec_line("VE", "7", "20240110", "706000", "0,00", "10,00")])  # unbalanced
+    report = import_file(engine, "fec", broken, NAME)
+    assert report.status == "rejected" and "nothing was written" in report.message
+    assert report.errors[0].reason.startswith("unbalanced entry")
+    assert ledger_totals(engine)["lines"] == lines and data_version(engine) == version
+    assert _runs(engine)[-1]["status"] == "rejected" and _runs(engine)[-1]["rows_accepted"] == 0
+
+
+def test_import_valid_only_keeps_whole_balanced_entries(engine):
+    broken = small_fec([fec_line("VE", "7", "20240110", "706000", "0,00", "10,00"),
+                        fec_line("VE", "8", "2024-13-01", "706000", "0,00", "10,00"),
+                        fec_line("VE", "8", "20240111", "411000", "10,00", "0,00")])
+    report = import_file(engine, "fec", broken, NAME, valid_only=True)
+    assert report.status == "success" and report.rows_accepted == 5 and report.rows_rejected == 3
+    assert ledger_totals(engine)["revenue"] == 100000
+
+
+def test_import_dry_run_writes_nothing(engine):
+    report = import_file(engine, "fec", small_fec(), NAME, dry_run=True)
+    assert report.status == "validated" and report.ok
+    assert count_rows(engine, s.ledger_entries) == 0 and count_rows(engine, s.import_runs) == 0
+
+
+def test_import_failure_while_writing_rolls_back(engine, monkeypatch):
+    def explode(conn, parsed, import_id, batch=50_000):
+        importer.bulk_insert(conn, "ledger_entries", importer.fec.ROW_COLUMNS, parsed.rows[:2],
+                             {"import_id": import_id, "siren": "1", "origin": "csv"})
+        conn.execute(s.ledger_entries.insert().values(journal_code=None))  # NOT NULL violation
+    monkeypatch.setattr(importer, "write_fec", explode)
+    version = data_version(engine)
+    report = import_file(engine, "fec", small_fec(), NAME)
+    assert report.status == "failed" and "nothing was kept" in report.message
+    assert count_rows(engine, s.ledger_entries) == 0 and data_version(engine) == version
+    assert [r["status"] for r in _runs(engine)] == ["failed"]
+
+
+def test_read_file_unknown_kind_or_mapping():
+    with pytest.raises(FileImportError, match="unknown import kind"):
+        read_file("payroll", b"x", "x.csv")
+    with pytest.raises(FileImportError, match="neither a preset"):
+        read_file("invoices", b"x", "x.csv", mapping="no-such-preset")
+
+
+def test_report_text_lists_problems_and_the_choice():
+    broken = small_fec([fec_line("VE", "7", "20240110", "706000", "0,00", "10,00")])
+    text = read_file("fec", broken, NAME).report.as_text()
+    assert f"{NAME}:7 [EcritureNum] 'VE 7': unbalanced entry: debit - credit = -10.00" in text
+    assert "import the 5 valid rows only" in text
