@@ -58,9 +58,9 @@ def _check(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _event(conn, decision_id: int, week: dt.date, actor: str, action: str,
-           before: dict | None, after: dict | None) -> None:
+           before: dict | None, after: dict | None, at: dt.datetime) -> None:
     conn.execute(s.decision_events.insert().values(
-        decision_id=decision_id, week_start=week, at=utcnow(), actor=actor, action=action,
+        decision_id=decision_id, week_start=week, at=at, actor=actor, action=action,
         before_json=None if before is None else json.dumps(_plain(before), sort_keys=True),
         after_json=None if after is None else json.dumps(_plain(after), sort_keys=True)))
     record_audit(conn, actor, "decision.add" if action == "add" else "decision.update",
@@ -69,25 +69,28 @@ def _event(conn, decision_id: int, week: dt.date, actor: str, action: str,
 
 
 def add_decision(engine: Engine, *, text: str, owner: str, actor: str, week_start: dt.date | None = None,
-                 due_date: dt.date | None = None, metric_id: str | None = None) -> int:
+                 due_date: dt.date | None = None, metric_id: str | None = None,
+                 now: dt.datetime | None = None) -> int:
     """Record a decision in the meeting of `week_start` (default: this week); returns its id."""
-    week = week_of(week_start or utcnow().date())
+    now = now or utcnow()
+    week = week_of(week_start or now.date())
     values = _check({"text": text, "owner": owner, "due_date": due_date, "metric_id": metric_id})
-    row = dict(values, week_start=week, status="open", created_at=utcnow(), created_by=actor)
+    row = dict(values, week_start=week, status="open", created_at=now, created_by=actor)
     with engine.begin() as conn:
         decision_id = conn.execute(s.meeting_decisions.insert().values(**row)).inserted_primary_key[0]
-        _event(conn, decision_id, week, actor, "add", None, dict(values, status="open"))
+        _event(conn, decision_id, week, actor, "add", None, dict(values, status="open"), now)
     return int(decision_id)
 
 
 def update_decision(engine: Engine, decision_id: int, actor: str, week_start: dt.date | None = None,
-                    **changes: Any) -> dict:
+                    now: dt.datetime | None = None, **changes: Any) -> dict:
     """Change some of text/owner/due_date/metric_id/status; returns the decision as saved."""
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise DecisionError(f"Cannot change {', '.join(sorted(unknown))}; editable: {', '.join(EDITABLE)}.")
     changes = _check(changes)
-    week = week_of(week_start or utcnow().date())
+    now = now or utcnow()
+    week = week_of(week_start or now.date())
     with engine.begin() as conn:
         t = s.meeting_decisions
         current = conn.execute(select(t).where(t.c.decision_id == decision_id)).mappings().first()
@@ -98,21 +101,21 @@ def update_decision(engine: Engine, decision_id: int, actor: str, week_start: dt
             return dict(current)
         values = dict(diff)
         if "status" in diff:
-            values["closed_at"] = None if diff["status"] == "open" else utcnow()
+            values["closed_at"] = None if diff["status"] == "open" else now
             action = "reopen" if diff["status"] == "open" else "close"
         else:
             action = "update"
         conn.execute(t.update().where(t.c.decision_id == decision_id).values(**values))
-        _event(conn, decision_id, week, actor, action, {k: current[k] for k in diff}, diff)
+        _event(conn, decision_id, week, actor, action, {k: current[k] for k in diff}, diff, now)
         return dict(conn.execute(select(t).where(t.c.decision_id == decision_id)).mappings().one())
 
 
 def close_decision(engine: Engine, decision_id: int, actor: str, status: str = "done",
-                   week_start: dt.date | None = None) -> dict:
+                   week_start: dt.date | None = None, now: dt.datetime | None = None) -> dict:
     """Close a decision as done or dropped."""
     if status not in ("done", "dropped"):
         raise DecisionError(f"Close a decision as 'done' or 'dropped', not {status!r}.")
-    return update_decision(engine, decision_id, actor, week_start=week_start, status=status)
+    return update_decision(engine, decision_id, actor, week_start=week_start, now=now, status=status)
 
 
 def _rows(engine: Engine, where) -> list[dict]:

@@ -1,0 +1,131 @@
+"""The week report and its pack: the waterfall between the two meetings adds up, the HTML parses
+and opens offline, the XLSX reads back, and both carry the same numbers as the report the page shows."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+from html.parser import HTMLParser
+
+import pytest
+from openpyxl import load_workbook
+
+from meeting.decisions import add_decision, close_decision
+from meeting.pack import format_cell, to_html, to_xlsx
+from meeting.report import week_report
+from meeting.snapshots import reconstruct_snapshot, take_snapshot
+from meeting_crm import NOW, THIS_WEEK
+
+D = dt.date
+TODAY = NOW.date()
+LAST_WEEK = D(2026, 11, 9)
+
+
+@pytest.fixture
+def report(crm):
+    reconstruct_snapshot(crm, LAST_WEEK, now=NOW)
+    take_snapshot(crm, kind="weekly", now=NOW)
+    old = add_decision(crm, text="Chase the DACH renewal", owner="Ben", actor="ceo", week_start=LAST_WEEK,
+                       metric_id="won_revenue")
+    add_decision(crm, text="Audit USD deals", owner="cfo", actor="ceo", week_start=LAST_WEEK)
+    close_decision(crm, old + 1, actor="cfo", week_start=LAST_WEEK, now=dt.datetime(2026, 11, 10, 15))
+    add_decision(crm, text="Move the Q4 forecast call", owner="Ana", actor="ceo", week_start=THIS_WEEK)
+    return week_report(crm, THIS_WEEK, today=TODAY)
+
+
+def test_report_waterfall_between_the_two_meetings(report):
+    wf = report.waterfall
+    # start (Mon 9 Nov, Q4): d1 10,000 + d2 5,000 + d3 2,000 USD = 1,840 EUR; end: d2 5,000 + d4 7,000
+    got = {b.category: b.amount for b in wf.bars}
+    assert got == {"start": 16840.0, "new": 7000.0, "increased": 0.0, "decreased": 0.0, "pushed_out": 0.0,
+                   "pulled_in": 0.0, "won": -10000.0, "lost": -1840.0, "end": 12000.0}
+    deals = report.waterfall_deals
+    assert sorted(zip(deals.category, deals.deal_id)) == [("Lost", "d3"), ("New", "d4"), ("Won", "d1")]
+    assert deals.set_index("deal_id").loc["d4", "owner"] == "Ben Maier"
+
+
+def test_report_kpis_week_over_week_and_vs_target(report):
+    k = report.kpis.set_index("metric_id")
+    # week 9-15 Nov: d1 won 10,000; week 2-8 Nov: nothing won
+    assert (k.loc["won_revenue", "value"], k.loc["won_revenue", "previous"], k.loc["won_revenue", "change"]) == \
+        (10000.0, 0.0, 10000.0)
+    # quarter: north star (booked) 10,000 of a 90,000 target
+    assert (k.loc["north_star", "quarter_value"], k.loc["north_star", "target"]) == (10000.0, 90000.0)
+    assert k.loc["north_star", "vs_target"] == -80000.0
+    assert k.loc["north_star", "vs_target_pct"] == pytest.approx(-80000 / 90000)
+    gap = report.quarter_table.set_index("metric_id")
+    assert gap.loc["gap_to_target", "value"] == 80000.0
+
+
+def test_report_decisions_and_carry_over(report):
+    assert list(report.decisions.text) == ["Move the Q4 forecast call"]
+    assert list(report.open_items.text) == ["Chase the DACH renewal"]  # the closed one is not carried
+
+
+class _Cells(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.rows: dict[str, dict[str, str]] = {}
+        self.scripts, self.external = 0, []
+        self._metric, self._col, self._value = None, None, None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "script":
+            self.scripts += 1
+            if a.get("src"):
+                self.external.append(a["src"])
+        if tag == "link" and a.get("href"):
+            self.external.append(a["href"])
+        if tag == "tr" and a.get("data-metric"):
+            self._metric = a["data-metric"]
+            self.rows.setdefault(self._metric, {})
+        if tag == "td" and self._metric:
+            self._col, self._value = a.get("data-col"), a.get("data-value")
+
+    def handle_data(self, data):
+        if self._col and self._metric and self._col not in self.rows[self._metric]:
+            self.rows[self._metric][self._col] = (data, self._value)
+
+    def handle_endtag(self, tag):
+        if tag == "td":
+            self._col = None
+        if tag == "tr":
+            self._metric = None
+
+
+def test_html_pack_opens_offline_and_shows_the_report_numbers(report):
+    page = to_html(report)
+    parser = _Cells()
+    parser.feed(page)
+    assert parser.external == []  # nothing fetched from the network: plotly.js is inline
+    assert parser.scripts >= 2 and "Plotly.newPlot" in page or "plotly" in page.lower()
+    kpi_cells = parser.rows["won_revenue"]
+    assert kpi_cells["value"] == ("€10,000.00", repr(10000.0))
+    for r in report.kpis.itertuples():  # every KPI value written as the page writes it
+        if r.value is not None and r.value == r.value:
+            shown, raw = parser.rows[r.metric_id]["value"]
+            assert shown == format_cell(r.value, "value", {"unit": r.unit}, "en-US", "EUR")
+            assert float(raw) == r.value
+    assert "Chase the DACH renewal" in page and "Move the Q4 forecast call" in page
+
+
+def test_xlsx_pack_reads_back_with_one_sheet_per_section(report):
+    wb = load_workbook(io.BytesIO(to_xlsx(report)))
+    assert wb.sheetnames[0] == "Summary"
+    for name in ("KPIs", "Pipeline waterfall", "Waterfall deals", "Forecast accuracy", "Gap to target",
+                 "Leads not followed up", "Best campaigns", "CMO KPIs", "CSO KPIs", "CFO KPIs", "Decisions",
+                 "Open items"):
+        assert name in wb.sheetnames
+    ws = wb["KPIs"]
+    header = [c.value for c in ws[1]]
+    rows = {r[0]: dict(zip(header, r)) for r in ws.iter_rows(min_row=2, values_only=True)}
+    for r in report.kpis.itertuples():
+        got = rows[r.metric_id]["value"]
+        if r.value is None or r.value != r.value:
+            assert got is None
+        else:  # Excel keeps 15 significant digits
+            assert got == pytest.approx(r.value, rel=1e-12)
+    wf = {r[0]: r[2] for r in wb["Pipeline waterfall"].iter_rows(min_row=2, values_only=True)}
+    assert wf == {"start": 16840.0, "new": 7000.0, "increased": 0.0, "decreased": 0.0, "pushed_out": 0.0,
+                  "pulled_in": 0.0, "won": -10000.0, "lost": -1840.0, "end": 12000.0}
+    assert [r[2] for r in wb["Open items"].iter_rows(min_row=2, values_only=True)] == ["Chase the DACH renewal"]
