@@ -225,14 +225,37 @@ def cac_value(ctx: Ctx, f: Filters) -> Result:
                  "no new customers in this period, so no cost per customer")
 
 
+def arpa_window(ctx: Ctx, f: Filters) -> Filters | None:
+    """The 12 months ending on the period's last day, starting no earlier than the month of the
+    first revenue invoice (so a young store is not divided by months it has no invoices for)."""
+    after = f.end + dt.timedelta(days=1)
+    try:
+        start = after.replace(year=after.year - 1)
+    except ValueError:  # 29 February
+        start = after.replace(year=after.year - 1, day=28)
+    first = ctx.conn.execute(select(func.min(inv.c.issue_date)).where(
+        inv.c.status.notin_(NOT_REVENUE_STATUSES), inv.c.issue_date <= f.end)).scalar()
+    if first is None:
+        return None
+    return f.with_period(max(start, first.replace(day=1)), f.end)
+
+
 def arpa_value(ctx: Ctx, f: Filters) -> Result:
-    revenue = ctx.value("invoiced_revenue", f)
+    """Trailing-12-month invoiced revenue / customers invoiced in it / its months (annual billing
+    would make a one-month figure an average invoice, not a monthly revenue)."""
+    if not _any_invoice(ctx):
+        return NotAvailable(NO_INVOICES)
+    window = arpa_window(ctx, f)
+    if window is None:
+        return NotAvailable("no customer was invoiced up to the end of this period")
+    revenue = ctx.value("invoiced_revenue", window)
     if isinstance(revenue, NotAvailable):
         return revenue
     customer = func.coalesce(inv.c.company_id, inv.c.customer_name)
     accounts = ctx.conn.execute(select(func.count(customer.distinct())).where(
-        *invoice_conditions(ctx, f, inv.c.issue_date), not_(inv.c.is_credit_note))).scalar_one()
-    return ratio(revenue, accounts * months_in_period(f), "no customer was invoiced in this period")
+        *invoice_conditions(ctx, window, inv.c.issue_date), not_(inv.c.is_credit_note))).scalar_one()
+    return ratio(revenue, accounts * months_in_period(window),
+                 "no customer was invoiced in the 12 months up to the end of this period")
 
 
 def ltv_value(ctx: Ctx, f: Filters) -> Result:

@@ -161,11 +161,12 @@ def test_sm_spend_only_imported_without_ledger(engine):
 def test_unit_economics(world):
     # CAC: 280 / 2 new customers (K1, K2) = 140
     assert value(world, "cac", JAN_F) == pytest.approx(140.00)
-    # ARPA: 1910 / 3 invoiced customers (C1, C2, C6; credit notes do not add customers) / 1 month
-    arpa = 1910 / 3
-    assert value(world, "arpa", JAN_F) == pytest.approx(636.67)
+    # ARPA over the 12 months to 31 Jan, which start with the month of the first invoice (INV-5,
+    # December): 2 months; revenue 300 + 1910; customers C5, C1, C2, C6 (credit notes add none)
+    arpa = 2210 / 4 / 2
+    assert value(world, "arpa", JAN_F) == pytest.approx(276.25)
     ltv = arpa * 0.78 / 0.015  # gross margin and monthly churn of definitions.yaml
-    assert value(world, "ltv", JAN_F) == pytest.approx(33106.67)
+    assert value(world, "ltv", JAN_F) == pytest.approx(14365.00)
     assert value(world, "ltv_cac_ratio", JAN_F) == pytest.approx(ltv / 140)
     assert value(world, "cac_payback_months", JAN_F) == pytest.approx(140 / (arpa * 0.78))
 
@@ -173,12 +174,21 @@ def test_unit_economics(world):
 def test_unit_economics_follow_the_definitions(world):
     set_definition(world, "unit_economics.gross_margin", 0.5)
     set_definition(world, "unit_economics.monthly_churn_rate", 0.02)
-    assert value(world, "ltv", JAN_F) == pytest.approx(1910 / 3 * 0.5 / 0.02, abs=0.01)
+    assert value(world, "ltv", JAN_F) == pytest.approx(276.25 * 0.5 / 0.02)
 
 
-def test_arpa_counts_months_of_the_period(world):
-    # Jan + Feb = 2 months; revenue 1910 + 300; customers C1, C2, C6, C4 (INV-6)
-    assert value(world, "arpa", JAN_FEB) == pytest.approx(round(2210 / 4 / 2, 2))
+def test_arpa_window_ends_with_the_period(world):
+    # to 28 Feb: December to February = 3 months; 2210 + INV-6 300; customers C5, C1, C2, C6, C4
+    assert value(world, "arpa", JAN_FEB) == pytest.approx(round(2510 / 5 / 3, 2))
+    assert value(world, "arpa", FEB_F) == pytest.approx(round(2510 / 5 / 3, 2))
+
+
+def test_arpa_window_is_twelve_months_at_most(world):
+    # an invoice of 15 January 2024 is before the 12 months to 31 January 2025 (1 Feb 2024 on)
+    insert(world, s.invoices, [invoice("INV-0", D(2024, 1, 15), 10000, None)])
+    assert value(world, "arpa", JAN_F) == pytest.approx(round(2210 / 4 / 12, 2))
+    # ... and inside the 12 months to 31 December 2024: INV-0 100 + INV-5 300, customers 2
+    assert value(world, "arpa", Filters(D(2024, 12, 1), D(2024, 12, 31))) == pytest.approx(round(400 / 2 / 12, 2))
 
 
 def test_months_in_period():
@@ -197,10 +207,10 @@ def test_not_available_instead_of_division_errors(world):
     mid_jan = Filters(D(2025, 1, 10), D(2025, 1, 20))
     assert "new customers" in reason(world, "cac", mid_jan)
     assert "new customers" in reason(world, "ltv_cac_ratio", mid_jan)
-    march = Filters(D(2025, 3, 1), D(2025, 3, 31))
-    assert value(world, "invoiced_revenue", march) == pytest.approx(0.0)
-    assert "no customer" in reason(world, "arpa", march)
-    assert "no customer" in reason(world, "cac_payback_months", march)
+    before = Filters(D(2024, 11, 1), D(2024, 11, 30))
+    assert value(world, "invoiced_revenue", before) == pytest.approx(0.0)
+    assert "no customer" in reason(world, "arpa", before)
+    assert "no customer" in reason(world, "cac_payback_months", before)
     assert reason(world, "budget_vs_actual", JAN_F)  # no budget lines
 
 
