@@ -130,7 +130,7 @@ def generate_demo(engine: Engine, scale: str = "small", seed: int = DEFAULT_SEED
         sqlite = conn.dialect.name == "sqlite"
         if sqlite:  # bulk load only: a crash loses the whole (uncommitted) load anyway
             conn.exec_driver_sql("PRAGMA synchronous=OFF")
-            conn.exec_driver_sql("PRAGMA cache_size=-262144")
+            conn.exec_driver_sql("PRAGMA cache_size=-65536")
             conn.exec_driver_sql("PRAGMA temp_store=MEMORY")
             conn.commit()
         try:
@@ -186,4 +186,6 @@ def seed_demo_if_empty(engine: Engine, scale: str = "small", seed: int = DEFAULT
         generate_demo(engine, scale=scale, seed=seed, as_of=as_of)
     except StoreNotEmpty:  # someone else filled it in the meantime
         return False
+    from meeting.snapshots import backfill_demo_snapshots  # the weekly meeting's last 12 weeks
+    backfill_demo_snapshots(engine, weeks=12, as_of=as_of)
     return True
