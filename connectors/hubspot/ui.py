@@ -81,9 +81,9 @@ def current_job(engine: Engine) -> SyncJob | None:
 def _may_sync() -> bool:
     try:
         from auth import can
-        return can(None, "sync.run")
-    except Exception:  # no auth module configured: the app is single-user
+    except ImportError:  # no auth module in this build: the app is single-user
         return True
+    return can(None, "sync.run")
 
 
 def _runs_frame(engine: Engine) -> pd.DataFrame:
@@ -125,6 +125,8 @@ def render_sync_panel(engine: Engine) -> None:
         full = right.checkbox("Full sync (re-read every record)", key="hubspot_full_sync")
         busy = job is not None and job.running
         if left.button("Sync now", key="hubspot_sync_now", disabled=busy, type="primary"):
+            from auth import require
+            require("sync.run")  # refused on the server too, not only hidden
             job = start_sync(engine, full=full)
     elif settings is not None:
         st.info("Only admins can start a HubSpot sync.")
