@@ -9,8 +9,8 @@ rolls back) with the change it describes::
         bump_data_version(conn)
 
 Actions in use: definition.change, definition.reset, decision.add, decision.update, import,
-sync, settings.change, connector.change, demo.load, store.restore. Values that look like
-secrets (keys naming a token, password or secret) are stored as "***".
+sync, settings.change, connector.change, demo.load, store.restore. Values under keys naming a
+token, password or secret, and any configured secret value anywhere, are stored as "***".
 """
 from __future__ import annotations
 
@@ -59,6 +59,17 @@ def _dump(value: Any) -> str | None:
     return None if value is None else json.dumps(_plain(value), sort_keys=True, ensure_ascii=False)
 
 
+def _scrub(text: str | None) -> str | None:
+    """Mask configured secret values (token, DB password) wherever they appear in the text."""
+    if not text:
+        return text
+    try:
+        from ops.secrets import redact
+    except ImportError:  # a build without ops/: the key-name masking above still applies
+        return text
+    return redact(text)
+
+
 def record_audit(conn: Connection | Engine, actor: str, action: str, target: str,
                  before: Any, after: Any) -> None:
     """Append one audit row; on a Connection it joins the caller's transaction."""
@@ -67,8 +78,8 @@ def record_audit(conn: Connection | Engine, actor: str, action: str, target: str
     if len(action) > 64:
         raise ValueError(f"audit action {action[:70]!r} is longer than 64 characters")
     row = {"at": utcnow(), "actor": actor[:255], "action": action,
-           "target": None if target is None else str(target)[:255],
-           "before_json": _dump(before), "after_json": _dump(after)}
+           "target": None if target is None else _scrub(str(target))[:255],
+           "before_json": _scrub(_dump(before)), "after_json": _scrub(_dump(after))}
     if isinstance(conn, Engine):
         with conn.begin() as c:
             c.execute(s.audit_log.insert().values(**row))

@@ -83,3 +83,11 @@ def test_audit_frame_columns_and_values(engine):
     assert list(frame.columns) == ["audit_id", "at", "actor", "action", "target", "before", "after"]
     assert frame.loc[0, "before"] == '{"status": "open"}' and frame.loc[0, "after"] == '{"status": "done"}'
     assert audit_frame(engine, action="sync").empty
+
+
+def test_record_audit_masks_configured_secret_values_anywhere(engine, monkeypatch):
+    token = "pat-eu1-aaaabbbb-cccc-dddd-eeee-ffff00001111"
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", token)
+    record_audit(engine, "local-admin", "sync", "hubspot", None,
+                 {"status": "failed", "error": f"401 with Bearer {token}"})
+    assert list_audit(engine)[0]["after"]["error"] == "401 with Bearer ***"
