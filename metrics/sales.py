@@ -222,11 +222,16 @@ def budget_for_period(ctx: Ctx, metric: str, f: Filters) -> Result:
     if missing:
         return NotAvailable(f"no {metric} budget for {', '.join(missing)}: import budgets covering the "
                             "whole period on the Data page")
-    value = 0.0
-    for month, lines in by_month.items():
+    value, unbudgeted = 0.0, []
+    for month, lines in sorted(by_month.items()):
         lines = pick(pick(lines, 1, f.regions), 2, f.product_lines)
+        if not lines:
+            unbudgeted.append(month.strftime("%Y-%m"))
         overlap = (min(month.replace(day=_month_days(month)), f.end) - max(month, f.start)).days + 1
         value += sum(float(r[3]) for r in lines) * overlap / _month_days(month)
+    if unbudgeted:
+        return NotAvailable(f"no {metric} budget for the selected regions / product lines in "
+                            f"{', '.join(unbudgeted)}: import budgets at that level on the Data page")
     return value
 
 

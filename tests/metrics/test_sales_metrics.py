@@ -168,3 +168,7 @@ def test_unknown_currency_is_left_out_not_converted_at_one(engine):
     from metrics import data_quality
     found = {c["check"]: c for c in data_quality.checks(engine)}
     assert found["unknown_currency"]["count"] == 1 and "JPY" in found["unknown_currency"]["message"]
+
+
+def test_target_not_available_for_a_region_without_budget(world):
+    assert "selected regions" in reason(world, "target_revenue", Filters(*Q1, regions=("NA",)))
