@@ -125,9 +125,12 @@ def render_sync_panel(engine: Engine) -> None:
         full = right.checkbox("Full sync (re-read every record)", key="hubspot_full_sync")
         busy = job is not None and job.running
         if left.button("Sync now", key="hubspot_sync_now", disabled=busy, type="primary"):
-            from auth import require
-            require("sync.run")  # refused on the server too, not only hidden
-            job = start_sync(engine, full=full)
+            from auth import PermissionDenied, require
+            try:
+                require("sync.run")  # refused on the server too, not only hidden
+                job = start_sync(engine, full=full)
+            except PermissionDenied as exc:
+                st.error(str(exc))
     elif settings is not None:
         st.info("Only admins can start a HubSpot sync.")
 
