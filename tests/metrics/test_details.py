@@ -38,6 +38,7 @@ def test_deals_behind_lists_by_kind(world):
 def test_hubspot_links_only_for_synced_deals(world):
     with world.begin() as conn:
         set_meta(conn, "hubspot_portal_id", "4711")
+        conn.execute(s.deals.update().where(s.deals.c.deal_id == "d2").values(origin="csv"))
     df = D.deals_behind(world, "won_revenue", Q1_F).set_index("deal_id")
     assert "4711" in df.loc["d1", "hubspot_url"] and df.loc["d1", "hubspot_url"].endswith("/d1")
     assert df.loc["d2", "hubspot_url"] is None  # imported from a file: no HubSpot record to open
