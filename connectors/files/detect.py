@@ -149,6 +149,11 @@ def make_cents_parser(decimal: str = ".", thousands: str = "") -> Callable[[str]
         hit = cache.get(raw)
         if hit is not None:
             return hit
+        # fast path: plain 'digits<decimal>dd', the usual shape of ledger and export amounts
+        if len(raw) > 3 and raw[-3] == decimal and raw.isascii():
+            whole, frac = raw[:-3], raw[-2:]
+            if whole.isdigit() and frac.isdigit() and len(whole) < 14:
+                return int(whole) * 100 + int(frac)
         s = raw.strip().translate(_CURRENCY_MARKS)
         if not s:
             raise ValueError("empty amount")

@@ -33,7 +33,6 @@ class FecFile:
     report: ImportReport
     rows: list[tuple] = field(default_factory=list)
     siren: str | None = None
-    revenue_hint: dict = field(default_factory=dict)
 
 
 def siren_from_name(file_name: str) -> str | None:
@@ -72,177 +71,288 @@ def _valid_account(compte: str) -> bool:
     return compte.isdigit() and compte.isascii() and "1" <= compte[0] <= "8"
 
 
+def _line_chunks(text: str, size: int = 1 << 22):
+    """The text in pieces of whole lines (about `size` characters), to split a few MB at a time."""
+    start, n = 0, len(text)
+    while start < n:
+        end = text.find("\n", min(start + size, n - 1))
+        end = n if end == -1 else end + 1
+        yield text[start:end]
+        start = end
+
+
+class FecReader:
+    """A FEC read in batches of row tuples, with its report filled as lines go by.
+
+    `batches()` can run more than once: a second pass with `skip` leaves out whole entries
+    (JournalCode, EcritureNum) found bad in the first, so a valid-only import stays balanced.
+    Memory holds the text and one batch, never the whole ledger as rows.
+    """
+
+    def __init__(self, data: bytes, file_name: str, options: ReadOptions | None = None):
+        self.options = options or ReadOptions()
+        self.report = ImportReport("fec", file_name, partial_safe=True)
+        self.siren = siren_from_name(file_name)
+        self.text = ""
+        self.ok_header = False
+        self.bad_entries: set[tuple[str, str]] = set()
+        self.period: tuple[dt.date, dt.date] | None = None
+        self.rows_yielded = 0
+        self._passes = 0
+        report = self.report
+        try:
+            text, encoding = decode_bytes(data, self.options.encoding)
+            if text.startswith("\ufeff"):
+                text = text[1:]
+            first_end = text.find("\n")
+            head = split_lines(text[:65536] if first_end < 65536 else text[:first_end + 1])
+            if not text.strip():
+                raise FileFormatError("the file is empty")
+            if not head or not head[0].strip():
+                raise FileFormatError("the first line (header) is empty")
+            sep = sniff_delimiter(head[:20], self.options.delimiter or None)
+        except FileFormatError as exc:
+            report.add(0, "", "", str(exc))
+            return
+        report.detected.update(encoding=encoding, delimiter=DELIMITER_NAMES.get(sep, sep))
+        header = [h.strip() for h in head[0].split(sep)]
+        self.ncols = len(header)
+        while header and not header[-1]:
+            header.pop()  # a trailing separator at the end of every line
+        self.header = header
+        idx = {h.lower(): i for i, h in enumerate(header) if h}
+        self.has_dc = "debit" in idx and "credit" in idx
+        has_ms = "montant" in idx and "sens" in idx
+        missing = [c for c in _REQUIRED if c.lower() not in idx]
+        if not (self.has_dc or has_ms):
+            missing.append("Debit/Credit (or Montant/Sens)")
+        if missing:
+            report.add(1, ", ".join(missing), head[0][:120],
+                       "missing FEC column(s): the header must name " + ", ".join(missing))
+            return
+        absent = [c for c in STANDARD_COLUMNS if c.lower() not in idx and c not in ("Debit", "Credit")]
+        if absent:
+            report.add(1, ", ".join(absent), "", "standard FEC column(s) absent; read as empty", "warning")
+        known = {c.lower() for c in STANDARD_COLUMNS} | {"montant", "sens"}
+        extra = [h for h in header if h.lower() not in known]
+        if extra:
+            report.detected["extra columns (ignored)"] = ", ".join(extra)
+        report.detected["amounts"] = "Debit/Credit" if self.has_dc else "Montant/Sens"
+        self.decimal = self.options.decimal or ("," if _comma_decimal(head[1:200], sep, idx, self.has_dc) else ".")
+        report.detected["decimal"] = self.decimal
+        self.sep, self.idx, self.text, self.ok_header = sep, idx, text, True
+
+    def batches(self, batch_rows: int = 50_000, skip: set | frozenset = frozenset(), progress=None):
+        """Lists of valid row tuples (ROW_COLUMNS order); problems are reported on the first pass only."""
+        if not self.ok_header:
+            return
+        self._passes += 1
+        first_pass = self._passes == 1
+        report, sep, idx, has_dc, ncols = self.report, self.sep, self.idx, self.has_dc, self.ncols
+        add = report.add if first_pass else (lambda *a, **k: None)
+        cents = make_cents_parser(self.decimal, self.options.thousands or "")
+        date = _iso_date_parser()
+        accounts: dict[str, str] = {}
+        get = {c: idx.get(c.lower()) for c in STANDARD_COLUMNS}
+        i_jc, i_jl, i_en, i_ed = get["JournalCode"], get["JournalLib"], get["EcritureNum"], get["EcritureDate"]
+        i_cn, i_cl, i_an, i_al = get["CompteNum"], get["CompteLib"], get["CompAuxNum"], get["CompAuxLib"]
+        i_pr, i_pd, i_el, i_lt = get["PieceRef"], get["PieceDate"], get["EcritureLib"], get["EcritureLet"]
+        i_dl, i_vd, i_md, i_dv = get["DateLet"], get["ValidDate"], get["Montantdevise"], get["Idevise"]
+        i_d, i_c = (idx["debit"], idx["credit"]) if has_dc else (idx["montant"], idx["sens"])
+        text_cols = [(name, i, limit) for name, i, limit in (
+            ("JournalLib", i_jl, 255), ("CompteLib", i_cl, 255), ("CompAuxNum", i_an, 64),
+            ("CompAuxLib", i_al, 255), ("PieceRef", i_pr, 128), ("EcritureLib", i_el, 255),
+            ("EcritureLet", i_lt, 32), ("Idevise", i_dv, 3))]
+        balance: dict[tuple[str, str], int] = {}
+        entry_first: dict[tuple[str, str], int] = {}
+        bad: set = set()
+        skip_set = frozenset(skip) if not first_pass else frozenset()
+        batch: list[tuple] = []
+        n_read = 0
+        min_date = max_date = None
+        total = max(len(self.text), 1)
+        done_chars = 0
+        line_no = 1
+        header_pending = True
+        # a missing optional column reads the empty field appended to every line
+        col = [ncols if i is None else i for i in (i_pd, i_dl, i_vd, i_md)]
+        i_pd, i_dl, i_vd, i_md = col
+        text_idx = [ncols if i is None else i for _, i, _ in text_cols]
+        dcache: dict[str, str] = {"": None}
+        dget = dcache.get
+        ccache: dict[str, int] = {}
+        cget = ccache.get
+        fast_comma = self.decimal
+        thousands = bool(self.options.thousands)
+
+        def opt_date(raw: str):
+            v = dget(raw, False)
+            if v is not False:
+                return v
+            v = raw.strip()
+            v = date(v) if v else None  # ValueError: reported by the caller
+            dcache[raw] = v
+            return v
+
+        def amount(raw: str) -> int:
+            v = cget(raw)
+            if v is not None:
+                return v
+            if not thousands and len(raw) > 3 and raw[-3] == fast_comma:
+                whole, frac = raw[:-3], raw[-2:]
+                if whole.isdigit() and frac.isdigit() and whole.isascii() and frac.isascii() and len(whole) < 14:
+                    return int(whole) * 100 + int(frac)
+            v = cents(raw) if raw and not raw.isspace() else 0
+            if len(ccache) < 100_000:
+                ccache[raw] = v
+            return v
+
+        for piece in _line_chunks(self.text):
+            lines = split_lines(piece)
+            done_chars += len(piece)
+            if header_pending:
+                lines, header_pending = lines[1:], False
+            for line in lines:
+                line_no += 1
+                if not line or line.isspace():
+                    continue
+                n_read += 1
+                f = line.split(sep)
+                nf = len(f)
+                if nf != ncols and not (nf == ncols - 1 and len(self.header) < ncols):
+                    add(line_no, "", line[:80], f"expected {ncols} fields separated by "
+                        f"{DELIMITER_NAMES.get(sep, sep)}, found {nf} (cut or merged line?)")
+                    continue
+                if nf < ncols:
+                    f.append("")
+                f.append("")
+                jc = f[i_jc].strip()
+                en = f[i_en].strip()
+                key = (jc, en)
+                if skip_set and key in skip_set:
+                    continue
+                if key not in entry_first:
+                    entry_first[key] = line_no
+                ok = True
+                if not jc:
+                    add(line_no, "JournalCode", "", "empty journal code")
+                    ok = False
+                raw = f[i_ed]
+                ed = dget(raw)
+                if ed is None:
+                    try:
+                        ed = dcache[raw] = date(raw.strip())
+                    except ValueError as exc:
+                        add(line_no, "EcritureDate", raw, f"unparseable date: {exc}")
+                        ok = False
+                cn = f[i_cn]
+                valid = accounts.get(cn)
+                if valid is None:
+                    stripped = cn.strip()
+                    valid = accounts[cn] = stripped if _valid_account(stripped) and len(stripped) <= 32 else ""
+                if not valid:
+                    add(line_no, "CompteNum", cn.strip(), "unknown account (PCG accounts are numeric, class 1 to 8)")
+                    ok = False
+                cn = valid
+                try:
+                    if has_dc:
+                        debit = amount(f[i_d])
+                        credit = amount(f[i_c])
+                    else:
+                        value = cents(f[i_d])
+                        sens = f[i_c].strip().upper()
+                        if sens in ("D", "+1", "1"):
+                            debit, credit = value, 0
+                        elif sens in ("C", "-1"):
+                            debit, credit = 0, value
+                        else:
+                            add(line_no, "Sens", sens, "Sens must be D or C (or +1 / -1)")
+                            ok = False
+                except ValueError as exc:
+                    add(line_no, "Debit/Credit" if has_dc else "Montant", _amount_text(f, has_dc, idx),
+                        f"unparseable amount: {exc}")
+                    ok = False
+                try:
+                    pdate = opt_date(f[i_pd])
+                    dlet = opt_date(f[i_dl])
+                    vdate = opt_date(f[i_vd])
+                except ValueError as exc:
+                    for name, i in (("PieceDate", i_pd), ("DateLet", i_dl), ("ValidDate", i_vd)):
+                        try:
+                            opt_date(f[i])
+                        except ValueError:
+                            add(line_no, name, f[i].strip(), f"unparseable date: {exc}")
+                    ok = False
+                md = f[i_md]
+                if md:
+                    try:
+                        md = cents(md) if not md.isspace() else None
+                    except ValueError as exc:
+                        add(line_no, "Montantdevise", md.strip(), f"unparseable amount: {exc}")
+                        ok = False
+                else:
+                    md = None
+                if len(jc) > 16 or len(en) > 64:
+                    add(line_no, "JournalCode/EcritureNum", f"{jc} {en}", "value too long")
+                    ok = False
+                if not ok:
+                    bad.add(key)
+                    continue
+                texts = [f[i].strip() or None for i in text_idx]
+                if len(line) > 120 or (texts[7] and len(texts[7]) > 3) or (texts[6] and len(texts[6]) > 32):
+                    for k, (name, _i, limit) in enumerate(text_cols):
+                        v = texts[k]
+                        if v and len(v) > limit:
+                            add(line_no, name, v[:40], f"longer than {limit} characters; cut", "warning")
+                            texts[k] = v[:limit]
+                jl, cl, an, al, pr, el, lt, dv = texts
+                balance[key] = balance.get(key, 0) + debit - credit
+                if min_date is None or ed < min_date:
+                    min_date = ed
+                if max_date is None or ed > max_date:
+                    max_date = ed
+                batch.append((line_no, jc, jl, en, ed, cn, cl, an, al, pr, pdate, el, debit, credit,
+                              lt, dlet, vdate, md, dv))
+                if len(batch) >= batch_rows:
+                    self.rows_yielded += len(batch)
+                    yield batch
+                    batch = []
+            if progress is not None:
+                progress(done_chars / total, f"read {line_no:,} lines")
+        if batch:
+            self.rows_yielded += len(batch)
+            yield batch
+        if first_pass:
+            unbalanced = {k: v for k, v in balance.items() if v != 0 and k not in bad}
+            for (jc, en), diff in list(unbalanced.items())[:1000]:
+                report.add(entry_first[(jc, en)], "EcritureNum", f"{jc} {en}",
+                           f"unbalanced entry: debit - credit = {diff / 100:.2f}")
+            if len(unbalanced) > 1000:
+                report.add(1, "EcritureNum", "", f"{len(unbalanced) - 1000:,} more unbalanced entries not listed")
+            self.bad_entries = bad | set(unbalanced)
+            report.rows_read = n_read
+            if n_read == 0:
+                report.add(0, "", "", "the file has a header but no entry lines")
+        if min_date:
+            self.period = (dt.date.fromisoformat(min_date), dt.date.fromisoformat(max_date))
+
+
 def parse_fec(data: bytes, file_name: str, options: ReadOptions | None = None,
               progress=None) -> FecFile:
-    """Read and validate a FEC file. Never raises for bad content: problems go in the report."""
-    options = options or ReadOptions()
-    report = ImportReport("fec", file_name, partial_safe=True)
-    out = FecFile(report, siren=siren_from_name(file_name))
-    try:
-        text, encoding = decode_bytes(data, options.encoding)
-        lines = split_lines(text)
-        if not lines or not lines[0].strip():
-            raise FileFormatError("the file is empty" if not text.strip() else "the first line (header) is empty")
-        sep = sniff_delimiter(lines[:20], options.delimiter or None)
-    except FileFormatError as exc:
-        report.add(0, "", "", str(exc))
-        return out
-    report.detected.update(encoding=encoding, delimiter=DELIMITER_NAMES.get(sep, sep))
-    header = [h.strip() for h in lines[0].split(sep)]
-    ncols = len(header)
-    while header and not header[-1]:
-        header.pop()  # a trailing separator at the end of every line
-    idx = {h.lower(): i for i, h in enumerate(header) if h}
-    has_dc = "debit" in idx and "credit" in idx
-    has_ms = "montant" in idx and "sens" in idx
-    missing = [c for c in _REQUIRED if c.lower() not in idx]
-    if not (has_dc or has_ms):
-        missing.append("Debit/Credit (or Montant/Sens)")
-    if missing:
-        report.add(1, ", ".join(missing), lines[0][:120],
-                   "missing FEC column(s): the header must name " + ", ".join(missing))
-        return out
-    absent = [c for c in STANDARD_COLUMNS if c.lower() not in idx and c not in ("Debit", "Credit")]
-    if absent:
-        report.add(1, ", ".join(absent), "", "standard FEC column(s) absent; read as empty", "warning")
-    extra = [h for h in header if h.lower() not in {c.lower() for c in STANDARD_COLUMNS} | {"montant", "sens"}]
-    if extra:
-        report.detected["extra columns (ignored)"] = ", ".join(extra)
-    report.detected["amounts"] = "Debit/Credit" if has_dc else "Montant/Sens"
-
-    decimal = options.decimal or ("," if _comma_decimal(lines[1:200], sep, idx, has_dc) else ".")
-    report.detected["decimal"] = decimal
-    cents = make_cents_parser(decimal, options.thousands or "")
-    date = _iso_date_parser()
-    get = {c: idx.get(c.lower()) for c in STANDARD_COLUMNS}
-    i_jc, i_jl, i_en, i_ed = get["JournalCode"], get["JournalLib"], get["EcritureNum"], get["EcritureDate"]
-    i_cn, i_cl, i_an, i_al = get["CompteNum"], get["CompteLib"], get["CompAuxNum"], get["CompAuxLib"]
-    i_pr, i_pd, i_el, i_lt = get["PieceRef"], get["PieceDate"], get["EcritureLib"], get["EcritureLet"]
-    i_dl, i_vd, i_md, i_dv = get["DateLet"], get["ValidDate"], get["Montantdevise"], get["Idevise"]
-    if has_dc:
-        i_d, i_c = idx["debit"], idx["credit"]
-    else:
-        i_m, i_s = idx["montant"], idx["sens"]
-
-    add = report.add
-    rows = out.rows
-    balance: dict[tuple[str, str], int] = {}
-    bad_entries: set[tuple[str, str]] = set()
-    entry_first: dict[tuple[str, str], int] = {}
-    n_read = 0
-    min_date = max_date = None
-    total = len(lines)
-    for line_no in range(2, total + 1):
-        line = lines[line_no - 1]
-        if progress is not None and line_no % 100_000 == 0:
-            progress(line_no / total, f"read {line_no:,} of {total:,} lines")
-        if not line.strip():
-            continue
-        n_read += 1
-        f = line.split(sep)
-        if len(f) != ncols and not (len(f) == ncols - 1 and len(header) < ncols):
-            add(line_no, "", line[:80], f"expected {ncols} fields separated by "
-                f"{DELIMITER_NAMES.get(sep, sep)}, found {len(f)} (cut or merged line?)")
-            continue
-        jc = f[i_jc].strip()
-        en = f[i_en].strip()
-        key = (jc, en)
-        if key not in entry_first:
-            entry_first[key] = line_no
-        ok = True
-        if not jc:
-            add(line_no, "JournalCode", "", "empty journal code")
-            ok = False
-        try:
-            ed = date(f[i_ed].strip())
-        except ValueError as exc:
-            add(line_no, "EcritureDate", f[i_ed], f"unparseable date: {exc}")
-            ed, ok = None, False
-        cn = f[i_cn].strip()
-        if not _valid_account(cn):
-            add(line_no, "CompteNum", cn, "unknown account (PCG accounts are numeric, class 1 to 8)")
-            ok = False
-        try:
-            if has_dc:
-                ds, cs = f[i_d].strip(), f[i_c].strip()
-                debit = cents(ds) if ds else 0
-                credit = cents(cs) if cs else 0
-            else:
-                amount = cents(f[i_m])
-                sens = f[i_s].strip().upper()
-                if sens in ("D", "+1", "1"):
-                    debit, credit = amount, 0
-                elif sens in ("C", "-1"):
-                    debit, credit = 0, amount
-                else:
-                    add(line_no, "Sens", sens, "Sens must be D or C (or +1 / -1)")
-                    ok = False
-        except ValueError as exc:
-            add(line_no, "Debit/Credit" if has_dc else "Montant", _amount_text(f, has_dc, idx),
-                f"unparseable amount: {exc}")
-            ok = False
-        opt = []
-        for col, i in (("PieceDate", i_pd), ("DateLet", i_dl), ("ValidDate", i_vd)):
-            v = f[i].strip() if i is not None else ""
-            if v:
-                try:
-                    v = date(v)
-                except ValueError as exc:
-                    add(line_no, col, v, f"unparseable date: {exc}")
-                    ok = False
-            opt.append(v or None)
-        md = None
-        if i_md is not None:
-            v = f[i_md].strip()
-            if v:
-                try:
-                    md = cents(v)
-                except ValueError as exc:
-                    add(line_no, "Montantdevise", v, f"unparseable amount: {exc}")
-                    ok = False
-        if not ok:
-            bad_entries.add(key)
-            continue
-        texts = [f[i].strip() if i is not None else "" for i in (i_jl, i_cl, i_an, i_al, i_pr, i_el, i_lt, i_dv)]
-        for (name, limit), value in zip((("JournalLib", 255), ("CompteLib", 255), ("CompAuxNum", 64),
-                                         ("CompAuxLib", 255), ("PieceRef", 128), ("EcritureLib", 255),
-                                         ("EcritureLet", 32), ("Idevise", 3)), texts):
-            if len(value) > limit:
-                add(line_no, name, value[:40], f"longer than {limit} characters; cut", "warning")
-        if len(jc) > 16 or len(en) > 64 or len(cn) > 32:
-            add(line_no, "JournalCode/EcritureNum/CompteNum", f"{jc} {en} {cn}", "value too long")
-            bad_entries.add(key)
-            continue
-        jl, cl, an, al, pr, el, lt, dv = texts
-        balance[key] = balance.get(key, 0) + debit - credit
-        if min_date is None or ed < min_date:
-            min_date = ed
-        if max_date is None or ed > max_date:
-            max_date = ed
-        rows.append((line_no, jc, jl[:255] or None, en, ed, cn, cl[:255] or None, an[:64] or None,
-                     al[:255] or None, pr[:128] or None, opt[0], el[:255] or None, debit, credit,
-                     lt[:32] or None, opt[1], opt[2], md, dv[:3] or None))
-
-    unbalanced = {k: v for k, v in balance.items() if v != 0 and k not in bad_entries}
-    for (jc, en), diff in list(unbalanced.items())[:1000]:
-        report.add(entry_first[(jc, en)], "EcritureNum", f"{jc} {en}",
-                   f"unbalanced entry: debit - credit = {diff / 100:.2f}")
-    if len(unbalanced) > 1000:
-        report.add(1, "EcritureNum", "", f"{len(unbalanced) - 1000:,} more unbalanced entries not listed")
-    drop = bad_entries | set(unbalanced)
-    if drop:
-        # A valid-only import keeps whole entries: a half-kept entry would unbalance the ledger.
-        kept = [r for r in rows if (r[1], r[3]) not in drop]
-        out.rows = kept
-        min_date = min((r[4] for r in kept), default=None)
-        max_date = max((r[4] for r in kept), default=None)
-    report.rows_read = n_read
-    report.rows_accepted = len(out.rows)
-    report.rows_rejected = n_read - len(out.rows)
-    if n_read == 0:
-        report.add(0, "", "", "the file has a header but no entry lines")
-    if min_date:
-        report.period = (dt.date.fromisoformat(min_date), dt.date.fromisoformat(max_date))
+    """Read and validate a whole FEC into memory (previews, small files, tests). Never raises for
+    bad content: problems go in the report; rows of bad or unbalanced entries are left out."""
+    reader = FecReader(data, file_name, options)
+    out = FecFile(reader.report, siren=reader.siren)
+    rows = [r for batch in reader.batches(progress=progress) for r in batch]
+    if reader.bad_entries:
+        rows = [r for r in rows if (r[1], r[3]) not in reader.bad_entries]
+    out.rows = rows
+    report = reader.report
+    report.rows_accepted = len(rows)
+    report.rows_rejected = report.rows_read - len(rows)
+    if rows:
+        report.period = (dt.date.fromisoformat(min(r[4] for r in rows)),
+                         dt.date.fromisoformat(max(r[4] for r in rows)))
     return out
 
 

@@ -49,8 +49,7 @@ def read_file(kind: str, data: bytes, file_name: str, mapping=None, engine: Engi
         raise FileImportError(str(exc)) from None
     try:
         if kind == "fec":
-            parsed_fec = fec.parse_fec(data, file_name, m.read_options(), progress)
-            parsed = Parsed(parsed_fec.report, parsed_fec.rows, {"siren": parsed_fec.siren})
+            parsed = _read_fec(data, file_name, m.read_options(), progress)
         elif kind == "invoices":
             parsed = invoices.read_invoices(data, file_name, m)
         elif kind == "spend":
@@ -69,8 +68,29 @@ def read_file(kind: str, data: bytes, file_name: str, mapping=None, engine: Engi
     return parsed
 
 
-_WRITERS = {"fec": lambda conn, p, i: write_fec(conn, p, i), "invoices": invoices.write_invoices,
-            "spend": spend.write_spend, "budgets": budgets.write_budgets}
+_WRITERS = {"invoices": invoices.write_invoices, "spend": spend.write_spend, "budgets": budgets.write_budgets}
+PREVIEW_ROWS = 200
+
+
+def _read_fec(data: bytes, file_name: str, options, progress) -> Parsed:
+    """Validate a FEC without holding its rows: counts, period and a preview of the first rows."""
+    reader = fec.FecReader(data, file_name, options)
+    preview: list[tuple] = []
+    for batch in reader.batches(progress=progress):
+        if len(preview) < PREVIEW_ROWS:
+            preview.extend(batch[:PREVIEW_ROWS - len(preview)])
+    accepted, period = reader.rows_yielded, reader.period
+    if reader.bad_entries:  # a second pass counts what a valid-only import would keep
+        before = reader.rows_yielded
+        for _batch in reader.batches(skip=reader.bad_entries):
+            pass
+        accepted, period = reader.rows_yielded - before, reader.period
+        preview = [r for r in preview if (r[1], r[3]) not in reader.bad_entries]
+    report = reader.report
+    report.rows_accepted = accepted
+    report.rows_rejected = report.rows_read - accepted
+    report.period = period if accepted else None
+    return Parsed(report, preview, {"siren": reader.siren, "reader": reader})
 
 
 def _record_run(conn: Connection, report: ImportReport, actor: str, started, status: str,
@@ -109,6 +129,8 @@ def import_file(engine: Engine, kind: str, data: bytes, file_name: str, actor: s
             with engine.begin() as conn:
                 report.import_id = _record_run(conn, report, actor, started, "skipped", report.message)
         return report
+    if kind == "fec" and not dry_run:
+        return _import_fec(engine, data, file_name, actor, mapping, valid_only, progress, started, digest)
     parsed = read_file(kind, data, file_name, mapping, engine, progress)
     report = parsed.report
     if report.errors:
@@ -171,17 +193,103 @@ def _literal(value) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def write_fec(conn: Connection, parsed: Parsed, import_id: int, batch: int = 50_000) -> int:
-    """Replace the company's ledger lines in the file's period, then bulk-insert (driver level)."""
+class _Rollback(Exception):
+    """Leave the import transaction without keeping anything."""
+
+
+def _import_fec(engine: Engine, data: bytes, file_name: str, actor: str, mapping, valid_only: bool,
+                progress: Progress | None, started, digest: str) -> ImportReport:
+    """Stream a FEC into the store: rows are inserted batch by batch inside one transaction that
+    is rolled back if any problem turns up, so memory holds one batch, not the ledger."""
+    try:
+        options = load_mapping(mapping, PRESETS["fec"]).read_options()
+    except FileFormatError as exc:
+        raise FileImportError(str(exc)) from None
+    reader = fec.FecReader(data, file_name, options)
+    report = reader.report
+    report.file_hash = digest
+
+    def reject(message: str) -> ImportReport:
+        report.status, report.message = "rejected", message
+        with engine.begin() as conn:
+            report.import_id = _record_run(conn, report, actor, started, "rejected", f"{len(report.errors)} errors")
+        return report
+
+    def write(skip: frozenset) -> ImportReport:
+        before = reader.rows_yielded
+        with engine.begin() as conn:
+            import_id = _record_run(conn, report, actor, started, "success")
+            tuned = _tune_bulk(conn, True)
+            try:
+                for batch in reader.batches(skip=skip, progress=progress):
+                    bulk_insert(conn, s.ledger_entries.name, fec.ROW_COLUMNS, batch,
+                                {"import_id": import_id, "siren": reader.siren, "origin": "csv"})
+            finally:
+                if tuned:
+                    _tune_bulk(conn, False)
+            if report.errors and not skip:
+                raise _Rollback
+            report.rows_accepted = reader.rows_yielded - before
+            if not report.rows_accepted:
+                raise _Rollback
+            report.period = reader.period
+            report.rows_replaced = _replace_ledger_period(conn, reader.siren, reader.period, import_id)
+            conn.execute(update(s.import_runs).where(s.import_runs.c.import_id == import_id).values(
+                finished_at=utcnow(), rows_accepted=report.rows_accepted,
+                rows_rejected=report.rows_read - report.rows_accepted,
+                period_start=reader.period[0], period_end=reader.period[1]))
+            bump_data_version(conn)
+        report.rows_rejected = report.rows_read - report.rows_accepted
+        report.status, report.import_id = "success", import_id
+        report.message = (f"imported {report.rows_accepted:,} rows as import #{import_id}"
+                          + (f", replacing {report.rows_replaced:,} rows of the same company and period"
+                             if report.rows_replaced else ""))
+        if progress:
+            progress(1.0, "done")
+        return report
+
+    if report.fatal:
+        return reject("rejected: nothing was written.")
+    try:
+        try:
+            return write(frozenset())
+        except _Rollback:
+            pass
+        report.rows_rejected = report.rows_read - reader.rows_yielded
+        if not report.errors:
+            report.rows_accepted = 0
+            return reject("rejected: the file holds no entry line to import; nothing was written.")
+        if not valid_only:
+            report.rows_accepted = reader.rows_yielded  # before the unbalanced entries are known
+            return reject("rejected: nothing was written.")
+        try:
+            return write(frozenset(reader.bad_entries))
+        except _Rollback:
+            report.rows_accepted = 0
+            return reject("rejected: no valid entry to import; nothing was written.")
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:300]
+        report.status, report.message = "failed", f"failed while writing, nothing was kept: {reason}"
+        with engine.begin() as conn:
+            report.import_id = _record_run(conn, report, actor, started, "failed", reason)
+        return report
+
+
+def _replace_ledger_period(conn: Connection, siren: str | None, period, import_id: int) -> int:
+    """Delete the company's earlier lines in the period just imported (a corrected FEC)."""
     t = s.ledger_entries
-    siren = parsed.scope.get("siren")
-    start, end = parsed.report.period
     same_company = t.c.siren == siren if siren else t.c.siren.is_(None)
-    replaced = conn.execute(t.delete().where(and_(
-        same_company, t.c.ecriture_date >= start, t.c.ecriture_date <= end))).rowcount
-    bulk_insert(conn, t.name, fec.ROW_COLUMNS, parsed.rows,
-                {"import_id": import_id, "siren": siren, "origin": "csv"}, batch)
-    return replaced
+    return conn.execute(t.delete().where(and_(
+        same_company, t.c.ecriture_date >= period[0], t.c.ecriture_date <= period[1],
+        t.c.import_id != import_id))).rowcount
+
+
+def _tune_bulk(conn: Connection, on: bool) -> bool:
+    """A larger page cache while SQLite bulk-inserts (index pages stay in memory)."""
+    if conn.dialect.name != "sqlite":
+        return False
+    conn.exec_driver_sql("PRAGMA cache_size=-131072" if on else "PRAGMA cache_size=-2000")
+    return True
 
 
 def bulk_insert(conn: Connection, table: str, columns, rows: list[tuple], constants: dict,

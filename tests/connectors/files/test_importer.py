@@ -82,16 +82,27 @@ def test_import_dry_run_writes_nothing(engine):
 
 
 def test_import_failure_while_writing_rolls_back(engine, monkeypatch):
-    def explode(conn, parsed, import_id, batch=50_000):
-        importer.bulk_insert(conn, "ledger_entries", importer.fec.ROW_COLUMNS, parsed.rows[:2],
-                             {"import_id": import_id, "siren": "1", "origin": "csv"})
+    real = importer.bulk_insert
+
+    def explode(conn, table, columns, rows, constants, batch=50_000):
+        real(conn, table, columns, rows[:2], constants)  # some rows go in, then the database refuses
         conn.execute(s.ledger_entries.insert().values(journal_code=None))  # NOT NULL violation
-    monkeypatch.setattr(importer, "write_fec", explode)
+    monkeypatch.setattr(importer, "bulk_insert", explode)
     version = data_version(engine)
     report = import_file(engine, "fec", small_fec(), NAME)
     assert report.status == "failed" and "nothing was kept" in report.message
     assert count_rows(engine, s.ledger_entries) == 0 and data_version(engine) == version
     assert [r["status"] for r in _runs(engine)] == ["failed"]
+
+
+def test_import_fec_streams_in_batches(engine, monkeypatch):
+    """Several batches in one transaction: all rows land, the totals are exact."""
+    real = importer.fec.FecReader.batches
+    monkeypatch.setattr(importer.fec.FecReader, "batches",
+                        lambda self, batch_rows=50_000, **kw: real(self, batch_rows=2, **kw))
+    report = import_file(engine, "fec", small_fec(), NAME)
+    assert report.status == "success" and ledger_totals(engine)["revenue"] == 100000
+    assert ledger_totals(engine)["lines"] == 5
 
 
 def test_read_file_unknown_kind_or_mapping():
