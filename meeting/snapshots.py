@@ -28,7 +28,7 @@ import logging
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, and_, desc, func, or_, select, text
@@ -132,19 +132,31 @@ def _metric_rows(engine: Engine, cuts: list[tuple[str, str]], review: tuple[dt.d
 
 
 def _target_rows(engine: Engine, quarter: tuple[dt.date, dt.date]) -> list[dict]:
-    """The quarter's budget per metric (whole-company lines, else the sum of the sliced ones)."""
-    from metrics.finance_details import BUDGET_ACTUALS, budget_vs_actual_table
-    table = budget_vs_actual_table(engine, Filters(*quarter))
+    """The quarter's budget of each budgeted metric, prorated as the metric layer does
+    (metrics.sales.budget_for_period); `target_revenue` is the North Star's target."""
+    from metrics.definitions import load_definitions
+    from metrics.finance_details import BUDGET_ACTUALS
+    from metrics.registry import Ctx, NotAvailable
+    from metrics.sales import budget_for_period
+    b = s.budgets
+    f = Filters(*quarter)
     rows: dict[str, dict] = {}
-    for budget_metric, lines in table.groupby("metric", sort=True):
-        whole = lines[(lines.region.fillna("") == "") & (lines.product_line.fillna("") == "")]
-        total = float((whole if not whole.empty else lines).budget.sum())
-        metric_id = BUDGET_ACTUALS.get(budget_metric, budget_metric)
-        if metric_id not in REGISTRY or metric_id in rows:
-            continue
-        rows[metric_id] = {"metric_id": metric_id, "cut_type": TARGET_CUT, "cut_value": "",
-                     "period_start": quarter[0], "period_end": quarter[1], "value": round(total, 2),
-                     "unit": REGISTRY[metric_id].unit, "note": f"budget line: {budget_metric}"}
+    with engine.connect() as conn:
+        ctx = Ctx(conn, load_definitions(conn))
+        names = conn.execute(select(b.c.metric).where(b.c.month >= quarter[0].replace(day=1), b.c.month <= quarter[1])
+                             .distinct().order_by(b.c.metric)).scalars().all()
+        for budget_metric in names:
+            metric_id = BUDGET_ACTUALS.get(budget_metric, budget_metric)
+            if metric_id not in REGISTRY or metric_id in rows:
+                continue
+            value = budget_for_period(ctx, budget_metric, f)
+            if isinstance(value, NotAvailable) or value is None:
+                continue
+            if REGISTRY[metric_id].unit == "money":
+                value = value / 100.0  # budgets hold money in cents
+            rows[metric_id] = {"metric_id": metric_id, "cut_type": TARGET_CUT, "cut_value": "",
+                               "period_start": quarter[0], "period_end": quarter[1], "value": round(float(value), 2),
+                               "unit": REGISTRY[metric_id].unit, "note": f"budget line: {budget_metric}"}
     return list(rows.values())
 
 
@@ -235,32 +247,45 @@ def deals_as_of(conn: Connection, moment: dt.datetime) -> list[dict]:
     return out
 
 
-# Tables a store of "the deals as they were" needs besides deals, for the deal metrics to run.
-_AS_OF_TABLES = ("store_meta", "definition_overrides", "pipelines", "pipeline_stages", "owners", "companies",
-                 "products", "line_items", "budgets", "deal_contacts", "deal_companies", "contacts")
+# Tables a store of "the deals as they were" needs besides deals, for the deal metrics to run
+# (companies / line items only when definitions take region / product line from them).
+_AS_OF_TABLES = ("store_meta", "definition_overrides", "pipelines", "pipeline_stages", "owners", "budgets")
 
 
 @contextmanager
-def as_of_store(engine: Engine, deals_then: list[dict]) -> Iterator[Engine]:
-    """A throw-away SQLite store holding `deals_then` as its deals (and a copy of the tables
-    the deal metrics join), so the metric layer itself computes the pipeline as it was."""
+def as_of_store(engine: Engine) -> Iterator[Callable[[list[dict]], Engine]]:
+    """A throw-away SQLite store for the pipeline as it was: yields `load(deals_then)`, which
+    replaces its deals and returns its engine, so the metric layer itself computes the
+    pipeline metrics over the deals as they stood (one store reused for many weeks)."""
     from store import StoreSettings, open_store
     from store import db as store_db
+    defs = get_definitions(engine)
+    tables = list(_AS_OF_TABLES)
+    if defs.get("dimensions.region_from") == "company":
+        tables += ["companies", "deal_companies"]
+    if defs.get("dimensions.product_line_from") == "line_items":
+        tables += ["products", "line_items"]
     with tempfile.TemporaryDirectory(prefix="northstar-asof-") as folder:
         url = f"sqlite:///{Path(folder) / 'as_of.db'}"
         tmp = open_store(StoreSettings(url, "a reconstructed snapshot"))
         try:
             with engine.connect() as src, tmp.begin() as dst:
-                for name in _AS_OF_TABLES:
+                for name in tables:
                     t = s.metadata.tables[name]
                     rows = [dict(r) for r in src.execute(select(t)).mappings()]
                     for i in range(0, len(rows), 2000):
                         dst.execute(t.insert(), rows[i:i + 2000])
-                cols = set(s.deals.c.keys())
+            cols = set(s.deals.c.keys())
+
+            def load(deals_then: list[dict]) -> Engine:
                 rows = [{k: v for k, v in d.items() if k in cols} for d in deals_then]
-                for i in range(0, len(rows), 2000):
-                    dst.execute(s.deals.insert(), rows[i:i + 2000])
-            yield tmp
+                with tmp.begin() as dst:
+                    dst.execute(s.deals.delete())
+                    for i in range(0, len(rows), 2000):
+                        dst.execute(s.deals.insert(), rows[i:i + 2000])
+                return tmp
+
+            yield load
         finally:
             tmp.dispose()
             store_db._ENGINES.pop(url, None)
@@ -332,7 +357,7 @@ def take_snapshot(engine: Engine, week_start: dt.date | None = None, kind: str =
 
 
 def reconstruct_snapshot(engine: Engine, week_start: dt.date, now: dt.datetime | None = None,
-                         kind: str = "weekly") -> int:
+                         kind: str = "weekly", _as_of: Callable[[list[dict]], Engine] | None = None) -> int:
     """The snapshot of a past week rebuilt from deal_stage_history: the deals as they stood on its
     Monday at 00:00; the pipeline metrics (STATE_METRICS) computed over those deals, the others
     from today's store for the periods that week reviewed."""
@@ -351,9 +376,12 @@ def reconstruct_snapshot(engine: Engine, week_start: dt.date, now: dt.datetime |
         recent_from = fiscal_quarter(quarter[0] - dt.timedelta(days=1), defs.fiscal_year_start_month)[0]
         deals_then = deals_as_of(conn, moment)
         cuts = standard_cuts(conn)
-    with as_of_store(engine, deals_then) as then:
-        metrics = _metric_rows(engine, cuts, review, quarter, state_engine=then,
-                               state_note=f"pipeline as of {moment:%Y-%m-%d %H:%M}, rebuilt from deal history")
+    note = f"pipeline as of {moment:%Y-%m-%d %H:%M}, rebuilt from deal history"
+    if _as_of is None:
+        with as_of_store(engine) as load:
+            metrics = _metric_rows(engine, cuts, review, quarter, state_engine=load(deals_then), state_note=note)
+    else:
+        metrics = _metric_rows(engine, cuts, review, quarter, state_engine=_as_of(deals_then), state_note=note)
     deals = [{k: d[k] for k in (*_DEAL_COLS, "is_closed", "is_won")}
              for d in deals_then if _keep(d, recent_from, None)]
     return _write(engine, week, kind, now, deals, metrics)
@@ -374,8 +402,9 @@ def backfill_demo_snapshots(engine: Engine, weeks: int = 12, as_of: dt.date | No
     rebuilt from deal history, plus this week's live one; weeks that have one are kept."""
     today = as_of or utcnow().date()
     this_week = week_of(today)
-    ids = [reconstruct_snapshot(engine, this_week - dt.timedelta(days=7 * n))
-           for n in range(weeks, 0, -1)]
+    with as_of_store(engine) as load:
+        ids = [reconstruct_snapshot(engine, this_week - dt.timedelta(days=7 * n), _as_of=load)
+               for n in range(weeks, 0, -1)]
     now = dt.datetime.combine(today, dt.time(7, 0)) if as_of else utcnow()
     ids.append(take_snapshot(engine, this_week, kind="weekly", now=now))
     return ids
