@@ -59,6 +59,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     for table in ("contacts", "companies", "deals", "deal_stage_history", "line_items", "invoices",
                   "ledger_entries", "marketing_spend", "budgets"):
         print(f"  {table:<22} {counts.get(table, 0):>12,}")
+    from meeting.snapshots import backfill_demo_snapshots
+    started = time.monotonic()
+    snapshots = backfill_demo_snapshots(engine, weeks=12, as_of=as_of)
+    print(f"  meeting snapshots      {len(snapshots):>12,}  (12 past weeks + this one, "
+          f"{time.monotonic() - started:.1f}s)")
     return 0
 
 
