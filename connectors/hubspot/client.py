@@ -18,6 +18,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -201,6 +202,19 @@ def next_midnight(now_utc: dt.datetime, timezone: str) -> dt.datetime:
     return midnight.astimezone(dt.timezone.utc).replace(tzinfo=None)
 
 
+def _parse_iso_datetime(text: str) -> dt.datetime:
+    """The SDK's datetime deserialiser, without dateutil's generic parser.
+
+    HubSpot sends ISO-8601 ('2026-02-25T16:26:25.880Z'); `fromisoformat` reads that about
+    fifty times faster, and dateutil (what the SDK uses) remains the fallback.
+    """
+    try:
+        return dt.datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        from dateutil.parser import parse
+        return parse(text)
+
+
 # --- the client --------------------------------------------------------------------------
 
 class HubSpotClient:
@@ -209,22 +223,30 @@ class HubSpotClient:
     def __init__(self, settings: ClientSettings, *, sleep: Callable[[float], None] = time.sleep,
                  rng: random.Random | None = None):
         self.settings = settings
-        budget = max(1, int(settings.rate_limit * (1 - settings.headroom)))
+        budget = max(1, round(settings.rate_limit * (1 - settings.headroom)))
         self.budget = RollingBudget(budget, settings.window_s, sleep=sleep)
         search_window = settings.window_s / 10.0
-        search_budget = max(1, int(settings.search_per_s * (1 - settings.headroom)))
+        search_budget = max(1, round(settings.search_per_s * (1 - settings.headroom)))
         self.search_budget = RollingBudget(search_budget, search_window, sleep=sleep)
         self._sleep = sleep
         self._rng = rng or random.Random()
         self.requests = 0
         self.retries = 0
+        self._count_lock = threading.Lock()
         # retry=False: urllib3 must not retry on its own (it would skip POSTs and hide 429s).
         sdk = HubSpot(access_token=settings.token, host=settings.host, retry=False)
         crm = sdk.crm
-        self.objects = {name: getattr(crm, name) for name in cfg.CRM_OBJECTS}
+        # Each SDK attribute access builds a new ApiClient (and connection pool): build once.
+        self.objects = {name: SimpleNamespace(basic_api=getattr(crm, name).basic_api,
+                                              search_api=getattr(crm, name).search_api,
+                                              batch_api=getattr(crm, name).batch_api)
+                        for name in cfg.CRM_OBJECTS}
         self.owners_api = crm.owners.owners_api
         self.pipelines_api = crm.pipelines.pipelines_api
         self.associations_api = crm.associations.v4.batch_api
+        apis = [a for ns in self.objects.values() for a in vars(ns).values()]
+        for api in apis + [self.owners_api, self.pipelines_api, self.associations_api]:
+            api.api_client._ApiClient__deserialize_datetime = _parse_iso_datetime
 
     def call(self, fn: Callable[..., Any], *args: Any, search: bool = False,
              what: str = "request", **kwargs: Any) -> Any:
@@ -234,7 +256,8 @@ class HubSpotClient:
         for attempt in range(s.attempts):
             # search has its own per-second limit and is exempt from the ten-secondly one
             (self.search_budget if search else self.budget).acquire()
-            self.requests += 1
+            with self._count_lock:
+                self.requests += 1
             try:
                 result = fn(*args, _request_timeout=s.timeout, **kwargs)
                 if hasattr(result, "results") and not isinstance(result.results, list):
@@ -249,7 +272,8 @@ class HubSpotClient:
                 if status is None:
                     raise
                 last, delay = self._classify(exc, int(status), what)
-            self.retries += 1
+            with self._count_lock:
+                self.retries += 1
             if delay is None:
                 delay = self._rng.uniform(0, min(s.max_backoff_s, s.backoff_s * 2 ** attempt))
             log.info("HubSpot %s failed (%s); retry %d/%d in %.2fs",

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import queue
 import threading
 import time
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import Connection, Engine, bindparam, select
 
@@ -46,6 +47,14 @@ def parse_datetime(value: Any) -> dt.datetime | None:
             value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
         return value
     text = str(value).strip()
+    try:  # the usual case, '2026-02-25T16:26:25.880Z'
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        parsed = None
+    if parsed is not None and not text.isdigit():
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return parsed
     if text.isdigit():
         return EPOCH + dt.timedelta(milliseconds=int(text))
     try:
@@ -87,13 +96,19 @@ def _float(value: Any, default: float) -> float:
         return default
 
 
+_LENGTHS: dict[str, dict[str, int]] = {}
+
+
 def _fit(table, row: dict) -> dict:
     """Cut strings to their column's length (PostgreSQL refuses longer ones)."""
-    for name, value in row.items():
-        if isinstance(value, str):
-            length = getattr(table.c[name].type, "length", None)
-            if length and len(value) > length:
-                row[name] = value[:length]
+    lengths = _LENGTHS.get(table.name)
+    if lengths is None:
+        lengths = _LENGTHS[table.name] = {
+            c.name: c.type.length for c in table.columns if getattr(c.type, "length", None)}
+    for name, length in lengths.items():
+        value = row.get(name)
+        if isinstance(value, str) and len(value) > length:
+            row[name] = value[:length]
     return row
 
 
@@ -395,18 +410,19 @@ def _backfill(ctx: _Ctx, obj: str, state: st.ObjectState) -> None:
     limit = cfg.HISTORY_PAGE_SIZE if deals else cfg.LIST_PAGE_SIZE
     batch_size = cfg.ASSOCIATION_BATCH if deals else limit
     tracker = _Tracker(ctx, obj, "backfill", _search_total(ctx, obj))
-    after, buffer = state.page_after, []
-    while True:
+    buffer: list = []
+
+    def fetch(after: str | None) -> Any:
         kwargs = {"limit": limit, "properties": cfg.PROPERTIES[obj], "archived": False}
         if after:
             kwargs["after"] = after
         if deals:
             kwargs["properties_with_history"] = cfg.DEAL_HISTORY_PROPERTIES
-        page = ctx.client.call(api.get_page, what=f"{obj} page", **kwargs)
+        return ctx.client.call(api.get_page, what=f"{obj} page", **kwargs)
+
+    for page, after in prefetched_pages(fetch, state.page_after):
         buffer.extend(page.results)
         ctx.count(obj, "fetched", len(page.results))
-        nxt = getattr(page.paging, "next", None) if page.paging else None
-        after = nxt.after if nxt is not None else None
         if after is None or len(buffer) >= batch_size:
             write = _write_deals(ctx, buffer) if deals else _write_simple(ctx, obj, buffer)
             state = st.ObjectState(obj, "backfill" if after else "incremental", after,
@@ -414,8 +430,54 @@ def _backfill(ctx: _Ctx, obj: str, state: st.ObjectState) -> None:
             _commit(ctx, obj, write, state)
             tracker.add(len(buffer))
             buffer = []
-        if after is None:
-            return
+
+
+def _next_after(page: Any) -> str | None:
+    nxt = getattr(page.paging, "next", None) if page.paging else None
+    return nxt.after if nxt is not None else None
+
+
+def prefetched_pages(fetch: Callable[[str | None], Any],
+                     after: str | None) -> Iterator[tuple[Any, str | None]]:
+    """(page, cursor after it) in order, fetching the next page while the caller writes.
+
+    A list's next cursor comes with each page, so one thread walks the chain ahead by at most
+    two pages; an error there is raised here, in order, after the pages before it.
+    """
+    pages: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def put(item: Any) -> None:
+        while not stop.is_set():
+            try:
+                pages.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def walk() -> None:
+        cursor = after
+        try:
+            while not stop.is_set():
+                page = fetch(cursor)
+                cursor = _next_after(page)
+                put((page, cursor))
+                if cursor is None:
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+
+    threading.Thread(target=walk, daemon=True, name="hubspot-prefetch").start()
+    try:
+        while True:
+            item = pages.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+            if item[1] is None:
+                return
+    finally:
+        stop.set()
 
 
 def _search_page(ctx: _Ctx, obj: str, filters: list[dict], sort_by: str) -> Any:
@@ -687,4 +749,10 @@ def _run(engine: Engine, client: HubSpotClient, objects: list[str], full: bool,
                       else "failed", ctx.counts, reason)
         raise
     st.finish_run(engine, run_id, "success", ctx.counts)
+    try:  # the weekly meeting's snapshot, if this week has none yet; never fails the sync
+        from meeting.snapshots import ensure_weekly_snapshot
+        ensure_weekly_snapshot(engine)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("sync done, but this week's meeting snapshot failed (%s); run `python cli.py snapshot`",
+                    type(exc).__name__, exc_info=True)
     return SyncResult(run_id, "success", ctx.counts)

@@ -94,6 +94,7 @@ class Account:
     line_item_deal: dict[str, str]  # line item -> deal
     next_id: int
     lock: threading.RLock = field(default_factory=threading.RLock)
+    _sorted: dict[str, list[Record]] = field(default_factory=dict, repr=False)
 
     # --- reads used by the server and by tests ---------------------------------------
 
@@ -109,6 +110,34 @@ class Account:
                         else [TYPE_DEAL_COMPANY])
                     for (d, c), primary in self.deal_companies.items() if d == deal_id}
         return {li: [TYPE_DEAL_LINE_ITEM] for li, d in self.line_item_deal.items() if d == deal_id}
+
+    def sorted_records(self, obj: str) -> list[Record]:
+        """Every record of `obj` (live and archived) by numeric id (cached until a create)."""
+        if obj not in self._sorted:
+            self._sorted[obj] = sorted(self.objects[obj].values(), key=lambda r: int(r.id))
+        return self._sorted[obj]
+
+    def association_index(self, src: str, to: str) -> dict[str, dict[str, list[int]]]:
+        """{from id: {to id: [typeIds]}} for every record of `src`, built in one pass."""
+        index: dict[str, dict[str, list[int]]] = {}
+        if src == "deals" and to == "contacts":
+            for d, c in self.deal_contacts:
+                index.setdefault(d, {})[c] = [TYPE_DEAL_CONTACT]
+        elif src == "deals" and to == "companies":
+            for (d, c), primary in self.deal_companies.items():
+                index.setdefault(d, {})[c] = ([TYPE_DEAL_COMPANY_PRIMARY, TYPE_DEAL_COMPANY]
+                                              if primary else [TYPE_DEAL_COMPANY])
+        elif src == "deals" and to == "line_items":
+            for li, d in self.line_item_deal.items():
+                index.setdefault(d, {})[li] = [TYPE_DEAL_LINE_ITEM]
+        elif to == "deals" and src in ("contacts", "companies", "line_items"):
+            pairs = {"contacts": ((c, d, TYPE_CONTACT_DEAL) for d, c in self.deal_contacts),
+                     "companies": ((c, d, TYPE_COMPANY_DEAL) for d, c in self.deal_companies),
+                     "line_items": ((li, d, TYPE_LINE_ITEM_DEAL)
+                                    for li, d in self.line_item_deal.items())}[src]
+            for a, d, tid in pairs:
+                index.setdefault(a, {})[d] = [tid]
+        return index
 
     def associations(self, src: str, to: str, src_id: str) -> dict[str, list[int]]:
         if src == "deals":
@@ -151,6 +180,7 @@ class Account:
                 rec.history = {k: [(props.get(k), at)] for k in ("dealstage", "amount", "closedate")}
             self._touch(obj, rec, at)
             self.objects[obj][rid] = rec
+            self._sorted.pop(obj, None)
             return rec
 
     def archive(self, obj: str, rec_id: str, at: int | None = None) -> None:

@@ -25,6 +25,7 @@ next requests, and records changed, created or deleted every N requests.
 """
 from __future__ import annotations
 
+import bisect
 import json
 import random
 import socket
@@ -283,13 +284,18 @@ class FakeHubSpot:
         archived = _bool(q.get("archived"))
         after = int((q.get("after") or ["0"])[-1] or 0)
         with self.account.lock:
-            recs = sorted((r for r in self.account.objects[obj].values()
-                           if r.archived == archived and int(r.id) >= after), key=lambda r: int(r.id))
-            page = recs[:limit]
+            ordered = self.account.sorted_records(obj)
+            recs, nxt = [], None
+            for r in ordered[bisect.bisect_left(ordered, after, key=lambda r: int(r.id)):]:
+                if r.archived != archived:
+                    continue
+                if len(recs) == limit:
+                    nxt = r.id
+                    break
+                recs.append(r)
             body = {"results": [self.record_json(obj, r, _list_param(q, "properties"), history)
-                                for r in page]}
-        if len(recs) > limit:
-            nxt = recs[limit].id
+                                for r in recs]}
+        if nxt is not None:
             body["paging"] = {"next": {"after": nxt,
                                        "link": f"{self.url}/crm/v3/objects/{obj}?after={nxt}"}}
         return body
@@ -410,9 +416,10 @@ class FakeHubSpot:
         started = iso(now_ms())
         results, empty = [], []
         with self.account.lock:
+            index = self.account.association_index(src, to)
             for item in inputs:
                 rid, offset = str(item.get("id")), int(item.get("after") or 0)
-                found = self.account.associations(src, to, rid)
+                found = index.get(rid, {})
                 if not found:
                     empty.append(rid)
                     continue
