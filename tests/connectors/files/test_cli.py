@@ -1,0 +1,44 @@
+"""`cli.py import`: exit codes, the printed report, dry runs and mappings."""
+from __future__ import annotations
+
+import json
+
+import cli
+from fileimport_helpers import FIXTURES, SHARED_FEC, fec_line, small_fec
+
+
+def test_cli_import_fec_then_skip(tmp_path, capsys):
+    path = SHARED_FEC / "111111111FEC20221231.TXT"
+    assert cli.main(["import", "fec", str(path), "--as", "cfo"]) == 0
+    out = capsys.readouterr().out
+    assert "934 rows read, 934 accepted, 0 rejected" in out and "success" in out
+    assert cli.main(["import", "fec", str(path)]) == 0
+    assert "already imported as import #1" in capsys.readouterr().out
+
+
+def test_cli_import_rejected_file_exit_1_with_report(tmp_path, capsys):
+    bad = tmp_path / "123456789FEC20241231.txt"
+    bad.write_bytes(small_fec([fec_line("VE", "9", "20240131", "7X6", "0,00", "1,00")]))
+    assert cli.main(["import", "fec", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert "123456789FEC20241231.txt:7 [CompteNum] '7X6': unknown account" in out
+    assert "rejected: nothing was written." in out and "--valid-only" in out
+    assert cli.main(["import", "fec", str(bad), "--valid-only"]) == 0
+    assert "imported 5 rows" in capsys.readouterr().out
+
+
+def test_cli_import_dry_run_json_and_preset(capsys):
+    path = FIXTURES / "invoices_stripe.csv"
+    assert cli.main(["import", "invoices", str(path), "--mapping", "stripe", "--dry-run", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["status"], report["rows_accepted"], report["import_id"]) == ("validated", 3, None)
+    assert cli.main(["status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tables"]["invoices"] == 0  # the dry run wrote nothing
+
+
+def test_cli_import_user_errors_exit_2(tmp_path, capsys):
+    assert cli.main(["import", "fec", str(tmp_path / "missing.txt")]) == 2
+    assert "is not a file" in capsys.readouterr().err
+    assert cli.main(["import", "spend", str(FIXTURES / "spend_generic.csv"), "--mapping", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "neither a preset" in err and "Traceback" not in err
