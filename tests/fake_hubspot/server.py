@@ -13,6 +13,7 @@ What it serves (see /work/shared/hubspot/README.md for the sources):
   POST /crm/v3/objects/{type}/search          filters (all operators), one sort, limit <= 200
                                                (more is a 400), offset `after`, 400 past 10,000
   GET  /crm/v3/owners (and /owners/)          GET /crm/v3/pipelines/deals
+  GET  /crm/v3/properties/{type}              definitions, enumeration options
   POST /crm/v4/associations/{from}/{to}/batch/read   max 1,000 inputs, per-input paging
 {type} is contacts, companies, deals, products, line_items or 0-1, 0-2, 0-3, 0-7, 0-8.
 
@@ -408,6 +409,27 @@ class FakeHubSpot:
                        for n, (sid, label, prob, closed) in enumerate(p["stages"])]}
             for p in self.account.pipelines]}
 
+    def properties(self, obj: str) -> dict:
+        """Property definitions of the properties the account uses (enumerations with options)."""
+        from .account import LIFECYCLE, SOURCES
+        options = {"lifecyclestage": LIFECYCLE, "hs_analytics_source": SOURCES}
+        names = sorted({n for r in self.account.objects[obj].values() for n in r.props})
+        results = []
+        for n in names:
+            kind = ("datetime" if is_datetime_prop(n) else "number" if n in NUMERIC
+                    else "enumeration" if n in options else "string")
+            results.append({
+                "name": n, "label": n.replace("_", " ").capitalize(), "type": kind,
+                "fieldType": {"datetime": "date", "number": "number",
+                              "enumeration": "select"}.get(kind, "text"),
+                "groupName": f"{obj[:-1]}information", "description": "",
+                "options": [{"label": v.title(), "value": v, "hidden": False, "displayOrder": i}
+                            for i, v in enumerate(options.get(n, []))],
+                "hubspotDefined": n not in ("region", "product_line", "disqualification_reason"),
+                "calculated": False, "hasUniqueValue": n == "hs_object_id", "hidden": False,
+                "formField": False, "displayOrder": -1})
+        return {"results": results}
+
     def associations(self, src: str, to: str, body: dict) -> tuple[int, dict]:
         inputs = body.get("inputs") or []
         if len(inputs) > ASSOC_BATCH_MAX:
@@ -572,6 +594,11 @@ class _Handler(BaseHTTPRequestHandler):
                 return 200, fake.search(obj, body)
             if method == "POST" and rest == ["batch", "read"]:
                 return fake.batch_read(obj, q, body)
+        if segs[:3] == ["crm", "v3", "properties"] and len(segs) == 4 and method == "GET":
+            obj = TYPE_IDS.get(segs[3], segs[3])
+            if obj not in MODIFIED:
+                raise _HttpError(400, "VALIDATION_ERROR", f"Unable to infer object type from: {segs[3]}")
+            return 200, fake.properties(obj)
         if segs[:3] == ["crm", "v3", "owners"] and method == "GET" and len(segs) == 3:
             return 200, fake.owners(q)
         if segs[:3] == ["crm", "v3", "pipelines"] and segs[3:] == ["deals"] and method == "GET":

@@ -209,3 +209,12 @@ def test_fake_edits_move_last_modified_and_archive(fake):
     before = rec.updated_ms
     acct.update("companies", rec.id, name="New name")
     assert rec.updated_ms > before and rec.props["hs_lastmodifieddate"] == iso(rec.updated_ms)
+
+
+def test_fake_property_definitions_list_lifecycle_options(fake, sdk):
+    resp = sdk.crm.properties.core_api.get_all("contacts", _request_timeout=T)
+    assert type(resp).__name__ == "CollectionResponsePropertyNoPaging"
+    props = {p.name: p for p in resp.results}
+    assert [o.value for o in props["lifecyclestage"].options][:3] == \
+        ["subscriber", "lead", "marketingqualifiedlead"]
+    assert props["lastmodifieddate"].type == "datetime"

@@ -255,3 +255,23 @@ def test_sync_token_never_in_logs_errors_or_store(engine, caplog):
         for table in s.metadata.sorted_tables:
             for row in conn.execute(select(table)):
                 assert secret not in " ".join(map(str, row)), table.name
+
+
+def test_sync_in_background_does_not_block_readers(engine):
+    import threading
+    with FakeHubSpot(small_account(contacts=300), window_s=1.0, latency_s=0.02) as fake:
+        worker = threading.Thread(target=sync_hubspot, args=(engine, client_for(fake)))
+        worker.start()
+        seen_running = False
+        reads = 0
+        while worker.is_alive():
+            with engine.connect() as conn:  # a reader (a page) while the sync writes
+                run = conn.execute(select(s.sync_runs.c.status).order_by(
+                    s.sync_runs.c.run_id.desc()).limit(1)).scalar()
+                conn.execute(select(func.count()).select_from(s.contacts)).scalar()
+            seen_running |= run == "running"
+            reads += 1
+            time.sleep(0.01)  # pacing only: leave the CPU to the sync
+        worker.join()
+        assert seen_running and reads > 1
+        assert _runs(engine)[-1]["status"] == "success"
