@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "connectors.hubspot.cli",
     "ops.cli",
     "metrics.cli",
+    "meeting.cli",
 ]
 
 
