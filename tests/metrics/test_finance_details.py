@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
 from metrics import Filters, compute
 from metrics.finance_details import (budget_vs_actual_table, match_invoice, revenue_bridge, spend_by_channel,
@@ -150,3 +151,48 @@ def test_spend_by_channel(world):
     assert rows(na, "channel", "spend") == [("LinkedIn Ads", 92.00)]
     with pytest.raises(ValueError, match="month"):
         spend_by_channel(world, JAN_FEB, grain="day")
+
+
+# --- property: the items always add up to their gap --------------------------------------
+
+def _clear(engine) -> None:
+    with engine.begin() as conn:
+        for t in (s.invoices, s.ledger_entries, s.deals):
+            conn.execute(t.delete())
+
+
+_days = st.integers(min_value=-40, max_value=70).map(lambda n: D(2025, 1, 1) + dt.timedelta(days=n))
+_cents = st.integers(min_value=100, max_value=500_000)
+_invoices = st.lists(st.tuples(_days, _cents, st.sampled_from(["open", "paid", "void", "draft"]),
+                               st.booleans(), st.sampled_from(["EUR", "USD"]), st.sampled_from([None, "W1", "W2", "W3"])),
+                     max_size=8)
+_postings = st.lists(st.tuples(_days, _cents, st.sampled_from(["706100", "709000", "708000", "411000"]),
+                               st.integers(min_value=0, max_value=9), st.booleans(), st.booleans()), max_size=10)
+_won = st.lists(st.tuples(st.sampled_from(["W1", "W2", "W3"]), _days, _cents), max_size=3, unique_by=lambda t: t[0])
+
+
+# no shrinking: each example writes to the store, and shrinking a failure would take minutes
+@settings(max_examples=30, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(invoices=_invoices, postings=_postings, won=_won)
+def test_unmatched_items_add_up_to_the_gaps(engine, invoices, postings, won):
+    _clear(engine)
+    insert(engine, s.deals, [{"deal_id": did, "name": did, "amount_cents": cents, "pipeline_id": "default",
+                              "stage_id": "closedwon", "created_at": dt.datetime(2024, 1, 1), "close_date": day}
+                             for did, day, cents in won])
+    insert(engine, s.invoices, [invoice(f"F-{i}", day, cents, did, status=status, credit=credit, currency=cur)
+                                for i, (day, cents, status, credit, cur, did) in enumerate(invoices)])
+    # postings reference an invoice by PieceRef or by label, or nothing (n >= len(invoices))
+    insert(engine, s.ledger_entries, [
+        line(day, account, debit=cents if debit else 0, credit=0 if debit else cents,
+             ref=f"F-{n}" if by_ref else "", lib="" if by_ref else f"Facture F-{n} client")
+        for day, cents, account, n, debit, by_ref in postings])
+    f = JAN_F
+    kpis = {mv.metric_id: mv for mv in (compute(engine, m, f) for m in (
+        "booked_to_invoiced_gap", "invoiced_to_ledger_gap"))}
+    b2i = unmatched_items(engine, f, gap="booked_to_invoiced", limit=None)
+    if kpis["booked_to_invoiced_gap"].available:
+        assert b2i["difference"].sum() == pytest.approx(kpis["booked_to_invoiced_gap"].value, abs=0.02)
+    i2l = unmatched_items(engine, f, gap="invoiced_to_ledger", limit=None)
+    if kpis["invoiced_to_ledger_gap"].available:
+        assert i2l["difference"].sum() == pytest.approx(kpis["invoiced_to_ledger_gap"].value, abs=0.02)
