@@ -111,9 +111,11 @@ def _booked_to_invoiced(ctx: Ctx, f: Filters) -> list[dict]:
         i = s.invoices
         ever_invoiced = set(ctx.conn.execute(select(i.c.deal_id).distinct().where(
             i.c.deal_id.in_(sorted(won_ids)), i.c.status.notin_(fin.NOT_REVENUE_STATUSES))).scalars())
+    by_deal = {did: g for did, g in invoices.groupby("deal_id", sort=False)}
+    none = invoices.iloc[0:0]
     items = []
     for deal in won.itertuples(index=False):
-        own = invoices[invoices["deal_id"] == deal.deal_id]
+        own = by_deal.get(deal.deal_id, none)
         invoiced = round(float(own["invoiced"].sum()), 2)
         if abs(deal.amount - invoiced) < CENT:
             continue
