@@ -13,6 +13,7 @@ from typing import Callable
 from sqlalchemy import Connection, Engine, and_, select, update
 
 from store import bump_data_version, schema as s, utcnow
+from store.audit import record_audit
 from store.db import SQLAlchemyError
 
 from . import budgets, fec, hubspot_csv, invoices, spend
@@ -104,6 +105,13 @@ def _record_run(conn: Connection, report: ImportReport, actor: str, started, sta
         period_end=period[1], error=error)).inserted_primary_key[0]
 
 
+def _audit(conn: Connection, actor: str, report: ImportReport, import_id: int, replaced: int) -> None:
+    """One audit row per import that changed data, in the import's transaction."""
+    record_audit(conn, actor, "import", f"{report.kind}: {report.file_name}", None, {
+        "import_id": import_id, "rows": report.rows_accepted, "rows_replaced": replaced,
+        "period": [str(d) for d in report.period] if report.period else None, "file_hash": report.file_hash})
+
+
 def already_imported(engine: Engine, kind: str, digest: str) -> dict | None:
     """The successful import of exactly this content, if any."""
     with engine.connect() as conn:
@@ -168,6 +176,7 @@ def import_file(engine: Engine, kind: str, data: bytes, file_name: str, actor: s
             replaced = (_WRITERS.get(kind) or hubspot_csv.write_hubspot)(conn, parsed, import_id)
             conn.execute(update(s.import_runs).where(s.import_runs.c.import_id == import_id)
                          .values(finished_at=utcnow()))
+            _audit(conn, actor, report, import_id, replaced)
             bump_data_version(conn)
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:300]
@@ -238,6 +247,7 @@ def _import_fec(engine: Engine, data: bytes, file_name: str, actor: str, mapping
                 finished_at=utcnow(), rows_accepted=report.rows_accepted,
                 rows_rejected=report.rows_read - report.rows_accepted,
                 period_start=reader.period[0], period_end=reader.period[1]))
+            _audit(conn, actor, report, import_id, report.rows_replaced)
             bump_data_version(conn)
         report.rows_rejected = report.rows_read - report.rows_accepted
         report.status, report.import_id = "success", import_id

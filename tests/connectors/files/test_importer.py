@@ -31,6 +31,10 @@ def test_import_fec_writes_rows_and_records_the_run(engine):
     assert (str(run["period_start"]), str(run["period_end"])) == ("2024-01-05", "2024-01-20")
     assert data_version(engine) == before + 1
     with engine.connect() as conn:
+        audit = conn.execute(select(s.audit_log)).mappings().all()
+    assert [(a["actor"], a["action"], a["target"]) for a in audit] == [("alice", "import", f"fec: {NAME}")]
+    assert '"rows": 5' in audit[0]["after_json"]
+    with engine.connect() as conn:
         assert set(conn.execute(select(s.ledger_entries.c.siren, s.ledger_entries.c.import_id)).all()) == \
             {("123456789", run["import_id"])}
 
