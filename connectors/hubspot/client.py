@@ -249,8 +249,14 @@ class HubSpotClient:
             api.api_client._ApiClient__deserialize_datetime = _parse_iso_datetime
 
     def call(self, fn: Callable[..., Any], *args: Any, search: bool = False,
-             what: str = "request", **kwargs: Any) -> Any:
-        """Run one SDK call within budget, retrying transient failures."""
+             what: str = "request", raw: bool = False, **kwargs: Any) -> Any:
+        """Run one SDK call within budget, retrying transient failures.
+
+        raw=True returns the decoded JSON body (a dict) instead of SDK models, for answers
+        too large to be worth building model objects for (association batches).
+        """
+        if raw:
+            kwargs["_preload_content"] = False
         s = self.settings
         last = "no attempt made"
         for attempt in range(s.attempts):
@@ -260,7 +266,14 @@ class HubSpotClient:
                 self.requests += 1
             try:
                 result = fn(*args, _request_timeout=s.timeout, **kwargs)
-                if hasattr(result, "results") and not isinstance(result.results, list):
+                if raw:
+                    try:
+                        result = json.loads(result.data)
+                    except ValueError:
+                        result = None
+                    if not isinstance(result, dict) or not isinstance(result.get("results"), list):
+                        raise _Retry("an incomplete or malformed response body")
+                elif hasattr(result, "results") and not isinstance(result.results, list):
                     raise _Retry("an incomplete or malformed response body")
                 return result
             except _Retry as exc:

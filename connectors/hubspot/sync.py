@@ -331,6 +331,7 @@ def _set_line_item_deals(conn: Connection, pairs: list[tuple[str, str | None]]) 
 
 def _write_deals(ctx: _Ctx, records: list) -> Callable[[Connection], int]:
     """Deals with their stage history and contact/company/line-item associations."""
+    records = list({str(r.id): r for r in records}.values())  # one row per deal
     ids = [str(r.id) for r in records]
     assoc = {to: fetch_associations(ctx.client, "deals", to, ids) for to in cfg.DEAL_ASSOCIATIONS}
     rows, history = [], []
@@ -374,22 +375,28 @@ def _id_key(value: str) -> tuple[int, str]:
 
 def fetch_associations(client: HubSpotClient, from_type: str, to_type: str,
                        ids: Sequence[str]) -> dict[str, dict[str, set[int]]]:
-    """{from id: {to id: {association typeIds}}} via the v4 batch read, following paging."""
+    """{from id: {to id: {association typeIds}}} via the v4 batch read, following paging.
+
+    The JSON is read directly: a batch of 1,000 deals holds thousands of small objects, and
+    building SDK models for them took a fifth of the client's time (the fake server's tests
+    check these answers against the SDK's models).
+    """
     out: dict[str, dict[str, set[int]]] = {i: {} for i in ids}
     for chunk in _chunks(list(ids), cfg.ASSOCIATION_BATCH):
         pending = [{"id": i} for i in chunk]
         while pending:
             resp = client.call(client.associations_api.get_page, from_type, to_type,
-                               {"inputs": pending}, what=f"{from_type}->{to_type} associations")
+                               {"inputs": pending}, raw=True,
+                               what=f"{from_type}->{to_type} associations")
             pending = []
-            for item in resp.results:
-                src = str(item._from.id)
-                for target in item.to or []:
-                    types = {a.type_id for a in target.association_types or []}
-                    out.setdefault(src, {}).setdefault(str(target.to_object_id), set()).update(types)
-                nxt = getattr(getattr(item, "paging", None), "next", None)
-                if nxt is not None and nxt.after:
-                    pending.append({"id": src, "after": nxt.after})
+            for item in resp["results"]:
+                src = str(item["from"]["id"])
+                for target in item.get("to") or []:
+                    types = {a.get("typeId") for a in target.get("associationTypes") or []}
+                    out.setdefault(src, {}).setdefault(str(target["toObjectId"]), set()).update(types)
+                after = ((item.get("paging") or {}).get("next") or {}).get("after")
+                if after:
+                    pending.append({"id": src, "after": after})
     return out
 
 
