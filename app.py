@@ -1,83 +1,17 @@
-"""Northstar's Streamlit entrypoint: store, login, global filters, navigation. No numbers here.
+"""Northstar's Streamlit entrypoint: page config, then the shared start (store, login, global
+filters, banners: ui/shell.py), then the navigation. No numbers here.
 
-Run with `streamlit run app.py` (or `make run`). Set NORTHSTAR_SEED_DEMO=0 to start on an empty
-store instead of loading the demo data on first start.
+Run with `streamlit run app.py` (or `make run`). On first start an empty store is filled with demo
+data; set NORTHSTAR_SEED_DEMO=0 to keep it empty.
 """
 from __future__ import annotations
 
-import importlib.util
-import os
-from pathlib import Path
-
 import streamlit as st
 
-from store import StoreError, resolve_store
-from ui import cache
-from ui.context import AppContext, set_context
-from ui.filters import render_filters
-from ui.status import demo_banner, freshness_caption
+from ui.context import use_navigation_only
+from ui.shell import sections, start
 
-HERE = Path(__file__).resolve().parent
 st.set_page_config(page_title="Northstar", page_icon=":material/star:", layout="wide")
-
-
-@st.cache_resource(show_spinner="Loading demo data...")
-def _seed_demo_once(key: str) -> bool:
-    """First start: fill an empty store with demo data (once per process and store)."""
-    if os.environ.get("NORTHSTAR_SEED_DEMO", "1") == "0" or importlib.util.find_spec("demo") is None:
-        return False
-    from demo import seed_demo_if_empty
-    return bool(seed_demo_if_empty(cache.get_engine(*_settings())))
-
-
-def _settings() -> tuple[str, str]:
-    settings = resolve_store()
-    return settings.url, settings.source
-
-
-try:
-    engine = cache.get_engine(*_settings())
-except StoreError as exc:
-    st.error(f"Northstar cannot open its store. {exc}")
-    st.stop()
-
-if _seed_demo_once(cache.store_key(engine)) and not st.session_state.get("_ns_seed_noted"):
-    st.session_state["_ns_seed_noted"] = True
-    st.info("Demo data was loaded so you can look around. To use your own numbers, connect HubSpot "
-            "and import finance files on the Data page, or point NORTHSTAR_DB_URL at your store.")
-
-user = None
-if importlib.util.find_spec("auth") is not None:
-    from auth import login_gate
-    user = login_gate()
-
-from metrics import DefinitionsError  # noqa: E402  (after the store opened: its errors come first)
-
-try:
-    defs = cache.definitions(engine)
-except DefinitionsError as exc:
-    st.error(f"The shared definitions are invalid, so no number can be computed. {exc}")
-    st.stop()
-
-fs = render_filters(cache.filter_options(engine), defs.fiscal_year_start_month, defs.locale,
-                    defs.reporting_currency)
-facts = cache.store_facts(engine)
-freshness_caption(facts)
-demo_banner(facts)
-set_context(AppContext(engine=engine, fs=fs, user=user, facts=facts))
-
-PAGES = HERE / "pages"
-sections = {
-    "Overview": [st.Page(PAGES / "ceo.py", title="CEO", icon=":material/star:", url_path="ceo", default=True)],
-    "Teams": [st.Page(PAGES / "marketing.py", title="Marketing", icon=":material/campaign:", url_path="marketing"),
-              st.Page(PAGES / "sales.py", title="Sales", icon=":material/handshake:", url_path="sales"),
-              st.Page(PAGES / "finance.py", title="Finance", icon=":material/account_balance:",
-                      url_path="finance")],
-    "Reference": [st.Page(PAGES / "definitions.py", title="Definitions", icon=":material/menu_book:",
-                          url_path="definitions"),
-                  st.Page(PAGES / "data.py", title="Data", icon=":material/database:", url_path="data")],
-}
-if (PAGES / "meeting.py").exists():
-    sections["Overview"].append(st.Page(PAGES / "meeting.py", title="Weekly meeting",
-                                        icon=":material/groups:", url_path="meeting"))
-st.navigation(sections).run()
+use_navigation_only()
+start()
+st.navigation(sections()).run()

@@ -80,7 +80,7 @@ def edit_form() -> None:
             "locale": c.selectbox("Default number format", LOCALES, index=LOCALES.index(raw["locale"]),
                                   key="defs_locale"),
         }
-        submitted = st.form_submit_button("Save changes", type="primary")
+        submitted = st.form_submit_button("Save changes", type="primary", key="defs_save")
     if not submitted:
         return
     if ctx.user is not None:  # server-side check, not only the hidden form

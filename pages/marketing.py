@@ -37,9 +37,9 @@ with right:
                                format_func=str.capitalize,
                                help="Period: contacts entering each stage in the period. Cohort: the "
                                     "leads created in the period, and how far they got.")
-    mode = b.segmented_control("Stages", ["strict", "any"], key="mkt_funnel_mode", default="strict",
+    mode = b.segmented_control("Stages", ["any", "strict"], key="mkt_funnel_mode", default="any",
                                format_func={"strict": "Strict order", "any": "Any stage reached"}.get)
-    funnel = cache.detail(ctx.engine, D, "funnel", ctx.fs.filters, view=view or "period", mode=mode or "strict")
+    funnel = cache.detail(ctx.engine, D, "funnel", ctx.fs.filters, view=view or "period", mode=mode or "any")
     charts.funnel_chart(funnel, ctx.fs, key="mkt_funnel")
 
 over_time = cache.detail(ctx.engine, D, "leads_by_source_over_time", ctx.fs.filters, grain="month")

@@ -31,16 +31,18 @@ def get_engine(url: str, source: str) -> Engine:
     return open_store(StoreSettings(url, source))
 
 
+_OPEN: dict[str, Engine] = {}  # store key -> engine, for the cached functions (which hash only the key)
+
+
 def store_key(engine: Engine) -> str:
     """A hashable name for the store (password masked: it is only a cache key)."""
-    return engine.url.render_as_string(hide_password=True)
+    key = engine.url.render_as_string(hide_password=True)
+    _OPEN[key] = engine
+    return key
 
 
 def _engine(key: str) -> Engine:
-    for url, engine in store_db._ENGINES.items():
-        if store_key(engine) == key:
-            return engine
-    raise KeyError(f"no open store for {key}")
+    return _OPEN[key]
 
 
 def current_data_version(engine: Engine) -> int:

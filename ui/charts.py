@@ -30,8 +30,10 @@ def _axis(unit: str, fs) -> dict:
 
 
 def _layout(fig: go.Figure, fs, unit: str, title: str | None, legend: bool) -> go.Figure:
+    if title:  # above the figure, so it never collides with the legend
+        st.markdown(f"**{title}**")
     fig.update_layout(
-        title=title, height=HEIGHT, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        height=HEIGHT, margin=dict(l=10, r=10, t=30 if legend else 10, b=10),
         separators=SEPARATORS.get(fs.locale, ".,"), showlegend=legend, hovermode="closest",
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
         yaxis=_axis(unit, fs),
@@ -62,7 +64,8 @@ def segment_bars(segments, dimension: str, fs, *, title: str | None = None, key:
     bar = go.Bar(
         x=values if horizontal else names, y=names if horizontal else values,
         orientation="h" if horizontal else "v",
-        marker_color=[color_for(dimension, n) for n in names], text=text, textposition="auto",
+        marker_color=[color_for(dimension, n) for n in names], text=text,
+        textposition="auto" if len(names) <= 12 else "none",
         customdata=names, hovertemplate="%{customdata}: %{text}<extra></extra>")
     fig = _layout(go.Figure(bar), fs, unit, title, legend=False)
     if horizontal:
@@ -85,7 +88,7 @@ def time_lines(series: dict[str, list], fs, *, dimension: str = "series", title:
         common = dict(x=xs, y=ys, name=name, text=text, customdata=xs,
                       hovertemplate=f"{name} %{{x}}: %{{text}}<extra></extra>")
         if kind == "bar":
-            traces.append(go.Bar(marker_color=color_for(dimension, name), **common))
+            traces.append(go.Bar(marker_color=color_for(dimension, name), textposition="none", **common))
         else:
             traces.append(go.Scatter(mode="lines+markers", line=dict(color=color_for(dimension, name)),
                                      **common))
@@ -125,7 +128,7 @@ def frame_bars(df: pd.DataFrame, x: str, y: str | list[str], fs, *, unit: str, c
             traces.append(go.Scatter(mode="lines+markers", line=dict(color=color_for(cdim, key_name)),
                                      **common))
         else:
-            traces.append(go.Bar(marker_color=color_for(cdim, key_name), **common))
+            traces.append(go.Bar(marker_color=color_for(cdim, key_name), textposition="none", **common))
     fig = _layout(go.Figure(traces), fs, unit, title, legend=len(traces) > 1)
     if kind == "bar":
         fig.update_layout(barmode=barmode)

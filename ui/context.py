@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from .filters import FilterState
 
 _KEY = "_ns_context"
+_RUN_KEY = "_ns_started_in_run"
 
 
 @dataclass(frozen=True)
@@ -24,13 +25,38 @@ def set_context(ctx: AppContext) -> None:
     st.session_state[_KEY] = ctx
 
 
+def _run_marker():
+    """An object that is new in every script run (Streamlit resets the run's cursors each run)."""
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+    run = get_script_run_ctx()
+    return None if run is None else run.cursors
+
+
+def mark_started() -> None:
+    """Called by ui.shell.start(): the shared start ran in this script run."""
+    st.session_state[_RUN_KEY] = _run_marker()
+
+
 def get_context() -> AppContext:
-    """The context app.py set before running the page; a page opened on its own is sent to app.py."""
-    ctx = st.session_state.get(_KEY)
-    if ctx is None:
-        st.error("Open Northstar through app.py (`streamlit run app.py`): pages need its store and filters.")
-        st.stop()
-    return ctx
+    """The context of this run. When Streamlit ran the page file on its own (legacy pages/ mode:
+    the first run after a server start, AppTest), do the shared start here, with the navigation."""
+    if st.session_state.get(_RUN_KEY) is None or st.session_state.get(_RUN_KEY) is not _run_marker():
+        from .shell import sections, start
+        ctx = start()
+        st.navigation(sections())
+        return ctx
+    return st.session_state[_KEY]
+
+
+def use_navigation_only() -> None:
+    """Run every page through app.py's st.navigation.
+
+    Streamlit treats an entrypoint with a sibling pages/ folder as a legacy multipage app and, for a
+    URL like /sales, runs pages/sales.py alone, without app.py (no store, filters or banner). This
+    process-wide switch turns that off; it takes effect from the next script run.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+    PagesManager.uses_pages_directory = False
 
 
 def user_can(ctx: AppContext, action: str) -> bool:

@@ -34,6 +34,29 @@ SLICES = {
 SLICE_LABELS = {"region": "Region", "product_line": "Product line", "owner": "Owner", "team": "Team",
                 "pipeline": "Pipeline", "source": "Source"}
 _INIT_FLAG = "_ns_filters_from_url"
+_KEEP = "_ns_keep_"  # a copy of each filter widget's value that outlives page switches
+
+
+def _restore(key: str) -> None:
+    """Before drawing a filter widget: give it the value kept from earlier runs.
+
+    Streamlit forgets a widget's state when a run does not draw it with the same identity (which
+    a page switch can cause), so each filter value is also kept under a plain session key."""
+    if _KEEP + key in st.session_state:
+        st.session_state[key] = st.session_state[_KEEP + key]
+
+
+def _remember(key: str) -> None:
+    """on_change of a filter widget (and after drawing it): keep its value."""
+    st.session_state[_KEEP + key] = st.session_state[key]
+
+
+def _kept(key: str, default=None):
+    return st.session_state.get(_KEEP + key, default)
+
+
+def _keep(key: str, value) -> None:
+    st.session_state[_KEEP + key] = value
 
 
 @dataclass(frozen=True)
@@ -59,25 +82,25 @@ def _parse_date(text: str | None) -> dt.date | None:
 
 
 def init_from_url(options: dict, default_locale: str) -> None:
-    """Once per session: seed the widgets' state from the query string (unknown values dropped)."""
+    """Once per session: take the filter values from the query string (unknown values dropped)."""
     if st.session_state.get(_INIT_FLAG):
         return
     qp = st.query_params
     period = qp.get("period", DEFAULT_PERIOD)
-    st.session_state["f_period"] = period if period in PERIODS else DEFAULT_PERIOD
+    _keep("f_period", period if period in PERIODS else DEFAULT_PERIOD)
     compare = qp.get("compare", DEFAULT_COMPARE)
-    st.session_state["f_compare"] = compare if compare in COMPARES else DEFAULT_COMPARE
+    _keep("f_compare", compare if compare in COMPARES else DEFAULT_COMPARE)
     locale = qp.get("locale", default_locale)
-    st.session_state["f_locale"] = locale if locale in LOCALES else default_locale
+    _keep("f_locale", locale if locale in LOCALES else default_locale)
     start, end = _parse_date(qp.get("from")), _parse_date(qp.get("to"))
-    if st.session_state["f_period"] == "custom":
+    if _kept("f_period") == "custom":
         if start and end and start <= end:
-            st.session_state["f_custom"] = (start, end)
+            _keep("f_custom", (start, end))
         else:
-            st.session_state["f_period"] = DEFAULT_PERIOD
+            _keep("f_period", DEFAULT_PERIOD)
     for qkey, (skey, _field, opt) in SLICES.items():
         allowed = set(_option_values(options, opt))
-        st.session_state[skey] = [v for v in qp.get_all(qkey) if v in allowed]
+        _keep(skey, [v for v in qp.get_all(qkey) if v in allowed])
     st.session_state[_INIT_FLAG] = True
 
 
@@ -102,41 +125,48 @@ def render_filters(options: dict, fiscal_year_start_month: int, default_locale: 
     init_from_url(options, default_locale)
     today = today or utcnow().date()
     sb = st.sidebar
-    sb.selectbox("Period", list(PERIODS), format_func=PERIODS.get, key="f_period")
-    period = st.session_state["f_period"]
+
+    def widget(draw, key: str, *args, **kwargs):
+        _restore(key)
+        value = draw(*args, key=key, on_change=_remember, args=(key,), **kwargs)
+        _keep(key, value)
+        return value
+
+    period = widget(sb.selectbox, "f_period", "Period", list(PERIODS), format_func=PERIODS.get)
     if period == "custom":
-        if "f_custom" not in st.session_state:
-            st.session_state["f_custom"] = period_range("this_month", today, fiscal_year_start_month)
-        picked = sb.date_input("Dates", key="f_custom", format="YYYY-MM-DD")
-        start, end = (picked if isinstance(picked, (tuple, list)) and len(picked) == 2
-                      else (picked[0], picked[0]) if isinstance(picked, (tuple, list)) and picked
-                      else period_range("this_month", today, fiscal_year_start_month))
+        if _kept("f_custom") is None:
+            _keep("f_custom", period_range("this_month", today, fiscal_year_start_month))
+        picked = widget(sb.date_input, "f_custom", "Dates", format="YYYY-MM-DD")
+        if isinstance(picked, (tuple, list)) and len(picked) == 2:
+            start, end = picked
+        elif isinstance(picked, (tuple, list)) and picked:  # first click of a new range
+            start = end = picked[0]
+        else:
+            start, end = period_range("this_month", today, fiscal_year_start_month)
     else:
         start, end = period_range(period, today, fiscal_year_start_month)
-    sb.selectbox("Compare to", list(COMPARES), format_func=COMPARES.get, key="f_compare")
-    chosen = {q: st.session_state.get(skey, []) for q, (skey, _f, _o) in SLICES.items()}
-    with sb.expander("Region, product, owner, source", expanded=any(chosen.values())):
+    compare_kind = widget(sb.selectbox, "f_compare", "Compare to", list(COMPARES), format_func=COMPARES.get)
+    with sb.expander("Region, product, owner, source",
+                     expanded=any(_kept(skey) for skey, _f, _o in SLICES.values())):
         for qkey, (skey, _field, opt) in SLICES.items():
             values = _option_values(options, opt)
             labels = dict(o for o in options.get(opt, []) if isinstance(o, tuple))
-            st.session_state[skey] = [v for v in st.session_state.get(skey, []) if v in values]
-            st.multiselect(SLICE_LABELS[qkey], values, key=skey,
-                           format_func=lambda v, labels=labels: labels.get(v, v),
-                           placeholder="All")
-    sb.selectbox("Number format", LOCALES, key="f_locale",
-                 format_func={"en-US": "English (1,234.56)", "fr-FR": "Français (1 234,56)"}.get)
-    filters = Filters(start=start, end=end, **{field: tuple(st.session_state.get(skey, []))
+            _keep(skey, [v for v in _kept(skey, []) if v in values])
+            widget(st.multiselect, skey, SLICE_LABELS[qkey], values, placeholder="All",
+                   format_func=lambda v, labels=labels: labels.get(v, v))
+    locale = widget(sb.selectbox, "f_locale", "Number format", LOCALES,
+                    format_func={"en-US": "English (1,234.56)", "fr-FR": "Français (1 234,56)"}.get)
+    filters = Filters(start=start, end=end, **{field: tuple(_kept(skey, []))
                                                for skey, field, _o in SLICES.values()})
-    compare_kind = st.session_state["f_compare"]
     compare = {"previous": filters.previous_period, "last_year": filters.same_period_last_year,
                "none": lambda: None}[compare_kind]()
     _write_url({
-        "period": period, "compare": compare_kind, "locale": st.session_state["f_locale"],
+        "period": period, "compare": compare_kind, "locale": locale,
         "from": start.isoformat() if period == "custom" else "",
         "to": end.isoformat() if period == "custom" else "",
-        **{q: list(st.session_state.get(skey, [])) for q, (skey, _f, _o) in SLICES.items()},
+        **{q: list(_kept(skey, [])) for q, (skey, _f, _o) in SLICES.items()},
     })
     label = f"{PERIODS[period]}: {start.isoformat()} to {end.isoformat()}"
     sb.caption(label + (f" · vs {compare.start.isoformat()} to {compare.end.isoformat()}" if compare else ""))
     return FilterState(filters=filters, compare=compare, compare_label=COMPARES[compare_kind],
-                       period_label=label, locale=st.session_state["f_locale"], currency=currency)
+                       period_label=label, locale=locale, currency=currency)

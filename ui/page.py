@@ -20,11 +20,11 @@ def values_with_compare(ctx, metric_ids) -> tuple[dict, dict | None]:
     return now, before
 
 
-def kpi_row(ctx, metric_ids, *, owners: dict[str, str] | None = None) -> dict:
+def kpi_row(ctx, metric_ids, *, owners: dict[str, str] | None = None, big_first: bool = False) -> dict:
     """Draw one row of tiles; returns the values so the page can reuse them (same numbers)."""
     from metrics import REGISTRY
     now, before = values_with_compare(ctx, metric_ids)
-    tile_row(now, ctx.fs, before, metric_ids, REGISTRY, owners)
+    tile_row(now, ctx.fs, before, metric_ids, REGISTRY, owners, big_first=big_first)
     return now
 
 

@@ -9,8 +9,13 @@ import streamlit as st
 MONEY_FORMATS = {"EUR": "euro", "USD": "dollar"}
 
 
+ACRONYMS = {"mql": "MQL", "mqls": "MQLs", "sql": "SQL", "sqls": "SQLs", "roi": "ROI", "cac": "CAC", "ltv": "LTV",
+            "arpa": "ARPA", "id": "ID", "url": "URL", "pct": "%", "hubspot": "HubSpot"}
+
+
 def _title(col: str) -> str:
-    text = col.replace("_", " ").strip()
+    words = [ACRONYMS.get(w, w) for w in col.replace("_", " ").split()]
+    text = " ".join(words)
     return text[:1].upper() + text[1:]
 
 

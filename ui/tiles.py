@@ -12,6 +12,20 @@ def _fmt(value, unit: str, locale: str, currency: str) -> str:
     return format_value(value, unit, locale=locale, currency=currency)
 
 
+def tile_text(value, unit: str, locale: str, currency: str) -> str:
+    """A value short enough for a tile: money from 10,000 without cents, from 1 million in millions
+    ("€10.38M" / "10,38 M€"); the exact value is in the tooltip. Everything else as format_value."""
+    if value is None or unit != "money" or abs(value) < 10_000:
+        return _fmt(value, unit, locale, currency) if value is not None else NOT_AVAILABLE
+    from metrics.format import format_money
+    if abs(value) < 1_000_000:
+        return format_money(value, currency, locale, decimals=0)
+    text = format_money(value / 1_000_000, currency, locale, decimals=2)
+    if locale == "fr-FR":
+        return text[:-1] + "M" + text[-1:] if not text[-1].isdigit() else text + "\u00a0M"
+    return text + "M"
+
+
 def delta_text(current, previous, unit: str, locale: str, currency: str) -> str | None:
     """The one place a change is shown: `current` minus `previous`, written in the metric's unit.
 
@@ -24,13 +38,15 @@ def delta_text(current, previous, unit: str, locale: str, currency: str) -> str 
     if unit == "ratio":
         text = _fmt(abs(diff), "ratio", locale, currency).replace("%", "").replace("\u202f", "").strip()
         return f"{sign}{text} pts"
-    return f"{sign}{_fmt(abs(diff), unit, locale, currency)}"
+    return f"{sign}{tile_text(abs(diff), unit, locale, currency)}"
 
 
 def help_text(mv, compare=None, compare_label: str = "", locale: str = "en-US",
               currency: str = "EUR") -> str:
     """Tooltip: the definition, the as-of time, the comparison value and why a value is missing."""
     parts = [mv.definition]
+    if mv.value is not None and mv.unit == "money":
+        parts.append(f"Exact value: {_fmt(mv.value, mv.unit, locale, currency)}")
     if mv.as_of is not None:
         parts.append(f"Data as of {mv.as_of:%Y-%m-%d %H:%M} UTC.")
     if mv.value is None and mv.reason:
@@ -45,7 +61,7 @@ def tile(mv, fs, compare=None, *, label: str | None = None, down_is_good: bool =
          owner: str | None = None, container=None) -> None:
     """One KPI tile in `container` (default: the current column)."""
     where = container or st
-    value = _fmt(mv.value, mv.unit, fs.locale, fs.currency) if mv.value is not None else NOT_AVAILABLE
+    value = tile_text(mv.value, mv.unit, fs.locale, fs.currency)
     title = label or mv.label
     if owner:
         title = f"{title} · {owner}"
@@ -59,12 +75,13 @@ def tile(mv, fs, compare=None, *, label: str | None = None, down_is_good: bool =
 
 
 def tile_row(values: dict, fs, compare_values: dict | None, metric_ids, registry,
-             owners: dict[str, str] | None = None) -> None:
-    """A row of tiles, one per metric id, in the order given."""
+             owners: dict[str, str] | None = None, big_first: bool = False) -> None:
+    """A row of tiles, one per metric id, in the order given (the first one larger if `big_first`)."""
     ids = list(metric_ids)
-    for col, mid in zip(st.columns(len(ids)), ids):
+    widths = [2] + [1] * (len(ids) - 1) if big_first else [1] * len(ids)
+    for col, mid in zip(st.columns(widths), ids):
         mdef = registry.get(mid)
-        with col:
+        with col.container(key="big_tile") if big_first and mid == ids[0] else col:
             tile(values[mid], fs, (compare_values or {}).get(mid),
                  down_is_good=bool(mdef and mdef.down_is_good),
                  owner=(owners or {}).get(mid))

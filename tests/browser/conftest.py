@@ -119,21 +119,35 @@ def page(browser):
 
 
 def wait_for_app(page, timeout_ms: int = 30000) -> None:
-    """Wait until Streamlit has finished running the script (no 'Running...' status)."""
-    page.wait_for_selector("[data-testid='stApp']", timeout=timeout_ms)
-    page.wait_for_selector("[data-testid='stMain']", timeout=timeout_ms)
+    """Wait until Streamlit has run the page script: a title in the main area, no 'Running...'
+    status and no loading skeleton, stable over two checks 100 ms apart."""
     page.wait_for_function(
         """() => {
-            const w = document.querySelector("[data-testid='stStatusWidget']");
-            return !w || !w.innerText.includes("Running");
-        }""", timeout=timeout_ms)
-    page.wait_for_function(
-        """() => document.querySelectorAll("[data-testid='stSkeleton']").length === 0""",
-        timeout=timeout_ms)
+            const done = () => {
+                const main = document.querySelector("[data-testid='stMain']");
+                const status = document.querySelector("[data-testid='stStatusWidget']");
+                return !!main && !!main.querySelector("h1")
+                    && !(status && /Running/i.test(status.innerText))
+                    && document.querySelectorAll("[data-testid='stSkeleton']").length === 0
+                    && document.querySelectorAll("[data-stale='true']").length === 0;
+            };
+            if (!done()) { window.__nsStable = 0; return false; }
+            const now = Date.now();
+            if (!window.__nsStable) { window.__nsStable = now; return false; }
+            return now - window.__nsStable >= 100;
+        }""", timeout=timeout_ms, polling=50)
 
 
-def shot(page, name: str) -> Path:
+def shot(page, name: str, height: int = 2600) -> Path:
+    """Screenshot the whole page: Streamlit scrolls inside its main block, so the viewport is made
+    tall for the shot (then restored)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": height})
+    try:
+        wait_for_app(page)
+        page.screenshot(path=str(path))
+    finally:
+        page.set_viewport_size(size)
     return path

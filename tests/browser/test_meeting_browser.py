@@ -1,0 +1,89 @@
+"""The weekly meeting page in a real browser over the demo store (12 past weekly snapshots + this
+week's): open it, go to a past week, record a decision, export the pack (HTML and XLSX) and check
+the files hold the page's numbers. Screenshots: test-output/screenshots/meeting_*.png."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+from html.parser import HTMLParser
+
+from openpyxl import load_workbook
+
+from tests.browser.conftest import shot, wait_for_app
+
+
+def _main_text(page) -> str:
+    return page.locator("[data-testid='stMain']").inner_text()
+
+
+def _no_exception(page) -> None:
+    assert page.locator("[data-testid='stException']").count() == 0, _main_text(page)[:2000]
+
+
+def _tile(page, label: str) -> str:
+    metric = page.locator("[data-testid='stMetric']").filter(has_text=label).first
+    return metric.locator("[data-testid='stMetricValue']").inner_text().strip()
+
+
+class _Text(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.chunks, self.external = [], []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if (tag == "script" and a.get("src")) or (tag == "link" and a.get("href")):
+            self.external.append(a.get("src") or a.get("href"))
+
+    def handle_data(self, data):
+        self.chunks.append(data)
+
+
+def test_meeting_page_week_decision_and_pack(demo_app, page, tmp_path):
+    page.goto(demo_app + "/meeting")
+    wait_for_app(page, timeout_ms=90000)
+    _no_exception(page)
+    text = _main_text(page)
+    assert "Weekly revenue meeting" in text and "Pipeline waterfall since the last meeting" in text
+    shot(page, "meeting_this_week")
+
+    # a past demo week: rebuilt from deal history, compared with the meeting before it
+    today = dt.date.today()
+    past = today - dt.timedelta(days=today.weekday() + 21)
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Week").first.locator("[data-baseweb='select']").click()
+    page.get_by_role("option", name=f"Week of {past:%d %b %Y}").click()
+    wait_for_app(page, timeout_ms=90000)
+    _no_exception(page)
+    text = _main_text(page)
+    assert "rebuilt from deal history" in text and "Forecast vs actual" in text
+    north_star = _tile(page, "North Star revenue")
+    assert north_star not in ("", "n/a")
+    shot(page, "meeting_past_week")
+
+    # record a decision in that week's meeting
+    page.get_by_label("Decision", exact=True).fill("Call every burnt DACH lead back by Friday")
+    page.get_by_label("Owner", exact=True).fill("Head of Sales DACH")
+    page.get_by_role("button", name="Record decision").click()
+    wait_for_app(page, timeout_ms=90000)
+    page.get_by_text("Call every burnt DACH lead back by Friday").first.wait_for(timeout=30000)
+    _no_exception(page)
+    shot(page, "meeting_decision_recorded")
+
+    # export the pack: the HTML opens offline and holds the page's numbers; the XLSX reads back
+    with page.expect_download() as info:
+        page.get_by_role("button", name="HTML pack").click()
+    html_path = tmp_path / info.value.suggested_filename
+    info.value.save_as(html_path)
+    assert info.value.suggested_filename == f"northstar-meeting-{past.isoformat()}.html"
+    parser = _Text()
+    parser.feed(html_path.read_text(encoding="utf-8"))
+    assert parser.external == []
+    body = " ".join(parser.chunks)
+    assert north_star in body and "Call every burnt DACH lead back by Friday" in body
+
+    with page.expect_download() as info:
+        page.get_by_role("button", name="XLSX pack").click()
+    wb = load_workbook(io.BytesIO(open(info.value.path(), "rb").read()))
+    assert "KPIs" in wb.sheetnames and "Decisions" in wb.sheetnames
+    decisions = [r[2] for r in wb["Decisions"].iter_rows(min_row=2, values_only=True)]
+    assert "Call every burnt DACH lead back by Friday" in decisions
