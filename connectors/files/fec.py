@@ -207,6 +207,9 @@ class FecReader:
                 ccache[raw] = v
             return v
 
+        # padded files (fixed-width exports) need every text stripped; most files need none
+        sample = split_lines(self.text[:200_000])[1:500]
+        padded = any(v != v.strip() for line in sample for v in line.split(sep))
         for piece in _line_chunks(self.text):
             lines = split_lines(piece)
             done_chars += len(piece)
@@ -256,8 +259,14 @@ class FecReader:
                 cn = valid
                 try:
                     if has_dc:
-                        debit = amount(f[i_d])
-                        credit = amount(f[i_c])
+                        raw = f[i_d]
+                        debit = cget(raw)
+                        if debit is None:
+                            debit = amount(raw)
+                        raw = f[i_c]
+                        credit = cget(raw)
+                        if credit is None:
+                            credit = amount(raw)
                     else:
                         value = cents(f[i_d])
                         sens = f[i_c].strip().upper()
@@ -298,7 +307,7 @@ class FecReader:
                 if not ok:
                     bad.add(key)
                     continue
-                texts = [f[i].strip() or None for i in text_idx]
+                texts = [f[i].strip() or None for i in text_idx] if padded else [f[i] or None for i in text_idx]
                 if len(line) > 120 or (texts[7] and len(texts[7]) > 3) or (texts[6] and len(texts[6]) > 32):
                     for k, (name, _i, limit) in enumerate(text_cols):
                         v = texts[k]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from operator import itemgetter
 from typing import Callable
 
 from sqlalchemy import Connection, Engine, and_, select, update
@@ -302,14 +303,24 @@ def _tune_bulk(conn: Connection, on: bool) -> bool:
     return True
 
 
+def _live_columns(columns, rows: list[tuple]) -> list[int]:
+    """Indexes of the columns holding a value somewhere in `rows` (all-NULL ones need no binding)."""
+    sample = rows[:500]
+    maybe_empty = [i for i in range(len(columns)) if all(r[i] is None for r in sample)]
+    empty = {i for i in maybe_empty if all(r[i] is None for r in rows)}
+    return [i for i in range(len(columns)) if i not in empty]
+
+
 def bulk_insert(conn: Connection, table: str, columns, rows: list[tuple], constants: dict,
                 batch: int = 50_000) -> None:
     """executemany (SQLite) or COPY (PostgreSQL) on the caller's transaction; dates as ISO text."""
-    cols = ", ".join(list(constants) + list(columns))
+    if not rows:
+        return
     dbapi = conn.connection.dbapi_connection
     cur = dbapi.cursor()
     try:
         if conn.dialect.name == "postgresql":
+            cols = ", ".join(list(constants) + list(columns))
             consts = tuple(constants.values())
             with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
                 for r in rows:
@@ -317,8 +328,15 @@ def bulk_insert(conn: Connection, table: str, columns, rows: list[tuple], consta
             return
         mark = "%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"
         head = ", ".join(_literal(v) for v in constants.values())
-        sql = f"INSERT INTO {table} ({cols}) VALUES ({head}, {', '.join([mark] * len(columns))})"
         for i in range(0, len(rows), batch):
-            cur.executemany(sql, rows[i:i + batch])
+            chunk = rows[i:i + batch]
+            live = _live_columns(columns, chunk)
+            names = list(columns)
+            if 2 <= len(live) <= len(columns) - 3:  # worth re-packing the tuples without the empty columns
+                chunk = list(map(itemgetter(*live), chunk))
+                names = [columns[k] for k in live]
+            cols = ", ".join(list(constants) + names)
+            sql = f"INSERT INTO {table} ({cols}) VALUES ({head}, {', '.join([mark] * len(names))})"
+            cur.executemany(sql, chunk)
     finally:
         cur.close()
