@@ -218,7 +218,7 @@ def _contact(rng: Random, ctx: BlockContext, cid: str, company: Company) -> Cont
     else:
         lead = created
     if lead is not None:
-        if source in ("OFFLINE", "REFERRALS") and rng.random() < 0.3:
+        if source in ("OFFLINE", "REFERRALS") and rng.random() < 0.15:
             # created by sales: straight from lead to opportunity (no MQL, no SQL)
             touch = lead + _MIN * rng.randrange(5, 240)
             opp = touch + _HOUR * rng.randrange(1, 72)
@@ -363,8 +363,8 @@ class DealFactory:
             else:
                 frac = 1.0 if close_dt <= now else (now - created) / (close_dt - created)
             target = min(len(opens) - 1, start + int(frac * (len(opens) - start)))
-            if close < as_of and now - created >= DAY:  # overdue: stuck late in the pipeline
-                target = max(target, len(opens) - 2)
+            if close < as_of and now - created >= DAY:  # overdue: stuck somewhere past its first stage
+                target = rng.randrange(min(start + 1, len(opens) - 1), len(opens))
             path = [opens[start]] + [s for s in opens[start + 1:target] if rng.random() < 0.8]
             if target > start:
                 path.append(opens[target])
@@ -479,17 +479,27 @@ def generate_block(ctx: BlockContext, seed: int, block: int) -> tuple[dict[str, 
         deals.append(d)
         if d.won:
             queue.append(d)
-    while len(deals) < BLOCK_DEALS:  # expansion: another product line for an existing account
-        c = rng.choice(opps)
-        base = c.stages[3]
+    first_win: dict[str, Deal] = {}
+    for d in deals:
+        if d.won and d.pipeline == "default" and (d.contact.contact_id not in first_win
+                                                  or d.closed_at < first_win[d.contact.contact_id].closed_at):
+            first_win[d.contact.contact_id] = d
+    accounts = sorted(first_win.values(), key=lambda d: d.deal_id)
+    while len(deals) < BLOCK_DEALS:  # land and expand: another product line for a customer
+        if accounts:
+            won = rng.choice(accounts)
+            c, base, label, boost = won.contact, won.closed_at, " expansion", 1.3
+        else:  # no customer in this block yet: a second try with an earlier opportunity
+            c = rng.choice(opps)
+            base, label, boost = c.stages[3], " second try", 1.0
         created = base + DAY * rng.randrange(30, 500)
         if created >= tl.now - _HOUR:
             created = base + (tl.now - _HOUR - base) * rng.uniform(0.1, 0.95)
         created = created.replace(microsecond=0)
         pl = w.PRODUCT_LINES[_pick(_PL_CUM, rng)]
-        p_win = w.BASE_WIN_RATE[pl] * c.win_mult * 1.3
+        p_win = w.BASE_WIN_RATE[pl] * c.win_mult * boost
         deals.append(factory.make(c, "default", pl, created, _amount_cents(rng, ctx, pl, c.region, created),
-                                  p_win, label=" expansion"))
+                                  p_win, label=label))
     for d in deals:
         if d.won and d.pipeline == "default" and (d.contact.customer_at is None or d.closed_at < d.contact.customer_at):
             d.contact.customer_at = d.closed_at

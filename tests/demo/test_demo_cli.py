@@ -12,6 +12,16 @@ from store import get_meta, open_store, schema, upsert
 from store.db import data_version
 
 
+@pytest.fixture(autouse=True)
+def snapshot_calls(monkeypatch) -> list:
+    """The meeting's snapshot backfill (tested in tests/meeting) recorded instead of run: it is slow."""
+    import meeting.snapshots
+    calls: list = []
+    monkeypatch.setattr(meeting.snapshots, "backfill_demo_snapshots",
+                        lambda engine, weeks, as_of=None: calls.append((weeks, as_of)) or [])
+    return calls
+
+
 def _count(engine, table) -> int:
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(table)).scalar_one()
@@ -24,15 +34,17 @@ def _add_real_deal(engine) -> None:
                                      "created_at": dt.datetime(2025, 1, 2), "origin": "hubspot"}], ["deal_id"])
 
 
-def test_demo_cli_if_empty_seeds_once(capsys):
+def test_demo_cli_if_empty_seeds_once(capsys, snapshot_calls):
     assert cli.main(["demo", "--if-empty", "--as-of", "2026-01-31"]) == 0
     out = capsys.readouterr().out
     assert "demo data (small, seed 42, as of 2026-01-31)" in out
+    assert snapshot_calls == [(12, dt.date(2026, 1, 31))]
     engine = open_store()
     assert _count(engine, schema.deals) == 1500
     version = data_version(engine)
     assert cli.main(["demo", "--if-empty", "--as-of", "2026-01-31"]) == 0
     assert "no demo data added" in capsys.readouterr().out
+    assert len(snapshot_calls) == 1
     assert data_version(engine) == version and _count(engine, schema.deals) == 1500
 
 
