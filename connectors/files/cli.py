@@ -9,7 +9,9 @@ from pathlib import Path
 
 from store import StoreError, open_store
 
+from .detect import FileFormatError
 from .importer import IMPORT_KINDS, PRESETS, FileImportError, import_file
+from .mapping import with_options
 
 
 def register(subparsers) -> None:
@@ -25,6 +27,12 @@ def register(subparsers) -> None:
     p.add_argument("--dry-run", action="store_true", help="validate and report; write nothing")
     p.add_argument("--valid-only", action="store_true",
                    help="import the valid rows when the report allows it (otherwise the file is rejected)")
+    forced = p.add_argument_group("reading options (detected unless given)")
+    forced.add_argument("--encoding", help="utf-8, cp1252, iso-8859-15, utf-16 ...")
+    forced.add_argument("--delimiter", help="tab, semicolon, comma, pipe, or one character")
+    forced.add_argument("--decimal", choices=(",", "."), help="decimal separator of amounts")
+    forced.add_argument("--thousands", help="thousands separator of amounts (e.g. ' ' or .)")
+    forced.add_argument("--date-format", help="strptime format of dates, e.g. %%d/%%m/%%Y")
     p.add_argument("--as", dest="actor", default=None, help="who imports (default: the OS user)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(handler=_cmd_import)
@@ -38,9 +46,12 @@ def _cmd_import(args: argparse.Namespace) -> int:
     engine = open_store()
     actor = args.actor or f"{getpass.getuser()} (cli)"
     try:
-        report = import_file(engine, args.kind, data, path.name, actor=actor, mapping=args.mapping,
+        mapping = with_options(args.mapping, PRESETS[args.kind], {
+            "encoding": args.encoding, "delimiter": args.delimiter, "decimal": args.decimal,
+            "thousands": args.thousands, "date_format": args.date_format})
+        report = import_file(engine, args.kind, data, path.name, actor=actor, mapping=mapping,
                              dry_run=args.dry_run, valid_only=args.valid_only)
-    except FileImportError as exc:
+    except (FileImportError, FileFormatError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:

@@ -54,6 +54,41 @@ def norm_label(label: str) -> str:
     return re.sub(r"\s+", " ", label.replace("*", "").replace('"', "").strip().lower())
 
 
+def with_options(spec: str | dict | None, presets: dict[str, dict], options: dict) -> str | dict | None:
+    """`spec` (preset name, mapping file or dict) with reading options forced on top of it."""
+    options = {k: v for k, v in options.items() if v not in (None, "")}
+    if not options:
+        return spec
+    if spec is None or spec == "":
+        base: dict = {}
+    elif isinstance(spec, dict):
+        base = dict(spec)
+    elif spec in presets:
+        base = {"preset": spec}
+    else:
+        base = _read_mapping_file(spec)
+    base["options"] = {**(base.get("options") or {}), **options}
+    return base
+
+
+def _read_mapping_file(spec: str) -> dict:
+    path = Path(spec)
+    if not path.is_file():
+        raise FileFormatError(f"--mapping {spec!r} is neither a preset nor a mapping file")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+            data = yaml.safe_load(text) or {}
+    except Exception as exc:  # yaml/json syntax errors all mean "fix the mapping file"
+        raise FileFormatError(f"mapping file {spec} is not valid YAML/JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise FileFormatError(f"mapping file {spec} must hold an object with columns/options/constants/values")
+    return data
+
+
 def load_mapping(spec: str | dict | None, presets: dict[str, dict]) -> Mapping:
     """A Mapping from a preset name, a YAML/JSON file path, or a dict; None = generic."""
     if spec is None or spec == "":
@@ -61,20 +96,11 @@ def load_mapping(spec: str | dict | None, presets: dict[str, dict]) -> Mapping:
     if isinstance(spec, str):
         if spec in presets:
             spec = {"preset": spec}
+        elif not Path(spec).is_file():
+            raise FileFormatError(f"--mapping {spec!r} is neither a preset ({', '.join(sorted(presets))}) "
+                                  "nor a mapping file")
         else:
-            path = Path(spec)
-            if not path.is_file():
-                raise FileFormatError(f"--mapping {spec!r} is neither a preset ({', '.join(sorted(presets))}) "
-                                      "nor a mapping file")
-            text = path.read_text(encoding="utf-8")
-            try:
-                if path.suffix.lower() == ".json":
-                    spec = json.loads(text)
-                else:
-                    import yaml
-                    spec = yaml.safe_load(text) or {}
-            except Exception as exc:  # yaml/json syntax errors all mean "fix the mapping file"
-                raise FileFormatError(f"mapping file {spec} is not valid YAML/JSON: {exc}") from None
+            spec = _read_mapping_file(spec)
     if not isinstance(spec, dict):
         raise FileFormatError("a mapping must be a YAML/JSON object with columns/options/constants/values")
     unknown = set(spec) - {"preset", "columns", "options", "constants", "values"}
@@ -264,6 +290,9 @@ def read_mapped(data: bytes, file_name: str, kind: str, fields: list[Field],
     report.detected.update(table.detected)
     report.detected["columns"] = ", ".join(f"{f.name}<-{table.header[cols[f.name]]!r}"
                                           for f in fields if f.name in cols)
+    unused = [h for i, h in enumerate(table.header) if h and i not in set(cols.values())]
+    if unused:
+        report.detected["columns not imported"] = ", ".join(unused[:30]) + (" ..." if len(unused) > 30 else "")
     records = convert_rows(table, fields, cols, conv, mapping, report)
     report.rows_read = len(table.rows)
     return report, table, records

@@ -42,3 +42,13 @@ def test_cli_import_user_errors_exit_2(tmp_path, capsys):
     assert cli.main(["import", "spend", str(FIXTURES / "spend_generic.csv"), "--mapping", "nope"]) == 2
     err = capsys.readouterr().err
     assert "neither a preset" in err and "Traceback" not in err
+
+
+def test_cli_forced_reading_options(tmp_path, capsys):
+    data = "invoice number;issue date;amount excl tax\nZ-1;02/03/2024;1.234,50\n".encode("cp1252")
+    path = tmp_path / "inv.csv"
+    path.write_bytes(data)
+    assert cli.main(["import", "invoices", str(path), "--dry-run", "--json", "--date-format", "%m/%d/%Y",
+                     "--decimal", ",", "--thousands", ".", "--delimiter", "semicolon"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["period"] == ["2024-02-03", "2024-02-03"] and report["detected"]["date_format"] == "%m/%d/%Y"

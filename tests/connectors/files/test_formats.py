@@ -139,6 +139,15 @@ def test_spend_meta_ads_currency_from_header(engine):
         (D(2024, 2, 1), 15075, "USD"), (D(2024, 2, 2), 14925, "USD")]
 
 
+def test_spend_linkedin_ads_preset_forced_us_dates(engine):
+    report = _import(engine, "spend", "spend_linkedin_ads.csv",
+                     mapping={"preset": "linkedin-ads", "options": {"month_first": True}})
+    assert "Impressions" in report.detected["columns not imported"]
+    assert _rows(engine, s.marketing_spend, SPEND_COLS, ["spend_id"]) == [
+        (D(2024, 1, 3), "linkedin_ads", "ABM Enterprise", None, None, 102040, "EUR", "linkedin-ads"),
+        (D(2024, 1, 4), "linkedin_ads", "ABM Enterprise", None, None, 98000, "EUR", "linkedin-ads")]
+
+
 def test_spend_generic(engine):
     _import(engine, "spend", "spend_generic.csv")
     assert _rows(engine, s.marketing_spend, SPEND_COLS, ["spend_id"]) == [

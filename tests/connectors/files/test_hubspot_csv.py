@@ -181,3 +181,11 @@ def test_source_value(label, value):
 def test_label_conversions():
     assert lifecycle_value("Sales Qualified Lead") == "salesqualifiedlead"
     assert upper_value("Attempted to Contact") == "ATTEMPTED_TO_CONTACT"
+
+
+def test_hubspot_export_time_zone_to_utc(engine):
+    data = b"Record ID,Deal Name,Deal Stage,Create Date,Close Date\n7,X,Closed Won,2024-07-01 10:30,2024-07-31\n"
+    parsed = read_file("hubspot-deals", data, "d.csv", engine=engine, mapping={"options": {"timezone": "Europe/Paris"}})
+    row = parsed.rows[0]
+    assert str(row["created_at"]) == "2024-07-01 08:30:00"  # CEST is UTC+2
+    assert str(row["close_date"]) == "2024-07-31"  # a date alone is not shifted
