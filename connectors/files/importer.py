@@ -271,7 +271,11 @@ def _import_fec(engine: Engine, data: bytes, file_name: str, actor: str, mapping
             report.rows_accepted = 0
             return reject("rejected: the file holds no entry line to import; nothing was written.")
         if not valid_only:
-            report.rows_accepted = reader.rows_yielded  # before the unbalanced entries are known
+            before = reader.rows_yielded  # count what a valid-only import would keep, for the report
+            for _batch in reader.batches(skip=frozenset(reader.bad_entries)):
+                pass
+            report.rows_accepted = reader.rows_yielded - before
+            report.rows_rejected = report.rows_read - report.rows_accepted
             return reject("rejected: nothing was written.")
         try:
             return write(frozenset(reader.bad_entries))

@@ -65,6 +65,7 @@ def test_import_rejected_file_changes_nothing(engine):
     broken = small_fec([fec_line("VE", "7", "20240110", "706000", "0,00", "10,00")])  # unbalanced
     report = import_file(engine, "fec", broken, NAME)
     assert report.status == "rejected" and "nothing was written" in report.message
+    assert (report.rows_read, report.rows_accepted, report.rows_rejected) == (6, 5, 1)
     assert report.errors[0].reason.startswith("unbalanced entry")
     assert ledger_totals(engine)["lines"] == lines and data_version(engine) == version
     assert _runs(engine)[-1]["status"] == "rejected" and _runs(engine)[-1]["rows_accepted"] == 0
