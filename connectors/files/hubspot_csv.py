@@ -188,7 +188,7 @@ def read_hubspot(obj: str, data: bytes, file_name: str, mapping: Mapping, engine
     lookups = _Lookups(engine)
     currency = hs_settings.reporting_currency()
     kinds = {f.name: f.kind for f in fields}
-    rows, extras, seen = [], [], {}
+    rows, seen = [], {}
     unknown_owners: dict[str, int] = {}
     for line_no, rec in records:
         props: dict[str, str] = {}

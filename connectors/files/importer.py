@@ -61,7 +61,7 @@ def read_file(kind: str, data: bytes, file_name: str, mapping=None, engine: Engi
         else:
             parsed = hubspot_csv.read_hubspot(kind.split("-", 1)[1], data, file_name, m, engine)
     except Exception as exc:  # a reader bug must still give a readable report, never a traceback
-        log.exception("reading %s failed", file_name)
+        log.warning("reading %s failed: %r", file_name, exc, exc_info=log.isEnabledFor(logging.DEBUG))
         report = ImportReport(kind, file_name)
         report.add(0, "", "", f"could not read the file ({type(exc).__name__}: {exc})")
         parsed = Parsed(report)
@@ -284,10 +284,13 @@ def _import_fec(engine: Engine, data: bytes, file_name: str, actor: str, mapping
             return reject("rejected: no valid entry to import; nothing was written.")
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:300]
-        report.status, report.message = "failed", f"failed while writing, nothing was kept: {reason}"
-        with engine.begin() as conn:
-            report.import_id = _record_run(conn, report, actor, started, "failed", reason)
-        return report
+    except Exception as exc:  # a reader bug: rolled back, reported, never a traceback
+        log.warning("importing %s failed: %r", file_name, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+        reason = f"could not read the file ({type(exc).__name__}: {exc})"[:300]
+    report.status, report.message = "failed", f"failed, nothing was kept: {reason}"
+    with engine.begin() as conn:
+        report.import_id = _record_run(conn, report, actor, started, "failed", reason)
+    return report
 
 
 def _replace_ledger_period(conn: Connection, siren: str | None, period, import_id: int) -> int:
