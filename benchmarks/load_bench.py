@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
-"""Load benchmark: N concurrent browser sessions against a running app while a sync writes.
+"""Load benchmark: N concurrent sessions against a running app while a sync writes.
 
     .venv/bin/python benchmarks/load_bench.py --store data/bench/northstar-1M.db
     .venv/bin/python benchmarks/load_bench.py --store data/northstar.db --sessions 1,5 --loads 2
+    .venv/bin/python benchmarks/load_bench.py --client browser ...   # headless Chromium instead
 
 Starts `streamlit run app.py` on a free port with NORTHSTAR_DB_URL pointing at the store, then,
-for each N, opens N headless Chromium pages at once (Debian's /usr/bin/chromium, one browser
-context each = one Streamlit session), each loading the pages in turn. Page-ready = the script
-finished (`data-test-script-state="notRunning"`) with content drawn. Meanwhile a separate
+for each N, opens N sessions at once, each loading the pages in turn. Two clients:
+`ws` (default) speaks Streamlit's websocket protocol like the browser does (GET the page, open
+/_stcore/stream, send rerun_script for the page, read ForwardMsgs); page-ready = the run's
+`script_finished` FINISHED_SUCCESSFULLY, errors = exception elements, compile errors, closed
+sockets, timeouts. It measures the server, not the client's rendering (which happens on each
+user's machine; on a 2-core box, 25 Chromium renderers would mostly measure themselves).
+`browser` drives Debian's /usr/bin/chromium (one context = one session); page-ready = the
+script finished (`data-test-script-state="notRunning"`) with content drawn. Meanwhile a separate
 writer process commits sync-like transactions (updates a batch of deals, records a sync run
 and an audit row, bumps the data version so every cache misses), holding each write
 transaction open for --hold seconds; a probe thread times a fixed read query all along, so a
@@ -173,18 +179,72 @@ async def one_session(browser, base: str, paths: list[str], loads: int, timeout_
     return times, errors
 
 
-async def run_level(base: str, n: int, paths: list[str], loads: int, timeout_s: float) -> dict:
-    from playwright.async_api import async_playwright
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+async def ws_load(base: str, path: str) -> str | None:
+    """One page load over Streamlit's websocket protocol; None when ready, else the error."""
+    import websockets
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    await asyncio.to_thread(lambda: urllib.request.urlopen(f"{base}/{path}", timeout=30).read())
+    host = base.split("://", 1)[1]
+    async with websockets.connect(f"ws://{host}/_stcore/stream", subprotocols=["streamlit"],
+                                  origin=base, max_size=None, open_timeout=30) as ws:
+        msg = BackMsg()
+        msg.rerun_script.query_string = ""
+        msg.rerun_script.page_name = path
+        msg.rerun_script.context_info.timezone = "UTC"
+        await ws.send(msg.SerializeToString())
+        error = None
+        while True:
+            fwd = ForwardMsg()
+            fwd.ParseFromString(await ws.recv())
+            kind = fwd.WhichOneof("type")
+            if kind == "delta" and fwd.delta.WhichOneof("type") == "new_element" \
+                    and fwd.delta.new_element.WhichOneof("type") == "exception":
+                error = f"/{path}: exception {fwd.delta.new_element.exception.type or 'on page'}"
+            elif kind == "page_not_found":  # Streamlit then runs the default page: still an error
+                error = f"/{path}: page not found"
+            elif kind == "script_finished":
+                status = fwd.script_finished
+                if status == ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
+                    return f"/{path}: compile error"
+                if status == ForwardMsg.FINISHED_SUCCESSFULLY:
+                    return error
+
+
+async def ws_session(base: str, paths: list[str], loads: int, timeout_s: float) -> tuple[list[float], list[str]]:
+    times, errors = [], []
+    for i in range(loads):
+        path = paths[i % len(paths)]
+        t0 = time.perf_counter()
         try:
-            # stagger starts over 1 s, like people opening the dashboard around the same moment
-            async def delayed(i):
-                await asyncio.sleep(i / max(n, 1))
-                return await one_session(browser, base, paths, loads, timeout_s)
-            results = await asyncio.gather(*(delayed(i) for i in range(n)))
-        finally:
-            await browser.close()
+            error = await asyncio.wait_for(ws_load(base, path), timeout_s)
+        except Exception as exc:  # timeout, refused or dropped connection: an error of this load
+            error = f"/{path}: {type(exc).__name__}: {str(exc)[:120]}"
+        if error:
+            errors.append(error)
+        else:
+            times.append(time.perf_counter() - t0)
+    return times, errors
+
+
+async def run_level(base: str, n: int, paths: list[str], loads: int, timeout_s: float,
+                    client: str = "ws") -> dict:
+    async def delayed(i, run):
+        await asyncio.sleep(i / max(n, 1))  # stagger starts over 1 s, like people arriving
+        return await run()
+    if client == "ws":
+        results = await asyncio.gather(*(delayed(i, lambda: ws_session(base, paths, loads, timeout_s))
+                                         for i in range(n)))
+    else:
+        from playwright.async_api import async_playwright
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            try:
+                results = await asyncio.gather(*(delayed(i, lambda: one_session(browser, base, paths, loads,
+                                                                                 timeout_s))
+                                                 for i in range(n)))
+            finally:
+                await browser.close()
     times = [t for r in results for t in r[0]]
     errors = [e for r in results for e in r[1]]
     return {"sessions": n, "loads": n * loads, "ok": len(times), "errors": len(errors),
@@ -198,12 +258,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--store", default=str(default_store), help="SQLite store file (default: the 1M-deal bench store)")
     ap.add_argument("--sessions", default="1,10,25", help="comma-separated session counts")
     ap.add_argument("--loads", type=int, default=4, help="page loads per session")
-    ap.add_argument("--pages", default="ceo,sales,marketing,finance", help="url paths visited in turn")
+    ap.add_argument("--pages", default="/,sales,marketing,finance",
+                    help="url paths visited in turn; / is the default page (CEO)")
     ap.add_argument("--hold", type=float, default=1.0, help="seconds the writer keeps each transaction open")
     ap.add_argument("--batch", type=int, default=2000, help="deals updated per writer transaction")
     ap.add_argument("--pause", type=float, default=0.5, help="seconds between writer transactions")
     ap.add_argument("--timeout", type=float, default=120, help="seconds before a page load counts as an error")
     ap.add_argument("--no-writer", action="store_true", help="measure without the concurrent sync")
+    ap.add_argument("--client", choices=("ws", "browser"), default="ws",
+                    help="ws: Streamlit's websocket protocol (default); browser: headless Chromium")
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "output" / "load_bench.json"))
     ap.add_argument("--writer-only", nargs=6, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -216,12 +279,12 @@ def main(argv: list[str] | None = None) -> int:
     if not store.is_file():
         print(f"no store at {store}: build one first (python cli.py demo ...) or pass --store", file=sys.stderr)
         return 2
-    if not Path(CHROMIUM).exists():
+    if args.client == "browser" and not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} is missing: apt-get install chromium", file=sys.stderr)
         return 2
     url = f"sqlite:///{store}"
     levels = [int(x) for x in args.sessions.split(",")]
-    paths = [p.strip().strip("/") for p in args.pages.split(",")]
+    paths = [p.strip().strip("/") for p in args.pages.split(",")]  # "" = the default page
     work = Path(tempfile.mkdtemp(prefix="ns-load-"))
     port = free_port()
     app = start_app(url, port, work / "app.log")
@@ -229,11 +292,12 @@ def main(argv: list[str] | None = None) -> int:
     probe = Probe(str(store))
     writer = None
     stop_file = work / "stop"
-    report: dict = {"store": str(store), "size_mb": round(store.stat().st_size / 1e6, 1), "levels": []}
+    report: dict = {"store": str(store), "size_mb": round(store.stat().st_size / 1e6, 1), "client": args.client,
+                    "writer": None, "levels": []}
     try:
         wait_healthy(port, app)
         print(f"app on {base} (store {store.name}, {report['size_mb']} MB); warming up...", flush=True)
-        asyncio.run(run_level(base, 1, paths, len(paths), args.timeout))  # first runs fill caches
+        asyncio.run(run_level(base, 1, paths, len(paths), args.timeout, args.client))  # fill caches
         probe.start()
         time.sleep(3)
         t_idle = time.monotonic()
@@ -245,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(1)
         for n in levels:
             t0 = time.monotonic()
-            level = asyncio.run(run_level(base, n, paths, args.loads, args.timeout))
+            level = asyncio.run(run_level(base, n, paths, args.loads, args.timeout, args.client))
             probe_times = probe.between(t0, time.monotonic())
             level["probe_p95_s"], level["probe_max_s"] = pct(probe_times, 95), max(probe_times, default=float("nan"))
             report["levels"].append(level)
