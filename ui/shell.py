@@ -35,8 +35,19 @@ def _seed_demo_once(key: str) -> bool:
     return bool(seed_demo_if_empty(cache.get_engine(*_settings())))
 
 
+@st.cache_resource(show_spinner=False)
+def _logging_once() -> bool:
+    """Structured logs with secrets redacted (NORTHSTAR_LOG_LEVEL / _FORMAT / _FILE), once per process."""
+    if importlib.util.find_spec("ops") is None:
+        return False
+    from ops.logs import setup_logging
+    setup_logging()
+    return True
+
+
 def start() -> AppContext:
     """Open the store, gate the login, draw the sidebar filters and banners; return the context."""
+    _logging_once()
     apply_style()
     try:
         engine = cache.get_engine(*_settings())
