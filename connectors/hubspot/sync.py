@@ -112,6 +112,44 @@ def _fit(table, row: dict) -> dict:
     return row
 
 
+# --- records as HubSpot sends them --------------------------------------------------------
+
+@dataclass(slots=True)
+class Record:
+    """One CRM record from HubSpot's JSON; dates stay ISO strings until mapped."""
+    id: str
+    properties: dict
+    created_at: str | None
+    updated_at: str | None
+    properties_with_history: dict  # name -> [{"value", "timestamp", ...}], newest first
+
+
+@dataclass(slots=True)
+class Page:
+    results: list[Record]
+    after: str | None  # the cursor of the next page; None on the last one
+    total: int | None  # search answers only
+
+
+def read_page(body: dict) -> Page:
+    """A list, search or batch answer (decoded JSON) as records and the next cursor.
+
+    Objects are read from the JSON rather than through the SDK's models: building those
+    took a large share of the client's time on big pages (deals with history), and the fake
+    server's tests check these same answers against the SDK's models.
+    """
+    results = [Record(str(r["id"]), r.get("properties") or {}, r.get("createdAt"),
+                      r.get("updatedAt"), r.get("propertiesWithHistory") or {})
+               for r in body["results"]]
+    after = ((body.get("paging") or {}).get("next") or {}).get("after")
+    return Page(results, str(after) if after is not None else None, body.get("total"))
+
+
+def _fetch(client: HubSpotClient, fn: Callable[..., Any], *args: Any, what: str,
+           search: bool = False, **kwargs: Any) -> Page:
+    return read_page(client.call(fn, *args, raw=True, search=search, what=what, **kwargs))
+
+
 # --- record -> row -----------------------------------------------------------------------
 
 def _props(rec: Any) -> dict:
@@ -202,7 +240,7 @@ def stage_history_rows(rec: Any) -> list[dict]:
     hist = rec.properties_with_history or {}
 
     def series(name: str) -> list[tuple[dt.datetime, Any]]:
-        out = [(parse_datetime(v.timestamp), v.value) for v in hist.get(name) or []]
+        out = [(parse_datetime(v.get("timestamp")), v.get("value")) for v in hist.get(name) or []]
         return sorted((t, v) for t, v in out if t is not None)
 
     amounts, closes = series("amount"), series("closedate")
@@ -402,9 +440,8 @@ def fetch_associations(client: HubSpotClient, from_type: str, to_type: str,
 
 def _search_total(ctx: _Ctx, obj: str) -> int | None:
     api = ctx.client.objects[obj].search_api
-    resp = ctx.client.call(api.do_search, {"limit": 1, "properties": ["hs_object_id"]},
-                           search=True, what=f"{obj} count")
-    return resp.total
+    return _fetch(ctx.client, api.do_search, {"limit": 1, "properties": ["hs_object_id"]},
+                  search=True, what=f"{obj} count").total
 
 
 def _backfill(ctx: _Ctx, obj: str, state: st.ObjectState) -> None:
@@ -425,7 +462,7 @@ def _backfill(ctx: _Ctx, obj: str, state: st.ObjectState) -> None:
             kwargs["after"] = after
         if deals:
             kwargs["properties_with_history"] = cfg.DEAL_HISTORY_PROPERTIES
-        return ctx.client.call(api.get_page, what=f"{obj} page", **kwargs)
+        return _fetch(ctx.client, api.get_page, what=f"{obj} page", **kwargs)
 
     for page, after in prefetched_pages(fetch, state.page_after):
         buffer.extend(page.results)
@@ -439,13 +476,8 @@ def _backfill(ctx: _Ctx, obj: str, state: st.ObjectState) -> None:
             buffer = []
 
 
-def _next_after(page: Any) -> str | None:
-    nxt = getattr(page.paging, "next", None) if page.paging else None
-    return nxt.after if nxt is not None else None
-
-
-def prefetched_pages(fetch: Callable[[str | None], Any],
-                     after: str | None) -> Iterator[tuple[Any, str | None]]:
+def prefetched_pages(fetch: Callable[[str | None], Page],
+                     after: str | None) -> Iterator[tuple[Page, str | None]]:
     """(page, cursor after it) in order, fetching the next page while the caller writes.
 
     A list's next cursor comes with each page, so one thread walks the chain ahead by at most
@@ -467,7 +499,7 @@ def prefetched_pages(fetch: Callable[[str | None], Any],
         try:
             while not stop.is_set():
                 page = fetch(cursor)
-                cursor = _next_after(page)
+                cursor = page.after
                 put((page, cursor))
                 if cursor is None:
                     return
@@ -487,12 +519,12 @@ def prefetched_pages(fetch: Callable[[str | None], Any],
         stop.set()
 
 
-def _search_page(ctx: _Ctx, obj: str, filters: list[dict], sort_by: str) -> Any:
+def _search_page(ctx: _Ctx, obj: str, filters: list[dict], sort_by: str) -> Page:
     api = ctx.client.objects[obj].search_api
     body = {"filterGroups": [{"filters": filters}],
             "sorts": [{"propertyName": sort_by, "direction": "ASCENDING"}],
             "properties": cfg.PROPERTIES[obj], "limit": cfg.SEARCH_PAGE_SIZE}
-    return ctx.client.call(api.do_search, body, search=True, what=f"{obj} search")
+    return _fetch(ctx.client, api.do_search, body, search=True, what=f"{obj} search")
 
 
 def _modified_ms(obj: str, rec: Any) -> int:
@@ -528,14 +560,14 @@ def _apply_changes(ctx: _Ctx, obj: str, records: list, state: st.ObjectState,
     return new_state
 
 
-def read_deals(client: HubSpotClient, ids: Sequence[str]) -> list:
+def read_deals(client: HubSpotClient, ids: Sequence[str]) -> list[Record]:
     """Deals by id with their property history (batch read, 50 a request)."""
     api = client.objects["deals"].batch_api
     out = []
     for chunk in _chunks(list(ids), cfg.HISTORY_PAGE_SIZE):
         body = {"inputs": [{"id": i} for i in chunk], "properties": cfg.PROPERTIES["deals"],
                 "propertiesWithHistory": cfg.DEAL_HISTORY_PROPERTIES}
-        out.extend(client.call(api.read, body, archived=False, what="deals batch read").results)
+        out.extend(_fetch(client, api.read, body, archived=False, what="deals batch read").results)
     return out
 
 
@@ -599,7 +631,7 @@ def _mark_archived(ctx: _Ctx, obj: str) -> None:
                   "properties": [cfg.MODIFIED_PROPERTY[obj]]}
         if after:
             kwargs["after"] = after
-        page = ctx.client.call(api.get_page, what=f"archived {obj} page", **kwargs)
+        page = _fetch(ctx.client, api.get_page, what=f"archived {obj} page", **kwargs)
         ids = [str(r.id) for r in page.results]
         if ids:
             with ctx.engine.begin() as conn:
@@ -615,10 +647,9 @@ def _mark_archived(ctx: _Ctx, obj: str) -> None:
                 st.save_counts(conn, ctx.run_id, ctx.counts)
                 if n:
                     bump_data_version(conn)
-        nxt = getattr(page.paging, "next", None) if page.paging else None
-        if nxt is None:
+        if page.after is None:
             return
-        after = nxt.after
+        after = page.after
 
 
 def _sync_crm_object(ctx: _Ctx, obj: str) -> None:
