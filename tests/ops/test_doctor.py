@@ -208,3 +208,16 @@ def test_cli_doctor_exit_code_and_json(store_env, monkeypatch, capsys):
     monkeypatch.setenv("NORTHSTAR_LOG_LEVEL", "LOUD")
     assert cli.main(["doctor"]) == 1
     assert "FAIL logging" in capsys.readouterr().out
+
+
+def test_doctor_catches_missing_authlib_when_login_is_on(store_env, tmp_path, monkeypatch):
+    import sys
+    path = tmp_path / "secrets.toml"
+    path.write_text('[auth]\nredirect_uri = "http://localhost:8501/oauth2callback"\n'
+                    f'cookie_secret = "{"x" * 40}"\nclient_id = "c"\nclient_secret = "clientsecretvalue"\n'
+                    'server_metadata_url = "https://idp.example/.well-known/openid-configuration"\n'
+                    '[auth.roles]\n"@acme.com" = "viewer"\n')
+    os.chmod(path, 0o600)
+    monkeypatch.setitem(sys.modules, "authlib", None)  # as if Authlib were not installed
+    c = by_name(run_doctor(paths=[path]), "login library")
+    assert c.status == "fail" and "requirements.txt" in c.fix
