@@ -20,7 +20,7 @@ from store.db import get_meta
 from . import sql
 from .definitions import load_definitions
 from .filters import NONE_BUCKET, Filters
-from .marketing import contact_field, marketing_sourced, now
+from .marketing import contact_field, follow_up_terms, marketing_sourced, now
 from .registry import Ctx
 
 d, c, o, sp = s.deals, s.contacts, s.owners, s.marketing_spend
@@ -154,14 +154,11 @@ def burnt_leads(engine: Engine, filters: Filters, limit: int = 500, only_burnt: 
     age_hours: hours from becoming MQL to the first touch, or to now when never touched.
     """
     with _ctx(engine) as ctx:
-        sla = ctx.defs.follow_up_sla_hours
         mql_at = sql.reached_at(ctx, sql.stage_of(ctx, "mql"))
         touch = c.c.first_sales_touch_at
-        clock = now(ctx)
-        waited = sql.days_between(ctx, mql_at, func.coalesce(touch, clock)) * 24.0
-        in_time = and_(touch.isnot(None), sql.days_between(ctx, mql_at, touch) * 24.0 <= sla)
-        where = [*sql.contact_conditions(ctx, filters), sql.in_period_dt(mql_at, filters),
-                 mql_at <= clock - dt.timedelta(hours=sla)]
+        waited = sql.days_between(ctx, mql_at, func.coalesce(touch, now(ctx))) * 24.0
+        elapsed, in_time = follow_up_terms(ctx, mql_at)
+        where = [*sql.contact_conditions(ctx, filters), sql.in_period_dt(mql_at, filters), elapsed]
         if only_burnt:
             where.append(~in_time)
         rows = ctx.conn.execute(select(*_contact_columns(ctx), mql_at.label("became_mql_at"), touch,

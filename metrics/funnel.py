@@ -8,7 +8,7 @@ time up to now, skipped stages included).
 """
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from store import schema as s
 
@@ -28,14 +28,43 @@ def has_contacts(ctx: Ctx) -> bool:
     return ctx.cache["has_contacts"]
 
 
+def any_stage_in_period(ctx: Ctx, f: Filters):
+    """Contacts with some funnel stage entered in the period: an index-friendly superset of every
+    contact a period count, a period cohort or the follow-up check can look at."""
+    cols = [sql.stage_column(st) for st in ctx.defs.funnel_stages]
+    return or_(*[sql.in_period_dt(col, f) for col in cols])
+
+
+def funnel_stats(ctx: Ctx, f: Filters) -> dict:
+    """Every funnel figure of the period in one pass over the contacts (memoised per Ctx).
+
+    entered[role]: contacts that entered the role's stage in the period (any-stage);
+    reached[(a, b)]: of those that entered a's stage in the period, how many reached b's;
+    follow_up: (qualified leads of the period whose SLA window elapsed, of which touched in time).
+    """
+    key = ("funnel_stats", f)
+    if key in ctx.cache:
+        return ctx.cache[key]
+    from .marketing import follow_up_terms  # the follow-up rule lives with the marketing metrics
+    at = {role: sql.reached_at(ctx, sql.stage_of(ctx, role)) for role in ROLES}
+    in_period = {role: sql.in_period_dt(at[role], f) for role in ROLES}
+    elapsed, in_time = follow_up_terms(ctx, at["mql"])
+    cols = [func.count().filter(in_period[role]) for role in ROLES]
+    cols += [func.count(at[b]).filter(in_period[a]) for a, b in CONVERSIONS]
+    cols += [func.count().filter(and_(in_period["mql"], elapsed)),
+             func.count().filter(and_(in_period["mql"], elapsed, in_time))]
+    row = ctx.conn.execute(select(*cols).where(*sql.contact_conditions(ctx, f), any_stage_in_period(ctx, f))).one()
+    n = len(ROLES)
+    stats = {"entered": {role: int(row[i] or 0) for i, role in enumerate(ROLES)},
+             "reached": {pair: int(row[n + i] or 0) for i, pair in enumerate(CONVERSIONS)},
+             "follow_up": (int(row[-2] or 0), int(row[-1] or 0))}
+    ctx.cache[key] = stats
+    return stats
+
+
 def entered(ctx: Ctx, f: Filters, role: str) -> int:
     """Contacts that entered the stage of `role` in the period (any-stage)."""
-    key = ("entered", role, f)
-    if key not in ctx.cache:
-        at = sql.reached_at(ctx, sql.stage_of(ctx, role))
-        ctx.cache[key] = int(ctx.conn.execute(
-            select(func.count()).where(*sql.contact_conditions(ctx, f), sql.in_period_dt(at, f))).scalar_one())
-    return ctx.cache[key]
+    return funnel_stats(ctx, f)["entered"][role]
 
 
 def _count(role: str):
@@ -56,17 +85,15 @@ def converted(ctx: Ctx, f: Filters, from_role: str, to_role: str) -> Result:
     """Of the contacts that entered `from_role`'s stage in the period, the share that reached `to_role`'s."""
     if not has_contacts(ctx):
         return NO_CONTACTS
-    start = sql.reached_at(ctx, sql.stage_of(ctx, from_role))
-    end = sql.reached_at(ctx, sql.stage_of(ctx, to_role))
-    n, reached = ctx.conn.execute(select(func.count(), func.count(end)).where(
-        *sql.contact_conditions(ctx, f), sql.in_period_dt(start, f))).one()
+    stats = funnel_stats(ctx, f)
+    n = stats["entered"][from_role]
     if not n:
         return NotAvailable(f"no contact entered the {from_role} stage in this period")
-    return reached / n
+    return stats["reached"][(from_role, to_role)] / n
 
 
-for _mid, _a, _b in (("lead_to_mql_rate", "lead", "mql"), ("mql_to_sql_rate", "mql", "sql"),
-                     ("sql_to_opportunity_rate", "sql", "opportunity"),
-                     ("opportunity_to_customer_rate", "opportunity", "customer"),
-                     ("lead_to_customer_rate", "lead", "customer")):
+CONVERSIONS = (("lead", "mql"), ("mql", "sql"), ("sql", "opportunity"), ("opportunity", "customer"),
+               ("lead", "customer"))
+for _mid, (_a, _b) in zip(("lead_to_mql_rate", "mql_to_sql_rate", "sql_to_opportunity_rate",
+                           "opportunity_to_customer_rate", "lead_to_customer_rate"), CONVERSIONS):
     computes(_mid)(lambda ctx, f, a=_a, b=_b: converted(ctx, f, a, b))

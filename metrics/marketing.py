@@ -101,10 +101,8 @@ def marketing_sourced_revenue(ctx: Ctx, f: Filters) -> Result:
     """Won revenue of the period's marketing-sourced deals."""
     if not has_deals(ctx):
         return NO_DEALS
-    total = ctx.conn.execute(select(func.sum(sql.to_major(ctx, d.c.amount_cents, d.c.currency))).where(
-        *sql.deal_conditions(ctx, f), sql.is_won(ctx), sql.in_period_date(d.c.close_date, f),
-        marketing_sourced(ctx))).scalar()
-    return sql.money(total)
+    from .sales import closed_stats
+    return closed_stats(ctx, f)["marketing_revenue"]
 
 
 @computes("marketing_sourced_share")
@@ -164,21 +162,21 @@ def now(ctx: Ctx) -> dt.datetime:
     return ctx.cache.get("now") or utcnow()
 
 
+def follow_up_terms(ctx: Ctx, mql_at):
+    """(SLA window elapsed, first sales touch within the SLA) for a contact that became MQL at `mql_at`."""
+    sla = ctx.defs.follow_up_sla_hours
+    touch = c.c.first_sales_touch_at
+    elapsed = mql_at <= now(ctx) - dt.timedelta(hours=sla)
+    in_time = and_(touch.isnot(None), sql.days_between(ctx, mql_at, touch) * 24.0 <= sla)
+    return elapsed, in_time
+
+
 def follow_up(ctx: Ctx, f: Filters) -> tuple[int, int] | NotAvailable:
     """(qualified leads whose SLA window has elapsed, of which followed up within it)."""
     if not has_contacts(ctx):
         return NO_CONTACTS
-    key = ("follow_up", f)
-    if key not in ctx.cache:
-        sla = ctx.defs.follow_up_sla_hours
-        mql_at = sql.reached_at(ctx, sql.stage_of(ctx, "mql"))
-        touch = c.c.first_sales_touch_at
-        in_time = and_(touch.isnot(None), sql.days_between(ctx, mql_at, touch) * 24.0 <= sla)
-        n, ok = ctx.conn.execute(select(func.count(), func.count().filter(in_time)).where(
-            *sql.contact_conditions(ctx, f), sql.in_period_dt(mql_at, f),
-            mql_at <= now(ctx) - dt.timedelta(hours=sla))).one()
-        ctx.cache[key] = (int(n or 0), int(ok or 0))
-    return ctx.cache[key]
+    from .funnel import funnel_stats
+    return funnel_stats(ctx, f)["follow_up"]
 
 
 @computes("leads_not_followed_up")

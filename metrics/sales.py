@@ -29,18 +29,28 @@ def has_deals(ctx: Ctx) -> bool:
     return ctx.cache["has_deals"]
 
 
-def _closed(ctx: Ctx, f: Filters) -> tuple[int, int, float, int]:
-    """(won deals, lost deals, won revenue, won deals without a convertible amount) closed in the period."""
+def closed_stats(ctx: Ctx, f: Filters) -> dict:
+    """Deals closed in the period, in one pass (memoised per Ctx): won / lost counts, won revenue,
+    mean sales cycle of the won deals, and the won revenue of marketing-sourced deals."""
     key = ("closed", f)
     if key not in ctx.cache:
+        from .marketing import marketing_sourced
         won, lost = sql.is_won(ctx), sql.is_lost(ctx)
         amount = sql.to_major(ctx, d.c.amount_cents, d.c.currency)
         row = ctx.conn.execute(select(
-            func.count().filter(won), func.count().filter(lost),
-            func.sum(amount).filter(won), func.count().filter(and_(won, amount.is_(None))),
+            func.count().filter(won), func.count().filter(lost), func.sum(amount).filter(won),
+            func.avg(_cycle_days(ctx)).filter(won), func.sum(amount).filter(and_(won, marketing_sourced(ctx))),
         ).where(*sql.deal_conditions(ctx, f), sql.in_period_date(d.c.close_date, f))).one()
-        ctx.cache[key] = (int(row[0] or 0), int(row[1] or 0), sql.money(row[2]), int(row[3] or 0))
+        ctx.cache[key] = {"won": int(row[0] or 0), "lost": int(row[1] or 0), "revenue": sql.money(row[2]),
+                          "cycle_days": None if row[3] is None else float(row[3]),
+                          "marketing_revenue": sql.money(row[4])}
     return ctx.cache[key]
+
+
+def _closed(ctx: Ctx, f: Filters) -> tuple[int, int, float]:
+    """(won deals, lost deals, won revenue) closed in the period."""
+    st = closed_stats(ctx, f)
+    return st["won"], st["lost"], st["revenue"]
 
 
 def _open(ctx: Ctx, f: Filters) -> tuple[int, float, float]:
@@ -89,7 +99,7 @@ def win_rate(ctx: Ctx, f: Filters) -> Result:
     """won / (won + lost), by count, deals closed in the period."""
     if not has_deals(ctx):
         return NO_DEALS
-    won, lost, _, _ = _closed(ctx, f)
+    won, lost, _ = _closed(ctx, f)
     if won + lost == 0:
         return NotAvailable("no deal was won or lost in this period")
     return won / (won + lost)
@@ -99,7 +109,7 @@ def win_rate(ctx: Ctx, f: Filters) -> Result:
 def avg_deal_size(ctx: Ctx, f: Filters) -> Result:
     if not has_deals(ctx):
         return NO_DEALS
-    won, _, revenue, _ = _closed(ctx, f)
+    won, _, revenue = _closed(ctx, f)
     if won == 0:
         return NotAvailable("no deal was won in this period")
     return revenue / won
@@ -118,11 +128,10 @@ def sales_cycle_days(ctx: Ctx, f: Filters) -> Result:
     """Mean days from creation to close date of the deals won in the period."""
     if not has_deals(ctx):
         return NO_DEALS
-    days = _cycle_days(ctx)
-    n, mean = ctx.conn.execute(select(func.count(), func.avg(days)).where(*_won_in_period(ctx, f))).one()
-    if not n:
+    mean = closed_stats(ctx, f)["cycle_days"]
+    if mean is None:
         return NotAvailable("no deal was won in this period")
-    return float(mean)
+    return mean
 
 
 @computes("sales_cycle_days_median")
@@ -132,7 +141,7 @@ def sales_cycle_days_median(ctx: Ctx, f: Filters) -> Result:
         return NO_DEALS
     days = _cycle_days(ctx).label("days")
     conds = _won_in_period(ctx, f)
-    n = ctx.conn.execute(select(func.count()).where(*conds)).scalar_one()
+    n = closed_stats(ctx, f)["won"]
     if not n:
         return NotAvailable("no deal was won in this period")
     middle = ctx.conn.execute(select(days).where(*conds).order_by(days)

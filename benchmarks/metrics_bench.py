@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""Metric layer speed: each page's full metric set (metrics.pages.PAGE_METRICS), cold and warm,
+against the same figures computed by DuckDB over the same tables in the same run.
+
+    .venv/bin/python benchmarks/metrics_bench.py                      # data/bench/northstar-1M.db
+    .venv/bin/python benchmarks/metrics_bench.py --db /tmp/medium.db  # any SQLite store
+
+cold: the first `compute_many` of the page after opening the store (fresh process, so nothing
+of ours is cached; the OS file cache is whatever it is). warm: the median of 5 more runs. The
+DuckDB reference copies the tables it needs into an in-memory DuckDB first (not timed), then
+times the reference queries of each page (cold = first, warm = median of 5). Prints the ratio
+ours / DuckDB and the peak RSS of this process. Targets (issue 4): warm <= 100 ms per page
+set, no slower than DuckDB, peak <= 1 GB.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import resource
+import sqlite3
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_DB = ROOT / "data" / "bench" / "northstar-1M.db"
+AS_OF = dt.date(2026, 11, 23)  # the benchmark store's as-of date (benchmarks/demo_bench.py)
+WARM_RUNS = 5
+
+# The reference: the aggregates each page's metrics need, written directly for DuckDB.
+# Stage sets and probabilities are resolved in Python from the same definitions and passed in.
+_CLOSED = """SELECT count(*) FILTER (WHERE won), count(*) FILTER (WHERE lost),
+  sum(amount) FILTER (WHERE won), avg(days) FILTER (WHERE won), median(days) FILTER (WHERE won)
+FROM (SELECT {won} AS won, {lost} AS lost, {amount} AS amount,
+             date_diff('second', created_at, CAST(close_date AS TIMESTAMP)) / 86400.0 AS days
+      FROM deals WHERE NOT is_deleted AND close_date BETWEEN $start AND $end)"""
+_OPEN = """SELECT count(*), sum({amount}), sum({amount} * {prob}) FROM deals
+WHERE NOT is_deleted AND NOT ({won}) AND NOT ({lost}) AND close_date BETWEEN $start AND $end"""
+_MKT = """SELECT sum({amount}) FROM deals d LEFT JOIN contacts c ON c.contact_id = d.contact_id
+WHERE NOT d.is_deleted AND {won_d} AND d.close_date BETWEEN $start AND $end
+  AND coalesce(nullif(d.deal_source, ''), c.original_source) IN ({mkt})"""
+_FUNNEL = """SELECT {counts} FROM contacts WHERE NOT is_deleted"""
+_FOLLOW = """SELECT count(*), count(*) FILTER (WHERE first_sales_touch_at IS NOT NULL
+   AND date_diff('second', m, first_sales_touch_at) / 3600.0 <= {sla})
+FROM (SELECT *, coalesce(became_mql_at, became_sql_at, became_opportunity_at, became_customer_at) AS m
+      FROM contacts WHERE NOT is_deleted)
+WHERE m >= CAST($start AS TIMESTAMP) AND m < CAST($end AS TIMESTAMP) + INTERVAL 1 DAY
+  AND m <= CAST($now AS TIMESTAMP) - INTERVAL {sla} HOUR"""
+_SPEND = """SELECT sum({amount}) FROM marketing_spend WHERE spend_date BETWEEN $start AND $end"""
+_CAMPAIGN = """SELECT s.campaign, s.spend, coalesce(r.revenue, 0) FROM
+ (SELECT campaign, sum({spend_amount}) AS spend FROM marketing_spend
+  WHERE spend_date BETWEEN $start AND $end AND coalesce(campaign, '') <> '' GROUP BY campaign) s
+ LEFT JOIN (SELECT c.campaign, sum({amount}) AS revenue FROM deals d JOIN contacts c ON c.contact_id = d.contact_id
+  WHERE NOT d.is_deleted AND {won_d} AND d.close_date BETWEEN $start AND $end GROUP BY c.campaign) r
+ ON r.campaign = s.campaign"""
+_BUDGET = """SELECT sum(value) FROM budgets WHERE metric = 'target_revenue' AND region = '' AND product_line = ''
+ AND month BETWEEN date_trunc('month', CAST($start AS DATE)) AND $end"""
+_INVOICES = """SELECT sum(CASE WHEN is_credit_note THEN -abs(amount_excl_tax_cents) ELSE amount_excl_tax_cents END)
+ FROM invoices WHERE issue_date BETWEEN $start AND $end AND status NOT IN ('draft', 'void')"""
+_CASH = """SELECT sum(amount_excl_tax_cents + tax_cents) FROM invoices WHERE paid_date BETWEEN $start AND $end"""
+_LEDGER = """SELECT sum(credit_cents - debit_cents) FILTER (WHERE compte_num LIKE '70%'),
+ sum(debit_cents - credit_cents) FILTER (WHERE compte_num LIKE '623%')
+ FROM ledger_entries WHERE ecriture_date BETWEEN $start AND $end"""
+
+PAGE_QUERIES = {
+    "ceo": ("closed", "open", "mkt", "funnel", "spend", "budget", "invoices", "cash", "ledger"),
+    "marketing": ("funnel", "spend", "mkt", "closed", "campaign", "follow"),
+    "sales": ("closed", "open", "budget", "funnel", "follow"),
+    "finance": ("invoices", "cash", "ledger", "closed", "spend", "funnel", "budget"),
+}
+TABLE_COLUMNS = {
+    "deals": "deal_id, amount_cents, currency, pipeline_id, stage_id, created_at, close_date, owner_id, contact_id, "
+             "product_line, region, deal_source, is_deleted",
+    "contacts": "contact_id, region, owner_id, original_source, campaign, became_lead_at, became_mql_at, "
+                "became_sql_at, became_opportunity_at, became_customer_at, first_sales_touch_at, is_deleted",
+    "marketing_spend": "spend_date, channel, campaign, region, product_line, amount_cents, currency",
+    "budgets": "month, region, product_line, metric, value",
+    "invoices": "issue_date, paid_date, amount_excl_tax_cents, tax_cents, status, is_credit_note, deal_id",
+    "ledger_entries": "ecriture_date, compte_num, debit_cents, credit_cents",
+}
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(fn) -> tuple[float, list[float]]:
+    """(cold seconds, warm seconds x WARM_RUNS)."""
+    t0 = time.perf_counter()
+    fn()
+    cold = time.perf_counter() - t0
+    warm = []
+    for _ in range(WARM_RUNS):
+        t0 = time.perf_counter()
+        fn()
+        warm.append(time.perf_counter() - t0)
+    return cold, warm
+
+
+def load_duckdb(db_path: Path):
+    """Copy the tables the reference reads from the SQLite store into an in-memory DuckDB."""
+    import duckdb
+    import pandas as pd
+    duck = duckdb.connect()
+    src = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    dates = {"created_at", "close_date", "became_lead_at", "became_mql_at", "became_sql_at", "became_opportunity_at",
+             "became_customer_at", "first_sales_touch_at", "spend_date", "month", "issue_date", "paid_date",
+             "ecriture_date"}
+    for table, cols in TABLE_COLUMNS.items():
+        names = [c.strip() for c in cols.split(",")]
+        df = pd.read_sql_query(f"SELECT {cols} FROM {table}", src)
+        for col in names:
+            if col in dates:
+                df[col] = pd.to_datetime(df[col], errors="coerce", format="mixed")
+            if col.startswith("is_"):
+                df[col] = df[col].astype(bool)
+        duck.register("df_in", df)
+        duck.execute(f"CREATE TABLE {table} AS SELECT * FROM df_in")
+        duck.unregister("df_in")
+        del df
+    src.close()
+    return duck
+
+
+def reference_queries(defs, rules) -> dict[str, str]:
+    """The DuckDB SQL of each reference aggregate, with the definitions' rules written in."""
+    def stage_in(sets: dict, prefix: str = "") -> str:
+        parts = [f"({prefix}pipeline_id = '{p}' AND {prefix}stage_id IN ({', '.join(repr(x) for x in sorted(st))}))"
+                 for p, st in sorted(sets.items()) if st]
+        return "(" + (" OR ".join(parts) or "false") + ")"
+
+    def amount(prefix: str = "", col: str = "amount_cents") -> str:
+        cases = " ".join(f"WHEN '{cur}' THEN {rate}" for cur, rate in sorted(defs.fx.items()))
+        return f"({prefix}{col} * CASE upper({prefix}currency) {cases} ELSE NULL END / 100.0)"
+
+    prob = "CASE " + " ".join(f"WHEN pipeline_id = '{p}' AND stage_id = '{st}' THEN {v}"
+                              for (p, st), v in sorted(rules.probability.items())) + " ELSE 0.0 END"
+    cols = ["became_lead_at", "became_mql_at", "became_sql_at", "became_opportunity_at", "became_customer_at"]
+    counts = []
+    for i in range(len(cols)):
+        at = f"coalesce({', '.join(cols[i:])})" if i < len(cols) - 1 else cols[i]
+        counts.append(f"count(*) FILTER (WHERE {at} >= CAST($start AS TIMESTAMP) "
+                      f"AND {at} < CAST($end AS TIMESTAMP) + INTERVAL 1 DAY)")
+    mkt = ", ".join(f"'{x}'" for x in defs.marketing_sources)
+    won, lost = stage_in(rules.won), stage_in(rules.lost)
+    return {
+        "closed": _CLOSED.format(won=won, lost=lost, amount=amount()),
+        "open": _OPEN.format(won=won, lost=lost, amount=amount(), prob=prob),
+        "mkt": _MKT.format(won_d=stage_in(rules.won, "d."), amount=amount("d."), mkt=mkt),
+        "funnel": _FUNNEL.format(counts=", ".join(counts)),
+        "follow": _FOLLOW.format(sla=int(defs.follow_up_sla_hours)),
+        "spend": _SPEND.format(amount=amount()),
+        "campaign": _CAMPAIGN.format(spend_amount=amount(), amount=amount("d."), won_d=stage_in(rules.won, "d.")),
+        "budget": _BUDGET, "invoices": _INVOICES, "cash": _CASH, "ledger": _LEDGER,
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", type=Path, default=DEFAULT_DB, help="SQLite store to read (default: the 1M demo store)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    if not args.db.exists():
+        print(f"error: {args.db} does not exist; make it with `python cli.py demo --scale 1M` "
+              "(benchmarks/demo_bench.py --scale 1M) or pass --db", file=sys.stderr)
+        return 2
+
+    from metrics import Filters, compute_many
+    from metrics.definitions import load_definitions
+    from metrics.pages import PAGE_METRICS
+    from metrics.periods import period_range
+    from metrics.registry import Ctx
+    from metrics.sql import stage_rules
+    from store import StoreSettings, open_store
+
+    engine = open_store(StoreSettings(f"sqlite:///{args.db}", "benchmark store"), upgrade=False)
+    with engine.connect() as conn:
+        defs = load_definitions(conn)
+        rules = stage_rules(Ctx(conn, defs))
+        counts = {t: conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar() for t in ("deals", "contacts")}
+    start, end = period_range("this_quarter", AS_OF, defs.fiscal_year_start_month)
+    filters = Filters(start, end)
+    print(f"store {args.db.name}: {counts['deals']:,} deals, {counts['contacts']:,} contacts; "
+          f"period {start} to {end}")
+
+    ours = {}
+    for page, ids in PAGE_METRICS.items():
+        cold, warm = timed(lambda ids=ids: compute_many(engine, ids, filters))
+        ours[page] = (cold, statistics.median(warm))
+    rss_ours = peak_rss_mb()
+
+    t0 = time.perf_counter()
+    duck = load_duckdb(args.db)
+    load_s = time.perf_counter() - t0
+    queries = reference_queries(defs, rules)
+    params = {"start": start, "end": end, "now": dt.datetime.combine(AS_OF, dt.time())}
+
+    def run_reference(names):
+        for name in names:
+            sql = queries[name]
+            duck.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql}).fetchall()
+    ref = {}
+    for page, names in PAGE_QUERIES.items():
+        cold, warm = timed(lambda names=names: run_reference(names))
+        ref[page] = (cold, statistics.median(warm))
+
+    won_ours = compute_many(engine, ["won_revenue"], filters)["won_revenue"].value
+    closed = duck.execute(queries["closed"], {"start": start, "end": end}).fetchone()
+    won_ref = round(float(closed[2] or 0.0), 2)
+    rows = []
+    print(f"\n{'page':<10} {'metrics':>7} {'cold ms':>9} {'warm ms':>9} {'duck cold':>10} {'duck warm':>10} "
+          f"{'warm ratio':>10}")
+    for page, ids in PAGE_METRICS.items():
+        (oc, ow), (dc, dw) = ours[page], ref[page]
+        ratio = ow / dw if dw else float("inf")
+        rows.append({"page": page, "metrics": len(ids), "cold_ms": oc * 1000, "warm_ms": ow * 1000,
+                     "duckdb_cold_ms": dc * 1000, "duckdb_warm_ms": dw * 1000, "warm_ratio": ratio})
+        print(f"{page:<10} {len(ids):>7} {oc * 1000:>9.1f} {ow * 1000:>9.1f} {dc * 1000:>10.1f} {dw * 1000:>10.1f} "
+              f"{ratio:>9.2f}x")
+    print(f"\nwon_revenue check: ours {won_ours:,.2f} / DuckDB {won_ref:,.2f}")
+    print(f"DuckDB table copy (not timed above): {load_s:.1f} s")
+    print(f"peak RSS: {rss_ours:.0f} MB after our runs, {peak_rss_mb():.0f} MB with the DuckDB copy")
+    if args.json:
+        print(json.dumps({"rows": rows, "peak_rss_mb_ours": rss_ours, "peak_rss_mb_total": peak_rss_mb()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
