@@ -28,6 +28,7 @@ HISTORY_PAGE_SIZE = 50  # list or batch read with propertiesWithHistory
 SEARCH_PAGE_SIZE = 200
 SEARCH_RESULT_CAP = 10_000  # HubSpot answers 400 past this many results of one query
 ASSOCIATION_BATCH = 1_000  # v4 batch read inputs per request
+COMMIT_BATCH = 500  # backfill records per transaction (deals: ASSOCIATION_BATCH)
 LOOKBACK_MS = 5 * 60 * 1000  # re-read this much before the cursor: search indexing lags
 
 CONNECTOR = "hubspot"

@@ -1,8 +1,10 @@
 """HubSpot -> store: backfill, incremental windows, deletions, one run at a time.
 
 Per CRM object (products, companies, contacts, line_items, deals):
-  backfill     list pages (`after` paging, 100 a page; deals 50 with stage history), each batch
-               committed with its `page_after` in one transaction; resumes from that cursor.
+  backfill     list pages (`after` paging, 100 a page; deals 50 with stage history), committed
+               by batches of pages (COMMIT_BATCH records; deals with their associations, 1,000)
+               with the `page_after` of the last page in the same transaction; a stopped
+               backfill resumes from that cursor.
   incremental  search on the last-modified property from the cursor minus LOOKBACK_MS, sorted
                ascending, 200 a page. Paging is by key, not offset: each query starts at the
                last modified time committed, so the window narrows page by page, no query reads
@@ -452,7 +454,7 @@ def _backfill(ctx: _Ctx, obj: str, state: st.ObjectState) -> None:
     api = ctx.client.objects[obj].basic_api
     deals = obj == "deals"
     limit = cfg.HISTORY_PAGE_SIZE if deals else cfg.LIST_PAGE_SIZE
-    batch_size = cfg.ASSOCIATION_BATCH if deals else limit
+    batch_size = cfg.ASSOCIATION_BATCH if deals else cfg.COMMIT_BATCH
     tracker = _Tracker(ctx, obj, "backfill", _search_total(ctx, obj))
     buffer: list = []
 

@@ -185,20 +185,17 @@ def test_sync_killed_at_random_points_ends_identical(engine, store_url):
 
 
 def test_sync_resumes_a_backfill_from_the_last_committed_page(engine):
-    with FakeHubSpot(small_account(contacts=250), window_s=1.0) as fake:
-        fake.faults.scripted = deque(["DAILY"])
-        # let owners, pipelines, products, companies and two contact pages through, then stop
+    with FakeHubSpot(small_account(contacts=1300, archived_fraction=0.0), window_s=1.0) as fake:
         client = client_for(fake)
-        stop_at = {"n": 0}
+        contact_pages = {"n": 0}
         real_call = client.call
 
-        def call(fn, *a, **kw):
+        def call(fn, *a, **kw):  # HubSpot's daily limit hits on the 7th page of contacts
             if kw.get("what") == "contacts page":
-                stop_at["n"] += 1
-                if stop_at["n"] == 3:
+                contact_pages["n"] += 1
+                if contact_pages["n"] == 7:
                     fake.faults.scripted.append("DAILY")
             return real_call(fn, *a, **kw)
-        fake.faults.scripted.clear()
         client.call = call
         with pytest.raises(DailyLimitReached):
             sync_hubspot(engine, client)
@@ -206,14 +203,15 @@ def test_sync_resumes_a_backfill_from_the_last_committed_page(engine):
             stored = conn.execute(select(func.count()).select_from(s.contacts)).scalar()
             state = conn.execute(select(s.sync_state).where(
                 s.sync_state.c.object_type == "contacts")).mappings().one()
-        assert stored == 200 and state["phase"] == "backfill" and state["page_after"]
-        served_before = fake.served.get("GET crm/v3/objects", 0)
+        # pages 1-5 made the first committed batch; page 6 was read but not yet committed
+        assert stored == 500 and state["phase"] == "backfill"
+        assert state["page_after"] == sorted(fake.account.objects["contacts"], key=int)[500]
+        listed_before = sum(1 for m, p, st in fake.log if p == "/crm/v3/objects/contacts" and st == 200)
         sync_hubspot(engine, client_for(fake))
         assert_store_matches(engine, fake.account)
-        with engine.connect() as conn:
-            assert conn.execute(select(func.count()).select_from(s.contacts)).scalar() == \
-                len(fake.account.live("contacts"))
-        assert fake.served["GET crm/v3/objects"] > served_before
+        listed = sum(1 for m, p, st in fake.log if p == "/crm/v3/objects/contacts" and st == 200)
+        # the resumed run reads contacts from page 6 on (8 pages) plus one archived-list page
+        assert listed - listed_before == 8 + 1
 
 
 def test_sync_daily_limit_stops_cleanly_with_the_reset_time(engine):
