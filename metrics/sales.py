@@ -30,20 +30,24 @@ def has_deals(ctx: Ctx) -> bool:
 
 
 def closed_stats(ctx: Ctx, f: Filters) -> dict:
-    """Deals closed in the period, in one pass (memoised per Ctx): won / lost counts, won revenue,
-    mean sales cycle of the won deals, and the won revenue of marketing-sourced deals."""
+    """Deals with a close date in the period, in one pass (memoised per Ctx): won / lost counts,
+    won revenue, mean sales cycle of the won deals, won revenue of marketing-sourced deals, and the
+    open deals (count, amount, weighted amount) expected to close in the period."""
     key = ("closed", f)
     if key not in ctx.cache:
         from .marketing import marketing_sourced
-        won, lost = sql.is_won(ctx), sql.is_lost(ctx)
+        won, lost, open_ = sql.is_won(ctx), sql.is_lost(ctx), sql.is_open(ctx)
         amount = sql.to_major(ctx, d.c.amount_cents, d.c.currency)
         row = ctx.conn.execute(select(
             func.count().filter(won), func.count().filter(lost), func.sum(amount).filter(won),
             func.avg(_cycle_days(ctx)).filter(won), func.sum(amount).filter(and_(won, marketing_sourced(ctx))),
+            func.count().filter(open_), func.sum(amount).filter(open_),
+            func.sum(amount * sql.stage_probability(ctx)).filter(open_),
         ).where(*sql.deal_conditions(ctx, f), sql.in_period_date(d.c.close_date, f))).one()
         ctx.cache[key] = {"won": int(row[0] or 0), "lost": int(row[1] or 0), "revenue": sql.money(row[2]),
                           "cycle_days": None if row[3] is None else float(row[3]),
-                          "marketing_revenue": sql.money(row[4])}
+                          "marketing_revenue": sql.money(row[4]),
+                          "open": (int(row[5] or 0), sql.money(row[6]), sql.money(row[7]))}
     return ctx.cache[key]
 
 
@@ -55,14 +59,7 @@ def _closed(ctx: Ctx, f: Filters) -> tuple[int, int, float]:
 
 def _open(ctx: Ctx, f: Filters) -> tuple[int, float, float]:
     """(open deals, amount, probability-weighted amount) expected to close in the period."""
-    key = ("open", f)
-    if key not in ctx.cache:
-        amount = sql.to_major(ctx, d.c.amount_cents, d.c.currency)
-        row = ctx.conn.execute(select(
-            func.count(), func.sum(amount), func.sum(amount * sql.stage_probability(ctx)),
-        ).where(*sql.deal_conditions(ctx, f), sql.is_open(ctx), sql.in_period_date(d.c.close_date, f))).one()
-        ctx.cache[key] = (int(row[0] or 0), sql.money(row[1]), sql.money(row[2]))
-    return ctx.cache[key]
+    return closed_stats(ctx, f)["open"]
 
 
 @computes("won_revenue")
