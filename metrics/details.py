@@ -29,7 +29,8 @@ STAGE_LABELS = {"lead": "Leads", "marketingqualifiedlead": "MQLs", "salesqualifi
                 "opportunity": "Opportunities", "customer": "Customers"}
 # Which deals a deal-based KPI counts.
 WON_METRICS = ("won_revenue", "won_deals", "north_star", "avg_deal_size", "sales_cycle_days",
-               "sales_cycle_days_median", "marketing_sourced_revenue", "marketing_sourced_share", "gap_to_target")
+               "sales_cycle_days_median", "marketing_sourced_revenue", "marketing_sourced_share", "gap_to_target",
+               "booked_to_invoiced_gap", "budget_vs_actual")  # the last two: their booked side
 OPEN_METRICS = ("open_pipeline", "weighted_pipeline", "pipeline_coverage", "sales_velocity")
 CLOSED_METRICS = ("win_rate",)
 LOST_METRICS = ("lost_deals",)

@@ -124,3 +124,12 @@ def test_leads_by_source_over_time_adds_up_to_new_leads(world):
         ("2026-03", "PAID_SEARCH", 1)}
     weeks = D.leads_by_source_over_time(world, Q1_F, grain="week")
     assert "2026-01-05" in set(weeks["period"])  # c1's lead (Monday 2026-01-05)
+
+
+def test_every_metric_counted_in_deals_or_contacts_has_a_list(world):
+    from metrics import REGISTRY
+    for mid, mdef in REGISTRY.items():
+        if mdef.sources and mdef.sources[0] == "deals":
+            D.deals_behind(world, mid, Q1_F, limit=5)
+        elif mdef.sources and mdef.sources[0] == "contacts":
+            D.contacts_behind(world, mid, Q1_F, limit=5)
