@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy.engine import make_url
 from streamlit.testing.v1 import AppTest
 
-from conftest import APP, PAGES, Q1, build_tiny_store  # noqa: F401  (tests/pages/conftest.py)
+from tests.pages.conftest import APP, PAGES, Q1, build_tiny_store
 
 TOKEN = "pat-eu1-1234abcd-5678-90ef-abcd-1234567890ab"
 PASSWORD = "pg-Pass-77-never-render"

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 import auth
 from store import StoreSettings, open_store, schema as s
 
-from conftest import APP, PAGES, Q1  # noqa: F401  (tests/pages/conftest.py)
+from tests.pages.conftest import APP, PAGES, Q1
 
 OIDC = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "k" * 40,
         "client_id": "northstar", "client_secret": "oidc-client-secret-value",
