@@ -112,18 +112,34 @@ def load_duckdb(db_path: Path):
              "ecriture_date"}
     for table, cols in TABLE_COLUMNS.items():
         names = [c.strip() for c in cols.split(",")]
-        df = pd.read_sql_query(f"SELECT {cols} FROM {table}", src)
-        for col in names:
-            if col in dates:
-                df[col] = pd.to_datetime(df[col], errors="coerce", format="mixed")
-            if col.startswith("is_"):
-                df[col] = df[col].astype(bool)
-        duck.register("df_in", df)
-        duck.execute(f"CREATE TABLE {table} AS SELECT * FROM df_in")
-        duck.unregister("df_in")
-        del df
+        first = True
+        for df in pd.read_sql_query(f"SELECT {cols} FROM {table}", src, chunksize=250_000):  # bounded memory
+            for col in names:
+                if col in dates:
+                    df[col] = pd.to_datetime(df[col], errors="coerce", format="mixed")
+                if col.startswith("is_"):
+                    df[col] = df[col].astype(bool)
+            duck.register("df_in", df)
+            duck.execute(f"CREATE TABLE {table} AS SELECT * FROM df_in" if first else f"INSERT INTO {table} SELECT * FROM df_in")
+            duck.unregister("df_in")
+            first = False
+        if first:
+            raise SystemExit(f"error: table {table} is empty; the DuckDB reference needs a demo store "
+                             "(python cli.py demo --scale medium)")
     src.close()
     return duck
+
+
+def missing_indexes(engine) -> list:
+    """Indexes store/schema.py declares on the tables the metrics read that the store does not have."""
+    from sqlalchemy import inspect
+    from store import schema as s
+    insp = inspect(engine)
+    out = []
+    for name in ("deals", "contacts", "marketing_spend", "invoices", "ledger_entries", "budgets"):
+        have = {ix["name"] for ix in insp.get_indexes(name)}
+        out += [ix for ix in s.metadata.tables[name].indexes if ix.name not in have]
+    return out
 
 
 def reference_queries(defs, rules) -> dict[str, str]:
@@ -163,6 +179,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", type=Path, default=DEFAULT_DB, help="SQLite store to read (default: the 1M demo store)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--ensure-indexes", action="store_true",
+                    help="first create the indexes store/schema.py declares that the store lacks (a store made "
+                         "by an older Northstar), and report how long that took")
     args = ap.parse_args()
     if not args.db.exists():
         print(f"error: {args.db} does not exist; make it with `python cli.py demo --scale 1M` "
@@ -178,6 +197,17 @@ def main() -> int:
     from store import StoreSettings, open_store
 
     engine = open_store(StoreSettings(f"sqlite:///{args.db}", "benchmark store"), upgrade=False)
+    missing = missing_indexes(engine)
+    if missing and args.ensure_indexes:
+        t0 = time.perf_counter()
+        with engine.begin() as conn:
+            for ix in missing:
+                ix.create(conn, checkfirst=True)
+        print(f"created {len(missing)} missing indexes ({', '.join(ix.name for ix in missing)}) "
+              f"in {time.perf_counter() - t0:.1f} s")
+    elif missing:
+        print(f"warning: the store lacks {', '.join(ix.name for ix in missing)}; numbers will be slower "
+              "(rerun with --ensure-indexes)")
     with engine.connect() as conn:
         defs = load_definitions(conn)
         rules = stage_rules(Ctx(conn, defs))
