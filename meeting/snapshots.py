@@ -407,6 +407,9 @@ def backfill_demo_snapshots(engine: Engine, weeks: int = 12, as_of: dt.date | No
                for n in range(weeks, 0, -1)]
     now = dt.datetime.combine(today, dt.time(7, 0)) if as_of else utcnow()
     ids.append(take_snapshot(engine, this_week, kind="weekly", now=now))
+    if engine.dialect.name == "sqlite":  # fold the WAL into the file: a copied demo store is complete
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     return ids
 
 

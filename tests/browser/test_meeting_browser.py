@@ -50,8 +50,9 @@ def test_meeting_page_week_decision_and_pack(demo_app, page, tmp_path):
     # a past demo week: rebuilt from deal history, compared with the meeting before it
     today = dt.date.today()
     past = today - dt.timedelta(days=today.weekday() + 21)
-    page.locator("[data-testid='stSelectbox']").filter(has_text="Week").first.locator("[data-baseweb='select']").click()
+    page.get_by_role("combobox", name="Week").click()
     page.get_by_role("option", name=f"Week of {past:%d %b %Y}").click()
+    page.get_by_text("rebuilt from deal history").first.wait_for(timeout=90000)
     wait_for_app(page, timeout_ms=90000)
     _no_exception(page)
     text = _main_text(page)

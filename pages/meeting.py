@@ -1,0 +1,303 @@
+"""The weekly revenue meeting: one week's snapshot (KPIs week over week and against target), the
+pipeline waterfall since the last meeting, forecast accuracy, gap to target, leads not followed up,
+campaigns by ROI, one section per CMO / CSO / CFO, the decision log, and the pack to send round.
+
+Every number comes from meeting.report.week_report (the week's frozen snapshot), the same object
+the HTML and XLSX packs are written from.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from meeting import decisions as dec
+from meeting.charts import accuracy_figure, waterfall_figure
+from meeting.pack import format_cell, pack_file_name, to_html, to_xlsx
+from meeting.report import ROLES, WeekReport, week_report
+from meeting.snapshots import SnapshotError, list_snapshots, take_snapshot
+from meeting.waterfall import CATEGORIES, LABELS
+from metrics import REGISTRY
+from metrics.format import format_value
+from ui import cache
+from ui.context import actor, get_context, user_can
+from ui.tables import table
+
+HEADLINE = ["north_star", "forecast", "gap_to_target", "open_pipeline"]
+KPI_SHOWN = {"label": "KPI", "value": "This week", "previous": "Last week", "change": "Change",
+             "change_pct": "Change %", "quarter_value": "Quarter", "target": "Quarter target",
+             "vs_target": "vs target", "vs_target_pct": "vs target %"}
+ROLE_NAMES = {"CMO": "Marketing (CMO)", "CSO": "Sales (CSO)", "CFO": "Finance (CFO)"}
+STATUS_LABELS = {"open": "Open", "done": "Done", "dropped": "Dropped"}
+WEEK_KEPT = "_meeting_week_kept"
+
+
+@st.cache_data(show_spinner="Reading the week's snapshot...", max_entries=32)
+def _report(key: str, data_version: int, week: dt.date, _engine) -> WeekReport:
+    return week_report(_engine, week)
+
+
+@st.cache_data(max_entries=8)
+def _weeks(key: str, data_version: int, _engine) -> list[dt.date]:
+    return sorted({r["week_start"] for r in list_snapshots(_engine)}, reverse=True)
+
+
+def _fmt(value, unit: str) -> str:
+    return format_value(None if value is None or pd.isna(value) else float(value), unit,
+                        locale=ctx.fs.locale, currency=ctx.fs.currency)
+
+
+def _shown(df: pd.DataFrame) -> pd.DataFrame:
+    """A KPI table as the page writes it (each row in its own unit)."""
+    out = []
+    for row in df.to_dict("records"):
+        out.append({title: (row[col] if col == "label" else
+                            format_cell(row[col], col, row, ctx.fs.locale, ctx.fs.currency))
+                    for col, title in KPI_SHOWN.items()})
+    return pd.DataFrame(out, columns=list(KPI_SHOWN.values()))
+
+
+def _headline(report: WeekReport) -> None:
+    k = report.kpis.set_index("metric_id")
+    ids = [m for m in HEADLINE if m in k.index]
+    for col, mid in zip(st.columns(len(ids)), ids):
+        r = k.loc[mid]
+        delta = None if pd.isna(r.change) else _fmt(r.change, r.unit)
+        col.metric(r.label, _fmt(r.value, r.unit), delta=delta,
+                   delta_color="inverse" if r.down_is_good else "normal", border=True,
+                   help=f"{REGISTRY[mid].definition}\n\nWeek {r.period_start} to {r.period_end}; "
+                        f"the change is against last week's meeting.")
+
+
+def _waterfall(report: WeekReport) -> None:
+    st.subheader("Pipeline waterfall since the last meeting")
+    if report.waterfall is None:
+        st.info(f"No waterfall: {report.unavailable.get('Pipeline waterfall', 'no earlier snapshot')}.")
+        return
+    prev = report.previous
+    window = report.waterfall.window
+    st.caption(f"Open deals closing in {window[0]} to {window[1]}, from the snapshot of week {prev['week_start']} "
+               f"to this one. Each deal moves into one bar; the bars add up from start to end.")
+    st.plotly_chart(waterfall_figure(report.waterfall), key="meeting_waterfall", config={"displayModeBar": False})
+    moving = [c for c in CATEGORIES if c not in ("start", "end")]
+    pick = st.segmented_control("Deals behind", [LABELS[c] for c in moving], default=LABELS["won"],
+                                key="meeting_wf_bar")
+    deals = report.waterfall_deals
+    chosen = deals[deals.category == pick] if pick else deals
+    table(chosen.drop(columns=["category"]), ctx.fs, key="meeting_wf_deals", name=f"waterfall_{pick or 'all'}",
+          empty=f"No deal in '{pick}' this week.")
+
+
+def _forecast(report: WeekReport) -> None:
+    st.subheader("Forecast vs actual")
+    acc = report.accuracy
+    final = acc[acc.is_final & acc.accuracy.notna()]
+    st.caption("The forecast each meeting recorded for its fiscal quarter, against the revenue won in that "
+               "quarter. Accuracy = 1 - |forecast - actual| / actual, once the quarter is over.")
+    left, right = st.columns([3, 1])
+    left.plotly_chart(accuracy_figure(acc, report.currency), key="meeting_accuracy",
+                      config={"displayModeBar": False})
+    right.metric("Forecast accuracy (ended quarters)",
+                 _fmt(final.accuracy.mean() if not final.empty else None, "ratio"), border=True,
+                 help=f"Mean over {len(final)} weekly forecasts of quarters that have ended.")
+    table(acc.drop(columns=["snapshot_id"]), ctx.fs, key="meeting_acc_table", name="forecast_accuracy",
+          money=("forecast", "actual"), ratio=("accuracy",), count=())
+
+
+def _quarter(report: WeekReport) -> None:
+    st.subheader("Gap to target for the quarter")
+    q = report.quarter_table.set_index("metric_id")
+    if q.empty:
+        st.info("This snapshot has no quarter values.")
+        return
+    st.caption(f"Fiscal quarter {report.quarter[0]} to {report.quarter[1]}, as it stood when the snapshot was taken.")
+    ids = [m for m in ("target_revenue", "north_star", "gap_to_target", "forecast", "pipeline_coverage") if m in q.index]
+    for col, mid in zip(st.columns(len(ids)), ids):
+        col.metric(q.loc[mid, "label"], _fmt(q.loc[mid, "value"], q.loc[mid, "unit"]), border=True)
+
+
+def _leads_and_campaigns(report: WeekReport) -> None:
+    st.subheader("Leads not followed up in the week")
+    k = report.kpis.set_index("metric_id")
+    if "leads_not_followed_up" in k.index:
+        st.caption(f"{_fmt(k.loc['leads_not_followed_up', 'value'], 'count')} at the snapshot; the list below is "
+                   "today's view of the same week.")
+    why = report.unavailable.get("Leads not followed up")
+    if why:
+        st.info(f"Not available: {why}.")
+    else:
+        table(report.burnt_leads, ctx.fs, key="meeting_burnt", name="leads_not_followed_up",
+              empty="Every qualified lead of the week was followed up within the SLA.")
+    st.subheader("Campaigns by ROI (quarter to date)")
+    why = report.unavailable.get("Campaigns")
+    if why:
+        st.info(f"Not available: {why}.")
+        return
+    best, worst = st.columns(2)
+    with best:
+        st.markdown("**Best**")
+        table(report.campaigns_best, ctx.fs, key="meeting_best", name="best_campaigns", empty="No campaign with spend.")
+    with worst:
+        st.markdown("**Worst**")
+        table(report.campaigns_worst, ctx.fs, key="meeting_worst", name="worst_campaigns",
+              empty="No other campaign with spend.")
+
+
+def _role(report: WeekReport, role: str) -> None:
+    st.subheader(ROLE_NAMES[role])
+    st.dataframe(_shown(report.role_kpis(role)), hide_index=True, width="stretch", key=f"meeting_{role}_kpis")
+    cuts = report.role_cuts(role)
+    if len(cuts.columns) > 1:
+        with st.expander("By region and product line (this week)"):
+            units = {REGISTRY[m].label: REGISTRY[m].unit for m in REGISTRY}
+            shown = cuts.copy()
+            for c in shown.columns[1:]:
+                shown[c] = [_fmt(v, units.get(lbl, "count")) for v, lbl in zip(shown[c], shown["label"])]
+            st.dataframe(shown, hide_index=True, width="stretch", key=f"meeting_{role}_cuts")
+
+
+def _decisions(report: WeekReport, editable: bool) -> None:
+    st.subheader("Decisions")
+    week = report.week_start
+    carried = report.open_items
+    st.markdown(f"**Open items from earlier meetings** ({len(carried)})")
+    if carried.empty:
+        st.caption("None: every earlier decision is closed.")
+    for row in carried.to_dict("records"):
+        _decision_row(row, week, editable)
+    st.markdown(f"**Recorded this week** ({len(report.decisions)})")
+    if report.decisions.empty:
+        st.caption("No decision recorded in this meeting yet.")
+    for row in report.decisions.to_dict("records"):
+        _decision_row(row, week, editable)
+    if editable:
+        with st.form("meeting_new_decision", clear_on_submit=True):
+            st.markdown("**Record a decision**")
+            text = st.text_input("Decision", key="dec_text", placeholder="What was decided")
+            a, b, c = st.columns(3)
+            owner = a.text_input("Owner", key="dec_owner")
+            due = b.date_input("Due date", value=None, key="dec_due")
+            metric = c.selectbox("Linked metric", [""] + list(REGISTRY), key="dec_metric",
+                                 format_func=lambda m: REGISTRY[m].label if m else "(none)")
+            if st.form_submit_button("Record decision", type="primary"):
+                _guarded(lambda: dec.add_decision(ctx.engine, text=text, owner=owner, actor=actor(ctx),
+                                                  week_start=week, due_date=due, metric_id=metric or None),
+                         "Decision recorded.")
+    else:
+        st.caption("Your role may not record or close decisions (needs editor).")
+    with st.expander("History of the decision log"):
+        hist = pd.DataFrame(dec.decision_history(ctx.engine),
+                            columns=["decision_id", "week_start", "at", "actor", "action", "before", "after"])
+        for col in ("before", "after"):
+            hist[col] = hist[col].map(lambda v: "" if not v else ", ".join(f"{k}: {x}" for k, x in v.items()))
+        st.dataframe(hist.drop(columns=["event_id"], errors="ignore"), hide_index=True, width="stretch",
+                     key="meeting_dec_history")
+
+
+def _decision_row(row: dict, week: dt.date, editable: bool) -> None:
+    did = row["decision_id"]
+    link = f" · {REGISTRY[row['metric_id']].label}" if row.get("metric_id") in REGISTRY else ""
+    due = f" · due {row['due_date']}" if row.get("due_date") else ""
+    a, b = st.columns([5, 2])
+    a.markdown(f"**{row['text']}**  \n{row['owner']}{due}{link} · recorded week {row['week_start']}")
+    if not editable:
+        b.write(STATUS_LABELS.get(row["status"], row["status"]))
+        return
+    status = b.selectbox("Status", list(STATUS_LABELS), index=list(STATUS_LABELS).index(row["status"]),
+                         format_func=STATUS_LABELS.get, key=f"dec_status_{did}", label_visibility="collapsed")
+    if status != row["status"]:
+        _guarded(lambda: dec.update_decision(ctx.engine, did, actor(ctx), week_start=week, status=status),
+                 f"Decision {did}: {STATUS_LABELS[status].lower()}.")
+
+
+def _guarded(action, done: str) -> None:
+    """Run a decision change after the server-side permission check; show errors, not tracebacks."""
+    try:
+        if ctx.user is not None:
+            from auth import require
+            require("decisions.edit", ctx.user)
+        action()
+    except PermissionError as exc:
+        st.error(str(exc))
+        return
+    except dec.DecisionError as exc:
+        st.error(str(exc))
+        return
+    st.toast(done)
+    st.rerun()
+
+
+def _pack(report: WeekReport) -> None:
+    st.subheader("Meeting pack")
+    st.caption("For people who were not in the room: the whole week in one file that opens offline, "
+               "or as a workbook with one sheet per section.")
+    a, b, _ = st.columns([1, 1, 4])
+    a.download_button("HTML pack", lambda: to_html(report).encode("utf-8"), file_name=pack_file_name(report, "html"),
+                      mime="text/html", key="meeting_pack_html", icon=":material/download:", on_click="ignore")
+    b.download_button("XLSX pack", lambda: to_xlsx(report), file_name=pack_file_name(report, "xlsx"),
+                      mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                      key="meeting_pack_xlsx", icon=":material/download:", on_click="ignore")
+
+
+ctx = get_context()
+key, version = cache.store_key(ctx.engine), cache.current_data_version(ctx.engine)
+st.title("Weekly revenue meeting")
+this_week = dec.week_of(dt.date.today())
+weeks = _weeks(key, version, ctx.engine)
+options = sorted(set(weeks) | {this_week}, reverse=True)
+# Streamlit forgets a widget's state when a run draws it with another identity (page switches),
+# so the chosen week is also kept under a plain session key.
+if st.session_state.get(WEEK_KEPT) in options:
+    st.session_state["meeting_week"] = st.session_state[WEEK_KEPT]
+elif st.session_state.get("meeting_week") not in options:
+    st.session_state["meeting_week"] = this_week
+week = st.selectbox("Week", options, key="meeting_week",
+                    format_func=lambda w: f"Week of {w:%d %b %Y}" + (" (this week)" if w == this_week else ""),
+                    on_change=lambda: st.session_state.__setitem__(WEEK_KEPT, st.session_state["meeting_week"]))
+
+if week not in weeks:
+    st.info("This week has no snapshot yet. One is taken after the first sync of the week, by "
+            "`python cli.py snapshot` (cron), or here.")
+    if user_can(ctx, "snapshots.take") and st.button("Take this week's snapshot", type="primary", key="meeting_take"):
+        try:
+            if ctx.user is not None:
+                from auth import require
+                require("snapshots.take", ctx.user)
+            with st.spinner("Computing every metric for every cut..."):
+                take_snapshot(ctx.engine, kind="weekly")
+        except (PermissionError, SnapshotError) as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()
+    st.stop()
+
+try:
+    report = _report(key, version, week, ctx.engine)
+except SnapshotError as exc:
+    st.error(str(exc))
+    st.stop()
+
+snap = report.snapshot
+kind = {"weekly": "weekly", "on_demand": "on demand", "reconstructed": "rebuilt from deal history"}[snap["kind"]]
+st.caption(f"Snapshot {snap['snapshot_id']} ({kind}), taken {snap['taken_at']:%Y-%m-%d %H:%M} UTC · "
+           f"week under review {report.review[0]} to {report.review[1]} · compared with "
+           + (f"the meeting of {report.previous['week_start']}" if report.previous else "no earlier meeting"))
+if report.differences:
+    names = ", ".join(REGISTRY[d["metric_id"]].label for d in report.differences if d["metric_id"] in REGISTRY)
+    st.warning(f"These numbers are as they were at the meeting. Today's data would differ for "
+               f"{len(report.differences)} value(s): {names}.", icon=":material/history:")
+elif week < this_week:
+    st.caption("Today's data gives the same values as this snapshot.")
+
+_headline(report)
+st.subheader("Every KPI: week over week and against the quarter's target")
+st.dataframe(_shown(report.kpis), hide_index=True, width="stretch", key="meeting_kpis")
+_waterfall(report)
+_forecast(report)
+_quarter(report)
+_leads_and_campaigns(report)
+for role in ROLES:
+    _role(report, role)
+_decisions(report, user_can(ctx, "decisions.edit"))
+_pack(report)
