@@ -37,11 +37,14 @@ def _shown_everywhere(query: dict) -> dict[str, dict[str, str]]:
     """{tile label: {page: displayed value}} across the role pages, one session (filters kept)."""
     at = run_app(None, query)
     seen: dict[str, dict[str, str]] = {}
+    helps: dict[str, dict[str, str]] = {}
     for page in ROLE_PAGES:
         run_app(page, at=at)
         for label, value in tiles(at).items():
             seen.setdefault(label, {})[page] = value
-    return seen, at
+        for m in at.metric:
+            helps.setdefault(m.label.split(" · ")[0], {})[page] = m.help or ""
+    return seen, helps
 
 
 @pytest.mark.slow
@@ -52,11 +55,12 @@ def test_shared_metrics_show_the_same_value_on_every_page(demo_store, combo, cap
     from metrics.periods import period_range
     from store import utcnow
     from metrics.format import format_value
+    from ui.tiles import tile_text
     from store import StoreSettings, open_store
 
     engine = open_store(StoreSettings(demo_store, "test"))
     query = _resolve(combo, engine)
-    seen, at = _shown_everywhere(query)
+    seen, helps = _shown_everywhere(query)
     shared = {label: pages for label, pages in seen.items() if len(pages) > 1}
     assert len(shared) >= 4, f"expected several metrics on more than one page, got {sorted(shared)}"
     for label, pages in shared.items():
@@ -78,7 +82,10 @@ def test_shared_metrics_show_the_same_value_on_every_page(demo_store, combo, cap
         if mid is None or mid not in printed:
             continue
         value = printed[mid]["value"]
-        expected = "n/a" if value is None else format_value(value, printed[mid]["unit"], locale=locale, currency="EUR")
-        assert set(pages.values()) == {expected}, (mid, pages, expected)
+        unit = printed[mid]["unit"]
+        assert set(pages.values()) == {tile_text(value, unit, locale, "EUR")}, (mid, pages, value)
+        if value is not None and unit == "money":  # tiles shorten money; the tooltip has it exact
+            exact = f"Exact value: {format_value(value, unit, locale=locale, currency='EUR')}"
+            assert all(exact in h for h in helps[label].values()), (mid, helps[label], exact)
         checked += 1
     assert checked >= 10
