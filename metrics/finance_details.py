@@ -232,8 +232,9 @@ def budget_vs_actual_table(engine: Engine, filters: Filters) -> pd.DataFrame:
     """Each budget line of the period beside its actual (the same compute as the KPI), by month.
 
     Money budgets are stored in cents and shown in major units. A month only partly in the period
-    has its budget prorated by days. A line with region / product line '' is company-wide and
-    follows the page's filters; a line for a region outside the region filter is left out.
+    has its budget prorated by days (as target_revenue does). With a region (product line) filter
+    only the lines of the chosen regions (product lines) are listed: a company-wide ('') line is
+    not comparable with a slice's actual.
     """
     b = s.budgets
     catalog = load_catalog()
@@ -243,9 +244,9 @@ def budget_vs_actual_table(engine: Engine, filters: Filters) -> pd.DataFrame:
                                  .where(b.c.month >= filters.start.replace(day=1), b.c.month <= filters.end)
                                  .order_by(b.c.month, b.c.metric, b.c.region, b.c.product_line)).all()
         for line in lines:
-            if (filters.regions and line.region and line.region not in filters.regions) or \
-                    (filters.product_lines and line.product_line and line.product_line not in filters.product_lines):
-                continue
+            if (filters.regions and line.region not in filters.regions) or \
+                    (filters.product_lines and line.product_line not in filters.product_lines):
+                continue  # a company-wide ('') line cannot be compared with one region's actual
             start, end = max(line.month, filters.start), min(fin.month_end(line.month), filters.end)
             f = filters.with_period(start, end)
             if line.region:

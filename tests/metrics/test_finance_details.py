@@ -108,6 +108,7 @@ def test_match_invoice_rule():
 BUDGETS = [
     {"month": D(2025, 1, 1), "metric": "target_revenue", "region": "", "product_line": "", "value": 2_000_000.0},
     {"month": D(2025, 1, 1), "metric": "target_revenue", "region": "France", "product_line": "", "value": 1_000_000.0},
+    {"month": D(2025, 1, 1), "metric": "target_revenue", "region": "DACH", "product_line": "", "value": 500_000.0},
     {"month": D(2025, 1, 1), "metric": "mqls", "region": "", "product_line": "", "value": 10.0},
     {"month": D(2025, 1, 1), "metric": "marketing_spend", "region": "", "product_line": "", "value": 50_000.0},
     {"month": D(2025, 3, 1), "metric": "mqls", "region": "", "product_line": "", "value": 99.0},
@@ -123,6 +124,7 @@ def test_budget_vs_actual_table(world):
         ("mqls", ""): pytest.approx((10, 3, -7, -0.7)),                            # K1, K2, K3
         ("target_revenue", ""): pytest.approx((20000.00, 2860.00, -17140.00, -0.857)),  # north star (booked)
         ("target_revenue", "France"): pytest.approx((10000.00, 2100.00, -7900.00, -0.79)),  # D1 + D3
+        ("target_revenue", "DACH"): pytest.approx((5000.00, 300.00, -4700.00, -0.94)),  # D4
     }
     assert set(df["month"]) == {D(2025, 1, 1)}  # the March line is outside the period
 
@@ -130,9 +132,8 @@ def test_budget_vs_actual_table(world):
 def test_budget_vs_actual_table_filters_and_proration(world):
     insert(world, s.budgets, BUDGETS)
     dach = budget_vs_actual_table(world, Filters(*JAN, regions=("DACH",)))
-    target = dach[dach["metric"] == "target_revenue"]
-    assert list(target["region"]) == [""]  # the France line is left out
-    assert target.iloc[0].actual == pytest.approx(300.00)  # D4
+    # only DACH's own line: company-wide lines and France's are left out
+    assert rows(dach, "metric", "region", "budget", "actual") == [("target_revenue", "DACH", 5000.00, 300.00)]
     half = budget_vs_actual_table(world, Filters(D(2025, 1, 1), D(2025, 1, 15)))
     line_ = half[(half["metric"] == "target_revenue") & (half["region"] == "")].iloc[0]
     assert line_.budget == pytest.approx(round(20000 * 15 / 31, 2))
