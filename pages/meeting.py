@@ -284,9 +284,9 @@ st.caption(f"Snapshot {snap['snapshot_id']} ({kind}), taken {snap['taken_at']:%Y
            f"week under review {report.review[0]} to {report.review[1]} · compared with "
            + (f"the meeting of {report.previous['week_start']}" if report.previous else "no earlier meeting"))
 if report.differences:
-    names = ", ".join(REGISTRY[d["metric_id"]].label for d in report.differences if d["metric_id"] in REGISTRY)
-    st.warning(f"These numbers are as they were at the meeting. Today's data would differ for "
-               f"{len(report.differences)} value(s): {names}.", icon=":material/history:")
+    labels = dict.fromkeys(REGISTRY[d["metric_id"]].label for d in report.differences if d["metric_id"] in REGISTRY)
+    st.warning(f"These numbers are as they were at the meeting. Today's data would give other values "
+               f"for {len(labels)} KPI(s): {', '.join(labels)}.", icon=":material/history:")
 elif week < this_week:
     st.caption("Today's data gives the same values as this snapshot.")
 
