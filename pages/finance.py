@@ -6,21 +6,17 @@ import streamlit as st
 
 from ui import cache, charts
 from ui.context import get_context
-from ui.page import header, kpi_row
+from ui.page import header, kpi_row, lazy_tabs
 from ui.tables import table
 
 REVENUE = ["north_star", "invoiced_revenue", "ledger_revenue", "booked_to_invoiced_gap",
            "invoiced_to_ledger_gap", "cash_collected"]
 UNIT_ECONOMICS = ["sm_spend", "cac", "arpa", "ltv", "ltv_cac_ratio", "cac_payback_months"]
 FD = "metrics.finance_details"
+MONEY = ["booked", "invoiced", "ledger", "booked_to_invoiced_gap", "invoiced_to_ledger_gap", "difference"]
 
-ctx = get_context()
-header("Finance", ctx, "does booked revenue become invoices and ledger entries?")
-kpi_row(ctx, REVENUE)
-kpi_row(ctx, UNIT_ECONOMICS)
 
-bridge_tab, budget_tab, spend_tab = st.tabs(["Revenue bridge", "Budget vs actual", "Spend by channel"])
-with bridge_tab:
+def revenue_bridge(ctx) -> None:
     bridge = cache.detail(ctx.engine, FD, "revenue_bridge", ctx.fs.filters)
     left, right = st.columns(2)
     with left:
@@ -29,23 +25,38 @@ with bridge_tab:
     with right:
         charts.frame_bars(bridge, "month", ["booked_to_invoiced_gap", "invoiced_to_ledger_gap"], ctx.fs,
                           unit="money", title="Gaps by month", key="fin_gaps")
-    money = ["booked", "invoiced", "ledger", "booked_to_invoiced_gap", "invoiced_to_ledger_gap", "difference"]
     with st.expander("Revenue bridge by month (table)"):
-        table(bridge, ctx.fs, key="fin_bridge_table", name="revenue_bridge", money=money)
+        table(bridge, ctx.fs, key="fin_bridge_table", name="revenue_bridge", money=MONEY)
     gap = st.segmented_control("Items behind the gap", ["booked_to_invoiced", "invoiced_to_ledger"],
                                key="fin_gap", default="booked_to_invoiced",
-                               format_func=lambda g: g.replace("_", " ").capitalize())
-    items = cache.detail(ctx.engine, FD, "unmatched_items", ctx.fs.filters, gap=gap or "booked_to_invoiced")
-    table(items, ctx.fs, key="fin_unmatched", name=f"unmatched_{gap}", money=money,
+                               format_func=lambda g: g.replace("_", " ").capitalize()) or "booked_to_invoiced"
+    items = cache.detail(ctx.engine, FD, "unmatched_items", ctx.fs.filters, gap=gap)
+    table(items, ctx.fs, key="fin_unmatched", name=f"unmatched_{gap}", money=MONEY,
           empty="No unmatched items: every amount on one side has its match on the other.")
-with budget_tab:
+
+
+def budget_vs_actual(ctx) -> None:
     budget = cache.detail(ctx.engine, FD, "budget_vs_actual_table", ctx.fs.filters)
     table(budget, ctx.fs, key="fin_budget", name="budget_vs_actual", ratio=("variance_pct",),
           empty="No budget lines for this period: import a budget file on the Data page.")
     st.caption("Budget, actual and variance are in each line's metric unit (money in the reporting currency).")
-with spend_tab:
+
+
+def spend_by_channel(ctx) -> None:
     spend = cache.detail(ctx.engine, FD, "spend_by_channel", ctx.fs.filters, grain="month")
     charts.frame_bars(spend, "period", "spend", ctx.fs, unit="money", color="channel", dimension="channel",
                       barmode="stack", title="Marketing spend by channel", key="fin_spend")
     with st.expander("Spend by channel (table)"):
         table(spend, ctx.fs, key="fin_spend_table", name="spend_by_channel", money=("spend",))
+
+
+ctx = get_context()
+header("Finance", ctx, "does booked revenue become invoices and ledger entries?")
+kpi_row(ctx, REVENUE)
+kpi_row(ctx, UNIT_ECONOMICS)
+sections = {"Revenue bridge": revenue_bridge, "Budget vs actual": budget_vs_actual,
+            "Spend by channel": spend_by_channel}
+for tab, draw in zip(lazy_tabs(list(sections), "fin_tabs"), sections.values()):
+    if tab.open:
+        with tab:
+            draw(ctx)

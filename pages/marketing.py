@@ -7,7 +7,7 @@ import streamlit as st
 from metrics import REGISTRY
 from ui import cache, charts, drill
 from ui.context import get_context
-from ui.page import header, kpi_row, supports
+from ui.page import header, kpi_row, lazy_tabs, supports
 from ui.tables import table
 
 VOLUME = ["new_leads", "mqls", "sqls", "new_customers", "marketing_sourced_revenue", "marketing_sourced_share"]
@@ -52,20 +52,34 @@ if period_col and value_col:
 else:
     charts.no_data("New leads by source over time: no leads for these filters.")
 
-campaign_tab, quality_tab, feedback_tab, trend_tab = st.tabs(
-    ["Campaigns", "Source quality", "Sales feedback", "Leads over time (table)"])
-with campaign_tab:
+
+
+def campaigns(ctx) -> None:
     table(cache.detail(ctx.engine, D, "campaign_table", ctx.fs.filters), ctx.fs, key="mkt_campaigns",
           name="campaigns")
-with quality_tab:
+
+
+def source_quality(ctx) -> None:
     st.caption("Conversion to customer and revenue by original source.")
     table(cache.detail(ctx.engine, D, "source_quality", ctx.fs.filters), ctx.fs, key="mkt_quality",
           name="source_quality")
-with feedback_tab:
+
+
+def sales_feedback(ctx) -> None:
     st.caption("Why sales lost or disqualified the leads of each source.")
     table(cache.detail(ctx.engine, D, "lost_reasons_by_source", ctx.fs.filters), ctx.fs, key="mkt_feedback",
           name="lost_reasons_by_source")
-with trend_tab:
+
+
+def leads_table(ctx) -> None:
     table(over_time, ctx.fs, key="mkt_over_time_table", name="leads_by_source_over_time")
+
+
+sections = {"Campaigns": campaigns, "Source quality": source_quality, "Sales feedback": sales_feedback,
+            "Leads over time (table)": leads_table}
+for tab, draw in zip(lazy_tabs(list(sections), "mkt_tabs"), sections.values()):
+    if tab.open:
+        with tab:
+            draw(ctx)
 
 drill.kpi_drill(ctx, VOLUME + COST, key="mkt_drill")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from ui import cache, charts, drill
 from ui.context import get_context
-from ui.page import header, kpi_row
+from ui.page import header, kpi_row, lazy_tabs
 from ui.tables import table
 
 PIPELINE = ["open_pipeline", "weighted_pipeline", "target_revenue", "pipeline_coverage", "forecast"]
@@ -32,19 +32,32 @@ with right:
                       [c for c in ("amount", "weighted_amount") if c in forecast.columns] or "amount", ctx.fs,
                       unit="money", title="Forecast by category", key="sales_forecast")
 
-burnt_tab, owner_tab, team_tab, stage_tab = st.tabs(
-    ["Burnt leads", "By owner", "By team", "Pipeline by stage (table)"])
-with burnt_tab:
+
+
+def burnt_leads(ctx) -> None:
     sla = cache.definitions(ctx.engine).follow_up_sla_hours
     st.caption(f"Qualified leads with no sales touch within {sla:g} hours of becoming an MQL.")
     table(cache.detail(ctx.engine, D, "burnt_leads", ctx.fs.filters, limit=500), ctx.fs, key="sales_burnt",
           name="burnt_leads", empty="No burnt leads: every qualified lead was followed up within the SLA.")
-with owner_tab:
-    table(cache.detail(ctx.engine, D, "owner_table", ctx.fs.filters), ctx.fs, key="sales_owners",
-          name="owners")
-with team_tab:
+
+
+def by_owner(ctx) -> None:
+    table(cache.detail(ctx.engine, D, "owner_table", ctx.fs.filters), ctx.fs, key="sales_owners", name="owners")
+
+
+def by_team(ctx) -> None:
     table(cache.detail(ctx.engine, D, "team_table", ctx.fs.filters), ctx.fs, key="sales_teams", name="teams")
-with stage_tab:
+
+
+def stage_table(ctx) -> None:
     table(stages, ctx.fs, key="sales_stage_table", name="pipeline_by_stage")
+
+
+sections = {"Burnt leads": burnt_leads, "By owner": by_owner, "By team": by_team,
+            "Pipeline by stage (table)": stage_table}
+for tab, draw in zip(lazy_tabs(list(sections), "sales_tabs"), sections.values()):
+    if tab.open:
+        with tab:
+            draw(ctx)
 
 drill.kpi_drill(ctx, PIPELINE + PERFORMANCE, key="sales_drill")

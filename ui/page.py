@@ -38,3 +38,8 @@ def grain_picker(key: str, options=("month", "week")) -> str:
     choice = st.segmented_control("Grain", list(options), key=key, default=options[0],
                                   format_func=str.capitalize, label_visibility="collapsed")
     return choice or options[0]
+
+
+def lazy_tabs(labels: list[str], key: str) -> list:
+    """Tabs whose content is computed only while open (a click reruns the page)."""
+    return list(st.tabs(labels, key=key, on_change="rerun"))

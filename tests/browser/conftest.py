@@ -119,19 +119,18 @@ def page(browser):
 
 
 def wait_for_app(page, timeout_ms: int = 30000) -> None:
-    """Wait until Streamlit has run the page script: a title in the main area, no 'Running...'
-    status and no loading skeleton, stable over two checks 100 ms apart."""
+    """Wait until Streamlit has finished running the page script: the app root reports the script
+    state "notRunning" (data-test-script-state), the page has its title, and nothing is stale;
+    stable over two checks 100 ms apart."""
     page.wait_for_function(
         """() => {
-            const done = () => {
-                const main = document.querySelector("[data-testid='stMain']");
-                const status = document.querySelector("[data-testid='stStatusWidget']");
-                return !!main && !!main.querySelector("h1")
-                    && !(status && /Running/i.test(status.innerText))
-                    && document.querySelectorAll("[data-testid='stSkeleton']").length === 0
-                    && document.querySelectorAll("[data-stale='true']").length === 0;
-            };
-            if (!done()) { window.__nsStable = 0; return false; }
+            const app = document.querySelector("[data-testid='stApp']");
+            const main = document.querySelector("[data-testid='stMain']");
+            const done = !!app && app.getAttribute("data-test-script-state") === "notRunning"
+                && !!main && !!main.querySelector("h1")
+                && document.querySelectorAll("[data-testid='stSkeleton']").length === 0
+                && document.querySelectorAll("[data-stale='true']").length === 0;
+            if (!done) { window.__nsStable = 0; return false; }
             const now = Date.now();
             if (!window.__nsStable) { window.__nsStable = now; return false; }
             return now - window.__nsStable >= 100;
