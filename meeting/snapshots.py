@@ -10,9 +10,9 @@ Which period each `snapshot_metrics` row covers (period_start/period_end are sto
         on_demand snapshot                  week_start .. the day it was taken (week to date)
     cut_type quarter                        the fiscal quarter containing the last day under review,
                                             whole company (target, gap to target, forecast, coverage)
-    cut_type target                         that quarter's budget for the metric (budgets table, via
-                                            metrics.finance_details), whole company; metrics without
-                                            a budget have no target row
+    cut_type target                         that quarter's budget for the metric, whole company,
+                                            prorated by the metric layer (budget_for_period); metrics
+                                            without a budget have no target row
 
 `snapshot_deals` holds every open deal plus the deals closed recently (close date in this or the
 previous fiscal quarter, or changed since the previous snapshot), so the waterfall can tell won

@@ -62,9 +62,10 @@ def test_meeting_page_week_decision_and_pack(demo_app, page, tmp_path):
     shot(page, "meeting_past_week")
 
     # record a decision in that week's meeting
-    page.get_by_label("Decision", exact=True).fill("Call every burnt DACH lead back by Friday")
-    page.get_by_label("Owner", exact=True).fill("Head of Sales DACH")
-    page.get_by_role("button", name="Record decision").click()
+    form = page.locator("[data-testid='stForm']")
+    form.get_by_label("Decision", exact=True).fill("Call every burnt DACH lead back by Friday")
+    form.get_by_label("Owner", exact=True).fill("Head of Sales DACH")
+    form.get_by_role("button", name="Record decision").click()
     wait_for_app(page, timeout_ms=90000)
     page.get_by_text("Call every burnt DACH lead back by Friday").first.wait_for(timeout=30000)
     _no_exception(page)
