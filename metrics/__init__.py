@@ -24,7 +24,7 @@ from store.db import bump_data_version, get_meta, utcnow
 
 from .definitions import Definitions, DefinitionsError, load_definitions, load_file, set_dotted, validate
 from .filters import NONE_BUCKET, Filters
-from .registry import (_BREAKDOWNS, _FUNCTIONS, Ctx, MetricDef, MetricValue, NotAvailable, Result,
+from .registry import (_BREAKDOWNS, Ctx, MetricDef, MetricValue, NotAvailable, Result,
                        load_catalog)
 
 # The compute modules register their functions on import (finance.py is the finance helper's).

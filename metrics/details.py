@@ -7,7 +7,6 @@ Grouping happens in SQL; pandas only shapes the result.
 """
 from __future__ import annotations
 
-import datetime as dt
 from contextlib import contextmanager
 from typing import Iterator
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import json
 
 import pytest
@@ -14,7 +13,7 @@ from metrics.definitions import load_file, validate
 from metrics.pages import PAGE_METRICS
 from metrics.registry import _FUNCTIONS
 
-from metrics_world import D, Q1, build_world
+from metrics_world import Q1, build_world
 
 Q1_F = Filters(*Q1)
 CONTRACT_IDS = """north_star won_revenue won_deals lost_deals win_rate avg_deal_size sales_cycle_days

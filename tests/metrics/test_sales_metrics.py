@@ -4,14 +4,13 @@ Expected values are worked out in the comments from the rows in that module's do
 """
 from __future__ import annotations
 
-import datetime as dt
 
 import pytest
 
 from metrics import Filters, compute, compute_many, save_definition
 from store import schema as s
 
-from metrics_world import D, Q1, T, build_world, deal, insert
+from metrics_world import D, Q1, build_world, deal, insert
 
 Q1_F = Filters(*Q1)
 JAN_F = Filters(D(2026, 1, 1), D(2026, 1, 31))
