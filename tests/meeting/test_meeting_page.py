@@ -1,0 +1,66 @@
+"""The meeting page in AppTest: shows the week's snapshot numbers (the same the pack writes), lets an
+editor record a decision, and hides (and refuses) it for a viewer."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from meeting.decisions import decisions_of_week, week_of
+from meeting.pack import format_cell
+from meeting.report import week_report
+from meeting.snapshots import reconstruct_snapshot, take_snapshot
+from meeting_crm import seed_crm
+from store import StoreSettings, open_store
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+OIDC = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "k" * 40,
+        "client_id": "northstar", "client_secret": "oidc-client-secret-value",
+        "server_metadata_url": "https://idp.example/.well-known/openid-configuration"}
+ROLES = {"lead@acme.com": "editor", "@acme.com": "viewer"}
+THIS_WEEK = week_of(dt.date.today())
+
+
+@pytest.fixture
+def meeting_store(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'meeting.db'}"
+    engine = open_store(StoreSettings(url, "test"))
+    seed_crm(engine)
+    reconstruct_snapshot(engine, THIS_WEEK - dt.timedelta(days=7))
+    take_snapshot(engine)
+    monkeypatch.setenv("NORTHSTAR_DB_URL", url)
+    monkeypatch.setenv("NORTHSTAR_SEED_DEMO", "0")
+    return engine
+
+
+def _meeting_as(email: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.secrets["auth"] = {**OIDC, "roles": ROLES}
+    at.user = {"is_logged_in": True, "email": email, "name": email}
+    at.run()
+    at.switch_page("pages/meeting.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_page_shows_the_snapshot_numbers_and_an_editor_records_a_decision(meeting_store):
+    at = _meeting_as("lead@acme.com")
+    report = week_report(meeting_store, THIS_WEEK)
+    kpis = next(d.value for d in at.dataframe if "KPI" in d.value.columns).set_index("KPI")
+    for r in report.kpis.itertuples():
+        assert kpis.loc[r.label, "This week"] == format_cell(r.value, "value", {"unit": r.unit}, "en-US", "EUR")
+    at.text_input(key="dec_text").input("Stop discounting Analytics deals")
+    at.text_input(key="dec_owner").input("CSO")
+    at.button(key="FormSubmitter:meeting_new_decision-Record decision").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    [saved] = decisions_of_week(meeting_store, THIS_WEEK)
+    assert (saved["text"], saved["owner"], saved["created_by"]) == (
+        "Stop discounting Analytics deals", "CSO", "lead@acme.com")
+
+
+def test_viewer_sees_the_log_but_cannot_record(meeting_store):
+    at = _meeting_as("ann@acme.com")
+    assert not [t for t in at.text_input if t.key == "dec_text"]
+    assert any("may not record or close decisions" in c.value for c in at.caption)
