@@ -12,7 +12,9 @@ Per CRM object (products, companies, contacts, line_items, deals):
                than a page of records share one millisecond (bulk imports), those are read by
                `hs_object_id`. The cursor moves with each committed page.
   deletions    archived records (list with archived=true) are marked is_deleted.
-Owners and pipelines are small and read whole on every run.
+Owners and pipelines are small and read whole on every run. An incremental run syncs the
+objects in parallel threads (it waits on HubSpot, not on the CPU; writes take turns); a
+backfill goes in order, because deals' associations fill line_items.deal_id.
 """
 from __future__ import annotations
 
@@ -342,10 +344,15 @@ def _chunks(items: Sequence, n: int) -> Iterable[Sequence]:
         yield items[i:i + n]
 
 
+# Objects sync in parallel threads during incremental runs; their writes take turns, so that
+# data_version moves once per commit and no two transactions lock line_items in turn.
+_WRITE_LOCK = threading.Lock()
+
+
 def _commit(ctx: _Ctx, obj: str, write: Callable[[Connection], int],
             state: st.ObjectState) -> None:
     """One transaction: the rows, the object's new state, the run's counts, data_version."""
-    with ctx.engine.begin() as conn:
+    with _WRITE_LOCK, ctx.engine.begin() as conn:
         written = write(conn)
         st.write_state(conn, state)
         ctx.count(obj, "written", written)
@@ -636,7 +643,7 @@ def _mark_archived(ctx: _Ctx, obj: str) -> None:
         page = _fetch(ctx.client, api.get_page, what=f"archived {obj} page", **kwargs)
         ids = [str(r.id) for r in page.results]
         if ids:
-            with ctx.engine.begin() as conn:
+            with _WRITE_LOCK, ctx.engine.begin() as conn:
                 n = conn.execute(table.update().where(table.c[key].in_(ids),
                                                       table.c.is_deleted.is_(False))
                                  .values(is_deleted=True)).rowcount
@@ -753,6 +760,26 @@ def sync_hubspot(engine: Engine, client: HubSpotClient, *, objects: Sequence[str
         _RUN_LOCK.release()
 
 
+def _run_parallel(fn: Callable[[str], None], objects: list[str]) -> None:
+    """fn(obj) for every object in its own thread; the first error is raised once all end."""
+    errors: list[BaseException] = []
+
+    def guarded(obj: str) -> None:
+        try:
+            fn(obj)
+        except BaseException as exc:  # handed to the caller's thread
+            errors.append(exc)
+    threads = [threading.Thread(target=guarded, args=(o,), name=f"hubspot-{o}", daemon=True)
+               for o in objects]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        daily = [e for e in errors if isinstance(e, DailyLimitReached)]
+        raise (daily or errors)[0]
+
+
 def _run(engine: Engine, client: HubSpotClient, objects: list[str], full: bool,
          progress: ProgressFn | None) -> SyncResult:
     with engine.connect() as conn:
@@ -762,20 +789,29 @@ def _run(engine: Engine, client: HubSpotClient, objects: list[str], full: bool,
     run_id = st.start_run(engine, mode)
     ctx = _Ctx(engine, client, run_id, full, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
                cfg.reporting_currency(), progress or (lambda p: None))
+    for obj in objects:  # every key exists before any thread writes counts
+        ctx.count(obj, "fetched", 0)
+
+    def one(obj: str) -> None:
+        if obj == "owners":
+            _sync_owners(ctx)
+        elif obj == "pipelines":
+            _sync_pipelines(ctx)
+        else:
+            _sync_crm_object(ctx, obj)
+        ctx.progress(Progress(obj, "done", ctx.counts[obj]["fetched"],
+                              ctx.counts[obj]["fetched"], 0.0))
+        log.info("hubspot %s: %s", obj, ctx.counts[obj])
+
     current = None
     try:
-        for obj in objects:
-            current = obj
-            ctx.count(obj, "fetched", 0)
-            if obj == "owners":
-                _sync_owners(ctx)
-            elif obj == "pipelines":
-                _sync_pipelines(ctx)
-            else:
-                _sync_crm_object(ctx, obj)
-            ctx.progress(Progress(obj, "done", ctx.counts[obj]["fetched"],
-                                  ctx.counts[obj]["fetched"], 0.0))
-            log.info("hubspot %s: %s", obj, ctx.counts[obj])
+        if mode == "incremental":  # independent and latency-bound: all objects at once
+            current = ", ".join(objects)
+            _run_parallel(one, objects)
+        else:  # a backfill keeps the order: deals' associations link the line items
+            for obj in objects:
+                current = obj
+                one(obj)
     except DailyLimitReached as exc:
         st.finish_run(engine, run_id, "interrupted", ctx.counts, str(exc))
         raise
