@@ -246,8 +246,14 @@ st.title("Weekly revenue meeting")
 this_week = dec.week_of(dt.date.today())
 weeks = _weeks(key, version, ctx.engine)
 options = sorted(set(weeks) | {this_week}, reverse=True)
-# Streamlit forgets a widget's state when a run draws it with another identity (page switches),
-# so the chosen week is also kept under a plain session key.
+# A link may name the week (?week=2026-11-16, any day of it). Streamlit forgets a widget's state
+# when a run draws it with another identity (page switches), so the chosen week is also kept
+# under a plain session key.
+if WEEK_KEPT not in st.session_state and st.query_params.get("week"):
+    try:
+        st.session_state[WEEK_KEPT] = dec.week_of(dt.date.fromisoformat(st.query_params["week"]))
+    except ValueError:
+        st.toast(f"Ignored week={st.query_params['week']!r} in the link: not a date like 2026-11-16.")
 if st.session_state.get(WEEK_KEPT) in options:
     st.session_state["meeting_week"] = st.session_state[WEEK_KEPT]
 elif st.session_state.get("meeting_week") not in options:
@@ -255,6 +261,8 @@ elif st.session_state.get("meeting_week") not in options:
 week = st.selectbox("Week", options, key="meeting_week",
                     format_func=lambda w: f"Week of {w:%d %b %Y}" + (" (this week)" if w == this_week else ""),
                     on_change=lambda: st.session_state.__setitem__(WEEK_KEPT, st.session_state["meeting_week"]))
+if st.query_params.get("week") != week.isoformat():
+    st.query_params["week"] = week.isoformat()
 
 if week not in weeks:
     st.info("This week has no snapshot yet. One is taken after the first sync of the week, by "

@@ -64,3 +64,14 @@ def test_viewer_sees_the_log_but_cannot_record(meeting_store):
     at = _meeting_as("ann@acme.com")
     assert not [t for t in at.text_input if t.key == "dec_text"]
     assert any("may not record or close decisions" in c.value for c in at.caption)
+
+
+def test_a_link_opens_the_week_it_names(meeting_store):
+    last = THIS_WEEK - dt.timedelta(days=7)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["week"] = (last + dt.timedelta(days=3)).isoformat()  # any day of the week
+    at.run()
+    at.switch_page("pages/meeting.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="meeting_week").value == last
+    assert any("rebuilt from deal history" in c.value for c in at.caption)
