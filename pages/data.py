@@ -11,7 +11,7 @@ from store import mask_url
 from store.db import schema_version
 from ui import cache
 from ui.context import actor, get_context, user_can
-from ui.page import header
+from ui.page import header, lazy_tabs
 from ui.status import age
 from ui.tables import table
 
@@ -25,11 +25,7 @@ def _has(module: str) -> bool:
         return False
 
 
-ctx = get_context()
-header("Data", ctx, "where the numbers come from, and how fresh and clean they are")
-status_tab, hubspot_tab, import_tab, audit_tab = st.tabs(["Status", "HubSpot", "Import files", "Audit"])
-
-with status_tab:
+def status(ctx) -> None:
     facts = ctx.facts
     a, b, c, d = st.columns(4)
     a.metric("Store", ctx.engine.dialect.name, help="The database behind Northstar (password hidden below).",
@@ -67,14 +63,16 @@ with status_tab:
         table(counts, ctx.fs, key="data_counts", name="table_counts", count=("rows",), money=(), ratio=(),
               days=())
 
-with hubspot_tab:  # the HubSpot connector's panel (connectors.hubspot.ui)
+
+def hubspot(ctx) -> None:  # the HubSpot connector's panel (connectors.hubspot.ui)
     if _has("connectors.hubspot.ui"):
         from connectors.hubspot.ui import render_sync_panel
         render_sync_panel(ctx.engine)
     else:
         st.info("The HubSpot connector is not installed in this build.")
 
-with import_tab:  # the file import panel (connectors.files.ui)
+
+def import_files(ctx) -> None:  # the file import panel (connectors.files.ui)
     if not user_can(ctx, "imports.run"):
         st.info("Only admins can import files.")
     elif _has("connectors.files.ui"):
@@ -83,14 +81,24 @@ with import_tab:  # the file import panel (connectors.files.ui)
     else:
         st.info("File imports are not installed in this build.")
 
-with audit_tab:
+
+def audit(ctx) -> None:
     if not user_can(ctx, "audit.view"):
         st.info("Your role may not view the audit trail.")
     else:
         from store.audit import AUDIT_COLUMNS, list_audit
         rows = list_audit(ctx.engine, limit=500)
-        audit = pd.DataFrame(rows, columns=AUDIT_COLUMNS)
+        trail = pd.DataFrame(rows, columns=AUDIT_COLUMNS)
         for col in ("before", "after"):
-            audit[col] = audit[col].map(lambda v: "" if v is None else str(v))
-        table(audit, ctx.fs, key="data_audit", name="audit_trail", count=(), money=(), ratio=(), days=(),
+            trail[col] = trail[col].map(lambda v: "" if v is None else str(v))
+        table(trail, ctx.fs, key="data_audit", name="audit_trail", count=(), money=(), ratio=(), days=(),
               empty="No audited change yet.")
+
+
+ctx = get_context()
+header("Data", ctx, "where the numbers come from, and how fresh and clean they are")
+sections = {"Status": status, "HubSpot": hubspot, "Import files": import_files, "Audit": audit}
+for tab, draw in zip(lazy_tabs(list(sections), "data_tabs"), sections.values()):
+    if tab.open:
+        with tab:
+            draw(ctx)

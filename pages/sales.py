@@ -20,19 +20,15 @@ kpi_row(ctx, PIPELINE)
 kpi_row(ctx, PERFORMANCE)
 
 left, right = st.columns(2)
+stages = cache.detail(ctx.engine, D, "pipeline_by_stage", ctx.fs.filters)
 with left:
-    stages = cache.detail(ctx.engine, D, "pipeline_by_stage", ctx.fs.filters)
-    picked = charts.frame_bars(stages, "label" if "label" in stages.columns else "stage",
-                               [c for c in ("open_amount", "amount", "weighted_amount") if c in stages.columns]
-                               or "amount", ctx.fs, unit="money", title="Open pipeline by stage",
-                               key="sales_stages")
+    charts.category_bars(stages, "label", "amount", ctx.fs, unit="money", color_key="stage", dimension="stage",
+                         hover_extra="weighted_amount", title="Open pipeline by stage", key="sales_stages")
 with right:
     forecast = cache.detail(ctx.engine, D, "forecast_by_category", ctx.fs.filters)
-    charts.frame_bars(forecast, "label" if "label" in forecast.columns else "forecast_category",
-                      [c for c in ("amount", "weighted_amount") if c in forecast.columns] or "amount", ctx.fs,
-                      unit="money", title="Forecast by category", key="sales_forecast")
-
-
+    charts.category_bars(forecast, "label", "amount", ctx.fs, unit="money", color_key="forecast_category",
+                         dimension="forecast_category", hover_extra="weighted_amount",
+                         title="Forecast by category", key="sales_forecast")
 
 def burnt_leads(ctx) -> None:
     sla = cache.definitions(ctx.engine).follow_up_sla_hours

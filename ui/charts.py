@@ -101,6 +101,25 @@ def time_lines(series: dict[str, list], fs, *, dimension: str = "series", title:
     return _show(fig, key)
 
 
+def category_bars(df: pd.DataFrame, x: str, y: str, fs, *, unit: str, color_key: str, dimension: str,
+                  title: str | None = None, key: str, hover_extra: str | None = None) -> str | None:
+    """One bar per row of a metrics.details frame, coloured by `color_key` on `dimension` (e.g. the
+    stage id on "stage"), labelled by `x`. Returns the clicked row's `color_key` value."""
+    if df is None or df.empty or df[y].fillna(0).abs().sum() == 0:
+        no_data(f"{title or 'Chart'}: no data for these filters.")
+        return None
+    names = [str(v) for v in df[x]]
+    values = [0.0 if pd.isna(v) else float(v) for v in df[y]]
+    text = [_fmt(v, unit, fs) for v in values]
+    if hover_extra:
+        text = [f"{t_} ({hover_extra.replace('_', ' ')}: {_fmt(None if pd.isna(e) else float(e), unit, fs)})"
+                for t_, e in zip(text, df[hover_extra])]
+    bar = go.Bar(x=names, y=values, marker_color=[color_for(dimension, k) for k in df[color_key]],
+                 customdata=[str(k) for k in df[color_key]], text=text, textposition="none",
+                 hovertemplate="%{x}: %{text}<extra></extra>")
+    return _show(_layout(go.Figure(bar), fs, unit, title, legend=False), key)
+
+
 def frame_bars(df: pd.DataFrame, x: str, y: str | list[str], fs, *, unit: str, color: str | None = None,
                dimension: str = "series", title: str | None = None, key: str,
                barmode: str = "group", kind: str = "bar") -> str | None:

@@ -45,3 +45,13 @@ def test_data_page_shows_row_counts_and_the_audit_tab(tiny_store):
     counts = next(t for t in _tables(at) if list(t.columns) == ["table", "rows"])
     assert dict(zip(counts["table"], counts["rows"]))["deals"] == 5
     assert tiles(at)["Schema version"] == "2"
+
+
+def test_data_page_tabs_render_each_panel(tiny_store):
+    """HubSpot, Import files and Audit tabs open (each computed only while open) without error."""
+    at = run_app("pages/data.py", Q1)
+    for label in ("HubSpot", "Import files", "Audit"):
+        at.session_state["data_tabs"] = label
+        at.run()
+        assert not at.exception, (label, [e.value for e in at.exception])
+        assert "Rows per table" not in [e.label for e in at.expander], f"{label}: the Status tab still drew"
