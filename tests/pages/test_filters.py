@@ -86,3 +86,13 @@ def test_unknown_url_values_fall_back_to_defaults(tiny_store):
 def test_french_locale_writes_numbers_the_french_way(tiny_store):
     at = run_app("pages/ceo.py", {**Q1, "locale": "fr-FR"})
     assert norm(tiles(at)[NORTH_STAR]) == "1 500,00 €"
+
+
+def test_drill_down_lists_the_deals_behind_a_kpi(tiny_store):
+    at = run_app("pages/ceo.py", Q1)
+    at.selectbox(key="ceo_drill_metric").set_value("north_star").run()
+    deals = next(df.value for df in at.dataframe if "deal_id" in df.value.columns)
+    assert sorted(deals["deal_id"]) == ["d1", "d2"]  # the two deals won in Q1 2026
+    at.multiselect(key="f_region").set_value(["UK"]).run()
+    deals = next(df.value for df in at.dataframe if "deal_id" in df.value.columns)
+    assert list(deals["deal_id"]) == ["d2"]
