@@ -77,71 +77,68 @@ def revenue_bridge(engine: Engine, filters: Filters) -> pd.DataFrame:
 
 # --- items behind the gaps -------------------------------------------------------------
 
-def _won_deals(ctx: Ctx, f: Filters) -> pd.DataFrame:
+def _won_deals(ctx: Ctx, f: Filters) -> list:
     """The deals won_revenue counts (won stage, close date in the period, in the slices of `f`)."""
     d = s.deals
-    rows = ctx.conn.execute(select(d.c.deal_id, d.c.name, d.c.close_date,
+    return ctx.conn.execute(select(d.c.deal_id, d.c.name, d.c.close_date,
                                    to_major(ctx, d.c.amount_cents, d.c.currency).label("amount"))
                             .where(is_won(ctx), in_period_date(d.c.close_date, f), *deal_conditions(ctx, f))
                             .order_by(d.c.close_date, d.c.deal_id)).all()
-    return pd.DataFrame([{"deal_id": r.deal_id, "deal_name": r.name, "close_date": r.close_date,
-                          "amount": money(r.amount)} for r in rows],
-                        columns=["deal_id", "deal_name", "close_date", "amount"])
 
 
-def _invoice_rows(ctx: Ctx, f: Filters) -> pd.DataFrame:
-    """The revenue invoices of the period (issue date): one row each, net in the reporting currency."""
+def _invoice_rows(ctx: Ctx, f: Filters) -> list:
+    """The revenue invoices of the period (issue date), net in the reporting currency."""
     i = s.invoices
-    rows = ctx.conn.execute(select(i.c.invoice_number, i.c.deal_id, i.c.issue_date,
+    return ctx.conn.execute(select(i.c.invoice_number, i.c.deal_id, i.c.issue_date,
                                    to_major(ctx, fin.signed_net_cents(), i.c.currency).label("net"))
                             .where(*fin.invoice_conditions(ctx, f, i.c.issue_date))
                             .order_by(i.c.issue_date, i.c.invoice_number)).all()
-    return pd.DataFrame([{"invoice_number": r.invoice_number, "deal_id": r.deal_id, "date": r.issue_date,
-                          "invoiced": money(r.net), "key": r.invoice_number.strip().upper()} for r in rows],
-                        columns=["invoice_number", "deal_id", "date", "invoiced", "key"])
 
 
 def _booked_to_invoiced(ctx: Ctx, f: Filters) -> list[dict]:
     """Won deals whose invoices of the period differ from their amount, and invoices of other deals."""
     won = _won_deals(ctx, f)
     invoices = _invoice_rows(ctx, f)
-    won_ids = set(won["deal_id"])
+    won_ids = {d.deal_id for d in won}
     ever_invoiced: set[str] = set()
     if won_ids:
         i = s.invoices
         ever_invoiced = set(ctx.conn.execute(select(i.c.deal_id).distinct().where(
             i.c.deal_id.in_(sorted(won_ids)), i.c.status.notin_(fin.NOT_REVENUE_STATUSES))).scalars())
-    by_deal = {did: g for did, g in invoices.groupby("deal_id", sort=False)}
-    none = invoices.iloc[0:0]
+    by_deal: dict[str, list] = {}
+    for r in invoices:
+        if r.deal_id in won_ids:
+            by_deal.setdefault(r.deal_id, []).append(r)
     items = []
-    for deal in won.itertuples(index=False):
-        own = by_deal.get(deal.deal_id, none)
-        invoiced = round(float(own["invoiced"].sum()), 2)
-        if abs(deal.amount - invoiced) < CENT:
+    for deal in won:
+        own = by_deal.get(deal.deal_id, [])
+        booked, invoiced = money(deal.amount), money(sum(money(r.net) for r in own))
+        if abs(booked - invoiced) < CENT:
             continue
         kind = ("won, not invoiced" if deal.deal_id not in ever_invoiced
-                else "won, invoiced in another period" if own.empty else "won, invoiced amount differs")
-        items.append({"kind": kind, "deal_id": deal.deal_id, "deal_name": deal.deal_name,
-                      "invoice_number": ", ".join(own["invoice_number"]) or None, "date": deal.close_date,
-                      "booked": deal.amount, "invoiced": invoiced, "difference": round(deal.amount - invoiced, 2)})
-    others = invoices[~invoices["deal_id"].isin(won_ids)]
-    other_ids = sorted({x for x in others["deal_id"] if isinstance(x, str)})
+                else "won, invoiced in another period" if not own else "won, invoiced amount differs")
+        items.append({"kind": kind, "deal_id": deal.deal_id, "deal_name": deal.name,
+                      "invoice_number": ", ".join(r.invoice_number for r in own) or None, "date": deal.close_date,
+                      "booked": booked, "invoiced": invoiced, "difference": round(booked - invoiced, 2)})
+    others = [r for r in invoices if r.deal_id not in won_ids]
+    other_ids = sorted({r.deal_id for r in others if r.deal_id})
     names = dict(ctx.conn.execute(select(s.deals.c.deal_id, s.deals.c.name).where(
         s.deals.c.deal_id.in_(other_ids), ~s.deals.c.is_deleted)).all()) if other_ids else {}
-    for r in others.itertuples(index=False):
+    for r in others:
         known = r.deal_id in names
         items.append({"kind": "invoice for a deal not won in this period" if known else "invoice with no deal",
                       "deal_id": r.deal_id if known else None, "deal_name": names.get(r.deal_id),
-                      "invoice_number": r.invoice_number, "date": r.date, "booked": 0.0,
-                      "invoiced": r.invoiced, "difference": round(-r.invoiced, 2)})
+                      "invoice_number": r.invoice_number, "date": r.issue_date, "booked": 0.0,
+                      "invoiced": money(r.net), "difference": -money(r.net)})
     return items
 
 
 _TOKEN = re.compile(r"[^\s,;:()\[\]]+")
 
 
-def _ledger_rows(ctx: Ctx, start: dt.date, end: dt.date) -> pd.DataFrame:
-    """Revenue ledger postings in [start, end] summed per (date, PieceRef, EcritureLib)."""
+def _ledger_rows(ctx: Ctx, start: dt.date, end: dt.date) -> list[tuple]:
+    """Revenue ledger postings in [start, end] summed per (date, PieceRef, EcritureLib):
+    (date, piece_ref, ecriture_lib, amount in the reporting currency)."""
     l = s.ledger_entries
     rate = fin.ledger_rate(ctx)
     if isinstance(rate, NotAvailable):
@@ -152,10 +149,8 @@ def _ledger_rows(ctx: Ctx, start: dt.date, end: dt.date) -> pd.DataFrame:
         .where(l.c.ecriture_date >= start, l.c.ecriture_date <= end,
                fin.account_prefix_condition(fin.revenue_prefixes(ctx)))
         .group_by(l.c.ecriture_date, l.c.piece_ref, l.c.ecriture_lib)).all()
-    return pd.DataFrame([{"date": r.ecriture_date, "piece_ref": (r.piece_ref or "").strip(),
-                          "ecriture_lib": (r.ecriture_lib or "").strip(),
-                          "ledger": int(r.cents) * rate / 100.0} for r in rows],
-                        columns=["date", "piece_ref", "ecriture_lib", "ledger"])
+    return [(r.ecriture_date, (r.piece_ref or "").strip(), (r.ecriture_lib or "").strip(),
+             int(r.cents) * rate / 100.0) for r in rows]
 
 
 def match_invoice(piece_ref: str, ecriture_lib: str, numbers: set[str]) -> str | None:
@@ -173,41 +168,47 @@ def match_invoice(piece_ref: str, ecriture_lib: str, numbers: set[str]) -> str |
 def _invoiced_to_ledger(ctx: Ctx, f: Filters) -> list[dict]:
     """Invoices of the period not (or differently) posted, and revenue postings with no invoice."""
     i = s.invoices
-    invoices = _invoice_rows(ctx, f)
+    per_invoice: dict[str, dict] = {}  # by upper-case number
+    for r in _invoice_rows(ctx, f):
+        key = r.invoice_number.strip().upper()
+        entry = per_invoice.setdefault(key, {"invoice_number": r.invoice_number, "deal_id": r.deal_id,
+                                             "date": r.issue_date, "invoiced": 0.0})
+        entry["invoiced"] += money(r.net)
     numbers = {n.strip().upper() for n in ctx.conn.execute(
         select(i.c.invoice_number).where(i.c.status.notin_(fin.NOT_REVENUE_STATUSES))).scalars()}
     window = dt.timedelta(days=LEDGER_WINDOW_DAYS)
-    ledger = _ledger_rows(ctx, f.start - window, f.end + window)
-    ledger["key"] = [match_invoice(r.piece_ref, r.ecriture_lib, numbers) for r in ledger.itertuples(index=False)]
-    in_period = ledger[(ledger["date"] >= f.start) & (ledger["date"] <= f.end)]
-    posted = in_period.dropna(subset=["key"]).groupby("key")["ledger"].sum()
-    posted_ever = set(ledger["key"].dropna())
+    posted: dict[str, float] = {}  # in the period, by invoice
+    posted_ever: set[str] = set()  # in the period or around it
+    unmatched: dict[tuple[str, str], dict] = {}  # in the period, not an invoice of the period
+    slice_only = fin.has_dimension_filters(f)  # ledger lines cannot be sliced: invoice side only
+    for day, ref, lib, amount in _ledger_rows(ctx, f.start - window, f.end + window):
+        key = match_invoice(ref, lib, numbers)
+        if key:
+            posted_ever.add(key)
+        if not f.start <= day <= f.end:
+            continue
+        if key in per_invoice:
+            posted[key] = posted.get(key, 0.0) + amount
+        elif not slice_only:
+            # an entry and its reversal share a reference: grouped, they cancel out
+            entry = unmatched.setdefault((ref or lib, key or ""), {"date": day, "ledger": 0.0})
+            entry["date"], entry["ledger"] = min(entry["date"], day), entry["ledger"] + amount
     items = []
-    per_invoice = invoices.groupby("key", sort=False).agg(
-        invoice_number=("invoice_number", "first"), deal_id=("deal_id", "first"),
-        date=("date", "min"), invoiced=("invoiced", "sum"))
-    for key, r in per_invoice.iterrows():
-        amount = round(float(posted.get(key, 0.0)), 2)
-        invoiced = round(float(r.invoiced), 2)
+    for key, r in per_invoice.items():
+        amount, invoiced = money(posted.get(key, 0.0)), money(r["invoiced"])
         if abs(invoiced - amount) < CENT:
             continue
         kind = ("invoice not in the ledger" if key not in posted_ever
-                else "invoice posted in another period" if key not in posted.index else "ledger amount differs")
-        items.append({"kind": kind, "deal_id": r.deal_id, "invoice_number": r.invoice_number, "date": r.date,
-                      "invoiced": invoiced, "ledger": amount, "difference": round(invoiced - amount, 2)})
-    if fin.has_dimension_filters(f):  # ledger lines cannot be sliced: only the invoice side is listed
-        return items
-    period_keys = set(per_invoice.index)
-    rest = in_period[~in_period["key"].isin(period_keys)].copy()
-    # an entry and its reversal share a reference: group them so that they cancel out
-    rest["ref"] = [p or lib for p, lib in zip(rest["piece_ref"], rest["ecriture_lib"])]
-    for (ref, key), g in rest.groupby(["ref", rest["key"].fillna("")], sort=True):
-        amount = round(float(g["ledger"].sum()), 2)
+                else "invoice posted in another period" if key not in posted else "ledger amount differs")
+        items.append({"kind": kind, "deal_id": r["deal_id"], "invoice_number": r["invoice_number"],
+                      "date": r["date"], "invoiced": invoiced, "ledger": amount, "difference": round(invoiced - amount, 2)})
+    for (ref, key), r in sorted(unmatched.items()):
+        amount = money(r["ledger"])
         if abs(amount) < CENT:
             continue
         items.append({"kind": "ledger posting of an invoice of another period" if key else "ledger line with no invoice",
-                      "invoice_number": key or None, "ledger_ref": ref, "date": g["date"].min(),
-                      "invoiced": 0.0, "ledger": amount, "difference": round(-amount, 2)})
+                      "invoice_number": key or None, "ledger_ref": ref, "date": r["date"],
+                      "invoiced": 0.0, "ledger": amount, "difference": -amount})
     return items
 
 
