@@ -14,10 +14,12 @@ TOKEN = "pat-na1-5e1f0c2a-test-secret-token-93d7"
 
 
 def client_for(fake, **overrides) -> HubSpotClient:
-    """A client with the fake's limits, a short timeout and near-instant backoff."""
+    """A client with the fake's limits, a 2 s timeout and near-instant backoff.
+
+    Tests injecting slow responses pass a shorter `timeout` (and a longer `slow_s`)."""
     values = dict(token=fake.token, host=fake.url, rate_limit=fake.rate_limit,
                   window_s=fake.window_s, search_per_s=fake.search_per_s, headroom=0.0,
-                  timeout=(0.5, 0.5), attempts=12, backoff_s=0.002, max_backoff_s=0.02)
+                  timeout=(1.0, 2.0), attempts=12, backoff_s=0.002, max_backoff_s=0.02)
     values.update(overrides)
     return HubSpotClient(ClientSettings(**values))
 

@@ -58,16 +58,18 @@ def _list(client):
 @pytest.mark.parametrize("faults", [["429"], ["500", "502", "503"], ["drop", "cut"], ["truncate"],
                                     ["slow"]])
 def test_client_retries_transient_failures(faults):
-    with FakeHubSpot(_account(), faults=Faults(scripted=deque(faults), slow_s=0.8)) as fake:
-        client = client_for(fake, timeout=(0.5, 0.3))
+    slow = faults == ["slow"]
+    with FakeHubSpot(_account(), faults=Faults(scripted=deque(faults), slow_s=1.5)) as fake:
+        client = client_for(fake, timeout=(0.5, 0.4) if slow else (2.0, 5.0))
         page = _list(client)
         assert len(page.results) == len(fake.account.live("contacts"))
-        assert client.retries == len(faults)
+        # a loaded machine may time out a normal answer too: only the slow case allows extras
+        assert client.retries >= 1 if slow else client.retries == len(faults)
 
 
 def test_client_retries_post_search_too():
     with FakeHubSpot(_account(), faults=Faults(scripted=deque(["503", "drop"]))) as fake:
-        client = client_for(fake)
+        client = client_for(fake, timeout=(2.0, 5.0))
         api = client.objects["contacts"].search_api
         page = client.call(api.do_search, {"limit": 10}, search=True, what="search")
         assert page.total == len(fake.account.live("contacts")) and client.retries == 2
@@ -84,7 +86,7 @@ def test_client_gives_up_after_its_attempts_with_a_clear_message():
 
 def test_client_does_not_retry_a_rejected_request():
     with FakeHubSpot(_account()) as fake:
-        client = client_for(fake)
+        client = client_for(fake, timeout=(2.0, 5.0))
         api = client.objects["deals"].search_api
         with pytest.raises(HubSpotRequestError) as err:
             client.call(api.do_search, {"limit": 500}, search=True, what="deals search")
@@ -95,7 +97,7 @@ def test_client_does_not_retry_a_rejected_request():
 def test_client_honours_retry_after_on_429():
     slept = []
     with FakeHubSpot(_account(), faults=Faults(scripted=deque(["429"]))) as fake:
-        client = client_for(fake)
+        client = client_for(fake, timeout=(2.0, 5.0))
         client._sleep = slept.append
         original = fake._limit_headers
         fake._limit_headers = lambda remaining: {**original(remaining), "Retry-After": "2"}
