@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import accumulate
 from random import Random
 
@@ -149,7 +149,6 @@ class Contact:
     touch: dt.datetime | None
     late_touch: bool
     subscriber_only: bool
-    fields: dict = field(default_factory=dict)
     customer_at: dt.datetime | None = None
 
 

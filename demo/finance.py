@@ -40,14 +40,23 @@ class Totals:
         self.mqls: dict[tuple, int] = defaultdict(int)  # (month, region) -> count
         self.spend: dict[tuple, int] = defaultdict(int)  # (month, region) -> EUR cents
 
-    def add_block(self, deals: list[Deal], contacts) -> None:
-        for d in deals:
-            if d.won:
-                self.won[(month_start(d.close_date), d.contact.region, d.product_line)] += to_eur(
-                    d.amount_cents, d.currency)
-        for c in contacts:
-            if c.stages[1] is not None:
-                self.mqls[(month_start(c.stages[1].date()), c.region)] += 1
+    def merge(self, part: "Totals") -> None:
+        for mine, theirs in ((self.won, part.won), (self.mqls, part.mqls), (self.spend, part.spend)):
+            for key, value in theirs.items():
+                mine[key] += value
+
+
+def block_totals(deals: list[Deal], contacts) -> Totals:
+    """One block's contribution to the monthly actuals."""
+    part = Totals()
+    for d in deals:
+        if d.won:
+            part.won[(month_start(d.close_date), d.contact.region, d.product_line)] += to_eur(
+                d.amount_cents, d.currency)
+    for c in contacts:
+        if c.stages[1] is not None:
+            part.mqls[(month_start(c.stages[1].date()), c.region)] += 1
+    return part
 
 
 def to_eur(cents: int, currency: str) -> int:

@@ -110,6 +110,13 @@ def _check_free(conn: Connection) -> None:
                     "at an empty store.")
 
 
+def _one_block(ctx: crm.BlockContext, seed: int, block: int) -> tuple[dict[str, list], finance.Totals]:
+    """One block's rows (CRM and finance) and its contribution to the monthly actuals."""
+    rows, deals, contacts = crm.generate_block(ctx, seed, block)
+    rows.update(finance.generate_finance_block(ctx.tl, seed, block, deals))
+    return rows, finance.block_totals(deals, contacts)
+
+
 def generate_demo(engine: Engine, scale: str = "small", seed: int = DEFAULT_SEED,
                   as_of: dt.date | None = None, batch_rows: int = 20_000,
                   progress: Progress | None = None) -> dict[str, int]:
@@ -131,7 +138,6 @@ def generate_demo(engine: Engine, scale: str = "small", seed: int = DEFAULT_SEED
         if sqlite:  # bulk load only: a crash loses the whole (uncommitted) load anyway
             conn.exec_driver_sql("PRAGMA synchronous=OFF")
             conn.exec_driver_sql("PRAGMA cache_size=-65536")
-            conn.exec_driver_sql("PRAGMA temp_store=MEMORY")
             conn.commit()
         try:
             with conn.begin():
@@ -149,9 +155,8 @@ def generate_demo(engine: Engine, scale: str = "small", seed: int = DEFAULT_SEED
                 writer.add("pipeline_stages", stages)
                 writer.add("products", crm.product_rows())
                 for block in range(size.blocks):
-                    rows, deals, contacts = crm.generate_block(ctx, seed, block)
-                    rows.update(finance.generate_finance_block(tl, seed, block, deals))
-                    totals.add_block(deals, contacts)
+                    rows, part = _one_block(ctx, seed, block)
+                    totals.merge(part)
                     for table, table_rows in rows.items():
                         writer.add(table, table_rows)
                     if progress:
