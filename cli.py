@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from ops.logs import setup_logging
+    from sqlalchemy.exc import SQLAlchemyError
+
     from store import StoreError
     args = build_parser().parse_args(argv)
     setup_logging(level=logging.DEBUG if args.verbose else None)  # structured, secrets redacted
@@ -43,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"error: the store refused a query ({first}). If the store was made by an older "
+              "Northstar, run `python cli.py db upgrade`; run with -v for details.", file=sys.stderr)
+        logging.getLogger("northstar.cli").debug("store error", exc_info=True)
         return 2
     except KeyboardInterrupt:
         print("interrupted: nothing half-written was kept", file=sys.stderr)
