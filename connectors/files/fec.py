@@ -7,8 +7,15 @@ extra ones ignored, and the Montant/Sens variant instead of Debit/Credit. Every 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import pickle
 import re
-from dataclasses import dataclass, field
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from .detect import (DELIMITER_NAMES, FileFormatError, ReadOptions, decode_bytes, make_cents_parser,
                      split_lines, sniff_delimiter)
@@ -384,3 +391,61 @@ def _comma_decimal(lines: list[str], sep: str, idx: dict, has_dc: bool) -> bool:
                 if "." in v:
                     return False
     return True
+
+
+# --- a second process for big files -----------------------------------------------------------
+
+PARALLEL_MIN_BYTES = 8 << 20  # below this, starting a process costs more than it saves
+_PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+class ParallelUnavailable(RuntimeError):
+    """The parsing process could not run; read in-process instead (nothing was yielded)."""
+
+
+def batches_in_subprocess(reader: FecReader, data: bytes, batch_rows: int = 50_000, progress=None):
+    """Like `reader.batches()` (first pass), parsed by `python -m connectors.files.fec_worker` so
+    that parsing and writing overlap on two cores. Batches come back as pickles on the worker's
+    stdout; the pipe's back-pressure keeps memory bounded. Updates `reader` with the worker's report."""
+    with tempfile.NamedTemporaryFile(prefix="ns-fec-", suffix=".txt", delete=False) as tmp:
+        tmp.write(data)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(_PROJECT_DIR), os.environ.get("PYTHONPATH")])))
+    cmd = [sys.executable, "-m", "connectors.files.fec_worker", tmp.name, reader.report.file_name,
+           str(batch_rows), json.dumps(asdict(reader.options))]
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=_PROJECT_DIR, env=env)
+    except OSError as exc:
+        os.unlink(tmp.name)
+        raise ParallelUnavailable(str(exc)) from None
+    total = max(data.count(b"\n"), 1)
+    done = 0
+    try:
+        while True:
+            try:
+                kind, payload = pickle.load(proc.stdout)
+            except (EOFError, pickle.UnpicklingError) as exc:
+                if done:
+                    raise RuntimeError("the parsing process stopped before the end of the file") from None
+                raise ParallelUnavailable(f"no answer from the parsing process ({type(exc).__name__})") from None
+            if kind == "error":
+                if done:
+                    raise RuntimeError(f"the parsing process failed: {payload}")
+                raise ParallelUnavailable(payload)
+            if kind == "done":
+                report, reader.bad_entries, reader.period, reader.rows_yielded = payload
+                mine = reader.report
+                mine.problems[:] = report.problems
+                mine.detected.update(report.detected)
+                mine.rows_read = report.rows_read
+                reader._passes = 1
+                return
+            done += len(payload)
+            if progress is not None:
+                progress(min(done / total, 1.0), f"read {done:,} lines")
+            yield payload
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        os.unlink(tmp.name)

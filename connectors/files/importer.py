@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from operator import itemgetter
 from typing import Callable
 
@@ -231,7 +232,7 @@ def _import_fec(engine: Engine, data: bytes, file_name: str, actor: str, mapping
             import_id = _record_run(conn, report, actor, started, "success")
             tuned = _tune_bulk(conn, True)
             try:
-                for batch in reader.batches(skip=skip, progress=progress):
+                for batch in _fec_batches(reader, data, skip, progress):
                     bulk_insert(conn, s.ledger_entries.name, fec.ROW_COLUMNS, batch,
                                 {"import_id": import_id, "siren": reader.siren, "origin": "csv"})
             finally:
@@ -291,6 +292,30 @@ def _import_fec(engine: Engine, data: bytes, file_name: str, actor: str, mapping
     with engine.begin() as conn:
         report.import_id = _record_run(conn, report, actor, started, "failed", reason)
     return report
+
+
+def _fec_batches(reader: fec.FecReader, data: bytes, skip: frozenset, progress):
+    """The reader's batches; for a big file on its first pass, parsed by a second process."""
+    if skip or reader._passes or len(data) < fec.PARALLEL_MIN_BYTES or not _idle_core():
+        yield from reader.batches(skip=skip, progress=progress)
+        return
+    try:
+        yield from fec.batches_in_subprocess(reader, data, progress=progress)
+        reader.report.detected["parsing"] = "second process"
+    except fec.ParallelUnavailable as exc:  # before any row was yielded: read here instead
+        log.info("parsing in-process (%s)", exc)
+        yield from reader.batches(skip=skip, progress=progress)
+
+
+def _idle_core() -> bool:
+    """True when another core is free: a second process then overlaps parsing with writing
+    (on a busy machine it only adds the cost of passing the rows between processes)."""
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # no load average (Windows): trust the core count
+        load = 0.0
+    return cores >= 2 and load <= cores - 1
 
 
 def _replace_ledger_period(conn: Connection, siren: str | None, period, import_id: int) -> int:

@@ -122,3 +122,23 @@ def test_report_text_lists_problems_and_the_choice():
     text = read_file("fec", broken, NAME).report.as_text()
     assert f"{NAME}:7 [EcritureNum] 'VE 7': unbalanced entry: debit - credit = -10.00" in text
     assert "import the 5 valid rows only" in text
+
+
+def test_import_fec_parsed_by_a_second_process(engine, monkeypatch):
+    """Big files are parsed in a child process while this one writes: same rows, same report."""
+    monkeypatch.setattr(importer.fec, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(importer, "_idle_core", lambda: True)
+    used = []
+    real = importer.fec.batches_in_subprocess
+    monkeypatch.setattr(importer.fec, "batches_in_subprocess", lambda *a, **k: used.append(1) or real(*a, **k))
+    report = import_file(engine, "fec", small_fec(), NAME)
+    assert used == [1] and report.detected["parsing"] == "second process"
+    assert report.status == "success" and report.rows_read == 5
+    assert ledger_totals(engine) == {"lines": 5, "revenue": 100000, "sm_spend": 30000,
+                                     "debit": 150000, "credit": 150000}
+    broken = small_fec([fec_line("VE", "7", "20240110", "706000", "0,00", "10,00")], sale="900,00")
+    rejected = import_file(engine, "fec", broken, NAME)
+    assert rejected.status == "rejected" and rejected.errors[0].line == 7
+    assert (rejected.rows_accepted, rejected.rows_rejected) == (5, 1)
+    partial = import_file(engine, "fec", broken, NAME, valid_only=True)
+    assert partial.status == "success" and ledger_totals(engine)["revenue"] == 90000
