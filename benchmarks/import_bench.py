@@ -103,7 +103,8 @@ def _child(path: str, url: str) -> None:
                                 "FROM ledger_entries")).one()
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"status": report.status, "elapsed": elapsed,
-                      "parsing": report.detected.get("parsing", "same process"), "rows": rows[0], "revenue_cents": int(rows[1]),
+                      "parsing": report.detected.get("parsing", "same process"),
+                      "rows": rows[0], "revenue_cents": int(rows[1]),
                       "sm_spend_cents": int(rows[2]), "peak_rss_mb": peak_kb / 1024,
                       "file_mb": len(data) / 2**20, "errors": [p.as_text() for p in report.errors[:5]]}))
 
