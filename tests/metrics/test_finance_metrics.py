@@ -64,6 +64,15 @@ def test_invoiced_revenue_by_region_adds_up(world):
     assert {seg: mv.value for seg, mv in parts} == pytest.approx({"France": 1500.00, "North America": 410.00})
 
 
+def test_invoice_product_line_filter_and_cash_by_region(world):
+    # Services: D2's INV-2 460 - CN-2 50; Platform: the rest
+    assert value(world, "invoiced_revenue", Filters(*JAN, product_lines=("Services",))) == pytest.approx(410.00)
+    assert value(world, "invoiced_revenue", Filters(*JAN, product_lines=("Platform",))) == pytest.approx(1500.00)
+    # cash: everything paid in January is France's (INV-1, CN-1 of D1; INV-5 of D5)
+    parts = breakdown(world, "cash_collected", JAN_F, "region")
+    assert {seg: mv.value for seg, mv in parts} == pytest.approx({"France": 1440.00})
+
+
 def test_invoice_without_deal_is_in_the_none_bucket(world):
     insert(world, s.invoices, [invoice("INV-9", D(2025, 1, 7), 20000, None)])
     assert value(world, "invoiced_revenue", JAN_F) == pytest.approx(2110.00)

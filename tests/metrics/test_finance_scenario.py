@@ -2,7 +2,7 @@
 tests/metrics/test_finance_metrics.py and test_finance_details.py. Every expected figure in those
 tests is worked out from the rows below (fixed rates: USD 0.92, GBP 1.17 to EUR).
 
-Deals (won in January unless said):      Invoices (net of tax, EUR unless said):
+Deals (won in January unless said; product line Platform except D2, Services):      Invoices (net of tax, EUR unless said):
   D1 France  900.00 EUR  won 8 Jan          INV-1    10 Jan  1000.00  D1  paid 20 Jan, tax 200
   D2 N.Am.   500.00 USD  won 14 Jan (=460)  INV-2    15 Jan   500 USD D2  open          (=460)
   D3 France 1200.00 EUR  won 20 Jan         CN-1     25 Jan  -100.00  D1  credit note, paid 28 Jan, tax -20
@@ -68,7 +68,7 @@ def contact(cid, mql_at=None, customer_at=None, region="France"):
 
 DEALS = [
     deal("D1", 90000, D(2025, 1, 8), "France"),
-    deal("D2", 50000, D(2025, 1, 14), "North America", currency="USD"),
+    deal("D2", 50000, D(2025, 1, 14), "North America", currency="USD", product_line="Services"),
     deal("D3", 120000, D(2025, 1, 20), "France"),
     deal("D4", 30000, D(2025, 1, 22), "DACH"),
     deal("D5", 30000, D(2024, 12, 20), "France"),
