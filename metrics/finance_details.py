@@ -24,7 +24,8 @@ from . import finance as fin
 from .definitions import load_definitions
 from .filters import Filters
 from .registry import Ctx, NotAvailable, load_catalog
-from .sql import deal_conditions, in_period_date, is_won, money, spend_conditions, to_major
+from .sql import (deal_conditions, in_period_date, is_won, money, spend_conditions, spend_unfilterable,
+                  to_major)
 
 GAPS = ("booked_to_invoiced", "invoiced_to_ledger")
 GRAINS = ("month", "week")
@@ -43,8 +44,12 @@ SPEND_COLUMNS = ["period", "channel", "spend"]
 
 @contextmanager
 def _ctx(engine: Engine) -> Iterator[Ctx]:
+    """One connection and one snapshot for a whole table, as `metrics.compute_many` uses."""
     with engine.connect() as conn:
-        yield Ctx(conn, load_definitions(conn))
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield Ctx(conn, load_definitions(conn))
 
 
 def _num(value) -> float | None:
@@ -235,11 +240,14 @@ def budget_vs_actual_table(engine: Engine, filters: Filters) -> pd.DataFrame:
     Money budgets are stored in cents and shown in major units. A month only partly in the period
     has its budget prorated by days (as target_revenue does). With a region (product line) filter
     only the lines of the chosen regions (product lines) are listed: a company-wide ('') line is
-    not comparable with a slice's actual.
+    not comparable with a slice's actual. Budgets have no owner, team, pipeline or source: with
+    such a filter the table is empty (as the target_revenue KPI is not available).
     """
     b = s.budgets
     catalog = load_catalog()
-    out = []
+    out: list[dict] = []
+    if spend_unfilterable(filters):  # the same rule: budgets and spend are by region and product line only
+        return pd.DataFrame(out, columns=BUDGET_COLUMNS)
     with _ctx(engine) as ctx:
         lines = ctx.conn.execute(select(b.c.month, b.c.metric, b.c.region, b.c.product_line, b.c.value)
                                  .where(b.c.month >= filters.start.replace(day=1), b.c.month <= filters.end)
@@ -276,10 +284,13 @@ def spend_by_channel(engine: Engine, filters: Filters, grain: str = "month") -> 
     """Imported marketing spend (ad platforms, CSV) by month or ISO week (Monday) and channel.
 
     The ledger has no channel, so this is the imported spend only. Region and product line
-    filters apply (spend rows carry them); owner / team / pipeline / source filters do not.
+    filters apply (spend rows carry them); with an owner / team / pipeline / source filter the
+    table is empty, as the marketing_spend KPI is not available then.
     """
     if grain not in GRAINS:
         raise ValueError(f"grain must be one of {', '.join(GRAINS)} (got {grain!r})")
+    if spend_unfilterable(filters):
+        return pd.DataFrame([], columns=SPEND_COLUMNS)
     sp = s.marketing_spend
     with _ctx(engine) as ctx:
         rows = ctx.conn.execute(select(sp.c.spend_date, sp.c.channel,

@@ -134,6 +134,7 @@ def test_budget_vs_actual_table_filters_and_proration(world):
     dach = budget_vs_actual_table(world, Filters(*JAN, regions=("DACH",)))
     # only DACH's own line: company-wide lines and France's are left out
     assert rows(dach, "metric", "region", "budget", "actual") == [("target_revenue", "DACH", 5000.00, 300.00)]
+    assert budget_vs_actual_table(world, Filters(*JAN, owners=("o1",))).empty  # budgets have no owner
     half = budget_vs_actual_table(world, Filters(D(2025, 1, 1), D(2025, 1, 15)))
     line_ = half[(half["metric"] == "target_revenue") & (half["region"] == "")].iloc[0]
     assert line_.budget == pytest.approx(round(20000 * 15 / 31, 2))
@@ -152,6 +153,9 @@ def test_spend_by_channel(world):
     assert rows(na, "channel", "spend") == [("LinkedIn Ads", 92.00)]
     with pytest.raises(ValueError, match="month"):
         spend_by_channel(world, JAN_FEB, grain="day")
+    # spend has no owner: empty, as the marketing_spend KPI is n/a
+    assert spend_by_channel(world, Filters(JAN[0], FEB[1], owners=("o1",))).empty
+    assert not compute(world, "marketing_spend", Filters(JAN[0], FEB[1], owners=("o1",))).available
 
 
 # --- property: the items always add up to their gap --------------------------------------
