@@ -252,8 +252,9 @@ class HubSpotClient:
              what: str = "request", raw: bool = False, **kwargs: Any) -> Any:
         """Run one SDK call within budget, retrying transient failures.
 
-        raw=True returns the decoded JSON body (a dict) instead of SDK models, for answers
-        too large to be worth building model objects for (association batches).
+        raw=True returns the decoded JSON body (a dict) instead of SDK models: the sync reads
+        CRM records and association batches that way (see `sync.read_page`); a body that is
+        not JSON with a `results` list is retried like any transient failure.
         """
         if raw:
             kwargs["_preload_content"] = False
