@@ -11,7 +11,7 @@ from store import mask_url
 from store.db import schema_version
 from ui import cache
 from ui.context import actor, get_context, user_can
-from ui.page import header, lazy_tabs
+from ui.page import header
 from ui.status import age
 from ui.tables import table
 
@@ -98,7 +98,6 @@ def audit(ctx) -> None:
 ctx = get_context()
 header("Data", ctx, "where the numbers come from, and how fresh and clean they are")
 sections = {"Status": status, "HubSpot": hubspot, "Import files": import_files, "Audit": audit}
-for tab, draw in zip(lazy_tabs(list(sections), "data_tabs"), sections.values()):
-    if tab.open:
-        with tab:
-            draw(ctx)
+for tab, draw in zip(st.tabs(list(sections)), sections.values()):  # all drawn: each is quick
+    with tab:
+        draw(ctx)

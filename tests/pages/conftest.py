@@ -79,8 +79,9 @@ def empty_store(tmp_path, app_env) -> str:
 
 
 @pytest.fixture
-def tiny_store(tmp_path, app_env) -> str:
-    url = f"sqlite:///{tmp_path / 'tiny.db'}"
+def tiny_store(make_store_url, backend, app_env) -> str:
+    """The hand-built store, on SQLite and (with NORTHSTAR_TEST_PG_URL) on PostgreSQL."""
+    url = make_store_url(backend)
     build_tiny_store(url)
     app_env(url)
     return url
