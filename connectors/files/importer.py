@@ -356,7 +356,7 @@ def bulk_insert(conn: Connection, table: str, columns, rows: list[tuple], consta
             consts = tuple(constants.values())
             with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
                 for r in rows:
-                    copy.write_row(consts + r)
+                    copy.write_row((*consts, *r))
             return
         mark = "%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"
         head = ", ".join(_literal(v) for v in constants.values())
