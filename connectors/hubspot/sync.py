@@ -274,7 +274,7 @@ def stage_history_rows(rec: Any) -> list[dict]:
 class Progress:
     """Where one object's sync stands; `total` and `eta_s` are None when unknown."""
     object_type: str
-    phase: str  # backfill | incremental | deletions | done
+    phase: str  # backfill | incremental | done
     done: int
     total: int | None
     eta_s: float | None

@@ -134,9 +134,13 @@ def render_sync_panel(engine: Engine) -> None:
     elif settings is not None:
         st.info("Only admins can start a HubSpot sync.")
 
-    @st.fragment(run_every=1.0 if job is not None and job.running else None)
+    was_running = job is not None and job.running
+
+    @st.fragment(run_every=1.0 if was_running else None)
     def live() -> None:
         current = current_job(engine)
+        if was_running and current is not None and current.finished:
+            st.rerun()  # the whole panel again: stops the polling, shows the outcome
         if current is not None and (current.running or not current.finished):
             st.write(f"Sync running for {time.monotonic() - current.started:,.0f} s")
             _show_progress(current)

@@ -32,12 +32,17 @@ def test_panel_without_token_says_where_to_set_it(store_url):
 
 def test_panel_sync_now_runs_in_background_and_lists_the_run(store_url, monkeypatch):
     acct = generate_account(contacts=30, deals=15, companies=10)
-    with FakeHubSpot(acct, latency_s=0.01) as fake:
+    with FakeHubSpot(acct, latency_s=0.05) as fake:  # slow enough to see it running
         monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", fake.token)
         monkeypatch.setenv("HUBSPOT_API_HOST", fake.url)
         at = AppTest.from_function(_panel, args=(store_url,)).run(timeout=30)
         at.button(key="hubspot_sync_now").click().run(timeout=30)
         assert not at.exception
+        assert any("Sync running" in m.value for m in at.markdown)
+        bars = at.get("progress")
+        assert len(bars) == 7  # one per object: owners ... deals
+        at.run(timeout=30)  # the button was drawn before the click started the sync
+        assert at.button(key="hubspot_sync_now").disabled  # no second sync meanwhile
         job = next(iter(j for k, j in ui._JOBS.items() if k.endswith(store_url.split("/")[-1])))
         _wait(job)
         at.run(timeout=30)
