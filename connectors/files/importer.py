@@ -339,7 +339,7 @@ def _live_columns(columns, rows: list[tuple]) -> list[int]:
     """Indexes of the columns holding a value somewhere in `rows` (all-NULL ones need no binding)."""
     sample = rows[:500]
     maybe_empty = [i for i in range(len(columns)) if all(r[i] is None for r in sample)]
-    empty = {i for i in maybe_empty if all(r[i] is None for r in rows)}
+    empty = {i for i in maybe_empty if list(map(itemgetter(i), rows)).count(None) == len(rows)}
     return [i for i in range(len(columns)) if i not in empty]
 
 
