@@ -193,6 +193,17 @@ def sm_spend_value(ctx: Ctx, f: Filters) -> Result:
 
 # --- arithmetic on results -------------------------------------------------------------
 
+def memo(fn):
+    """Memoise a helper per Ctx (one compute_many), like Ctx.value does for metrics."""
+    def wrapped(ctx: Ctx, f: Filters) -> Result:
+        key = (fn.__name__, f)
+        if key not in ctx.cache:
+            ctx.cache[key] = fn(ctx, f)
+        return ctx.cache[key]
+    wrapped.__name__, wrapped.__doc__ = fn.__name__, fn.__doc__
+    return wrapped
+
+
 def minus(a: Result, b: Result) -> Result:
     if isinstance(a, NotAvailable):
         return a
@@ -220,6 +231,7 @@ def _unit_economics(ctx: Ctx) -> tuple[float, float]:
             float(ctx.defs.get("unit_economics.monthly_churn_rate")))
 
 
+@memo
 def cac_value(ctx: Ctx, f: Filters) -> Result:
     return ratio(ctx.value("sm_spend", f), ctx.value("new_customers", f),
                  "no new customers in this period, so no cost per customer")
@@ -240,6 +252,7 @@ def arpa_window(ctx: Ctx, f: Filters) -> Filters | None:
     return f.with_period(max(start, first.replace(day=1)), f.end)
 
 
+@memo
 def arpa_value(ctx: Ctx, f: Filters) -> Result:
     """Trailing-12-month invoiced revenue / customers invoiced in it / its months (annual billing
     would make a one-month figure an average invoice, not a monthly revenue)."""
@@ -248,13 +261,12 @@ def arpa_value(ctx: Ctx, f: Filters) -> Result:
     window = arpa_window(ctx, f)
     if window is None:
         return NotAvailable("no customer was invoiced up to the end of this period")
-    revenue = ctx.value("invoiced_revenue", window)
-    if isinstance(revenue, NotAvailable):
-        return revenue
-    customer = func.coalesce(inv.c.company_id, inv.c.customer_name)
-    accounts = ctx.conn.execute(select(func.count(customer.distinct())).where(
-        *invoice_conditions(ctx, window, inv.c.issue_date), not_(inv.c.is_credit_note))).scalar_one()
-    return ratio(revenue, accounts * months_in_period(window),
+    # revenue as invoiced_revenue computes it, and the customers, in one pass
+    customer = case((not_(inv.c.is_credit_note), func.coalesce(inv.c.company_id, inv.c.customer_name)))
+    total, accounts = ctx.conn.execute(select(
+        func.sum(to_major(ctx, signed_net_cents(), inv.c.currency)), func.count(customer.distinct()))
+        .where(*invoice_conditions(ctx, window, inv.c.issue_date))).one()
+    return ratio(money(total), accounts * months_in_period(window),
                  "no customer was invoiced in the 12 months up to the end of this period")
 
 
