@@ -1,6 +1,7 @@
-"""Finance metrics on the real FEC files of /work/shared/data/fec, imported through the file
-connector: ledger revenue and S&M spend must equal the figures an independent reader got
-(tests/connectors/files/test_fec.py: split on the separator, Decimal sums; awk agrees)."""
+"""Finance metrics on files imported through the file connector: the real FEC files of
+/work/shared/data/fec (ledger revenue and S&M spend must equal the figures an independent reader
+got, tests/connectors/files/test_fec.py: split on the separator, Decimal sums; awk agrees), and a
+French invoice export with a credit note (tests/fixtures/files/invoices_generic_fr.csv)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,7 +12,9 @@ import pytest
 from connectors.files.importer import import_file
 from metrics import Filters, compute_many
 
-SHARED_FEC = Path(__file__).resolve().parents[3] / "shared" / "data" / "fec"
+ROOT = Path(__file__).resolve().parents[2]
+SHARED_FEC = ROOT.parent / "shared" / "data" / "fec"
+INVOICES_FR = ROOT / "tests" / "fixtures" / "files" / "invoices_generic_fr.csv"
 
 # file: (first and last EcritureDate, revenue = credit - debit on 70x in cents, 623x debit - credit in cents)
 FILES = {
@@ -31,3 +34,17 @@ def test_ledger_metrics_on_a_real_fec(engine, name):
     assert got["sm_spend"].value == pytest.approx(spend_cents / 100)
     # no invoices imported: the gap says so instead of showing minus the ledger
     assert got["invoiced_to_ledger_gap"].value is None and "invoice" in got["invoiced_to_ledger_gap"].reason
+
+
+def test_invoice_metrics_on_an_imported_invoice_export(engine):
+    report = import_file(engine, "invoices", INVOICES_FR.read_bytes(), INVOICES_FR.name, actor="test")
+    assert report.status == "success", report.message
+    jan = compute_many(engine, ["invoiced_revenue", "cash_collected"], Filters(dt.date(2024, 1, 1), dt.date(2024, 1, 31)))
+    feb = compute_many(engine, ["invoiced_revenue", "cash_collected"], Filters(dt.date(2024, 2, 1), dt.date(2024, 2, 29)))
+    # January: F-2024-001 1 200,00 + F-2024-002 3 450,50 HT; nothing paid in January
+    assert jan["invoiced_revenue"].value == pytest.approx(4650.50)
+    assert jan["cash_collected"].value == pytest.approx(0.0)
+    # February: the credit note F-2024-003 -200,00 HT; F-2024-001 paid on 10/02, 1 200 + 240 TVA
+    # (the credit note says "Payée" but has no payment date, so no cash moved on a known day)
+    assert feb["invoiced_revenue"].value == pytest.approx(-200.00)
+    assert feb["cash_collected"].value == pytest.approx(1440.00)
