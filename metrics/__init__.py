@@ -208,12 +208,14 @@ def _check_key(key: str) -> None:
     base = load_file()
     node: Any = base
     parts = key.split(".")
-    # new pipelines and stage probabilities may be added; anything else must exist in the file
+    # new pipelines, stage probabilities and exchange rates may be added; anything else must exist
     for i, part in enumerate(parts):
         if isinstance(node, dict) and part in node:
             node = node[part]
             continue
         if parts[0] == "pipelines" and (i == 1 or (i == 3 and parts[2] == "probabilities")):
+            return
+        if parts[:2] == ["currency", "fx_to_reporting"] and i == 2 and len(parts) == 3:
             return
         raise DefinitionsError([f"{key}: no such definition (known top-level keys: {', '.join(base)})"])
 

@@ -171,3 +171,12 @@ def test_unknown_currency_is_left_out_not_converted_at_one(engine):
 
 def test_target_not_available_for_a_region_without_budget(world):
     assert "selected regions" in reason(world, "target_revenue", Filters(*Q1, regions=("NA",)))
+
+
+def test_adding_an_exchange_rate_brings_the_amount_in(engine):
+    with engine.begin() as conn:
+        insert(conn, s.deals, [deal("y1", 1000000, "JPY", "closedwon", D(2026, 1, 6))])
+    f = Filters(D(2026, 1, 1), D(2026, 1, 31))
+    assert value(engine, "won_revenue", f) == 0.0  # no JPY rate: left out (and flagged)
+    save_definition(engine, "currency.fx_to_reporting.JPY", 0.0062, "cfo@example.com")
+    assert value(engine, "won_revenue", f) == pytest.approx(62.00)  # 10,000 JPY x 0.0062
