@@ -485,6 +485,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, body: dict | None, headers: dict[str, str] | None = None,
               raw: bytes | None = None, declared_len: int | None = None) -> None:
         data = raw if raw is not None else json.dumps(body).encode()
+        self._note(status)
         self.send_response(status)
         self.send_header("Content-Type", "application/json;charset=utf-8")
         self.send_header("Content-Length", str(declared_len if declared_len is not None else len(data)))
@@ -497,6 +498,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, socket.timeout):
             self.close_connection = True
+
+    def _note(self, status: int) -> None:
+        """Count the answer before it leaves, so a client that has it sees it counted."""
+        fake = self.server_fake
+        with fake._lock:
+            fake.statuses[status] = fake.statuses.get(status, 0) + 1
+            fake.log.append((self.command, urlsplit(self.path).path, status))
 
     def _error(self, status: int, category: str, message: str, headers=None, extra=None) -> None:
         body = {"status": "error", "message": message, "correlationId": str(uuid.uuid4()),
@@ -513,17 +521,14 @@ class _Handler(BaseHTTPRequestHandler):
             fake.requests += 1
         segs = [p for p in parts.path.split("/") if p]
         search = method == "POST" and segs[-1:] == ["search"]
-        status = 200
         try:
             if self.headers.get("Authorization") != f"Bearer {fake.token}":
-                status = 401
                 self._error(401, "INVALID_AUTHENTICATION",
                             "Authentication credentials not found. This API supports OAuth 2.0 "
                             "authentication.")
                 return
             policy, limit_headers = fake._admit(search)
             if policy:
-                status = 429
                 msg = ("You have reached your daily limit." if policy == "DAILY" else
                        f"You have reached your {policy.lower()} limit.")
                 self._error(429, "RATE_LIMITS", msg, limit_headers,
@@ -532,23 +537,20 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             fault = fake._pick_fault()
             if fault == "429":
-                status = 429
                 self._error(429, "RATE_LIMITS", "You have reached your ten_secondly_rolling limit.",
                             fake._limit_headers(0), {"errorType": "RATE_LIMIT",
                                                      "policyName": "TEN_SECONDLY_ROLLING"})
                 return
             if fault == "DAILY":
-                status = 429
                 self._error(429, "RATE_LIMITS", "You have reached your daily limit.",
                             fake._limit_headers(0), {"errorType": "RATE_LIMIT",
                                                      "policyName": "DAILY"})
                 return
             if fault in ("500", "502", "503"):
-                status = int(fault)
-                self._error(status, "INTERNAL_ERROR", "internal error")
+                self._error(int(fault), "INTERNAL_ERROR", "internal error")
                 return
             if fault == "drop":
-                status = 0
+                self._note(0)
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return
@@ -572,12 +574,7 @@ class _Handler(BaseHTTPRequestHandler):
                     kind = f"{method} {'/'.join(segs[:3])}"
                     fake.served[kind] = fake.served.get(kind, 0) + 1
         except _HttpError as exc:
-            status = exc.status
             self._error(exc.status, exc.category, exc.message, extra=exc.extra)
-        finally:
-            with fake._lock:
-                fake.statuses[status] = fake.statuses.get(status, 0) + 1
-                fake.log.append((method, parts.path, status))
 
     def _route(self, method: str, segs: list[str], q: dict, body: dict) -> tuple[int, dict]:
         fake = self.server_fake

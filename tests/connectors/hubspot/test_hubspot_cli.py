@@ -1,11 +1,24 @@
 """`cli.py sync hubspot`: progress per object, a summary, and clear errors."""
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 import cli
 from fake_hubspot import FakeHubSpot, generate_account
 from store import StoreSettings, open_store
 from store import schema as s
 from sqlalchemy import func, select
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """cli.main() configures logging on captured streams: undo it for the tests after."""
+    handlers, level = logging.root.handlers[:], logging.root.level
+    yield
+    logging.root.handlers[:] = handlers
+    logging.root.setLevel(level)
 
 
 def test_cli_sync_shows_progress_per_object_and_a_summary(store_url, monkeypatch, capsys):
