@@ -69,6 +69,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time of each record (survives redirection)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def setup_logging(level: str | int | None = None, fmt: str | None = None,
                   stream=None) -> logging.Handler:
     """Install (or replace) Northstar's root handler; returns it. Safe to call more than once."""
@@ -84,8 +99,10 @@ def setup_logging(level: str | int | None = None, fmt: str | None = None,
     path = os.environ.get("NORTHSTAR_LOG_FILE", "").strip()
     if stream is None and path:
         handler: logging.Handler = logging.FileHandler(path, encoding="utf-8")
+    elif stream is not None:
+        handler = logging.StreamHandler(stream)
     else:
-        handler = logging.StreamHandler(stream or sys.stderr)
+        handler = _StderrHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     handler.addFilter(RedactSecrets())
     handler.set_name("northstar")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 
 from store import open_store
@@ -31,7 +32,8 @@ def _cmd_sync_hubspot(args: argparse.Namespace) -> int:
         client = HubSpotClient(load_settings())
         engine = open_store()
         result = sync_hubspot(engine, client, objects=objects, full=args.full,
-                              progress=None if args.quiet else _printer(sys.stderr))
+                              progress=None if args.quiet else _printer(sys.stderr),
+                              actor=f"cli:{getpass.getuser()}")
     except DailyLimitReached as exc:
         print(f"\nstopped: {exc}", file=sys.stderr)
         return 3

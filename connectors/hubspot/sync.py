@@ -746,18 +746,34 @@ def parse_objects(text: str | None) -> list[str]:
 
 
 def sync_hubspot(engine: Engine, client: HubSpotClient, *, objects: Sequence[str] | None = None,
-                 full: bool = False, progress: ProgressFn | None = None) -> SyncResult:
-    """One sync run over `objects` (all by default); recorded in sync_runs.
+                 full: bool = False, progress: ProgressFn | None = None,
+                 actor: str = "local admin") -> SyncResult:
+    """One sync run over `objects` (all by default); recorded in sync_runs and, with `actor`,
+    in the audit trail once it ends (whatever the outcome).
 
     Raises the client's named errors (after recording them on the run) so callers can show
     the message; a DailyLimitReached run is recorded as 'interrupted'.
     """
     if not _RUN_LOCK.acquire(blocking=False):
         raise SyncAlreadyRunning("A HubSpot sync is already running; wait for it to finish.")
+    before = st.last_runs(engine, 1)
     try:
         return _run(engine, client, list(objects or cfg.OBJECTS), full, progress)
     finally:
         _RUN_LOCK.release()
+        _audit_run(engine, actor, before[0]["run_id"] if before else 0)
+
+
+def _audit_run(engine: Engine, actor: str, previous_run_id: int) -> None:
+    """One audit row for the run this call made (none if it failed before starting one)."""
+    from store.audit import record_audit
+    runs = st.last_runs(engine, 1)
+    if not runs or runs[0]["run_id"] <= previous_run_id:
+        return
+    run = runs[0]
+    record_audit(engine, actor, "sync", "hubspot", None,
+                 {"run_id": run["run_id"], "mode": run["mode"], "status": run["status"],
+                  "counts": run["counts"], "error": run["error"]})
 
 
 def _run_parallel(fn: Callable[[str], None], objects: list[str]) -> None:

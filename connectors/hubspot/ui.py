@@ -24,6 +24,7 @@ from .sync import Progress, sync_hubspot
 class SyncJob:
     """A sync started from the UI; the thread writes, the page reads."""
     full: bool
+    actor: str = "local admin"  # who pressed Sync now, for the audit trail
     started: float = field(default_factory=time.monotonic)
     progress: dict[str, Progress] = field(default_factory=dict)
     error: str | None = None
@@ -44,7 +45,8 @@ def _run_job(engine: Engine, job: SyncJob) -> None:
     def on_progress(p: Progress) -> None:
         job.progress[p.object_type] = p
     try:
-        sync_hubspot(engine, HubSpotClient(load_settings()), full=job.full, progress=on_progress)
+        sync_hubspot(engine, HubSpotClient(load_settings()), full=job.full, progress=on_progress,
+                     actor=job.actor)
     except DailyLimitReached as exc:
         job.error, job.next_step = str(exc), "Nothing is lost: run the sync again after the reset."
     except HubSpotConfigError as exc:
@@ -59,14 +61,14 @@ def _run_job(engine: Engine, job: SyncJob) -> None:
         job.finished = True
 
 
-def start_sync(engine: Engine, full: bool = False) -> SyncJob:
+def start_sync(engine: Engine, full: bool = False, actor: str = "local admin") -> SyncJob:
     """Start a background sync for this store unless one is already running."""
     key = str(engine.url)
     with _JOBS_LOCK:
         job = _JOBS.get(key)
         if job is not None and job.running:
             return job
-        job = SyncJob(full=full)
+        job = SyncJob(full=full, actor=actor)
         job.thread = threading.Thread(target=_run_job, args=(engine, job), daemon=True,
                                       name="hubspot-sync")
         _JOBS[key] = job
@@ -127,8 +129,8 @@ def render_sync_panel(engine: Engine) -> None:
         if left.button("Sync now", key="hubspot_sync_now", disabled=busy, type="primary"):
             from auth import PermissionDenied, require
             try:
-                require("sync.run")  # refused on the server too, not only hidden
-                job = start_sync(engine, full=full)
+                user = require("sync.run")  # refused on the server too, not only hidden
+                job = start_sync(engine, full=full, actor=user.actor)
             except PermissionDenied as exc:
                 st.error(str(exc))
     elif settings is not None:

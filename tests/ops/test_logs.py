@@ -94,3 +94,19 @@ def test_redact_filter_with_fixed_values():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "a %s b", ("s3cr3t-value",), None)
     RedactSecrets(["s3cr3t-value"]).filter(record)
     assert record.getMessage() == "a *** b"
+
+
+def test_setup_logging_follows_sys_stderr(monkeypatch):
+    """A handler made while stderr was redirected must not write to a closed stream later."""
+    root = logging.getLogger()
+    first = io.StringIO()
+    monkeypatch.setattr("sys.stderr", first)
+    handler = setup_logging(fmt="text")
+    try:
+        first.close()
+        second = io.StringIO()
+        monkeypatch.setattr("sys.stderr", second)
+        logging.getLogger("x").warning("after the redirect")
+        assert "after the redirect" in second.getvalue()
+    finally:
+        root.removeHandler(handler)
