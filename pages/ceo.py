@@ -61,6 +61,14 @@ with right:
     df = cache.detail(ctx.engine, "metrics.details", "funnel", ctx.fs.filters, view="period", mode="any")
     charts.funnel_chart(df, ctx.fs, key="ceo_funnel")
 
+left, right = st.columns(2)
+for col, by, title in ((left, "region", "North Star by region"), (right, "product_line", "North Star by product line")):
+    with col:
+        if supports("north_star", by):
+            segment = charts.segment_bars(cache.metric_breakdown(ctx.engine, "north_star", ctx.fs.filters, by), by,
+                                          ctx.fs, title=title, key=f"ceo_by_{by}", horizontal=True)
+            drill.segment_drill(ctx, "north_star", by, segment, key=f"ceo_by_{by}_drill")
+
 st.subheader("Alignment scorecard")
 st.caption("One number per leader; each tile names who answers for it in the weekly meeting.")
 ids = [m for m in SCORECARD if m in REGISTRY]

@@ -68,8 +68,9 @@ def segment_bars(segments, dimension: str, fs, *, title: str | None = None, key:
         textposition="auto" if len(names) <= 12 else "none",
         customdata=names, hovertemplate="%{customdata}: %{text}<extra></extra>")
     fig = _layout(go.Figure(bar), fs, unit, title, legend=False)
-    if horizontal:
-        fig.update_layout(xaxis=_axis(unit, fs), yaxis=dict(autorange="reversed"))
+    if horizontal:  # the value axis is x; y holds the names, without any currency suffix
+        fig.update_layout(xaxis=_axis(unit, fs), yaxis=dict(autorange="reversed", tickformat="",
+                                                            tickprefix="", ticksuffix=""))
     return _show(fig, key)
 
 

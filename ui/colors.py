@@ -39,6 +39,15 @@ DIMENSIONS = ("region", "product_line", "source", "stage", "channel", "owner", "
               "campaign", "forecast_category", "series")
 
 
+_KNOWN: dict[str, list[str]] = {}  # dimension -> the store's values, sorted (see register)
+
+
+def register(dimension: str, values) -> None:
+    """Tell the colour map which values a dimension has in the store: they get distinct palette
+    colours in sorted order (the same on every page, as all pages see the same store)."""
+    _KNOWN[dimension] = sorted({str(v) for v in values if v not in (None, "")})
+
+
 def color_for(dimension: str, value: object) -> str:
     """The colour of `value` on `dimension` (e.g. color_for('region', 'EMEA'))."""
     if value is None or str(value).strip() in ("", "(none)", "unknown", "None"):
@@ -48,6 +57,9 @@ def color_for(dimension: str, value: object) -> str:
     for candidate in (text, text.upper(), text.lower()):
         if candidate in fixed:
             return fixed[candidate]
+    known = _KNOWN.get(dimension, [])
+    if text in known:
+        return PALETTE[known.index(text) % len(PALETTE)]
     digest = hashlib.sha1(f"{dimension}:{text}".encode("utf-8")).digest()
     return PALETTE[digest[0] % len(PALETTE)]
 

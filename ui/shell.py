@@ -11,7 +11,7 @@ import streamlit as st
 
 from store import StoreError, resolve_store
 
-from . import cache
+from . import cache, colors
 from .context import AppContext, mark_started, set_context
 from .filters import render_filters
 from .status import demo_banner, freshness_caption
@@ -68,8 +68,11 @@ def start() -> AppContext:
     except DefinitionsError as exc:
         st.error(f"The shared definitions are invalid, so no number can be computed. {exc}")
         st.stop()
-    fs = render_filters(cache.filter_options(engine), defs.fiscal_year_start_month, defs.locale,
-                        defs.reporting_currency)
+    options = cache.filter_options(engine)
+    for dimension, name in (("region", "regions"), ("product_line", "product_lines"), ("team", "teams"),
+                            ("source", "sources")):
+        colors.register(dimension, options.get(name, []))
+    fs = render_filters(options, defs.fiscal_year_start_month, defs.locale, defs.reporting_currency)
     facts = cache.store_facts(engine)
     freshness_caption(facts)
     demo_banner(facts)

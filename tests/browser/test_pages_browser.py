@@ -80,3 +80,13 @@ def test_a_table_downloads_as_csv(demo_app, page):
     assert text.splitlines()[0].startswith("metric,id,owner,unit,definition")
     assert "north_star" in text
     shot(page, "definitions_catalog")
+
+
+def test_french_locale_from_the_url(demo_app, page):
+    page.goto(demo_app + "/?period=last_12_months&locale=fr-FR")
+    wait_for_app(page)
+    values = page.locator("[data-testid='stMetricValue']").all_inner_texts()
+    money = [v for v in values if "€" in v]
+    assert money and all(v.rstrip().endswith("€") for v in money), values  # 8,35 M€, not €8.35M
+    assert page.locator(".st-key-f_locale [role='combobox']").input_value().startswith("Français")
+    shot(page, "ceo_fr")

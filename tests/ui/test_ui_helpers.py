@@ -70,3 +70,13 @@ def test_age_wording():
     assert age(now - dt.timedelta(minutes=20), now) == "20 min ago"
     assert age(now - dt.timedelta(hours=5), now) == "5 h ago"
     assert age(now - dt.timedelta(days=3), now) == "3 days ago"
+
+
+def test_registered_values_get_distinct_colours_in_sorted_order():
+    from ui import colors
+    colors.register("product_line", ["Services", "Analytics", "Platform"])
+    try:
+        got = [color_for("product_line", v) for v in ("Analytics", "Platform", "Services")]
+        assert got == list(PALETTE[:3])
+    finally:
+        colors._KNOWN.pop("product_line", None)
