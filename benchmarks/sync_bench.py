@@ -112,7 +112,7 @@ def bench(limit: int, windows: int) -> dict:
         after_s = time.perf_counter() - t0 - max(finished.values())
         backfill_s = max(finished.values())
         parent.send(("stats", None))
-        served, statuses = parent.recv()
+        _, statuses = parent.recv()
         backfill_requests = client.requests
         parent.send(("mutate", 0.01))
         changed = parent.recv()

@@ -149,7 +149,6 @@ class FakeHubSpot:
         self.daily_limit, self.faults = daily_limit, faults or Faults()
         self.assoc_page, self.latency_s = assoc_page, latency_s
         self.requests = 0
-        self.served: dict[str, int] = {}  # successful responses by kind
         self.statuses: dict[int, int] = {}
         self.mutations: list[tuple[str, str, str]] = []  # (action, object, id)
         self.log: list[tuple[str, str, int]] = []  # (method, path, status)
@@ -570,9 +569,6 @@ class _Handler(BaseHTTPRequestHandler):
                            declared_len=len(data))
             else:
                 self._send(status, None, limit_headers, raw=data)
-                with fake._lock:
-                    kind = f"{method} {'/'.join(segs[:3])}"
-                    fake.served[kind] = fake.served.get(kind, 0) + 1
         except _HttpError as exc:
             self._error(exc.status, exc.category, exc.message, extra=exc.extra)
 
