@@ -65,7 +65,7 @@ def segment_bars(segments, dimension: str, fs, *, title: str | None = None, key:
         x=values if horizontal else names, y=names if horizontal else values,
         orientation="h" if horizontal else "v",
         marker_color=[color_for(dimension, n) for n in names], text=text,
-        textposition="auto" if len(names) <= 12 else "none",
+        textposition="auto" if len(names) <= 12 else "none", textangle=0,
         customdata=names, hovertemplate="%{customdata}: %{text}<extra></extra>")
     fig = _layout(go.Figure(bar), fs, unit, title, legend=False)
     if horizontal:  # the value axis is x; y holds the names, without any currency suffix
