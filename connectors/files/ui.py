@@ -147,6 +147,12 @@ def render_import_panel(engine: Engine, actor: str = "local admin") -> None:
     partial = right.button(f"Import the {report.rows_accepted:,} valid rows only", key="imp_partial",
                            disabled=report.ok or not (report.partial_safe and report.rows_accepted))
     if go or partial:
+        from auth import PermissionDenied, require
+        try:
+            require("imports.run")  # refused on the server too, not only hidden by the Data page
+        except PermissionDenied as exc:
+            st.error(str(exc))
+            return
         bar = st.progress(0.0, text="importing")
         result = import_file(engine, kind, data, name, actor=actor, mapping=mapping, valid_only=partial,
                              progress=lambda f, msg: bar.progress(min(max(f, 0.0), 1.0), text=msg))
