@@ -23,6 +23,7 @@ import logging
 import queue
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -380,7 +381,10 @@ def _write_deals(ctx: _Ctx, records: list) -> Callable[[Connection], int]:
     """Deals with their stage history and contact/company/line-item associations."""
     records = list({str(r.id): r for r in records}.values())  # one row per deal
     ids = [str(r.id) for r in records]
-    assoc = {to: fetch_associations(ctx.client, "deals", to, ids) for to in cfg.DEAL_ASSOCIATIONS}
+    with ThreadPoolExecutor(len(cfg.DEAL_ASSOCIATIONS), "hubspot-assoc") as pool:  # at once
+        found = pool.map(lambda to: fetch_associations(ctx.client, "deals", to, ids),
+                         cfg.DEAL_ASSOCIATIONS)
+        assoc = dict(zip(cfg.DEAL_ASSOCIATIONS, found))
     rows, history = [], []
     for rec in records:
         row = deal_row(rec, ctx.currency)
@@ -572,12 +576,14 @@ def _apply_changes(ctx: _Ctx, obj: str, records: list, state: st.ObjectState,
 def read_deals(client: HubSpotClient, ids: Sequence[str]) -> list[Record]:
     """Deals by id with their property history (batch read, 50 a request)."""
     api = client.objects["deals"].batch_api
-    out = []
-    for chunk in _chunks(list(ids), cfg.HISTORY_PAGE_SIZE):
+
+    def read(chunk: Sequence[str]) -> list[Record]:
         body = {"inputs": [{"id": i} for i in chunk], "properties": cfg.PROPERTIES["deals"],
                 "propertiesWithHistory": cfg.DEAL_HISTORY_PROPERTIES}
-        out.extend(_fetch(client, api.read, body, archived=False, what="deals batch read").results)
-    return out
+        return _fetch(client, api.read, body, archived=False, what="deals batch read").results
+    with ThreadPoolExecutor(4, "hubspot-deals-read") as pool:  # the budget still paces them
+        return [r for part in pool.map(read, list(_chunks(list(ids), cfg.HISTORY_PAGE_SIZE)))
+                for r in part]
 
 
 def _incremental(ctx: _Ctx, obj: str, state: st.ObjectState) -> None:
