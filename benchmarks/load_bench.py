@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/load_bench.py --store data/bench/northstar-1M.db
     .venv/bin/python benchmarks/load_bench.py --store data/northstar.db --sessions 1,5 --loads 2
     .venv/bin/python benchmarks/load_bench.py --client browser ...   # headless Chromium instead
+    .venv/bin/python benchmarks/load_bench.py --instances 2 ...      # two app processes, one store
 
 Starts `streamlit run app.py` on a free port with NORTHSTAR_DB_URL pointing at the store, then,
 for each N, opens N sessions at once, each loading the pages in turn. Two clients:
@@ -228,21 +229,22 @@ async def ws_session(base: str, paths: list[str], loads: int, timeout_s: float) 
     return times, errors
 
 
-async def run_level(base: str, n: int, paths: list[str], loads: int, timeout_s: float,
+async def run_level(bases: list[str], n: int, paths: list[str], loads: int, timeout_s: float,
                     client: str = "ws") -> dict:
+    """n sessions at once; session i talks to app instance i mod len(bases) (a sticky balancer)."""
     async def delayed(i, run):
         await asyncio.sleep(i / max(n, 1))  # stagger starts over 1 s, like people arriving
-        return await run()
+        return await run(bases[i % len(bases)])
     if client == "ws":
-        results = await asyncio.gather(*(delayed(i, lambda: ws_session(base, paths, loads, timeout_s))
+        results = await asyncio.gather(*(delayed(i, lambda base: ws_session(base, paths, loads, timeout_s))
                                          for i in range(n)))
     else:
         from playwright.async_api import async_playwright
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             try:
-                results = await asyncio.gather(*(delayed(i, lambda: one_session(browser, base, paths, loads,
-                                                                                 timeout_s))
+                results = await asyncio.gather(*(delayed(i, lambda base: one_session(browser, base, paths,
+                                                                                      loads, timeout_s))
                                                  for i in range(n)))
             finally:
                 await browser.close()
@@ -266,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pause", type=float, default=2.0, help="seconds between writer transactions")
     ap.add_argument("--timeout", type=float, default=120, help="seconds before a page load counts as an error")
     ap.add_argument("--no-writer", action="store_true", help="measure without the concurrent sync")
+    ap.add_argument("--instances", type=int, default=1,
+                    help="app processes sharing the store, sessions spread over them (scale-out)")
     ap.add_argument("--client", choices=("ws", "browser"), default="ws",
                     help="ws: Streamlit's websocket protocol (default); browser: headless Chromium")
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "output" / "load_bench.json"))
@@ -287,18 +291,20 @@ def main(argv: list[str] | None = None) -> int:
     levels = [int(x) for x in args.sessions.split(",")]
     paths = [p.strip().strip("/") for p in args.pages.split(",")]  # "" = the default page
     work = Path(tempfile.mkdtemp(prefix="ns-load-"))
-    port = free_port()
-    app = start_app(url, port, work / "app.log")
-    base = f"http://127.0.0.1:{port}"
+    ports = [free_port() for _ in range(args.instances)]
+    apps = [start_app(url, port, work / f"app-{i}.log") for i, port in enumerate(ports)]
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
     probe = Probe(str(store))
     writer = None
     stop_file = work / "stop"
     report: dict = {"store": str(store), "size_mb": round(store.stat().st_size / 1e6, 1), "client": args.client,
-                    "writer": None, "levels": []}
+                    "instances": args.instances, "writer": None, "levels": []}
     try:
-        wait_healthy(port, app)
-        print(f"app on {base} (store {store.name}, {report['size_mb']} MB); warming up...", flush=True)
-        asyncio.run(run_level(base, 1, paths, len(paths), args.timeout, args.client))  # fill caches
+        for port, app in zip(ports, apps):
+            wait_healthy(port, app)
+        print(f"{len(apps)} app instance(s) on {', '.join(bases)} (store {store.name}, "
+              f"{report['size_mb']} MB); warming up...", flush=True)
+        asyncio.run(run_level(bases, len(bases), paths, len(paths), args.timeout, args.client))  # fill caches
         probe.start()
         time.sleep(3)
         t_idle = time.monotonic()
@@ -311,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(1)
         for n in levels:
             t0 = time.monotonic()
-            level = asyncio.run(run_level(base, n, paths, args.loads, args.timeout, args.client))
+            level = asyncio.run(run_level(bases, n, paths, args.loads, args.timeout, args.client))
             probe_times = probe.between(t0, time.monotonic())
             level["probe_p95_s"], level["probe_max_s"] = pct(probe_times, 95), max(probe_times, default=float("nan"))
             report["levels"].append(level)
@@ -325,11 +331,13 @@ def main(argv: list[str] | None = None) -> int:
             wpath = work / "writer.json"
             report["writer"] = json.loads(wpath.read_text()) if wpath.exists() else {"errors": ["no report"]}
         probe.stop.set()
-        app.terminate()
-        try:
-            app.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            app.kill()
+        for app in apps:
+            app.terminate()
+        for app in apps:
+            try:
+                app.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                app.kill()
     ref = report["levels"][0]["p95_s"] if report["levels"] else float("nan")
     print(f"\n{'N':>4} {'loads':>6} {'p50 s':>7} {'p95 s':>7} {'p95/p95(1)':>11} {'errors':>7} {'probe max s':>12}")
     for lv in report["levels"]:
@@ -352,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=2))
-    print(f"app log: {work / 'app.log'}")
+    print(f"app logs: {work}/app-*.log")
     return 0 if met else 1
 
 
