@@ -59,6 +59,7 @@ def records_table(ctx, metric_id: str, filters, *, key: str, title: str | None =
         st.markdown(f"**{title}**")
     money = [c for c in df.columns if c in DEAL_MONEY or c.endswith("_amount")]
     table(df, ctx.fs, key=key, name=f"{metric_id}_{kind}", money=money, days=("age_days", "age_hours"),
+          ratio=("probability",),
           empty=f"No {kind} behind this number for these filters.")
     if len(df) >= 500:
         st.caption("Showing the first 500; download or narrow the filters for the rest.")

@@ -36,7 +36,7 @@ def to_xlsx(df: pd.DataFrame, sheet: str = "data") -> bytes:
 
 MONEY_WORDS = ("amount", "revenue", "spend", "pipeline", "booked", "invoiced", "ledger", "gap",
                "cost", "cac", "arpa", "ltv", "difference", "weighted", "value_eur", "deal_size")
-RATIO_WORDS = ("rate", "share", "pct", "ratio_pct", "conversion", "roi")
+RATIO_WORDS = ("rate", "share", "pct", "ratio_pct", "conversion", "roi", "probability")
 DAY_WORDS = ("days", "age_hours", "hours", "cycle")
 
 
