@@ -91,6 +91,17 @@ def in_values(col, values: tuple[str, ...]) -> ColumnElement:
     return or_(*conds) if conds else false()
 
 
+def broad(col) -> ColumnElement:
+    """`col` as an expression no index can serve (same value, NULL kept).
+
+    Region, product line and source each select a large share of the rows (a region is a
+    quarter of the deals); left indexable, SQLite prefers their index to the period's date
+    range and looks up every row of the region over all years. Wrapped, the period range
+    (ix_deals_close_cover, the stage-date indexes) drives the query.
+    """
+    return func.coalesce(col, None)
+
+
 def deal_region(ctx: Ctx, deal_table=d) -> ColumnElement:
     """A deal's region, by the rule `dimensions.region_from` (deal | company | owner)."""
     rule = ctx.defs.get("dimensions.region_from")
@@ -99,7 +110,7 @@ def deal_region(ctx: Ctx, deal_table=d) -> ColumnElement:
                 .scalar_subquery())
     if rule == "owner":
         return select(o.c.region).where(o.c.owner_id == deal_table.c.owner_id).scalar_subquery()
-    return deal_table.c.region
+    return broad(deal_table.c.region)
 
 
 def deal_product_line(ctx: Ctx, deal_table=d) -> ColumnElement:
@@ -109,7 +120,7 @@ def deal_product_line(ctx: Ctx, deal_table=d) -> ColumnElement:
         return (select(p.c.product_line).select_from(li.join(p, p.c.product_id == li.c.product_id))
                 .where(li.c.deal_id == deal_table.c.deal_id, not_(li.c.is_deleted))
                 .order_by(li.c.amount_cents.desc(), li.c.line_item_id).limit(1).scalar_subquery())
-    return deal_table.c.product_line
+    return broad(deal_table.c.product_line)
 
 
 def owner_team(owner_col) -> ColumnElement:
@@ -131,7 +142,7 @@ def deal_conditions(ctx: Ctx, f: Filters, deal_table=d) -> list[ColumnElement]:
     if f.pipelines:
         conds.append(in_values(t.c.pipeline_id, f.pipelines))
     if f.sources:
-        conds.append(in_values(t.c.deal_source, f.sources))
+        conds.append(in_values(broad(t.c.deal_source), f.sources))
     return conds
 
 
@@ -143,13 +154,13 @@ def contact_conditions(ctx: Ctx, f: Filters) -> list[ColumnElement]:
     """
     conds: list[ColumnElement] = [not_(c.c.is_deleted)]
     if f.regions:
-        conds.append(in_values(c.c.region, f.regions))
+        conds.append(in_values(broad(c.c.region), f.regions))
     if f.owners:
         conds.append(in_values(c.c.owner_id, f.owners))
     if f.teams:
         conds.append(in_values(owner_team(c.c.owner_id), f.teams))
     if f.sources:
-        conds.append(in_values(c.c.original_source, f.sources))
+        conds.append(in_values(broad(c.c.original_source), f.sources))
     if f.product_lines or f.pipelines:
         dd = d.alias("pd")
         deal_conds = [dd.c.contact_id == c.c.contact_id, not_(dd.c.is_deleted)]
@@ -295,7 +306,7 @@ def stage_of(ctx: Ctx, role: str) -> str:
 
 
 __all__ = [
-    "STAGE_COLUMNS", "StageRules", "contact_conditions", "days_between", "day_start", "deal_conditions",
+    "STAGE_COLUMNS", "StageRules", "broad", "contact_conditions", "days_between", "day_start", "deal_conditions",
     "deal_product_line", "deal_region", "in_period_date", "in_period_dt", "in_values", "is_lost", "is_open",
     "is_won", "money", "owner_team", "reached_at", "spend_conditions", "spend_unfilterable",
     "stage_of", "stage_probability", "stage_rules", "to_major",

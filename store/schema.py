@@ -389,6 +389,11 @@ audit_log = Table(
 
 # Indexes for the filters people use: period, region, product line, owner, stage.
 Index("ix_deals_close_date", deals.c.close_date)
+# covers the metrics' pass over the deals closing in a period (metrics/sales.py closed_stats):
+# an index-only range scan instead of one table lookup per deal
+Index("ix_deals_close_cover", deals.c.close_date, deals.c.is_deleted, deals.c.pipeline_id, deals.c.stage_id,
+      deals.c.currency, deals.c.amount_cents, deals.c.created_at, deals.c.owner_id, deals.c.region,
+      deals.c.product_line, deals.c.deal_source, deals.c.contact_id)
 Index("ix_deals_created_at", deals.c.created_at)
 Index("ix_deals_stage", deals.c.pipeline_id, deals.c.stage_id)
 Index("ix_deals_owner", deals.c.owner_id)
