@@ -1,8 +1,13 @@
 """CRM rows of the demo: owners, pipelines and products once; companies, contacts and deals per block.
 
-A block is a fixed slice of the company (300 contacts, 100 deals, 40 companies) drawn from its own
+A block is a fixed slice of the company (300 contacts, 100 deals, 150 companies) drawn from its own
 random stream, so the data does not depend on how many rows are written per batch. Rows are
 tuples in the order of `COLUMNS[table]`, with datetimes and dates already in text form.
+
+The company sold before its three years of CRM history: a few customers per block were imported
+from the previous CRM (customers before the timeline starts, no campaign) and renew every year,
+so the customer base is more than the customers won in the last three years (which keeps ARPA,
+CAC payback and LTV/CAC those of a real company, not of one that started from nothing).
 """
 from __future__ import annotations
 
@@ -18,7 +23,14 @@ from .timeline import DAY, Timeline, add_months, ds, quarter_end, ts
 
 BLOCK_CONTACTS = 300
 BLOCK_DEALS = 100
-BLOCK_COMPANIES = 40
+BLOCK_COMPANIES = 150
+COMPANY_SKEW = 0.3  # contacts per company fall off as 1 / rank ** COMPANY_SKEW
+ONBOARDING_RATE = 0.3  # Platform deals that come with an onboarding package
+LEGACY_CUSTOMERS = 14  # per block: customers from before the timeline, imported, renewing yearly
+LEGACY_PRICE = 0.4  # their older packages cost this share of today's deal sizes
+# Where the imported customers originally came from: mostly sales-led (referrals, events, outbound).
+LEGACY_SOURCES = (("REFERRALS", 0.3), ("OFFLINE", 0.3), ("DIRECT_TRAFFIC", 0.15), ("ORGANIC_SEARCH", 0.15),
+                  ("PAID_SEARCH", 0.1))
 
 COLUMNS = {
     "owners": ("owner_id", "email", "first_name", "last_name", "team_id", "team_name", "region",
@@ -49,6 +61,7 @@ _SOURCE_CUM = list(accumulate(v[0] for v in w.SOURCES.values()))
 _REGION_CUM = list(accumulate(w.REGION_WEIGHTS))
 _PL_CUM = list(accumulate(w.PRODUCT_LINE_WEIGHTS))
 _LOST_CUM = list(accumulate(p for _, p in w.LOST_REASONS))
+_LEGACY_CUM = list(accumulate(p for _, p in LEGACY_SOURCES))
 _PRODUCTS_BY_LINE = {pl: [p for p in w.PRODUCTS if p[3] == pl] for pl in w.PRODUCT_LINES}
 _POOR_SOURCES = {"PAID_SOCIAL", "OTHER_CAMPAIGNS", "SOCIAL_MEDIA"}
 _RECURRING = {"Platform", "Analytics"}
@@ -150,6 +163,7 @@ class Contact:
     late_touch: bool
     subscriber_only: bool
     customer_at: dt.datetime | None = None
+    imported: bool = False  # a customer from before the timeline, imported from the previous CRM
 
 
 @dataclass
@@ -293,7 +307,7 @@ def _finish_contact(rng: Random, ctx: BlockContext, c: Contact, emails: set) -> 
     emails.add(email)
     detail = rng.choice(w.SOURCE_DETAIL[c.source])
     campaign = None
-    channels = w.SOURCE_CHANNELS.get(c.source)
+    channels = None if c.imported else w.SOURCE_CHANNELS.get(c.source)
     if channels and rng.random() < 0.9:
         ch = rng.choice(channels)
         campaign = w.campaign_name(ch, rng.choice(w.CHANNELS[ch][1]), c.region)
@@ -429,6 +443,63 @@ class DealFactory:
             self.items += 1
 
 
+def _imported_customers(rng: Random, ctx: BlockContext, contacts: list[Contact]) -> list[Contact]:
+    """Turn LEGACY_CUSTOMERS unqualified contacts, one per company with no opportunity, into
+    customers imported from the previous CRM: created and won before the timeline starts."""
+    start = ctx.tl.start
+    busy = {c.company.company_id for c in contacts if any(at is not None for at in c.stages[1:])}
+    by_company: dict[str, Contact] = {}
+    for c in contacts:
+        if c.company.company_id not in busy and c.company.company_id not in by_company:
+            by_company[c.company.company_id] = c
+    chosen = rng.sample(sorted(by_company.values(), key=lambda c: c.contact_id),
+                        min(LEGACY_CUSTOMERS, len(by_company)))
+    for c in chosen:
+        created = dt.datetime.combine(start - DAY * rng.randrange(30, 390), dt.time(9)) + _MIN * rng.randrange(0, 480)
+        c.source, c.created, c.imported = LEGACY_SOURCES[_pick(_LEGACY_CUM, rng)][0], created, True
+        c.win_mult = w.SOURCES[c.source][4]
+        c.stages = [created, None, None, None]
+        c.touch, c.late_touch, c.subscriber_only = created + _HOUR * rng.randrange(1, 48), False, False
+        c.customer_at = created + DAY * rng.randrange(10, 25)
+    return chosen
+
+
+class ImportedRenewals:
+    """Yearly renewals of the imported customers' subscriptions until one churns.
+
+    `first` books every customer's first renewal (before the other renewals, so each imported
+    customer has a deal); `rest` continues the chains while the block has deals left.
+    """
+
+    def __init__(self, rng: Random, factory: "DealFactory", imported: list[Contact]):
+        self.rng, self.factory, self.chains = rng, factory, []
+        start = factory.ctx.tl.start
+        for c in imported:
+            pl = "Platform" if rng.random() < 0.6 else "Analytics"
+            amount = _rescale(_amount_cents(rng, factory.ctx, pl, c.region, c.created), LEGACY_PRICE)
+            self.chains.append([c, pl, start + DAY * rng.randrange(80, 445), amount])
+
+    def _renew(self, chain: list, deals: list[Deal]) -> bool:
+        """Book the chain's next renewal; True if it was won and the chain goes on."""
+        c, pl, anniversary, amount = chain
+        created = dt.datetime.combine(anniversary - DAY * 75, dt.time(9)) + _MIN * self.rng.randrange(0, 480)
+        if created >= self.factory.ctx.tl.now:
+            return False
+        d = self.factory.make(c, "renewals", pl, created, amount, 0.88, close=anniversary,
+                              label=f" renewal {anniversary.year}")
+        deals.append(d)
+        chain[2], chain[3] = anniversary + DAY * 365, _rescale(amount, self.rng.uniform(0.95, 1.15))
+        return d.won
+
+    def first(self, deals: list[Deal]) -> None:
+        self.chains = [chain for chain in self.chains if len(deals) < BLOCK_DEALS and self._renew(chain, deals)]
+
+    def rest(self, deals: list[Deal]) -> None:
+        for chain in self.chains:
+            while len(deals) < BLOCK_DEALS and self._renew(chain, deals):
+                pass
+
+
 def generate_block(ctx: BlockContext, seed: int, block: int) -> tuple[dict[str, list], list[Deal], list[Contact]]:
     """Companies, contacts and exactly BLOCK_DEALS deals (with history, items, links) of one block."""
     rng = Random(f"northstar-demo:{seed}:crm:{block}")
@@ -436,12 +507,13 @@ def generate_block(ctx: BlockContext, seed: int, block: int) -> tuple[dict[str, 
     out: dict[str, list] = {name: [] for name in ("companies", "contacts", "deals", "deal_stage_history",
                                                    "deal_contacts", "deal_companies", "line_items")}
     companies = _companies(rng, block)
-    company_cum = list(accumulate(1 / (j + 1) ** 0.8 for j in range(BLOCK_COMPANIES)))
+    company_cum = list(accumulate(1 / (j + 1) ** COMPANY_SKEW for j in range(BLOCK_COMPANIES)))
     contacts = [_contact(rng, ctx, str(100_000_000 + block * BLOCK_CONTACTS + i), companies[_pick(company_cum, rng)])
                 for i in range(BLOCK_CONTACTS)]
     opps = [c for c in contacts if c.stages[3] is not None]
-    if len(opps) > BLOCK_DEALS:  # keep exactly BLOCK_DEALS deals: the latest opportunities wait
-        for c in sorted(opps, key=lambda c: c.stages[3])[BLOCK_DEALS:]:
+    room = BLOCK_DEALS - LEGACY_CUSTOMERS  # keep exactly BLOCK_DEALS deals: the latest opportunities wait
+    if len(opps) > room:
+        for c in sorted(opps, key=lambda c: c.stages[3])[room:]:
             c.stages[3] = None
         opps = [c for c in contacts if c.stages[3] is not None]
     if not opps:  # vanishingly rare; a block still needs someone to sell to
@@ -449,6 +521,7 @@ def generate_block(ctx: BlockContext, seed: int, block: int) -> tuple[dict[str, 
         c.touch = c.touch or c.stages[0] + _HOUR
         c.stages[3] = max(c.stages[0], c.touch) + _HOUR
         opps = [c]
+    imported = _imported_customers(rng, ctx, contacts)
     factory = DealFactory(rng, ctx, block, out)
     deals: list[Deal] = []
     for c in opps:
@@ -456,14 +529,17 @@ def generate_block(ctx: BlockContext, seed: int, block: int) -> tuple[dict[str, 
         p_win = w.BASE_WIN_RATE[pl] * c.win_mult * (0.75 if c.late_touch else 1.0) * (
             0.9 if c.region == "North America" else 1.0)
         deals.append(factory.make(c, "default", pl, c.stages[3], _amount_cents(rng, ctx, pl, c.region, c.stages[3]), p_win))
+    legacy = ImportedRenewals(rng, factory, imported)
+    legacy.first(deals)
     for d in list(deals):  # onboarding sold with the platform
-        if len(deals) < BLOCK_DEALS and d.product_line == "Platform" and rng.random() < 0.45:
+        if (len(deals) < BLOCK_DEALS and d.pipeline == "default" and d.product_line == "Platform"
+                and rng.random() < ONBOARDING_RATE):
             created = d.created + DAY * rng.randrange(0, 21)
             if created < tl.now - _HOUR:
                 deals.append(factory.make(d.contact, "default", "Services", created,
                                           _amount_cents(rng, ctx, "Services", d.contact.region, created),
                                           0.55 if d.won else 0.2, label=" onboarding"))
-    queue = [d for d in deals if d.won and d.product_line in _RECURRING]
+    queue = [d for d in deals if d.won and d.pipeline == "default" and d.product_line in _RECURRING]
     while queue and len(deals) < BLOCK_DEALS:  # renewals, a year after each recurring win
         prev = queue.pop(0)
         anniversary = prev.close_date + DAY * 365
@@ -478,6 +554,7 @@ def generate_block(ctx: BlockContext, seed: int, block: int) -> tuple[dict[str, 
         deals.append(d)
         if d.won:
             queue.append(d)
+    legacy.rest(deals)
     first_win: dict[str, Deal] = {}
     for d in deals:
         if d.won and d.pipeline == "default" and (d.contact.contact_id not in first_win

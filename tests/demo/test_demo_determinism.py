@@ -61,11 +61,17 @@ def test_demo_different_seed_gives_different_rows(make_store_url):
 def test_demo_as_of_moves_the_whole_period(make_store_url):
     engine = _store(make_store_url)
     generate_demo(engine, seed=11, as_of=dt.date(2025, 7, 1))
+    start = dt.datetime(2022, 7, 1)
     with engine.connect() as conn:
-        created = conn.execute(select(schema.contacts.c.created_at)).scalars().all()
+        contacts = conn.execute(select(schema.contacts.c.created_at, schema.contacts.c.became_customer_at)).all()
+        deals = conn.execute(select(schema.deals.c.created_at)).scalars().all()
         issued = conn.execute(select(schema.invoices.c.issue_date)).scalars().all()
-    # three years ending the day before as_of, starting on the first of the month
-    assert min(created) >= dt.datetime(2022, 7, 1)
+    # three years ending the day before as_of, starting on the first of the month; only the
+    # customers imported from the previous CRM (customers before the start) are older
+    imported = [created for created, customer in contacts if customer is not None and customer < start]
+    created = [created for created, customer in contacts if customer is None or customer >= start]
+    assert imported and min(imported) >= start - dt.timedelta(days=400)
+    assert min(created) >= start and min(deals) >= start
     assert max(created) < dt.datetime(2025, 7, 1)
     assert max(created) > dt.datetime(2025, 5, 1)
     assert max(issued) < dt.date(2025, 7, 1)

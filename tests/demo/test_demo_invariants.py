@@ -12,6 +12,7 @@ from store import schema
 
 AS_OF = dt.date(2026, 3, 15)
 NOW = dt.datetime(2026, 3, 15)
+START = dt.datetime(2023, 3, 1)  # the timeline: three years to the day before AS_OF, from the 1st of a month
 FX = {"EUR": 1.0, "USD": 0.92, "GBP": 1.17}
 
 
@@ -134,7 +135,7 @@ def test_demo_contact_funnel_timestamps(data):
     for d in data["deals"]:
         by_contact[d["contact_id"]].append(d)
     stages = _stages(data)
-    burnt = late = no_mql_customers = lead_to_opp = mql_to_opp = disqualified = 0
+    burnt = late = no_mql_customers = lead_to_opp = mql_to_opp = disqualified = imported = 0
     for c in data["contacts"]:
         times = [c[k] for k in order if c[k] is not None]
         assert times == sorted(times) and all(t < NOW for t in times), c["contact_id"]
@@ -145,7 +146,12 @@ def test_demo_contact_funnel_timestamps(data):
                     "became_lead_at": "lead"}
         reached = next((expected[k] for k in reversed(order) if c[k] is not None), "subscriber")
         assert c["lifecycle_stage"] == reached
-        if c["lifecycle_stage"] == "customer":
+        if c["became_customer_at"] is not None and c["became_customer_at"] < START:
+            # imported from the previous CRM: a customer before the timeline, with yearly renewals only
+            imported += 1
+            assert c["campaign"] is None and c["created_at"] >= START - dt.timedelta(days=400)
+            assert by_contact[c["contact_id"]] and {d["pipeline_id"] for d in by_contact[c["contact_id"]]} == {"renewals"}
+        elif c["lifecycle_stage"] == "customer":
             won = [d for d in by_contact[c["contact_id"]] if stages[(d["pipeline_id"], d["stage_id"])]["is_won"]]
             assert won
         qualified = c["became_mql_at"]
@@ -158,7 +164,7 @@ def test_demo_contact_funnel_timestamps(data):
                         and c["became_sql_at"] is None)
         mql_to_opp += c["became_mql_at"] is not None and c["became_sql_at"] is None and c["became_opportunity_at"] is not None
         disqualified += c["disqualified_reason"] is not None
-    assert burnt > 30 and late > 30
+    assert burnt > 30 and late > 30 and imported > 100
     assert no_mql_customers > 10 and lead_to_opp > 10 and mql_to_opp > 5 and disqualified > 100
     assert {c["lifecycle_stage"] for c in data["contacts"]} == {
         "subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer"}
