@@ -123,6 +123,10 @@ def bench(limit: int, windows: int) -> dict:
         result = sync_hubspot(engine, client2, progress=lambda p: p.phase == "done" and done2.setdefault(
             p.object_type, time.perf_counter() - t0))
         incr_s = max(done2.values())
+        parent.send(("stats", None))
+        _, statuses_after = parent.recv()
+        incr_statuses = {k: v - statuses.get(k, 0) for k, v in statuses_after.items()
+                         if v - statuses.get(k, 0)}
         engine.dispose()
     parent.send(("stop", None))
     parent.recv()
@@ -139,7 +143,9 @@ def bench(limit: int, windows: int) -> dict:
             "fraction_of_ceiling": ceiling_s / backfill_s,
             "changed": changed, "incremental_written": sum(c["written"] for o, c in
                                                           result.counts.items() if o in cfg.CRM_OBJECTS),
-            "incremental_s": incr_s, "incremental_fraction": incr_s / backfill_s}
+            "incremental_s": incr_s, "incremental_requests": client2.requests,
+            "incremental_statuses": incr_statuses,
+            "incremental_done_at_s": {k: round(v, 2) for k, v in done2.items()}, "incremental_fraction": incr_s / backfill_s}
 
 
 def main() -> int:
@@ -163,7 +169,8 @@ def main() -> int:
               f"meeting snapshot) {r['after_sync_hooks_s']:.1f}s, not counted")
         print(f"  incremental after {r['changed']} changes (1%): {r['incremental_s']:.2f}s, "
               f"{r['incremental_written']} written = {r['incremental_fraction']:.2%} of the "
-              f"backfill (target <= 3%)")
+              f"backfill (target <= 3%); {r['incremental_requests']} requests "
+              f"{r['incremental_statuses']}, objects done at (s) {r['incremental_done_at_s']}")
         print(f"  machine load average (1 min) before/after: {r['load_average_1m']} "
               f"on {os.cpu_count()} CPUs")
         ok &= r["fraction_of_ceiling"] >= 0.9 and r["incremental_fraction"] <= 0.03

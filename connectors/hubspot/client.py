@@ -225,7 +225,7 @@ class HubSpotClient:
         self.settings = settings
         budget = max(1, round(settings.rate_limit * (1 - settings.headroom)))
         self.budget = RollingBudget(budget, settings.window_s, sleep=sleep)
-        search_window = settings.window_s / 10.0
+        search_window = settings.window_s / 10.0 * (1 + cfg.SEARCH_WINDOW_MARGIN)
         search_budget = max(1, round(settings.search_per_s * (1 - settings.headroom)))
         self.search_budget = RollingBudget(search_budget, search_window, sleep=sleep)
         self._sleep = sleep

@@ -20,6 +20,7 @@ DEFAULT_RATE_LIMIT = 100  # Free/Starter; Professional and Enterprise allow 190
 RATE_WINDOW_S = 10.0  # HubSpot's TEN_SECONDLY_ROLLING window
 SEARCH_RATE_PER_S = 5  # search requests per second per account
 HEADROOM = 0.03  # stay this fraction below the account's limit
+SEARCH_WINDOW_MARGIN = 0.1  # 5 searches per 1.1 s: a 1 s window has little room for jitter
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 30.0
 
