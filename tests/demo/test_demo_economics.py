@@ -53,7 +53,8 @@ def figures(engine):
                 FROM invoices WHERE issue_date BETWEEN :first AND :last AND status NOT IN ('draft', 'void')"""),
             "accounts": _scalar(conn, """
                 SELECT COUNT(DISTINCT COALESCE(company_id, customer_name)) FROM invoices
-                WHERE issue_date BETWEEN :first AND :last AND status NOT IN ('draft', 'void') AND NOT is_credit_note"""),
+                WHERE issue_date BETWEEN :first AND :last AND status NOT IN ('draft', 'void')
+                  AND NOT is_credit_note"""),
             "marketing_sourced": _scalar(conn, f"""
                 SELECT SUM({deal_eur}) FROM deals d JOIN contacts c ON c.contact_id = d.contact_id
                 WHERE {WON} AND COALESCE(NULLIF(d.deal_source, ''), c.original_source) IN
