@@ -150,8 +150,8 @@ def test_demo_contact_funnel_timestamps(data):
             # imported from the previous CRM: a customer before the timeline, with yearly renewals only
             imported += 1
             assert c["campaign"] is None and c["created_at"] >= START - dt.timedelta(days=400)
-            renewals = {d["pipeline_id"] for d in by_contact[c["contact_id"]]}
-            assert renewals == {"renewals"}, c["contact_id"]
+            pipelines = {d["pipeline_id"] for d in by_contact[c["contact_id"]]}
+            assert pipelines == {"renewals"}, c["contact_id"]
         elif c["lifecycle_stage"] == "customer":
             won = [d for d in by_contact[c["contact_id"]] if stages[(d["pipeline_id"], d["stage_id"])]["is_won"]]
             assert won
