@@ -9,7 +9,7 @@ import pytest
 from connectors.hubspot.client import (ClientSettings, DailyLimitReached, HubSpotConfigError,
                                        HubSpotRequestError, HubSpotUnavailable, RollingBudget,
                                        load_settings, next_midnight)
-from connectors.hubspot.sync import parse_datetime, to_cents
+from connectors.hubspot.mapping import parse_datetime, to_cents
 from fake_hubspot import FakeHubSpot, Faults, generate_account
 from hubspot_testkit import client_for
 
