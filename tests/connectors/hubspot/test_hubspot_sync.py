@@ -274,3 +274,19 @@ def test_sync_in_background_does_not_block_readers(engine):
         worker.join()
         assert seen_running and reads > 1
         assert _runs(engine)[-1]["status"] == "success"
+
+
+@pytest.mark.slow
+def test_sync_incremental_reads_past_the_10000_search_cap(engine):
+    import datetime as dt
+    from connectors.hubspot.state import ObjectState, write_state
+    acct = generate_account(owners=2, companies=1, contacts=10_050, deals=0, products=1,
+                            archived_fraction=0.0)
+    with FakeHubSpot(acct, window_s=1.0) as fake:
+        with engine.begin() as conn:  # synced long ago: every contact changed since
+            write_state(conn, ObjectState("contacts", "incremental", None, dt.datetime(2000, 1, 1)))
+        result = sync_hubspot(engine, client_for(fake), objects=["contacts"])
+        assert result.counts["contacts"]["written"] == 10_050
+        assert 400 not in fake.statuses  # no query ever paged past HubSpot's 10,000 results
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(s.contacts)).scalar() == 10_050
