@@ -127,14 +127,29 @@ def validate(raw: dict) -> list[str]:
     return problems
 
 
-def load_file(path: Path = DEFINITIONS_FILE) -> dict:
+_PARSED: dict[Path, tuple[tuple[int, int], dict]] = {}  # path -> ((mtime_ns, size), parsed mapping)
+
+
+def _parsed_file(path: Path) -> dict:
+    """The parsed file, parsed again only when its mtime or size changes (the caller must not mutate it)."""
+    st = path.stat()
+    stamp = (st.st_mtime_ns, st.st_size)
+    hit = _PARSED.get(path)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise DefinitionsError([f"{path.name}: not valid YAML ({exc})"]) from None
     if not isinstance(raw, dict):
         raise DefinitionsError([f"{path.name}: expected a mapping at the top level"])
+    _PARSED[path] = (stamp, raw)
     return raw
+
+
+def load_file(path: Path = DEFINITIONS_FILE) -> dict:
+    """The definitions file as a fresh mapping (yours to change)."""
+    return copy.deepcopy(_parsed_file(path))
 
 
 def set_dotted(raw: dict, dotted: str, value: Any) -> None:
@@ -152,7 +167,7 @@ def stored_overrides(conn: Connection) -> dict[str, Any]:
 
 def load_definitions(conn: Connection | None = None, path: Path = DEFINITIONS_FILE) -> Definitions:
     """File defaults with the store's overrides applied; raises DefinitionsError listing every problem."""
-    raw = copy.deepcopy(load_file(path))
+    raw = copy.deepcopy(_parsed_file(path))
     if conn is not None:
         for key, value in stored_overrides(conn).items():
             set_dotted(raw, key, value)

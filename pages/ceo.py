@@ -26,8 +26,7 @@ def forecast_accuracy(ctx, filters) -> MetricValue:
         return MetricValue("forecast_accuracy", None, "ratio", "Forecast accuracy",
                            "How close the forecast recorded in past weekly snapshots came to the revenue "
                            "actually won.", None, "no weekly snapshots yet")
-    from meeting.accuracy import forecast_accuracy as compute_accuracy
-    return compute_accuracy(ctx.engine, filters)
+    return cache.forecast_accuracy(ctx.engine, filters)
 
 
 ctx = get_context()

@@ -45,9 +45,28 @@ def _engine(key: str) -> Engine:
     return _OPEN[key]
 
 
+_VERSION_KEY = "_ns_data_version"  # session_state: (script run marker, store key, version)
+
+
+def _run_marker():
+    """An object that is new in every script run; None outside a script run."""
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+    run = get_script_run_ctx()
+    return None if run is None else run.cursors
+
+
 def current_data_version(engine: Engine) -> int:
-    """Read on every script run: the cache key that a sync or import changes."""
-    return store_db.data_version(engine)
+    """The cache key that a sync or import changes: read once per script run (so one run draws one
+    consistent version and the next run sees any write), outside a script run on every call."""
+    marker, key = _run_marker(), store_key(engine)
+    if marker is None:
+        return store_db.data_version(engine)
+    seen = st.session_state.get(_VERSION_KEY)
+    if seen is not None and seen[0] is marker and seen[1] == key:
+        return seen[2]
+    version = store_db.data_version(engine)
+    st.session_state[_VERSION_KEY] = (marker, key, version)
+    return version
 
 
 def filters_key(filters: Filters) -> str:
@@ -108,6 +127,19 @@ def detail(engine: Engine, module: str, name: str, filters: Filters | None, *lea
     args_json = json.dumps(list(lead))  # the contract puts a metric id before the filters
     return _detail(store_key(engine), current_data_version(engine), module, name, args_json, fkey,
                    json.dumps(kwargs, sort_keys=True))
+
+
+@st.cache_data(**_CACHE)
+def _forecast_accuracy(key: str, data_version: int, fkey: str, today: str):
+    from meeting.accuracy import forecast_accuracy
+    return forecast_accuracy(_engine(key), filters_from_key(fkey), today=dt.date.fromisoformat(today))
+
+
+def forecast_accuracy(engine: Engine, filters: Filters):
+    """meeting.accuracy.forecast_accuracy (a MetricValue), computed once per data version, filters and day."""
+    from store import utcnow
+    return _forecast_accuracy(store_key(engine), current_data_version(engine), filters_key(filters),
+                              utcnow().date().isoformat())
 
 
 @st.cache_data(**_CACHE)

@@ -2,6 +2,8 @@
 labels written in the chosen locale, and a plain message instead of an empty chart."""
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -29,15 +31,38 @@ def _axis(unit: str, fs) -> dict:
     return {"tickformat": "~s"}
 
 
-def _layout(fig: go.Figure, fs, unit: str, title: str | None, legend: bool) -> go.Figure:
-    if title:  # above the figure, so it never collides with the legend
+def _layout(fs, unit: str, title: str | None, legend: bool) -> dict:
+    """The shared layout (applied first); draws the title above the figure, so it never collides
+    with the legend."""
+    if title:
         st.markdown(f"**{title}**")
-    fig.update_layout(
+    return dict(
         height=HEIGHT, margin=dict(l=10, r=10, t=30 if legend else 10, b=10),
         separators=SEPARATORS.get(fs.locale, ".,"), showlegend=legend, hovermode="closest",
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
         yaxis=_axis(unit, fs),
     )
+
+
+def _num(v) -> float | None:
+    """A plain float for the figure spec (NaN and None become None, numpy scalars float)."""
+    return None if v is None or pd.isna(v) else float(v)
+
+
+def _plain(value):
+    """JSON for the values a spec may hold besides plain ones: numpy and Decimal numbers, dates."""
+    return float(value) if hasattr(value, "__float__") else str(value)
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _figure(spec: str) -> go.Figure:
+    """The figure of a JSON spec {"traces": [[type, kwargs]], "layouts": [kwargs]}, built once per
+    process and spec (building and validating a plotly figure is most of a chart's cost). Shared:
+    never changed after it is built (st.plotly_chart copies it)."""
+    d = json.loads(spec)
+    fig = go.Figure([getattr(go, kind)(**kwargs) for kind, kwargs in d["traces"]])
+    for update in d["layouts"]:
+        fig.update_layout(**update)
     return fig
 
 
@@ -61,17 +86,17 @@ def segment_bars(segments, dimension: str, fs, *, title: str | None = None, key:
     names = [r[0] for r in rows]
     values = [r[1].value for r in rows]
     text = [_fmt(v, unit, fs) for v in values]
-    bar = go.Bar(
+    bar = dict(
         x=values if horizontal else names, y=names if horizontal else values,
         orientation="h" if horizontal else "v",
         marker_color=[color_for(dimension, n) for n in names], text=text,
         textposition="auto" if len(names) <= 12 else "none", textangle=0,
         customdata=names, hovertemplate="%{customdata}: %{text}<extra></extra>")
-    fig = _layout(go.Figure(bar), fs, unit, title, legend=False)
+    layouts = [_layout(fs, unit, title, legend=False)]
     if horizontal:  # the value axis is x; y holds the names, without any currency suffix
-        fig.update_layout(xaxis=_axis(unit, fs), yaxis=dict(autorange="reversed", tickformat="",
-                                                            tickprefix="", ticksuffix=""))
-    return _show(fig, key)
+        layouts.append(dict(xaxis=_axis(unit, fs), yaxis=dict(autorange="reversed", tickformat="",
+                                                             tickprefix="", ticksuffix="")))
+    return _show([("Bar", bar)], layouts, key)
 
 
 def time_lines(series: dict[str, list], fs, *, dimension: str = "series", title: str | None = None,
@@ -89,17 +114,17 @@ def time_lines(series: dict[str, list], fs, *, dimension: str = "series", title:
         common = dict(x=xs, y=ys, name=name, text=text, customdata=xs,
                       hovertemplate=f"{name} %{{x}}: %{{text}}<extra></extra>")
         if kind == "bar":
-            traces.append(go.Bar(marker_color=color_for(dimension, name), textposition="none", **common))
+            traces.append(("Bar", dict(marker_color=color_for(dimension, name), textposition="none", **common)))
         else:
-            traces.append(go.Scatter(mode="lines+markers", line=dict(color=color_for(dimension, name)),
-                                     **common))
+            traces.append(("Scatter", dict(mode="lines+markers", line=dict(color=color_for(dimension, name)),
+                                           **common)))
     if not traces:
         no_data(f"{title or 'Chart'}: no data for these filters.")
         return None
-    fig = _layout(go.Figure(traces), fs, unit or "count", title, legend=len(traces) > 1)
+    layouts = [_layout(fs, unit or "count", title, legend=len(traces) > 1)]
     if kind == "bar":
-        fig.update_layout(barmode="group")
-    return _show(fig, key)
+        layouts.append(dict(barmode="group"))
+    return _show(traces, layouts, key)
 
 
 def category_bars(df: pd.DataFrame, x: str, y: str, fs, *, unit: str, color_key: str, dimension: str,
@@ -115,10 +140,10 @@ def category_bars(df: pd.DataFrame, x: str, y: str, fs, *, unit: str, color_key:
     if hover_extra:
         text = [f"{t_} ({hover_extra.replace('_', ' ')}: {_fmt(None if pd.isna(e) else float(e), unit, fs)})"
                 for t_, e in zip(text, df[hover_extra])]
-    bar = go.Bar(x=names, y=values, marker_color=[color_for(dimension, k) for k in df[color_key]],
-                 customdata=[str(k) for k in df[color_key]], text=text, textposition="none",
-                 hovertemplate="%{x}: %{text}<extra></extra>")
-    return _show(_layout(go.Figure(bar), fs, unit, title, legend=False), key)
+    bar = dict(x=names, y=values, marker_color=[color_for(dimension, k) for k in df[color_key]],
+               customdata=[str(k) for k in df[color_key]], text=text, textposition="none",
+               hovertemplate="%{x}: %{text}<extra></extra>")
+    return _show([("Bar", bar)], [_layout(fs, unit, title, legend=False)], key)
 
 
 def frame_bars(df: pd.DataFrame, x: str, y: str | list[str], fs, *, unit: str, color: str | None = None,
@@ -141,18 +166,18 @@ def frame_bars(df: pd.DataFrame, x: str, y: str | list[str], fs, *, unit: str, c
     for name, xs, ys in pairs:
         xs = [str(v) for v in xs]
         text = [_fmt(None if pd.isna(v) else float(v), unit, fs) for v in ys]
-        common = dict(x=xs, y=list(ys), name=name, text=text, customdata=xs,
+        common = dict(x=xs, y=[_num(v) for v in ys], name=name, text=text, customdata=xs,
                       hovertemplate=f"{name} %{{x}}: %{{text}}<extra></extra>")
         key_name = name.lower() if cdim == "series" else name
         if kind == "line":
-            traces.append(go.Scatter(mode="lines+markers", line=dict(color=color_for(cdim, key_name)),
-                                     **common))
+            traces.append(("Scatter", dict(mode="lines+markers", line=dict(color=color_for(cdim, key_name)),
+                                           **common)))
         else:
-            traces.append(go.Bar(marker_color=color_for(cdim, key_name), textposition="none", **common))
-    fig = _layout(go.Figure(traces), fs, unit, title, legend=len(traces) > 1)
+            traces.append(("Bar", dict(marker_color=color_for(cdim, key_name), textposition="none", **common)))
+    layouts = [_layout(fs, unit, title, legend=len(traces) > 1)]
     if kind == "bar":
-        fig.update_layout(barmode=barmode)
-    return _show(fig, key)
+        layouts.append(dict(barmode=barmode))
+    return _show(traces, layouts, key)
 
 
 def funnel_chart(df: pd.DataFrame, fs, *, title: str | None = None, key: str) -> str | None:
@@ -165,16 +190,15 @@ def funnel_chart(df: pd.DataFrame, fs, *, title: str | None = None, key: str) ->
     pct = [None if pd.isna(v) else float(v) for v in df["pct_of_previous"]]
     text = [_fmt(c, "count", fs) + ("" if p is None else f" ({_fmt(p, 'ratio', fs)} of previous)")
             for c, p in zip(counts, pct)]
-    fig = go.Figure(go.Funnel(
+    funnel = dict(
         y=labels, x=counts, text=text, textinfo="text", customdata=[str(s) for s in df["stage"]],
         marker=dict(color=[color_for("stage", s) for s in df["stage"]]),
-        hovertemplate="%{y}: %{text}<extra></extra>"))
-    fig = _layout(fig, fs, "count", title, legend=False)
-    fig.update_layout(yaxis={})
-    return _show(fig, key)
+        hovertemplate="%{y}: %{text}<extra></extra>")
+    return _show([("Funnel", funnel)], [_layout(fs, "count", title, legend=False), dict(yaxis={})], key)
 
 
-def _show(fig: go.Figure, key: str) -> str | None:
+def _show(traces: list, layouts: list[dict], key: str) -> str | None:
+    fig = _figure(json.dumps({"traces": traces, "layouts": layouts}, separators=(",", ":"), default=_plain))
     event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode="points",
                             config={"displaylogo": False})
     try:

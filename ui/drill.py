@@ -72,9 +72,12 @@ def kpi_drill(ctx, metric_ids, *, key: str) -> None:
     if not ids:
         return
     with st.expander("Drill down: the deals and contacts behind a number"):
-        chosen = st.selectbox("Number", ids, key=f"{key}_metric",
+        # nothing chosen until asked: the records table is fetched and sent only for a chosen number
+        chosen = st.selectbox("Number", ids, key=f"{key}_metric", index=None,
+                              placeholder="Choose a number to list its records",
                               format_func=lambda m: REGISTRY[m].label)
-        records_table(ctx, chosen, ctx.fs.filters, key=f"{key}_records")
+        if chosen:
+            records_table(ctx, chosen, ctx.fs.filters, key=f"{key}_records")
 
 
 def segment_drill(ctx, metric_id: str, by: str, segment: str | None, *, key: str) -> None:

@@ -89,6 +89,8 @@ class _Ctx:
     currency: str
     progress: ProgressFn
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    unbumped: bool = False  # rows committed since data_version last moved
+    bumped_at: float = float("-inf")  # time.monotonic() of the last data_version bump
 
     def count(self, obj: str, key: str, n: int) -> None:
         self.counts.setdefault(obj, {"fetched": 0, "written": 0, "deleted": 0})
@@ -125,20 +127,54 @@ def _chunks(items: Sequence, n: int) -> Iterable[Sequence]:
 
 
 # Objects sync in parallel threads during incremental runs; their writes take turns, so that
-# data_version moves once per commit and no two transactions lock line_items in turn.
+# no two transactions lock line_items in turn.
 _WRITE_LOCK = threading.Lock()
+# Every bump makes every open dashboard recompute, so a sync moves data_version at most once per
+# BUMP_EVERY_S while it writes pages, then once more when an object (and the run) ends.
+BUMP_EVERY_S = 10.0
+
+
+def _wrote(ctx: _Ctx, conn: Connection) -> None:
+    """Rows were written in this transaction: bump data_version now, or leave it to the next
+    bump if one happened less than BUMP_EVERY_S ago. Call under _WRITE_LOCK."""
+    now = time.monotonic()
+    if now - ctx.bumped_at >= BUMP_EVERY_S:
+        bump_data_version(conn)
+        ctx.unbumped, ctx.bumped_at = False, now
+    else:
+        ctx.unbumped = True
+
+
+def _flush_bump(ctx: _Ctx) -> None:
+    """Make every committed row visible to the dashboards' caches (one bump if any is pending)."""
+    with _WRITE_LOCK:
+        if not ctx.unbumped:
+            return
+        with ctx.engine.begin() as conn:
+            bump_data_version(conn)
+        ctx.unbumped, ctx.bumped_at = False, time.monotonic()
+
+
+def _flush_quietly(ctx: _Ctx) -> None:
+    """_flush_bump on the way out of a failed run: the pages it committed show; a store that
+    fails here too is logged, not raised over the run's own error."""
+    try:
+        _flush_bump(ctx)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("could not publish the rows this sync committed (%s); the next write will",
+                    type(exc).__name__)
 
 
 def _commit(ctx: _Ctx, obj: str, write: Callable[[Connection], int],
             state: st.ObjectState) -> None:
-    """One transaction: the rows, the object's new state, the run's counts, data_version."""
+    """One transaction: the rows, the object's new state, the run's counts, data_version (see _wrote)."""
     with _WRITE_LOCK, ctx.engine.begin() as conn:
         written = write(conn)
         st.write_state(conn, state)
         ctx.count(obj, "written", written)
         st.save_counts(conn, ctx.run_id, ctx.counts)
         if written:
-            bump_data_version(conn)
+            _wrote(ctx, conn)
 
 
 def _write_simple(ctx: _Ctx, obj: str, records: list) -> Callable[[Connection], int]:
@@ -440,7 +476,7 @@ def _mark_archived(ctx: _Ctx, obj: str) -> None:
                 ctx.count(obj, "deleted", n)
                 st.save_counts(conn, ctx.run_id, ctx.counts)
                 if n:
-                    bump_data_version(conn)
+                    _wrote(ctx, conn)
         if page.after is None:
             return
         after = page.after
@@ -600,6 +636,7 @@ def _run(engine: Engine, client: HubSpotClient, objects: list[str], full: bool,
             _sync_pipelines(ctx)
         else:
             _sync_crm_object(ctx, obj)
+        _flush_bump(ctx)
         ctx.progress(Progress(obj, "done", ctx.counts[obj]["fetched"],
                               ctx.counts[obj]["fetched"], 0.0))
         log.info("hubspot %s: %s", obj, ctx.counts[obj])
@@ -614,17 +651,21 @@ def _run(engine: Engine, client: HubSpotClient, objects: list[str], full: bool,
                 current = obj
                 one(obj)
     except DailyLimitReached as exc:
+        _flush_quietly(ctx)
         st.finish_run(engine, run_id, "interrupted", ctx.counts, str(exc))
         raise
     except HubSpotError as exc:
+        _flush_quietly(ctx)
         st.finish_run(engine, run_id, "failed", ctx.counts, f"{current}: {exc}")
         raise
     except BaseException as exc:
         reason = "stopped by the user" if isinstance(exc, KeyboardInterrupt) else \
             f"unexpected {type(exc).__name__} while syncing {current}"
+        _flush_quietly(ctx)
         st.finish_run(engine, run_id, "interrupted" if isinstance(exc, KeyboardInterrupt)
                       else "failed", ctx.counts, reason)
         raise
+    _flush_bump(ctx)
     st.finish_run(engine, run_id, "success", ctx.counts)
     try:  # the weekly meeting's snapshot, if this week has none yet; never fails the sync
         from meeting.snapshots import ensure_weekly_snapshot
