@@ -64,5 +64,6 @@ def test_panel_shows_the_error_and_next_step(store_url, monkeypatch):
         _wait(job)
         at.run(timeout=30)
     errors = " ".join(e.value for e in at.error)
-    assert "daily API limit" in errors and "run the sync again after the reset" in errors
+    assert "daily API limit" in errors and "run the sync again after the reset" in errors, \
+        (errors, job.error)
     assert fake.token not in errors
