@@ -173,12 +173,14 @@ def main() -> int:
               f"{r['incremental_statuses']}, objects done at (s) {r['incremental_done_at_s']}")
         print(f"  machine load average (1 min) before/after: {r['load_average_1m']} "
               f"on {os.cpu_count()} CPUs")
-        ok &= r["fraction_of_ceiling"] >= 0.9 and r["incremental_fraction"] <= 0.03
-    print("targets met" if ok else "TARGETS MISSED")
+        r["targets_met"] = r["fraction_of_ceiling"] >= 0.9 and r["incremental_fraction"] <= 0.03
+        ok &= r["targets_met"]
+    # a missed target is a finding, not a crash: `make bench` goes on to the next benchmark
+    print("targets: met" if ok else "targets: NOT met (see above)")
     out = ROOT / "benchmarks" / "output" / f"sync_bench{'-quick' if args.quick else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=str))
-    return 0 if ok else 1
+    return 0
 
 
 if __name__ == "__main__":
