@@ -410,6 +410,11 @@ Index("ix_contacts_owner", contacts.c.owner_id)
 Index("ix_contacts_region", contacts.c.region)
 Index("ix_contacts_source", contacts.c.original_source)
 Index("ix_contacts_updated_at", contacts.c.updated_at)
+# covers the funnel's one pass over the period's contacts (metrics/funnel.py funnel_stats): an
+# index-only scan instead of one table lookup per contact that entered some stage in the period
+Index("ix_contacts_funnel_cover", contacts.c.is_deleted, contacts.c.became_lead_at, contacts.c.became_mql_at,
+      contacts.c.became_sql_at, contacts.c.became_opportunity_at, contacts.c.became_customer_at,
+      contacts.c.first_sales_touch_at, contacts.c.region, contacts.c.owner_id, contacts.c.original_source)
 Index("ix_companies_updated_at", companies.c.updated_at)
 Index("ix_dsh_deal", deal_stage_history.c.deal_id, deal_stage_history.c.entered_at)
 Index("ix_line_items_deal", line_items.c.deal_id)
@@ -418,6 +423,15 @@ Index("ix_ledger_date_account", ledger_entries.c.ecriture_date, ledger_entries.c
 Index("ix_ledger_import", ledger_entries.c.import_id)
 Index("ix_invoices_issue_date", invoices.c.issue_date)
 Index("ix_invoices_deal", invoices.c.deal_id)
+# cover the finance metrics' passes (metrics/finance.py): invoices by issue date (invoiced revenue,
+# ARPA's customers) and by paid date (cash), the ledger by date and account: index-only range scans
+Index("ix_invoices_issue_cover", invoices.c.issue_date, invoices.c.status, invoices.c.is_credit_note,
+      invoices.c.currency, invoices.c.amount_excl_tax_cents, invoices.c.deal_id, invoices.c.company_id,
+      invoices.c.customer_name)
+Index("ix_invoices_paid_cover", invoices.c.paid_date, invoices.c.status, invoices.c.is_credit_note,
+      invoices.c.currency, invoices.c.amount_excl_tax_cents, invoices.c.tax_cents, invoices.c.deal_id)
+Index("ix_ledger_cover", ledger_entries.c.ecriture_date, ledger_entries.c.compte_num,
+      ledger_entries.c.debit_cents, ledger_entries.c.credit_cents)
 Index("ix_budgets_month", budgets.c.month, budgets.c.metric)
 Index("ix_import_runs_hash", import_runs.c.kind, import_runs.c.file_hash)
 Index("ix_snapshots_week", pipeline_snapshots.c.week_start)
