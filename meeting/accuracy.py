@@ -77,6 +77,12 @@ def forecast_accuracy_table(engine: Engine, until: dt.date | None = None,
     return pd.DataFrame(out, columns=ACCURACY_COLUMNS)
 
 
+def mean_accuracy(table: pd.DataFrame) -> tuple[float | None, int]:
+    """Mean accuracy over the rows of quarters that have ended, and how many rows it averages."""
+    scores = [a for a in table[table.is_final].accuracy if a is not None and not pd.isna(a)]
+    return (sum(scores) / len(scores) if scores else None), len(scores)
+
+
 def forecast_accuracy(engine: Engine, filters: Filters, today: dt.date | None = None) -> MetricValue:
     """Mean accuracy of the weekly forecasts for the fiscal quarters that ended within the period."""
     def value(v: float | None, reason: str | None = None) -> MetricValue:
@@ -87,14 +93,14 @@ def forecast_accuracy(engine: Engine, filters: Filters, today: dt.date | None = 
         return value(None, "Forecasts are recorded for the whole company only; clear the slice filters.")
     table = forecast_accuracy_table(engine, today=today)
     ended = table[table.is_final & (table.period_end >= filters.start) & (table.period_end <= filters.end)]
-    scores = [a for a in ended.accuracy if a is not None and not pd.isna(a)]
+    mean, _ = mean_accuracy(ended)
     if ended.empty:
         return value(None, "No fiscal quarter with recorded weekly forecasts ended in this period; "
                            "choose a period that includes the end of a finished quarter.")
-    if not scores:
+    if mean is None:
         return value(None, "No revenue was won in the forecast quarters, so accuracy is undefined.")
-    return value(sum(scores) / len(scores))
+    return value(mean)
 
 
-__all__ = ["ACCURACY_COLUMNS", "accuracy_of", "recorded_forecasts", "forecast_accuracy_table",
+__all__ = ["ACCURACY_COLUMNS", "accuracy_of", "mean_accuracy", "recorded_forecasts", "forecast_accuracy_table",
            "forecast_accuracy"]

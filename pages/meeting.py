@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from meeting import decisions as dec
+from meeting.accuracy import mean_accuracy
 from meeting.charts import accuracy_figure, waterfall_figure
 from meeting.pack import format_cell, pack_file_name, to_html, to_xlsx
 from meeting.report import ROLES, WeekReport, week_report
@@ -92,15 +93,15 @@ def _waterfall(report: WeekReport) -> None:
 def _forecast(report: WeekReport) -> None:
     st.subheader("Forecast vs actual")
     acc = report.accuracy
-    final = acc[acc.is_final & acc.accuracy.notna()]
+    mean, n_final = mean_accuracy(acc)
     st.caption("The forecast each meeting recorded for its fiscal quarter, against the revenue won in that "
                "quarter. Accuracy = 1 - |forecast - actual| / actual, once the quarter is over.")
     left, right = st.columns([3, 1])
     left.plotly_chart(accuracy_figure(acc, report.currency), key="meeting_accuracy",
                       config={"displayModeBar": False})
     right.metric("Forecast accuracy (ended quarters)",
-                 _fmt(final.accuracy.mean() if not final.empty else None, "ratio"), border=True,
-                 help=f"Mean over {len(final)} weekly forecasts of quarters that have ended.")
+                 _fmt(mean, "ratio"), border=True,
+                 help=f"Mean over {n_final} weekly forecasts of quarters that have ended.")
     table(acc.drop(columns=["snapshot_id"]), ctx.fs, key="meeting_acc_table", name="forecast_accuracy",
           money=("forecast", "actual"), ratio=("accuracy",), count=())
 
