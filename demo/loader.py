@@ -15,6 +15,7 @@ from typing import Callable
 from sqlalchemy import Connection, Engine, func, select
 
 from store import StoreError, bump_data_version, schema as s, set_meta
+from store.bulk import begin_explicitly, indexes_rebuilt_after
 from . import crm, finance
 from .timeline import Timeline
 
@@ -141,33 +142,28 @@ def generate_demo(engine: Engine, scale: str = "small", seed: int = DEFAULT_SEED
             conn.commit()
         try:
             with conn.begin():
-                if sqlite:  # pysqlite only opens a transaction before DML: make the index DDL part of it
-                    conn.exec_driver_sql("BEGIN")
+                begin_explicitly(conn)  # the index DDL belongs to the load's transaction
                 _check_free(conn)
                 tables = [s.metadata.tables[name] for name in COLUMNS]
-                indexes = [ix for t in tables for ix in t.indexes]
-                for ix in indexes:  # rebuilt once at the end: much faster than row by row
-                    ix.drop(conn, checkfirst=True)
-                writer = BulkWriter(conn, batch_rows)
-                pipes, stages = crm.pipeline_rows()
-                writer.add("owners", crm.owner_rows(owners, tl))
-                writer.add("pipelines", pipes)
-                writer.add("pipeline_stages", stages)
-                writer.add("products", crm.product_rows())
-                for block in range(size.blocks):
-                    rows, part = _one_block(ctx, seed, block)
-                    totals.merge(part)
-                    for table, table_rows in rows.items():
-                        writer.add(table, table_rows)
-                    if progress:
-                        progress(block + 1, size.blocks, writer.generated)
-                spend = finance.generate_spend(tl, seed, size.contacts, totals)
-                writer.add("marketing_spend", spend["marketing_spend"])
-                writer.add("ledger_entries", spend["ledger_entries"])
-                writer.add("budgets", finance.generate_budgets(tl, seed, totals))
-                writer.flush_all()
-                for ix in indexes:
-                    ix.create(conn)
+                with indexes_rebuilt_after(conn, tables):  # rebuilt once: much faster than row by row
+                    writer = BulkWriter(conn, batch_rows)
+                    pipes, stages = crm.pipeline_rows()
+                    writer.add("owners", crm.owner_rows(owners, tl))
+                    writer.add("pipelines", pipes)
+                    writer.add("pipeline_stages", stages)
+                    writer.add("products", crm.product_rows())
+                    for block in range(size.blocks):
+                        rows, part = _one_block(ctx, seed, block)
+                        totals.merge(part)
+                        for table, table_rows in rows.items():
+                            writer.add(table, table_rows)
+                        if progress:
+                            progress(block + 1, size.blocks, writer.generated)
+                    spend = finance.generate_spend(tl, seed, size.contacts, totals)
+                    writer.add("marketing_spend", spend["marketing_spend"])
+                    writer.add("ledger_entries", spend["ledger_entries"])
+                    writer.add("budgets", finance.generate_budgets(tl, seed, totals))
+                    writer.flush_all()
                 for key, value in (("is_demo", "1"), ("demo_seed", str(seed)), ("demo_scale", scale),
                                    ("demo_as_of", as_of.isoformat())):
                     set_meta(conn, key, value)

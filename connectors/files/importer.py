@@ -9,13 +9,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from contextlib import contextmanager, nullcontext
 from operator import itemgetter
-from typing import Callable
+from typing import Callable, Iterator
 
-from sqlalchemy import Connection, Engine, and_, select, update
+from sqlalchemy import Connection, Engine, and_, func, select, update
 
 from store import bump_data_version, schema as s, utcnow
 from store.audit import record_audit
+from store.bulk import indexes_rebuilt_after
 from store.db import SQLAlchemyError
 
 from . import budgets, fec, hubspot_csv, invoices, spend
@@ -228,21 +230,19 @@ def _import_fec(engine: Engine, data: bytes, file_name: str, actor: str, mapping
 
     def write(skip: frozenset) -> ImportReport:
         before = reader.rows_yielded
-        with engine.begin() as conn:
+        with _bulk_connection(engine) as conn, conn.begin():
             import_id = _record_run(conn, report, actor, started, "success")
-            tuned = _tune_bulk(conn, True)
-            try:
+            with _ledger_indexes_off(conn, data.count(b"\n")):
                 for batch in _fec_batches(reader, data, skip, progress):
                     bulk_insert(conn, s.ledger_entries.name, fec.ROW_COLUMNS, batch,
                                 {"import_id": import_id, "siren": reader.siren, "origin": "csv"})
-            finally:
-                if tuned:
-                    _tune_bulk(conn, False)
-            if report.errors and not skip:
-                raise _Rollback
-            report.rows_accepted = reader.rows_yielded - before
-            if not report.rows_accepted:
-                raise _Rollback
+                if report.errors and not skip:
+                    raise _Rollback
+                report.rows_accepted = reader.rows_yielded - before
+                if not report.rows_accepted:
+                    raise _Rollback
+                if progress:
+                    progress(1.0, "indexing")
             report.period = reader.period
             report.rows_replaced = _replace_ledger_period(conn, reader.siren, reader.period, import_id)
             conn.execute(update(s.import_runs).where(s.import_runs.c.import_id == import_id).values(
@@ -327,12 +327,40 @@ def _replace_ledger_period(conn: Connection, siren: str | None, period, import_i
         t.c.import_id != import_id))).rowcount
 
 
-def _tune_bulk(conn: Connection, on: bool) -> bool:
-    """A larger page cache while SQLite bulk-inserts (index pages stay in memory)."""
+@contextmanager
+def _bulk_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection tuned for one bulk import. On SQLite, for this connection only and until the
+    import ends: a larger page cache, and no per-row foreign key lookup (the only key of
+    ledger_entries, import_id, is the import_runs row the same transaction inserts first)."""
+    with engine.connect() as conn:
+        if conn.dialect.name != "sqlite":
+            yield conn
+            return
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # a no-op inside a transaction: set before it
+        conn.exec_driver_sql("PRAGMA cache_size=-65536")
+        conn.commit()
+        try:
+            yield conn
+        finally:
+            try:
+                conn.rollback()
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.exec_driver_sql("PRAGMA cache_size=-2000")
+                conn.commit()
+            except SQLAlchemyError:  # never hand a connection without foreign keys back to the pool
+                conn.invalidate()
+
+
+def _ledger_indexes_off(conn: Connection, incoming: int):
+    """On SQLite, ledger_entries' secondary indexes dropped for the load and rebuilt at its end,
+    in the same transaction, when the table holds no more than twice the rows coming in (beyond,
+    rebuilding over the rows already there costs more than it saves). Not on PostgreSQL, where
+    DROP INDEX would lock the dashboards out of the table until the import commits."""
     if conn.dialect.name != "sqlite":
-        return False
-    conn.exec_driver_sql("PRAGMA cache_size=-131072" if on else "PRAGMA cache_size=-2000")
-    return True
+        return nullcontext()
+    t = s.ledger_entries
+    held = conn.execute(select(func.count()).select_from(t)).scalar_one()
+    return indexes_rebuilt_after(conn, [t]) if held <= 2 * incoming else nullcontext()
 
 
 def _live_columns(columns, rows: list[tuple]) -> list[int]:

@@ -3,7 +3,7 @@ replaces its period, every attempt recorded."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from connectors.files import importer
 from connectors.files.importer import FileImportError, import_file, read_file
@@ -99,6 +99,35 @@ def test_import_failure_while_writing_rolls_back(engine, monkeypatch):
     assert count_rows(engine, s.ledger_entries) == 0 and data_version(engine) == version
     assert [r["status"] for r in _runs(engine)] == ["failed"]
 
+
+
+def _ledger_indexes(engine) -> set[str]:
+    return {ix["name"] for ix in inspect(engine).get_indexes(s.ledger_entries.name)}
+
+
+def test_import_fec_leaves_ledger_indexes_and_foreign_keys_in_place(engine, monkeypatch):
+    """The bulk load drops the ledger's indexes and foreign key checks for its own transaction
+    only: they are back after a success, a rejection and a failure while writing."""
+    expected = {ix.name for ix in s.ledger_entries.indexes}
+    assert {"ix_ledger_date_account", "ix_ledger_import"} <= expected
+    assert import_file(engine, "fec", small_fec(), NAME).status == "success"
+    assert _ledger_indexes(engine) == expected
+    broken = small_fec([fec_line("VE", "7", "20240110", "706000", "0,00", "10,00")])  # unbalanced
+    assert import_file(engine, "fec", broken, NAME).status == "rejected"
+    assert _ledger_indexes(engine) == expected
+    real = importer.bulk_insert
+
+    def explode(conn, table, columns, rows, constants, batch=50_000):
+        real(conn, table, columns, rows, constants)
+        conn.execute(s.ledger_entries.insert().values(journal_code=None))  # NOT NULL violation
+    monkeypatch.setattr(importer, "bulk_insert", explode)
+    assert import_file(engine, "fec", small_fec(sale="1200,00"), NAME).status == "failed"
+    assert _ledger_indexes(engine) == expected
+    assert ledger_totals(engine)["lines"] == 5 and ledger_totals(engine)["revenue"] == 100000
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:  # the pooled connection the imports used
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -2000
 
 def test_import_fec_streams_in_batches(engine, monkeypatch):
     """Several batches in one transaction: all rows land, the totals are exact."""
