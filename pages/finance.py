@@ -6,7 +6,7 @@ import streamlit as st
 
 from ui import cache, charts
 from ui.context import get_context
-from ui.page import header, kpi_row, lazy_tabs
+from ui.page import header, kpi_row, lazy_expander, lazy_tabs
 from ui.tables import table
 
 REVENUE = ["north_star", "invoiced_revenue", "ledger_revenue", "booked_to_invoiced_gap",
@@ -25,8 +25,9 @@ def revenue_bridge(ctx) -> None:
     with right:
         charts.frame_bars(bridge, "month", ["booked_to_invoiced_gap", "invoiced_to_ledger_gap"], ctx.fs,
                           unit="money", title="Gaps by month", key="fin_gaps")
-    with st.expander("Revenue bridge by month (table)"):
-        table(bridge, ctx.fs, key="fin_bridge_table", name="revenue_bridge", money=MONEY)
+    with lazy_expander("Revenue bridge by month (table)", "fin_bridge_exp") as exp:
+        if exp.open:
+            table(bridge, ctx.fs, key="fin_bridge_table", name="revenue_bridge", money=MONEY)
     gap = st.segmented_control("Items behind the gap", ["booked_to_invoiced", "invoiced_to_ledger"],
                                key="fin_gap", default="booked_to_invoiced",
                                format_func=lambda g: g.replace("_", " ").capitalize()) or "booked_to_invoiced"
@@ -46,8 +47,9 @@ def spend_by_channel(ctx) -> None:
     spend = cache.detail(ctx.engine, FD, "spend_by_channel", ctx.fs.filters, grain="month")
     charts.frame_bars(spend, "period", "spend", ctx.fs, unit="money", color="channel", dimension="channel",
                       barmode="stack", title="Marketing spend by channel", key="fin_spend")
-    with st.expander("Spend by channel (table)"):
-        table(spend, ctx.fs, key="fin_spend_table", name="spend_by_channel", money=("spend",))
+    with lazy_expander("Spend by channel (table)", "fin_spend_exp") as exp:
+        if exp.open:
+            table(spend, ctx.fs, key="fin_spend_table", name="spend_by_channel", money=("spend",))
 
 
 ctx = get_context()

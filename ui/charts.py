@@ -54,15 +54,23 @@ def _plain(value):
     return float(value) if hasattr(value, "__float__") else str(value)
 
 
+class _BuiltFigure(go.Figure):
+    """A finished figure whose dict (what st.plotly_chart sends) is computed once, not on every
+    draw: plotly's to_dict deep-copies and re-encodes every array each time. Read-only."""
+
+    def to_dict(self) -> dict:
+        return self._built
+
+
 @st.cache_resource(show_spinner=False, max_entries=256)
 def _figure(spec: str) -> go.Figure:
-    """The figure of a JSON spec {"traces": [[type, kwargs]], "layouts": [kwargs]}, built once per
-    process and spec (building and validating a plotly figure is most of a chart's cost). Shared:
-    never changed after it is built (st.plotly_chart copies it)."""
+    """The figure of a JSON spec {"traces": [[type, kwargs]], "layouts": [kwargs]}, built and
+    validated once per process and spec, then shared by every session (never changed)."""
     d = json.loads(spec)
-    fig = go.Figure([getattr(go, kind)(**kwargs) for kind, kwargs in d["traces"]])
+    fig = _BuiltFigure([getattr(go, kind)(**kwargs) for kind, kwargs in d["traces"]])
     for update in d["layouts"]:
         fig.update_layout(**update)
+    fig._built = go.Figure.to_dict(fig)
     return fig
 
 

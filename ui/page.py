@@ -43,3 +43,9 @@ def grain_picker(key: str, options=("month", "week")) -> str:
 def lazy_tabs(labels: list[str], key: str) -> list:
     """Tabs whose content is computed only while open (a click reruns the page)."""
     return list(st.tabs(labels, key=key, on_change="rerun"))
+
+
+def lazy_expander(label: str, key: str):
+    """An expander whose content is computed and sent only while open (opening it reruns the page):
+    `with (exp := lazy_expander(...)): if exp.open: ...`."""
+    return st.expander(label, key=key, on_change="rerun")
