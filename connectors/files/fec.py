@@ -189,8 +189,8 @@ class FecReader:
         dget = dcache.get
         ccache: dict[str, int] = {}
         cget = ccache.get
-        fast_comma = self.decimal
         thousands = bool(self.options.thousands)
+        fast_comma = "" if thousands else self.decimal  # "" never equals a character: no fast path
 
         def opt_date(raw: str):
             v = dget(raw, False)
@@ -265,14 +265,18 @@ class FecReader:
                     ok = False
                 cn = valid
                 try:
-                    if has_dc:
+                    if has_dc:  # inline: 'digits<decimal>dd' (ASCII, < 14 digits before) -> int of the digits
                         raw = f[i_d]
-                        debit = cget(raw)
-                        if debit is None:
+                        if len(raw) > 3 and raw[-3] == fast_comma and (d := raw[:-3] + raw[-2:]).isdigit() \
+                                and d.isascii() and len(d) < 16:
+                            debit = int(d)
+                        else:
                             debit = amount(raw)
                         raw = f[i_c]
-                        credit = cget(raw)
-                        if credit is None:
+                        if len(raw) > 3 and raw[-3] == fast_comma and (d := raw[:-3] + raw[-2:]).isdigit() \
+                                and d.isascii() and len(d) < 16:
+                            credit = int(d)
+                        else:
                             credit = amount(raw)
                     else:
                         value = cents(f[i_d])
@@ -289,9 +293,11 @@ class FecReader:
                         f"unparseable amount: {exc}")
                     ok = False
                 try:
-                    pdate = opt_date(f[i_pd])
-                    dlet = opt_date(f[i_dl])
-                    vdate = opt_date(f[i_vd])
+                    pdate, dlet, vdate = dget(f[i_pd], False), dget(f[i_dl], False), dget(f[i_vd], False)
+                    if pdate is False or dlet is False or vdate is False:  # a value not seen yet
+                        pdate = opt_date(f[i_pd])
+                        dlet = opt_date(f[i_dl])
+                        vdate = opt_date(f[i_vd])
                 except ValueError as exc:
                     for name, i in (("PieceDate", i_pd), ("DateLet", i_dl), ("ValidDate", i_vd)):
                         try:
