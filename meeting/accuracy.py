@@ -79,7 +79,10 @@ def forecast_accuracy_table(engine: Engine, until: dt.date | None = None,
 
 def mean_accuracy(table: pd.DataFrame) -> tuple[float | None, int]:
     """Mean accuracy over the rows of quarters that have ended, and how many rows it averages."""
-    scores = [a for a in table[table.is_final].accuracy if a is not None and not pd.isna(a)]
+    if table.empty:
+        return None, 0
+    final = table.loc[table["is_final"].astype(bool), "accuracy"]
+    scores = [a for a in final if a is not None and not pd.isna(a)]
     return (sum(scores) / len(scores) if scores else None), len(scores)
 
 

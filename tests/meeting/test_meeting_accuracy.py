@@ -67,3 +67,16 @@ def test_forecast_accuracy_without_an_ended_quarter_says_why(forecasts):
     assert mv.value is None and "ended in this period" in mv.reason
     sliced = forecast_accuracy(forecasts, Filters(D(2026, 7, 1), D(2026, 12, 31), regions=("France",)), today=TODAY)
     assert sliced.value is None and "whole company" in sliced.reason
+
+
+def test_mean_accuracy_averages_ended_quarters_only():
+    import pandas as pd
+    from meeting.accuracy import ACCURACY_COLUMNS, mean_accuracy
+    rows = [  # two ended quarters scored 0.9 and 0.6; a running one (no score) is left out
+        {"is_final": True, "accuracy": 0.9}, {"is_final": True, "accuracy": 0.6},
+        {"is_final": False, "accuracy": None}, {"is_final": True, "accuracy": None},
+    ]
+    table = pd.DataFrame([{c: r.get(c) for c in ACCURACY_COLUMNS} for r in rows], columns=ACCURACY_COLUMNS)
+    mean, n = mean_accuracy(table)
+    assert n == 2 and abs(mean - 0.75) < 1e-12
+    assert mean_accuracy(pd.DataFrame(columns=ACCURACY_COLUMNS)) == (None, 0)
