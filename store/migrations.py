@@ -13,7 +13,7 @@ from sqlalchemy import Connection, MetaData, Table, UniqueConstraint, inspect
 from . import schema as s
 
 # Objects that did not exist in version 1, by the version that added them.
-_ADDED_TABLES = {"definition_overrides": 2, "audit_log": 2, "decision_events": 2}
+_ADDED_TABLES = {"definition_overrides": 2, "audit_log": 2, "decision_events": 3}
 _ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2}
 
 
@@ -64,5 +64,24 @@ def _v2(conn: Connection) -> None:
     _add_new_columns(conn, 2)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2}
+def _ensure_declared_indexes(conn: Connection) -> None:
+    """Create every index the schema declares that the store lacks (indexes added for speed)."""
+    insp = inspect(conn)
+    for t in s.metadata.sorted_tables:
+        if not insp.has_table(t.name):
+            continue
+        existing = {ix["name"] for ix in insp.get_indexes(t.name)}
+        for ix in t.indexes:
+            if ix.name not in existing:
+                ix.create(conn)
+
+
+def _v3(conn: Connection) -> None:
+    """Meeting decision history (decision_events); the metric layer's covering indexes on older stores."""
+    _create_tables(conn, 3, only_new=True)
+    _add_new_columns(conn, 3)
+    _ensure_declared_indexes(conn)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3}
 assert max(MIGRATIONS) == s.SCHEMA_VERSION, "every schema version needs a migration"

@@ -94,3 +94,25 @@ def test_store_env_var_wins_over_default(monkeypatch, tmp_path):
     assert resolve_store().source == "NORTHSTAR_DB_URL"
     monkeypatch.delenv("NORTHSTAR_DB_URL")
     assert resolve_store().url.endswith("northstar.db")
+
+
+def test_store_upgrades_v2_store_with_missing_table_and_indexes(store_url):
+    """A store made at version 2 (before the decision history and the metric indexes) upgrades to 3."""
+    from store.migrations import _v2
+    raw = create_engine(store_url)
+    with raw.begin() as conn:
+        _v1(conn)
+        _v2(conn)
+        schema.schema_version.create(conn, checkfirst=True)
+        for v in (1, 2):
+            conn.execute(schema.schema_version.insert().values(version=v, applied_at=dt.datetime(2025, 1, 1)))
+        for ix in schema.contacts.indexes:  # as if these indexes had not been declared yet
+            ix.drop(conn)
+    assert not inspect(raw).has_table("decision_events")
+    raw.dispose()
+
+    engine = open_store(StoreSettings(store_url, "test"))
+    assert schema_version(engine) == 3
+    assert inspect(engine).has_table("decision_events")
+    names = {ix["name"] for ix in inspect(engine).get_indexes("contacts")}
+    assert {ix.name for ix in schema.contacts.indexes} <= names
