@@ -13,7 +13,7 @@ from contextlib import contextmanager, nullcontext
 from operator import itemgetter
 from typing import Callable, Iterator
 
-from sqlalchemy import Connection, Engine, and_, func, select, update
+from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 
 from store import bump_data_version, schema as s, utcnow
 from store.audit import record_audit
@@ -321,6 +321,9 @@ def _idle_core() -> bool:
 def _replace_ledger_period(conn: Connection, siren: str | None, period, import_id: int) -> int:
     """Delete the company's earlier lines in the period just imported (a corrected FEC)."""
     t = s.ledger_entries
+    others = select(t.c.entry_id).where(or_(t.c.import_id < import_id, t.c.import_id > import_id)).limit(1)
+    if conn.execute(others).first() is None:  # only this import's rows (an index seek, not a scan)
+        return 0
     same_company = t.c.siren == siren if siren else t.c.siren.is_(None)
     return conn.execute(t.delete().where(and_(
         same_company, t.c.ecriture_date >= period[0], t.c.ecriture_date <= period[1],
