@@ -6,6 +6,7 @@ extra ones ignored, and the Montant/Sens variant instead of Debit/Credit. Every 
 """
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import json
 import os
@@ -93,14 +94,16 @@ class FecReader:
 
     `batches()` can run more than once: a second pass with `skip` leaves out whole entries
     (JournalCode, EcritureNum) found bad in the first, so a valid-only import stays balanced.
-    Memory holds the text and one batch, never the whole ledger as rows.
+    Memory holds the file's bytes (the caller's), one piece of decoded text and one batch, never
+    the whole ledger as rows; text in other encodings than UTF-8 and the 8-bit ones is held whole.
     """
 
     def __init__(self, data: bytes, file_name: str, options: ReadOptions | None = None):
         self.options = options or ReadOptions()
         self.report = ImportReport("fec", file_name, partial_safe=True)
         self.siren = siren_from_name(file_name)
-        self.text = ""
+        self.text = ""  # the whole text, when it cannot be decoded piece by piece
+        self._bytes: tuple[bytes, int, str, str] | None = None  # data, text start, codec, errors
         self.ok_header = False
         self.bad_entries: set[tuple[str, str]] = set()
         self.period: tuple[dt.date, dt.date] | None = None
@@ -147,7 +150,41 @@ class FecReader:
         report.detected["amounts"] = "Debit/Credit" if self.has_dc else "Montant/Sens"
         self.decimal = self.options.decimal or ("," if _comma_decimal(head[1:200], sep, idx, self.has_dc) else ".")
         report.detected["decimal"] = self.decimal
-        self.sep, self.idx, self.text, self.ok_header = sep, idx, text, True
+        self.sep, self.idx, self.ok_header = sep, idx, True
+        self._keep_text(data, text, encoding)
+
+    def _keep_text(self, data: bytes, text: str, encoding: str) -> None:
+        """Keep a way to read `text` again: pieces of `data` decoded as they are read when the
+        encoding allows cutting the bytes at any newline (UTF-8, 8-bit), else the text itself."""
+        try:
+            codec = codecs.lookup("utf-8" if encoding == "utf-8-sig" else encoding).name
+        except LookupError:
+            codec = ""
+        if codec == "utf-8":  # the text starts after the BOMs that were stripped
+            start = 0
+            while data.startswith(codecs.BOM_UTF8, start):
+                start += 3
+            left = 0
+            while text.startswith("\ufeff", left):
+                left += 1
+            self._bytes = (data, start - 3 * left, codec, "strict")
+        elif codec in ("cp1252", "iso8859-15", "latin-1", "iso8859-1"):
+            self._bytes = (data, 0, codec, "strict" if self.options.encoding else "replace")
+        else:
+            self.text = text
+
+    def _pieces(self, size: int = 1 << 22):
+        """The text in pieces of whole lines (about `size` bytes or characters)."""
+        if self._bytes is None:
+            yield from _line_chunks(self.text, size)
+            return
+        data, start, codec, errors = self._bytes
+        n = len(data)
+        while start < n:
+            end = data.find(b"\n", min(start + size, n - 1))
+            end = n if end == -1 else end + 1
+            yield data[start:end].decode(codec, errors)
+            start = end
 
     def batches(self, batch_rows: int = 50_000, skip: set | frozenset = frozenset(), progress=None):
         """Lists of valid row tuples (ROW_COLUMNS order); problems are reported on the first pass only."""
@@ -177,7 +214,7 @@ class FecReader:
         batch: list[tuple] = []
         n_read = 0
         min_date = max_date = None
-        total = max(len(self.text), 1)
+        total = max(len(self._bytes[0]) - self._bytes[1] if self._bytes else len(self.text), 1)
         done_chars = 0
         line_no = 1
         header_pending = True
@@ -215,9 +252,9 @@ class FecReader:
             return v
 
         # padded files (fixed-width exports) need every text stripped; most files need none
-        sample = split_lines(self.text[:200_000])[1:500]
+        sample = split_lines(next(self._pieces(200_000), ""))[1:500]
         padded = any(v != v.strip() for line in sample for v in line.split(sep))
-        for piece in _line_chunks(self.text):
+        for piece in self._pieces():
             lines = split_lines(piece)
             done_chars += len(piece)
             if header_pending:
@@ -340,7 +377,7 @@ class FecReader:
                     yield batch
                     batch = []
             if progress is not None:
-                progress(done_chars / total, f"read {line_no:,} lines")
+                progress(min(done_chars / total, 1.0), f"read {line_no:,} lines")
         if batch:
             self.rows_yielded += len(batch)
             yield batch

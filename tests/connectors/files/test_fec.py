@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from connectors.files.detect import ReadOptions
-from connectors.files.fec import parse_fec, siren_from_name
+from connectors.files.fec import FecReader, parse_fec, siren_from_name
 from connectors.files.importer import import_file
 from fileimport_helpers import FEC_HEADER, SHARED_FEC, fec_line, ledger_totals, small_fec
 
@@ -60,6 +60,22 @@ def test_parse_fec_cr_cr_lf_lines_are_not_doubled():
     assert fec.rows[0][0] == 2 and fec.rows[1][0] == 3  # consecutive line numbers, no blank lines
     assert fec.rows[0][4] == "2022-04-01" and fec.rows[0][12] == 188831
 
+
+
+@pytest.mark.parametrize("encoding, forced", [("utf-8", None), ("utf-8", "utf-8"), ("cp1252", None)])
+def test_parse_fec_text_decoded_piece_by_piece_keeps_every_character(monkeypatch, encoding, forced):
+    """The bytes are decoded a piece at a time, cut after a newline: with 7-byte pieces no cut
+    splits a character, a CR CR LF ending or the BOM, and the line numbers run on."""
+    real = FecReader._pieces
+    monkeypatch.setattr(FecReader, "_pieces", lambda self, size=1 << 22: real(self, 7))
+    lines = [FEC_HEADER, fec_line("VE", "1", "20240105", "706000", "0,00", "10,00", label="Café € été"),
+             fec_line("VE", "1", "20240105", "411000", "10,00", "0,00", label="Crème")]
+    bom = b"\xef\xbb\xbf" if encoding == "utf-8" else b""
+    fec = parse_fec(bom + ("\r\r\n".join(lines) + "\r\r\n").encode(encoding), "123456789FEC20241231.txt",
+                    ReadOptions(encoding=forced) if forced else None)
+    assert fec.report.errors == []
+    assert [(r[0], r[1], r[11], r[12], r[13]) for r in fec.rows] == [
+        (2, "VE", "Café € été", 0, 1000), (3, "VE", "Crème", 1000, 0)]
 
 def test_parse_fec_pipe_padded_latin1_file():
     name = "111111111FEC20221231.TXT"
