@@ -59,10 +59,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     for table in ("contacts", "companies", "deals", "deal_stage_history", "line_items", "invoices",
                   "ledger_entries", "marketing_spend", "budgets"):
         print(f"  {table:<22} {counts.get(table, 0):>12,}")
+    weeks = args.snapshot_weeks if args.snapshot_weeks is not None else (12 if args.scale == "small" else 0)
+    if weeks <= 0:
+        print("  meeting snapshots      skipped (rebuilding past weeks is slow at this scale; "
+              "add them with --snapshot-weeks N or `python cli.py snapshot`)")
+        return 0
     from meeting.snapshots import backfill_demo_snapshots
     started = time.monotonic()
-    snapshots = backfill_demo_snapshots(engine, weeks=12, as_of=as_of)
-    print(f"  meeting snapshots      {len(snapshots):>12,}  (12 past weeks + this one, "
+    snapshots = backfill_demo_snapshots(engine, weeks=weeks, as_of=as_of)
+    print(f"  meeting snapshots      {len(snapshots):>12,}  ({weeks} past weeks + this one, "
           f"{time.monotonic() - started:.1f}s)")
     return 0
 
@@ -73,6 +78,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="small: 4,500 contacts / 1,500 deals (default); medium: 100k deals; 1M: 1M deals")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
     p.add_argument("--as-of", metavar="YYYY-MM-DD", help="last day of the data + 1 (default: today, UTC)")
+    p.add_argument("--snapshot-weeks", type=int, metavar="N",
+                   help="past weeks of meeting snapshots to rebuild (default: 12 for small, 0 for larger scales)")
     p.add_argument("--reset", action="store_true",
                    help="delete EVERYTHING in the store first (also non-demo data)")
     p.add_argument("--if-empty", action="store_true",

@@ -123,3 +123,11 @@ def test_demo_failure_half_way_keeps_nothing(engine, monkeypatch):
     assert {"ix_deals_close_date", "ix_deals_owner"} <= indexes  # dropped for the load, restored on rollback
     with engine.connect() as conn:
         assert get_meta(conn, "is_demo") is None
+
+
+def test_demo_cli_snapshot_weeks_can_be_chosen_or_skipped(capsys, snapshot_calls):
+    assert cli.main(["demo", "--as-of", "2026-01-31", "--snapshot-weeks", "3"]) == 0
+    assert snapshot_calls == [(3, dt.date(2026, 1, 31))]
+    assert cli.main(["demo", "--reset", "--as-of", "2026-01-31", "--snapshot-weeks", "0"]) == 0
+    assert "meeting snapshots      skipped" in capsys.readouterr().out
+    assert len(snapshot_calls) == 1
