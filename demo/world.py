@@ -6,6 +6,8 @@ Rates are per-source or per-region behaviour that makes the dashboards tell a st
 """
 from __future__ import annotations
 
+from connectors.hubspot.settings import DEFAULT_PIPELINE
+
 REGIONS = ("France", "DACH", "UK & Ireland", "North America")
 REGION_WEIGHTS = (0.34, 0.24, 0.16, 0.26)
 REGION_CODES = {"France": "FR", "DACH": "DACH", "UK & Ireland": "UKI", "North America": "NA"}
@@ -143,15 +145,7 @@ LOST_REASONS = (("Price", 0.24), ("Competitor", 0.22), ("No decision", 0.26),
 # HubSpot's default deal pipeline, plus a renewals pipeline:
 # (stage id, label, probability, is_closed, is_won).
 PIPELINES = (
-    ("default", "Sales Pipeline", (
-        ("appointmentscheduled", "Appointment Scheduled", 0.2, False, False),
-        ("qualifiedtobuy", "Qualified To Buy", 0.4, False, False),
-        ("presentationscheduled", "Presentation Scheduled", 0.6, False, False),
-        ("decisionmakerboughtin", "Decision Maker Bought-In", 0.8, False, False),
-        ("contractsent", "Contract Sent", 0.9, False, False),
-        ("closedwon", "Closed Won", 1.0, True, True),
-        ("closedlost", "Closed Lost", 0.0, True, False),
-    )),
+    DEFAULT_PIPELINE,
     ("renewals", "Renewals", (
         ("renewalupcoming", "Renewal Upcoming", 0.7, False, False),
         ("renewalnegotiation", "In Negotiation", 0.85, False, False),

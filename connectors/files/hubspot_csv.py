@@ -92,16 +92,6 @@ FIELDS: dict[str, list[Field]] = {
     ],
 }
 
-# HubSpot's default pipeline, used when the store has no pipeline yet (no API sync ever ran).
-DEFAULT_PIPELINE = ("default", "Sales Pipeline", [
-    ("appointmentscheduled", "Appointment Scheduled", 0.2, False, False),
-    ("qualifiedtobuy", "Qualified To Buy", 0.4, False, False),
-    ("presentationscheduled", "Presentation Scheduled", 0.6, False, False),
-    ("decisionmakerboughtin", "Decision Maker Bought-In", 0.8, False, False),
-    ("contractsent", "Contract Sent", 0.9, False, False),
-    ("closedwon", "Closed Won", 1.0, True, True),
-    ("closedlost", "Closed Lost", 0.0, True, False),
-])
 _SOURCE_LABELS = {"offline sources": "OFFLINE", "organic social": "SOCIAL_MEDIA", "social media": "SOCIAL_MEDIA"}
 
 
@@ -144,7 +134,7 @@ class _Lookups:
                 self.owners.setdefault(name, oid)
         if not rows_p:
             self.default_pipeline_needed = True
-            pid, label, stages = DEFAULT_PIPELINE
+            pid, label, stages = hs_settings.DEFAULT_PIPELINE
             rows_p = [(pid, label)]
             rows_s = [(pid, sid, slabel) for sid, slabel, *_ in stages]
         for pid, label in rows_p:
@@ -285,7 +275,7 @@ def write_hubspot(conn: Connection, parsed: Parsed, import_id: int) -> int:
     """Upsert the records (origin 'csv'); deals also get their company/contact associations."""
     obj, id_col = parsed.scope["object"], parsed.scope["id_col"]
     if parsed.scope.get("default_pipeline"):
-        pid, label, stages = DEFAULT_PIPELINE
+        pid, label, stages = hs_settings.DEFAULT_PIPELINE
         upsert(conn, s.pipelines, [{"pipeline_id": pid, "label": label, "display_order": 0,
                                     "is_archived": False}], ["pipeline_id"])
         upsert(conn, s.pipeline_stages, [

@@ -127,3 +127,16 @@ def dimensions(object_type: str, properties: dict) -> dict:
     if object_type in ("deals", "products"):
         out["product_line"] = properties.get(PRODUCT_LINE_PROPERTY) or None
     return out
+
+
+# HubSpot's default deal pipeline as a new portal has it: (pipeline id, label, stages), each stage
+# (stage id, label, probability, is_closed, is_won). Used where no pipeline was synced yet.
+DEFAULT_PIPELINE = ("default", "Sales Pipeline", (
+    ("appointmentscheduled", "Appointment Scheduled", 0.2, False, False),
+    ("qualifiedtobuy", "Qualified To Buy", 0.4, False, False),
+    ("presentationscheduled", "Presentation Scheduled", 0.6, False, False),
+    ("decisionmakerboughtin", "Decision Maker Bought-In", 0.8, False, False),
+    ("contractsent", "Contract Sent", 0.9, False, False),
+    ("closedwon", "Closed Won", 1.0, True, True),
+    ("closedlost", "Closed Lost", 0.0, True, False),
+))
