@@ -39,7 +39,7 @@ with left:
     grain = grain_picker("ceo_grain")
     series = {REGISTRY[m].label: cache.metric_breakdown(ctx.engine, m, ctx.fs.filters, grain)
               for m in ("north_star", "target_revenue") if supports(m, grain)}
-    segment = charts.time_lines(series, ctx.fs, key="ceo_trend", kind="bar")
+    segment = charts.time_lines(series, ctx.fs, key="ceo_trend", kind="bar", grain=grain)
     drill.segment_drill(ctx, "north_star", grain, segment, key="ceo_trend_drill")
 with right:
     st.subheader("Funnel")

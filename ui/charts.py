@@ -107,9 +107,16 @@ def segment_bars(segments, dimension: str, fs, *, title: str | None = None, key:
     return _show([("Bar", bar)], layouts, key)
 
 
+_TIME_AXIS = {  # one tick per period, labelled as people name it
+    "month": dict(type="date", dtick="M1", tickformat="%b %Y"),
+    "week": dict(type="date", tickformat="%d %b"),
+}
+
+
 def time_lines(series: dict[str, list], fs, *, dimension: str = "series", title: str | None = None,
-               key: str, kind: str = "line") -> str | None:
-    """One line (or bar group) per named series of [(period, MetricValue)], shared x axis."""
+               key: str, kind: str = "line", grain: str | None = None) -> str | None:
+    """One line (or bar group) per named series of [(period, MetricValue)], shared x axis;
+    `grain` ('month' | 'week') labels the axis by period instead of by plotly's own date ticks."""
     traces = []
     unit = None
     for name, points in series.items():
@@ -132,6 +139,8 @@ def time_lines(series: dict[str, list], fs, *, dimension: str = "series", title:
     layouts = [_layout(fs, unit or "count", title, legend=len(traces) > 1)]
     if kind == "bar":
         layouts.append(dict(barmode="group"))
+    if grain in _TIME_AXIS:
+        layouts.append(dict(xaxis=_TIME_AXIS[grain]))
     return _show(traces, layouts, key)
 
 
