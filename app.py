@@ -9,9 +9,9 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.context import use_navigation_only
-from ui.shell import sections, start
+from ui.shell import configure_page, sections, start
 
-st.set_page_config(page_title="Northstar", page_icon=":material/star:", layout="wide")
+configure_page()
 use_navigation_only()
 start()
 st.navigation(sections()).run()

@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from .labels import display
 from .colors import color_for
 
 SEPARATORS = {"en-US": ".,", "fr-FR": ", "}  # plotly: decimal mark, then thousands separator
@@ -94,13 +95,16 @@ def segment_bars(segments, dimension: str, fs, *, title: str | None = None, key:
     names = [r[0] for r in rows]
     values = [r[1].value for r in rows]
     text = [_fmt(v, unit, fs) for v in values]
+    shown = [display(dimension, n) for n in names]
     bar = dict(
         x=values if horizontal else names, y=names if horizontal else values,
         orientation="h" if horizontal else "v",
         marker_color=[color_for(dimension, n) for n in names], text=text,
         textposition="auto" if len(names) <= 12 else "none", textangle=0,
-        customdata=names, hovertemplate="%{customdata}: %{text}<extra></extra>")
+        customdata=names, hovertext=shown, hovertemplate="%{hovertext}: %{text}<extra></extra>")
     layouts = [_layout(fs, unit, title, legend=False)]
+    if shown != names:  # category axis shows the human names; clicks still return the stored value
+        layouts.append({"yaxis" if horizontal else "xaxis": dict(tickmode="array", tickvals=names, ticktext=shown)})
     if horizontal:  # the value axis is x; y holds the names, without any currency suffix
         layouts.append(dict(xaxis=_axis(unit, fs), yaxis=dict(autorange="reversed", tickformat="",
                                                              tickprefix="", ticksuffix="")))
@@ -175,16 +179,19 @@ def frame_bars(df: pd.DataFrame, x: str, y: str | list[str], fs, *, unit: str, c
         groups = [(str(name), g) for name, g in df.groupby(color, sort=False, dropna=False)]
         ycol = y if isinstance(y, str) else y[0]
         pairs = [(name, g[x], g[ycol]) for name, g in groups]
+        shown = {name: display(dimension, name) for name, _g in groups}
         cdim = dimension
     else:
         ys = [y] if isinstance(y, str) else list(y)
         pairs = [(col.replace("_", " ").capitalize(), df[x], df[col]) for col in ys]
         cdim = "series"
+        shown = {}
     for name, xs, ys in pairs:
         xs = [str(v) for v in xs]
         text = [_fmt(None if pd.isna(v) else float(v), unit, fs) for v in ys]
-        common = dict(x=xs, y=[_num(v) for v in ys], name=name, text=text, customdata=xs,
-                      hovertemplate=f"{name} %{{x}}: %{{text}}<extra></extra>")
+        label = shown.get(name, name)
+        common = dict(x=xs, y=[_num(v) for v in ys], name=label, text=text, customdata=xs,
+                      hovertemplate=f"{label} %{{x}}: %{{text}}<extra></extra>")
         key_name = name.lower() if cdim == "series" else name
         if kind == "line":
             traces.append(("Scatter", dict(mode="lines+markers", line=dict(color=color_for(cdim, key_name)),

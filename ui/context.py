@@ -41,7 +41,8 @@ def get_context() -> AppContext:
     """The context of this run. When Streamlit ran the page file on its own (legacy pages/ mode:
     the first run after a server start, AppTest), do the shared start here, with the navigation."""
     if st.session_state.get(_RUN_KEY) is None or st.session_state.get(_RUN_KEY) is not _run_marker():
-        from .shell import sections, start
+        from .shell import configure_page, sections, start
+        configure_page()
         ctx = start()
         st.navigation(sections())
         return ctx

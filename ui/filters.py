@@ -14,6 +14,8 @@ import streamlit as st
 from metrics.filters import Filters
 from store import utcnow
 
+from .labels import display
+
 PERIODS = {
     "this_week": "This week", "this_month": "This month", "this_quarter": "This quarter",
     "fiscal_year": "Fiscal year", "last_12_months": "Last 12 months", "custom": "Custom dates",
@@ -153,7 +155,7 @@ def render_filters(options: dict, fiscal_year_start_month: int, default_locale: 
             labels = dict(o for o in options.get(opt, []) if isinstance(o, tuple))
             _keep(skey, [v for v in _kept(skey, []) if v in values])
             widget(st.multiselect, skey, SLICE_LABELS[qkey], values, placeholder="All",
-                   format_func=lambda v, labels=labels: labels.get(v, v))
+                   format_func=lambda v, labels=labels, dim=qkey: labels.get(v, display(dim, v)))
     locale = widget(sb.selectbox, "f_locale", "Number format", LOCALES,
                     format_func={"en-US": "English (1,234.56)", "fr-FR": "Français (1 234,56)"}.get)
     filters = Filters(start=start, end=end, **{field: tuple(_kept(skey, []))

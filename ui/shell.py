@@ -18,6 +18,12 @@ from .status import demo_banner, freshness_caption
 from .style import apply as apply_style
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
+PAGE_CONFIG = dict(page_title="Northstar", page_icon=":material/star:", layout="wide")
+
+
+def configure_page() -> None:
+    """Title, icon and the wide layout, for app.py and for a page Streamlit ran on its own."""
+    st.set_page_config(**PAGE_CONFIG)
 
 
 def _settings() -> tuple[str, str]:

@@ -6,6 +6,8 @@ import io
 import pandas as pd
 import streamlit as st
 
+from .labels import SOURCE_COLUMNS, display
+
 MONEY_FORMATS = {"EUR": "euro", "USD": "dollar"}
 
 
@@ -80,6 +82,10 @@ def table(df: pd.DataFrame, fs, *, key: str, name: str, money=None, ratio=None, 
     if df is None or df.empty:
         st.info(empty or f"{_title(name)}: nothing for these filters.", icon=":material/info:")
         return
+    shown = [c for c in SOURCE_COLUMNS if c in df.columns]
+    if shown:  # HubSpot source codes as HubSpot names them (the downloads too)
+        df = df.assign(**{c: df[c].map(lambda v: v if v is None or pd.isna(v) else display("source", v))
+                          for c in shown})
     guessed = guess_units(df)
     money = guessed["money"] if money is None else money
     ratio = guessed["ratio"] if ratio is None else ratio
