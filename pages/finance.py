@@ -6,7 +6,7 @@ import streamlit as st
 
 from ui import cache, charts
 from ui.context import get_context
-from ui.page import header, kpi_row, lazy_expander, lazy_tabs
+from ui.page import draw_tabs, header, kpi_row, lazy_expander
 from ui.tables import table
 
 REVENUE = ["north_star", "invoiced_revenue", "ledger_revenue", "booked_to_invoiced_gap",
@@ -58,7 +58,4 @@ kpi_row(ctx, REVENUE)
 kpi_row(ctx, UNIT_ECONOMICS)
 sections = {"Revenue bridge": revenue_bridge, "Budget vs actual": budget_vs_actual,
             "Spend by channel": spend_by_channel}
-for tab, draw in zip(lazy_tabs(list(sections), "fin_tabs"), sections.values()):
-    if tab.open:
-        with tab:
-            draw(ctx)
+draw_tabs(ctx, sections, "fin_tabs")

@@ -7,7 +7,7 @@ import streamlit as st
 from metrics import REGISTRY
 from ui import cache, charts, drill
 from ui.context import get_context
-from ui.page import header, kpi_row, lazy_tabs, supports
+from ui.page import draw_tabs, header, kpi_row, supports
 from ui.tables import table
 
 VOLUME = ["new_leads", "mqls", "sqls", "new_customers", "marketing_sourced_revenue", "marketing_sourced_share"]
@@ -77,9 +77,6 @@ def leads_table(ctx) -> None:
 
 sections = {"Campaigns": campaigns, "Source quality": source_quality, "Sales feedback": sales_feedback,
             "Leads over time (table)": leads_table}
-for tab, draw in zip(lazy_tabs(list(sections), "mkt_tabs"), sections.values()):
-    if tab.open:
-        with tab:
-            draw(ctx)
+draw_tabs(ctx, sections, "mkt_tabs")
 
 drill.kpi_drill(ctx, VOLUME + COST, key="mkt_drill")

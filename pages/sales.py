@@ -6,7 +6,7 @@ import streamlit as st
 
 from ui import cache, charts, drill
 from ui.context import get_context
-from ui.page import header, kpi_row, lazy_tabs
+from ui.page import draw_tabs, header, kpi_row
 from ui.tables import table
 
 PIPELINE = ["open_pipeline", "weighted_pipeline", "target_revenue", "pipeline_coverage", "forecast"]
@@ -51,9 +51,6 @@ def stage_table(ctx) -> None:
 
 sections = {"Burnt leads": burnt_leads, "By owner": by_owner, "By team": by_team,
             "Pipeline by stage (table)": stage_table}
-for tab, draw in zip(lazy_tabs(list(sections), "sales_tabs"), sections.values()):
-    if tab.open:
-        with tab:
-            draw(ctx)
+draw_tabs(ctx, sections, "sales_tabs")
 
 drill.kpi_drill(ctx, PIPELINE + PERFORMANCE, key="sales_drill")

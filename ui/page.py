@@ -45,6 +45,14 @@ def lazy_tabs(labels: list[str], key: str) -> list:
     return list(st.tabs(labels, key=key, on_change="rerun"))
 
 
+def draw_tabs(ctx, sections: dict, key: str) -> None:
+    """Lazy tabs, one per {label: draw(ctx)}: only the open tab is computed and drawn."""
+    for tab, draw in zip(lazy_tabs(list(sections), key), sections.values()):
+        if tab.open:
+            with tab:
+                draw(ctx)
+
+
 def lazy_expander(label: str, key: str):
     """An expander whose content is computed and sent only while open (opening it reruns the page):
     `with (exp := lazy_expander(...)): if exp.open: ...`."""
