@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from metrics import compute
 from store import schema as s
 
 D = dt.date
@@ -118,3 +119,17 @@ def build_world(engine) -> None:
             for m, r, v in ((1, "", 300000), (2, "", 280000), (3, "", 310000),
                             (1, "EMEA", 150000), (2, "EMEA", 150000), (3, "EMEA", 150000))
         ])
+
+
+def value(engine, metric_id, f):
+    """The metric's value, failing the test with the reason when it is not available."""
+    mv = compute(engine, metric_id, f)
+    assert mv.available, f"{metric_id}: {mv.reason}"
+    return mv.value
+
+
+def reason(engine, metric_id, f) -> str:
+    """Why the metric is not available, failing the test when it is."""
+    mv = compute(engine, metric_id, f)
+    assert not mv.available, f"{metric_id} should not be available, got {mv.value}"
+    return mv.reason

@@ -12,6 +12,7 @@ from metrics import Filters, NONE_BUCKET, REGISTRY, breakdown, compute, compute_
 from metrics.finance import months_in_period, outermost
 from store import schema as s
 
+from metrics_world import reason, value
 from test_finance_scenario import FEB, JAN, build_world, insert, invoice, line, set_definition
 
 D = dt.date
@@ -23,17 +24,6 @@ FINANCE_IDS = ["invoiced_revenue", "ledger_revenue", "cash_collected", "booked_t
                "invoiced_to_ledger_gap", "sm_spend", "cac", "arpa", "ltv", "ltv_cac_ratio",
                "cac_payback_months", "budget_vs_actual"]
 
-
-def value(engine, metric_id, f):
-    mv = compute(engine, metric_id, f)
-    assert mv.available, f"{metric_id}: {mv.reason}"
-    return mv.value
-
-
-def reason(engine, metric_id, f) -> str:
-    mv = compute(engine, metric_id, f)
-    assert not mv.available, f"{metric_id} should not be available, got {mv.value}"
-    return mv.reason
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from metrics import Filters, compute, compute_many, save_definition
 from store import schema as s
 
-from metrics_world import D, Q1, build_world, deal, insert
+from metrics_world import D, Q1, build_world, deal, insert, reason, value
 
 Q1_F = Filters(*Q1)
 JAN_F = Filters(D(2026, 1, 1), D(2026, 1, 31))
@@ -22,17 +22,6 @@ def world(engine):
     build_world(engine)
     return engine
 
-
-def value(engine, metric_id, f):
-    mv = compute(engine, metric_id, f)
-    assert mv.available, f"{metric_id}: {mv.reason}"
-    return mv.value
-
-
-def reason(engine, metric_id, f) -> str:
-    mv = compute(engine, metric_id, f)
-    assert not mv.available, f"{metric_id} should not be available, got {mv.value}"
-    return mv.reason
 
 
 def test_won_revenue_counts_won_stages_of_both_pipelines_in_reporting_currency(world):
