@@ -21,7 +21,7 @@ from sqlalchemy import and_, case, exists, func, not_, or_, select
 from store import schema as s
 
 from .filters import NONE_BUCKET, Filters
-from .registry import Ctx, NotAvailable, Result, computes
+from .registry import Ctx, NotAvailable, Result, computes, first_unavailable
 from .sql import deal_conditions, money, spend_conditions, spend_unfilterable, to_major
 
 NOT_REVENUE_STATUSES = ("draft", "void")
@@ -205,18 +205,14 @@ def memo(fn):
 
 
 def minus(a: Result, b: Result) -> Result:
-    if isinstance(a, NotAvailable):
-        return a
-    if isinstance(b, NotAvailable):
-        return b
+    if missing := first_unavailable(a, b):
+        return missing
     return round(float(a or 0.0) - float(b or 0.0), 2)
 
 
 def ratio(num: Result, den: Result, zero_reason: str) -> Result:
-    if isinstance(num, NotAvailable):
-        return num
-    if isinstance(den, NotAvailable):
-        return den
+    if missing := first_unavailable(num, den):
+        return missing
     if num is None or den is None or float(den) == 0:
         return NotAvailable(zero_reason)
     return float(num) / float(den)

@@ -20,7 +20,7 @@ from store.db import utcnow
 from . import sql
 from .filters import Filters
 from .funnel import NO_CONTACTS, entered, has_contacts
-from .registry import Ctx, NotAvailable, Result, breaks_down, computes
+from .registry import Ctx, NotAvailable, Result, breaks_down, computes, first_unavailable
 from .sales import NO_DEALS, has_deals
 
 d, c, sp = s.deals, s.contacts, s.marketing_spend
@@ -108,9 +108,8 @@ def marketing_sourced_revenue(ctx: Ctx, f: Filters) -> Result:
 @computes("marketing_sourced_share")
 def marketing_sourced_share(ctx: Ctx, f: Filters) -> Result:
     won, mkt = ctx.value("won_revenue", f), ctx.value("marketing_sourced_revenue", f)
-    for v in (won, mkt):
-        if isinstance(v, NotAvailable):
-            return v
+    if missing := first_unavailable(won, mkt):
+        return missing
     if won == 0:
         return NotAvailable("no revenue was won in this period")
     return mkt / won

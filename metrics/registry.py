@@ -34,6 +34,11 @@ class NotAvailable:
 Result = Union[float, int, None, NotAvailable]
 
 
+def first_unavailable(*values: Result) -> NotAvailable | None:
+    """The first input that is not available (its reason explains the result), or None."""
+    return next((v for v in values if isinstance(v, NotAvailable)), None)
+
+
 @dataclass(frozen=True)
 class Ctx:
     """What a compute function gets besides the filters.

@@ -16,7 +16,7 @@ from store import schema as s
 
 from . import sql
 from .filters import NONE_BUCKET, Filters
-from .registry import Ctx, NotAvailable, Result, breaks_down, computes
+from .registry import Ctx, NotAvailable, Result, breaks_down, computes, first_unavailable
 
 d = s.deals
 NO_DEALS = NotAvailable("no deals in the store yet: run a HubSpot sync or load the demo data")
@@ -252,9 +252,8 @@ def target_revenue(ctx: Ctx, f: Filters) -> Result:
 def gap_to_target(ctx: Ctx, f: Filters) -> Result:
     """target - north star (positive: still to win)."""
     target, actual = ctx.value("target_revenue", f), ctx.value("north_star", f)
-    for v in (target, actual):
-        if isinstance(v, NotAvailable):
-            return v
+    if missing := first_unavailable(target, actual):
+        return missing
     return target - actual
 
 
@@ -262,9 +261,8 @@ def gap_to_target(ctx: Ctx, f: Filters) -> Result:
 def pipeline_coverage(ctx: Ctx, f: Filters) -> Result:
     """open pipeline closing in the period / (target - won revenue)."""
     target, won, pipe = ctx.value("target_revenue", f), ctx.value("won_revenue", f), ctx.value("open_pipeline", f)
-    for v in (target, won, pipe):
-        if isinstance(v, NotAvailable):
-            return v
+    if missing := first_unavailable(target, won, pipe):
+        return missing
     remaining = target - won
     if remaining <= 0:
         return NotAvailable("the target of this period is already reached: nothing left to cover")
@@ -277,9 +275,8 @@ def sales_velocity(ctx: Ctx, f: Filters) -> Result:
     if not has_deals(ctx):
         return NO_DEALS
     parts = [ctx.value(m, f) for m in ("win_rate", "avg_deal_size", "sales_cycle_days")]
-    for v in parts:
-        if isinstance(v, NotAvailable):
-            return v
+    if missing := first_unavailable(*parts):
+        return missing
     rate, size, cycle = parts
     if cycle <= 0:
         return NotAvailable("won deals of this period closed the day they were created: no cycle to divide by")
