@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/load_bench.py --store data/northstar.db --sessions 1,5 --loads 2
     .venv/bin/python benchmarks/load_bench.py --client browser ...   # headless Chromium instead
     .venv/bin/python benchmarks/load_bench.py --instances 2 ...      # two app processes, one store
+    .venv/bin/python benchmarks/load_bench.py --reference ...        # + a trivial app, same sessions
 
 Starts `streamlit run app.py` on a free port with NORTHSTAR_DB_URL pointing at the store, then,
 for each N, opens N sessions at once, each loading the pages in turn. Two clients:
@@ -21,7 +22,11 @@ transaction open for --hold seconds; a probe thread times a fixed read query all
 reader blocked by the writer shows up as probe latency near --hold.
 
 Reports page-ready p50/p95 and errors per N, p95(N) / p95(1) against the target (<= 3 at 25),
-and probe latency with and without the writer. Results also go to --json.
+probe latency with and without the writer, and how many data versions the loads met and about how
+many loads had to recompute their page's numbers (first load of a page at a new version).
+`--reference` also runs a trivial 4-page Streamlit app (one line per page) and sends it the same
+sessions right after each level: what one Streamlit process costs on this machine with no work of
+ours, printed beside Northstar's numbers. Results also go to --json.
 """
 from __future__ import annotations
 
@@ -51,6 +56,16 @@ READY_JS = """() => {
   if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
   return document.querySelectorAll('[data-testid="stMainBlockContainer"] [data-testid="stElementContainer"]').length > 0;
 }"""
+# --reference: the same pages in a trivial Streamlit app (one line of text each, same navigation),
+# measured by the same sessions in the same run: what one Streamlit process on this machine costs
+# before Northstar computes or draws anything.
+REFERENCE_APP = """import streamlit as st
+st.set_page_config(page_title="reference", layout="wide")
+def page(name):
+    return lambda: st.write(f"{name}: reference page")
+st.navigation([st.Page(page(p), title=p, url_path=p, default=(p == "ceo"))
+               for p in ("ceo", "sales", "marketing", "finance")]).run()
+"""
 # One week of deals through the close-date index: cheap at any scale, so its latency is lock waits.
 PROBE_SQL = "SELECT COUNT(*), SUM(amount_cents) FROM deals WHERE close_date BETWEEN ? AND ?"
 
@@ -71,10 +86,10 @@ def pct(values: list[float], q: float) -> float:
 
 # --- the app under test ----------------------------------------------------------------
 
-def start_app(store_url: str, port: int, log_path: Path) -> subprocess.Popen:
+def start_app(store_url: str, port: int, log_path: Path, app: Path = ROOT / "app.py") -> subprocess.Popen:
     env = {**os.environ, "NORTHSTAR_DB_URL": store_url, "NORTHSTAR_SEED_DEMO": "0",
            "NORTHSTAR_LOG_LEVEL": "WARNING"}
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     log = open(log_path, "w")
@@ -156,15 +171,41 @@ class Probe(threading.Thread):
         return [d for t, d in self.samples if t0 <= t <= t1]
 
 
+class Versions:
+    """The store's data version at the start of each page load, per (app, page): the first load of a
+    page at a version new to that app recomputes the page's numbers (a cache miss; every cache key
+    holds the data version), later ones share them (hits, or waits on that one computation). An
+    estimate: the script reads the version a moment after the load starts."""
+
+    def __init__(self, db_path: str) -> None:
+        self.conn = sqlite3.connect(db_path, timeout=60, check_same_thread=False)
+        self.seen: list[tuple[str, str, str]] = []
+        self.known: set[tuple[str, str, str]] = set()  # (app, page, version) loaded before
+
+    def note(self, base: str, path: str) -> None:
+        row = self.conn.execute("SELECT value FROM store_meta WHERE key = 'data_version'").fetchone()
+        self.seen.append((base, path, row[0] if row else "0"))
+
+    def take(self) -> tuple[int, int]:
+        """(data versions seen, loads that met a new (app, page, version)) since the last take."""
+        seen, self.seen = self.seen, []
+        new = set(seen) - self.known
+        self.known |= new
+        return len({v for _b, _p, v in seen}), len(new)
+
+
 # --- browser sessions ------------------------------------------------------------------
 
-async def one_session(browser, base: str, paths: list[str], loads: int, timeout_s: float) -> tuple[list[float], list[str]]:
+async def one_session(browser, base: str, paths: list[str], loads: int, timeout_s: float,
+                      versions: Versions | None = None) -> tuple[list[float], list[str]]:
     times, errors = [], []
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     try:
         for i in range(loads):
             path = paths[i % len(paths)]
+            if versions:
+                versions.note(base, path)
             t0 = time.perf_counter()
             try:
                 await page.goto(f"{base}/{path}", wait_until="commit", timeout=timeout_s * 1000)
@@ -213,10 +254,13 @@ async def ws_load(base: str, path: str) -> str | None:
                     return error
 
 
-async def ws_session(base: str, paths: list[str], loads: int, timeout_s: float) -> tuple[list[float], list[str]]:
+async def ws_session(base: str, paths: list[str], loads: int, timeout_s: float,
+                     versions: Versions | None = None) -> tuple[list[float], list[str]]:
     times, errors = [], []
     for i in range(loads):
         path = paths[i % len(paths)]
+        if versions:
+            versions.note(base, path)
         t0 = time.perf_counter()
         try:
             error = await asyncio.wait_for(ws_load(base, path), timeout_s)
@@ -230,13 +274,13 @@ async def ws_session(base: str, paths: list[str], loads: int, timeout_s: float) 
 
 
 async def run_level(bases: list[str], n: int, paths: list[str], loads: int, timeout_s: float,
-                    client: str = "ws") -> dict:
+                    client: str = "ws", versions: Versions | None = None) -> dict:
     """n sessions at once; session i talks to app instance i mod len(bases) (a sticky balancer)."""
     async def delayed(i, run):
         await asyncio.sleep(i / max(n, 1))  # stagger starts over 1 s, like people arriving
         return await run(bases[i % len(bases)])
     if client == "ws":
-        results = await asyncio.gather(*(delayed(i, lambda base: ws_session(base, paths, loads, timeout_s))
+        results = await asyncio.gather(*(delayed(i, lambda base: ws_session(base, paths, loads, timeout_s, versions))
                                          for i in range(n)))
     else:
         from playwright.async_api import async_playwright
@@ -244,15 +288,18 @@ async def run_level(bases: list[str], n: int, paths: list[str], loads: int, time
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             try:
                 results = await asyncio.gather(*(delayed(i, lambda base: one_session(browser, base, paths,
-                                                                                      loads, timeout_s))
+                                                                                      loads, timeout_s, versions))
                                                  for i in range(n)))
             finally:
                 await browser.close()
     times = [t for r in results for t in r[0]]
     errors = [e for r in results for e in r[1]]
-    return {"sessions": n, "loads": n * loads, "ok": len(times), "errors": len(errors),
-            "error_samples": errors[:5], "p50_s": pct(times, 50), "p95_s": pct(times, 95),
-            "max_s": max(times, default=float("nan"))}
+    out = {"sessions": n, "loads": n * loads, "ok": len(times), "errors": len(errors),
+           "error_samples": errors[:5], "p50_s": pct(times, 50), "p95_s": pct(times, 95),
+           "max_s": max(times, default=float("nan"))}
+    if versions:
+        out["data_versions"], out["recomputed"] = versions.take()  # about the loads that had to recompute
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -272,6 +319,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="app processes sharing the store, sessions spread over them (scale-out)")
     ap.add_argument("--client", choices=("ws", "browser"), default="ws",
                     help="ws: Streamlit's websocket protocol (default); browser: headless Chromium")
+    ap.add_argument("--reference", action="store_true",
+                    help="also measure a trivial 4-page Streamlit app with the same sessions, level by level, "
+                         "in the same run (what Streamlit alone costs on this machine)")
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "output" / "load_bench.json"))
     ap.add_argument("--writer-only", nargs=6, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -294,7 +344,16 @@ def main(argv: list[str] | None = None) -> int:
     ports = [free_port() for _ in range(args.instances)]
     apps = [start_app(url, port, work / f"app-{i}.log") for i, port in enumerate(ports)]
     bases = [f"http://127.0.0.1:{port}" for port in ports]
+    ref_bases = []
+    if args.reference:  # as many trivial app processes as Northstar ones, same sessions
+        (work / "reference_app.py").write_text(REFERENCE_APP)
+        ref_ports = [free_port() for _ in range(args.instances)]
+        apps += [start_app(url, port, work / f"reference-{i}.log", work / "reference_app.py")
+                 for i, port in enumerate(ref_ports)]
+        ports += ref_ports
+        ref_bases = [f"http://127.0.0.1:{port}" for port in ref_ports]
     probe = Probe(str(store))
+    versions = Versions(str(store))
     writer = None
     stop_file = work / "stop"
     report: dict = {"store": str(store), "size_mb": round(store.stat().st_size / 1e6, 1), "client": args.client,
@@ -302,9 +361,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for port, app in zip(ports, apps):
             wait_healthy(port, app)
-        print(f"{len(apps)} app instance(s) on {', '.join(bases)} (store {store.name}, "
-              f"{report['size_mb']} MB); warming up...", flush=True)
-        asyncio.run(run_level(bases, len(bases), paths, len(paths), args.timeout, args.client))  # fill caches
+        print(f"{len(bases)} app instance(s) on {', '.join(bases)} (store {store.name}, "
+              f"{report['size_mb']} MB)" + (f", reference app on {', '.join(ref_bases)}" if ref_bases else "")
+              + "; warming up...", flush=True)
+        asyncio.run(run_level(bases, len(bases), paths, len(paths), args.timeout, args.client, versions))  # fill caches
+        if ref_bases:
+            asyncio.run(run_level(ref_bases, len(ref_bases), paths, len(paths), args.timeout, args.client))
         probe.start()
         time.sleep(3)
         t_idle = time.monotonic()
@@ -317,13 +379,19 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(1)
         for n in levels:
             t0 = time.monotonic()
-            level = asyncio.run(run_level(bases, n, paths, args.loads, args.timeout, args.client))
+            level = asyncio.run(run_level(bases, n, paths, args.loads, args.timeout, args.client, versions))
             probe_times = probe.between(t0, time.monotonic())
             level["probe_p95_s"], level["probe_max_s"] = pct(probe_times, 95), max(probe_times, default=float("nan"))
             report["levels"].append(level)
             print(f"N={n:>3}: {level['ok']}/{level['loads']} loads, p50 {level['p50_s']:.2f} s, "
                   f"p95 {level['p95_s']:.2f} s, errors {level['errors']}, "
-                  f"read probe max {level['probe_max_s']:.3f} s", flush=True)
+                  f"read probe max {level['probe_max_s']:.3f} s; {level['data_versions']} data versions seen, "
+                  f"about {level['recomputed']} loads recomputed", flush=True)
+            if ref_bases:  # right after, same N, same client: the trivial app's time at this load
+                ref = asyncio.run(run_level(ref_bases, n, paths, args.loads, args.timeout, args.client))
+                level["reference"] = ref
+                print(f"       reference app: {ref['ok']}/{ref['loads']} loads, p50 {ref['p50_s']:.2f} s, "
+                      f"p95 {ref['p95_s']:.2f} s, errors {ref['errors']}", flush=True)
     finally:
         stop_file.touch()
         if writer is not None:
@@ -344,6 +412,16 @@ def main(argv: list[str] | None = None) -> int:
         lv["p95_ratio"] = lv["p95_s"] / ref if ref else float("nan")
         print(f"{lv['sessions']:>4} {lv['loads']:>6} {lv['p50_s']:>7.2f} {lv['p95_s']:>7.2f} "
               f"{lv['p95_ratio']:>11.2f} {lv['errors']:>7} {lv['probe_max_s']:>12.3f}")
+    if ref_bases and report["levels"]:
+        ref1 = report["levels"][0]["reference"]["p95_s"]
+        print(f"\nreference (trivial 4-page app, same sessions, same run):\n"
+              f"{'N':>4} {'p50 s':>7} {'p95 s':>7} {'p95/p95(1)':>11} {'errors':>7} {'Northstar p95 / reference p95':>30}")
+        for lv in report["levels"]:
+            r = lv["reference"]
+            r["p95_ratio"] = r["p95_s"] / ref1 if ref1 else float("nan")
+            lv["p95_over_reference"] = lv["p95_s"] / r["p95_s"] if r["p95_s"] else float("nan")
+            print(f"{lv['sessions']:>4} {r['p50_s']:>7.2f} {r['p95_s']:>7.2f} {r['p95_ratio']:>11.2f} "
+                  f"{r['errors']:>7} {lv['p95_over_reference']:>30.2f}")
     w = report.get("writer")
     if w:
         print(f"writer: {w.get('commits', 0)} commits (each held open {args.hold:.1f} s), "
