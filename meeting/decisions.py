@@ -65,7 +65,7 @@ def _event(conn, decision_id: int, week: dt.date, actor: str, action: str,
         after_json=None if after is None else json.dumps(_plain(after), sort_keys=True)))
     record_audit(conn, actor, "decision.add" if action == "add" else "decision.update",
                  f"decision {decision_id}", before, after)
-    bump_data_version(conn)
+    bump_data_version(conn, "meeting_decisions", "decision_events", "audit_log")
 
 
 def add_decision(engine: Engine, *, text: str, owner: str, actor: str, week_start: dt.date | None = None,

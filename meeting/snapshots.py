@@ -309,7 +309,7 @@ def _write(engine: Engine, week: dt.date, kind: str, taken_at: dt.datetime,
             existing = _find(conn, week, WEEKLY_KINDS)
             if existing:  # someone else took it meanwhile: theirs stands
                 return existing["snapshot_id"]
-        version = bump_data_version(conn)
+        version = bump_data_version(conn, "pipeline_snapshots", "snapshot_deals", "snapshot_metrics")
         sid = conn.execute(s.pipeline_snapshots.insert().values(
             week_start=week, taken_at=taken_at, kind=kind, data_version=version)).inserted_primary_key[0]
         cols = set(s.snapshot_deals.c.keys())

@@ -20,6 +20,7 @@ from sqlalchemy import and_, case, exists, func, not_, or_, select
 
 from store import schema as s
 
+from . import rollups
 from .filters import NONE_BUCKET, Filters
 from .registry import Ctx, NotAvailable, Result, computes, first_unavailable
 from .sql import deal_conditions, money, spend_conditions, spend_unfilterable, to_major
@@ -95,9 +96,20 @@ def invoice_total(ctx: Ctx, f: Filters, amount, date_col, *extra) -> Result:
     """Sum of an invoice amount expression in the reporting currency, or NotAvailable without invoices."""
     if not _any_invoice(ctx):
         return NotAvailable(NO_INVOICES)
-    total = ctx.conn.execute(select(func.sum(to_major(ctx, amount, inv.c.currency)))
-                             .where(*invoice_conditions(ctx, f, date_col), *extra)).scalar()
-    return money(total)
+    if not has_dimension_filters(f) and rollups.usable(ctx, rollups.INVOICES):
+        total = 0.0
+        for part, from_rollup in rollups.split(ctx, f, True, rollups.INVOICES):
+            if from_rollup:  # the same sums by month: issued (net) or paid (gross)
+                total += rollups.invoice_total(ctx, part, "paid" if date_col is inv.c.paid_date else "issued") or 0.0
+            else:
+                total += _invoice_sum(ctx, part, amount, date_col, *extra) or 0.0
+        return money(total)
+    return money(_invoice_sum(ctx, f, amount, date_col, *extra))
+
+
+def _invoice_sum(ctx: Ctx, f: Filters, amount, date_col, *extra):
+    return ctx.conn.execute(select(func.sum(to_major(ctx, amount, inv.c.currency)))
+                            .where(*invoice_conditions(ctx, f, date_col), *extra)).scalar()
 
 
 # --- ledger ----------------------------------------------------------------------------
@@ -105,6 +117,9 @@ def invoice_total(ctx: Ctx, f: Filters, amount, date_col, *extra) -> Result:
 def ledger_months(ctx: Ctx, start: dt.date, end: dt.date, prefixes: Iterable[str] = ()) -> set[dt.date]:
     """The calendar months of [start, end] with at least one ledger line (on `prefixes` accounts if given)."""
     first, last = start.replace(day=1), month_end(end.replace(day=1))
+    if rollups.usable(ctx, rollups.LEDGER):
+        return rollups.ledger_months(ctx, Filters(first, last),
+                                     (lambda col: account_prefix_condition(prefixes, col)) if prefixes else None)
     conds = [led.c.ecriture_date >= first, led.c.ecriture_date <= last]
     if prefixes:
         conds.append(account_prefix_condition(prefixes))
@@ -121,8 +136,9 @@ def outermost(prefixes: Iterable[str]) -> list[str]:
     return out
 
 
-def account_prefix_condition(prefixes: Iterable[str]):
-    return or_(*[led.c.compte_num.like(f"{p}%") for p in outermost(prefixes)])
+def account_prefix_condition(prefixes: Iterable[str], col=None):
+    col = led.c.compte_num if col is None else col
+    return or_(*[col.like(f"{p}%") for p in outermost(prefixes)])
 
 
 def revenue_prefixes(ctx: Ctx) -> list[str]:
@@ -144,11 +160,17 @@ def ledger_sum(ctx: Ctx, f: Filters, prefixes: Iterable[str], credit_minus_debit
     rate = ledger_rate(ctx)
     if isinstance(rate, NotAvailable):
         return rate
-    cents = (led.c.credit_cents - led.c.debit_cents) if credit_minus_debit else (led.c.debit_cents - led.c.credit_cents)
-    total = ctx.conn.execute(select(func.coalesce(func.sum(cents), 0)).where(
-        led.c.ecriture_date >= f.start, led.c.ecriture_date <= f.end,
-        account_prefix_condition(prefixes))).scalar_one()
-    return round(int(total) * rate / 100.0, 2)
+    total = 0
+    for part, from_rollup in rollups.split(ctx, f, True, rollups.LEDGER):
+        if from_rollup:  # the same sums by month and account
+            total += rollups.ledger_cents(ctx, part, lambda col: account_prefix_condition(prefixes, col),
+                                          credit_minus_debit)
+            continue
+        cents = (led.c.credit_cents - led.c.debit_cents) if credit_minus_debit else (led.c.debit_cents - led.c.credit_cents)
+        total += int(ctx.conn.execute(select(func.coalesce(func.sum(cents), 0)).where(
+            led.c.ecriture_date >= part.start, led.c.ecriture_date <= part.end,
+            account_prefix_condition(prefixes))).scalar_one())
+    return round(total * rate / 100.0, 2)
 
 
 def ledger_revenue_value(ctx: Ctx, f: Filters) -> Result:
@@ -257,11 +279,14 @@ def arpa_value(ctx: Ctx, f: Filters) -> Result:
     window = arpa_window(ctx, f)
     if window is None:
         return NotAvailable("no customer was invoiced up to the end of this period")
-    # revenue as invoiced_revenue computes it, and the customers, in one pass
-    customer = case((not_(inv.c.is_credit_note), func.coalesce(inv.c.company_id, inv.c.customer_name)))
-    total, accounts = ctx.conn.execute(select(
-        func.sum(to_major(ctx, signed_net_cents(), inv.c.currency)), func.count(customer.distinct()))
-        .where(*invoice_conditions(ctx, window, inv.c.issue_date))).one()
+    if (not has_dimension_filters(window) and rollups.whole_months(window)
+            and rollups.usable(ctx, rollups.INVOICES)):
+        total, accounts = rollups.invoice_total(ctx, window, "issued"), rollups.invoice_accounts(ctx, window)
+    else:  # revenue as invoiced_revenue computes it, and the customers, in one pass
+        customer = case((not_(inv.c.is_credit_note), func.coalesce(inv.c.company_id, inv.c.customer_name)))
+        total, accounts = ctx.conn.execute(select(
+            func.sum(to_major(ctx, signed_net_cents(), inv.c.currency)), func.count(customer.distinct()))
+            .where(*invoice_conditions(ctx, window, inv.c.issue_date))).one()
     return ratio(money(total), accounts * months_in_period(window),
                  "no customer was invoiced in the 12 months up to the end of this period")
 

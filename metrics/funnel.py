@@ -8,11 +8,13 @@ time up to now, skipped stages included).
 """
 from __future__ import annotations
 
-from sqlalchemy import and_, func, or_, select
+import datetime as dt
+
+from sqlalchemy import and_, func, or_, select, union
 
 from store import schema as s
 
-from . import sql
+from . import rollups, sql
 from .filters import Filters
 from .registry import Ctx, NotAvailable, Result, computes
 
@@ -41,25 +43,67 @@ def funnel_stats(ctx: Ctx, f: Filters) -> dict:
     entered[role]: contacts that entered the role's stage in the period (any-stage);
     reached[(a, b)]: of those that entered a's stage in the period, how many reached b's;
     follow_up: (qualified leads of the period whose SLA window elapsed, of which touched in time).
+    Whole months come from the monthly rollup when it is fresh (metrics/rollups.py), the other
+    days from the contacts; every figure is a count, so the parts add up.
     """
     key = ("funnel_stats", f)
     if key in ctx.cache:
         return ctx.cache[key]
+    n = len(ROLES)
+    totals = [0] * (2 * n + 2)
+    for part, from_rollup in rollups.split(ctx, f, rollups.contact_filters_supported(f)):
+        raw = _funnel_from_rollup(ctx, part) if from_rollup else _funnel_raw(ctx, part)
+        totals = [a + b for a, b in zip(totals, raw)]
+    stats = {"entered": {role: totals[i] for i, role in enumerate(ROLES)},
+             "reached": {pair: totals[n + i] for i, pair in enumerate(CONVERSIONS)},
+             "follow_up": (totals[-2], totals[-1])}
+    ctx.cache[key] = stats
+    return stats
+
+
+def _at(ctx: Ctx) -> dict:
+    return {role: sql.reached_at(ctx, sql.stage_of(ctx, role)) for role in ROLES}
+
+
+def _funnel_raw(ctx: Ctx, f: Filters, *extra) -> list[int]:
+    """entered per role, reached per conversion, (follow-up elapsed, in time), from the contacts."""
     from .marketing import follow_up_terms  # the follow-up rule lives with the marketing metrics
-    at = {role: sql.reached_at(ctx, sql.stage_of(ctx, role)) for role in ROLES}
+    at = _at(ctx)
     in_period = {role: sql.in_period_dt(at[role], f) for role in ROLES}
     elapsed, in_time = follow_up_terms(ctx, at["mql"])
     cols = [func.count().filter(in_period[role]) for role in ROLES]
     cols += [func.count(at[b]).filter(in_period[a]) for a, b in CONVERSIONS]
     cols += [func.count().filter(and_(in_period["mql"], elapsed)),
              func.count().filter(and_(in_period["mql"], elapsed, in_time))]
-    row = ctx.conn.execute(select(*cols).where(*sql.contact_conditions(ctx, f), any_stage_in_period(ctx, f))).one()
-    n = len(ROLES)
-    stats = {"entered": {role: int(row[i] or 0) for i, role in enumerate(ROLES)},
-             "reached": {pair: int(row[n + i] or 0) for i, pair in enumerate(CONVERSIONS)},
-             "follow_up": (int(row[-2] or 0), int(row[-1] or 0))}
-    ctx.cache[key] = stats
-    return stats
+    row = ctx.conn.execute(select(*cols).where(*sql.contact_conditions(ctx, f), any_stage_in_period(ctx, f),
+                                               *extra)).one()
+    return [int(v or 0) for v in row]
+
+
+def _funnel_from_rollup(ctx: Ctx, f: Filters) -> list[int]:
+    """The same figures for whole months, from rollup_contacts. The rollup counts every MQL's
+    follow-up; the MQLs whose SLA window has not elapsed yet (the last SLA hours) are read from
+    the contacts and taken out, as the base query leaves them out."""
+    from .marketing import follow_up_terms, now
+    roll = rollups.funnel_raw(ctx, f)
+    entered = [roll[role]["n"] for role in ROLES]
+    reached = [roll[a]["reached_" + b] for a, b in CONVERSIONS]
+    mqls, in_time_all = roll["mql"]["n"], roll["mql"]["followed_up_in_sla"]
+    cutoff = now(ctx) - dt.timedelta(hours=ctx.defs.follow_up_sla_hours)
+    waiting = waiting_in_time = 0
+    if cutoff < sql.day_start(f.end + dt.timedelta(days=1)):
+        at_mql = _at(ctx)["mql"]
+        _, in_time = follow_up_terms(ctx, at_mql)
+        # the few contacts with a stage entered after the cutoff, each found through its date index
+        recent = ctx.conn.execute(union(*[select(c.c.contact_id).where(sql.stage_column(st) > cutoff)
+                                          for st in ctx.defs.funnel_stages])).scalars().all()
+        for i in range(0, len(recent), 10_000):
+            n, n_in_time = ctx.conn.execute(
+                select(func.count(), func.count().filter(in_time))
+                .where(c.c.contact_id.in_(recent[i:i + 10_000]), *sql.contact_conditions(ctx, f),
+                       sql.in_period_dt(at_mql, f), at_mql > cutoff)).one()
+            waiting, waiting_in_time = waiting + int(n or 0), waiting_in_time + int(n_in_time or 0)
+    return entered + reached + [mqls - waiting, in_time_all - waiting_in_time]
 
 
 def entered(ctx: Ctx, f: Filters, role: str) -> int:

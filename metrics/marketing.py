@@ -17,7 +17,7 @@ from sqlalchemy import and_, func, select
 from store import schema as s
 from store.db import utcnow
 
-from . import sql
+from . import rollups, sql
 from .filters import Filters
 from .funnel import NO_CONTACTS, entered, has_contacts
 from .registry import Ctx, NotAvailable, Result, breaks_down, computes, first_unavailable
@@ -124,15 +124,25 @@ def _campaign_figures(ctx: Ctx, f: Filters) -> dict[str, tuple[float, float]]:
         select(sp.c.campaign, func.sum(sql.to_major(ctx, sp.c.amount_cents, sp.c.currency)))
         .where(*sql.spend_conditions(f), sp.c.campaign.isnot(None), sp.c.campaign != "")
         .group_by(sp.c.campaign)).all())
-    campaign = contact_field("campaign")
-    revenue = dict(ctx.conn.execute(
-        select(campaign, func.sum(sql.to_major(ctx, d.c.amount_cents, d.c.currency)))
-        .where(*sql.deal_conditions(ctx, f), sql.is_won(ctx), sql.in_period_date(d.c.close_date, f),
-               campaign.in_(list(spend) or [""]))
-        .group_by(campaign)).all()) if spend else {}
+    revenue: dict[str, float] = {}
+    for part, from_rollup in (rollups.split(ctx, f, rollups.deal_filters_supported(f)) if spend else []):
+        got = rollups.campaign_revenue(ctx, part, list(spend)) if from_rollup else _campaign_revenue(ctx, part, spend)
+        for k, v in got.items():
+            revenue[k] = revenue.get(k, 0.0) + v
     out = {k: (float(v or 0.0), float(revenue.get(k) or 0.0)) for k, v in spend.items()}
     ctx.cache[key] = out
     return out
+
+
+def _campaign_revenue(ctx: Ctx, f: Filters, campaigns) -> dict[str, float]:
+    """Won revenue of the period's deals by their primary contact's campaign, from the deals."""
+    campaign = contact_field("campaign")
+    rows = ctx.conn.execute(
+        select(campaign, func.sum(sql.to_major(ctx, d.c.amount_cents, d.c.currency)))
+        .where(*sql.deal_conditions(ctx, f), sql.is_won(ctx), sql.in_period_date(d.c.close_date, f),
+               campaign.in_(list(campaigns) or [""]))
+        .group_by(campaign)).all()
+    return {k: float(v or 0.0) for k, v in rows}
 
 
 @computes("campaign_roi")

@@ -14,7 +14,7 @@ from sqlalchemy import and_, func, select
 
 from store import schema as s
 
-from . import sql
+from . import rollups, sql
 from .filters import NONE_BUCKET, Filters
 from .registry import Ctx, NotAvailable, Result, breaks_down, computes, first_unavailable
 
@@ -32,23 +32,38 @@ def has_deals(ctx: Ctx) -> bool:
 def closed_stats(ctx: Ctx, f: Filters) -> dict:
     """Deals with a close date in the period, in one pass (memoised per Ctx): won / lost counts,
     won revenue, mean sales cycle of the won deals, won revenue of marketing-sourced deals, and the
-    open deals (count, amount, weighted amount) expected to close in the period."""
+    open deals (count, amount, weighted amount) expected to close in the period.
+
+    Whole months come from the monthly rollup when it is fresh (metrics/rollups.py), the other
+    days from the deals themselves; the parts are sums, so they add up."""
     key = ("closed", f)
     if key not in ctx.cache:
-        from .marketing import marketing_sourced
-        won, lost, open_ = sql.is_won(ctx), sql.is_lost(ctx), sql.is_open(ctx)
-        amount = sql.to_major(ctx, d.c.amount_cents, d.c.currency)
-        row = ctx.conn.execute(select(
-            func.count().filter(won), func.count().filter(lost), func.sum(amount).filter(won),
-            func.avg(_cycle_days(ctx)).filter(won), func.sum(amount).filter(and_(won, marketing_sourced(ctx))),
-            func.count().filter(open_), func.sum(amount).filter(open_),
-            func.sum(amount * sql.stage_probability(ctx)).filter(open_),
-        ).where(*sql.deal_conditions(ctx, f), sql.in_period_date(d.c.close_date, f))).one()
-        ctx.cache[key] = {"won": int(row[0] or 0), "lost": int(row[1] or 0), "revenue": sql.money(row[2]),
-                          "cycle_days": None if row[3] is None else float(row[3]),
-                          "marketing_revenue": sql.money(row[4]),
-                          "open": (int(row[5] or 0), sql.money(row[6]), sql.money(row[7]))}
+        totals = [0] * 9
+        for part, from_rollup in rollups.split(ctx, f, rollups.deal_filters_supported(f)):
+            raw = rollups.closed_raw(ctx, part) if from_rollup else _closed_raw(ctx, part)
+            totals = [a + b for a, b in zip(totals, raw)]
+        won, lost, revenue, cycle_sum, cycle_n, mkt_revenue, open_n, open_amount, open_weighted = totals
+        ctx.cache[key] = {"won": int(won), "lost": int(lost), "revenue": sql.money(revenue),
+                          "cycle_days": float(cycle_sum) / cycle_n if cycle_n else None,
+                          "marketing_revenue": sql.money(mkt_revenue),
+                          "open": (int(open_n), sql.money(open_amount), sql.money(open_weighted))}
     return ctx.cache[key]
+
+
+def _closed_raw(ctx: Ctx, f: Filters) -> list:
+    """The sums behind closed_stats, read from the deals of `f`."""
+    from .marketing import marketing_sourced
+    won, lost, open_ = sql.is_won(ctx), sql.is_lost(ctx), sql.is_open(ctx)
+    amount = sql.to_major(ctx, d.c.amount_cents, d.c.currency)
+    cycle = _cycle_days(ctx)
+    row = ctx.conn.execute(select(
+        func.count().filter(won), func.count().filter(lost), func.sum(amount).filter(won),
+        func.sum(cycle).filter(won), func.count(cycle).filter(won),
+        func.sum(amount).filter(and_(won, marketing_sourced(ctx))),
+        func.count().filter(open_), func.sum(amount).filter(open_),
+        func.sum(amount * sql.stage_probability(ctx)).filter(open_),
+    ).where(*sql.deal_conditions(ctx, f), sql.in_period_date(d.c.close_date, f))).one()
+    return [v or 0 for v in row]
 
 
 def _closed(ctx: Ctx, f: Filters) -> tuple[int, int, float]:

@@ -142,12 +142,30 @@ def set_meta(conn: Connection, key: str, value: str) -> None:
     upsert(conn, s.store_meta, [{"key": key, "value": value}], ["key"])
 
 
-def bump_data_version(conn: Connection) -> int:
-    """Mark that the data changed (sync, import, edit): cached numbers are recomputed."""
+CHANGED_PREFIX = "changed:"  # store_meta key of the data version at which a table last changed
+ANY_TABLE = "*"
+
+
+def bump_data_version(conn: Connection, *tables: str) -> int:
+    """Mark that the data changed (sync, import, edit): cached numbers are recomputed.
+
+    `tables` names the tables the write changed; none means "any table" (the safe default).
+    Each named table's `changed:<table>` key records this version, so a summary built from other
+    tables (the metric rollups) stays valid; see `changed_since`.
+    """
     version = int(get_meta(conn, "data_version", "0")) + 1
     set_meta(conn, "data_version", str(version))
     set_meta(conn, "data_changed_at", utcnow().isoformat())
+    for table in sorted(set(tables) or {ANY_TABLE}):
+        set_meta(conn, CHANGED_PREFIX + table, str(version))
     return version
+
+
+def changed_since(conn: Connection, version: int, tables: Iterable[str]) -> bool:
+    """Whether any of `tables` (or an unnamed write) changed after data version `version`."""
+    keys = [CHANGED_PREFIX + t for t in (*tables, ANY_TABLE)]
+    values = conn.execute(select(s.store_meta.c.value).where(s.store_meta.c.key.in_(keys))).scalars()
+    return any(int(v) > version for v in values)
 
 
 def data_version(engine: Engine) -> int:

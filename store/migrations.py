@@ -13,7 +13,9 @@ from sqlalchemy import Connection, MetaData, Table, UniqueConstraint, inspect
 from . import schema as s
 
 # Objects that did not exist in version 1, by the version that added them.
-_ADDED_TABLES = {"definition_overrides": 2, "audit_log": 2, "decision_events": 3}
+_ADDED_TABLES = {"definition_overrides": 2, "audit_log": 2, "decision_events": 3, "rollup_state": 4,
+                 "rollup_deals": 4, "rollup_deal_campaigns": 4, "rollup_contacts": 4,
+                 "rollup_invoice_months": 4, "rollup_invoice_accounts": 4, "rollup_ledger_months": 4}
 _ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2}
 
 
@@ -83,5 +85,11 @@ def _v3(conn: Connection) -> None:
     _ensure_declared_indexes(conn)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3}
+def _v4(conn: Connection) -> None:
+    """The metric layer's monthly rollups (empty until built: metrics fall back to the base tables)."""
+    _create_tables(conn, 4, only_new=True)
+    _ensure_declared_indexes(conn)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4}
 assert max(MIGRATIONS) == s.SCHEMA_VERSION, "every schema version needs a migration"

@@ -12,7 +12,7 @@ from sqlalchemy import (
     MetaData, String, Table, Text, UniqueConstraint,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = MetaData()
 
@@ -387,6 +387,81 @@ audit_log = Table(
     Column("after_json", Text),
 )
 
+# --- rollups: monthly summaries the metric layer reads instead of scanning the big tables -----
+# Built by metrics/rollups.py from deals and contacts, with the shared definitions applied
+# (region and product-line rules resolved); only used while fresh (see rollup_state).
+
+rollup_state = Table(
+    "rollup_state", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("built_version", BigInteger, nullable=False),  # data_version the rollup was built from
+    Column("defs_fingerprint", String(64), nullable=False),  # the definitions it applied
+    Column("built_at", DateTime, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("seconds", Float, nullable=False),
+)
+
+rollup_deals = Table(
+    "rollup_deals", metadata,
+    Column("month", String(7), nullable=False),  # of the close date, 'YYYY-MM'
+    _id("pipeline_id"), _id("stage_id"), Column("currency", String(3)),
+    Column("region", String(64)), Column("product_line", String(64)), Column("deal_source", String(64)),
+    Column("effective_source", String(64)),  # deal source, else the primary contact's original source
+    _id("owner_id"),
+    Column("n", Integer, nullable=False),
+    Column("amount_cents", BigInteger),
+    Column("cycle_days_sum", Float), Column("cycle_days_n", Integer, nullable=False),
+)
+
+rollup_deal_campaigns = Table(
+    "rollup_deal_campaigns", metadata,
+    Column("month", String(7), nullable=False),
+    _id("pipeline_id"), _id("stage_id"), Column("currency", String(3)),
+    Column("region", String(64)), Column("product_line", String(64)),
+    Column("campaign", String(255), nullable=False),  # the primary contact's campaign
+    Column("amount_cents", BigInteger),
+)
+
+rollup_invoice_months = Table(
+    "rollup_invoice_months", metadata,
+    # revenue invoices (not draft / void), credit notes negative: by issue month, excluding tax
+    # (basis 'issued': invoiced revenue) and by paid month, tax included (basis 'paid': cash)
+    Column("month", String(7), nullable=False),
+    Column("basis", String(8), nullable=False),
+    Column("currency", String(3)),
+    Column("cents", BigInteger),
+)
+
+rollup_ledger_months = Table(
+    "rollup_ledger_months", metadata,
+    Column("month", String(7), nullable=False),  # of the ecriture date
+    Column("compte_num", String(64), nullable=False),
+    Column("debit_cents", BigInteger, nullable=False),
+    Column("credit_cents", BigInteger, nullable=False),
+    Column("n", Integer, nullable=False),  # ledger lines
+)
+
+rollup_invoice_accounts = Table(
+    "rollup_invoice_accounts", metadata,
+    # customers invoiced in `month` whose previous invoiced month was `prev_month` (NULL: none):
+    # the customers invoiced in months m1..m2 are those rows with m1 <= month <= m2 and no
+    # prev_month in the range, so a distinct count over any months is a sum.
+    Column("month", String(7), nullable=False),
+    Column("prev_month", String(7)),
+    Column("n", Integer, nullable=False),
+)
+
+rollup_contacts = Table(
+    "rollup_contacts", metadata,
+    Column("month", String(7), nullable=False),  # when the contact reached `role` (any-stage)
+    Column("role", String(16), nullable=False),  # lead | mql | sql | opportunity | customer
+    Column("region", String(64)), _id("owner_id"), Column("source", String(64)),
+    Column("n", Integer, nullable=False),
+    Column("reached_mql", Integer, nullable=False), Column("reached_sql", Integer, nullable=False),
+    Column("reached_opportunity", Integer, nullable=False), Column("reached_customer", Integer, nullable=False),
+    Column("followed_up_in_sla", Integer, nullable=False),  # first sales touch within the SLA
+)
+
 # Indexes for the filters people use: period, region, product line, owner, stage.
 Index("ix_deals_close_date", deals.c.close_date)
 # covers the metrics' pass over the deals closing in a period (metrics/sales.py closed_stats):
@@ -397,6 +472,9 @@ Index("ix_deals_close_cover", deals.c.close_date, deals.c.is_deleted, deals.c.pi
 Index("ix_deals_created_at", deals.c.created_at)
 Index("ix_deals_stage", deals.c.pipeline_id, deals.c.stage_id)
 Index("ix_deals_owner", deals.c.owner_id)
+# the median sales cycle reads the won deals of a period: by stage, then close date
+Index("ix_deals_stage_close", deals.c.pipeline_id, deals.c.stage_id, deals.c.close_date, deals.c.created_at,
+      deals.c.is_deleted)
 Index("ix_deals_region_pl", deals.c.region, deals.c.product_line)
 Index("ix_deals_updated_at", deals.c.updated_at)
 Index("ix_contacts_created_at", contacts.c.created_at)
@@ -437,3 +515,9 @@ Index("ix_import_runs_hash", import_runs.c.kind, import_runs.c.file_hash)
 Index("ix_snapshots_week", pipeline_snapshots.c.week_start)
 Index("ix_decision_events_decision", decision_events.c.decision_id, decision_events.c.at)
 Index("ix_audit_at", audit_log.c.at)
+Index("ix_rollup_deals_month", rollup_deals.c.month)
+Index("ix_rollup_deal_campaigns_month", rollup_deal_campaigns.c.month)
+Index("ix_rollup_contacts_month", rollup_contacts.c.month, rollup_contacts.c.role)
+Index("ix_rollup_invoice_months_month", rollup_invoice_months.c.month, rollup_invoice_months.c.basis)
+Index("ix_rollup_ledger_months_month", rollup_ledger_months.c.month, rollup_ledger_months.c.compte_num)
+Index("ix_rollup_invoice_accounts_month", rollup_invoice_accounts.c.month, rollup_invoice_accounts.c.prev_month)

@@ -97,7 +97,8 @@ def test_store_env_var_wins_over_default(monkeypatch, tmp_path):
 
 
 def test_store_upgrades_v2_store_with_missing_table_and_indexes(store_url):
-    """A store made at version 2 (before the decision history and the metric indexes) upgrades to 3."""
+    """A store made at version 2 (before the decision history, the metric indexes and the rollups)
+    upgrades to the current version."""
     from store.migrations import _v2
     raw = create_engine(store_url)
     with raw.begin() as conn:
@@ -112,7 +113,8 @@ def test_store_upgrades_v2_store_with_missing_table_and_indexes(store_url):
     raw.dispose()
 
     engine = open_store(StoreSettings(store_url, "test"))
-    assert schema_version(engine) == 3
-    assert inspect(engine).has_table("decision_events")
+    assert schema_version(engine) == schema.SCHEMA_VERSION
+    for table in ("decision_events", "rollup_state", "rollup_deals", "rollup_deal_campaigns", "rollup_contacts"):
+        assert inspect(engine).has_table(table)
     names = {ix["name"] for ix in inspect(engine).get_indexes("contacts")}
     assert {ix.name for ix in schema.contacts.indexes} <= names

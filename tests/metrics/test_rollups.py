@@ -1,0 +1,189 @@
+"""The monthly rollups change speed, never a number: every metric computed from the rollups
+equals the same metric computed from the base tables, for whole and partial periods and every
+filter, on SQLite and PostgreSQL; stale rollups (a write, a definitions edit) are not read."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pytest
+from sqlalchemy import select, update
+
+from demo import generate_demo
+from metrics import REGISTRY, Filters, NONE_BUCKET, compute_many, rollups, save_definition
+from metrics.definitions import load_definitions
+from metrics.registry import Ctx, NotAvailable
+from store import bump_data_version, schema as s
+from store.db import changed_since
+
+AS_OF = dt.date(2026, 11, 23)
+NOW = dt.datetime(2026, 11, 22, 12, 0)  # inside the data: some MQLs' follow-up window is still open
+D = dt.date
+
+
+@pytest.fixture
+def demo_engine(engine):
+    generate_demo(engine, scale="small", as_of=AS_OF)  # builds the rollups at the end
+    return engine
+
+
+def _values(engine, f: Filters, use_rollups: bool, ids=None) -> dict:
+    with engine.connect() as conn, conn.begin():
+        ctx = Ctx(conn, load_definitions(conn))
+        ctx.cache["now"] = NOW
+        if not use_rollups:
+            ctx.cache["use_rollups"] = False
+        else:
+            assert rollups.usable(ctx) and rollups.usable(ctx, rollups.INVOICES) and rollups.usable(ctx, rollups.LEDGER)
+        return {mid: ctx.value(mid, f) for mid in (ids or REGISTRY)}
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, NotAvailable) or isinstance(b, NotAvailable):
+        return isinstance(a, NotAvailable) and isinstance(b, NotAvailable) and a.reason == b.reason
+    if a is None or b is None:
+        return a is b
+    return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=0.011)
+
+
+def _assert_same(engine, f: Filters) -> dict:
+    base, rolled = _values(engine, f, False), _values(engine, f, True)
+    diff = {mid: (base[mid], rolled[mid]) for mid in base if not _same(base[mid], rolled[mid])}
+    assert not diff, f"{f}: base vs rollups differ: {diff}"
+    return rolled
+
+
+def _owner_team_region(engine):
+    with engine.connect() as conn:
+        owner, team = conn.execute(select(s.owners.c.owner_id, s.owners.c.team_name).limit(1)).one()
+        region = conn.execute(select(s.deals.c.region).where(s.deals.c.region.isnot(None)).limit(1)).scalar()
+        pl = conn.execute(select(s.deals.c.product_line).where(s.deals.c.product_line.isnot(None)).limit(1)).scalar()
+        source = conn.execute(select(s.contacts.c.original_source).limit(1)).scalar()
+    return owner, team, region, pl, source
+
+
+PERIODS = [
+    (D(2026, 10, 1), D(2026, 12, 31)),  # a quarter, whole months
+    (D(2026, 1, 1), D(2026, 12, 31)),  # a year
+    (D(2026, 8, 17), D(2026, 11, 9)),  # custom: partial months at both edges
+    (D(2026, 11, 16), D(2026, 11, 22)),  # a week: no whole month, all from the base tables
+]
+
+
+@pytest.mark.parametrize("period", PERIODS, ids=["quarter", "year", "custom", "week"])
+def test_every_metric_equal_with_and_without_rollups(demo_engine, period):
+    values = _assert_same(demo_engine, Filters(*period))
+    assert values["won_revenue"] > 0 and values["new_leads"] > 0  # the comparison is not of empty sets
+
+
+def test_filters_equal_with_and_without_rollups(demo_engine):
+    owner, team, region, pl, source = _owner_team_region(demo_engine)
+    q = (D(2026, 7, 1), D(2026, 9, 30))
+    for kw in ({"regions": (region,)}, {"regions": (region, NONE_BUCKET)}, {"product_lines": (pl,)},
+               {"owners": (owner,)}, {"teams": (team,)}, {"sources": (source,)}, {"pipelines": ("default",)},
+               {"regions": (region,), "product_lines": (pl,), "owners": (owner,)}):
+        _assert_same(demo_engine, Filters(*q, **kw))
+
+
+def test_rollups_are_read_and_sum_like_the_base(demo_engine):
+    """The fast path is really taken: the rollup rows alone give the quarter's won deals."""
+    f = Filters(D(2026, 10, 1), D(2026, 12, 31))
+    with demo_engine.connect() as conn:
+        ctx = Ctx(conn, load_definitions(conn))
+        assert rollups.split(ctx, f, True) == [(f, True)]
+        raw = rollups.closed_raw(ctx, f)
+        with_edges = rollups.split(ctx, Filters(D(2026, 9, 20), D(2026, 11, 3)), True)
+    assert raw[0] == _values(demo_engine, f, False, ["won_deals"])["won_deals"]
+    assert with_edges == [(Filters(D(2026, 10, 1), D(2026, 10, 31)), True),
+                          (Filters(D(2026, 9, 20), D(2026, 9, 30)), False),
+                          (Filters(D(2026, 11, 1), D(2026, 11, 3)), False)]
+
+
+def test_a_write_makes_them_stale_until_refreshed(demo_engine):
+    f = Filters(D(2026, 10, 1), D(2026, 12, 31))
+    before = compute_many(demo_engine, ["won_deals", "won_revenue"], f)
+    with demo_engine.begin() as conn:
+        deal_id = conn.execute(select(s.deals.c.deal_id).where(
+            s.deals.c.stage_id == "closedwon", s.deals.c.close_date >= f.start, s.deals.c.close_date <= f.end,
+            ~s.deals.c.is_deleted).limit(1)).scalar()
+        conn.execute(update(s.deals).where(s.deals.c.deal_id == deal_id).values(is_deleted=True))
+        bump_data_version(conn, "deals")
+    with demo_engine.connect() as conn:
+        assert not rollups.is_fresh(conn, load_definitions(conn))
+        assert rollups.is_fresh(conn, load_definitions(conn), rollups.INVOICES)  # invoices did not change
+    after = compute_many(demo_engine, ["won_deals"], f)
+    assert after["won_deals"].value == before["won_deals"].value - 1  # read from the deals, not the stale rollup
+    built = rollups.refresh(demo_engine)
+    assert set(built) == {rollups.NAME}
+    assert compute_many(demo_engine, ["won_deals"], f)["won_deals"].value == before["won_deals"].value - 1
+    _assert_same(demo_engine, f)
+
+
+def test_writes_elsewhere_keep_them_fresh(demo_engine):
+    from meeting.decisions import add_decision
+    add_decision(demo_engine, text="Hire two SDRs", owner="CSO", actor="test")
+    with demo_engine.connect() as conn:
+        defs = load_definitions(conn)
+        assert all(rollups.is_fresh(conn, defs, g) for g in rollups.GROUPS)
+    assert rollups.refresh(demo_engine) == {}
+
+
+def test_an_unnamed_write_counts_as_any_table(demo_engine):
+    with demo_engine.begin() as conn:
+        version = bump_data_version(conn)
+        assert changed_since(conn, version - 1, ["ledger_entries"])
+    with demo_engine.connect() as conn:
+        defs = load_definitions(conn)
+        assert not any(rollups.is_fresh(conn, defs, g) for g in rollups.GROUPS)
+
+
+def test_a_definitions_edit_makes_them_stale(demo_engine):
+    """Region rules, SLA and stages are applied when building: an edit must not read old rollups."""
+    save_definition(demo_engine, "funnel.follow_up_sla_hours", 4, actor="test")
+    with demo_engine.connect() as conn:
+        assert not rollups.is_fresh(conn, load_definitions(conn))
+    f = Filters(D(2026, 7, 1), D(2026, 9, 30))
+    stale = _values(demo_engine, f, False, ["leads_not_followed_up"])
+    rollups.refresh(demo_engine)
+    _assert_same(demo_engine, f)
+    assert _values(demo_engine, f, True, ["leads_not_followed_up"]) == stale
+
+
+def test_refresh_rebuilds_nothing_when_fresh_and_everything_when_forced(demo_engine):
+    assert rollups.refresh(demo_engine) == {}
+    built = rollups.refresh(demo_engine, force=True)
+    assert set(built) == set(rollups.GROUPS) and all(b.rows > 0 for b in built.values())
+    with demo_engine.connect() as conn:
+        assert rollups.state(conn)["rows"] == built[rollups.NAME].rows
+
+
+def test_empty_store_builds_empty_rollups_and_metrics_say_not_available(engine):
+    rollups.refresh(engine)
+    values = compute_many(engine, ["won_revenue", "new_leads", "invoiced_revenue", "arpa"],
+                          Filters(D(2026, 1, 1), D(2026, 3, 31)))
+    assert all(v.value is None and v.reason for v in values.values())
+
+
+def test_distinct_customers_over_months_with_gaps(engine):
+    """ARPA's customer count from the rollup (month, previous invoiced month) equals a distinct count."""
+    inv = s.invoices
+    rows = []
+    # customer A: Jan, Mar; B: Feb only; C: Jan, Feb, Apr; D: only a credit note in Mar; E: draft in Feb
+    for n, (cust, day, credit, status) in enumerate([
+            ("A", D(2026, 1, 5), False, "paid"), ("A", D(2026, 3, 5), False, "paid"),
+            ("B", D(2026, 2, 5), False, "open"), ("C", D(2026, 1, 9), False, "paid"),
+            ("C", D(2026, 2, 9), False, "paid"), ("C", D(2026, 4, 9), False, "paid"),
+            ("D", D(2026, 3, 1), True, "paid"), ("E", D(2026, 2, 2), False, "draft")]):
+        rows.append({"invoice_number": f"F{n}", "customer_name": cust, "issue_date": day, "currency": "EUR",
+                     "amount_excl_tax_cents": 10_000, "tax_cents": 2_000, "status": status,
+                     "is_credit_note": credit, "origin": "csv"})
+    with engine.begin() as conn:
+        conn.execute(inv.insert(), rows)
+        bump_data_version(conn, "invoices")
+    rollups.refresh(engine)
+    expected = {(1, 1): 2, (1, 2): 3, (2, 3): 3, (3, 3): 1, (1, 4): 3, (2, 4): 3, (4, 4): 1, (3, 4): 2}
+    with engine.connect() as conn:
+        ctx = Ctx(conn, load_definitions(conn))
+        for (m1, m2), n in expected.items():
+            f = Filters(D(2026, m1, 1), D(2026, m2, 28) if m2 == 2 else D(2026, m2, 30 if m2 in (4,) else 31))
+            assert rollups.invoice_accounts(ctx, f) == n, (m1, m2)
