@@ -189,6 +189,13 @@ class Account:
             rec.archived, rec.archived_ms = True, at or now_ms()
             self._touch(obj, rec, at)
 
+    def restore(self, obj: str, rec_id: str, at: int | None = None) -> None:
+        """Bring an archived record back (HubSpot keeps them restorable for 90 days)."""
+        with self.lock:
+            rec = self.objects[obj][rec_id]
+            rec.archived, rec.archived_ms = False, None
+            self._touch(obj, rec, at)
+
     def link_line_item(self, line_item_id: str, deal_id: str | None) -> None:
         """Attach a line item to a deal (None detaches); both records count as modified."""
         with self.lock:

@@ -12,6 +12,7 @@ What it serves (see /work/shared/hubspot/README.md for the sources):
   POST /crm/v3/objects/{type}/batch/read      max 100 inputs (50 with history); 207 for missing ids
   POST /crm/v3/objects/{type}/search          filters (all operators), one sort, limit <= 200
                                                (more is a 400), offset `after`, 400 past 10,000
+                                               (`result_cap`; tests lower it), logged in `searches`
   GET  /crm/v3/owners (and /owners/)          GET /crm/v3/pipelines/deals
   GET  /crm/v3/properties/{type}              definitions, enumeration options
   POST /crm/v4/associations/{from}/{to}/batch/read   max 1,000 inputs, per-input paging
@@ -143,15 +144,17 @@ class FakeHubSpot:
     def __init__(self, account: Account, token: str = "pat-na1-fake-token", *,
                  rate_limit: int = 100, window_s: float = 10.0, search_per_s: int = 5,
                  daily_limit: int | None = None, faults: Faults | None = None,
-                 assoc_page: int = 500, latency_s: float = 0.0):
+                 assoc_page: int = 500, latency_s: float = 0.0, result_cap: int = RESULT_CAP):
         self.account, self.token = account, token
         self.rate_limit, self.window_s, self.search_per_s = rate_limit, window_s, search_per_s
         self.daily_limit, self.faults = daily_limit, faults or Faults()
         self.assoc_page, self.latency_s = assoc_page, latency_s
+        self.result_cap = result_cap  # results one search reaches (HubSpot: 10,000); tests lower it
         self.requests = 0
         self.statuses: dict[int, int] = {}
         self.mutations: list[tuple[str, str, str]] = []  # (action, object, id)
         self.log: list[tuple[str, str, int]] = []  # (method, path, status)
+        self.searches: list[dict] = []  # answered searches: object, filters, sort, after, total
         self._window: deque[float] = deque()
         self._search_window: deque[float] = deque()
         self._daily = 0
@@ -166,7 +169,7 @@ class FakeHubSpot:
 
         class Handler(_Handler):
             server_fake = fake
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
         return self
@@ -347,10 +350,10 @@ class FakeHubSpot:
             raise _HttpError(400, "VALIDATION_ERROR", "Too many filters: at most 5 groups, "
                              "10 filters per group and 25 in total")
         offset = int(body.get("after") or 0)
-        if offset >= RESULT_CAP:
+        if offset >= self.result_cap:
             raise _HttpError(400, "VALIDATION_ERROR",
-                             f"Paging past {RESULT_CAP} results is not supported; narrow the "
-                             "search with filters.")
+                             f"Paging past {self.result_cap} results is not supported; narrow "
+                             "the search with filters.")
         sorts = body.get("sorts") or []
         with self.account.lock:
             recs = [r for r in self.account.objects[obj].values() if not r.archived and
@@ -374,6 +377,12 @@ class FakeHubSpot:
                                for r in page]}
         if offset + limit < total:
             out["paging"] = {"next": {"after": str(offset + limit)}}
+        with self._lock:
+            self.searches.append({"object": obj, "filters": [
+                {k: f.get(k) for k in ("propertyName", "operator", "value")}
+                for g in groups for f in g.get("filters") or []],
+                "sort": (sorts[0].get("propertyName") if sorts and isinstance(sorts[0], dict)
+                         else None), "after": body.get("after"), "total": total})
         return out
 
     def owners(self, q: dict) -> dict:
@@ -466,6 +475,13 @@ class FakeHubSpot:
                              for rid in empty]
             return 207, out
         return 200, out
+
+
+class _Server(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: a client opening a dozen connections at once
+    # (one pool per SDK API) had SYNs dropped and retried a second later, which HubSpot's
+    # servers do not do
+    request_queue_size = 128
 
 
 class _Handler(BaseHTTPRequestHandler):
