@@ -27,7 +27,8 @@ READ_TIMEOUT_S = 30.0
 LIST_PAGE_SIZE = 100  # list endpoints' maximum
 HISTORY_PAGE_SIZE = 50  # list or batch read with propertiesWithHistory
 SEARCH_PAGE_SIZE = 200
-SEARCH_RESULT_CAP = 10_000  # HubSpot answers 400 past this many results of one query
+SEARCH_RESULT_CAP = 10_000  # one search returns at most this many results (400 past them);
+# a window of changes holding more is split into narrower windows (sync._read_window)
 ASSOCIATION_BATCH = 1_000  # v4 batch read inputs per request
 COMMIT_BATCH = 500  # backfill records per transaction (deals: ASSOCIATION_BATCH)
 LOOKBACK_MS = 5 * 60 * 1000  # re-read this much before the cursor: search indexing lags
@@ -38,6 +39,9 @@ CONNECTOR = "hubspot"
 # associations fill line_items.deal_id).
 OBJECTS = ("owners", "pipelines", "products", "companies", "contacts", "line_items", "deals")
 CRM_OBJECTS = ("products", "companies", "contacts", "line_items", "deals")
+# Objects an incremental run re-lists whole while the store holds less than one list page
+# of them: one request instead of a search and an archived list (sync._relist_small).
+RELISTED_OBJECTS = ("products", "companies", "contacts")
 
 # The last-modified property search filters and sorts on.
 MODIFIED_PROPERTY = {

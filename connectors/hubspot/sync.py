@@ -7,13 +7,21 @@ Per CRM object (products, companies, contacts, line_items, deals):
                by batches of pages (COMMIT_BATCH records; deals with their associations, 1,000)
                with the `page_after` of the last page in the same transaction; a stopped
                backfill resumes from that cursor.
-  incremental  search on the last-modified property from the cursor minus LOOKBACK_MS, sorted
-               ascending, 200 a page. Paging is by key, not offset: each query starts at the
-               last modified time committed, so the window narrows page by page, no query reads
-               past its first 200 results and the 10,000-result cap is never reached. When more
-               than a page of records share one millisecond (bulk imports), those are read by
-               `hs_object_id`. The cursor moves with each committed page.
-  deletions    archived records (list with archived=true) are marked is_deleted.
+  incremental  search on the last-modified property (hs_lastmodifieddate; lastmodifieddate for
+               contacts) in the window [cursor - LOOKBACK_MS, now], sorted ascending, 200 a
+               page: the common case is one query. A window whose `total` passes
+               SEARCH_RESULT_CAP (HubSpot answers 400 past 10,000 results) is halved until
+               each part fits, and a millisecond holding more than that is read by
+               hs_object_id; each window is paged with `after`, in ascending order. Each page
+               is written with the cursor (its last modified time) in one transaction, so a
+               stopped run resumes from the cursor minus the lookback, with no gap and no
+               duplicate row. A page whose `total` differs from its window's first page (a
+               record modified meanwhile left the window, shifting the offsets) is re-read
+               from the cursor. See `_read_window`.
+  deletions    archived records (list with archived=true, read while the changes are) are
+               marked is_deleted once the changes are written. Products, companies and
+               contacts that fit on one list page are re-listed whole instead (one request
+               instead of a search and an archived list; unlisted rows are deleted).
 Owners and pipelines are small and read whole on every run. An incremental run syncs the
 objects in parallel threads (it waits on HubSpot, not on the CPU; writes take turns); a
 backfill goes in order, because deals' associations fill line_items.deal_id.
@@ -25,11 +33,11 @@ import logging
 import queue
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import Connection, Engine, bindparam
+from sqlalchemy import Connection, Engine, bindparam, select
 
 from store import bump_data_version, schema as s, upsert
 
@@ -192,14 +200,25 @@ def _set_line_item_deals(conn: Connection, pairs: list[tuple[str, str | None]]) 
                      [{"lid": lid, "did": did} for lid, did in pairs])
 
 
-def _write_deals(ctx: _Ctx, records: list) -> Callable[[Connection], int]:
-    """Deals with their stage history and contact/company/line-item associations."""
+def deal_associations(client: HubSpotClient,
+                      ids: Sequence[str]) -> dict[str, dict[str, dict[str, set[int]]]]:
+    """{contacts|companies|line_items: {deal id: {to id: {typeIds}}}}, the three read at once."""
+    with ThreadPoolExecutor(len(cfg.DEAL_ASSOCIATIONS), "hubspot-assoc") as pool:
+        found = pool.map(lambda to: fetch_associations(client, "deals", to, ids),
+                         cfg.DEAL_ASSOCIATIONS)
+        return dict(zip(cfg.DEAL_ASSOCIATIONS, found))
+
+
+def _write_deals(ctx: _Ctx, records: list, assoc: dict | None = None) -> Callable[[Connection], int]:
+    """Deals with their stage history and contact/company/line-item associations (read here
+    unless `assoc`, from deal_associations, is given)."""
     records = list({str(r.id): r for r in records}.values())  # one row per deal
     ids = [str(r.id) for r in records]
-    with ThreadPoolExecutor(len(cfg.DEAL_ASSOCIATIONS), "hubspot-assoc") as pool:  # at once
-        found = pool.map(lambda to: fetch_associations(ctx.client, "deals", to, ids),
-                         cfg.DEAL_ASSOCIATIONS)
-        assoc = dict(zip(cfg.DEAL_ASSOCIATIONS, found))
+    if assoc is None:
+        assoc = deal_associations(ctx.client, ids)
+    else:  # read for the ids searched: keep the deals read (one archived meanwhile is not)
+        wanted = set(ids)
+        assoc = {to: {d: m for d, m in links.items() if d in wanted} for to, links in assoc.items()}
     rows, history = [], []
     for rec in records:
         row = deal_row(rec, ctx.currency)
@@ -347,11 +366,16 @@ def prefetched_pages(fetch: Callable[[str | None], Page],
         stop.set()
 
 
-def _search_page(ctx: _Ctx, obj: str, filters: list[dict], sort_by: str) -> Page:
+def _search_page(ctx: _Ctx, obj: str, filters: list[dict], sort_by: str,
+                 after: str | None = None) -> Page:
     api = ctx.client.objects[obj].search_api
+    # deals are read again by id with their history (read_deals): the search only names them
+    props = [cfg.MODIFIED_PROPERTY[obj]] if obj == "deals" else cfg.PROPERTIES[obj]
     body = {"filterGroups": [{"filters": filters}],
             "sorts": [{"propertyName": sort_by, "direction": "ASCENDING"}],
-            "properties": cfg.PROPERTIES[obj], "limit": cfg.SEARCH_PAGE_SIZE}
+            "properties": props, "limit": cfg.SEARCH_PAGE_SIZE}
+    if after is not None:
+        body["after"] = after
     return _fetch(ctx.client, api.do_search, body, search=True, what=f"{obj} search")
 
 
@@ -365,8 +389,11 @@ def _apply_changes(ctx: _Ctx, obj: str, records: list, state: st.ObjectState,
                    cursor_ms: int) -> st.ObjectState:
     """Write one page of changed records and move the cursor to `cursor_ms`, atomically."""
     if obj == "deals":
-        full = read_deals(ctx.client, [str(r.id) for r in records])
-        write = _write_deals(ctx, full)
+        ids = [str(r.id) for r in records]
+        with ThreadPoolExecutor(2, "hubspot-deal-page") as pool:  # history and links at once
+            full = pool.submit(read_deals, ctx.client, ids)
+            links = pool.submit(deal_associations, ctx.client, ids)
+            write = _write_deals(ctx, full.result(), links.result())
     else:
         base = _write_simple(ctx, obj, records)
         if obj == "line_items":
@@ -401,85 +428,203 @@ def read_deals(client: HubSpotClient, ids: Sequence[str]) -> list[Record]:
                 for r in part]
 
 
+class _Changes:
+    """One object's incremental read: commits pages in ascending last-modified order.
+
+    `top` is the largest last-modified time committed and `seen` the ids committed at `top`
+    (a query starting at `top` returns them again; they are skipped, not written twice).
+    """
+
+    def __init__(self, ctx: _Ctx, obj: str, state: st.ObjectState):
+        self.ctx, self.obj, self.state = ctx, obj, state
+        self.prop = cfg.MODIFIED_PROPERTY[obj]
+        self.top: int | None = None
+        self.seen: set[str] = set()
+        self.tracker: _Tracker | None = None
+
+    def search(self, lo: int, hi: int, after: str | None = None) -> Page:
+        page = _search_page(self.ctx, self.obj, [
+            {"propertyName": self.prop, "operator": "GTE", "value": str(lo)},
+            {"propertyName": self.prop, "operator": "LT", "value": str(hi)}], self.prop, after)
+        if self.tracker is None:
+            self.tracker = _Tracker(self.ctx, self.obj, "incremental", page.total)
+        return page
+
+    def commit(self, records: list, at_ms: int | None = None) -> None:
+        """Write `records` (ascending) and move the cursor to the last one's time (or `at_ms`)."""
+        fresh = [r for r in records
+                 if not (_modified_ms(self.obj, r) == self.top and str(r.id) in self.seen)]
+        if not fresh:
+            return
+        top = at_ms if at_ms is not None else max(_modified_ms(self.obj, r) for r in fresh)
+        self.ctx.count(self.obj, "fetched", len(fresh))
+        self.state = _apply_changes(self.ctx, self.obj, fresh, self.state, top)
+        if self.tracker is not None:
+            self.tracker.add(len(fresh))
+        if top != self.top:
+            self.top, self.seen = top, set()
+        self.seen |= {str(r.id) for r in fresh if _modified_ms(self.obj, r) == top}
+
+
 def _incremental(ctx: _Ctx, obj: str, state: st.ObjectState) -> None:
-    prop = cfg.MODIFIED_PROPERTY[obj]
+    """Every record modified from the cursor minus LOOKBACK_MS until now, in one window of
+    searches, split into narrower windows where a window holds more than HubSpot returns."""
     lo = max(0, to_ms(state.cursor_at) - cfg.LOOKBACK_MS)
     hi = to_ms(dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)) + 1
-    seen_at_lo: set[str] = set()
-    tracker: _Tracker | None = None
-    while True:
-        page = _search_page(ctx, obj, [
-            {"propertyName": prop, "operator": "GTE", "value": str(lo)},
-            {"propertyName": prop, "operator": "LT", "value": str(hi)}], prop)
-        if tracker is None:
-            tracker = _Tracker(ctx, obj, "incremental", page.total)
-        fresh = [r for r in page.results
-                 if not (_modified_ms(obj, r) == lo and str(r.id) in seen_at_lo)]
-        full_page = len(page.results) >= cfg.SEARCH_PAGE_SIZE
-        if not fresh:
-            if not full_page:
-                return
-            state = _drain_millisecond(ctx, obj, lo, state, tracker)
-            lo, seen_at_lo = lo + 1, set()
-            continue
-        ctx.count(obj, "fetched", len(fresh))
-        top = max(_modified_ms(obj, r) for r in fresh)
-        state = _apply_changes(ctx, obj, fresh, state, top)
-        tracker.add(len(fresh))
-        if top != lo:
-            lo, seen_at_lo = top, set()
-        seen_at_lo |= {str(r.id) for r in fresh if _modified_ms(obj, r) == top}
-        if not full_page:
+    _read_window(_Changes(ctx, obj, state), lo, hi)
+
+
+def _read_window(run: _Changes, lo: int, hi: int) -> None:
+    """Commit every record with lo <= last-modified < hi, ascending, page by page.
+
+    The first page's `total` decides: at most SEARCH_RESULT_CAP results are paged through
+    with `after`; more, and [lo, hi) is halved (from its first record's time on) and each
+    half read in turn, down to a single millisecond, which is read by hs_object_id. While a
+    window is paged, a record modified meanwhile leaves it and the offsets behind it shift:
+    a page whose `total` differs from the first page's is not used, and the rest of the
+    window is read again from the last committed time.
+    """
+    page = run.search(lo, hi)
+    total = page.total or 0
+    if total > cfg.SEARCH_RESULT_CAP and page.results:
+        first = _modified_ms(run.obj, page.results[0])  # nothing in the window before it
+        crowded = len(page.results) >= cfg.SEARCH_PAGE_SIZE and \
+            _modified_ms(run.obj, page.results[-1]) == first
+        log.info("hubspot %s: %d changed in [%d, %d), more than one search returns; "
+                 "splitting the window", run.obj, total, lo, hi)
+        if hi - first <= 1:
+            _drain_millisecond(run, first)
+        elif crowded:  # a page of one millisecond: that millisecond alone, then the rest
+            _read_window(run, first, first + 1)
+            _read_window(run, first + 1, hi)
+        else:
+            mid = first + (hi - first) // 2
+            _read_window(run, first, mid)
+            _read_window(run, mid, hi)
+        return
+    run.commit(page.results)
+    while page.after is not None:
+        nxt = run.search(lo, hi, page.after)
+        if nxt.total != page.total:  # the window changed under the offsets: re-anchor
+            log.info("hubspot %s: changes moved while paging a window; reading it again "
+                     "from the last committed time", run.obj)
+            _read_window(run, max(lo, run.top if run.top is not None else lo), hi)
             return
+        run.commit(nxt.results)
+        page = nxt
 
 
-def _drain_millisecond(ctx: _Ctx, obj: str, ms: int, state: st.ObjectState,
-                       tracker: _Tracker) -> st.ObjectState:
-    """Every record modified in millisecond `ms`, by hs_object_id (more than a page share it)."""
-    prop, last_id = cfg.MODIFIED_PROPERTY[obj], 0
+def _drain_millisecond(run: _Changes, ms: int) -> None:
+    """Every record modified in millisecond `ms` (more than one search returns), by
+    hs_object_id; the cursor stays at `ms` until they are all committed."""
+    last_id = 0
     while True:
-        page = _search_page(ctx, obj, [
-            {"propertyName": prop, "operator": "EQ", "value": str(ms)},
+        page = _search_page(run.ctx, run.obj, [
+            {"propertyName": run.prop, "operator": "EQ", "value": str(ms)},
             {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)}],
             "hs_object_id")
         if not page.results:
-            return state
-        ctx.count(obj, "fetched", len(page.results))
-        state = _apply_changes(ctx, obj, page.results, state, ms)
-        tracker.add(len(page.results))
+            return
+        run.commit(page.results, at_ms=ms)
         last_id = max(int(r.id) for r in page.results)
         if len(page.results) < cfg.SEARCH_PAGE_SIZE:
-            return state
+            return
 
 
-def _mark_archived(ctx: _Ctx, obj: str) -> None:
-    """Records HubSpot lists as archived become is_deleted (never left as live ghosts)."""
-    api, table, key = ctx.client.objects[obj].basic_api, _table(obj), _ID_COL[obj]
+# --- deletions ---------------------------------------------------------------------------
+
+def _read_archived(ctx: _Ctx, obj: str) -> dict[str, dt.datetime | None]:
+    """{id: when HubSpot archived it} for every record the archived list holds.
+
+    The list comes by id, not by archive time, so it is read to its end every run."""
+    api = ctx.client.objects[obj].basic_api
+    out: dict[str, dt.datetime | None] = {}
     after = None
     while True:
         kwargs = {"limit": cfg.LIST_PAGE_SIZE, "archived": True,
                   "properties": [cfg.MODIFIED_PROPERTY[obj]]}
         if after:
             kwargs["after"] = after
-        page = _fetch(ctx.client, api.get_page, what=f"archived {obj} page", **kwargs)
-        ids = [str(r.id) for r in page.results]
-        if ids:
-            with _WRITE_LOCK, ctx.engine.begin() as conn:
-                n = conn.execute(table.update().where(table.c[key].in_(ids),
-                                                      table.c.is_deleted.is_(False))
-                                 .values(is_deleted=True)).rowcount
-                if obj == "deals":  # a deleted deal keeps its row, not its links and history
-                    for t in (s.deal_stage_history, s.deal_contacts, s.deal_companies):
-                        conn.execute(t.delete().where(t.c.deal_id.in_(ids)))
-                    conn.execute(s.line_items.update().where(s.line_items.c.deal_id.in_(ids))
-                                 .values(deal_id=None))
-                ctx.count(obj, "deleted", n)
-                st.save_counts(conn, ctx.run_id, ctx.counts)
-                if n:
-                    _wrote(ctx, conn)
-        if page.after is None:
-            return
-        after = page.after
+        body = ctx.client.call(api.get_page, raw=True, what=f"archived {obj} page", **kwargs)
+        for r in body["results"]:
+            out[str(r["id"])] = parse_datetime(r.get("archivedAt") or r.get("updatedAt"))
+        after = ((body.get("paging") or {}).get("next") or {}).get("after")
+        if not after:
+            return out
+
+
+def _mark_deleted(ctx: _Ctx, obj: str, gone: dict[str, dt.datetime | None],
+                  extra: Callable[[Connection], None] | None = None) -> None:
+    """Records HubSpot no longer holds become is_deleted (never left as live ghosts).
+
+    `gone` maps an id to when it left HubSpot (None: unknown). A stored row modified after
+    that (the record was restored) stays. `extra(conn)` runs in the same transaction. The
+    rows are looked up first: when none is still live (the usual run), nothing is written."""
+    table, key = _table(obj), _ID_COL[obj]
+    has_updated = "updated_at" in table.c
+    cols = [table.c[key]] + ([table.c.updated_at] if has_updated else [])
+    ids: list[str] = []
+    with ctx.engine.connect() as conn:
+        for chunk in _chunks(list(gone), 500):
+            live = conn.execute(select(*cols).where(table.c[key].in_(chunk),
+                                                    table.c.is_deleted.is_(False))).all()
+            ids += [row[0] for row in live
+                    if not (has_updated and row[1] is not None and gone[row[0]] is not None
+                            and row[1] > gone[row[0]])]
+    if not ids and extra is None:
+        return
+    with _WRITE_LOCK, ctx.engine.begin() as conn:
+        n = 0
+        for chunk in _chunks(ids, 500):
+            n += conn.execute(table.update().where(table.c[key].in_(chunk),
+                                                   table.c.is_deleted.is_(False))
+                              .values(is_deleted=True)).rowcount
+            if obj == "deals":  # a deleted deal keeps its row, not its links and history
+                for t in (s.deal_stage_history, s.deal_contacts, s.deal_companies):
+                    conn.execute(t.delete().where(t.c.deal_id.in_(chunk)))
+                conn.execute(s.line_items.update().where(s.line_items.c.deal_id.in_(chunk))
+                             .values(deal_id=None))
+        if extra is not None:
+            extra(conn)
+        ctx.count(obj, "deleted", n)
+        st.save_counts(conn, ctx.run_id, ctx.counts)
+        if n:
+            _wrote(ctx, conn)
+
+
+def _relist_small(ctx: _Ctx, obj: str, state: st.ObjectState) -> bool:
+    """An incremental run of an object that fits on one list page: one list request instead
+    of a search and an archived list. The listed records are every live one, so the store's
+    live rows not listed are deleted; the changed ones (modified since the cursor minus the
+    lookback, what a search would return) are written. False, having written nothing, when
+    the object has grown past one page (the caller then searches)."""
+    table, key = _table(obj), _ID_COL[obj]
+    with ctx.engine.connect() as conn:
+        stored = conn.execute(select(table.c[key], table.c.is_deleted)
+                              .limit(cfg.LIST_PAGE_SIZE)).all()
+    if len(stored) >= cfg.LIST_PAGE_SIZE:
+        return False
+    page = _fetch(ctx.client, ctx.client.objects[obj].basic_api.get_page, what=f"{obj} page",
+                  limit=cfg.LIST_PAGE_SIZE, properties=cfg.PROPERTIES[obj], archived=False)
+    if page.after is not None:
+        return False
+    lo = max(0, to_ms(state.cursor_at) - cfg.LOOKBACK_MS)
+    changed = [r for r in page.results if _modified_ms(obj, r) >= lo]
+    listed = {str(r.id) for r in page.results}
+    gone = {i: None for i, deleted in stored if not deleted and i not in listed}
+    ctx.count(obj, "fetched", len(changed))
+    cursor = max([state.cursor_at] + [from_ms(_modified_ms(obj, r)) for r in changed])
+    new_state = st.ObjectState(obj, "incremental", None, cursor)
+    write = _write_simple(ctx, obj, changed)
+
+    def extra(conn: Connection) -> None:
+        n = write(conn)
+        ctx.count(obj, "written", n)
+        st.write_state(conn, new_state)
+        if n:
+            _wrote(ctx, conn)
+    _mark_deleted(ctx, obj, gone, extra)
+    return True
 
 
 def _sync_crm_object(ctx: _Ctx, obj: str) -> None:
@@ -487,9 +632,29 @@ def _sync_crm_object(ctx: _Ctx, obj: str) -> None:
         state = st.read_state(conn, obj)
     if ctx.full or state.phase != "incremental" or state.cursor_at is None:
         _backfill(ctx, obj, state)
-    else:
-        _incremental(ctx, obj, state)
-    _mark_archived(ctx, obj)
+        _mark_deleted(ctx, obj, _read_archived(ctx, obj))
+        return
+    if obj in cfg.RELISTED_OBJECTS and _relist_small(ctx, obj, state):
+        return
+    # the archived list is read while the changes are: it waits on the ten-secondly budget,
+    # the changes mostly on the search one. Marks go in after the changes, and a row
+    # modified after its archiving (a restored record) keeps living.
+    archived = _in_background(_read_archived, ctx, obj)
+    _incremental(ctx, obj, state)
+    _mark_deleted(ctx, obj, archived.result())
+
+
+def _in_background(fn: Callable[..., Any], *args: Any) -> Future:
+    """fn(*args) on a daemon thread (read-only work a failed run may leave behind)."""
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # handed to whoever asks for the result
+            future.set_exception(exc)
+    threading.Thread(target=run, daemon=True, name="hubspot-background").start()
+    return future
 
 
 def _sync_owners(ctx: _Ctx) -> None:
