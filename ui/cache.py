@@ -1,5 +1,6 @@
-"""The one place the app caches: the engine (st.cache_resource) and every number and table
-(st.cache_data), keyed on the store, the store's data version and the filters.
+"""The one place the app caches: the engine (st.cache_resource), every number and table, keyed on
+the store, the store's data version and the filters: metric values one by one in a table shared by
+all pages and sessions (st.cache_resource, see metric_values), the rest with st.cache_data.
 
 A sync, an import or a definition edit bumps the data version, so the next run misses the cache
 and recomputes; nothing else invalidates it. Filters travel as a JSON string (hashable, exact).
@@ -9,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import json
+import threading
 from typing import Any
 
 import pandas as pd
@@ -81,16 +83,52 @@ def filters_from_key(key: str) -> Filters:
 
 # --- numbers ---------------------------------------------------------------------------
 
-@st.cache_data(**_CACHE)
-def _compute_many(key: str, data_version: int, metric_ids: tuple[str, ...], fkey: str) -> dict:
-    from metrics import compute_many
-    return compute_many(_engine(key), list(metric_ids), filters_from_key(fkey))
+class _Values:
+    """The metric values computed so far for one (store, data version, filters), shared by every
+    row of tiles on every page in every session: a metric shown on several pages (north star,
+    win rate, follow-up rate, the funnel counts...) is computed once per data version, not once
+    per row it appears in. `pending` holds the metrics being computed, with the event that says
+    they are done, so a second caller waits for them instead of computing them again."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.values: dict[str, Any] = {}
+        self.pending: dict[str, threading.Event] = {}
+
+
+@st.cache_resource(show_spinner=False, max_entries=_CACHE["max_entries"])
+def _values(key: str, data_version: int, fkey: str) -> _Values:
+    return _Values()
 
 
 def metric_values(engine: Engine, metric_ids, filters: Filters) -> dict:
-    """{metric_id: MetricValue} for `filters`, computed once per data version."""
-    return _compute_many(store_key(engine), current_data_version(engine), tuple(metric_ids),
-                         filters_key(filters))
+    """{metric_id: MetricValue} for `filters`, each computed once per data version; the ones
+    missing are computed together (one compute_many: one connection, shared sub-results)."""
+    ids = list(dict.fromkeys(metric_ids))
+    shared = _values(store_key(engine), current_data_version(engine), filters_key(filters))
+    while True:
+        with shared.lock:
+            missing = [m for m in ids if m not in shared.values]
+            if not missing:
+                return {m: shared.values[m] for m in ids}
+            mine = [m for m in missing if m not in shared.pending]
+            others = {shared.pending[m] for m in missing if m in shared.pending}
+            done = threading.Event()
+            for m in mine:
+                shared.pending[m] = done
+        if mine:
+            from metrics import compute_many
+            try:
+                computed = compute_many(engine, mine, filters)
+                with shared.lock:
+                    shared.values.update(computed)
+            finally:  # on an error the waiters try again themselves (and meet the error)
+                with shared.lock:
+                    for m in mine:
+                        shared.pending.pop(m, None)
+                done.set()
+        for event in others:
+            event.wait()
 
 
 @st.cache_data(**_CACHE)
