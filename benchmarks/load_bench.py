@@ -70,6 +70,18 @@ st.navigation([st.Page(page(p), title=p, url_path=p, default=(p == "ceo"))
 PROBE_SQL = "SELECT COUNT(*), SUM(amount_cents) FROM deals WHERE close_date BETWEEN ? AND ?"
 
 
+def cpu_seconds(procs: list[subprocess.Popen]) -> float:
+    """User + system CPU time used so far by these processes (Linux /proc; NaN elsewhere)."""
+    total = 0.0
+    try:
+        for proc in procs:
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+    return total
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -391,20 +403,26 @@ def main(argv: list[str] | None = None) -> int:
             while versions.current() == before and writer.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.1)
         for n in levels:
-            t0 = time.monotonic()
+            t0, cpu0 = time.monotonic(), cpu_seconds(apps[:len(bases)])
             level = asyncio.run(run_level(bases, n, paths, args.loads, args.timeout, args.client, versions))
+            level["server_cpu_s"] = cpu_seconds(apps[:len(bases)]) - cpu0
+            level["wall_s"] = time.monotonic() - t0
             probe_times = probe.between(t0, time.monotonic())
             level["probe_p95_s"], level["probe_max_s"] = pct(probe_times, 95), max(probe_times, default=float("nan"))
             report["levels"].append(level)
             print(f"N={n:>3}: {level['ok']}/{level['loads']} loads, p50 {level['p50_s']:.2f} s, "
                   f"p95 {level['p95_s']:.2f} s, errors {level['errors']}, "
                   f"read probe max {level['probe_max_s']:.3f} s; {level['data_versions']} data versions seen, "
-                  f"about {level['recomputed']} loads recomputed", flush=True)
+                  f"about {level['recomputed']} loads recomputed; app CPU {level['server_cpu_s']:.1f} s in "
+                  f"{level['wall_s']:.0f} s ({level['server_cpu_s'] / max(level['loads'], 1):.2f} s per load)", flush=True)
             if ref_bases:  # right after, same N, same client: the trivial app's time at this load
+                cpu0 = cpu_seconds(apps[len(bases):])
                 ref = asyncio.run(run_level(ref_bases, n, paths, args.loads, args.timeout, args.client))
+                ref["server_cpu_s"] = cpu_seconds(apps[len(bases):]) - cpu0
                 level["reference"] = ref
                 print(f"       reference app: {ref['ok']}/{ref['loads']} loads, p50 {ref['p50_s']:.2f} s, "
-                      f"p95 {ref['p95_s']:.2f} s, errors {ref['errors']}", flush=True)
+                      f"p95 {ref['p95_s']:.2f} s, errors {ref['errors']}, app CPU {ref['server_cpu_s']:.1f} s "
+                      f"({ref['server_cpu_s'] / max(ref['loads'], 1):.3f} s per load)", flush=True)
     finally:
         stop_file.touch()
         if writer is not None:
