@@ -7,7 +7,7 @@ the indexes exactly as they were and other connections never see a table without
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from sqlalchemy import Connection, Table
 
@@ -20,11 +20,13 @@ def begin_explicitly(conn: Connection) -> None:
 
 
 @contextmanager
-def indexes_rebuilt_after(conn: Connection, tables: list[Table]) -> Iterator[None]:
+def indexes_rebuilt_after(conn: Connection, tables: list[Table], keep: Iterable[str] = ()) -> Iterator[None]:
     """Drop the tables' secondary indexes, run the block, then create them again (not on error:
-    the caller's rollback restores them)."""
+    the caller's rollback restores them). Indexes named in `keep` stay and are kept up to date
+    row by row (cheap for an index the new rows only append to)."""
     begin_explicitly(conn)
-    indexes = [ix for t in tables for ix in t.indexes]
+    keep = set(keep)
+    indexes = [ix for t in tables for ix in t.indexes if ix.name not in keep]
     for ix in indexes:
         ix.drop(conn, checkfirst=True)
     yield

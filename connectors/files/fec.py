@@ -9,9 +9,11 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import json
+import marshal
 import os
 import pickle
 import re
+import struct
 import subprocess
 import sys
 import tempfile
@@ -116,7 +118,7 @@ class FecReader:
                 text = text[1:]
             first_end = text.find("\n")
             head = split_lines(text[:65536] if first_end < 65536 else text[:first_end + 1])
-            if not text.strip():
+            if not text or text.isspace():  # (no stripped copy of a big text)
                 raise FileFormatError("the file is empty")
             if not head or not head[0].strip():
                 raise FileFormatError("the first line (header) is empty")
@@ -446,10 +448,37 @@ class ParallelUnavailable(RuntimeError):
     """The parsing process could not run; read in-process instead (nothing was yielded)."""
 
 
+_HEAD = struct.Struct("<cQ")  # message kind ('R' rows, 'D' done, 'E' error) and payload length
+
+
+def write_message(out, kind: str, payload) -> None:
+    """One framed message from the parsing process: rows as marshal (plain tuples of str, int
+    and None), the final report or an error as pickle."""
+    data = marshal.dumps(payload) if kind == "rows" else pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(_HEAD.pack({"rows": b"R", "done": b"D", "error": b"E"}[kind], len(data)))
+    out.write(data)
+
+
+def read_message(stream) -> tuple[str, object]:
+    """The next message written by `write_message`; EOFError when the stream ends early."""
+    head = stream.read(_HEAD.size)
+    if len(head) < _HEAD.size:
+        raise EOFError("the parsing process ended without a final message")
+    kind, size = _HEAD.unpack(head)
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError("the parsing process ended in the middle of a message")
+    if kind == b"R":
+        return "rows", marshal.loads(data)
+    if kind in (b"D", b"E"):
+        return ("done" if kind == b"D" else "error"), pickle.loads(data)
+    raise ValueError(f"unknown message from the parsing process: {kind!r}")
+
+
 def batches_in_subprocess(reader: FecReader, data: bytes, batch_rows: int = 50_000, progress=None):
     """Like `reader.batches()` (first pass), parsed by `python -m connectors.files.fec_worker` so
-    that parsing and writing overlap on two cores. Batches come back as pickles on the worker's
-    stdout; the pipe's back-pressure keeps memory bounded. Updates `reader` with the worker's report."""
+    that parsing and writing overlap on two cores. Batches come back as framed messages on the
+    worker's stdout; the pipe's back-pressure keeps memory bounded. Updates `reader` with the worker's report."""
     with tempfile.NamedTemporaryFile(prefix="ns-fec-", suffix=".txt", delete=False) as tmp:
         tmp.write(data)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(_PROJECT_DIR), os.environ.get("PYTHONPATH")])))
@@ -465,8 +494,8 @@ def batches_in_subprocess(reader: FecReader, data: bytes, batch_rows: int = 50_0
     try:
         while True:
             try:
-                kind, payload = pickle.load(proc.stdout)
-            except (EOFError, pickle.UnpicklingError) as exc:
+                kind, payload = read_message(proc.stdout)
+            except (EOFError, ValueError, pickle.UnpicklingError) as exc:
                 if done:
                     raise RuntimeError("the parsing process stopped before the end of the file") from None
                 raise ParallelUnavailable(f"no answer from the parsing process ({type(exc).__name__})") from None

@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import gc
 from contextlib import contextmanager, nullcontext
+from itertools import chain
 from operator import itemgetter
 from typing import Callable, Iterator
 
@@ -230,7 +232,7 @@ def _import_fec(engine: Engine, data: bytes, file_name: str, actor: str, mapping
 
     def write(skip: frozenset) -> ImportReport:
         before = reader.rows_yielded
-        with _bulk_connection(engine) as conn, conn.begin():
+        with _gc_paused(), _bulk_connection(engine) as conn, conn.begin():
             import_id = _record_run(conn, report, actor, started, "success")
             with _ledger_indexes_off(conn, data.count(b"\n")):
                 for batch in _fec_batches(reader, data, skip, progress):
@@ -331,6 +333,19 @@ def _replace_ledger_period(conn: Connection, siren: str | None, period, import_i
 
 
 @contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a bulk import makes millions of row tuples (none
+    in a reference cycle): otherwise it walks every live object again and again for nothing."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+@contextmanager
 def _bulk_connection(engine: Engine) -> Iterator[Connection]:
     """A connection tuned for one bulk import. On SQLite, for this connection only and until the
     import ends: a larger page cache, and no per-row foreign key lookup (the only key of
@@ -363,7 +378,8 @@ def _ledger_indexes_off(conn: Connection, incoming: int):
         return nullcontext()
     t = s.ledger_entries
     held = conn.execute(select(func.count()).select_from(t)).scalar_one()
-    return indexes_rebuilt_after(conn, [t]) if held <= 2 * incoming else nullcontext()
+    # ix_ledger_import stays: the import's id is the newest, so its rows only append to that index
+    return indexes_rebuilt_after(conn, [t], keep=["ix_ledger_import"]) if held <= 2 * incoming else nullcontext()
 
 
 def _live_columns(columns, rows: list[tuple]) -> list[int]:
@@ -374,9 +390,19 @@ def _live_columns(columns, rows: list[tuple]) -> list[int]:
     return [i for i in range(len(columns)) if i not in empty]
 
 
+def _rows_per_statement(conn: Connection, params_per_row: int) -> int:
+    """How many rows one multi-row INSERT binds: 200, within SQLite's limit on parameters
+    (999 before SQLite 3.32, 32766 since)."""
+    limit = 32766 if conn.connection.dbapi_connection.execute("select sqlite_version()").fetchone()[0] \
+        .split(".")[:2] >= ["3", "32"] else 999
+    return max(1, min(200, limit // max(params_per_row, 1)))
+
+
 def bulk_insert(conn: Connection, table: str, columns, rows: list[tuple], constants: dict,
                 batch: int = 50_000) -> None:
-    """executemany (SQLite) or COPY (PostgreSQL) on the caller's transaction; dates as ISO text."""
+    """executemany (SQLite) or COPY (PostgreSQL) on the caller's transaction; dates as ISO text.
+    On SQLite the rows go in groups of a few hundred per INSERT statement (one statement step for
+    many rows: about a fifth less time than one row per step)."""
     if not rows:
         return
     dbapi = conn.connection.dbapi_connection
@@ -399,7 +425,14 @@ def bulk_insert(conn: Connection, table: str, columns, rows: list[tuple], consta
                 chunk = list(map(itemgetter(*live), chunk))
                 names = [columns[k] for k in live]
             cols = ", ".join(list(constants) + names)
-            sql = f"INSERT INTO {table} ({cols}) VALUES ({head}, {', '.join([mark] * len(names))})"
-            cur.executemany(sql, chunk)
+            values = f"({head}, {', '.join([mark] * len(names))})"
+            per = _rows_per_statement(conn, len(names))
+            full = len(chunk) // per * per
+            if full:
+                flat = chain.from_iterable
+                cur.executemany(f"INSERT INTO {table} ({cols}) VALUES {', '.join([values] * per)}",
+                                [tuple(flat(chunk[j:j + per])) for j in range(0, full, per)])
+            if full < len(chunk):
+                cur.executemany(f"INSERT INTO {table} ({cols}) VALUES {values}", chunk[full:])
     finally:
         cur.close()

@@ -2,13 +2,16 @@
 replaces its period, every attempt recorded."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import inspect, select
 
 from connectors.files import importer
 from connectors.files.importer import FileImportError, import_file, read_file
 from store import data_version, schema as s
-from fileimport_helpers import count_rows, fec_line, ledger_totals, small_fec
+from connectors.files.fec import parse_fec
+from fileimport_helpers import FEC_HEADER, count_rows, fec_line, ledger_totals, small_fec
 
 NAME = "123456789FEC20241231.txt"
 
@@ -171,3 +174,79 @@ def test_import_fec_parsed_by_a_second_process(engine, monkeypatch):
     assert (rejected.rows_accepted, rejected.rows_rejected) == (5, 1)
     partial = import_file(engine, "fec", broken, NAME, valid_only=True)
     assert partial.status == "success" and ledger_totals(engine)["revenue"] == 90000
+
+
+def _many_lines_fec(entries: int) -> bytes:
+    """`entries` balanced 3-line entries with optional columns filled on some lines only (the
+    writer drops all-empty columns per batch and binds several rows per statement)."""
+    lines = [FEC_HEADER]
+    for n in range(1, entries + 1):
+        day = f"202403{n % 28 + 1:02d}"
+        let = "AB" if n % 7 == 0 else ""
+        md = f"{n},50" if n % 11 == 0 else ""
+        lines += [f"VE\tVentes\t{n}\t{day}\t706000\tPrestations\t\t\tF{n}\t{day}\tFacture {n}\t0,00\t{n},00\t"
+                  f"{let}\t{day if let else ''}\t{day}\t{md}\t{'USD' if md else ''}",
+                  f"VE\tVentes\t{n}\t{day}\t445710\tTVA\t\t\tF{n}\t\tTVA {n}\t0,00\t{n // 5},20\t\t\t\t\t",
+                  f"VE\tVentes\t{n}\t{day}\t411000\tClients\tC{n % 3}\tClient {n % 3}\tF{n}\t{day}\t"
+                  f"Facture {n}\t{n + n // 5},20\t0,00\t\t\t{day}\t\t"]
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
+def _stored_rows(engine) -> list[tuple]:
+    t = s.ledger_entries
+    cols = [t.c[name] for name in importer.fec.ROW_COLUMNS]
+    with engine.connect() as conn:
+        rows = conn.execute(select(*cols).order_by(t.c.line_no)).all()
+    return [tuple(str(v) if isinstance(v, dt.date) else v for v in r) for r in rows]
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_import_fec_bulk_write_stores_exactly_the_parsed_rows(engine, monkeypatch, parallel):
+    """Rows written in multi-row statements (a number of rows that is not a multiple of the
+    statement's), in several batches, parsed here or by the second process: every column of
+    every row is what the reader read, NULLs included."""
+    data = _many_lines_fec(701)  # 2,103 lines
+    monkeypatch.setattr(importer.fec.FecReader, "batches",
+                        lambda self, batch_rows=50_000, _real=importer.fec.FecReader.batches, **kw:
+                        _real(self, batch_rows=1_000, **kw))
+    if parallel:
+        monkeypatch.setattr(importer.fec, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(importer, "_idle_core", lambda: True)
+    report = import_file(engine, "fec", data, NAME)
+    assert report.status == "success" and report.rows_accepted == 2103, report.as_text()
+    assert report.detected.get("parsing") == ("second process" if parallel else None)
+    expected = parse_fec(data, NAME).rows
+    assert len(expected) == 2103 and any(r[17] is not None for r in expected) and any(r[7] is None for r in expected)
+    assert _stored_rows(engine) == expected
+    with engine.connect() as conn:
+        assert {r[0] for r in conn.execute(select(s.ledger_entries.c.import_id)).all()} == {report.import_id}
+    assert _ledger_indexes(engine) == {ix.name for ix in s.ledger_entries.indexes}
+    again = import_file(engine, "fec", data, NAME)
+    assert again.status == "skipped" and len(_stored_rows(engine)) == 2103
+
+
+def test_rows_per_statement_stays_within_sqlite_parameter_limit(engine):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    with engine.connect() as conn:
+        assert importer._rows_per_statement(conn, 16) == 200
+        assert importer._rows_per_statement(conn, 400) == 81  # 32,766 parameters at most
+        assert importer._rows_per_statement(conn, 40_000) == 1
+
+
+def test_parsing_process_messages_round_trip_and_truncation():
+    import io
+
+    from connectors.files.fec import read_message, write_message
+    rows = [(2, "VE", None, "1", "2024-01-05", "706000", "Café", None, None, "P1", None, "x", 0, 1000,
+             None, None, "2024-01-05", None, None)]
+    out = io.BytesIO()
+    write_message(out, "rows", rows)
+    write_message(out, "error", "ValueError: boom")
+    stream = io.BytesIO(out.getvalue())
+    assert read_message(stream) == ("rows", rows)
+    assert read_message(stream) == ("error", "ValueError: boom")
+    with pytest.raises(EOFError):
+        read_message(stream)
+    with pytest.raises(EOFError):
+        read_message(io.BytesIO(out.getvalue()[:20]))  # cut in the middle of the first message
