@@ -502,14 +502,21 @@ def _read_window(run: _Changes, lo: int, hi: int) -> None:
             _read_window(run, first, mid)
             _read_window(run, mid, hi)
         return
+    # the next page is asked for while this one is written (its `after` is known)
+    ahead = _in_background(run.search, lo, hi, page.after) if page.after is not None else None
     run.commit(page.results)
-    while page.after is not None:
-        nxt = run.search(lo, hi, page.after)
+    while ahead is not None:
+        nxt = ahead.result()
         if nxt.total != page.total:  # the window changed under the offsets: re-anchor
             log.info("hubspot %s: changes moved while paging a window; reading it again "
                      "from the last committed time", run.obj)
-            _read_window(run, max(lo, run.top if run.top is not None else lo), hi)
+            if run.top is not None and run.top > lo:
+                _read_window(run, run.top, hi)
+            else:  # no progress past `lo` (pages of one millisecond): that one by id first
+                _drain_millisecond(run, lo)
+                _read_window(run, lo + 1, hi)
             return
+        ahead = _in_background(run.search, lo, hi, nxt.after) if nxt.after is not None else None
         run.commit(nxt.results)
         page = nxt
 

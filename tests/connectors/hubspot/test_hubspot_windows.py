@@ -50,14 +50,17 @@ def _window(q: dict) -> tuple:
     return tuple((f["operator"], f["value"]) for f in q["filters"])
 
 
-def _change_contacts(acct, engine, n_spread: int, n_bulk: int, seed: int = 3) -> set[str]:
+def _change_contacts(acct, engine, n_spread: int, n_bulk: int, seed: int = 3,
+                     bulk_first: bool = False) -> set[str]:
     """Give `n_spread` contacts new last names at times spread from the cursor to now, and
-    `n_bulk` more in one millisecond (a bulk import). Returns the changed ids."""
+    `n_bulk` more in one millisecond (a bulk import; the earliest with `bulk_first`).
+    Returns the changed ids."""
     rng = random.Random(seed)
     lo, hi = _cursor_ms(engine, "contacts"), now_ms() - 1
     live = acct.live("contacts")
     rng.shuffle(live)
-    bulk_at = rng.randint(lo, hi)
+    bulk_at = lo if bulk_first else rng.randint(lo, hi)
+    lo += bulk_first
     for rec in live[:n_bulk]:
         acct.update("contacts", rec.id, at=bulk_at, lastname=f"bulk-{rec.id}")
     for rec in live[n_bulk:n_bulk + n_spread]:
@@ -139,6 +142,42 @@ def test_a_window_moving_under_its_offsets_is_read_again_from_the_cursor(engine)
         assert all(names[i] == f"moved-{i}" for i in changed - set(moved))
         client.call = real_call
         sync_hubspot(engine, client)  # the record changed during the run comes next time
+        assert_store_matches(engine, acct)
+
+
+def test_a_crowded_millisecond_moving_twice_is_read_by_id(engine):
+    """Pages of one millisecond give the re-read no time to start from: that millisecond is
+    then read by hs_object_id, and the rest of the window after it."""
+    with FakeHubSpot(_account(contacts=700), window_s=0.5) as fake:
+        client = client_for(fake)
+        sync_hubspot(engine, client)
+        acct = fake.account
+        changed = _change_contacts(acct, engine, n_spread=100, n_bulk=450, bulk_first=True)
+        moved: list[str] = []
+        seen = {"searches": 0}
+        real_call = client.call
+
+        def call(fn, *a, **kw):  # a record changes after the window's first page, and again
+            out = real_call(fn, *a, **kw)  # after the first page of the window read again
+            if kw.get("what") == "contacts search":
+                seen["searches"] += 1
+                if seen["searches"] in (1, 3):
+                    rec = out["results"][5 + len(moved)]
+                    acct.update("contacts", str(rec["id"]), lastname="moved-again")
+                    moved.append(str(rec["id"]))
+            return out
+        client.call = call
+        before = len(fake.searches)
+        sync_hubspot(engine, client, objects=["contacts"])
+        queries = _searches(fake, "contacts", before)
+        assert len(moved) == 2
+        assert any(q["sort"] == "hs_object_id" for q in queries)
+        with engine.connect() as conn:
+            names = dict(conn.execute(select(s.contacts.c.contact_id, s.contacts.c.last_name)).all())
+        missed = [i for i in changed - set(moved) if not names[i].startswith(("bulk-", "moved-"))]
+        assert not missed
+        client.call = real_call
+        sync_hubspot(engine, client)
         assert_store_matches(engine, acct)
 
 
