@@ -39,6 +39,34 @@ def register(sub) -> None:
                                 "stage, campaign or channel")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=_cmd_metrics)
+    r = sub.add_parser("rollups", help="rebuild the metric layer's monthly rollups if stale",
+                       description="Rebuild the monthly summaries the metrics read for whole months "
+                                   "(metrics/rollups.py). Syncs, imports and the demo do this themselves; "
+                                   "run it after writing to the store by other means.")
+    r.add_argument("--force", action="store_true", help="rebuild even if they are fresh")
+    r.add_argument("--status", action="store_true", help="only say whether each group is fresh")
+    r.set_defaults(handler=_cmd_rollups)
+
+
+def _cmd_rollups(args: argparse.Namespace) -> int:
+    from metrics import rollups
+    from metrics.definitions import load_definitions
+    engine = open_store()
+    if args.status:
+        with engine.connect() as conn:
+            defs = load_definitions(conn)
+            for group in rollups.GROUPS:
+                st = rollups.state(conn, group)
+                fresh = rollups.is_fresh(conn, defs, group)
+                built = f"built {st['built_at']:%Y-%m-%d %H:%M} UTC, {st['rows']:,} rows" if st else "never built"
+                print(f"{group:<16} {'fresh' if fresh else 'STALE'}  ({built})")
+        return 0
+    built = rollups.refresh(engine, force=args.force)
+    if not built:
+        print("rollups are fresh; nothing to rebuild")
+    for group, b in built.items():
+        print(f"{group:<16} rebuilt: {b.rows:,} rows in {b.seconds:.1f} s (data version {b.version})")
+    return 0
 
 
 def _filters(args):

@@ -407,8 +407,32 @@ def refresh_in_background(engine: Engine, log=None) -> bool:
     return True
 
 
+_checked: dict[str, int] = {}  # engine URL -> the data version last found fresh (or being rebuilt)
+
+
+def refresh_soon(engine: Engine, log=None) -> bool:
+    """For a long-running app: once per data version, rebuild stale rollups in the background
+    (after an edit made in the app, or a sync or import run by another process). Until the
+    rebuild commits, the metrics read the base tables. True if a rebuild was started."""
+    key = str(engine.url)
+    with engine.connect() as conn:
+        version = int(get_meta(conn, "data_version", "0"))
+        if _checked.get(key) == version:
+            return False
+        defs = load_definitions(conn)
+        stale = [g for g in GROUPS if not is_fresh(conn, defs, g)]
+    if not stale:
+        _checked[key] = version
+        return False
+    started = refresh_in_background(engine, log)
+    if started:
+        _checked[key] = version
+    return started
+
+
 __all__ = ["GROUPS", "INVOICES", "LEDGER", "NAME", "SOURCES", "Built", "invoice_accounts", "invoice_total",
            "ledger_cents", "ledger_months", "whole_months", "campaign_revenue", "closed_raw", "contact_conditions",
            "contact_filters_supported", "deal_conditions", "deal_filters_supported", "fingerprint",
-           "funnel_raw", "is_fresh", "refresh", "refresh_in_background", "refresh_quietly", "split", "state",
+           "funnel_raw", "is_fresh", "refresh", "refresh_in_background", "refresh_quietly", "refresh_soon", "split",
+           "state",
            "usable"]

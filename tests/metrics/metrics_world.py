@@ -32,7 +32,7 @@ from __future__ import annotations
 import datetime as dt
 
 from metrics import compute
-from store import schema as s
+from store import bump_data_version, schema as s
 
 D = dt.date
 T = dt.datetime
@@ -40,8 +40,11 @@ Q1 = (D(2026, 1, 1), D(2026, 3, 31))
 
 
 def insert(conn, table, rows: list[dict]) -> None:
+    """Insert rows as a writer must: the data version moves, naming the table (so caches and the
+    metric rollups know what changed)."""
     for row in rows:
         conn.execute(table.insert().values(**row))
+    bump_data_version(conn, table.name)
 
 
 def deal(deal_id, cents, currency, stage, close, owner=None, region=None, product_line=None, contact=None,
@@ -133,3 +136,15 @@ def reason(engine, metric_id, f) -> str:
     mv = compute(engine, metric_id, f)
     assert not mv.available, f"{metric_id} should not be available, got {mv.value}"
     return mv.reason
+
+
+def prepare(engine, mode: str):
+    """Build the metric rollups (and check they are fresh) in 'rollups' mode; return the engine."""
+    from metrics import rollups
+    from metrics.definitions import load_definitions
+    if mode == "rollups":
+        rollups.refresh(engine)
+        with engine.connect() as conn:
+            defs = load_definitions(conn)
+            assert all(rollups.is_fresh(conn, defs, group) for group in rollups.GROUPS)
+    return engine

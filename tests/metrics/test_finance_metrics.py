@@ -12,7 +12,7 @@ from metrics import Filters, NONE_BUCKET, REGISTRY, breakdown, compute, compute_
 from metrics.finance import months_in_period, outermost
 from store import schema as s
 
-from metrics_world import reason, value
+from metrics_world import prepare, reason, value
 from test_finance_scenario import FEB, JAN, build_world, insert, invoice, line, set_definition
 
 D = dt.date
@@ -27,9 +27,9 @@ FINANCE_IDS = ["invoiced_revenue", "ledger_revenue", "cash_collected", "booked_t
 
 
 @pytest.fixture
-def world(engine):
+def world(engine, rollup_mode):
     build_world(engine)
-    return engine
+    return prepare(engine, rollup_mode)
 
 
 def test_finance_catalog_complete():

@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from store import schema as s
+from store import bump_data_version, schema as s
 from store.db import utcnow
 
 D = dt.date
@@ -134,6 +134,7 @@ def insert(engine, table, rows) -> None:
     with engine.begin() as conn:
         if rows:
             conn.execute(table.insert(), rows)
+            bump_data_version(conn, table.name)
 
 
 def set_definition(engine, key: str, value) -> None:

@@ -9,16 +9,16 @@ from metrics import Filters, breakdown, compute, compute_many, definition_histor
 from store import schema as s
 from store.db import data_version, utcnow
 
-from metrics_world import D, Q1, build_world, contact, insert
+from metrics_world import D, Q1, build_world, contact, insert, prepare
 
 Q1_F = Filters(*Q1)
 JAN_F = Filters(D(2026, 1, 1), D(2026, 1, 31))
 
 
 @pytest.fixture
-def world(engine):
+def world(engine, rollup_mode):
     build_world(engine)
-    return engine
+    return prepare(engine, rollup_mode)
 
 
 def values(engine, ids, f):

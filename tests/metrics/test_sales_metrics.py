@@ -10,7 +10,7 @@ import pytest
 from metrics import Filters, compute, compute_many, save_definition
 from store import schema as s
 
-from metrics_world import D, Q1, build_world, deal, insert, reason, value
+from metrics_world import D, Q1, build_world, deal, insert, prepare, reason, value
 
 Q1_F = Filters(*Q1)
 JAN_F = Filters(D(2026, 1, 1), D(2026, 1, 31))
@@ -18,9 +18,9 @@ FEB_F = Filters(D(2026, 2, 1), D(2026, 2, 28))
 
 
 @pytest.fixture
-def world(engine):
+def world(engine, rollup_mode):
     build_world(engine)
-    return engine
+    return prepare(engine, rollup_mode)
 
 
 
