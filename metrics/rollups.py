@@ -408,12 +408,15 @@ def refresh_in_background(engine: Engine, log=None) -> bool:
 
 
 _checked: dict[str, int] = {}  # engine URL -> the data version last found fresh (or being rebuilt)
+QUIET_SECONDS = 30  # a store still being written to (a sync in progress) is left alone
 
 
-def refresh_soon(engine: Engine, log=None) -> bool:
+def refresh_soon(engine: Engine, log=None, now: dt.datetime | None = None) -> bool:
     """For a long-running app: once per data version, rebuild stale rollups in the background
-    (after an edit made in the app, or a sync or import run by another process). Until the
-    rebuild commits, the metrics read the base tables. True if a rebuild was started."""
+    (after an edit made in the app, or a write by a process that did not rebuild them), once the
+    store has had no write for QUIET_SECONDS (a sync moves the data version every few seconds
+    and rebuilds them itself when it ends). Until a rebuild commits, the metrics read the base
+    tables. True if a rebuild was started."""
     key = str(engine.url)
     with engine.connect() as conn:
         version = int(get_meta(conn, "data_version", "0"))
@@ -421,9 +424,13 @@ def refresh_soon(engine: Engine, log=None) -> bool:
             return False
         defs = load_definitions(conn)
         stale = [g for g in GROUPS if not is_fresh(conn, defs, g)]
+        changed_at = get_meta(conn, "data_changed_at")
     if not stale:
         _checked[key] = version
         return False
+    now = now or utcnow()
+    if changed_at and (now - dt.datetime.fromisoformat(changed_at)).total_seconds() < QUIET_SECONDS:
+        return False  # still being written to: ask again on a later page run
     started = refresh_in_background(engine, log)
     if started:
         _checked[key] = version

@@ -187,3 +187,22 @@ def test_distinct_customers_over_months_with_gaps(engine):
         for (m1, m2), n in expected.items():
             f = Filters(D(2026, m1, 1), D(2026, m2, 28) if m2 == 2 else D(2026, m2, 30 if m2 in (4,) else 31))
             assert rollups.invoice_accounts(ctx, f) == n, (m1, m2)
+
+
+def test_the_app_rebuilds_stale_rollups_in_the_background_once_writes_pause(demo_engine):
+    import time
+    from store.db import get_meta
+    with demo_engine.begin() as conn:
+        bump_data_version(conn, "contacts")
+        changed = dt.datetime.fromisoformat(get_meta(conn, "data_changed_at"))
+    # a write 5 s ago: a sync may still be running, so nothing starts yet
+    assert not rollups.refresh_soon(demo_engine, now=changed + dt.timedelta(seconds=5))
+    assert rollups.refresh_soon(demo_engine, now=changed + dt.timedelta(seconds=rollups.QUIET_SECONDS + 1))
+    for _ in range(300):  # the background build commits
+        with demo_engine.connect() as conn:
+            if rollups.is_fresh(conn, load_definitions(conn)):
+                break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the background rebuild did not make the rollups fresh")
+    assert not rollups.refresh_soon(demo_engine)  # fresh now: nothing more to do
