@@ -71,3 +71,15 @@ def period_range(kind: str, today: dt.date, fiscal_year_start_month: int = 1) ->
 def _check_month(month: int) -> None:
     if not (isinstance(month, int) and 1 <= month <= 12):
         raise ValueError(f"fiscal year start month {month!r} is not a month number 1-12")
+
+
+def to_date_comparison(current_start: dt.date, current_end: dt.date, compare_start: dt.date,
+                       compare_end: dt.date, today: dt.date) -> tuple[dt.date, dt.date] | None:
+    """For a period still in progress (it contains `today` and has days left), the comparison
+    period cut to the same number of days: this quarter's first 54 days against the previous
+    quarter's first 54 days, not against all of it. None when the period is over (or not begun),
+    so the comparison stays whole."""
+    if not (current_start <= today < current_end):
+        return None
+    elapsed = (today - current_start).days
+    return compare_start, min(compare_end, compare_start + dt.timedelta(days=elapsed))

@@ -71,6 +71,9 @@ class MetricDef:
     sources: tuple[str, ...]  # store tables it reads
     down_is_good: bool = False
     breakdowns: tuple[str, ...] = ()
+    # how a period still in progress is compared: "to_date" (a flow: revenue, leads; against the
+    # same number of days of the comparison period) or "whole" (a plan or stock: target, pipeline)
+    compare: str = "to_date"
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,9 @@ def _entries(folder: Path) -> list[tuple[str, dict]]:
     return entries
 
 
+COMPARE_KINDS = ("to_date", "whole")
+
+
 def load_catalog(folder: Path = CATALOG_DIR) -> dict[str, MetricDef]:
     """Read catalog/*.yaml into MetricDefs, reporting every problem (with its file) at once."""
     problems: list[str] = []
@@ -145,11 +151,13 @@ def load_catalog(folder: Path = CATALOG_DIR) -> dict[str, MetricDef]:
             problems.append(f"{mid}: owner_role {entry['owner_role']!r} is not one of {', '.join(OWNER_ROLES)}")
         if entry["id"] in out:
             problems.append(f"{mid}: defined twice")
+        if entry.get("compare", "to_date") not in COMPARE_KINDS:
+            problems.append(f"{mid}: compare {entry['compare']!r} is not one of {', '.join(COMPARE_KINDS)}")
         out[entry["id"]] = MetricDef(
             id=entry["id"], label=entry["label"], unit=entry["unit"], definition=" ".join(entry["definition"].split()),
             formula=entry["formula"].strip(), owner_role=entry["owner_role"],
             sources=tuple(entry.get("sources", ())), down_is_good=bool(entry.get("down_is_good", False)),
-            breakdowns=tuple(entry.get("breakdowns", ())))
+            breakdowns=tuple(entry.get("breakdowns", ())), compare=entry.get("compare", "to_date"))
     if problems:
         raise CatalogError(problems)
     return out

@@ -8,7 +8,7 @@ import streamlit as st
 from metrics import REGISTRY, MetricValue
 from ui import cache, charts, drill
 from ui.context import get_context
-from ui.page import grain_picker, header, kpi_row, supports
+from ui.page import grain_picker, header, kpi_row, supports, values_with_compare
 from ui.tiles import tile
 
 HEADLINE = ["north_star", "target_revenue", "forecast", "gap_to_target", "pipeline_coverage"]
@@ -71,8 +71,8 @@ for col, by, title in ((left, "region", "North Star by region"), (right, "produc
 st.subheader("Alignment scorecard")
 st.caption("One number per leader; each tile names who answers for it in the weekly meeting.")
 ids = [m for m in SCORECARD if m in REGISTRY]
-now = cache.metric_values(ctx.engine, ids, ctx.fs.filters)
-before = cache.metric_values(ctx.engine, ids, ctx.fs.compare) if ctx.fs.compare else {}
+now, before = values_with_compare(ctx, ids)
+before = before or {}
 now["forecast_accuracy"] = forecast_accuracy(ctx, ctx.fs.filters)
 if ctx.fs.compare:
     before["forecast_accuracy"] = forecast_accuracy(ctx, ctx.fs.compare)
@@ -81,6 +81,7 @@ owners["forecast_accuracy"] = "CSO"
 for col, mid in zip(st.columns(len(SCORECARD)), SCORECARD):
     with col:
         tile(now[mid], ctx.fs, before.get(mid), owner=owners.get(mid),
-             down_is_good=bool(mid in REGISTRY and REGISTRY[mid].down_is_good))
+             down_is_good=bool(mid in REGISTRY and REGISTRY[mid].down_is_good),
+             to_date=bool(mid in REGISTRY and REGISTRY[mid].compare == "to_date"))
 
 drill.kpi_drill(ctx, HEADLINE + SCORECARD, key="ceo_drill")

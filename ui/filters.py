@@ -70,6 +70,8 @@ class FilterState:
     period_label: str
     locale: str
     currency: str
+    # a period in progress: the comparison cut to the same days, for the metrics compared to date
+    compare_to_date: Filters | None = None
 
 
 def _option_values(options: dict, name: str) -> list[str]:
@@ -123,7 +125,7 @@ def _write_url(values: dict[str, str | list[str]]) -> None:
 def render_filters(options: dict, fiscal_year_start_month: int, default_locale: str,
                    currency: str, today: dt.date | None = None) -> FilterState:
     """Draw the sidebar filters and return the FilterState of this run."""
-    from metrics.periods import period_range
+    from metrics.periods import period_range, to_date_comparison
     init_from_url(options, default_locale)
     today = today or utcnow().date()
     sb = st.sidebar
@@ -169,6 +171,15 @@ def render_filters(options: dict, fiscal_year_start_month: int, default_locale: 
         **{q: list(_kept(skey, [])) for q, (skey, _f, _o) in SLICES.items()},
     })
     label = f"{PERIODS[period]}: {start.isoformat()} to {end.isoformat()}"
-    sb.caption(label + (f" · vs {compare.start.isoformat()} to {compare.end.isoformat()}" if compare else ""))
+    to_date = None
+    if compare is not None:
+        cut = to_date_comparison(start, end, compare.start, compare.end, today)
+        to_date = compare.with_period(*cut) if cut else None
+    if to_date is not None:
+        sb.caption(label + f" · so far vs {to_date.start.isoformat()} to {to_date.end.isoformat()} "
+                           f"(same {to_date.days} days; plans and pipeline vs {compare.start.isoformat()} "
+                           f"to {compare.end.isoformat()})")
+    else:
+        sb.caption(label + (f" · vs {compare.start.isoformat()} to {compare.end.isoformat()}" if compare else ""))
     return FilterState(filters=filters, compare=compare, compare_label=COMPARES[compare_kind],
-                       period_label=label, locale=locale, currency=currency)
+                       period_label=label, locale=locale, currency=currency, compare_to_date=to_date)

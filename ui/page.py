@@ -13,10 +13,24 @@ def header(title: str, ctx, caption: str | None = None) -> None:
 
 
 def values_with_compare(ctx, metric_ids) -> tuple[dict, dict | None]:
-    """The metrics for the chosen filters, and for the comparison filters (None without comparison)."""
+    """The metrics for the chosen filters, and for the comparison filters (None without comparison).
+
+    While the period is in progress, a metric compared to date (a flow: revenue, leads) gets the
+    comparison period's same first days; a plan or stock (target, pipeline) the whole of it."""
+    from metrics import REGISTRY
     ids = list(dict.fromkeys(metric_ids))
     now = cache.metric_values(ctx.engine, ids, ctx.fs.filters)
-    before = cache.metric_values(ctx.engine, ids, ctx.fs.compare) if ctx.fs.compare else None
+    if not ctx.fs.compare:
+        return now, None
+    to_date = getattr(ctx.fs, "compare_to_date", None)
+    by_kind = {kind: [m for m in ids if (REGISTRY[m].compare if m in REGISTRY else "whole") == kind]
+               for kind in ("to_date", "whole")}
+    before = {}
+    if to_date is not None and by_kind["to_date"]:
+        before.update(cache.metric_values(ctx.engine, by_kind["to_date"], to_date))
+    rest = by_kind["whole"] + (by_kind["to_date"] if to_date is None else [])
+    if rest:
+        before.update(cache.metric_values(ctx.engine, rest, ctx.fs.compare))
     return now, before
 
 

@@ -57,8 +57,16 @@ def help_text(mv, compare=None, compare_label: str = "", locale: str = "en-US",
     return "\n\n".join(p for p in parts if p)
 
 
+def compare_label(fs, to_date: bool) -> str:
+    """What the delta compares with: '(Previous period, same 54 days)' while the period runs."""
+    cut = getattr(fs, "compare_to_date", None)
+    if to_date and cut is not None:
+        return f"{fs.compare_label}, same {cut.days} days ({cut.start.isoformat()} to {cut.end.isoformat()})"
+    return fs.compare_label
+
+
 def tile(mv, fs, compare=None, *, label: str | None = None, down_is_good: bool = False,
-         owner: str | None = None, container=None) -> None:
+         owner: str | None = None, container=None, to_date: bool = False) -> None:
     """One KPI tile in `container` (default: the current column)."""
     where = container or st
     value = tile_text(mv.value, mv.unit, fs.locale, fs.currency)
@@ -68,7 +76,7 @@ def tile(mv, fs, compare=None, *, label: str | None = None, down_is_good: bool =
     where.metric(title, value,
                  delta=delta_text(mv, compare, mv.unit, fs.locale, fs.currency),
                  delta_color="inverse" if down_is_good else "normal",
-                 help=help_text(mv, compare, fs.compare_label, fs.locale, fs.currency),
+                 help=help_text(mv, compare, compare_label(fs, to_date), fs.locale, fs.currency),
                  border=True)
     if mv.value is None:
         where.caption(f"Not available: {mv.reason or 'no data for these filters'}")
@@ -84,4 +92,4 @@ def tile_row(values: dict, fs, compare_values: dict | None, metric_ids, registry
         with col.container(key="big_tile") if big_first and mid == ids[0] else col:
             tile(values[mid], fs, (compare_values or {}).get(mid),
                  down_is_good=bool(mdef and mdef.down_is_good),
-                 owner=(owners or {}).get(mid))
+                 owner=(owners or {}).get(mid), to_date=bool(mdef and mdef.compare == "to_date"))

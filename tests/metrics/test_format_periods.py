@@ -49,3 +49,25 @@ def test_period_ranges():
     assert period_range("last_12_months", today) == (D(2025, 12, 1), D(2026, 11, 30))
     with pytest.raises(ValueError, match="unknown period"):
         period_range("yesterday", today)
+
+
+def test_to_date_comparison_cuts_a_period_in_progress():
+    from metrics.periods import to_date_comparison
+    D = dt.date
+    # this quarter on 23 Nov (54 days run) vs the previous quarter: its first 54 days
+    assert to_date_comparison(D(2026, 10, 1), D(2026, 12, 31), D(2026, 7, 1), D(2026, 9, 30),
+                              D(2026, 11, 23)) == (D(2026, 7, 1), D(2026, 8, 23))
+    # never longer than the comparison period itself (a 31-day month vs a 28-day one)
+    assert to_date_comparison(D(2026, 3, 1), D(2026, 3, 31), D(2026, 2, 1), D(2026, 2, 28),
+                              D(2026, 3, 30)) == (D(2026, 2, 1), D(2026, 2, 28))
+    # over, or not begun, or on its last day: the whole comparison period
+    assert to_date_comparison(D(2026, 1, 1), D(2026, 3, 31), D(2025, 10, 1), D(2025, 12, 31), D(2026, 4, 2)) is None
+    assert to_date_comparison(D(2026, 1, 1), D(2026, 3, 31), D(2025, 10, 1), D(2025, 12, 31), D(2025, 12, 2)) is None
+    assert to_date_comparison(D(2026, 1, 1), D(2026, 3, 31), D(2025, 10, 1), D(2025, 12, 31), D(2026, 3, 31)) is None
+
+
+def test_plans_and_stocks_compare_whole_periods_flows_to_date():
+    from metrics import REGISTRY
+    whole = {m for m, d in REGISTRY.items() if d.compare == "whole"}
+    assert {"target_revenue", "forecast", "open_pipeline", "weighted_pipeline", "pipeline_coverage"} <= whole
+    assert not whole & {"north_star", "won_revenue", "new_leads", "mqls", "invoiced_revenue", "marketing_spend"}

@@ -96,3 +96,26 @@ def test_drill_down_lists_the_deals_behind_a_kpi(tiny_store):
     at.multiselect(key="f_region").set_value(["UK"]).run()
     deals = next(df.value for df in at.dataframe if "deal_id" in df.value.columns)
     assert list(deals["deal_id"]) == ["d2"]
+
+
+def test_a_period_in_progress_compares_flows_to_the_same_days(tiny_store, monkeypatch):
+    """On 10 March, Q1 has run 69 days: won revenue is compared with the previous period's first
+    69 days (3 Oct - 10 Dec 2025: nothing won; the 800.00 deal closed on 15 Dec), not with all of
+    it; the open pipeline, a stock, still against the whole previous period."""
+    import datetime as dt
+
+    import ui.filters
+    monkeypatch.setattr(ui.filters, "utcnow", lambda: dt.datetime(2026, 3, 10, 9, 0))
+    at = run_app("pages/ceo.py", {"period": "this_quarter"})
+    assert tiles(at)[NORTH_STAR] == "€1,500.00"
+    assert tile_deltas(at)[NORTH_STAR] == "+€1,500.00"
+    help_text = next(m.help for m in at.metric if m.label.startswith(NORTH_STAR))
+    assert "same 69 days (2025-10-03 to 2025-12-10)" in help_text
+    assert any("so far vs 2025-10-03 to 2025-12-10" in c.value for c in at.sidebar.caption)
+    run_app("pages/sales.py", at=at)
+    label = REGISTRY["open_pipeline"].label
+    assert "same" not in next(m.help for m in at.metric if m.label.startswith(label))
+    # once the period is over, the whole comparison period again: 1,500 vs 800
+    monkeypatch.setattr(ui.filters, "utcnow", lambda: dt.datetime(2026, 4, 2, 9, 0))
+    at = run_app("pages/ceo.py", {"period": "custom", "from": "2026-01-01", "to": "2026-03-31"})
+    assert tile_deltas(at)[NORTH_STAR] == "+€700.00"
