@@ -17,6 +17,8 @@ _ADDED_TABLES = {"definition_overrides": 2, "audit_log": 2, "decision_events": 3
                  "rollup_deals": 4, "rollup_deal_campaigns": 4, "rollup_contacts": 4,
                  "rollup_invoice_months": 4, "rollup_invoice_accounts": 4, "rollup_ledger_months": 4}
 _ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2}
+# Indexes an older version declared and a later one dropped, by the version that dropped them.
+_DROPPED_INDEXES = {"ix_ledger_date_account": 5}
 
 
 def _table_as_of(table: Table, version: int, md: MetaData) -> Table:
@@ -91,5 +93,16 @@ def _v4(conn: Connection) -> None:
     _ensure_declared_indexes(conn)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4}
+def _drop_indexes(conn: Connection, version: int) -> None:
+    for name, dropped in _DROPPED_INDEXES.items():
+        if dropped == version:
+            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+
+
+def _v5(conn: Connection) -> None:
+    """ix_ledger_date_account dropped: ix_ledger_cover begins with the same columns."""
+    _drop_indexes(conn, 5)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5}
 assert max(MIGRATIONS) == s.SCHEMA_VERSION, "every schema version needs a migration"
