@@ -125,7 +125,7 @@ def _campaign_figures(ctx: Ctx, f: Filters) -> dict[str, tuple[float, float]]:
         .where(*sql.spend_conditions(f), sp.c.campaign.isnot(None), sp.c.campaign != "")
         .group_by(sp.c.campaign)).all())
     revenue: dict[str, float] = {}
-    for part, from_rollup in (rollups.split(ctx, f, rollups.deal_filters_supported(f)) if spend else []):
+    for part, from_rollup in (rollups.split(ctx, f, rollups.campaign_filters_supported(f)) if spend else []):
         got = rollups.campaign_revenue(ctx, part, list(spend)) if from_rollup else _campaign_revenue(ctx, part, spend)
         for k, v in got.items():
             revenue[k] = revenue.get(k, 0.0) + v

@@ -133,24 +133,24 @@ def months(f: Filters, col) -> list:
 
 # --- filters on the rollups ------------------------------------------------------------------
 
-def deal_filters_supported(f: Filters) -> bool:
-    return True  # every deal filter (region, product line, owner, team, pipeline, source) is a column
+def campaign_filters_supported(f: Filters) -> bool:
+    return not (f.owners or f.teams or f.sources)  # rollup_deal_campaigns has no owner or source
 
 
 def deal_conditions(f: Filters, r) -> list:
+    """WHERE conditions on a deal rollup for the slices of `f` (every rollup_deals column is a
+    filter dimension; asking a rollup for a dimension it lacks is a programming error)."""
     conds = []
-    for values, col in ((f.regions, r.c.region), (f.product_lines, r.c.product_line)):
+    for values, name in ((f.regions, "region"), (f.product_lines, "product_line"), (f.owners, "owner_id"),
+                         (f.pipelines, "pipeline_id"), (f.sources, "deal_source"), (f.teams, "owner_id")):
+        if values and name not in r.c:
+            raise ValueError(f"{r.name} cannot filter by {name}")
+    for values, col in ((f.regions, "region"), (f.product_lines, "product_line"), (f.owners, "owner_id"),
+                        (f.pipelines, "pipeline_id"), (f.sources, "deal_source")):
         if values:
-            conds.append(sql.in_values(col, values))
-    if hasattr(r.c, "owner_id"):
-        if f.owners:
-            conds.append(sql.in_values(r.c.owner_id, f.owners))
-        if f.teams:
-            conds.append(sql.in_values(sql.owner_team(r.c.owner_id), f.teams))
-    if f.pipelines:
-        conds.append(sql.in_values(r.c.pipeline_id, f.pipelines))
-    if f.sources and hasattr(r.c, "deal_source"):
-        conds.append(sql.in_values(r.c.deal_source, f.sources))
+            conds.append(sql.in_values(r.c[col], values))
+    if f.teams:
+        conds.append(sql.in_values(sql.owner_team(r.c.owner_id), f.teams))
     return conds
 
 
@@ -439,7 +439,7 @@ def refresh_soon(engine: Engine, log=None, now: dt.datetime | None = None) -> bo
 
 __all__ = ["GROUPS", "INVOICES", "LEDGER", "NAME", "SOURCES", "Built", "invoice_accounts", "invoice_total",
            "ledger_cents", "ledger_months", "whole_months", "campaign_revenue", "closed_raw", "contact_conditions",
-           "contact_filters_supported", "deal_conditions", "deal_filters_supported", "fingerprint",
+           "contact_filters_supported", "deal_conditions", "campaign_filters_supported", "fingerprint",
            "funnel_raw", "is_fresh", "refresh", "refresh_in_background", "refresh_quietly", "refresh_soon", "split",
            "state",
            "usable"]

@@ -39,7 +39,7 @@ def closed_stats(ctx: Ctx, f: Filters) -> dict:
     key = ("closed", f)
     if key not in ctx.cache:
         totals = [0] * 9
-        for part, from_rollup in rollups.split(ctx, f, rollups.deal_filters_supported(f)):
+        for part, from_rollup in rollups.split(ctx, f, True):
             raw = rollups.closed_raw(ctx, part) if from_rollup else _closed_raw(ctx, part)
             totals = [a + b for a, b in zip(totals, raw)]
         won, lost, revenue, cycle_sum, cycle_n, mkt_revenue, open_n, open_amount, open_weighted = totals

@@ -206,3 +206,11 @@ def test_the_app_rebuilds_stale_rollups_in_the_background_once_writes_pause(demo
     else:
         raise AssertionError("the background rebuild did not make the rollups fresh")
     assert not rollups.refresh_soon(demo_engine)  # fresh now: nothing more to do
+
+
+def test_a_rollup_is_never_asked_for_a_dimension_it_lacks():
+    f = Filters(D(2026, 1, 1), D(2026, 3, 31), owners=("o1",))
+    assert not rollups.campaign_filters_supported(f)
+    with pytest.raises(ValueError, match="cannot filter by owner_id"):
+        rollups.deal_conditions(f, s.rollup_deal_campaigns)
+    assert len(rollups.deal_conditions(f, s.rollup_deals)) == 1
