@@ -11,6 +11,8 @@ from typing import Any, Mapping
 
 from sqlalchemy.engine import make_url
 
+from store.config import read_secrets
+
 REDACTED = "***"
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/\s:@]*:)(?P<pw>[^@\s/]+)(?P<tail>@)", re.I)
 _HUBSPOT_TOKEN = re.compile(r"\bpat-[a-z0-9]{2,4}-[0-9a-f]{8}-[0-9a-f-]{27,}\b", re.I)
@@ -21,14 +23,7 @@ MIN_SECRET_LEN = 4  # shorter values would redact ordinary words
 
 def load_secrets() -> dict[str, Any]:
     """.streamlit/secrets.toml as a dict; {} when absent or unreadable (doctor reports which)."""
-    try:
-        import streamlit as st
-        from streamlit.runtime.secrets import secrets_singleton
-        if not secrets_singleton.load_if_toml_exists():
-            return {}
-        return st.secrets.to_dict()
-    except Exception:  # malformed TOML or no Streamlit: nothing to read here
-        return {}
+    return read_secrets()
 
 
 def hubspot_token(secrets: Mapping[str, Any] | None = None) -> tuple[str | None, str]:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,16 +23,43 @@ def data_dir() -> Path:
     return Path(os.environ.get("NORTHSTAR_DATA_DIR") or PROJECT_DIR / "data")
 
 
-def _secret_url() -> str | None:
-    """db_url from .streamlit/secrets.toml ([northstar] db_url), if Streamlit has one."""
+def secrets_files() -> list[Path]:
+    """Where Streamlit looks for secrets by default, in order (a later file's keys win)."""
+    return [Path.home() / ".streamlit" / "secrets.toml", Path.cwd() / ".streamlit" / "secrets.toml"]
+
+
+def toml_secrets(files: list[Path] | None = None) -> dict:
+    """The secrets files read as TOML and merged; {} when none exists or one is malformed."""
+    out: dict = {}
+    for path in secrets_files() if files is None else files:
+        if not path.is_file():
+            continue
+        try:
+            out.update(tomllib.loads(path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return {}
+    return out
+
+
+def read_secrets() -> dict:
+    """Streamlit secrets as a dict. Inside the app, Streamlit's own reader (it honours the app's
+    config); elsewhere (the CLI, a sync, an import) the same files read directly, so a command
+    does not pay for importing Streamlit (about half a second) to find out there is no secret."""
+    if "streamlit" not in sys.modules:
+        return toml_secrets()
     try:
         import streamlit as st
         from streamlit.runtime.secrets import secrets_singleton
         if not secrets_singleton.load_if_toml_exists():
-            return None
-        return st.secrets.get("northstar", {}).get("db_url")
-    except Exception:  # no streamlit, no secrets file, or a malformed one: fall through
-        return None
+            return {}
+        return st.secrets.to_dict()
+    except Exception:  # a malformed file: no secrets, as the doctor reports
+        return {}
+
+
+def _secret_url() -> str | None:
+    """db_url from .streamlit/secrets.toml ([northstar] db_url)."""
+    return (read_secrets().get("northstar") or {}).get("db_url")
 
 
 def resolve_store() -> StoreSettings:
