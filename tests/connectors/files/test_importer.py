@@ -108,11 +108,19 @@ def _ledger_indexes(engine) -> set[str]:
     return {ix["name"] for ix in inspect(engine).get_indexes(s.ledger_entries.name)}
 
 
+def _ledger_index_definitions(engine) -> set[tuple]:
+    """Each index of the ledger in the store with its columns and uniqueness."""
+    return {(ix["name"], tuple(ix["column_names"]), bool(ix.get("unique")))
+            for ix in inspect(engine).get_indexes(s.ledger_entries.name)}
+
+
 def test_import_fec_leaves_ledger_indexes_and_foreign_keys_in_place(engine, monkeypatch):
     """The bulk load drops the ledger's indexes and foreign key checks for its own transaction
     only: they are back after a success, a rejection and a failure while writing."""
     expected = {ix.name for ix in s.ledger_entries.indexes}
     assert {"ix_ledger_cover", "ix_ledger_import"} <= expected
+    definitions = _ledger_index_definitions(engine)
+    assert {name for name, *_ in definitions} == expected
     assert import_file(engine, "fec", small_fec(), NAME).status == "success"
     assert _ledger_indexes(engine) == expected
     broken = small_fec([fec_line("VE", "7", "20240110", "706000", "0,00", "10,00")])  # unbalanced
@@ -125,7 +133,7 @@ def test_import_fec_leaves_ledger_indexes_and_foreign_keys_in_place(engine, monk
         conn.execute(s.ledger_entries.insert().values(journal_code=None))  # NOT NULL violation
     monkeypatch.setattr(importer, "bulk_insert", explode)
     assert import_file(engine, "fec", small_fec(sale="1200,00"), NAME).status == "failed"
-    assert _ledger_indexes(engine) == expected
+    assert _ledger_index_definitions(engine) == definitions  # the dropped ones and the kept one
     assert ledger_totals(engine)["lines"] == 5 and ledger_totals(engine)["revenue"] == 100000
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:  # the pooled connection the imports used
@@ -220,7 +228,8 @@ def test_import_fec_bulk_write_stores_exactly_the_parsed_rows(engine, monkeypatc
     assert _stored_rows(engine) == expected
     with engine.connect() as conn:
         assert {r[0] for r in conn.execute(select(s.ledger_entries.c.import_id)).all()} == {report.import_id}
-    assert _ledger_indexes(engine) == {ix.name for ix in s.ledger_entries.indexes}
+    assert _ledger_index_definitions(engine) == {(ix.name, tuple(c.name for c in ix.columns), bool(ix.unique))
+                                                 for ix in s.ledger_entries.indexes}
     again = import_file(engine, "fec", data, NAME)
     assert again.status == "skipped" and len(_stored_rows(engine)) == 2103
 
