@@ -435,9 +435,12 @@ class _Changes:
     (a query starting at `top` returns them again; they are skipped, not written twice).
     """
 
-    def __init__(self, ctx: _Ctx, obj: str, state: st.ObjectState):
+    def __init__(self, ctx: _Ctx, obj: str, state: st.ObjectState, now_ms: int):
         self.ctx, self.obj, self.state = ctx, obj, state
         self.prop = cfg.MODIFIED_PROPERTY[obj]
+        # records modified after `fence` may still enter the search index while this run
+        # pages; the next run reads them again (its window starts LOOKBACK_MS before its cursor)
+        self.fence = now_ms - cfg.LOOKBACK_MS
         self.top: int | None = None
         self.seen: set[str] = set()
         self.tracker: _Tracker | None = None
@@ -471,7 +474,7 @@ def _incremental(ctx: _Ctx, obj: str, state: st.ObjectState) -> None:
     searches, split into narrower windows where a window holds more than HubSpot returns."""
     lo = max(0, to_ms(state.cursor_at) - cfg.LOOKBACK_MS)
     hi = to_ms(dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)) + 1
-    _read_window(_Changes(ctx, obj, state), lo, hi)
+    _read_window(_Changes(ctx, obj, state, hi), lo, hi)
 
 
 def _read_window(run: _Changes, lo: int, hi: int) -> None:
@@ -482,7 +485,10 @@ def _read_window(run: _Changes, lo: int, hi: int) -> None:
     half read in turn, down to a single millisecond, which is read by hs_object_id. While a
     window is paged, a record modified meanwhile leaves it and the offsets behind it shift:
     a page whose `total` differs from the first page's is not used, and the rest of the
-    window is read again from the last committed time.
+    window is read again from the last committed time. A record can also enter a window late
+    (search indexing lags), which a `total` does not show when one leaves too; that only
+    happens after `run.fence`, so a window of several pages is paged in two parts, before and
+    after the fence: what such a shift could skip after it, the next run reads again.
     """
     page = run.search(lo, hi)
     total = page.total or 0
@@ -501,6 +507,11 @@ def _read_window(run: _Changes, lo: int, hi: int) -> None:
             mid = first + (hi - first) // 2
             _read_window(run, first, mid)
             _read_window(run, mid, hi)
+        return
+    if page.after is not None and lo < run.fence < hi and \
+            _modified_ms(run.obj, page.results[0]) < run.fence:
+        _read_window(run, lo, run.fence)  # more than a page, on both sides of the fence
+        _read_window(run, run.fence, hi)
         return
     # the next page is asked for while this one is written (its `after` is known)
     ahead = _in_background(run.search, lo, hi, page.after) if page.after is not None else None

@@ -145,6 +145,32 @@ def test_a_window_moving_under_its_offsets_is_read_again_from_the_cursor(engine)
         assert_store_matches(engine, acct)
 
 
+def test_pages_on_both_sides_of_the_lookback_are_read_as_two_windows(engine):
+    """Late-indexed records only enter the last LOOKBACK_MS of a run's window (what the next
+    run reads again); a window of several pages is paged in two parts, split there."""
+    from connectors.hubspot.state import ObjectState, write_state
+    with FakeHubSpot(_account(contacts=700), window_s=0.5) as fake:
+        client = client_for(fake)
+        sync_hubspot(engine, client)
+        acct = fake.account
+        now = now_ms()
+        with engine.begin() as conn:  # the last run was an hour ago
+            write_state(conn, ObjectState("contacts", "incremental", None,
+                                          from_ms(now - 3_600_000)))
+        live = acct.live("contacts")
+        for i, rec in enumerate(live[:300]):  # half well before the lookback, half inside it
+            at = now - 3_000_000 + i * 1_000 if i < 150 else now - 60_000 + i
+            acct.update("contacts", rec.id, at=at, lastname=f"moved-{rec.id}")
+        before = len(fake.searches)
+        result = sync_hubspot(engine, client, objects=["contacts"])
+        queries = _searches(fake, "contacts", before)
+        hi = int(queries[0]["filters"][1]["value"])
+        fence = str(hi - cfg.LOOKBACK_MS)
+        assert ("LT", fence) in _window(queries[1]) and ("GTE", fence) in _window(queries[-1])
+        assert result.counts["contacts"]["written"] == 300
+        assert_store_matches(engine, acct)
+
+
 def test_a_crowded_millisecond_moving_twice_is_read_by_id(engine):
     """Pages of one millisecond give the re-read no time to start from: that millisecond is
     then read by hs_object_id, and the rest of the window after it."""
