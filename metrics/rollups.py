@@ -80,6 +80,18 @@ def is_fresh(conn: Connection, defs: Definitions, group: str = NAME) -> bool:
             and not changed_since(conn, int(st["built_version"]), GROUPS[group][0]))
 
 
+def status(engine: Engine) -> dict[str, dict]:
+    """{group: {"fresh": bool, "built_at": datetime | None, "rows": int | None}} for the Data page."""
+    with engine.connect() as conn:
+        defs = load_definitions(conn)
+        out = {}
+        for group in GROUPS:
+            st = state(conn, group)
+            out[group] = {"fresh": is_fresh(conn, defs, group), "built_at": st["built_at"] if st else None,
+                          "rows": st["rows"] if st else None}
+    return out
+
+
 def usable(ctx: Ctx, group: str = NAME) -> bool:
     """Whether this Ctx may read a rollup group (fresh; `ctx.cache['use_rollups'] = False` forces
     every metric onto the base tables)."""
@@ -440,6 +452,6 @@ def refresh_soon(engine: Engine, log=None, now: dt.datetime | None = None) -> bo
 __all__ = ["GROUPS", "INVOICES", "LEDGER", "NAME", "SOURCES", "Built", "invoice_accounts", "invoice_total",
            "ledger_cents", "ledger_months", "whole_months", "campaign_revenue", "closed_raw", "contact_conditions",
            "contact_filters_supported", "deal_conditions", "campaign_filters_supported", "fingerprint",
-           "funnel_raw", "is_fresh", "refresh", "refresh_in_background", "refresh_quietly", "refresh_soon", "split",
+           "funnel_raw", "is_fresh", "refresh", "status", "refresh_in_background", "refresh_quietly", "refresh_soon", "split",
            "state",
            "usable"]

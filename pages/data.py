@@ -37,6 +37,7 @@ def status(ctx) -> None:
              help=f"{facts.get('last_import_at') or 'never'} (UTC)")
     st.caption(f"Store: {mask_url(ctx.engine.url.render_as_string(hide_password=True))}"
                + (" · demo data" if facts.get("is_demo") else ""))
+    summaries(ctx)
 
     st.subheader("Data quality")
     checks = cache.data_quality_checks(ctx.engine)
@@ -62,6 +63,28 @@ def status(ctx) -> None:
         counts = pd.DataFrame(sorted(cache.table_counts(ctx.engine).items()), columns=["table", "rows"])
         table(counts, ctx.fs, key="data_counts", name="table_counts", count=("rows",), money=(), ratio=(),
               days=())
+
+
+def summaries(ctx) -> None:
+    """The metric layer's monthly rollups: fresh (pages read them) or stale (pages read the base
+    tables, slower, same numbers, until the rebuild that follows every sync and import)."""
+    from metrics import rollups
+    status = rollups.status(ctx.engine)
+    stale = [g for g, s in status.items() if not s["fresh"]]
+    built = [s["built_at"] for s in status.values() if s["built_at"]]
+    when = f"last built {age(max(built))}" if built else "never built"
+    if not stale:
+        st.caption(f"Monthly summaries: fresh, {when}. Whole months are read from them.")
+        return
+    st.caption(f"Monthly summaries: {', '.join(stale)} out of date ({when}); the pages read the base tables "
+               "meanwhile (same numbers, slower). They rebuild after each sync and import, and by themselves "
+               "30 s after the last change.")
+    if user_can(ctx, "settings.edit") and st.button("Rebuild summaries now", key="data_rollups_rebuild",
+                                                    icon=":material/refresh:"):
+        with st.spinner("Rebuilding the monthly summaries..."):
+            built_now = rollups.refresh(ctx.engine)
+        st.success("Rebuilt: " + ", ".join(f"{g} ({b.rows:,} rows, {b.seconds:.1f} s)" for g, b in built_now.items())
+                   if built_now else "They were already fresh.")
 
 
 def hubspot(ctx) -> None:  # the HubSpot connector's panel (connectors.hubspot.ui)
