@@ -157,6 +157,24 @@ def _floor_child(path: str, url: str) -> None:
     print(json.dumps({"rows": n, "insert": insert, "rebuild": rebuild, "commit": commit}))
 
 
+def _pg_bench_schema(base_url: str):
+    """A URL to a new, empty PostgreSQL schema and a function that drops it."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    name = f"ns_import_bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{name}"'))
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+        admin.dispose()
+    sep = "&" if "?" in base_url else "?"
+    return f"{base_url}{sep}options=-csearch_path%3D{name}", drop
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=1_000_000)
@@ -177,12 +195,18 @@ def main() -> int:
         print(f"generated {args.lines:,} lines ({path.stat().st_size / 2**20:.0f} MB) in "
               f"{time.perf_counter() - t0:.1f} s")
         ref_s, ref_n = reference_pass(path)
+        pg_schema = None
         if args.backend == "sqlite":
             url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        else:
-            url = os.environ.get("NORTHSTAR_TEST_PG_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-        out = subprocess.run([sys.executable, __file__, "--child", str(path), url],
-                             capture_output=True, text=True, check=False)
+        else:  # a fresh schema of its own, dropped at the end: the database is left as it was
+            url, pg_schema = _pg_bench_schema(os.environ.get("NORTHSTAR_TEST_PG_URL")
+                                              or "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+        try:
+            out = subprocess.run([sys.executable, __file__, "--child", str(path), url],
+                                 capture_output=True, text=True, check=False)
+        finally:
+            if pg_schema:
+                pg_schema()
         if out.returncode != 0:
             print(out.stderr[-3000:], file=sys.stderr)
             return 1
