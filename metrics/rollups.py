@@ -34,9 +34,11 @@ import hashlib
 import json
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
-from sqlalchemy import Connection, Engine, and_, delete, func, literal, literal_column, not_, or_, select
+from sqlalchemy import Connection, Engine, and_, delete, func, literal, literal_column, not_, or_, select, update
 
 from store import schema as s
 from store.db import changed_since, get_meta, upsert, utcnow
@@ -76,7 +78,7 @@ def state(conn: Connection, group: str = NAME) -> dict | None:
 
 def is_fresh(conn: Connection, defs: Definitions, group: str = NAME) -> bool:
     st = state(conn, group)
-    return (st is not None and st["defs_fingerprint"] == fingerprint(defs)
+    return (st is not None and st["built_version"] >= 0 and st["defs_fingerprint"] == fingerprint(defs)
             and not changed_since(conn, int(st["built_version"]), GROUPS[group][0]))
 
 
@@ -272,38 +274,40 @@ def _grouped(*keys):
     return _positions(*range(1, len(keys) + 1))
 
 
-def _deals_query(ctx: Ctx):
+def _deals_query(ctx: Ctx, where=(), sign: int = 1):
+    """rollup_deals' rows from the deals (all of them, or those `where` selects, counted `sign`)."""
     from .marketing import contact_field
     month = sql.period_bucket(ctx, d.c.close_date, "month")
     effective = func.coalesce(func.nullif(d.c.deal_source, ""), contact_field("original_source"))
     keys = (month, d.c.pipeline_id, d.c.stage_id, d.c.currency, sql.deal_region(ctx), sql.deal_product_line(ctx),
             d.c.deal_source, effective, d.c.owner_id)
     cycle = sql.days_between(ctx, d.c.created_at, d.c.close_date)
-    return (select(*keys, func.count(), func.sum(d.c.amount_cents), func.sum(cycle), func.count(cycle))
-            .where(not_(d.c.is_deleted), d.c.close_date.isnot(None)).group_by(*_grouped(*keys)))
+    return (select(*keys, func.count() * sign, func.sum(d.c.amount_cents) * sign, func.sum(cycle) * sign,
+                   func.count(cycle) * sign)
+            .where(not_(d.c.is_deleted), d.c.close_date.isnot(None), *where).group_by(*_grouped(*keys)))
 
 
-def _campaigns_query(ctx: Ctx):
+def _campaigns_query(ctx: Ctx, where=(), sign: int = 1):
     from .marketing import contact_field
     month = sql.period_bucket(ctx, d.c.close_date, "month")
     campaign = contact_field("campaign")
     keys = (month, d.c.pipeline_id, d.c.stage_id, d.c.currency, sql.deal_region(ctx), sql.deal_product_line(ctx),
             campaign)
-    return (select(*keys, func.sum(d.c.amount_cents))
+    return (select(*keys, func.sum(d.c.amount_cents) * sign)
             .where(not_(d.c.is_deleted), d.c.close_date.isnot(None), d.c.contact_id.isnot(None),
-                   campaign.isnot(None)).group_by(*_grouped(*keys)))
+                   campaign.isnot(None), *where).group_by(*_grouped(*keys)))
 
 
-def _contacts_query(ctx: Ctx, role: str):
+def _contacts_query(ctx: Ctx, role: str, where=(), sign: int = 1):
     from .marketing import follow_up_terms
     at = {x: sql.reached_at(ctx, sql.stage_of(ctx, x)) for x in ROLES}
     month = sql.period_bucket(ctx, at[role], "month")
     keys = (month, literal(role), c.c.region, c.c.owner_id, c.c.original_source)
     in_time = follow_up_terms(ctx, at["mql"])[1] if role == "mql" else None
     followed = func.count().filter(in_time) if in_time is not None else literal(0)
-    return (select(*keys, func.count(), func.count(at["mql"]), func.count(at["sql"]),
-                   func.count(at["opportunity"]), func.count(at["customer"]), followed)
-            .where(not_(c.c.is_deleted), at[role].isnot(None)).group_by(*_positions(1, 3, 4, 5)))
+    return (select(*keys, func.count() * sign, func.count(at["mql"]) * sign, func.count(at["sql"]) * sign,
+                   func.count(at["opportunity"]) * sign, func.count(at["customer"]) * sign, followed * sign)
+            .where(not_(c.c.is_deleted), at[role].isnot(None), *where).group_by(*_positions(1, 3, 4, 5)))
 
 
 def _invoice_month_query(ctx: Ctx):
@@ -399,6 +403,131 @@ def _refresh_group(engine: Engine, group: str, force: bool) -> Built | None:
     return Built(total, seconds, version)
 
 
+# --- keeping them exact through a write (a sync, a HubSpot CSV import) ------------------------
+
+class Keeper:
+    """Keeps fresh CRM rollups exact through one write transaction, so a sync's pages do not send
+    every reader back to the base tables.
+
+        keeper = Keeper(conn)
+        with keeper.around("deals", ids):          # the rows of `ids` are about to change
+            upsert(conn, s.deals, rows, ["deal_id"])
+        version = bump_data_version(conn, "deals")
+        keeper.publish(version)                    # still exact at this version
+
+    `around` subtracts what the rows contributed before the write and adds what they contribute
+    after it (rows of opposite sign; `compact` and `refresh` fold them). A write the keeper cannot
+    follow (line items when product lines come from line items) marks the rollups stale at once,
+    in the same transaction. Rollups already stale are left alone (a full `refresh` follows).
+    """
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self.active: bool | None = None  # decided at first use: were the rollups fresh?
+        self.ctx: Ctx | None = None
+
+    def _start(self) -> None:
+        if self.active is None:
+            self.ctx = Ctx(self.conn, load_definitions(self.conn))
+            self.active = is_fresh(self.conn, self.ctx.defs, NAME)
+
+    def _scope(self, table: str, ids: list) -> tuple[list | None, list | None] | None:
+        """(deal conditions, contact conditions) of the rows a write to `table` can move; None when
+        the keeper cannot follow it; ([], []) when it moves none."""
+        defs = self.ctx.defs
+        if table == "deals":
+            return [d.c.deal_id.in_(ids)], None
+        if table == "contacts":  # a contact's source and campaign are its deals' too
+            return [d.c.contact_id.in_(ids)], [c.c.contact_id.in_(ids)]
+        if table == "companies" and defs.get("dimensions.region_from") == "company":
+            return [d.c.company_id.in_(ids)], None
+        if table == "owners" and defs.get("dimensions.region_from") == "owner":
+            return [d.c.owner_id.in_(ids)], None
+        if table in ("line_items", "products") and defs.get("dimensions.product_line_from") == "line_items":
+            return None
+        return [], []
+
+    @contextmanager
+    def around(self, table: str, ids) -> Iterator[None]:
+        self._start()
+        ids = list(ids)
+        scope = self._scope(table, ids) if self.active and ids else ([], [])
+        if scope is None:
+            self.stale()
+            yield
+            return
+        deal_where, contact_where = scope
+        for chunk in _chunks(ids, 500) if (deal_where or contact_where) else []:
+            self._apply(table, chunk, -1)
+        yield
+        for chunk in _chunks(ids, 500) if (deal_where or contact_where) else []:
+            self._apply(table, chunk, +1)
+
+    def _apply(self, table: str, ids: list, sign: int) -> None:
+        deal_where, contact_where = self._scope(table, ids)
+        queries = []
+        if deal_where:
+            queries += [(s.rollup_deals, _deals_query(self.ctx, deal_where, sign)),
+                        (s.rollup_deal_campaigns, _campaigns_query(self.ctx, deal_where, sign))]
+        if contact_where:
+            queries += [(s.rollup_contacts, _contacts_query(self.ctx, role, contact_where, sign)) for role in ROLES]
+        for target, query in queries:
+            self.conn.execute(target.insert().from_select([col.name for col in target.columns], query))
+
+    def stale(self) -> None:
+        """The rollups no longer match the data: say so now, in this transaction."""
+        self.conn.execute(update(s.rollup_state).where(s.rollup_state.c.name == NAME).values(built_version=-1))
+        self.active = False
+
+    def publish(self, version: int) -> None:
+        """After this transaction's data-version bump: the rollups are exact at `version`."""
+        self._start()
+        if self.active:
+            self.conn.execute(update(s.rollup_state).where(s.rollup_state.c.name == NAME)
+                              .values(built_version=version))
+
+
+def _chunks(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def compact(engine: Engine, group: str = NAME) -> int:
+    """Fold the rows a Keeper added (opposite signs for one key) into one row per key; returns
+    the rows left. The sums read are the same before and after."""
+    with _lock, engine.begin() as conn:
+        total = 0
+        for table in GROUPS[group][1]:
+            values = [col for col in table.columns if col.name in _SUMMED]
+            keys = [col for col in table.columns if col.name not in _SUMMED]
+            rows = [dict(r) for r in conn.execute(
+                select(*keys, *[func.sum(v).label(v.name) for v in values]).group_by(*keys)).mappings()]
+            rows = [r for r in rows if any(r[v.name] for v in values)]  # a key whose rows cancel out is gone
+            conn.execute(delete(table))
+            for i in range(0, len(rows), _BATCH):
+                conn.execute(table.insert(), rows[i:i + _BATCH])
+            total += len(rows)
+        conn.execute(update(s.rollup_state).where(s.rollup_state.c.name == group).values(rows=total))
+    return total
+
+
+_SUMMED = {"n", "amount_cents", "cycle_days_sum", "cycle_days_n", "reached_mql", "reached_sql",
+           "reached_opportunity", "reached_customer", "followed_up_in_sla", "cents"}
+
+
+def settle(engine: Engine, log=None) -> dict[str, Built]:
+    """After a sync or an import: rebuild what is stale, fold what a Keeper grew (once the rows
+    reach twice what the last build or fold left)."""
+    built = refresh_quietly(engine, log)
+    if NAME not in built:
+        with engine.connect() as conn:
+            st = state(conn)
+            rows = sum(conn.execute(select(func.count()).select_from(t)).scalar_one() for t in GROUPS[NAME][1])
+        if st and rows > 2 * max(st["rows"], 1000):
+            compact(engine)
+    return built
+
+
 def refresh_quietly(engine: Engine, log=None) -> dict[str, Built]:
     """`refresh`, for callers whose own work is done: a failure is logged, never raised (the
     metrics then read the base tables, which is slower but exact)."""
@@ -449,7 +578,7 @@ def refresh_soon(engine: Engine, log=None, now: dt.datetime | None = None) -> bo
     return started
 
 
-__all__ = ["GROUPS", "INVOICES", "LEDGER", "NAME", "SOURCES", "Built", "invoice_accounts", "invoice_total",
+__all__ = ["GROUPS", "INVOICES", "LEDGER", "NAME", "SOURCES", "Built", "Keeper", "compact", "settle", "invoice_accounts", "invoice_total",
            "ledger_cents", "ledger_months", "whole_months", "campaign_revenue", "closed_raw", "contact_conditions",
            "contact_filters_supported", "deal_conditions", "campaign_filters_supported", "fingerprint",
            "funnel_raw", "is_fresh", "refresh", "status", "refresh_in_background", "refresh_quietly", "refresh_soon", "split",

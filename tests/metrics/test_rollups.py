@@ -7,7 +7,7 @@ import datetime as dt
 import math
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from demo import generate_demo
 from metrics import REGISTRY, Filters, NONE_BUCKET, compute_many, rollups, save_definition
@@ -214,3 +214,83 @@ def test_a_rollup_is_never_asked_for_a_dimension_it_lacks():
     with pytest.raises(ValueError, match="cannot filter by owner_id"):
         rollups.deal_conditions(f, s.rollup_deal_campaigns)
     assert len(rollups.deal_conditions(f, s.rollup_deals)) == 1
+
+
+def _sync_like_write(engine, table, key, ids, change, publish=True):
+    """One write transaction as the HubSpot sync makes it: rows changed inside the keeper, the
+    data version bumped naming the table, the keeper told."""
+    with engine.begin() as conn:
+        keeper = rollups.Keeper(conn)
+        with keeper.around(table.name, ids):
+            change(conn)
+        version = bump_data_version(conn, table.name)
+        if publish:
+            keeper.publish(version)
+
+
+def test_a_keeper_keeps_the_rollups_exact_through_deal_and_contact_writes(demo_engine):
+    d, c = s.deals, s.contacts
+    with demo_engine.connect() as conn:
+        deal_ids = conn.execute(select(d.c.deal_id).where(~d.c.is_deleted).order_by(d.c.deal_id).limit(40)).scalars().all()
+        contact_ids = conn.execute(select(c.c.contact_id).where(c.c.became_mql_at.isnot(None))
+                                   .order_by(c.c.contact_id).limit(30)).scalars().all()
+        template = dict(conn.execute(select(d).where(d.c.deal_id == deal_ids[0])).mappings().one())
+
+    def change_deals(conn):
+        conn.execute(update(d).where(d.c.deal_id.in_(deal_ids[:10])).values(amount_cents=d.c.amount_cents + 12345))
+        conn.execute(update(d).where(d.c.deal_id.in_(deal_ids[10:20])).values(close_date=D(2026, 8, 14),
+                                                                              stage_id="closedwon"))
+        conn.execute(update(d).where(d.c.deal_id.in_(deal_ids[20:30])).values(is_deleted=True))
+        conn.execute(update(d).where(d.c.deal_id.in_(deal_ids[30:40])).values(region="Atlantis", owner_id=None))
+        conn.execute(d.insert().values({**template, "deal_id": "new-1", "close_date": D(2026, 10, 2),
+                                        "amount_cents": 99_900, "stage_id": "closedwon"}))
+
+    def change_contacts(conn):
+        conn.execute(update(c).where(c.c.contact_id.in_(contact_ids[:10])).values(original_source="OFFLINE"))
+        conn.execute(update(c).where(c.c.contact_id.in_(contact_ids[10:20]))
+                     .values(became_sql_at=dt.datetime(2026, 9, 3, 10, 0), campaign="spring-x"))
+        conn.execute(update(c).where(c.c.contact_id.in_(contact_ids[20:30])).values(is_deleted=True))
+
+    _sync_like_write(demo_engine, d, "deal_id", deal_ids + ["new-1"], change_deals)
+    _sync_like_write(demo_engine, c, "contact_id", contact_ids, change_contacts)
+    with demo_engine.connect() as conn:
+        assert rollups.is_fresh(conn, load_definitions(conn))
+    for period in PERIODS[:3]:
+        _assert_same(demo_engine, Filters(*period))
+    _assert_same(demo_engine, Filters(D(2026, 7, 1), D(2026, 9, 30), regions=("Atlantis",)))
+    grown = {t: conn_count(demo_engine, t) for t in (s.rollup_deals, s.rollup_contacts)}
+    rollups.compact(demo_engine)  # one row per key again, the same sums
+    _assert_same(demo_engine, Filters(*PERIODS[1]))
+    compacted = {t: conn_count(demo_engine, t) for t in grown}
+    rollups.refresh(demo_engine, force=True)
+    assert compacted == {t: conn_count(demo_engine, t) for t in grown}  # what a rebuild from the rows gives
+    assert all(grown[t] > compacted[t] for t in grown)
+
+
+def conn_count(engine, table) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def test_a_write_the_keeper_cannot_follow_marks_the_rollups_stale_at_once(demo_engine):
+    save_definition(demo_engine, "dimensions.product_line_from", "line_items", actor="test")
+    rollups.refresh(demo_engine)
+    with demo_engine.connect() as conn:
+        assert rollups.is_fresh(conn, load_definitions(conn))
+    _sync_like_write(demo_engine, s.line_items, "line_item_id", ["li-1"], lambda conn: None, publish=False)
+    with demo_engine.connect() as conn:
+        assert not rollups.is_fresh(conn, load_definitions(conn))
+    # and a later bump with a keeper does not declare them fresh again
+    _sync_like_write(demo_engine, s.deals, "deal_id", ["nope"], lambda conn: None)
+    with demo_engine.connect() as conn:
+        assert not rollups.is_fresh(conn, load_definitions(conn))
+
+
+def test_a_keeper_leaves_stale_rollups_alone(demo_engine):
+    with demo_engine.begin() as conn:
+        bump_data_version(conn)  # a write nobody kept
+    _sync_like_write(demo_engine, s.deals, "deal_id", ["x"], lambda conn: None)
+    with demo_engine.connect() as conn:
+        assert not rollups.is_fresh(conn, load_definitions(conn))
+    with demo_engine.connect() as conn:  # no delta rows were added to rollups nobody reads
+        assert rollups.state(conn)["rows"] == sum(conn_count(demo_engine, t) for t in rollups.GROUPS[rollups.NAME][1])
