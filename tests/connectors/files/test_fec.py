@@ -67,7 +67,7 @@ def test_parse_fec_text_decoded_piece_by_piece_keeps_every_character(monkeypatch
     """The bytes are decoded a piece at a time, cut after a newline: with 7-byte pieces no cut
     splits a character, a CR CR LF ending or the BOM, and the line numbers run on."""
     real = FecReader._pieces
-    monkeypatch.setattr(FecReader, "_pieces", lambda self, size=1 << 22: real(self, 7))
+    monkeypatch.setattr(FecReader, "_pieces", lambda self, size=1 << 22, **kw: real(self, 7, **kw))
     lines = [FEC_HEADER, fec_line("VE", "1", "20240105", "706000", "0,00", "10,00", label="Café € été"),
              fec_line("VE", "1", "20240105", "411000", "10,00", "0,00", label="Crème")]
     bom = b"\xef\xbb\xbf" if encoding == "utf-8" else b""
