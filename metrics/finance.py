@@ -197,8 +197,15 @@ def sm_spend_value(ctx: Ctx, f: Filters) -> Result:
         if isinstance(part, NotAvailable):
             return part
         total += part
-    uncovered = [f.with_period(max(m, f.start), min(month_end(m), f.end))
-                 for m in month_starts(f.start, f.end) if m not in covered]
+    uncovered: list[Filters] = []  # the months without S&M ledger lines, consecutive ones as one range
+    for m in month_starts(f.start, f.end):
+        if m in covered:
+            continue
+        start, end = max(m, f.start), min(month_end(m), f.end)
+        if uncovered and uncovered[-1].end + dt.timedelta(days=1) == start:
+            uncovered[-1] = uncovered[-1].with_period(uncovered[-1].start, end)
+        else:
+            uncovered.append(f.with_period(start, end))
     if uncovered and ctx.defs.get("ledger.include_imported_spend"):
         sp = s.marketing_spend
         in_gaps = or_(*[and_(*spend_conditions(g)) for g in uncovered])

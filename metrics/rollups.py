@@ -422,14 +422,11 @@ class Keeper:
     """
 
     def __init__(self, conn: Connection):
+        """Make it at the start of the transaction, before any write or bump: it notes whether
+        the rollups are fresh then."""
         self.conn = conn
-        self.active: bool | None = None  # decided at first use: were the rollups fresh?
-        self.ctx: Ctx | None = None
-
-    def _start(self) -> None:
-        if self.active is None:
-            self.ctx = Ctx(self.conn, load_definitions(self.conn))
-            self.active = is_fresh(self.conn, self.ctx.defs, NAME)
+        self.ctx = Ctx(conn, load_definitions(conn))
+        self.active = is_fresh(conn, self.ctx.defs, NAME)
 
     def _scope(self, table: str, ids: list) -> tuple[list | None, list | None] | None:
         """(deal conditions, contact conditions) of the rows a write to `table` can move; None when
@@ -449,7 +446,13 @@ class Keeper:
 
     @contextmanager
     def around(self, table: str, ids) -> Iterator[None]:
-        self._start()
+        """Around a write of the rows of `table` with these ids (None: rows unknown)."""
+        if ids is None:  # unknown rows: fine for a table no rollup depends on, else stale
+            scope = self._scope(table, []) if self.active else ([], [])
+            if scope is None or scope[0] or scope[1]:
+                self.stale()
+            yield
+            return
         ids = list(ids)
         scope = self._scope(table, ids) if self.active and ids else ([], [])
         if scope is None:
@@ -481,7 +484,6 @@ class Keeper:
 
     def publish(self, version: int) -> None:
         """After this transaction's data-version bump: the rollups are exact at `version`."""
-        self._start()
         if self.active:
             self.conn.execute(update(s.rollup_state).where(s.rollup_state.c.name == NAME)
                               .values(built_version=version))

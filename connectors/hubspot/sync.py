@@ -39,6 +39,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import Connection, Engine, bindparam, select
 
+from metrics import rollups
 from store import bump_data_version, schema as s, upsert
 
 from . import settings as cfg
@@ -142,12 +143,23 @@ _WRITE_LOCK = threading.Lock()
 BUMP_EVERY_S = 10.0
 
 
-def _wrote(ctx: _Ctx, conn: Connection) -> None:
+# The tables a sync writes, named in each data-version bump: the finance rollups (invoices,
+# ledger) stay fresh through a sync, and the CRM rollups are kept exact by a Keeper.
+SYNC_TABLES = ("deals", "contacts", "companies", "owners", "line_items", "products", "pipelines",
+               "pipeline_stages", "deal_stage_history", "deal_contacts", "deal_companies")
+
+
+def _bump(conn: Connection, keeper: rollups.Keeper) -> None:
+    """The bump, and the rollup keeper (made before it, at the start of the transaction) told."""
+    keeper.publish(bump_data_version(conn, *SYNC_TABLES))
+
+
+def _wrote(ctx: _Ctx, conn: Connection, keeper: rollups.Keeper) -> None:
     """Rows were written in this transaction: bump data_version now, or leave it to the next
     bump if one happened less than BUMP_EVERY_S ago. Call under _WRITE_LOCK."""
     now = time.monotonic()
     if now - ctx.bumped_at >= BUMP_EVERY_S:
-        bump_data_version(conn)
+        _bump(conn, keeper)
         ctx.unbumped, ctx.bumped_at = False, now
     else:
         ctx.unbumped = True
@@ -159,7 +171,8 @@ def _flush_bump(ctx: _Ctx) -> None:
         if not ctx.unbumped:
             return
         with ctx.engine.begin() as conn:
-            bump_data_version(conn)
+            keeper = rollups.Keeper(conn)
+            _bump(conn, keeper)
         ctx.unbumped, ctx.bumped_at = False, time.monotonic()
 
 
@@ -177,12 +190,14 @@ def _commit(ctx: _Ctx, obj: str, write: Callable[[Connection], int],
             state: st.ObjectState) -> None:
     """One transaction: the rows, the object's new state, the run's counts, data_version (see _wrote)."""
     with _WRITE_LOCK, ctx.engine.begin() as conn:
-        written = write(conn)
+        keeper = rollups.Keeper(conn)
+        with keeper.around(_table(obj).name, getattr(write, "ids", None)):
+            written = write(conn)
         st.write_state(conn, state)
         ctx.count(obj, "written", written)
         st.save_counts(conn, ctx.run_id, ctx.counts)
         if written:
-            _wrote(ctx, conn)
+            _wrote(ctx, conn, keeper)
 
 
 def _write_simple(ctx: _Ctx, obj: str, records: list) -> Callable[[Connection], int]:
@@ -190,7 +205,14 @@ def _write_simple(ctx: _Ctx, obj: str, records: list) -> Callable[[Connection], 
               "products": lambda r: product_row(r, ctx.currency),
               "line_items": lambda r: line_item_row(r, ctx.currency)}[obj]
     rows = [mapper(r) for r in records]
-    return lambda conn: upsert(conn, _table(obj), rows, [_ID_COL[obj]])
+    return _with_ids(lambda conn: upsert(conn, _table(obj), rows, [_ID_COL[obj]]),
+                     [row[_ID_COL[obj]] for row in rows])
+
+
+def _with_ids(write: Callable[[Connection], int], ids: list[str]) -> Callable[[Connection], int]:
+    """`write`, labelled with the ids of the rows it changes (the rollup Keeper follows them)."""
+    write.ids = ids  # type: ignore[attr-defined]
+    return write
 
 
 def _set_line_item_deals(conn: Connection, pairs: list[tuple[str, str | None]]) -> None:
@@ -249,7 +271,7 @@ def _write_deals(ctx: _Ctx, records: list, assoc: dict | None = None) -> Callabl
             conn.execute(s.deal_companies.insert(), dco)
         _set_line_item_deals(conn, [(li, d) for d, m in assoc["line_items"].items() for li in m])
         return len(rows)
-    return write
+    return _with_ids(write, ids)
 
 
 def _id_key(value: str) -> tuple[int, str]:
@@ -405,6 +427,7 @@ def _apply_changes(ctx: _Ctx, obj: str, records: list, state: st.ObjectState,
                 n = base(conn)
                 _set_line_item_deals(conn, pairs)
                 return n
+            write = _with_ids(write, base.ids)
         else:
             write = base
     cursor = from_ms(cursor_ms)
@@ -572,11 +595,11 @@ def _read_archived(ctx: _Ctx, obj: str) -> dict[str, dt.datetime | None]:
 
 
 def _mark_deleted(ctx: _Ctx, obj: str, gone: dict[str, dt.datetime | None],
-                  extra: Callable[[Connection], None] | None = None) -> None:
+                  extra: Callable[[Connection, rollups.Keeper], None] | None = None) -> None:
     """Records HubSpot no longer holds become is_deleted (never left as live ghosts).
 
     `gone` maps an id to when it left HubSpot (None: unknown). A stored row modified after
-    that (the record was restored) stays. `extra(conn)` runs in the same transaction. The
+    that (the record was restored) stays. `extra(conn, keeper)` runs in the same transaction. The
     rows are looked up first: when none is still live (the usual run), nothing is written."""
     table, key = _table(obj), _ID_COL[obj]
     has_updated = "updated_at" in table.c
@@ -592,22 +615,25 @@ def _mark_deleted(ctx: _Ctx, obj: str, gone: dict[str, dt.datetime | None],
     if not ids and extra is None:
         return
     with _WRITE_LOCK, ctx.engine.begin() as conn:
+        keeper = rollups.Keeper(conn)
         n = 0
-        for chunk in _chunks(ids, 500):
-            n += conn.execute(table.update().where(table.c[key].in_(chunk),
-                                                   table.c.is_deleted.is_(False))
-                              .values(is_deleted=True)).rowcount
-            if obj == "deals":  # a deleted deal keeps its row, not its links and history
-                for t in (s.deal_stage_history, s.deal_contacts, s.deal_companies):
-                    conn.execute(t.delete().where(t.c.deal_id.in_(chunk)))
-                conn.execute(s.line_items.update().where(s.line_items.c.deal_id.in_(chunk))
-                             .values(deal_id=None))
-        if extra is not None:
-            extra(conn)
+        extra_ids = getattr(extra, "ids", None) if extra is not None else []
+        with keeper.around(table.name, None if extra_ids is None else ids + extra_ids):
+            for chunk in _chunks(ids, 500):
+                n += conn.execute(table.update().where(table.c[key].in_(chunk),
+                                                       table.c.is_deleted.is_(False))
+                                  .values(is_deleted=True)).rowcount
+                if obj == "deals":  # a deleted deal keeps its row, not its links and history
+                    for t in (s.deal_stage_history, s.deal_contacts, s.deal_companies):
+                        conn.execute(t.delete().where(t.c.deal_id.in_(chunk)))
+                    conn.execute(s.line_items.update().where(s.line_items.c.deal_id.in_(chunk))
+                                 .values(deal_id=None))
+            if extra is not None:
+                extra(conn, keeper)
         ctx.count(obj, "deleted", n)
         st.save_counts(conn, ctx.run_id, ctx.counts)
         if n:
-            _wrote(ctx, conn)
+            _wrote(ctx, conn, keeper)
 
 
 def _relist_small(ctx: _Ctx, obj: str, state: st.ObjectState) -> bool:
@@ -635,13 +661,13 @@ def _relist_small(ctx: _Ctx, obj: str, state: st.ObjectState) -> bool:
     new_state = st.ObjectState(obj, "incremental", None, cursor)
     write = _write_simple(ctx, obj, changed)
 
-    def extra(conn: Connection) -> None:
+    def extra(conn: Connection, keeper: rollups.Keeper) -> None:
         n = write(conn)
         ctx.count(obj, "written", n)
         st.write_state(conn, new_state)
         if n:
-            _wrote(ctx, conn)
-    _mark_deleted(ctx, obj, gone, extra)
+            _wrote(ctx, conn, keeper)
+    _mark_deleted(ctx, obj, gone, _with_ids(extra, write.ids))
     return True
 
 
@@ -850,6 +876,7 @@ def _run(engine: Engine, client: HubSpotClient, objects: list[str], full: bool,
         raise
     _flush_bump(ctx)
     st.finish_run(engine, run_id, "success", ctx.counts)
+    rollups.settle(engine, log)  # rebuild the metric rollups if the keeper could not follow, or fold them
     try:  # the weekly meeting's snapshot, if this week has none yet; never fails the sync
         from meeting.snapshots import ensure_weekly_snapshot
         ensure_weekly_snapshot(engine)

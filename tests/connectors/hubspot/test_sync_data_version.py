@@ -28,9 +28,10 @@ def events(monkeypatch) -> list[str]:
         real_commit(*args)
         out.append("commit")
 
-    def bump(conn):
-        real_bump(conn)
+    def bump(conn, *tables):
+        version = real_bump(conn, *tables)
         out.append("bump")
+        return version
     monkeypatch.setattr(sync_mod, "_commit", commit)
     monkeypatch.setattr(sync_mod, "bump_data_version", bump)
     monkeypatch.setattr(sync_mod, "BUMP_EVERY_S", 3600.0)  # only the first write bumps on its own
