@@ -58,4 +58,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
         print(json.dumps(report.as_dict(), indent=2, default=str))
     else:
         print(report.as_text())
+    if report.status == "success":
+        from metrics import rollups
+        for group, built in rollups.settle(engine).items():  # the metric summaries this file changed
+            print(f"{group} rebuilt: {built.rows:,} rows in {built.seconds:.1f} s", file=sys.stderr)
     return 0 if report.status in ("success", "skipped", "validated") and (report.ok or args.valid_only) else 1

@@ -76,6 +76,11 @@ def read_file(kind: str, data: bytes, file_name: str, mapping=None, engine: Engi
 
 
 _WRITERS = {"invoices": invoices.write_invoices, "spend": spend.write_spend, "budgets": budgets.write_budgets}
+# The tables each import kind writes, named in its data-version bump (the metric rollups built
+# from other tables stay fresh); HubSpot CSV exports name none: they may touch any CRM table.
+_WRITES = {"fec": ("ledger_entries",), "invoices": ("invoices",), "spend": ("marketing_spend",),
+           "budgets": ("budgets",)}
+_RUN_TABLES = ("import_runs", "audit_log")
 PREVIEW_ROWS = 200
 
 
@@ -183,7 +188,7 @@ def import_file(engine: Engine, kind: str, data: bytes, file_name: str, actor: s
             conn.execute(update(s.import_runs).where(s.import_runs.c.import_id == import_id)
                          .values(finished_at=utcnow()))
             _audit(conn, actor, report, import_id, replaced)
-            bump_data_version(conn)
+            bump_data_version(conn, *((*_WRITES[kind], *_RUN_TABLES) if kind in _WRITES else ()))
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:300]
         report.status, report.message = "failed", f"failed while writing, nothing was kept: {reason}"
@@ -252,7 +257,7 @@ def _import_fec(engine: Engine, data: bytes, file_name: str, actor: str, mapping
                 rows_rejected=report.rows_read - report.rows_accepted,
                 period_start=reader.period[0], period_end=reader.period[1]))
             _audit(conn, actor, report, import_id, report.rows_replaced)
-            bump_data_version(conn)
+            bump_data_version(conn, *_WRITES["fec"], *_RUN_TABLES)
         report.rows_rejected = report.rows_read - report.rows_accepted
         report.status, report.import_id = "success", import_id
         report.message = (f"imported {report.rows_accepted:,} rows as import #{import_id}"

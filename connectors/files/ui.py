@@ -157,6 +157,10 @@ def render_import_panel(engine: Engine, actor: str = "local admin") -> None:
         result = import_file(engine, kind, data, name, actor=actor, mapping=mapping, valid_only=partial,
                              progress=lambda f, msg: bar.progress(min(max(f, 0.0), 1.0), text=msg))
         bar.empty()
+        if result.status == "success":
+            from metrics import rollups
+            with st.spinner("Updating the monthly summaries the pages read..."):
+                rollups.settle(engine)
         st.session_state.pop("imp_parsed", None)
         box = {"success": st.success, "skipped": st.info}.get(result.status, st.error)
         box(f"{result.summary()}\n\n{result.message}")

@@ -294,3 +294,19 @@ def test_a_keeper_leaves_stale_rollups_alone(demo_engine):
         assert not rollups.is_fresh(conn, load_definitions(conn))
     with demo_engine.connect() as conn:  # no delta rows were added to rollups nobody reads
         assert rollups.state(conn)["rows"] == sum(conn_count(demo_engine, t) for t in rollups.GROUPS[rollups.NAME][1])
+
+
+def test_an_invoice_import_leaves_the_crm_rollups_fresh_and_the_cli_rebuilds_the_invoice_ones(demo_engine, tmp_path,
+                                                                                                  monkeypatch):
+    import cli
+    csv = tmp_path / "invoices.csv"
+    csv.write_text("invoice number,customer,invoice date,amount excl tax,tax,currency,status\n"
+                   "X-1,Acme,2026-10-15,1000.00,200.00,EUR,paid\n")
+    monkeypatch.setenv("NORTHSTAR_DB_URL", demo_engine.url.render_as_string(hide_password=False))
+    before = _values(demo_engine, Filters(D(2026, 10, 1), D(2026, 12, 31)), True, ["invoiced_revenue"])
+    assert cli.main(["import", "invoices", str(csv)]) == 0
+    with demo_engine.connect() as conn:
+        defs = load_definitions(conn)
+        assert rollups.is_fresh(conn, defs) and rollups.is_fresh(conn, defs, rollups.INVOICES)
+    after = _values(demo_engine, Filters(D(2026, 10, 1), D(2026, 12, 31)), True, ["invoiced_revenue"])
+    assert after["invoiced_revenue"] == pytest.approx(before["invoiced_revenue"] + 1000.00)
