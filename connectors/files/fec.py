@@ -265,16 +265,13 @@ class FecReader:
                 and self._bytes[2:] == ("utf-8", "strict")):
             columnar = _columnar_reader(self, date)
 
-        def take(rows: list[tuple]):
+        def take(rows: list[tuple], entries: list[tuple], lo: str, hi: str):
             nonlocal n_read, min_date, max_date
             # the entries' first lines and balances, the period: as the line-by-line path does
-            for row in rows:
-                key = (row[1], row[3])
+            for key, first, diff in entries:
                 if key not in entry_first:
-                    entry_first[key] = row[0]
-                balance[key] = bget(key, 0) + row[12] - row[13]
-            eds = {row[4] for row in rows}
-            lo, hi = min(eds), max(eds)
+                    entry_first[key] = first
+                balance[key] = bget(key, 0) + diff
             if min_date is None or lo < min_date:
                 min_date = lo
             if max_date is None or hi > max_date:
@@ -284,11 +281,12 @@ class FecReader:
         bget = balance.get
         for piece in self._pieces(raw=columnar is not None):
             if columnar is not None:
-                rows = columnar(piece, header_pending, line_no + 1)
+                found = columnar(piece, header_pending, line_no + 1)
                 done_chars += len(piece)
-                if rows is not None:  # every line of the piece well formed and valid
+                if found is not None:  # every line of the piece well formed and valid
+                    rows = found[0]
                     self.columnar_rows += len(rows)
-                    take(rows)
+                    take(*found)
                     line_no += len(rows)
                     header_pending = False
                     batch.extend(rows)
@@ -526,8 +524,11 @@ def _columnar_reader(reader: FecReader, date):
                     continue
                 if (pc.max(pc.utf8_length(column)).as_py() or 0) > limit:
                     return None  # the line-by-line path cuts it and warns
-                values = column.to_pylist()
-                out_texts.append(list(map(nget, values, values)))  # '' -> None
+                if name in ("PieceRef", "EcritureLib"):  # mostly one value per entry
+                    values = column.to_pylist()
+                    out_texts.append(list(map(nget, values, values)))  # '' -> None
+                else:  # a few values repeated: converted once each
+                    out_texts.append(by_value(column, lambda v: v or None))
             jl, cl, an, al, pr, el, lt, dv = out_texts
             jcs = by_value(cols["JournalCode"], str)
             ens = cols["EcritureNum"].to_pylist()
@@ -543,10 +544,20 @@ def _columnar_reader(reader: FecReader, date):
         for name in ("Debit", "Credit"):
             digits = pc.replace_substring(cols[name], pattern=dec, replacement="")
             digits = pc.if_else(pc.equal(digits, ""), "0", digits)  # an empty amount is 0
-            money.append(pc.cast(digits, pa.int64()).to_pylist())
+            money.append(pc.cast(digits, pa.int64()))
         debits, credits = money
-        return list(zip(range(first_no, first_no + n), jcs, jl, ens, eds, cns, cl, an, al, pr, pds, el, debits,
-                        credits, lt, dls, vds, mds, dv))
+        # each entry's first line and debit - credit in this piece, summed by arrow
+        line_nos = pa.array(range(first_no, first_no + n), pa.int64())
+        by_entry = pa.table({"jc": cols["JournalCode"], "en": cols["EcritureNum"], "line": line_nos,
+                             "diff": pc.subtract(debits, credits)}).group_by(["jc", "en"], use_threads=False) \
+            .aggregate([("line", "min"), ("diff", "sum")])
+        entries = list(zip(zip(by_entry.column("jc").to_pylist(), by_entry.column("en").to_pylist()),
+                           by_entry.column("line_min").to_pylist(), by_entry.column("diff_sum").to_pylist()))
+        entries.sort(key=lambda e: e[1])  # in the order the entries first appear, as line by line
+        isos = set(eds)
+        rows = list(zip(range(first_no, first_no + n), jcs, jl, ens, eds, cns, cl, an, al, pr, pds, el,
+                        debits.to_pylist(), credits.to_pylist(), lt, dls, vds, mds, dv))
+        return rows, entries, min(isos), max(isos)
 
     return read
 
