@@ -181,13 +181,16 @@ def _median(ctx: Ctx, expr, where: list) -> float | None:
     return round(sum(float(x) for x in mid) / len(mid), 1)
 
 
-def funnel(engine: Engine, filters: Filters, view: str = "period", mode: str = "strict") -> pd.DataFrame:
+def funnel(engine: Engine, filters: Filters, view: str = "period", mode: str = "strict",
+           medians: bool = True) -> pd.DataFrame:
     """Contacts per funnel stage: count, % of previous stage, % of top, median days from the previous stage.
 
     view "period": contacts that entered each stage in the period. view "cohort": of the leads
     created in the period, how many reached each stage (at any time up to now).
     mode "strict": a contact counts in a stage only with an entry date for it and for every
     earlier stage. mode "any": a skipped stage counts as passed when the next reached stage was.
+    medians=False leaves the median days out (None); the period, any-stage counts are then the
+    funnel KPIs themselves (new_leads, mqls...: metrics.funnel, read from the monthly rollups).
     """
     if view not in ("period", "cohort"):
         raise ValueError(f"funnel view {view!r} is not 'period' or 'cohort'")
@@ -195,6 +198,12 @@ def funnel(engine: Engine, filters: Filters, view: str = "period", mode: str = "
         raise ValueError(f"funnel mode {mode!r} is not 'strict' or 'any'")
     with _ctx(engine) as ctx:
         stages = ctx.defs.funnel_stages
+        if not medians and view == "period" and mode == "any":
+            from .funnel import ROLES, funnel_stats
+            if [sql.stage_of(ctx, role) for role in ROLES] == list(stages):
+                entered = funnel_stats(ctx, filters)["entered"]
+                return _funnel_frame([(st, STAGE_LABELS.get(st, st), entered[role], None)
+                                      for role, st in zip(ROLES, stages)])
         strict = mode == "strict"
         at = {st: sql.reached_at(ctx, st, strict=strict) for st in stages}
         base = sql.contact_conditions(ctx, filters)
@@ -211,10 +220,14 @@ def funnel(engine: Engine, filters: Filters, view: str = "period", mode: str = "
                 cond.append(at[st].isnot(None))
             count = int(ctx.conn.execute(select(func.count()).where(*cond)).scalar_one())
             median = None
-            if i:
+            if i and medians:
                 gap = sql.days_between(ctx, at[stages[i - 1]], at[st])
                 median = _median(ctx, gap, cond + [at[stages[i - 1]].isnot(None)])
             rows.append((st, STAGE_LABELS.get(st, st), count, median))
+    return _funnel_frame(rows)
+
+
+def _funnel_frame(rows: list[tuple]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=["stage", "label", "count", "median_days_from_previous"])
     top = df["count"].iloc[0] if len(df) else 0
     prev = df["count"].shift(1)

@@ -146,13 +146,21 @@ def deal_conditions(ctx: Ctx, f: Filters, deal_table=d) -> list[ColumnElement]:
     return conds
 
 
+SHORT_PERIOD_DAYS = 62
+
+
 def contact_conditions(ctx: Ctx, f: Filters) -> list[ColumnElement]:
     """WHERE conditions selecting the (not deleted) contacts in the slices of `f`.
 
     Region, owner, team and source are the contact's own (original source); a product line or
-    pipeline filter keeps the contacts with a deal in it (their primary contact).
+    pipeline filter keeps the contacts with a deal in it (their primary contact). For a short
+    period the deleted flag is left unindexable, so the stage-date indexes find the period's few
+    contacts instead of a pass over every contact (ix_contacts_funnel_cover), which wins for long
+    periods: 150 ms against 640 ms for four days of the 3M-contact store, 2.1 s against 0.56 s
+    for a quarter.
     """
-    conds: list[ColumnElement] = [not_(c.c.is_deleted)]
+    deleted = broad(c.c.is_deleted) if f.days <= SHORT_PERIOD_DAYS else c.c.is_deleted
+    conds: list[ColumnElement] = [not_(deleted)]
     if f.regions:
         conds.append(in_values(broad(c.c.region), f.regions))
     if f.owners:

@@ -57,7 +57,8 @@ with right:
         steps.append(step)
     st.markdown(" ".join(steps), help="Contacts entering each lifecycle stage in the period; in brackets "
                 "the conversion rate from the previous stage (see Definitions).")
-    df = cache.detail(ctx.engine, "metrics.details", "funnel", ctx.fs.filters, view="period", mode="any")
+    df = cache.detail(ctx.engine, "metrics.details", "funnel", ctx.fs.filters, view="period", mode="any",
+                      medians=False)
     charts.funnel_chart(df, ctx.fs, key="ceo_funnel")
 
 left, right = st.columns(2)

@@ -214,10 +214,13 @@ def funnel_chart(df: pd.DataFrame, fs, *, title: str | None = None, key: str) ->
     pct = [None if pd.isna(v) else float(v) for v in df["pct_of_previous"]]
     text = [_fmt(c, "count", fs) + ("" if p is None else f" ({_fmt(p, 'ratio', fs)} of previous)")
             for c, p in zip(counts, pct)]
+    medians = df["median_days_from_previous"] if "median_days_from_previous" in df else [None] * len(df)
+    hover = [t + ("" if m is None or pd.isna(m) else f"<br>median {_fmt(float(m), 'days', fs)} after the previous stage")
+             for t, m in zip(text, medians)]
     funnel = dict(
         y=labels, x=counts, text=text, textinfo="text", customdata=[str(s) for s in df["stage"]],
-        marker=dict(color=[color_for("stage", s) for s in df["stage"]]),
-        hovertemplate="%{y}: %{text}<extra></extra>")
+        hovertext=hover, marker=dict(color=[color_for("stage", s) for s in df["stage"]]),
+        hovertemplate="%{y}: %{hovertext}<extra></extra>")
     return _show([("Funnel", funnel)], [_layout(fs, "count", title, legend=False), dict(yaxis={})], key)
 
 

@@ -310,3 +310,15 @@ def test_an_invoice_import_leaves_the_crm_rollups_fresh_and_the_cli_rebuilds_the
         assert rollups.is_fresh(conn, defs) and rollups.is_fresh(conn, defs, rollups.INVOICES)
     after = _values(demo_engine, Filters(D(2026, 10, 1), D(2026, 12, 31)), True, ["invoiced_revenue"])
     assert after["invoiced_revenue"] == pytest.approx(before["invoiced_revenue"] + 1000.00)
+
+
+def test_the_ceo_funnel_counts_are_the_funnel_kpis(demo_engine):
+    """details.funnel without medians (the CEO chart) reads the rollup-backed KPIs: same counts
+    as the full per-stage queries, for whole and partial periods."""
+    from metrics.details import funnel
+    for period in PERIODS:
+        fast = funnel(demo_engine, Filters(*period), view="period", mode="any", medians=False)
+        full = funnel(demo_engine, Filters(*period), view="period", mode="any")
+        assert list(fast["count"]) == list(full["count"]) and fast["count"].sum() > 0
+        assert fast["median_days_from_previous"].isna().all() and full["median_days_from_previous"].notna().any()
+        assert list(fast["pct_of_previous"].fillna(-1)) == list(full["pct_of_previous"].fillna(-1))
