@@ -129,6 +129,8 @@ def writer_main(store_url: str, stop_file: str, hold: float, batch: int, pause: 
     """Commit sync-like transactions until stop_file appears; write stats to `out`."""
     sys.path.insert(0, str(ROOT))
     from sqlalchemy import bindparam, select, update
+    from connectors.hubspot.sync import SYNC_TABLES
+    from metrics.rollups import Keeper
     from store import StoreSettings, bump_data_version, open_store, schema as s, utcnow
     from store.audit import record_audit
     engine = open_store(StoreSettings(store_url, "load bench"))
@@ -142,15 +144,17 @@ def writer_main(store_url: str, stop_file: str, hold: float, batch: int, pause: 
         k += 1
         started = time.perf_counter()
         try:
-            with engine.begin() as conn:
+            with engine.begin() as conn:  # as the HubSpot sync writes (connectors/hubspot/sync.py)
+                keeper = Keeper(conn)
                 now = utcnow()
-                if chunk:
-                    conn.execute(stmt, [{"b_id": d, "b_delta": 1 - 2 * (k % 2), "b_at": now} for d in chunk])
+                with keeper.around("deals", chunk):
+                    if chunk:
+                        conn.execute(stmt, [{"b_id": d, "b_delta": 1 - 2 * (k % 2), "b_at": now} for d in chunk])
                 conn.execute(s.sync_runs.insert().values(connector="bench", mode="incremental", started_at=now,
                                                          finished_at=now, status="success",
                                                          counts_json=json.dumps({"deals": len(chunk)})))
                 record_audit(conn, "load-bench", "sync", "bench", None, {"deals": len(chunk)})
-                bump_data_version(conn)
+                keeper.publish(bump_data_version(conn, *SYNC_TABLES, "sync_runs", "audit_log"))
                 time.sleep(hold)  # a long write transaction: readers must not wait for it
             commits += 1
             latencies.append(time.perf_counter() - started)
@@ -353,6 +357,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{CHROMIUM} is missing: apt-get install chromium", file=sys.stderr)
         return 2
     url = f"sqlite:///{store}"
+    sys.path.insert(0, str(ROOT))
+    from metrics import rollups
+    from store import StoreSettings, open_store
+    t0 = time.perf_counter()
+    built = rollups.refresh(open_store(StoreSettings(url, "load bench")))  # as after the store's last sync
+    if built:
+        print(f"metric rollups were stale: rebuilt in {time.perf_counter() - t0:.1f} s before starting")
     levels = [int(x) for x in args.sessions.split(",")]
     paths = [p.strip().strip("/") for p in args.pages.split(",")]  # "" = the default page
     work = Path(tempfile.mkdtemp(prefix="ns-load-"))
