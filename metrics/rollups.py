@@ -1,5 +1,5 @@
-"""Monthly rollups: the deals and contacts summed by month and by every filter dimension, so a
-page's metrics read a few thousand summary rows instead of scanning a million deals.
+"""Monthly rollups: deals, contacts, invoices and the ledger summed by month and by every filter
+dimension, so a page's metrics read a few thousand summary rows instead of scanning a million deals.
 
 What they hold (store/schema.py):
 - `rollup_deals`: deals by close month x pipeline, stage, currency, region, product line, deal
@@ -11,6 +11,10 @@ What they hold (store/schema.py):
 - `rollup_contacts`: contacts by the month they reached each funnel role (any-stage) x region,
   owner and original source: count, how many of them reached each later stage, and (for MQLs)
   how many had a first sales touch within the follow-up SLA.
+- `rollup_invoice_months` (invoiced revenue by issue month, cash by paid month),
+  `rollup_invoice_accounts` (customers by month and previous invoiced month: ARPA's distinct
+  customers over any months is a sum) and `rollup_ledger_months` (debit and credit by month and
+  account), each group with its own source table, so an import of one leaves the others fresh.
 
 Region and product line are resolved with the definitions' rules when built, so a rollup is
 valid for one set of definitions (its fingerprint) and one state of its source tables.
@@ -22,10 +26,13 @@ the filters a rollup carries (a product-line or pipeline filter on the funnel, f
 reads the base tables). Otherwise every metric reads the base tables exactly as before: the
 rollups change speed, never a number (tests/metrics/test_rollups.py checks both paths agree).
 
-When they are built: `refresh(engine)` after each write that changes their sources (demo
-load, HubSpot sync, HubSpot CSV import, definitions edit) and `python cli.py rollups`. A build
-reads the data first and writes the summaries in one short transaction, so it never holds the
-store's write lock while it scans.
+How they stay current: the HubSpot sync keeps the CRM rollups exact as it writes (`Keeper`:
+what the changed rows contributed is subtracted and what they contribute now is added, in the
+write's own transaction) and `settle`s them when it ends; imports, the demo and
+`python cli.py rollups` `refresh` (rebuild) what is stale; the app rebuilds stale rollups in the
+background once writes pause (`refresh_soon`: after a definitions edit, or a write by another
+tool). A build reads the data first and writes the summaries in one short transaction, so it
+never holds the store's write lock while it scans.
 """
 from __future__ import annotations
 
