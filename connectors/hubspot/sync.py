@@ -12,10 +12,10 @@ Per CRM object (products, companies, contacts, line_items, deals):
                page: the common case is one query. A window whose `total` passes
                SEARCH_RESULT_CAP (HubSpot answers 400 past 10,000 results) is halved until
                each part fits, and a millisecond holding more than that is read by
-               hs_object_id; each window is paged with `after`, in ascending order. Each page
-               is written with the cursor (its last modified time) in one transaction, so a
-               stopped run resumes from the cursor minus the lookback, with no gap and no
-               duplicate row. A page whose `total` differs from its window's first page (a
+               hs_object_id; each window is paged with `after`, in ascending order. Pages are
+               written (up to COMMIT_BATCH records at once) with the cursor (their last
+               modified time) in one transaction, so a stopped run resumes from the cursor
+               minus the lookback, with no gap and no duplicate row. A page whose `total` differs from its window's first page (a
                record modified meanwhile left the window, shifting the offsets) is re-read
                from the cursor. See `_read_window`.
   deletions    archived records (list with archived=true, read while the changes are) are
@@ -536,14 +536,16 @@ def _read_window(run: _Changes, lo: int, hi: int) -> None:
         _read_window(run, lo, run.fence)  # more than a page, on both sides of the fence
         _read_window(run, run.fence, hi)
         return
-    # the next page is asked for while this one is written (its `after` is known)
+    # the next page is asked for while the current ones are written (its `after` is known);
+    # pages already here are written together, up to COMMIT_BATCH records a transaction
     ahead = _in_background(run.search, lo, hi, page.after) if page.after is not None else None
-    run.commit(page.results)
+    buffer = list(page.results)
     while ahead is not None:
         nxt = ahead.result()
         if nxt.total != page.total:  # the window changed under the offsets: re-anchor
             log.info("hubspot %s: changes moved while paging a window; reading it again "
                      "from the last committed time", run.obj)
+            run.commit(buffer)
             if run.top is not None and run.top > lo:
                 _read_window(run, run.top, hi)
             else:  # no progress past `lo` (pages of one millisecond): that one by id first
@@ -551,8 +553,12 @@ def _read_window(run: _Changes, lo: int, hi: int) -> None:
                 _read_window(run, lo + 1, hi)
             return
         ahead = _in_background(run.search, lo, hi, nxt.after) if nxt.after is not None else None
-        run.commit(nxt.results)
+        if len(buffer) + len(nxt.results) > cfg.COMMIT_BATCH:
+            run.commit(buffer)
+            buffer = []
+        buffer.extend(nxt.results)
         page = nxt
+    run.commit(buffer)
 
 
 def _drain_millisecond(run: _Changes, ms: int) -> None:
