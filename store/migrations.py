@@ -100,8 +100,10 @@ def _drop_indexes(conn: Connection, version: int) -> None:
 
 
 def _v5(conn: Connection) -> None:
-    """ix_ledger_date_account dropped: ix_ledger_cover begins with the same columns."""
+    """ix_ledger_date_account dropped: ix_ledger_cover begins with the same columns; a contact's
+    deals indexed (ix_deals_contact)."""
     _drop_indexes(conn, 5)
+    _ensure_declared_indexes(conn)
 
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5}

@@ -472,6 +472,8 @@ Index("ix_deals_close_cover", deals.c.close_date, deals.c.is_deleted, deals.c.pi
 Index("ix_deals_created_at", deals.c.created_at)
 Index("ix_deals_stage", deals.c.pipeline_id, deals.c.stage_id)
 Index("ix_deals_owner", deals.c.owner_id)
+# a contact's deals (the rollup Keeper re-counts them when a sync changes the contact)
+Index("ix_deals_contact", deals.c.contact_id)
 # the median sales cycle reads the won deals of a period: by stage, then close date
 Index("ix_deals_stage_close", deals.c.pipeline_id, deals.c.stage_id, deals.c.close_date, deals.c.created_at,
       deals.c.is_deleted)
