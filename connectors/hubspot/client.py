@@ -30,6 +30,34 @@ from . import settings as cfg
 log = logging.getLogger(__name__)
 
 
+def _sdk_version() -> str:
+    from importlib import metadata
+    try:
+        return metadata.version("hubspot-api-client")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+# Read once, at import. The SDK's own factory looks the version up in the package metadata for
+# every API it builds, which walks sys.path; Streamlit inserts and removes the script's folder
+# there on every rerun, so a sync thread starting during a rerun could miss site-packages and
+# fail with PackageNotFoundError.
+SDK_USER_AGENT = f"hubspot-api-client-python; {_sdk_version()}"
+
+
+def _api_factory(api_client_package: Any, api_name: str, config: dict[str, Any]) -> Any:
+    """The SDK's default API factory (hubspot/discovery/discovery_base.py) without the lookup."""
+    configuration = api_client_package.Configuration()
+    for key, value in config.items():
+        if key == "retry":
+            configuration.retries = value
+        else:
+            setattr(configuration, key, value)
+    api_client = api_client_package.ApiClient(configuration=configuration)
+    api_client.user_agent = SDK_USER_AGENT
+    return getattr(api_client_package, api_name)(api_client=api_client)
+
+
 class HubSpotError(RuntimeError):
     """A HubSpot sync problem; the message says what to do and never holds the token."""
 
@@ -234,7 +262,8 @@ class HubSpotClient:
         self.retries = 0
         self._count_lock = threading.Lock()
         # retry=False: urllib3 must not retry on its own (it would skip POSTs and hide 429s).
-        sdk = HubSpot(access_token=settings.token, host=settings.host, retry=False)
+        sdk = HubSpot(access_token=settings.token, host=settings.host, retry=False,
+                      api_factory=_api_factory)
         crm = sdk.crm
         # Each SDK attribute access builds a new ApiClient (and connection pool): build once.
         self.objects = {name: SimpleNamespace(basic_api=getattr(crm, name).basic_api,

@@ -162,3 +162,23 @@ def test_to_cents(text, cents):
     ("", None), ("not a date", None)])
 def test_parse_datetime(value, expected):
     assert parse_datetime(value) == expected
+
+
+def test_client_builds_without_reading_package_metadata(monkeypatch):
+    """A sync thread starting while Streamlit reruns a script (which inserts and removes the
+    script's folder in sys.path) could fail to find the SDK's metadata: the client must not
+    look it up per API (CI saw PackageNotFoundError in the Data page's sync thread)."""
+    from importlib import metadata
+
+    from connectors.hubspot import client as client_module
+
+    def missing(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "version", missing)
+    with FakeHubSpot(_account()) as fake:
+        client = client_for(fake)
+        assert len(_list(client).results) == len(fake.account.live("contacts"))
+    agent = client.owners_api.api_client.user_agent
+    assert agent == client_module.SDK_USER_AGENT
+    assert agent.startswith("hubspot-api-client-python; ") and not agent.endswith("unknown")
