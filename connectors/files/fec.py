@@ -16,7 +16,7 @@ import re
 import struct
 import subprocess
 import sys
-import tempfile
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -178,22 +178,28 @@ class FecReader:
         else:
             self.text = text
 
-    def _pieces(self, size: int = 1 << 22, raw: bool = False):
-        """The text in pieces of whole lines (about `size` bytes or characters); with `raw`, the
+    def _pieces(self, size: int = 1 << 22, raw: bool = False, first: int | None = None):
+        """The text in pieces of whole lines (about `size` bytes or characters; with `first`, the
+        first one about `first` and each next one four times bigger up to `size`); with `raw`, the
         undecoded bytes of each piece (only when the text is read from the bytes)."""
         if self._bytes is None:
             yield from _line_chunks(self.text, size)
             return
         data, start, codec, errors = self._bytes
         n = len(data)
+        step = first or size
         while start < n:
-            end = data.find(b"\n", min(start + size, n - 1))
+            end = data.find(b"\n", min(start + step, n - 1))
             end = n if end == -1 else end + 1
             yield data[start:end] if raw else data[start:end].decode(codec, errors)
-            start = end
+            start, step = end, min(step * 4, size)
 
-    def batches(self, batch_rows: int = 50_000, skip: set | frozenset = frozenset(), progress=None):
-        """Lists of valid row tuples (ROW_COLUMNS order); problems are reported on the first pass only."""
+    def batches(self, batch_rows: int = 50_000, skip: set | frozenset = frozenset(), progress=None,
+                first_batch_rows: int | None = None):
+        """Lists of valid row tuples (ROW_COLUMNS order); problems are reported on the first pass
+        only. With `first_batch_rows`, the first list comes as soon as that many rows are read
+        and each next one is four times bigger up to `batch_rows` (a writer waiting for them
+        starts sooner)."""
         if not self.ok_header:
             return
         self._passes += 1
@@ -279,7 +285,10 @@ class FecReader:
             n_read += len(rows)
 
         bget = balance.get
-        for piece in self._pieces(raw=columnar is not None):
+        limit = min(first_batch_rows or batch_rows, batch_rows)  # rows in the next batch
+        # a first piece of about 110 bytes per wanted row (a typical FEC line), so it comes soon
+        first_piece = 110 * first_batch_rows if first_batch_rows and first_batch_rows < batch_rows else None
+        for piece in self._pieces(raw=columnar is not None, first=first_piece):
             if columnar is not None:
                 found = columnar(piece, header_pending, line_no + 1)
                 done_chars += len(piece)
@@ -290,9 +299,10 @@ class FecReader:
                     line_no += len(rows)
                     header_pending = False
                     batch.extend(rows)
-                    while len(batch) >= batch_rows:
-                        out, batch = batch[:batch_rows], batch[batch_rows:]
+                    while len(batch) >= limit:
+                        out, batch = batch[:limit], batch[limit:]
                         self.rows_yielded += len(out)
+                        limit = min(limit * 4, batch_rows)
                         yield out
                     if progress is not None:
                         progress(min(done_chars / total, 1.0), f"read {line_no:,} lines")
@@ -416,8 +426,9 @@ class FecReader:
                     max_date = ed
                 batch.append((line_no, jc, jl, en, ed, cn, cl, an, al, pr, pdate, el, debit, credit,
                               lt, dlet, vdate, md, dv))
-                if len(batch) >= batch_rows:
+                if len(batch) >= limit:
                     self.rows_yielded += len(batch)
+                    limit = min(limit * 4, batch_rows)
                     yield batch
                     batch = []
             if progress is not None:
@@ -639,26 +650,67 @@ def read_message(stream) -> tuple[str, object]:
     raise ValueError(f"unknown message from the parsing process: {kind!r}")
 
 
-def batches_in_subprocess(reader: FecReader, data: bytes, batch_rows: int = 50_000, progress=None):
-    """Like `reader.batches()` (first pass), parsed by `python -m connectors.files.fec_worker` so
-    that parsing and writing overlap on two cores. Batches come back as framed messages on the
-    worker's stdout; the pipe's back-pressure keeps memory bounded. Updates `reader` with the worker's report."""
-    with tempfile.NamedTemporaryFile(prefix="ns-fec-", suffix=".txt", delete=False) as tmp:
-        tmp.write(data)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(_PROJECT_DIR), os.environ.get("PYTHONPATH")])))
-    cmd = [sys.executable, "-m", "connectors.files.fec_worker", tmp.name, reader.report.file_name,
-           str(batch_rows), json.dumps(asdict(reader.options))]
+def _widen(pipe, size: int = 1 << 20) -> None:
+    """A 1 MB pipe buffer instead of 64 kB where the system allows it (Linux): the file and the
+    batches cross in 16 times fewer steps (a 100 MB file: 0.2 s -> 0.05 s on its way in)."""
     try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=_PROJECT_DIR, env=env)
-    except OSError as exc:
-        os.unlink(tmp.name)
-        raise ParallelUnavailable(str(exc)) from None
-    total = max(data.count(b"\n"), 1)
-    done = 0
-    try:
+        import fcntl
+        fcntl.fcntl(pipe.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
+    except (ImportError, OSError, ValueError):
+        pass
+
+
+class ParsingProcess:
+    """A second process parsing a big FEC (`python -m connectors.files.fec_worker`) while this one
+    writes, so that parsing and writing overlap on two cores. Start it as early as possible: its
+    interpreter and imports then overlap the caller's own checks (hash, header, import record).
+    The file's bytes reach it on its stdin, written by a thread (no temporary file); batches come
+    back as framed messages on its stdout, and the pipe's back-pressure keeps memory bounded.
+    `close()` always: it stops the process if the import ends early."""
+
+    def __init__(self, data: bytes, file_name: str, options: ReadOptions | None = None,
+                 batch_rows: int = 50_000, first_batch_rows: int = 2_000):
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(_PROJECT_DIR),
+                                                                        os.environ.get("PYTHONPATH")])))
+        cmd = [sys.executable, "-m", "connectors.files.fec_worker", "-", file_name, str(batch_rows),
+               json.dumps(asdict(options or ReadOptions())), str(first_batch_rows)]
+        self.lines = max(data.count(b"\n"), 1)  # for progress
+        self.used = False
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.DEVNULL, cwd=_PROJECT_DIR, env=env)
+        except OSError as exc:
+            self.proc, self.error = None, str(exc)
+            return
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            _widen(pipe)
+        self._feeder = threading.Thread(target=self._feed, args=(data,), name="fec-feed", daemon=True)
+        self._feeder.start()
+
+    def _feed(self, data: bytes) -> None:
+        stdin = self.proc.stdin
+        try:
+            stdin.write(data)  # in the kernel's pipe-sized steps, the GIL released for each
+        except OSError:  # the process ended or was stopped: its stdout says why
+            pass
+        finally:
+            try:
+                stdin.close()
+            except OSError:
+                pass
+
+    def batches(self, reader: FecReader, progress=None):
+        """Like `reader.batches()` (first pass), from the process; updates `reader` with its report.
+        ParallelUnavailable before any row was yielded when the process cannot do it."""
+        if self.proc is None:
+            raise ParallelUnavailable(self.error)
+        if self.used:
+            raise ParallelUnavailable("the parsing process has already been read")
+        self.used = True
+        done = 0
         while True:
             try:
-                kind, payload = read_message(proc.stdout)
+                kind, payload = read_message(self.proc.stdout)
             except (EOFError, ValueError, pickle.UnpicklingError) as exc:
                 if done:
                     raise RuntimeError("the parsing process stopped before the end of the file") from None
@@ -677,11 +729,23 @@ def batches_in_subprocess(reader: FecReader, data: bytes, batch_rows: int = 50_0
                 return
             done += len(payload)
             if progress is not None:
-                progress(min(done / total, 1.0), f"read {done:,} lines")
+                progress(min(done / self.lines, 1.0), f"read {done:,} lines")
             yield payload
+
+    def close(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self._feeder.join()
+        self.proc.stdout.close()
+
+
+def batches_in_subprocess(reader: FecReader, data: bytes, batch_rows: int = 50_000, progress=None):
+    """`reader.batches()` (first pass) parsed by a `ParsingProcess` started here."""
+    parser = ParsingProcess(data, reader.report.file_name, reader.options, batch_rows)
+    try:
+        yield from parser.batches(reader, progress)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        proc.stdout.close()
-        os.unlink(tmp.name)
+        parser.close()

@@ -3,6 +3,7 @@ replaces its period, every attempt recorded."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 from sqlalchemy import inspect, select
@@ -168,11 +169,16 @@ def test_import_fec_parsed_by_a_second_process(engine, monkeypatch):
     """Big files are parsed in a child process while this one writes: same rows, same report."""
     monkeypatch.setattr(importer.fec, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(importer, "_idle_core", lambda: True)
-    used = []
-    real = importer.fec.batches_in_subprocess
-    monkeypatch.setattr(importer.fec, "batches_in_subprocess", lambda *a, **k: used.append(1) or real(*a, **k))
+    started = []
+
+    class Counted(importer.fec.ParsingProcess):
+        def __init__(self, *a, **k):
+            started.append(1)
+            super().__init__(*a, **k)
+
+    monkeypatch.setattr(importer.fec, "ParsingProcess", Counted)
     report = import_file(engine, "fec", small_fec(), NAME)
-    assert used == [1] and report.detected["parsing"] == "second process"
+    assert started == [1] and report.detected["parsing"] == "second process"
     assert report.status == "success" and report.rows_read == 5
     assert ledger_totals(engine) == {"lines": 5, "revenue": 100000, "sm_spend": 30000,
                                      "debit": 150000, "credit": 150000}
@@ -259,3 +265,63 @@ def test_parsing_process_messages_round_trip_and_truncation():
         read_message(stream)
     with pytest.raises(EOFError):
         read_message(io.BytesIO(out.getvalue()[:20]))  # cut in the middle of the first message
+
+
+def test_second_process_only_with_a_free_core():
+    assert not importer.free_core(1, 0.0, 1)  # one core: parsing here
+    assert importer.free_core(2, 0.2, 1)  # quiet
+    assert importer.free_core(2, 1.9, 1)  # the previous import still in the load average
+    assert importer.free_core(2, 0.5, 4)  # a blip of runnable processes right now
+    assert not importer.free_core(2, 1.9, 3)  # busy by both measures
+    assert not importer.free_core(2, 2.5, None) and importer.free_core(4, 2.5, None)
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_first_batch_comes_early_and_small(monkeypatch, fast_path):
+    """The parsing process sends a small first batch so that the writer starts sooner; the rows
+    are the same rows in the same order whichever batch sizes."""
+    monkeypatch.setattr(importer.fec.FecReader, "fast_path", fast_path)
+    data = _many_lines_fec(701)  # 2,103 lines
+    reader = importer.fec.FecReader(data, NAME)
+    batches = list(reader.batches(batch_rows=1_000, first_batch_rows=10))
+    assert [len(b) for b in batches] == [10, 40, 160, 640, 1_000, 253]
+    assert [r for b in batches for r in b] == parse_fec(data, NAME).rows
+    assert reader.rows_yielded == 2103 and (reader.columnar_rows > 0) == fast_path
+
+
+def test_parsing_process_stopped_when_not_needed(engine, monkeypatch):
+    """Started before the hash is checked: a file already imported, or one whose header is
+    refused, leaves no process behind."""
+    monkeypatch.setattr(importer.fec, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(importer, "_idle_core", lambda: True)
+    started = []
+
+    class Kept(importer.fec.ParsingProcess):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            started.append(self)
+
+    monkeypatch.setattr(importer.fec, "ParsingProcess", Kept)
+    assert import_file(engine, "fec", small_fec(), NAME).status == "success"
+    assert import_file(engine, "fec", small_fec(), NAME).status == "skipped"
+    bad = import_file(engine, "fec", b"JournalCode\tNothing\n1\t2\n", NAME)
+    assert bad.status == "rejected"
+    assert len(started) == 3 and all(p.proc.poll() is not None and p.proc.stdout.closed for p in started)
+    assert started[0].used and not started[1].used  # the skipped file was never parsed
+
+
+def test_fec_commit_leaves_the_checkpoint_to_another_thread(engine):
+    """On SQLite the import's commit skips the copy of the write-ahead log into the database file
+    (wal_autocheckpoint=0 on its connection) and a thread does it after: the rows are readable
+    at once, and once the thread has run the database file holds them."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    db = engine.url.database
+    report = import_file(engine, "fec", _many_lines_fec(2000), NAME)
+    assert report.status == "success" and ledger_totals(engine)["lines"] == 6000
+    importer.wait_for_checkpoints(timeout=30)
+    with engine.connect() as conn:
+        size = conn.exec_driver_sql("PRAGMA page_count").scalar() * conn.exec_driver_sql("PRAGMA page_size").scalar()
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000  # restored on every connection
+        assert conn.exec_driver_sql("PRAGMA threads").scalar() == 0
+    assert os.path.getsize(db) == size
