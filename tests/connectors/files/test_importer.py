@@ -325,3 +325,32 @@ def test_fec_commit_leaves_the_checkpoint_to_another_thread(engine):
         assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000  # restored on every connection
         assert conn.exec_driver_sql("PRAGMA threads").scalar() == 0
     assert os.path.getsize(db) == size
+
+
+def test_parsing_process_that_cannot_start_or_dies(engine, monkeypatch):
+    """No process (a broken interpreter path): the file is parsed here instead. A process that
+    dies after its first batch: the import fails with the reason and keeps nothing."""
+    monkeypatch.setattr(importer.fec, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(importer, "_idle_core", lambda: True)
+    data = _many_lines_fec(701)  # 2,103 lines: a first batch of 2,000, then the rest
+    with monkeypatch.context() as m:
+        m.setattr(importer.fec.sys, "executable", "/nonexistent/python")
+        report = import_file(engine, "fec", data, NAME)
+    assert report.status == "success" and report.rows_accepted == 2103
+    assert report.detected.get("parsing") is None  # parsed in this process
+    before = ledger_totals(engine)
+
+    class Dying(importer.fec.ParsingProcess):
+        def batches(self, reader, progress=None):
+            for batch in super().batches(reader, progress):
+                yield batch
+                self.proc.kill()
+                self.proc.wait()
+                self.proc.stdout.read()  # what it wrote before dying is lost with it
+
+    monkeypatch.setattr(importer.fec, "ParsingProcess", Dying)
+    other = data.replace(b"Facture 1\t", b"Facture 01\t")  # another file: not skipped by its hash
+    failed = import_file(engine, "fec", other, NAME)
+    assert failed.status == "failed" and "stopped before the end of the file" in failed.message
+    assert "nothing was kept" in failed.message
+    assert ledger_totals(engine) == before
