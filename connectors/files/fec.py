@@ -674,13 +674,14 @@ class ParsingProcess:
                                                                         os.environ.get("PYTHONPATH")])))
         cmd = [sys.executable, "-m", "connectors.files.fec_worker", "-", file_name, str(batch_rows),
                json.dumps(asdict(options or ReadOptions())), str(first_batch_rows)]
-        self.lines = max(data.count(b"\n"), 1)  # for progress
         self.used = False
         try:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=subprocess.DEVNULL, cwd=_PROJECT_DIR, env=env)
         except OSError as exc:
             self.proc, self.error = None, str(exc)
+        self.lines = max(data.count(b"\n"), 1)  # for progress, counted while the process starts
+        if self.proc is None:
             return
         for pipe in (self.proc.stdin, self.proc.stdout):
             _widen(pipe)
