@@ -100,7 +100,7 @@ def segment_bars(segments, dimension: str, fs, *, title: str | None = None, key:
         x=values if horizontal else names, y=names if horizontal else values,
         orientation="h" if horizontal else "v",
         marker_color=[color_for(dimension, n) for n in names], text=text,
-        textposition="auto" if len(names) <= 12 else "none", textangle=0,
+        textposition=_label_positions(values) if len(names) <= 12 else "none", textangle=0, cliponaxis=False,
         customdata=names, hovertext=shown, hovertemplate="%{hovertext}: %{text}<extra></extra>")
     layouts = [_layout(fs, unit, title, legend=False)]
     if shown != names:  # category axis shows the human names; clicks still return the stored value
@@ -109,6 +109,13 @@ def segment_bars(segments, dimension: str, fs, *, title: str | None = None, key:
         layouts.append(dict(xaxis=_axis(unit, fs), yaxis=dict(autorange="reversed", tickformat="",
                                                              tickprefix="", ticksuffix="")))
     return _show([("Bar", bar)], layouts, key)
+
+
+def _label_positions(values: list[float]) -> list[str]:
+    """Each bar's value label inside the bar, or just past its end when the bar is too short to
+    hold it (plotly's "auto" shrinks such a label to an unreadable size instead)."""
+    longest = max((abs(v) for v in values), default=0) or 1
+    return ["inside" if abs(v) >= 0.25 * longest else "outside" for v in values]
 
 
 _TIME_AXIS = {  # one tick per period, labelled as people name it

@@ -80,3 +80,10 @@ def test_registered_values_get_distinct_colours_in_sorted_order():
         assert got == list(PALETTE[:3])
     finally:
         colors._KNOWN.pop("product_line", None)
+
+
+def test_bar_labels_go_outside_bars_too_short_to_hold_them():
+    from ui.charts import _label_positions
+    assert _label_positions([1_482_222, 5_867_765, 356_863]) == ["inside", "inside", "outside"]
+    assert _label_positions([-400, 100, 0]) == ["inside", "inside", "outside"]
+    assert _label_positions([0, 0]) == ["outside", "outside"]
