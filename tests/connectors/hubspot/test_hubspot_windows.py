@@ -113,23 +113,35 @@ def test_changes_past_the_result_cap_are_read_in_split_windows(engine, monkeypat
         assert len({q["filters"][0]["value"] for q in by_id}) == 1
 
 
+def _moving_records(client, acct, on_searches: set[int], first_index: int):
+    """Wrap `client.call`: after each contacts search numbered in `on_searches` (from 1), one
+    record of the page just read changes again (the next one each time, from `first_index`).
+    Returns the list of ids moved (filled as it goes) and the unwrapped call."""
+    moved: list[str] = []
+    seen = [0]
+    real_call = client.call
+
+    def call(fn, *a, **kw):
+        out = real_call(fn, *a, **kw)
+        if kw.get("what") == "contacts search":
+            seen[0] += 1
+            if seen[0] in on_searches:
+                rec = out["results"][first_index + len(moved)]
+                acct.update("contacts", str(rec["id"]), lastname="moved-again")
+                moved.append(str(rec["id"]))
+        return out
+    client.call = call
+    return moved, real_call
+
+
 def test_a_window_moving_under_its_offsets_is_read_again_from_the_cursor(engine):
     with FakeHubSpot(_account(contacts=700), window_s=0.5) as fake:
         client = client_for(fake)
         sync_hubspot(engine, client)
         acct = fake.account
         changed = _change_contacts(acct, engine, n_spread=500, n_bulk=0)
-        moved: list[str] = []
-        real_call = client.call
-
-        def call(fn, *a, **kw):  # after the first page, one of its records changes again
-            out = real_call(fn, *a, **kw)
-            if kw.get("what") == "contacts search" and not moved:
-                rec = out["results"][10]
-                acct.update("contacts", str(rec["id"]), lastname="moved-again")
-                moved.append(str(rec["id"]))
-            return out
-        client.call = call
+        # after the first page, one of its records changes again
+        moved, real_call = _moving_records(client, acct, on_searches={1}, first_index=10)
         before = len(fake.searches)
         sync_hubspot(engine, client, objects=["contacts"])
 
@@ -179,20 +191,9 @@ def test_a_crowded_millisecond_moving_twice_is_read_by_id(engine):
         sync_hubspot(engine, client)
         acct = fake.account
         changed = _change_contacts(acct, engine, n_spread=100, n_bulk=450, bulk_first=True)
-        moved: list[str] = []
-        seen = {"searches": 0}
-        real_call = client.call
-
-        def call(fn, *a, **kw):  # a record changes after the window's first page, and again
-            out = real_call(fn, *a, **kw)  # after the first page of the window read again
-            if kw.get("what") == "contacts search":
-                seen["searches"] += 1
-                if seen["searches"] in (1, 3):
-                    rec = out["results"][5 + len(moved)]
-                    acct.update("contacts", str(rec["id"]), lastname="moved-again")
-                    moved.append(str(rec["id"]))
-            return out
-        client.call = call
+        # a record changes after the window's first page, and again after the first page of the
+        # window read again
+        moved, real_call = _moving_records(client, acct, on_searches={1, 3}, first_index=5)
         before = len(fake.searches)
         sync_hubspot(engine, client, objects=["contacts"])
         queries = _searches(fake, "contacts", before)
