@@ -6,11 +6,13 @@ What they hold (store/schema.py):
   source, effective source (deal source, else the primary contact's) and owner: count, amount
   in cents, sum and count of the sales-cycle days. Won / lost / open and stage probability are
   applied when read, from the same rules as the base queries (metrics/sql.py).
-- `rollup_deal_campaigns`: the same deals' amounts by close month x stage x currency x region x
-  product line x the primary contact's campaign (campaign ROI).
+- `rollup_deal_campaigns`: the same deals' count and amounts by close month x stage x currency x
+  region x product line x the primary contact's campaign (campaign ROI, the campaign table).
 - `rollup_contacts`: contacts by the month they reached each funnel role (any-stage) x region,
   owner and original source: count, how many of them reached each later stage, and (for MQLs)
   how many had a first sales touch within the follow-up SLA.
+- `rollup_contact_campaigns`: contacts by the month they reached lead, MQL or customer x their
+  campaign x region, owner and original source (the campaign table).
 - `rollup_invoice_months` (invoiced revenue by issue month, cash by paid month),
   `rollup_invoice_accounts` (customers by month and previous invoiced month: ARPA's distinct
   customers over any months is a sum) and `rollup_ledger_months` (debit and credit by month and
@@ -61,11 +63,12 @@ INVOICES = "invoice_rollups"
 LEDGER = "ledger_rollups"
 # each group: the tables it is built from and the rollup tables it fills (rebuilt together)
 GROUPS = {
-    NAME: (SOURCES, (s.rollup_deals, s.rollup_deal_campaigns, s.rollup_contacts)),
+    NAME: (SOURCES, (s.rollup_deals, s.rollup_deal_campaigns, s.rollup_contacts, s.rollup_contact_campaigns)),
     INVOICES: (("invoices",), (s.rollup_invoice_months, s.rollup_invoice_accounts)),
     LEDGER: (("ledger_entries",), (s.rollup_ledger_months,)),
 }
 ROLES = ("lead", "mql", "sql", "opportunity", "customer")
+CAMPAIGN_ROLES = ("lead", "mql", "customer")  # the campaign table's columns
 _BATCH = 5_000
 _lock = threading.Lock()
 
@@ -222,6 +225,58 @@ def campaign_revenue(ctx: Ctx, f: Filters, campaigns: list[str]) -> dict[str, fl
     return {k: float(v or 0.0) for k, v in rows}
 
 
+def campaign_won(ctx: Ctx, f: Filters) -> dict[str, tuple[int, float]]:
+    """{campaign: (won deals, won revenue)} by primary-contact campaign for whole months of `f`."""
+    r = s.rollup_deal_campaigns
+    rows = ctx.conn.execute(select(r.c.campaign, func.sum(r.c.n), func.sum(sql.to_major(ctx, r.c.amount_cents, r.c.currency)))
+                            .where(*months(f, r.c.month), *deal_conditions(f, r), sql.is_won(ctx, r), r.c.campaign != "")
+                            .group_by(r.c.campaign)).all()
+    return {k: (int(n or 0), float(v or 0.0)) for k, n, v in rows if n}
+
+
+def campaign_contacts(ctx: Ctx, f: Filters) -> dict[str, dict[str, int]]:
+    """{role: {campaign: contacts}} reaching lead, MQL, customer in the whole months of `f`."""
+    r = s.rollup_contact_campaigns
+    out: dict[str, dict[str, int]] = {role: {} for role in CAMPAIGN_ROLES}
+    for role, k, n in ctx.conn.execute(select(r.c.role, r.c.campaign, func.sum(r.c.n))
+                                       .where(*months(f, r.c.month), *contact_conditions(f, r))
+                                       .group_by(r.c.role, r.c.campaign)):
+        if n:
+            out[role][k] = int(n)
+    return out
+
+
+def leads_by_month_and_source(ctx: Ctx, f: Filters, none_bucket: str) -> dict[tuple[str, str], int]:
+    """{(month 'YYYY-MM', original source): new leads} for the whole months of `f`."""
+    r = s.rollup_contacts
+    src = func.coalesce(func.nullif(r.c.source, ""), literal(none_bucket))
+    rows = ctx.conn.execute(select(r.c.month, src, func.sum(r.c.n))
+                            .where(*months(f, r.c.month), r.c.role == "lead", *contact_conditions(f, r))
+                            .group_by(r.c.month, src)).all()
+    return {(m, k): int(n) for m, k, n in rows if n}
+
+
+def lead_cohorts_by_source(ctx: Ctx, f: Filters, none_bucket: str) -> dict[str, tuple[int, int, int]]:
+    """{original source: (leads, of them reached MQL, reached customer)} for the whole months of `f`."""
+    r = s.rollup_contacts
+    src = func.coalesce(func.nullif(r.c.source, ""), literal(none_bucket))
+    rows = ctx.conn.execute(select(src, func.sum(r.c.n), func.sum(r.c.reached_mql), func.sum(r.c.reached_customer))
+                            .where(*months(f, r.c.month), r.c.role == "lead", *contact_conditions(f, r))
+                            .group_by(src)).all()
+    return {k: (int(n), int(m or 0), int(cu or 0)) for k, n, m, cu in rows if n}
+
+
+def won_by_effective_source(ctx: Ctx, f: Filters, none_bucket: str) -> dict[str, tuple[int, float]]:
+    """{deal source, else the primary contact's original source: (won deals, won revenue)} for the
+    whole months of `f`."""
+    r = s.rollup_deals
+    src = func.coalesce(r.c.effective_source, literal(none_bucket))
+    rows = ctx.conn.execute(select(src, func.sum(r.c.n), func.sum(sql.to_major(ctx, r.c.amount_cents, r.c.currency)))
+                            .where(*months(f, r.c.month), *deal_conditions(f, r), sql.is_won(ctx, r))
+                            .group_by(src)).all()
+    return {k: (int(n), float(v or 0.0)) for k, n, v in rows if n}
+
+
 def funnel_raw(ctx: Ctx, f: Filters) -> dict[str, dict[str, int]]:
     """{role: {n, reached_<stage>..., followed_up_in_sla}} for whole months of `f`, from rollup_contacts."""
     r = s.rollup_contacts
@@ -300,9 +355,18 @@ def _campaigns_query(ctx: Ctx, where=(), sign: int = 1):
     campaign = contact_field("campaign")
     keys = (month, d.c.pipeline_id, d.c.stage_id, d.c.currency, sql.deal_region(ctx), sql.deal_product_line(ctx),
             campaign)
-    return (select(*keys, func.sum(d.c.amount_cents) * sign)
+    return (select(*keys, func.sum(d.c.amount_cents) * sign, func.count() * sign)
             .where(not_(d.c.is_deleted), d.c.close_date.isnot(None), d.c.contact_id.isnot(None),
                    campaign.isnot(None), *where).group_by(*_grouped(*keys)))
+
+
+def _contact_campaigns_query(ctx: Ctx, role: str, where=(), sign: int = 1):
+    at = sql.reached_at(ctx, sql.stage_of(ctx, role))
+    keys = (sql.period_bucket(ctx, at, "month"), literal(role), c.c.campaign, c.c.region, c.c.owner_id,
+            c.c.original_source)
+    return (select(*keys, func.count() * sign)
+            .where(not_(c.c.is_deleted), at.isnot(None), c.c.campaign.isnot(None), c.c.campaign != "", *where)
+            .group_by(*_positions(1, 3, 4, 5, 6)))
 
 
 def _contacts_query(ctx: Ctx, role: str, where=(), sign: int = 1):
@@ -359,7 +423,8 @@ def _queries(ctx: Ctx, group: str) -> list:
         return [(s.rollup_invoice_months, _invoice_month_query(ctx)),
                 (s.rollup_invoice_accounts, _invoice_accounts_query(ctx))]
     return ([(s.rollup_deals, _deals_query(ctx)), (s.rollup_deal_campaigns, _campaigns_query(ctx))]
-            + [(s.rollup_contacts, _contacts_query(ctx, role)) for role in ROLES])
+            + [(s.rollup_contacts, _contacts_query(ctx, role)) for role in ROLES]
+            + [(s.rollup_contact_campaigns, _contact_campaigns_query(ctx, role)) for role in CAMPAIGN_ROLES])
 
 
 @dataclass(frozen=True)
@@ -481,6 +546,8 @@ class Keeper:
                         (s.rollup_deal_campaigns, _campaigns_query(self.ctx, deal_where, sign))]
         if contact_where:
             queries += [(s.rollup_contacts, _contacts_query(self.ctx, role, contact_where, sign)) for role in ROLES]
+            queries += [(s.rollup_contact_campaigns, _contact_campaigns_query(self.ctx, role, contact_where, sign))
+                        for role in CAMPAIGN_ROLES]
         for target, query in queries:
             self.conn.execute(target.insert().from_select([col.name for col in target.columns], query))
 

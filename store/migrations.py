@@ -15,8 +15,9 @@ from . import schema as s
 # Objects that did not exist in version 1, by the version that added them.
 _ADDED_TABLES = {"definition_overrides": 2, "audit_log": 2, "decision_events": 3, "rollup_state": 4,
                  "rollup_deals": 4, "rollup_deal_campaigns": 4, "rollup_contacts": 4,
-                 "rollup_invoice_months": 4, "rollup_invoice_accounts": 4, "rollup_ledger_months": 4}
-_ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2}
+                 "rollup_invoice_months": 4, "rollup_invoice_accounts": 4, "rollup_ledger_months": 4,
+                 "rollup_contact_campaigns": 6}
+_ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2, ("rollup_deal_campaigns", "n"): 6}
 # Indexes an older version declared and a later one dropped, by the version that dropped them.
 _DROPPED_INDEXES = {"ix_ledger_date_account": 5}
 
@@ -106,5 +107,17 @@ def _v5(conn: Connection) -> None:
     _ensure_declared_indexes(conn)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5}
+def _v6(conn: Connection) -> None:
+    """The campaign table's rollups: contacts by campaign (rollup_contact_campaigns) and the deal
+    count by campaign (rollup_deal_campaigns.n). The CRM rollups are marked stale: the next
+    refresh (the app's, the CLI's, a sync's) builds them with the new figures."""
+    _create_tables(conn, 6, only_new=True)
+    _add_new_columns(conn, 6)
+    _ensure_declared_indexes(conn)
+    if inspect(conn).has_table("rollup_state"):
+        conn.execute(s.rollup_state.update().where(s.rollup_state.c.name == "metric_rollups")
+                     .values(built_version=-1))
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6}
 assert max(MIGRATIONS) == s.SCHEMA_VERSION, "every schema version needs a migration"

@@ -12,7 +12,7 @@ from sqlalchemy import (
     MetaData, String, Table, Text, UniqueConstraint,
 )
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 metadata = MetaData()
 
@@ -420,6 +420,7 @@ rollup_deal_campaigns = Table(
     Column("region", String(64)), Column("product_line", String(64)),
     Column("campaign", String(255), nullable=False),  # the primary contact's campaign
     Column("amount_cents", BigInteger),
+    Column("n", Integer),  # deals (version 6; NULL in rows an older version built, rebuilt by the upgrade)
 )
 
 rollup_invoice_months = Table(
@@ -460,6 +461,16 @@ rollup_contacts = Table(
     Column("reached_mql", Integer, nullable=False), Column("reached_sql", Integer, nullable=False),
     Column("reached_opportunity", Integer, nullable=False), Column("reached_customer", Integer, nullable=False),
     Column("followed_up_in_sla", Integer, nullable=False),  # first sales touch within the SLA
+)
+
+rollup_contact_campaigns = Table(
+    "rollup_contact_campaigns", metadata,
+    # contacts by the month they reached `role` (any-stage) x their campaign (the campaign table)
+    Column("month", String(7), nullable=False),
+    Column("role", String(16), nullable=False),  # lead | mql | customer
+    Column("campaign", String(255), nullable=False),
+    Column("region", String(64)), _id("owner_id"), Column("source", String(64)),
+    Column("n", Integer, nullable=False),
 )
 
 # Indexes for the filters people use: period, region, product line, owner, stage.
@@ -522,6 +533,7 @@ Index("ix_audit_at", audit_log.c.at)
 Index("ix_rollup_deals_month", rollup_deals.c.month)
 Index("ix_rollup_deal_campaigns_month", rollup_deal_campaigns.c.month)
 Index("ix_rollup_contacts_month", rollup_contacts.c.month, rollup_contacts.c.role)
+Index("ix_rollup_contact_campaigns_month", rollup_contact_campaigns.c.month, rollup_contact_campaigns.c.role)
 Index("ix_rollup_invoice_months_month", rollup_invoice_months.c.month, rollup_invoice_months.c.basis)
 Index("ix_rollup_ledger_months_month", rollup_ledger_months.c.month, rollup_ledger_months.c.compte_num)
 Index("ix_rollup_invoice_accounts_month", rollup_invoice_accounts.c.month, rollup_invoice_accounts.c.prev_month)

@@ -114,7 +114,35 @@ def test_store_upgrades_v2_store_with_missing_table_and_indexes(store_url):
 
     engine = open_store(StoreSettings(store_url, "test"))
     assert schema_version(engine) == schema.SCHEMA_VERSION
-    for table in ("decision_events", "rollup_state", "rollup_deals", "rollup_deal_campaigns", "rollup_contacts"):
+    for table in ("decision_events", "rollup_state", "rollup_deals", "rollup_deal_campaigns", "rollup_contacts",
+                  "rollup_contact_campaigns"):
         assert inspect(engine).has_table(table)
     names = {ix["name"] for ix in inspect(engine).get_indexes("contacts")}
     assert {ix.name for ix in schema.contacts.indexes} <= names
+
+
+def test_store_upgrade_to_v6_adds_the_campaign_rollups_and_marks_the_crm_rollups_stale(store_url):
+    """A version-5 store with built rollups: version 6 adds rollup_contact_campaigns and the deal
+    count of rollup_deal_campaigns, and the CRM rollups must be rebuilt before they are read."""
+    from store.migrations import MIGRATIONS
+    raw = create_engine(store_url)
+    with raw.begin() as conn:
+        for v in range(1, 6):
+            MIGRATIONS[v](conn)
+        schema.schema_version.create(conn, checkfirst=True)
+        for v in range(1, 6):
+            conn.execute(schema.schema_version.insert().values(version=v, applied_at=dt.datetime(2025, 1, 1)))
+        conn.execute(schema.rollup_state.insert(), [
+            {"name": name, "built_version": 7, "defs_fingerprint": "x", "built_at": dt.datetime(2025, 1, 1),
+             "rows": 1, "seconds": 0.1} for name in ("metric_rollups", "ledger_rollups")])
+    assert "n" not in {c["name"] for c in inspect(raw).get_columns("rollup_deal_campaigns")}
+    assert not inspect(raw).has_table("rollup_contact_campaigns")
+    raw.dispose()
+
+    engine = open_store(StoreSettings(store_url, "test"))
+    assert schema_version(engine) == schema.SCHEMA_VERSION == 6
+    assert inspect(engine).has_table("rollup_contact_campaigns")
+    assert "n" in {c["name"] for c in inspect(engine).get_columns("rollup_deal_campaigns")}
+    with engine.connect() as conn:
+        built = dict(conn.execute(select(schema.rollup_state.c.name, schema.rollup_state.c.built_version)).all())
+    assert built == {"metric_rollups": -1, "ledger_rollups": 7}  # the ledger's are unchanged
