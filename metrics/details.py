@@ -335,14 +335,10 @@ def campaign_table(engine: Engine, filters: Filters) -> pd.DataFrame:
         for part, from_rollup in rollups.split(ctx, filters, rollups.contact_filters_supported(filters)):
             got = rollups.campaign_contacts(ctx, part) if from_rollup else _campaign_contacts(ctx, part)
             for role, by_campaign in got.items():
-                for k, n in by_campaign.items():
-                    counts[role][k] = counts[role].get(k, 0) + n
+                _add_up(counts[role], by_campaign)
         won: dict[str, tuple[int, float]] = {}
         for part, from_rollup in rollups.split(ctx, filters, rollups.campaign_filters_supported(filters)):
-            got = rollups.campaign_won(ctx, part) if from_rollup else _campaign_won(ctx, part)
-            for k, (n, v) in got.items():
-                n0, v0 = won.get(k, (0, 0.0))
-                won[k] = (n0 + n, v0 + v)
+            _add_up(won, rollups.campaign_won(ctx, part) if from_rollup else _campaign_won(ctx, part))
     names = set(spend) | set(won) | set().union(*[set(v) for v in counts.values()])
     rows = []
     for k in sorted(names, key=str.lower):
