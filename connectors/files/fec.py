@@ -741,12 +741,3 @@ class ParsingProcess:
         self.proc.wait()
         self._feeder.join()
         self.proc.stdout.close()
-
-
-def batches_in_subprocess(reader: FecReader, data: bytes, batch_rows: int = 50_000, progress=None):
-    """`reader.batches()` (first pass) parsed by a `ParsingProcess` started here."""
-    parser = ParsingProcess(data, reader.report.file_name, reader.options, batch_rows)
-    try:
-        yield from parser.batches(reader, progress)
-    finally:
-        parser.close()
