@@ -5,7 +5,7 @@
     ...
     fake.stop()
 
-What it serves (see /work/shared/hubspot/README.md for the sources):
+What it serves (HubSpot's public API reference):
   GET  /crm/v3/objects/{type}                 after/limit paging (max 100, 50 with history),
                                                properties, propertiesWithHistory, archived
   GET  /crm/v3/objects/{type}/{id}

@@ -1,5 +1,5 @@
 """Finance metrics on files imported through the file connector: the real FEC files of
-/work/shared/data/fec (ledger revenue and S&M spend must equal the figures an independent reader
+tests/data/fec (ledger revenue and S&M spend must equal the figures an independent reader
 got, tests/connectors/files/test_fec.py: split on the separator, Decimal sums; awk agrees), and a
 French invoice export with a credit note (tests/fixtures/files/invoices_generic_fr.csv)."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ from connectors.files.importer import import_file
 from metrics import Filters, compute_many
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED_FEC = ROOT.parent / "shared" / "data" / "fec"
+SHARED_FEC = ROOT / "tests" / "data" / "fec"
 INVOICES_FR = ROOT / "tests" / "fixtures" / "files" / "invoices_generic_fr.csv"
 
 # file: (first and last EcritureDate, revenue = credit - debit on 70x in cents, 623x debit - credit in cents)

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from store import schema as s
 
 ROOT = Path(__file__).resolve().parents[3]
-SHARED_FEC = ROOT.parent / "shared" / "data" / "fec"
-SHARED_SPEND = ROOT.parent / "shared" / "data" / "marketing_spend"
+SHARED_FEC = ROOT / "tests" / "data" / "fec"
+SHARED_SPEND = ROOT / "tests" / "data" / "marketing_spend"
 FIXTURES = ROOT / "tests" / "fixtures" / "files"
 
 FEC_HEADER = ("JournalCode\tJournalLib\tEcritureNum\tEcritureDate\tCompteNum\tCompteLib\tCompAuxNum\t"
