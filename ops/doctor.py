@@ -80,8 +80,10 @@ def check_auth(secrets: Mapping[str, Any]) -> list[Check]:
                       "edit [auth] / [auth.roles] in .streamlit/secrets.toml (or NORTHSTAR_AUTH_ROLES)")]
     if not cfg.login_enabled:
         return [_ok("login and roles", "login off: the app runs as a single local admin")]
+    verified = ("email_verified required" if cfg.email_verified_claim
+                else "email_verified not sent by the provider (email_verified_claim = false)")
     checks = [_ok("login and roles", f"login on; {len(cfg.rules)} role rule(s); "
-                                     f"others: {cfg.default_role or 'refused'}")]
+                                     f"others: {cfg.default_role or 'refused'}; {verified}")]
     try:
         import authlib  # noqa: F401  (st.login needs it)
     except ImportError:
