@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 
 from sqlalchemy import String, Text, select, text
 
-from store import StoreError, data_dir, mask_url, open_store, resolve_store
+from store import StoreError, data_dir, mask, open_store, resolve_store
 from store import schema as s
 from store.config import PROJECT_DIR
 from store.db import schema_version
@@ -112,7 +112,7 @@ def check_logging() -> list[Check]:
 def check_store() -> list[Check]:
     checks = []
     settings = resolve_store()
-    where = f"{mask_url(settings.url)} (from {settings.source})"
+    where = f"{mask(settings.url)} (from {settings.source})"
     try:
         engine = open_store(settings, upgrade=False)
     except StoreError as exc:

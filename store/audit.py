@@ -27,8 +27,8 @@ from sqlalchemy import Connection, Engine, desc, select
 from . import schema as s
 from .cells import inert, inert_frame
 from .db import StoreError, utcnow
+from .secrets import REDACTED, mask
 
-REDACTED = "***"
 _SECRET_WORDS = ("token", "password", "passwd", "secret", "api_key", "apikey", "authorization")
 
 
@@ -61,14 +61,8 @@ def _dump(value: Any) -> str | None:
 
 
 def _scrub(text: str | None) -> str | None:
-    """Mask configured secret values (token, DB password) wherever they appear in the text."""
-    if not text:
-        return text
-    try:
-        from ops.secrets import redact
-    except ImportError:  # a build without ops/: the key-name masking above still applies
-        return text
-    return redact(text)
+    """Mask configured secret values (token, DB password) and URL credentials in the text."""
+    return mask(text)
 
 
 def record_audit(conn: Connection | Engine, actor: str, action: str, target: str,
