@@ -7,7 +7,6 @@ import datetime as dt
 import io
 
 import pandas as pd
-import pytest
 from openpyxl import Workbook, load_workbook
 
 from connectors.files.importer import import_file
