@@ -8,8 +8,12 @@ Config, from `.streamlit/secrets.toml` (env vars win)::
     "cfo@acme.com" = "admin"
     "@acme.com" = "viewer"
 
-Env vars: NORTHSTAR_AUTH_ROLES="cfo@acme.com=admin,@acme.com=viewer", NORTHSTAR_AUTH_DEFAULT_ROLE.
-An exact email beats a domain rule; a rule beats the default role.
+Env vars: NORTHSTAR_AUTH_ROLES="cfo@acme.com=admin,@acme.com=viewer", NORTHSTAR_AUTH_DEFAULT_ROLE,
+NORTHSTAR_AUTH_EMAIL_VERIFIED_CLAIM. An exact email beats a domain rule; a rule beats the default role.
+
+A signed-in user gets a role only when the provider says the address is verified: the OIDC claim
+`email_verified` is exactly true (boolean true or the string "true", any case). A missing claim
+means unverified, unless `email_verified_claim = false` in [auth] says the provider never sends it.
 """
 from __future__ import annotations
 
@@ -38,7 +42,7 @@ ACTIONS: dict[str, str] = {
 
 # Keys of [auth] that Streamlit reads for st.login; any of them means login is being set up.
 _OIDC_KEYS = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
-_NORTHSTAR_KEYS = ("roles", "default_role", "provider")
+_NORTHSTAR_KEYS = ("roles", "default_role", "provider", "email_verified_claim")
 
 
 class AuthConfigError(ValueError):
@@ -56,6 +60,15 @@ class AuthConfig:
     rules: Mapping[str, str] = field(default_factory=dict)  # lower-case "a@b.com" or "@b.com"
     default_role: str | None = None
     provider: str | None = None  # a named [auth.<provider>] section, None = the default one
+    email_verified_claim: bool = True  # the provider sends `email_verified`; a missing one is "no"
+
+    def email_verified(self, claims: Mapping[str, Any]) -> bool:
+        """True when the sign-in claims prove the address: `email_verified` is True or "true" (any
+        case); any other value is "no", and so is a missing claim unless email_verified_claim is off."""
+        if "email_verified" not in claims:
+            return not self.email_verified_claim
+        value = claims["email_verified"]
+        return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
     def role_for(self, email: str | None) -> str | None:
         """The role of a signed-in email: exact rule, then its domain, then default_role."""
@@ -86,6 +99,14 @@ def _parse_env_rules(text: str) -> dict[str, str]:
                                   "expected e.g. cfo@acme.com=admin,@acme.com=viewer")
         rules[who.strip()] = role.strip()
     return rules
+
+
+def _flag(value: Any) -> bool | None:
+    """A true/false setting given as a TOML boolean or the text true/false; None for anything else."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower() if isinstance(value, str) else None
+    return {"true": True, "false": False}.get(text)
 
 
 def _login_configured(auth: Mapping[str, Any], provider: str | None) -> list[str]:
@@ -130,6 +151,13 @@ def load_auth_config(secrets: Mapping[str, Any] | None = None,
                         "or leave it out to refuse unknown users")
         default_role = None
 
+    claim = env.get("NORTHSTAR_AUTH_EMAIL_VERIFIED_CLAIM", "").strip() or auth.get("email_verified_claim", True)
+    email_verified_claim = _flag(claim)
+    if email_verified_claim is None:
+        problems.append(f"email_verified_claim {claim!r} is neither true nor false; leave it out (the provider "
+                        "sends email_verified) or set it to false when the provider never sends that claim")
+        email_verified_claim = True
+
     provider = auth.get("provider") or None
     login_enabled = False
     if any(k in auth for k in _OIDC_KEYS) or provider:
@@ -145,4 +173,4 @@ def load_auth_config(secrets: Mapping[str, Any] | None = None,
     if problems:
         raise AuthConfigError("; ".join(problems))
     return AuthConfig(login_enabled=login_enabled, rules=rules, default_role=default_role,
-                      provider=provider)
+                      provider=provider, email_verified_claim=email_verified_claim)

@@ -81,7 +81,7 @@ def current_user(config: AuthConfig | None = None) -> User:
         return SIGNED_OUT
     email = str(info.get("email") or "").strip().lower()
     role = config.role_for(email)
-    if info.get("email_verified") is False:  # an unverified address could be anyone's
+    if not config.email_verified(info):  # an unverified address could be anyone's
         role = None
     return User(email=email, name=str(info.get("name") or email), role=role)
 

@@ -6,7 +6,7 @@ import datetime as dt
 import sys
 import time
 
-from store import mask_url, open_store, resolve_store
+from store import mask, open_store, resolve_store
 from store.db import reset_store, upgrade_store
 
 from .loader import DEFAULT_SEED, SCALES, DemoError, generate_demo, tables_with_rows
@@ -44,17 +44,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     with engine.connect() as conn:
         busy = tables_with_rows(conn)
     if busy and args.if_empty and not args.reset:
-        print(f"store {mask_url(settings.url)} already holds data; no demo data added.")
+        print(f"store {mask(settings.url)} already holds data; no demo data added.")
         return 0
     if args.reset:
         reset_store(engine)
         upgrade_store(engine)
         if busy:
-            print(f"store {mask_url(settings.url)}: deleted all existing data (--reset).")
+            print(f"store {mask(settings.url)}: deleted all existing data (--reset).")
     started = time.monotonic()
     counts = generate_demo(engine, scale=args.scale, seed=args.seed, as_of=as_of,
                            progress=_ProgressLine(args.scale))
-    print(f"store {mask_url(settings.url)}: demo data ({args.scale}, seed {args.seed}, as of {as_of}) "
+    print(f"store {mask(settings.url)}: demo data ({args.scale}, seed {args.seed}, as of {as_of}) "
           f"written in {time.monotonic() - started:.1f}s")
     for table in ("contacts", "companies", "deals", "deal_stage_history", "line_items", "invoices",
                   "ledger_entries", "marketing_spend", "budgets"):

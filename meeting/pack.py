@@ -2,7 +2,8 @@
 
 The HTML file carries its charts and plotly.js inline, so it opens offline; every number cell
 also holds the raw value in `data-value`. The workbook has a Summary sheet and one sheet per
-section with raw numbers (money in major units of the reporting currency, ratios 0-1).
+section with raw numbers (money in major units of the reporting currency, ratios 0-1); its text
+cells are inert (`store.cells`): a name or decision starting with = + - @ is written as text.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from metrics.format import format_value
+from store.cells import inert, strings_as_text
 
 from .charts import accuracy_figure, waterfall_figure
 from .report import ROLES, WeekReport
@@ -136,13 +138,14 @@ def _sheet_name(name: str, used: set[str]) -> str:
 
 
 def _excel(value: Any) -> Any:
+    """A cell value for the workbook: raw numbers and dates, text made inert (store.cells)."""
     if _missing(value):
         return None
     if isinstance(value, (list, tuple, dict)):
-        return str(value)
+        return inert(str(value))
     if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    return value
+        value = value.item()
+    return inert(value)
 
 
 def to_xlsx(report: WeekReport) -> bytes:
@@ -160,17 +163,19 @@ def to_xlsx(report: WeekReport) -> bytes:
                          ("Differs from today's data", ", ".join(d["metric_id"] for d in report.differences) or "no")):
         ws.append([label, _excel(value)])
     for why_section, why in report.unavailable.items():
-        ws.append([f"{why_section}: not available", why])
+        ws.append([_excel(f"{why_section}: not available"), _excel(why)])
     used = {"Summary"}
     for name, df in report.sections().items():
         sheet = wb.create_sheet(_sheet_name(name, used))
-        sheet.append([str(c) for c in df.columns])
+        sheet.append([inert(str(c)) for c in df.columns])
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         for row in df.itertuples(index=False):
             sheet.append([_excel(v) for v in row])
         for i, col in enumerate(df.columns, start=1):
             sheet.column_dimensions[get_column_letter(i)].width = min(40, max(10, len(str(col)) + 2))
+    for sheet in wb.worksheets:
+        strings_as_text(sheet)
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

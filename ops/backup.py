@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from store import (StoreError, StoreSettings, bump_data_version, data_dir, mask_url, open_store,
+from store import (StoreError, StoreSettings, bump_data_version, data_dir, mask, open_store,
                    resolve_store, set_meta)
 from store import schema as s
 from store.audit import record_audit
@@ -35,7 +35,7 @@ class BackupInfo:
 def _sqlite_path(settings: StoreSettings, verb: str) -> Path:
     url = make_url(settings.url)
     if url.get_backend_name() != "sqlite":
-        shown = mask_url(settings.url)
+        shown = mask(settings.url)
         tool = "pg_dump -Fc -f northstar.dump" if verb == "back up" else \
             "pg_restore --clean --if-exists -d <database> northstar.dump"
         raise StoreError(f"`cli.py {verb.replace(' ', '')}` handles the SQLite store only; the store "

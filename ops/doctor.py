@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 
 from sqlalchemy import String, Text, select, text
 
-from store import StoreError, data_dir, mask_url, open_store, resolve_store
+from store import StoreError, data_dir, mask, open_store, resolve_store
 from store import schema as s
 from store.config import PROJECT_DIR
 from store.db import schema_version
@@ -80,8 +80,10 @@ def check_auth(secrets: Mapping[str, Any]) -> list[Check]:
                       "edit [auth] / [auth.roles] in .streamlit/secrets.toml (or NORTHSTAR_AUTH_ROLES)")]
     if not cfg.login_enabled:
         return [_ok("login and roles", "login off: the app runs as a single local admin")]
+    verified = ("email_verified required" if cfg.email_verified_claim
+                else "email_verified not sent by the provider (email_verified_claim = false)")
     checks = [_ok("login and roles", f"login on; {len(cfg.rules)} role rule(s); "
-                                     f"others: {cfg.default_role or 'refused'}")]
+                                     f"others: {cfg.default_role or 'refused'}; {verified}")]
     try:
         import authlib  # noqa: F401  (st.login needs it)
     except ImportError:
@@ -110,7 +112,7 @@ def check_logging() -> list[Check]:
 def check_store() -> list[Check]:
     checks = []
     settings = resolve_store()
-    where = f"{mask_url(settings.url)} (from {settings.source})"
+    where = f"{mask(settings.url)} (from {settings.source})"
     try:
         engine = open_store(settings, upgrade=False)
     except StoreError as exc:

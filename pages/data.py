@@ -7,7 +7,7 @@ import importlib.util
 import pandas as pd
 import streamlit as st
 
-from store import mask_url
+from store import mask
 from store.db import schema_version
 from ui import cache
 from ui.context import actor, get_context, user_can
@@ -35,7 +35,7 @@ def status(ctx) -> None:
              help=f"{facts.get('last_sync_at') or 'never'} (UTC)")
     d.metric("Last file import", age(facts.get("last_import_at")), border=True,
              help=f"{facts.get('last_import_at') or 'never'} (UTC)")
-    st.caption(f"Store: {mask_url(ctx.engine.url.render_as_string(hide_password=True))}"
+    st.caption(f"Store: {mask(ctx.engine.url.render_as_string(hide_password=True))}"
                + (" · demo data" if facts.get("is_demo") else ""))
     summaries(ctx)
 

@@ -201,7 +201,10 @@ def _decision_row(row: dict, week: dt.date, editable: bool) -> None:
     link = f" · {REGISTRY[row['metric_id']].label}" if row.get("metric_id") in REGISTRY else ""
     due = f" · due {row['due_date']}" if row.get("due_date") else ""
     a, b = st.columns([5, 2])
-    a.markdown(f"**{row['text']}**  \n{row['owner']}{due}{link} · recorded week {row['week_start']}")
+    # st.text, not Markdown: what an editor typed is shown as typed (a link stays text, an image
+    # is never fetched by the viewers' browsers).
+    a.text(row["text"])
+    a.text(f"{row['owner']}{due}{link} · recorded week {row['week_start']}")
     if not editable:
         b.write(STATUS_LABELS.get(row["status"], row["status"]))
         return

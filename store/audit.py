@@ -25,9 +25,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, desc, select
 
 from . import schema as s
+from .cells import inert, inert_frame
 from .db import StoreError, utcnow
+from .secrets import REDACTED, mask
 
-REDACTED = "***"
 _SECRET_WORDS = ("token", "password", "passwd", "secret", "api_key", "apikey", "authorization")
 
 
@@ -60,14 +61,8 @@ def _dump(value: Any) -> str | None:
 
 
 def _scrub(text: str | None) -> str | None:
-    """Mask configured secret values (token, DB password) wherever they appear in the text."""
-    if not text:
-        return text
-    try:
-        from ops.secrets import redact
-    except ImportError:  # a build without ops/: the key-name masking above still applies
-        return text
-    return redact(text)
+    """Mask configured secret values (token, DB password) and URL credentials in the text."""
+    return mask(text)
 
 
 def record_audit(conn: Connection | Engine, actor: str, action: str, target: str,
@@ -119,22 +114,23 @@ AUDIT_COLUMNS = ["audit_id", "at", "actor", "action", "target", "before", "after
 
 
 def audit_csv(engine: Engine, limit: int | None = None, **filters: Any) -> str:
-    """The audit trail as CSV text (before/after as JSON), for the Data page's download button."""
+    """The audit trail as CSV text (before/after as JSON), text cells inert (store.cells)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(AUDIT_COLUMNS)
     for r in list_audit(engine, limit=limit, **filters):
-        writer.writerow([r["audit_id"], r["at"].isoformat(sep=" "), r["actor"], r["action"],
-                         r["target"] or "", _dump(r["before"]) or "", _dump(r["after"]) or ""])
+        writer.writerow([inert(v) for v in (r["audit_id"], r["at"].isoformat(sep=" "), r["actor"], r["action"],
+                                            r["target"] or "", _dump(r["before"]) or "", _dump(r["after"]) or "")])
     return out.getvalue()
 
 
 def audit_frame(engine: Engine, limit: int | None = 500, **filters: Any):
-    """The audit trail as a pandas DataFrame (before/after as JSON text), for st.dataframe."""
+    """The audit trail as a pandas DataFrame (before/after as JSON text), text cells inert, for
+    st.dataframe and the spreadsheet downloads."""
     import pandas as pd
     rows = [{**r, "before": _dump(r["before"]), "after": _dump(r["after"])}
             for r in list_audit(engine, limit=limit, **filters)]
-    return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
+    return inert_frame(pd.DataFrame(rows, columns=AUDIT_COLUMNS))
 
 
 __all__ = ["record_audit", "list_audit", "audit_csv", "audit_frame", "AUDIT_COLUMNS", "REDACTED"]

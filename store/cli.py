@@ -7,21 +7,22 @@ import json
 from sqlalchemy import desc, select
 
 from . import schema as s
-from .config import mask_url, resolve_store
+from .config import resolve_store
 from .db import get_meta, open_store, schema_version, table_counts, upgrade_store
+from .secrets import mask
 
 
 def _cmd_db(args: argparse.Namespace) -> int:
     engine = open_store(upgrade=False)
     before = schema_version(engine)
     applied = upgrade_store(engine)
-    print(f"store {mask_url(resolve_store().url)}: schema {before} -> {schema_version(engine)}"
+    print(f"store {mask(resolve_store().url)}: schema {before} -> {schema_version(engine)}"
           + (f" (applied {', '.join(map(str, applied))})" if applied else " (already current)"))
     return 0
 
 
 def store_status() -> dict:
-    """What `status` prints: URL (masked), schema, row counts, last sync and import."""
+    """What `status` prints: URL, schema, row counts, last sync and import (secrets masked)."""
     settings = resolve_store()
     engine = open_store(settings)
     with engine.connect() as conn:
@@ -29,13 +30,13 @@ def store_status() -> dict:
         last_import = conn.execute(select(s.import_runs).order_by(desc(s.import_runs.c.import_id)).limit(1)).mappings().first()
         demo = get_meta(conn, "is_demo", "0") == "1"
     return {
-        "store": mask_url(settings.url),
+        "store": mask(settings.url),
         "configured_by": settings.source,
         "schema_version": schema_version(engine),
         "demo_data": demo,
         "tables": table_counts(engine),
-        "last_sync": {k: str(v) for k, v in last_sync.items()} if last_sync else None,
-        "last_import": {k: str(v) for k, v in last_import.items()} if last_import else None,
+        "last_sync": {k: mask(str(v)) for k, v in last_sync.items()} if last_sync else None,
+        "last_import": {k: mask(str(v)) for k, v in last_import.items()} if last_import else None,
     }
 
 

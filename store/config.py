@@ -7,8 +7,6 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -72,11 +70,3 @@ def resolve_store() -> StoreSettings:
         return StoreSettings(secret, "[northstar] db_url in .streamlit/secrets.toml")
     path = data_dir() / "northstar.db"
     return StoreSettings(f"sqlite:///{path}", "NORTHSTAR_DATA_DIR (default SQLite store)")
-
-
-def mask_url(url: str) -> str:
-    """The URL with any password replaced by ***, safe to print or show."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparseable URL>"

@@ -11,7 +11,8 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 from sqlalchemy.engine import make_url
 
 from . import schema as s
-from .config import StoreSettings, mask_url, resolve_store
+from .config import StoreSettings, resolve_store
+from .secrets import mask
 from .migrations import MIGRATIONS
 
 
@@ -59,7 +60,7 @@ def make_engine(settings: StoreSettings) -> Engine:
         url = make_url(settings.url)
     except ArgumentError:
         raise StoreError(f"{settings.source} is not a valid database URL "
-                         f"(got {mask_url(settings.url)!r}; expected e.g. "
+                         f"(got {mask(settings.url)!r}; expected e.g. "
                          "sqlite:///data/northstar.db or postgresql+psycopg://user@host/db).") from None
     kwargs: dict[str, Any] = {"future": True}
     if url.get_backend_name() == "sqlite":
@@ -91,7 +92,7 @@ def open_store(settings: StoreSettings | None = None, upgrade: bool = True) -> E
             conn.execute(text("SELECT 1"))
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "no answer"
-        raise StoreError(f"Cannot reach the store at {mask_url(settings.url)}: {reason}. "
+        raise StoreError(f"Cannot reach the store at {mask(settings.url)}: {reason}. "
                          f"Check {settings.source}, and that the database server is running.") from None
     if upgrade:
         upgrade_store(engine)

@@ -6,6 +6,8 @@ import io
 import pandas as pd
 import streamlit as st
 
+from store.cells import inert_frame, strings_as_text
+
 from .labels import SOURCE_COLUMNS, display
 
 MONEY_FORMATS = {"EUR": "euro", "USD": "dollar"}
@@ -22,17 +24,21 @@ def _title(col: str) -> str:
 
 
 def to_csv(df: pd.DataFrame) -> bytes:
-    return df.to_csv(index=False).encode("utf-8")
+    """`df` as CSV: text cells inert (store.cells), CRLF rows so a CR or LF inside a cell is quoted."""
+    return inert_frame(df).to_csv(index=False, lineterminator="\r\n").encode("utf-8")
 
 
 def to_xlsx(df: pd.DataFrame, sheet: str = "data") -> bytes:
+    """`df` as a one-sheet workbook: text cells inert and stored as strings, numbers as numbers."""
     buf = io.BytesIO()
-    out = df.copy()
+    out = inert_frame(df)
     for col in out.columns:  # Excel has no time zones
         if isinstance(out[col].dtype, pd.DatetimeTZDtype):
             out[col] = out[col].dt.tz_localize(None)
     with pd.ExcelWriter(buf, engine="openpyxl") as writer:
         out.to_excel(writer, index=False, sheet_name=sheet[:31] or "data")
+        for ws in writer.sheets.values():
+            strings_as_text(ws)
     return buf.getvalue()
 
 

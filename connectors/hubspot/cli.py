@@ -5,7 +5,7 @@ import argparse
 import getpass
 import sys
 
-from store import open_store
+from store import mask, open_store
 
 from .client import DailyLimitReached, HubSpotClient, HubSpotError, load_settings
 from .sync import Progress, parse_objects, sync_hubspot
@@ -35,10 +35,10 @@ def _cmd_sync_hubspot(args: argparse.Namespace) -> int:
                               progress=None if args.quiet else _printer(sys.stderr),
                               actor=f"cli:{getpass.getuser()}")
     except DailyLimitReached as exc:
-        print(f"\nstopped: {exc}", file=sys.stderr)
+        print(mask(f"\nstopped: {exc}"), file=sys.stderr)
         return 3
     except HubSpotError as exc:
-        print(f"\nerror: {exc}", file=sys.stderr)
+        print(mask(f"\nerror: {exc}"), file=sys.stderr)
         return 2
     total = sum(c.get("written", 0) for c in result.counts.values())
     deleted = sum(c.get("deleted", 0) for c in result.counts.values())

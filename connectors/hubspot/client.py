@@ -315,14 +315,16 @@ class HubSpotClient:
                 if status is None:
                     raise
                 last, delay = self._classify(exc, int(status), what)
+            if attempt + 1 == s.attempts:  # no retry follows: say so, count none
+                log.info("HubSpot %s failed (%s); giving up after %d attempts", what, last, s.attempts)
+                break
             with self._count_lock:
                 self.retries += 1
             if delay is None:
                 delay = self._rng.uniform(0, min(s.max_backoff_s, s.backoff_s * 2 ** attempt))
             log.info("HubSpot %s failed (%s); retry %d/%d in %.2fs",
                      what, last, attempt + 1, s.attempts - 1, delay)
-            if attempt + 1 < s.attempts:
-                self._sleep(delay)
+            self._sleep(delay)
         raise HubSpotUnavailable(
             f"HubSpot did not answer the {what} after {s.attempts} attempts (last: {last}). "
             "Check https://status.hubspot.com and your network, then run the sync again: it "

@@ -14,6 +14,8 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
+from store import mask
+
 from . import settings as cfg
 from .client import DailyLimitReached, HubSpotClient, HubSpotConfigError, HubSpotError, load_settings
 from .state import last_runs
@@ -95,7 +97,7 @@ def _runs_frame(engine: Engine) -> pd.DataFrame:
         deleted = sum(c.get("deleted", 0) for c in r["counts"].values())
         rows.append({"started (UTC)": r["started_at"], "finished (UTC)": r["finished_at"],
                      "mode": r["mode"], "status": r["status"], "records written": written,
-                     "marked deleted": deleted, "error": r["error"] or ""})
+                     "marked deleted": deleted, "error": mask(r["error"] or "")})
     return pd.DataFrame(rows)
 
 
@@ -116,10 +118,10 @@ def render_sync_panel(engine: Engine) -> None:
     try:
         settings = load_settings()
     except HubSpotConfigError as exc:
-        st.warning(f"{exc} Then reload this page.")
+        st.warning(mask(f"{exc} Then reload this page."))
         settings = None
     if settings is not None:
-        st.caption(f"API {settings.host}, at most {settings.rate_limit} requests per 10 s. "
+        st.caption(f"API {mask(settings.host)}, at most {settings.rate_limit} requests per 10 s. "
                    "Incremental by default; a full sync re-reads everything.")
     job = current_job(engine)
     if settings is not None and _may_sync():
@@ -147,7 +149,7 @@ def render_sync_panel(engine: Engine) -> None:
             st.write(f"Sync running for {time.monotonic() - current.started:,.0f} s")
             _show_progress(current)
         elif current is not None and current.error:
-            st.error(f"{current.error}\n\n{current.next_step}")
+            st.error(mask(f"{current.error}\n\n{current.next_step}"))
         elif current is not None:
             st.success("Sync finished.")
         runs = _runs_frame(engine)

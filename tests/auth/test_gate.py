@@ -42,7 +42,8 @@ def app(tmp_path):
         at = AppTest.from_file(str(path), default_timeout=30)
         if login:
             at.secrets["auth"] = {**OIDC, "roles": ROLES}
-        at.user = {"is_logged_in": email is not None, **({"email": email, "name": email} if email else {})}
+        at.user = {"is_logged_in": email is not None,
+                   **({"email": email, "name": email, "email_verified": True} if email else {})}
         return at
     return _make
 

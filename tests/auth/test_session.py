@@ -16,8 +16,8 @@ CFG = load_auth_config({"auth": {**OIDC, "roles": {"cfo@acme.com": "admin", "@ac
 @pytest.fixture
 def st_user(monkeypatch):
     """Set what st.user returns for this test."""
-    def _set(info: dict) -> None:
-        monkeypatch.setattr(session, "_st_user", lambda: dict(info))
+    def _set(info: dict) -> None:  # a provider that verified the address, unless the test says otherwise
+        monkeypatch.setattr(session, "_st_user", lambda: {"email_verified": True, **info})
     return _set
 
 

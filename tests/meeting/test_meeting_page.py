@@ -38,7 +38,7 @@ def meeting_store(tmp_path, monkeypatch):
 def _meeting_as(email: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
     at.secrets["auth"] = {**OIDC, "roles": ROLES}
-    at.user = {"is_logged_in": True, "email": email, "name": email}
+    at.user = {"is_logged_in": True, "email": email, "name": email, "email_verified": True}
     at.run()
     at.switch_page("pages/meeting.py").run()
     assert not at.exception, [e.value for e in at.exception]

@@ -50,7 +50,12 @@ def test_xlsx_export_reads_back_the_same_rows():
 
 def test_csv_export_has_a_header_and_no_index():
     df = pd.DataFrame({"a": [1], "b": ["x"]})
-    assert to_csv(df).decode() == "a,b\n1,x\n"
+    assert to_csv(df).decode() == "a,b\r\n1,x\r\n"  # RFC 4180 rows: a CR inside a cell gets quoted
+
+
+def test_csv_export_quotes_a_cell_holding_a_line_break():
+    df = pd.DataFrame({"a": ["x\r=1+1", "y\nz"], "b": [-1.5, 2]})
+    assert to_csv(df).decode() == 'a,b\r\n"x\r=1+1",-1.5\r\n"y\nz",2.0\r\n'
 
 
 def test_guess_units_from_column_names():

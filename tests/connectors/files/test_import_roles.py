@@ -25,7 +25,7 @@ def _panel(url: str) -> None:
 def _load_fec(url: str, email: str) -> AppTest:
     at = AppTest.from_function(_panel, args=(url,), default_timeout=60)
     at.secrets["auth"] = {**OIDC, "roles": {"cfo@acme.com": "admin", "@acme.com": "viewer"}}
-    at.user = {"is_logged_in": True, "email": email, "name": email}
+    at.user = {"is_logged_in": True, "email": email, "name": email, "email_verified": True}
     at.run()
     at.radio(key="imp_source").set_value("A file on the server").run()
     return at.text_input(key="imp_path").input(str(SHARED_FEC / "111111111FEC20221231.TXT")).run()

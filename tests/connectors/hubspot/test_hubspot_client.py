@@ -84,6 +84,19 @@ def test_client_gives_up_after_its_attempts_with_a_clear_message():
         assert "after 3 attempts" in str(err.value) and "resumes" in str(err.value)
 
 
+def test_client_logs_and_counts_only_the_retries_it_makes(caplog):
+    """Issue #13: the last failed attempt was logged as "retry 3/2" (and counted) though none followed."""
+    with FakeHubSpot(_account(), faults=Faults(rate=1.0, kinds=("500",))) as fake:
+        client = client_for(fake, attempts=3)
+        with caplog.at_level("INFO", logger="connectors.hubspot.client"), pytest.raises(HubSpotUnavailable):
+            _list(client)
+    assert fake.requests == 3 and client.retries == 2
+    lines = [r.getMessage() for r in caplog.records if r.name == "connectors.hubspot.client"]
+    retries = [line for line in lines if "; retry " in line]
+    assert [line.split("; retry ")[1].split(" ")[0] for line in retries] == ["1/2", "2/2"]
+    assert "giving up after 3 attempts" in lines[-1] and "retry" not in lines[-1]
+
+
 def test_client_does_not_retry_a_rejected_request():
     with FakeHubSpot(_account()) as fake:
         client = client_for(fake, timeout=(2.0, 5.0))
