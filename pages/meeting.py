@@ -112,7 +112,8 @@ def _quarter(report: WeekReport) -> None:
     if q.empty:
         st.info("This snapshot has no quarter values.")
         return
-    st.caption(f"Fiscal quarter {report.quarter[0]} to {report.quarter[1]}, as it stood when the snapshot was taken.")
+    st.caption(f"Fiscal quarter {report.quarter[0]} to {report.quarter[1]}, to date as the store stood at the end "
+               f"of the week under review ({report.week_start} 00:00).")
     ids = [m for m in ("target_revenue", "north_star", "gap_to_target", "forecast", "pipeline_coverage") if m in q.index]
     for col, mid in zip(st.columns(len(ids)), ids):
         col.metric(q.loc[mid, "label"], _fmt(q.loc[mid, "value"], q.loc[mid, "unit"]), border=True)
@@ -288,7 +289,7 @@ except SnapshotError as exc:
     st.stop()
 
 snap = report.snapshot
-kind = {"weekly": "weekly", "on_demand": "on demand", "reconstructed": "rebuilt from deal history"}[snap["kind"]]
+kind = {"weekly": "weekly", "on_demand": "on demand", "reconstructed": "rebuilt as the store stood then"}[snap["kind"]]
 st.caption(f"Snapshot {snap['snapshot_id']} ({kind}), taken {snap['taken_at']:%Y-%m-%d %H:%M} UTC · "
            f"week under review {report.review[0]} to {report.review[1]} · compared with "
            + (f"the meeting of {report.previous['week_start']}" if report.previous else "no earlier meeting"))

@@ -74,4 +74,4 @@ def test_a_link_opens_the_week_it_names(meeting_store):
     at.switch_page("pages/meeting.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.selectbox(key="meeting_week").value == last
-    assert any("rebuilt from deal history" in c.value for c in at.caption)
+    assert any("rebuilt as the store stood then" in c.value for c in at.caption)
