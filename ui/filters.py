@@ -3,6 +3,8 @@
 On the first run of a session the widgets take their values from the query string; on every run
 the query string is rewritten from the widgets (page switches drop it, this puts it back).
 Query keys: period, from, to, compare, region, product_line, owner, team, pipeline, source, locale.
+Periods are the presets of metrics.periods (none reaches past today) or custom dates; older period
+names in links (fiscal_year, last_12_months, quarter_to_date) open the preset they now stand for.
 """
 from __future__ import annotations
 
@@ -12,13 +14,17 @@ from dataclasses import dataclass
 import streamlit as st
 
 from metrics.filters import Filters
+from metrics.periods import PERIOD_ALIASES, PERIOD_KINDS, period_range, previous_range, to_date_comparison
 from store import utcnow
 
 from .labels import display
 
 PERIODS = {
-    "this_week": "This week", "this_month": "This month", "this_quarter": "This quarter",
-    "fiscal_year": "Fiscal year", "last_12_months": "Last 12 months", "custom": "Custom dates",
+    "this_week": "This week to date", "last_week": "Last week", "this_month": "This month to date",
+    "last_month": "Last month", "this_quarter": "Quarter to date", "last_quarter": "Last quarter",
+    "this_year": "Fiscal year to date", "last_year": "Last fiscal year",
+    "last_12_full_months": "Last 12 full months", "trailing_12_months": "Trailing 12 months",
+    "custom": "Custom dates",
 }
 COMPARES = {"previous": "Previous period", "last_year": "Same period last year", "none": "No comparison"}
 LOCALES = ("en-US", "fr-FR")
@@ -91,6 +97,7 @@ def init_from_url(options: dict, default_locale: str) -> None:
         return
     qp = st.query_params
     period = qp.get("period", DEFAULT_PERIOD)
+    period = PERIOD_ALIASES.get(period, period)
     _keep("f_period", period if period in PERIODS else DEFAULT_PERIOD)
     compare = qp.get("compare", DEFAULT_COMPARE)
     _keep("f_compare", compare if compare in COMPARES else DEFAULT_COMPARE)
@@ -125,7 +132,6 @@ def _write_url(values: dict[str, str | list[str]]) -> None:
 def render_filters(options: dict, fiscal_year_start_month: int, default_locale: str,
                    currency: str, today: dt.date | None = None) -> FilterState:
     """Draw the sidebar filters and return the FilterState of this run."""
-    from metrics.periods import period_range, to_date_comparison
     init_from_url(options, default_locale)
     today = today or utcnow().date()
     sb = st.sidebar
@@ -162,8 +168,11 @@ def render_filters(options: dict, fiscal_year_start_month: int, default_locale: 
                     format_func={"en-US": "English (1,234.56)", "fr-FR": "Français (1 234,56)"}.get)
     filters = Filters(start=start, end=end, **{field: tuple(_kept(skey, []))
                                                for skey, field, _o in SLICES.values()})
-    compare = {"previous": filters.previous_period, "last_year": filters.same_period_last_year,
-               "none": lambda: None}[compare_kind]()
+    if compare_kind == "previous" and period != "custom":  # a preset to date: the same days of the one before
+        compare = filters.with_period(*previous_range(period, today, fiscal_year_start_month))
+    else:
+        compare = {"previous": filters.previous_period, "last_year": filters.same_period_last_year,
+                   "none": lambda: None}[compare_kind]()
     _write_url({
         "period": period, "compare": compare_kind, "locale": locale,
         "from": start.isoformat() if period == "custom" else "",
