@@ -6,14 +6,19 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
+from metrics.periods import date_problem
 from store import StoreError, open_store
 
 
 def _week(text: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-23") from None
+    problem = date_problem(day, "--week")
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return day
 
 
 def _cmd_snapshot(args: argparse.Namespace) -> int:

@@ -17,6 +17,11 @@ fiscal year start month is `calendar.fiscal_year_start_month` of the shared defi
 `this_quarter`, `fiscal_year` (once the whole fiscal year) is `this_year`, and `last_12_months`
 (once this month and the 11 before it, future days included) is `trailing_12_months`.
 `previous_range` gives the period a preset compares with ("previous period").
+
+Dates named in links and on the command line lie within EARLIEST..LATEST, and a custom period
+spans less than MAX_PERIOD_YEARS years (`date_problem`, `period_problem` say what is wrong): the
+metrics read the base tables for the days outside whole months, and a century of days costs the
+server tens of seconds per view while no business question needs it.
 """
 from __future__ import annotations
 
@@ -27,6 +32,9 @@ PERIOD_KINDS = ("this_week", "last_week", "this_month", "last_month", "this_quar
                 "this_year", "last_year", "last_12_full_months", "trailing_12_months")
 PERIOD_ALIASES = {"quarter_to_date": "this_quarter", "fiscal_year": "this_year",
                   "last_12_months": "trailing_12_months"}
+EARLIEST, LATEST = dt.date(1990, 1, 1), dt.date(2100, 12, 31)
+MAX_PERIOD_YEARS = 20
+
 # Presets that run to today: their previous period is the same days of the period before.
 TO_DATE_KINDS = ("this_week", "this_month", "this_quarter", "this_year")
 
@@ -129,6 +137,29 @@ def previous_range(kind: str, today: dt.date, fiscal_year_start_month: int = 1) 
         return _add_years(start, -1), start - dt.timedelta(days=1)
     unit = kind.split("_", 1)[1]
     return _unit_range(unit, start - dt.timedelta(days=1), fiscal_year_start_month)
+
+
+def date_problem(day: dt.date, name: str) -> str | None:
+    """Why `day` (given as `name`, e.g. "from" or "--to") is refused, or None when it is usable."""
+    if day < EARLIEST:
+        return f"{name}={day.isoformat()} is before {EARLIEST.isoformat()} (dates run from {EARLIEST} to {LATEST})"
+    if day > LATEST:
+        return f"{name}={day.isoformat()} is after {LATEST.isoformat()} (dates run from {EARLIEST} to {LATEST})"
+    return None
+
+
+def period_problem(start: dt.date, end: dt.date, names: tuple[str, str] = ("from", "to")) -> str | None:
+    """Why the period start..end is refused (a date out of range, end before start, longer than
+    MAX_PERIOD_YEARS years), or None when it is usable."""
+    problem = date_problem(start, names[0]) or date_problem(end, names[1])
+    if problem:
+        return problem
+    if end < start:
+        return f"{names[1]}={end.isoformat()} is before {names[0]}={start.isoformat()}"
+    if end >= _add_years(start, MAX_PERIOD_YEARS):
+        return (f"{names[0]}={start.isoformat()} to {names[1]}={end.isoformat()} is longer than "
+                f"{MAX_PERIOD_YEARS} years, the longest period served")
+    return None
 
 
 def _check_month(month: int) -> None:

@@ -21,6 +21,7 @@ from meeting.snapshots import SnapshotError, list_snapshots, take_snapshot
 from meeting.waterfall import CATEGORIES, LABELS
 from metrics import REGISTRY
 from metrics.format import format_value
+from metrics.periods import date_problem
 from ui import cache
 from ui.context import actor, get_context, user_can
 from ui.tables import table
@@ -253,9 +254,15 @@ options = sorted(set(weeks) | {this_week}, reverse=True)
 # under a plain session key.
 if WEEK_KEPT not in st.session_state and st.query_params.get("week"):
     try:
-        st.session_state[WEEK_KEPT] = dec.week_of(dt.date.fromisoformat(st.query_params["week"]))
+        linked = dt.date.fromisoformat(st.query_params["week"])
     except ValueError:
         st.toast(f"Ignored week={st.query_params['week']!r} in the link: not a date like 2026-11-16.")
+    else:
+        problem = date_problem(linked, "week")
+        if problem:
+            st.warning(f"Ignored the link's {problem}; showing this week.", icon=":material/link_off:")
+        else:
+            st.session_state[WEEK_KEPT] = dec.week_of(linked)
 if st.session_state.get(WEEK_KEPT) in options:
     st.session_state["meeting_week"] = st.session_state[WEEK_KEPT]
 elif st.session_state.get("meeting_week") not in options:

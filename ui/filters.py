@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from metrics.filters import Filters
-from metrics.periods import PERIOD_ALIASES, PERIOD_KINDS, period_range, previous_range, to_date_comparison
+from metrics.periods import (EARLIEST, LATEST, PERIOD_ALIASES, PERIOD_KINDS, period_problem, period_range,
+                             previous_range, to_date_comparison)
 from store import utcnow
 
 from .labels import display
@@ -42,6 +43,7 @@ SLICES = {
 SLICE_LABELS = {"region": "Region", "product_line": "Product line", "owner": "Owner", "team": "Team",
                 "pipeline": "Pipeline", "source": "Source"}
 _INIT_FLAG = "_ns_filters_from_url"
+_WARNINGS = "_ns_filter_warnings"  # what a link asked for that could not be shown, until a filter changes
 _KEEP = "_ns_keep_"  # a copy of each filter widget's value that outlives page switches
 
 
@@ -55,8 +57,10 @@ def _restore(key: str) -> None:
 
 
 def _remember(key: str) -> None:
-    """on_change of a filter widget (and after drawing it): keep its value."""
+    """on_change of a filter widget (and after drawing it): keep its value; the link's warnings
+    are answered by the change."""
     st.session_state[_KEEP + key] = st.session_state[key]
+    st.session_state.pop(_WARNINGS, None)
 
 
 def _kept(key: str, default=None):
@@ -84,11 +88,29 @@ def _option_values(options: dict, name: str) -> list[str]:
     return [o[0] if isinstance(o, tuple) else o for o in options.get(name, [])]
 
 
-def _parse_date(text: str | None) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(text) if text else None
-    except ValueError:
+def _warn(message: str) -> None:
+    st.session_state.setdefault(_WARNINGS, []).append(message)
+
+
+def _url_period(qp) -> tuple[dt.date, dt.date] | None:
+    """The custom period from= to= of a link, or None (with a warning naming what is wrong)."""
+    dates = {}
+    for key in ("from", "to"):
+        text = qp.get(key)
+        try:
+            dates[key] = dt.date.fromisoformat(text) if text else None
+        except ValueError:
+            dates[key] = None
+        if dates[key] is None:
+            _warn(f"The link's {key}={text!r} is not a date like 2026-01-31; showing {PERIODS[DEFAULT_PERIOD]} "
+                  "instead." if text else f"The link's custom period has no {key}= date; showing "
+                  f"{PERIODS[DEFAULT_PERIOD]} instead.")
+            return None
+    problem = period_problem(dates["from"], dates["to"])
+    if problem:
+        _warn(f"The link's {problem}; showing {PERIODS[DEFAULT_PERIOD]} instead.")
         return None
+    return dates["from"], dates["to"]
 
 
 def init_from_url(options: dict, default_locale: str) -> None:
@@ -103,10 +125,10 @@ def init_from_url(options: dict, default_locale: str) -> None:
     _keep("f_compare", compare if compare in COMPARES else DEFAULT_COMPARE)
     locale = qp.get("locale", default_locale)
     _keep("f_locale", locale if locale in LOCALES else default_locale)
-    start, end = _parse_date(qp.get("from")), _parse_date(qp.get("to"))
     if _kept("f_period") == "custom":
-        if start and end and start <= end:
-            _keep("f_custom", (start, end))
+        custom = _url_period(qp)
+        if custom:
+            _keep("f_custom", custom)
         else:
             _keep("f_period", DEFAULT_PERIOD)
     for qkey, (skey, _field, opt) in SLICES.items():
@@ -146,13 +168,19 @@ def render_filters(options: dict, fiscal_year_start_month: int, default_locale: 
     if period == "custom":
         if _kept("f_custom") is None:
             _keep("f_custom", period_range("this_month", today, fiscal_year_start_month))
-        picked = widget(sb.date_input, "f_custom", "Dates", format="YYYY-MM-DD")
+        picked = widget(sb.date_input, "f_custom", "Dates", format="YYYY-MM-DD", min_value=EARLIEST,
+                        max_value=LATEST)
         if isinstance(picked, (tuple, list)) and len(picked) == 2:
             start, end = picked
         elif isinstance(picked, (tuple, list)) and picked:  # first click of a new range
             start = end = picked[0]
         else:
             start, end = period_range("this_month", today, fiscal_year_start_month)
+        problem = period_problem(start, end)
+        if problem:  # a range picked longer than the longest period served
+            st.warning(f"{problem[0].upper()}{problem[1:]}; showing {PERIODS[DEFAULT_PERIOD]} instead.",
+                       icon=":material/date_range:")
+            start, end = period_range(DEFAULT_PERIOD, today, fiscal_year_start_month)
     else:
         start, end = period_range(period, today, fiscal_year_start_month)
     compare_kind = widget(sb.selectbox, "f_compare", "Compare to", list(COMPARES), format_func=COMPARES.get)
@@ -179,6 +207,8 @@ def render_filters(options: dict, fiscal_year_start_month: int, default_locale: 
         "to": end.isoformat() if period == "custom" else "",
         **{q: list(_kept(skey, [])) for q, (skey, _f, _o) in SLICES.items()},
     })
+    for message in st.session_state.get(_WARNINGS, []):
+        st.warning(message, icon=":material/link_off:")
     label = f"{PERIODS[period]}: {start.isoformat()} to {end.isoformat()}"
     to_date = None
     if compare is not None:

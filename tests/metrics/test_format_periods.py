@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 
 from metrics.format import format_date, format_value
-from metrics.periods import (PERIOD_KINDS, canonical_period, fiscal_quarter, fiscal_year_range, period_range,
+from metrics.periods import (PERIOD_KINDS, canonical_period, date_problem, period_problem, fiscal_quarter, fiscal_year_range, period_range,
                              previous_range, to_date_comparison, week_start)
 
 D = dt.date
@@ -127,3 +127,16 @@ def test_plans_and_stocks_compare_whole_periods_flows_to_date():
     whole = {m for m, d in REGISTRY.items() if d.compare == "whole"}
     assert {"target_revenue", "forecast", "open_pipeline", "weighted_pipeline", "pipeline_coverage"} <= whole
     assert not whole & {"north_star", "won_revenue", "new_leads", "mqls", "invoiced_revenue", "marketing_spend"}
+
+
+def test_dates_and_periods_served():
+    assert date_problem(D(1990, 1, 1), "from") is None and date_problem(D(2100, 12, 31), "to") is None
+    assert date_problem(D(1989, 12, 31), "from") == \
+        "from=1989-12-31 is before 1990-01-01 (dates run from 1990-01-01 to 2100-12-31)"
+    assert date_problem(D(2101, 1, 1), "to") == "to=2101-01-01 is after 2100-12-31 (dates run from 1990-01-01 to 2100-12-31)"
+    # 20 years less a day is served; 20 years is not
+    assert period_problem(D(2000, 3, 1), D(2020, 2, 29)) is None
+    assert period_problem(D(2000, 3, 1), D(2020, 3, 1)) == \
+        "from=2000-03-01 to to=2020-03-01 is longer than 20 years, the longest period served"
+    assert period_problem(D(2026, 2, 1), D(2026, 1, 31)) == "to=2026-01-31 is before from=2026-02-01"
+    assert period_problem(D(1, 1, 1), D(1, 1, 31)).startswith("from=0001-01-01 is before 1990-01-01")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui.filters
@@ -179,3 +180,33 @@ def test_last_quarter_shows_the_forecast_accuracy(tiny_store, monkeypatch):
 
 def test_every_preset_is_in_the_sidebar():
     assert list(PERIODS) == [*PERIOD_KINDS, "custom"]
+
+
+@pytest.mark.parametrize("page", ["pages/sales.py", "pages/finance.py"])
+@pytest.mark.parametrize("start, end, named", [
+    ("0001-01-01", "0001-01-31", "from=0001-01-01 is before 1990-01-01"),
+    ("9999-12-01", "9999-12-31", "from=9999-12-01 is after 2100-12-31"),
+    ("1900-01-01", "2999-12-31", "from=1900-01-01 is before 1990-01-01"),
+    ("2026-01-01", "2999-12-31", "to=2999-12-31 is after 2100-12-31"),
+    ("1990-01-01", "2020-06-30", "from=1990-01-01 to to=2020-06-30 is longer than 20 years"),
+    ("2026-13-01", "2026-12-31", "from='2026-13-01' is not a date"),
+])
+def test_dates_out_of_range_in_a_link_fall_back_to_the_default_period(tiny_store, monkeypatch, page, start, end, named):
+    """On 10 March 2026 the default period is 1 Jan - 10 Mar (quarter to date): 1,500.00 won."""
+    monkeypatch.setattr(ui.filters, "utcnow", lambda: dt.datetime(2026, 3, 10, 9, 0))
+    at = run_app(page, {"period": "custom", "from": start, "to": end})
+    warnings = [w.value for w in at.warning]
+    assert any(named in w and "showing Quarter to date instead" in w for w in warnings), warnings
+    assert at.selectbox(key="f_period").value == "this_quarter"
+    assert url_values(at, "period") == ["this_quarter"] and url_values(at, "from") == []
+    assert any(c.value.startswith("Quarter to date: 2026-01-01 to 2026-03-10") for c in at.sidebar.caption)
+    run_app("pages/ceo.py", at=at)
+    assert tiles(at)[NORTH_STAR] == "€1,500.00"
+    at.selectbox(key="f_period").set_value("last_quarter").run()  # the user moves on: the warning goes
+    assert not any(named in w.value for w in at.warning)
+
+
+def test_the_longest_custom_period_is_served(tiny_store):
+    at = run_app("pages/ceo.py", {"period": "custom", "from": "2010-01-01", "to": "2029-12-31"})
+    assert not at.warning
+    assert tiles(at)[NORTH_STAR] == "€2,300.00"  # every won deal: 800 + 1,000 + 500
