@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from metrics.filters import Filters
-from metrics.periods import (EARLIEST, LATEST, PERIOD_ALIASES, PERIOD_KINDS, period_problem, period_range,
+from metrics.periods import (EARLIEST, LATEST, PERIOD_ALIASES, period_problem, period_range,
                              previous_range, to_date_comparison)
 from store import utcnow
 
@@ -92,6 +92,39 @@ def _warn(message: str) -> None:
     st.session_state.setdefault(_WARNINGS, []).append(message)
 
 
+VALID_SHOWN = 12  # valid values a warning lists before "and N more"
+
+
+def match_value(given: str, choices: dict[str, str]) -> tuple[str | None, list[str]]:
+    """The choice a link's value stands for: an exact value, else the one value or label (e.g. an
+    owner's name, a source's on-screen name) equal to it ignoring case. Returns (value, []) when
+    found, (None, candidates) when it is ambiguous, (None, []) when nothing matches.
+    `choices`: value -> on-screen label."""
+    if given in choices:
+        return given, []
+    folded = given.casefold()
+    hits = [v for v, label in choices.items() if folded in (v.casefold(), str(label).casefold())]
+    if len(hits) == 1:
+        return hits[0], []
+    return None, hits
+
+
+def _valid_text(choices: dict[str, str]) -> str:
+    shown = [v if str(label) == v else f"{v} ({label})" for v, label in list(choices.items())[:VALID_SHOWN]]
+    more = len(choices) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "") if shown else "none in this store"
+
+
+def _from_url(key: str, given: str, choices: dict[str, str], what: str) -> str | None:
+    """A link's `key=given` as one of `choices`, or None with a warning naming it and the valid values."""
+    value, candidates = match_value(given, choices)
+    if value is None and candidates:
+        _warn(f"The link's {key}={given!r} is ambiguous: it could be {', '.join(candidates)}; ignored.")
+    elif value is None:
+        _warn(f"The link's {key}={given!r} is not a known {what}; ignored. Valid values: {_valid_text(choices)}.")
+    return value
+
+
 def _url_period(qp) -> tuple[dt.date, dt.date] | None:
     """The custom period from= to= of a link, or None (with a warning naming what is wrong)."""
     dates = {}
@@ -114,17 +147,22 @@ def _url_period(qp) -> tuple[dt.date, dt.date] | None:
 
 
 def init_from_url(options: dict, default_locale: str) -> None:
-    """Once per session: take the filter values from the query string (unknown values dropped)."""
+    """Once per session: take the filter values from the query string. A value matching no choice
+    exactly is taken when it names one choice ignoring case (?region=france opens France); else it
+    is dropped with a warning naming it and the valid values (shown until a filter changes)."""
     if st.session_state.get(_INIT_FLAG):
         return
     qp = st.query_params
-    period = qp.get("period", DEFAULT_PERIOD)
-    period = PERIOD_ALIASES.get(period, period)
-    _keep("f_period", period if period in PERIODS else DEFAULT_PERIOD)
-    compare = qp.get("compare", DEFAULT_COMPARE)
-    _keep("f_compare", compare if compare in COMPARES else DEFAULT_COMPARE)
-    locale = qp.get("locale", default_locale)
-    _keep("f_locale", locale if locale in LOCALES else default_locale)
+    period = DEFAULT_PERIOD
+    if "period" in qp:  # an older name stands for its preset (metrics.periods.PERIOD_ALIASES)
+        given = qp["period"]
+        period = _from_url("period", PERIOD_ALIASES.get(given.casefold(), given), PERIODS, "period")
+    _keep("f_period", period or DEFAULT_PERIOD)
+    compare = _from_url("compare", qp["compare"], COMPARES, "comparison") if "compare" in qp else DEFAULT_COMPARE
+    _keep("f_compare", compare or DEFAULT_COMPARE)
+    locale = _from_url("locale", qp["locale"], {lo: lo for lo in LOCALES}, "number format") if "locale" in qp \
+        else default_locale
+    _keep("f_locale", locale or default_locale)
     if _kept("f_period") == "custom":
         custom = _url_period(qp)
         if custom:
@@ -132,8 +170,10 @@ def init_from_url(options: dict, default_locale: str) -> None:
         else:
             _keep("f_period", DEFAULT_PERIOD)
     for qkey, (skey, _field, opt) in SLICES.items():
-        allowed = set(_option_values(options, opt))
-        _keep(skey, [v for v in qp.get_all(qkey) if v in allowed])
+        labels = dict(o for o in options.get(opt, []) if isinstance(o, tuple))
+        choices = {v: labels.get(v, display(qkey, v)) for v in _option_values(options, opt)}
+        found = [_from_url(qkey, v, choices, SLICE_LABELS[qkey].lower()) for v in qp.get_all(qkey)]
+        _keep(skey, list(dict.fromkeys(v for v in found if v)))
     st.session_state[_INIT_FLAG] = True
 
 

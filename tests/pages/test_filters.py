@@ -210,3 +210,35 @@ def test_the_longest_custom_period_is_served(tiny_store):
     at = run_app("pages/ceo.py", {"period": "custom", "from": "2010-01-01", "to": "2029-12-31"})
     assert not at.warning
     assert tiles(at)[NORTH_STAR] == "€2,300.00"  # every won deal: 800 + 1,000 + 500
+
+
+def test_an_unknown_filter_value_in_a_link_says_so_and_names_the_valid_ones(tiny_store):
+    at = run_app("pages/sales.py", {**Q1, "region": ["Narnia", "UK"], "owner": "o9"})
+    warnings = [w.value for w in at.warning]
+    assert "The link's region='Narnia' is not a known region; ignored. Valid values: France, UK." in warnings
+    assert "The link's owner='o9' is not a known owner; ignored. Valid values: o1 (Alice Martin), " \
+           "o2 (Bob Smith)." in warnings
+    assert at.multiselect(key="f_region").value == ["UK"]
+    assert url_values(at, "region") == ["UK"] and url_values(at, "owner") == []
+
+
+def test_a_filter_value_in_a_link_matches_ignoring_case(tiny_store):
+    at = run_app("pages/ceo.py", {**Q1, "region": "france", "owner": "alice martin", "source": "paid search"})
+    assert not at.warning
+    assert at.multiselect(key="f_region").value == ["France"]
+    assert at.multiselect(key="f_owner").value == ["o1"]
+    assert at.multiselect(key="f_source").value == ["PAID_SEARCH"]
+    assert url_values(at, "region") == ["France"] and url_values(at, "owner") == ["o1"]
+    assert tiles(at)[NORTH_STAR] == "€1,000.00"  # d1, France
+
+
+def test_unknown_period_compare_and_locale_in_a_link_say_so(tiny_store):
+    at = run_app("pages/ceo.py", {"period": "fortnight", "compare": "x", "locale": "de-DE"})
+    warnings = " ".join(w.value for w in at.warning)
+    assert "The link's period='fortnight' is not a known period; ignored. Valid values: this_week (This week to " \
+           "date), last_week (Last week)," in warnings
+    assert "compare='x' is not a known comparison" in warnings and "previous (Previous period)" in warnings
+    assert "locale='de-DE' is not a known number format; ignored. Valid values: en-US, fr-FR." in warnings
+    at = run_app("pages/ceo.py", {"period": "LAST_QUARTER", "locale": "FR-fr"})
+    assert not at.warning
+    assert at.selectbox(key="f_period").value == "last_quarter" and at.selectbox(key="f_locale").value == "fr-FR"
