@@ -42,6 +42,7 @@ SLICES = {
 }
 SLICE_LABELS = {"region": "Region", "product_line": "Product line", "owner": "Owner", "team": "Team",
                 "pipeline": "Pipeline", "source": "Source"}
+VALID_SHOWN = 12  # valid values a link's warning lists before "and N more"
 _INIT_FLAG = "_ns_filters_from_url"
 _WARNINGS = "_ns_filter_warnings"  # what a link asked for that could not be shown, until a filter changes
 _KEEP = "_ns_keep_"  # a copy of each filter widget's value that outlives page switches
@@ -92,9 +93,6 @@ def _warn(message: str) -> None:
     st.session_state.setdefault(_WARNINGS, []).append(message)
 
 
-VALID_SHOWN = 12  # valid values a warning lists before "and N more"
-
-
 def match_value(given: str, choices: dict[str, str]) -> tuple[str | None, list[str]]:
     """The choice a link's value stands for: an exact value, else the one value or label (e.g. an
     owner's name, a source's on-screen name) equal to it ignoring case. Returns (value, []) when
@@ -127,23 +125,23 @@ def _from_url(key: str, given: str, choices: dict[str, str], what: str) -> str |
 
 def _url_period(qp) -> tuple[dt.date, dt.date] | None:
     """The custom period from= to= of a link, or None (with a warning naming what is wrong)."""
-    dates = {}
+    instead = f"showing {PERIODS[DEFAULT_PERIOD]} instead"
+    dates = []
     for key in ("from", "to"):
         text = qp.get(key)
-        try:
-            dates[key] = dt.date.fromisoformat(text) if text else None
-        except ValueError:
-            dates[key] = None
-        if dates[key] is None:
-            _warn(f"The link's {key}={text!r} is not a date like 2026-01-31; showing {PERIODS[DEFAULT_PERIOD]} "
-                  "instead." if text else f"The link's custom period has no {key}= date; showing "
-                  f"{PERIODS[DEFAULT_PERIOD]} instead.")
+        if not text:
+            _warn(f"The link's custom period has no {key}= date; {instead}.")
             return None
-    problem = period_problem(dates["from"], dates["to"])
+        try:
+            dates.append(dt.date.fromisoformat(text))
+        except ValueError:
+            _warn(f"The link's {key}={text!r} is not a date like 2026-01-31; {instead}.")
+            return None
+    problem = period_problem(*dates)
     if problem:
-        _warn(f"The link's {problem}; showing {PERIODS[DEFAULT_PERIOD]} instead.")
+        _warn(f"The link's {problem}; {instead}.")
         return None
-    return dates["from"], dates["to"]
+    return dates[0], dates[1]
 
 
 def init_from_url(options: dict, default_locale: str) -> None:
