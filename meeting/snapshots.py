@@ -132,8 +132,8 @@ def frozen_note(metric_id: str, moment: dt.datetime, taken_on: dt.date) -> str:
     note = f"as of {moment:%Y-%m-%d %H:%M}: only what had happened by then"
     undated = [UNDATED[src] for src in UNDATED if src in REGISTRY[metric_id].sources]
     if metric_id in ("leads_not_followed_up", "follow_up_rate"):
-        undated.append("the follow-up window of leads that became MQL shortly before then, judged "
-                       "against the clock")
+        undated.append("the SLA clock (a lead that became MQL less than the SLA before then counts as due "
+                       "and not followed up)")
     undated.append("shared definitions")
     return f"{note}; as of {taken_on:%Y-%m-%d} (no history kept): {'; '.join(undated)}"
 
