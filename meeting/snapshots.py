@@ -23,7 +23,7 @@ Kinds: `weekly` (one per week, the first taken wins), `on_demand` (any number), 
 
 Frozen at the end of the review week: a weekly or reconstructed snapshot (and an on-demand one of a
 past week) computes every figure, week and quarter alike, over the store as it stood on its
-Monday at 00:00 (`store_as_of`): deals at their stage of then (deal_stage_history), only deals,
+Monday at 00:00 (`as_of_store`): deals at their stage of then (deal_stage_history), only deals,
 contacts and companies created by then, contacts' lifecycle dates and first touches reached by
 then, spend, invoices and ledger entries dated by then, invoices unpaid if paid later. Whether the
 week is taken live on its Monday or rebuilt months later, it gets the same figures; a deal won
@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, and_, desc, func, or_, select, text
+from sqlalchemy import Connection, Engine, and_, case, desc, func, or_, select, text
 
 from metrics import REGISTRY, Filters, compute_many, get_definitions
 from metrics.definitions import load_definitions
@@ -273,89 +273,82 @@ def deals_as_of(conn: Connection, moment: dt.datetime) -> list[dict]:
     return out
 
 
-# Contacts' lifecycle dates, each reached by `moment` or not yet (then empty).
+# Contacts' lifecycle dates, each reached by `moment` or not yet (then emptied).
 _CONTACT_DATES = ("became_lead_at", "became_mql_at", "became_sql_at", "became_opportunity_at",
                   "became_customer_at", "first_sales_touch_at")
+# What an as-of store copies from the live one: everything the metrics read except the deals,
+# which `deals_as_of` rebuilds for each moment.
+_COPIED_TABLES = ("store_meta", "definition_overrides", "import_runs", "pipelines", "pipeline_stages",
+                  "owners", "products", "budgets", "deal_stage_history", "contacts", "deal_contacts",
+                  "companies", "deal_companies", "line_items", "marketing_spend", "invoices", "ledger_entries")
 
 
-def _rows(conn: Connection, table, *where) -> list[dict]:
-    return [dict(r) for r in conn.execute(select(table).where(*where)).mappings()]
+def _copy(src: Connection, dst: Connection, table) -> None:
+    batch = []
+    for row in src.execute(select(table)).mappings():
+        batch.append(dict(row))
+        if len(batch) == 5000:
+            dst.execute(table.insert(), batch)
+            batch = []
+    if batch:
+        dst.execute(table.insert(), batch)
 
 
-def store_as_of(conn: Connection, moment: dt.datetime) -> dict[str, list[dict]]:
-    """The store's dated tables as they stood at `moment` (table name -> rows), see the module
-    docstring: `deals` from `deals_as_of`; stage history entered before `moment`; contacts and
-    companies created before it (or undated), with lifecycle dates and first touches from
-    `moment` on emptied; links and line items of the deals and contacts kept; spend, invoices
-    (by issue date) and ledger entries (by entry date) dated before its day, an invoice paid on or
-    after that day unpaid (status `open`)."""
+def _cut_to(conn: Connection, moment: dt.datetime, deals_then: list[dict]) -> None:
+    """Bring an as-of store's tables back to `moment` (see the module docstring): the deals are
+    `deals_then`; stage history entered, contacts and companies created, spend, invoices (by issue
+    date) and ledger entries (by entry date) dated from `moment` on go; contacts' lifecycle dates and
+    first touches from then on are emptied, invoices paid from then on are unpaid (status `open`);
+    links and line items of what went go too. Only ever removes: moments must not increase."""
     day = moment.date()
-    deals = deals_as_of(conn, moment)
-    deal_ids = {d["deal_id"] for d in deals}
-    contacts = _rows(conn, s.contacts, or_(s.contacts.c.created_at.is_(None), s.contacts.c.created_at < moment))
-    for c in contacts:
-        for col in _CONTACT_DATES:
-            if c[col] is not None and c[col] >= moment:
-                c[col] = None
-    contact_ids = {c["contact_id"] for c in contacts}
-    companies = _rows(conn, s.companies, or_(s.companies.c.created_at.is_(None), s.companies.c.created_at < moment))
-    company_ids = {c["company_id"] for c in companies}
-    invoices = _rows(conn, s.invoices, s.invoices.c.issue_date < day)
-    for inv in invoices:
-        if inv["paid_date"] is not None and inv["paid_date"] >= day:
-            inv["paid_date"] = None
-            if inv["status"] == "paid":
-                inv["status"] = "open"
-    return {
-        "deals": deals,
-        "deal_stage_history": _rows(conn, s.deal_stage_history, s.deal_stage_history.c.entered_at < moment),
-        "contacts": contacts,
-        "deal_contacts": [r for r in _rows(conn, s.deal_contacts)
-                          if r["deal_id"] in deal_ids and r["contact_id"] in contact_ids],
-        "companies": companies,
-        "deal_companies": [r for r in _rows(conn, s.deal_companies)
-                           if r["deal_id"] in deal_ids and r["company_id"] in company_ids],
-        "line_items": [r for r in _rows(conn, s.line_items) if r["deal_id"] in deal_ids],
-        "marketing_spend": _rows(conn, s.marketing_spend, s.marketing_spend.c.spend_date < day),
-        "invoices": invoices,
-        "ledger_entries": _rows(conn, s.ledger_entries, s.ledger_entries.c.ecriture_date < day),
-    }
-
-
-# Tables a store "as it stood" takes over unchanged: they carry no dates to cut them by.
-_UNDATED_TABLES = ("store_meta", "definition_overrides", "import_runs", "pipelines", "pipeline_stages",
-                   "owners", "products", "budgets")
-
-
-def _insert(conn: Connection, table, rows: list[dict]) -> None:
-    cols = set(table.c.keys())
-    rows = [{k: v for k, v in r.items() if k in cols} for r in rows]
-    for i in range(0, len(rows), 2000):
-        conn.execute(table.insert(), rows[i:i + 2000])
+    d, h, c, co, inv = s.deals, s.deal_stage_history, s.contacts, s.companies, s.invoices
+    conn.execute(d.delete())
+    cols = set(d.c.keys())
+    rows = [{k: v for k, v in deal.items() if k in cols} for deal in deals_then]
+    for i in range(0, len(rows), 5000):
+        conn.execute(d.insert(), rows[i:i + 5000])
+    conn.execute(h.delete().where(h.c.entered_at >= moment))
+    conn.execute(c.delete().where(c.c.created_at >= moment))
+    for col in _CONTACT_DATES:
+        conn.execute(c.update().where(c.c[col] >= moment).values({col: None}))
+    conn.execute(co.delete().where(co.c.created_at >= moment))
+    conn.execute(inv.delete().where(inv.c.issue_date >= day))
+    conn.execute(inv.update().where(inv.c.paid_date >= day).values(
+        paid_date=None, status=case((inv.c.status == "paid", "open"), else_=inv.c.status)))
+    conn.execute(s.ledger_entries.delete().where(s.ledger_entries.c.ecriture_date >= day))
+    conn.execute(s.marketing_spend.delete().where(s.marketing_spend.c.spend_date >= day))
+    kept_deals, kept_contacts = select(d.c.deal_id), select(c.c.contact_id)
+    dc, dco, li = s.deal_contacts, s.deal_companies, s.line_items
+    conn.execute(dc.delete().where(or_(dc.c.deal_id.notin_(kept_deals), dc.c.contact_id.notin_(kept_contacts))))
+    conn.execute(dco.delete().where(or_(dco.c.deal_id.notin_(kept_deals),
+                                        dco.c.company_id.notin_(select(co.c.company_id)))))
+    conn.execute(li.delete().where(or_(li.c.deal_id.is_(None), li.c.deal_id.notin_(kept_deals))))
 
 
 @contextmanager
-def as_of_store(engine: Engine) -> Iterator[Callable[[dict[str, list[dict]]], Engine]]:
-    """A throw-away SQLite store for the store as it was: yields `load(tables)`, which replaces
-    its dated tables with `tables` (from `store_as_of`) and returns its engine, so the metric layer
-    itself computes every figure over the data as it stood (one store reused for many weeks)."""
+def as_of_store(engine: Engine) -> Iterator[Callable[[dt.datetime, list[dict]], Engine]]:
+    """A throw-away SQLite copy of the store, brought back in time: yields `rewind(moment,
+    deals_then)`, which cuts it to `moment` (`_cut_to`) and returns its engine, so the metric layer
+    itself computes every figure over the data as it stood. One copy serves many weeks, newest
+    first (a later moment than the previous call is refused: what was cut is gone)."""
     with tempfile.TemporaryDirectory(prefix="northstar-asof-") as folder:
         url = f"sqlite:///{Path(folder) / 'as_of.db'}"
         tmp = open_store(StoreSettings(url, "a reconstructed snapshot"))
         try:
             with engine.connect() as src, tmp.begin() as dst:
-                for name in _UNDATED_TABLES:
-                    _insert(dst, s.metadata.tables[name], _rows(src, s.metadata.tables[name]))
+                for name in _COPIED_TABLES:
+                    _copy(src, dst, s.metadata.tables[name])
+            cut: list[dt.datetime] = []
 
-            def load(tables: dict[str, list[dict]]) -> Engine:
+            def rewind(moment: dt.datetime, deals_then: list[dict]) -> Engine:
+                if cut and moment > cut[-1]:
+                    raise ValueError(f"this as-of store was cut to {cut[-1]}; it cannot show {moment}")
                 with tmp.begin() as dst:
-                    for name in reversed(list(tables)):  # links before what they link
-                        dst.execute(s.metadata.tables[name].delete())
-                    for name, rows in tables.items():
-                        _insert(dst, s.metadata.tables[name], rows)
+                    _cut_to(dst, moment, deals_then)
+                cut.append(moment)
                 return tmp
 
-            yield load
+            yield rewind
         finally:
             tmp.dispose()
             store_db._ENGINES.pop(url, None)
@@ -426,9 +419,9 @@ def take_snapshot(engine: Engine, week_start: dt.date | None = None, kind: str =
 
 
 def frozen_snapshot(engine: Engine, week: dt.date, kind: str, now: dt.datetime,
-                    load: Callable[[dict[str, list[dict]]], Engine] | None = None) -> int:
+                    rewind: Callable[[dt.datetime, list[dict]], Engine] | None = None) -> int:
     """The snapshot of `week` (a Monday) computed over the store as it stood that Monday at 00:00,
-    the end of the week under review (see the module docstring); `load` reuses an `as_of_store`.
+    the end of the week under review (see the module docstring); `rewind` reuses an `as_of_store`.
     A weekly or reconstructed one that exists is returned as it is."""
     moment = dt.datetime.combine(week, dt.time())
     with engine.connect() as conn:
@@ -437,7 +430,7 @@ def frozen_snapshot(engine: Engine, week: dt.date, kind: str, now: dt.datetime,
             if existing:
                 return existing["snapshot_id"]
         defs = load_definitions(conn)
-        tables = store_as_of(conn, moment)
+        deals_then = deals_as_of(conn, moment)
     review = review_period(week, "weekly", week)
     quarter = fiscal_quarter(review[1], defs.fiscal_year_start_month)
     recent_from = fiscal_quarter(quarter[0] - dt.timedelta(days=1), defs.fiscal_year_start_month)[0]
@@ -450,13 +443,13 @@ def frozen_snapshot(engine: Engine, week: dt.date, kind: str, now: dt.datetime,
             cuts = standard_cuts(conn)
         return _metric_rows(then, cuts, review, quarter, note_of)
 
-    if load is None:
-        with as_of_store(engine) as own_load:
-            metrics = figures(own_load(tables))
+    if rewind is None:
+        with as_of_store(engine) as own:
+            metrics = figures(own(moment, deals_then))
     else:
-        metrics = figures(load(tables))
+        metrics = figures(rewind(moment, deals_then))
     deals = [{k: d[k] for k in (*_DEAL_COLS, "is_closed", "is_won")}
-             for d in tables["deals"] if _keep(d, recent_from, None)]
+             for d in deals_then if _keep(d, recent_from, None)]
     sid = _write(engine, week, kind, now, deals, metrics)
     log.info("snapshot %s of week %s (%s, as of %s): %d deals, %d metric values",
              sid, week, kind, moment, len(deals), len(metrics))
@@ -465,7 +458,7 @@ def frozen_snapshot(engine: Engine, week: dt.date, kind: str, now: dt.datetime,
 
 def reconstruct_snapshot(engine: Engine, week_start: dt.date, now: dt.datetime | None = None,
                          kind: str = "weekly",
-                         _as_of: Callable[[dict[str, list[dict]]], Engine] | None = None) -> int:
+                         _as_of: Callable[[dt.datetime, list[dict]], Engine] | None = None) -> int:
     """The snapshot of a past week rebuilt later (kind `reconstructed`, or `on_demand`): the store
     as it stood on its Monday at 00:00, as `frozen_snapshot` computes it."""
     kind = "reconstructed" if kind == "weekly" else kind
@@ -488,10 +481,11 @@ def backfill_demo_snapshots(engine: Engine, weeks: int = 12, as_of: dt.date | No
     today = as_of or utcnow().date()
     this_week = week_of(today)
     now = dt.datetime.combine(today, dt.time(7, 0)) if as_of else utcnow()
-    with as_of_store(engine) as load:
-        ids = [reconstruct_snapshot(engine, this_week - dt.timedelta(days=7 * n), now=now, _as_of=load)
-               for n in range(weeks, 0, -1)]
-        ids.append(frozen_snapshot(engine, this_week, "weekly", now, load))
+    with as_of_store(engine) as rewind:  # newest first: the copy is cut further back each week
+        ids = [frozen_snapshot(engine, this_week, "weekly", now, rewind)]
+        ids += [reconstruct_snapshot(engine, this_week - dt.timedelta(days=7 * n), now=now, _as_of=rewind)
+                for n in range(1, weeks + 1)]
+    ids.reverse()  # oldest week first
     if engine.dialect.name == "sqlite":  # fold the WAL into the file: a copied demo store is complete
         with engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -591,7 +585,7 @@ def live_differences(engine: Engine, snapshot: dict, rows: pd.DataFrame, toleran
 
 
 __all__ = ["KINDS", "SnapshotError", "fiscal_quarter", "review_period", "standard_cuts", "metric_filters",
-           "live_deals", "deals_as_of", "store_as_of", "as_of_store", "frozen_note", "take_snapshot",
+           "live_deals", "deals_as_of", "as_of_store", "frozen_note", "take_snapshot",
            "frozen_snapshot", "reconstruct_snapshot", "ensure_weekly_snapshot",
            "backfill_demo_snapshots", "list_snapshots", "get_snapshot", "snapshot_for_week",
            "previous_snapshot", "snapshot_metric_rows", "snapshot_deal_rows", "value_of", "live_differences"]
