@@ -9,7 +9,8 @@ Which period each `snapshot_metrics` row covers (period_start/period_end are sto
         weekly / reconstructed snapshot     the full week before week_start (Mon-Sun just ended)
         on_demand snapshot                  week_start .. the day it was taken (week to date)
     cut_type quarter                        the fiscal quarter containing the last day under review,
-                                            whole company (target, gap to target, forecast, coverage)
+                                            whole company (target, gap to target, forecast, coverage);
+                                            a frozen snapshot knows only its first weeks (see below)
     cut_type target                         that quarter's budget for the metric, whole company,
                                             prorated by the metric layer (budget_for_period); metrics
                                             without a budget have no target row
