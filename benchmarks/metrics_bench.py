@@ -195,7 +195,7 @@ def main() -> int:
     from metrics import Filters, compute_many
     from metrics.definitions import load_definitions
     from metrics.pages import PAGE_METRICS
-    from metrics.periods import period_range
+    from metrics.periods import fiscal_quarter
     from metrics.registry import Ctx
     from metrics.sql import stage_rules
     from store import StoreSettings, open_store
@@ -216,7 +216,7 @@ def main() -> int:
         defs = load_definitions(conn)
         rules = stage_rules(Ctx(conn, defs))
         counts = {t: conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar() for t in ("deals", "contacts")}
-    start, end = period_range("this_quarter", AS_OF, defs.fiscal_year_start_month)
+    _, start, end = fiscal_quarter(AS_OF, defs.fiscal_year_start_month)  # the whole quarter, as always measured
     filters = Filters(start, end)
     print(f"store {args.db.name}: {counts['deals']:,} deals, {counts['contacts']:,} contacts; "
           f"period {start} to {end}")

@@ -57,7 +57,7 @@ def main() -> int:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
                 page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
                 started = time.monotonic()
-                page.goto(base + "/?period=last_12_months")  # lands on the CEO page
+                page.goto(base + "/?period=trailing_12_months")  # lands on the CEO page
                 wait_for_app(page)
                 landing = time.monotonic() - started
                 cold = {path: visit(page, title, path) for title, path in PAGES}

@@ -6,6 +6,7 @@ import datetime as dt
 import sys
 import time
 
+from metrics.periods import date_problem
 from store import mask, open_store, resolve_store
 from store.db import reset_store, upgrade_store
 
@@ -16,9 +17,13 @@ def _as_of(text: str | None) -> dt.date:
     if not text:
         return dt.datetime.now(dt.timezone.utc).date()
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise DemoError(f"--as-of {text!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-06-30.") from None
+    problem = date_problem(day, "--as-of")
+    if problem:
+        raise DemoError(f"{problem}.")
+    return day
 
 
 class _ProgressLine:

@@ -6,14 +6,19 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
+from metrics.periods import date_problem
 from store import StoreError, open_store
 
 
 def _week(text: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-23") from None
+    problem = date_problem(day, "--week")
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return day
 
 
 def _cmd_snapshot(args: argparse.Namespace) -> int:
@@ -61,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "pipeline for a week's revenue meeting. A weekly snapshot is taken once per "
                                    "week and never changed; run it from cron every Monday morning.")
     p.add_argument("--week", type=_week, help="any day of the week to snapshot (default: this week; "
-                                              "a past week is rebuilt from deal history)")
+                                              "a past week is rebuilt as the store stood at its end)")
     p.add_argument("--on-demand", action="store_true", help="take an extra snapshot now, beside the weekly one")
     p.add_argument("--list", action="store_true", help="list the snapshots and exit")
     p.set_defaults(handler=_cmd_snapshot)

@@ -73,9 +73,14 @@ class WeekReport:
         if part.empty:
             return pd.DataFrame(columns=["label"])
         part = part.assign(cut=part.cut_type.str.replace("_", " ") + ": " + part.cut_value)
-        table = part.pivot_table(index=["metric_id", "label"], columns="cut", values="value", aggfunc="first",
-                                 sort=False, dropna=False)
-        return table.reset_index().drop(columns="metric_id")
+        # one value per (metric, cut): a plain pivot, rows in registry order, columns in cut order
+        # (pivot_table with sort=False mixes the rows up and leaves all but the first empty)
+        table = part.pivot(index="metric_id", columns="cut", values="value")
+        table = table.reindex(index=part.metric_id.drop_duplicates(), columns=part.cut.drop_duplicates())
+        labels = part.drop_duplicates("metric_id").set_index("metric_id").label
+        table.insert(0, "label", labels.reindex(table.index))
+        table.columns.name = None
+        return table.reset_index(drop=True)
 
     def sections(self) -> dict[str, pd.DataFrame]:
         """Every section as a table, in page order (the XLSX sheets and the HTML tables)."""

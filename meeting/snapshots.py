@@ -9,7 +9,8 @@ Which period each `snapshot_metrics` row covers (period_start/period_end are sto
         weekly / reconstructed snapshot     the full week before week_start (Mon-Sun just ended)
         on_demand snapshot                  week_start .. the day it was taken (week to date)
     cut_type quarter                        the fiscal quarter containing the last day under review,
-                                            whole company (target, gap to target, forecast, coverage)
+                                            whole company (target, gap to target, forecast, coverage);
+                                            a frozen snapshot knows only its first weeks (see below)
     cut_type target                         that quarter's budget for the metric, whole company,
                                             prorated by the metric layer (budget_for_period); metrics
                                             without a budget have no target row
@@ -19,7 +20,18 @@ previous fiscal quarter, or changed since the previous snapshot), so the waterfa
 and lost deals from deleted ones.
 
 Kinds: `weekly` (one per week, the first taken wins), `on_demand` (any number), `reconstructed`
-(a past week rebuilt from deal_stage_history by `backfill_demo_snapshots`; counts as the weekly one).
+(a past week rebuilt later, e.g. by `backfill_demo_snapshots`; counts as the weekly one).
+
+Frozen at the end of the review week: a weekly or reconstructed snapshot (and an on-demand one of a
+past week) computes every figure, week and quarter alike, over the store as it stood on its
+Monday at 00:00 (`as_of_store`): deals at their stage of then (deal_stage_history), only deals,
+contacts and companies created by then, contacts' lifecycle dates and first touches reached by
+then, spend, invoices and ledger entries dated by then, invoices unpaid if paid later. Whether the
+week is taken live on its Monday or rebuilt months later, it gets the same figures; a deal won
+later is never in them. What the store keeps no history of (a deal's region, product line, owner
+or source, a contact's region, source or disqualification, an invoice's void status, budgets, the
+shared definitions) is read as it is when the snapshot is taken, and each row's note says which.
+An on-demand snapshot of the current week is the live store of the moment (week to date).
 """
 from __future__ import annotations
 
@@ -31,10 +43,16 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, and_, desc, func, or_, select, text
+from sqlalchemy import Connection, Engine, and_, case, desc, func, or_, select, text
 
 from metrics import REGISTRY, Filters, compute_many, get_definitions
-from store import StoreError, bump_data_version, schema as s, utcnow
+from metrics.definitions import load_definitions
+from metrics.finance_details import BUDGET_ACTUALS
+from metrics.registry import Ctx, NotAvailable
+from metrics.sales import budget_for_period
+from metrics.sql import stage_rules
+from store import StoreError, StoreSettings, bump_data_version, open_store, schema as s, utcnow
+from store import db as store_db
 from store.db import data_version
 
 from .decisions import week_of
@@ -46,9 +64,14 @@ WEEKLY_KINDS = ("weekly", "reconstructed")
 WEEK_CUTS = ("total", "region", "product_line")
 QUARTER_CUT = "quarter"
 TARGET_CUT = "target"
-# Metrics that read the open pipeline as it stands: a reconstructed snapshot computes them over
-# the deals as they were (see `reconstruct_snapshot`), the others from today's store.
-STATE_METRICS = ("open_pipeline", "weighted_pipeline", "pipeline_coverage", "sales_velocity", "forecast")
+# What a frozen snapshot reads as it is when taken, by source table of a metric (no history kept).
+UNDATED = {
+    "deals": "deal region, product line, owner and source (and amount or close date where stage history "
+             "lacks them)",
+    "contacts": "contact region, source and disqualification",
+    "invoices": "invoice void or uncollectible status",
+    "budgets": "budgets",
+}
 
 
 class SnapshotError(StoreError):
@@ -105,25 +128,33 @@ def metric_filters(row: dict) -> Filters:
     return _filters(cut, row["cut_value"], row["period_start"], row["period_end"])
 
 
+def frozen_note(metric_id: str, moment: dt.datetime, taken_on: dt.date) -> str:
+    """The note on a frozen snapshot's row: as of when, and what was read as it is on `taken_on`."""
+    note = f"as of {moment:%Y-%m-%d %H:%M}: only what had happened by then"
+    undated = [UNDATED[src] for src in UNDATED if src in REGISTRY[metric_id].sources]
+    if metric_id in ("leads_not_followed_up", "follow_up_rate"):
+        undated.append("the SLA clock (a lead that became MQL less than the SLA before then counts as due "
+                       "and not followed up)")
+    undated.append("shared definitions")
+    return f"{note}; as of {taken_on:%Y-%m-%d} (no history kept): {'; '.join(undated)}"
+
+
 def _metric_rows(engine: Engine, cuts: list[tuple[str, str]], review: tuple[dt.date, dt.date],
-                 quarter: tuple[dt.date, dt.date], state_engine: Engine | None = None,
-                 state_note: str | None = None) -> list[dict]:
-    """Every registry metric for every cut; with `state_engine`, the metrics that read the open
-    pipeline (STATE_METRICS) are computed there instead (a store holding the deals as they were)."""
+                 quarter: tuple[dt.date, dt.date],
+                 note_of: Callable[[str], str] | None = None) -> list[dict]:
+    """Every registry metric for every cut, computed on `engine`; `note_of(metric_id)` is put
+    before each row's own note (why a value is not available)."""
     ids = list(REGISTRY)
-    state_ids = [m for m in ids if m in STATE_METRICS] if state_engine is not None else []
     plan = [(ct, cv, review) for ct, cv in cuts] + [(QUARTER_CUT, "", quarter)]
     rows = []
     for cut_type, cut_value, (start, end) in plan:
         f = _filters("total" if cut_type == QUARTER_CUT else cut_type, cut_value, start, end)
-        values = compute_many(engine, [m for m in ids if m not in state_ids], f)
-        if state_ids:
-            values.update(compute_many(state_engine, state_ids, f))
+        values = compute_many(engine, ids, f)
         for mid in ids:
             mv = values[mid]
             note = mv.reason
-            if mid in state_ids and state_note:
-                note = f"{state_note}; {note}" if note else state_note
+            if note_of is not None:
+                note = f"{note_of(mid)}; {note}" if note else note_of(mid)
             rows.append({"metric_id": mid, "cut_type": cut_type, "cut_value": cut_value,
                          "period_start": start, "period_end": end,
                          "value": None if mv.value is None else float(mv.value),
@@ -134,10 +165,6 @@ def _metric_rows(engine: Engine, cuts: list[tuple[str, str]], review: tuple[dt.d
 def _target_rows(engine: Engine, quarter: tuple[dt.date, dt.date]) -> list[dict]:
     """The quarter's budget of each budgeted metric, prorated as the metric layer does
     (metrics.sales.budget_for_period); `target_revenue` is the North Star's target."""
-    from metrics.definitions import load_definitions
-    from metrics.finance_details import BUDGET_ACTUALS
-    from metrics.registry import Ctx, NotAvailable
-    from metrics.sales import budget_for_period
     b = s.budgets
     f = Filters(*quarter)
     rows: dict[str, dict] = {}
@@ -164,9 +191,6 @@ def _target_rows(engine: Engine, quarter: tuple[dt.date, dt.date]) -> list[dict]
 
 def _stage_flags(conn: Connection) -> dict[tuple[str, str], tuple[bool, bool]]:
     """(pipeline, stage) -> (is_closed, is_won), by the metric layer's stage rules (one truth)."""
-    from metrics.definitions import load_definitions
-    from metrics.registry import Ctx
-    from metrics.sql import stage_rules
     rules = stage_rules(Ctx(conn, load_definitions(conn)))
     flags = {key: (False, False) for key in rules.probability}
     for pid, stages in rules.lost.items():
@@ -208,9 +232,10 @@ def deals_as_of(conn: Connection, moment: dt.datetime) -> list[dict]:
 
     A deal's stage, amount and close date are those of its last history row entered before
     `moment` (or its first row, when history starts later; amount or close date missing on that
-    row: the deal's current one); a deal without history keeps its current state. Deals created
-    after `moment`, or deleted since, are left out. The forecast category is the one deals in that
-    stage carry today.
+    row: the deal's current one); a deal without history keeps its current state, except that one
+    closed after `moment` (close date on or after its day) is left out: it was not closed then,
+    and its stage of then is unknown. Deals created after `moment`, or deleted since, are left
+    out. The forecast category is the one deals in that stage carry today.
     """
     flags = _stage_flags(conn)
     h = s.deal_stage_history
@@ -239,6 +264,8 @@ def deals_as_of(conn: Connection, moment: dt.datetime) -> list[dict]:
             d["close_date"] = past.close_date if past.close_date is not None else d["close_date"]
             d["forecast_category"] = category.get(past.stage_id)
         d["is_closed"], d["is_won"] = flags.get((d["pipeline_id"], d["stage_id"]), (False, False))
+        if past is None and d["is_closed"] and (d["close_date"] is None or d["close_date"] >= moment.date()):
+            continue
         if d["is_closed"]:
             d["forecast_category"] = None
         if not d["is_closed"]:
@@ -247,45 +274,82 @@ def deals_as_of(conn: Connection, moment: dt.datetime) -> list[dict]:
     return out
 
 
-# Tables a store of "the deals as they were" needs besides deals, for the deal metrics to run
-# (companies / line items only when definitions take region / product line from them).
-_AS_OF_TABLES = ("store_meta", "definition_overrides", "pipelines", "pipeline_stages", "owners", "budgets")
+# Contacts' lifecycle dates, each reached by `moment` or not yet (then emptied).
+_CONTACT_DATES = ("became_lead_at", "became_mql_at", "became_sql_at", "became_opportunity_at",
+                  "became_customer_at", "first_sales_touch_at")
+# What an as-of store copies from the live one: everything the metrics read except the deals,
+# which `deals_as_of` rebuilds for each moment.
+_COPIED_TABLES = ("store_meta", "definition_overrides", "import_runs", "pipelines", "pipeline_stages",
+                  "owners", "products", "budgets", "deal_stage_history", "contacts", "deal_contacts",
+                  "companies", "deal_companies", "line_items", "marketing_spend", "invoices", "ledger_entries")
+
+
+def _copy(src: Connection, dst: Connection, table) -> None:
+    batch = []
+    for row in src.execute(select(table)).mappings():
+        batch.append(dict(row))
+        if len(batch) == 5000:
+            dst.execute(table.insert(), batch)
+            batch = []
+    if batch:
+        dst.execute(table.insert(), batch)
+
+
+def _cut_to(conn: Connection, moment: dt.datetime, deals_then: list[dict]) -> None:
+    """Bring an as-of store's tables back to `moment` (see the module docstring): the deals are
+    `deals_then`; stage history entered, contacts and companies created, spend, invoices (by issue
+    date) and ledger entries (by entry date) dated from `moment` on go; contacts' lifecycle dates and
+    first touches from then on are emptied, invoices paid from then on are unpaid (status `open`);
+    links and line items of what went go too. Only ever removes: moments must not increase."""
+    day = moment.date()
+    d, h, c, co, inv = s.deals, s.deal_stage_history, s.contacts, s.companies, s.invoices
+    conn.execute(d.delete())
+    cols = set(d.c.keys())
+    rows = [{k: v for k, v in deal.items() if k in cols} for deal in deals_then]
+    for i in range(0, len(rows), 5000):
+        conn.execute(d.insert(), rows[i:i + 5000])
+    conn.execute(h.delete().where(h.c.entered_at >= moment))
+    conn.execute(c.delete().where(c.c.created_at >= moment))
+    for col in _CONTACT_DATES:
+        conn.execute(c.update().where(c.c[col] >= moment).values({col: None}))
+    conn.execute(co.delete().where(co.c.created_at >= moment))
+    conn.execute(inv.delete().where(inv.c.issue_date >= day))
+    conn.execute(inv.update().where(inv.c.paid_date >= day).values(
+        paid_date=None, status=case((inv.c.status == "paid", "open"), else_=inv.c.status)))
+    conn.execute(s.ledger_entries.delete().where(s.ledger_entries.c.ecriture_date >= day))
+    conn.execute(s.marketing_spend.delete().where(s.marketing_spend.c.spend_date >= day))
+    kept_deals, kept_contacts = select(d.c.deal_id), select(c.c.contact_id)
+    dc, dco, li = s.deal_contacts, s.deal_companies, s.line_items
+    conn.execute(dc.delete().where(or_(dc.c.deal_id.notin_(kept_deals), dc.c.contact_id.notin_(kept_contacts))))
+    conn.execute(dco.delete().where(or_(dco.c.deal_id.notin_(kept_deals),
+                                        dco.c.company_id.notin_(select(co.c.company_id)))))
+    conn.execute(li.delete().where(or_(li.c.deal_id.is_(None), li.c.deal_id.notin_(kept_deals))))
 
 
 @contextmanager
-def as_of_store(engine: Engine) -> Iterator[Callable[[list[dict]], Engine]]:
-    """A throw-away SQLite store for the pipeline as it was: yields `load(deals_then)`, which
-    replaces its deals and returns its engine, so the metric layer itself computes the
-    pipeline metrics over the deals as they stood (one store reused for many weeks)."""
-    from store import StoreSettings, open_store
-    from store import db as store_db
-    defs = get_definitions(engine)
-    tables = list(_AS_OF_TABLES)
-    if defs.get("dimensions.region_from") == "company":
-        tables += ["companies", "deal_companies"]
-    if defs.get("dimensions.product_line_from") == "line_items":
-        tables += ["products", "line_items"]
+def as_of_store(engine: Engine) -> Iterator[Callable[[dt.datetime, list[dict]], Engine]]:
+    """A throw-away SQLite copy of the store, brought back in time: yields `rewind(moment,
+    deals_then)`, which cuts it to `moment` (`_cut_to`) and returns its engine, so the metric layer
+    itself computes every figure over the data as it stood. One copy serves many weeks, newest
+    first (a later moment than the previous call is refused: what was cut is gone)."""
     with tempfile.TemporaryDirectory(prefix="northstar-asof-") as folder:
         url = f"sqlite:///{Path(folder) / 'as_of.db'}"
         tmp = open_store(StoreSettings(url, "a reconstructed snapshot"))
         try:
             with engine.connect() as src, tmp.begin() as dst:
-                for name in tables:
-                    t = s.metadata.tables[name]
-                    rows = [dict(r) for r in src.execute(select(t)).mappings()]
-                    for i in range(0, len(rows), 2000):
-                        dst.execute(t.insert(), rows[i:i + 2000])
-            cols = set(s.deals.c.keys())
+                for name in _COPIED_TABLES:
+                    _copy(src, dst, s.metadata.tables[name])
+            cut: list[dt.datetime] = []
 
-            def load(deals_then: list[dict]) -> Engine:
-                rows = [{k: v for k, v in d.items() if k in cols} for d in deals_then]
+            def rewind(moment: dt.datetime, deals_then: list[dict]) -> Engine:
+                if cut and moment > cut[-1]:
+                    raise ValueError(f"this as-of store was cut to {cut[-1]}; it cannot show {moment}")
                 with tmp.begin() as dst:
-                    dst.execute(s.deals.delete())
-                    for i in range(0, len(rows), 2000):
-                        dst.execute(s.deals.insert(), rows[i:i + 2000])
+                    _cut_to(dst, moment, deals_then)
+                cut.append(moment)
                 return tmp
 
-            yield load
+            yield rewind
         finally:
             tmp.dispose()
             store_db._ENGINES.pop(url, None)
@@ -325,8 +389,10 @@ def take_snapshot(engine: Engine, week_start: dt.date | None = None, kind: str =
                   now: dt.datetime | None = None) -> int:
     """Take (or, for a weekly one that exists, return) the snapshot of a week; returns its id.
 
-    The current week is taken from the live store. A past week is rebuilt from deal history
-    (kind `reconstructed`), as `backfill_demo_snapshots` does. A future week is refused.
+    A weekly snapshot holds the store as it stood at the end of the week under review (its Monday
+    00:00), whether the week is the current one or a past one (kind `reconstructed`, as
+    `backfill_demo_snapshots` does). An on-demand one of the current week is the live store of
+    the moment. A future week is refused.
     """
     if kind not in ("weekly", "on_demand"):
         raise SnapshotError(f"Snapshot kind {kind!r} is not one of weekly, on_demand.")
@@ -339,10 +405,7 @@ def take_snapshot(engine: Engine, week_start: dt.date | None = None, kind: str =
     if week < this_week:
         return reconstruct_snapshot(engine, week, now=now, kind=kind)
     if kind == "weekly":
-        with engine.connect() as conn:
-            existing = _find(conn, week, WEEKLY_KINDS)
-        if existing:
-            return existing["snapshot_id"]
+        return frozen_snapshot(engine, week, "weekly", now)
     defs = get_definitions(engine)
     review = review_period(week, kind, now.date())
     quarter = fiscal_quarter(review[1], defs.fiscal_year_start_month)
@@ -356,35 +419,51 @@ def take_snapshot(engine: Engine, week_start: dt.date | None = None, kind: str =
     return sid
 
 
-def reconstruct_snapshot(engine: Engine, week_start: dt.date, now: dt.datetime | None = None,
-                         kind: str = "weekly", _as_of: Callable[[list[dict]], Engine] | None = None) -> int:
-    """The snapshot of a past week rebuilt from deal_stage_history: the deals as they stood on its
-    Monday at 00:00; the pipeline metrics (STATE_METRICS) computed over those deals, the others
-    from today's store for the periods that week reviewed."""
-    now = now or utcnow()
-    week = week_of(week_start)
-    kind = "reconstructed" if kind == "weekly" else kind
+def frozen_snapshot(engine: Engine, week: dt.date, kind: str, now: dt.datetime,
+                    rewind: Callable[[dt.datetime, list[dict]], Engine] | None = None) -> int:
+    """The snapshot of `week` (a Monday) computed over the store as it stood that Monday at 00:00,
+    the end of the week under review (see the module docstring); `rewind` reuses an `as_of_store`.
+    A weekly or reconstructed one that exists is returned as it is."""
     moment = dt.datetime.combine(week, dt.time())
     with engine.connect() as conn:
-        if kind == "reconstructed":
+        if kind in WEEKLY_KINDS:
             existing = _find(conn, week, WEEKLY_KINDS)
             if existing:
                 return existing["snapshot_id"]
-        defs = get_definitions(engine)
-        review = review_period(week, "weekly", week)
-        quarter = fiscal_quarter(review[1], defs.fiscal_year_start_month)
-        recent_from = fiscal_quarter(quarter[0] - dt.timedelta(days=1), defs.fiscal_year_start_month)[0]
+        defs = load_definitions(conn)
         deals_then = deals_as_of(conn, moment)
-        cuts = standard_cuts(conn)
-    note = f"pipeline as of {moment:%Y-%m-%d %H:%M}, rebuilt from deal history"
-    if _as_of is None:
-        with as_of_store(engine) as load:
-            metrics = _metric_rows(engine, cuts, review, quarter, state_engine=load(deals_then), state_note=note)
+    review = review_period(week, "weekly", week)
+    quarter = fiscal_quarter(review[1], defs.fiscal_year_start_month)
+    recent_from = fiscal_quarter(quarter[0] - dt.timedelta(days=1), defs.fiscal_year_start_month)[0]
+
+    def note_of(metric_id: str) -> str:
+        return frozen_note(metric_id, moment, now.date())
+
+    def figures(then: Engine) -> list[dict]:
+        with then.connect() as conn:
+            cuts = standard_cuts(conn)
+        return _metric_rows(then, cuts, review, quarter, note_of)
+
+    if rewind is None:
+        with as_of_store(engine) as own:
+            metrics = figures(own(moment, deals_then))
     else:
-        metrics = _metric_rows(engine, cuts, review, quarter, state_engine=_as_of(deals_then), state_note=note)
+        metrics = figures(rewind(moment, deals_then))
     deals = [{k: d[k] for k in (*_DEAL_COLS, "is_closed", "is_won")}
              for d in deals_then if _keep(d, recent_from, None)]
-    return _write(engine, week, kind, now, deals, metrics)
+    sid = _write(engine, week, kind, now, deals, metrics)
+    log.info("snapshot %s of week %s (%s, as of %s): %d deals, %d metric values",
+             sid, week, kind, moment, len(deals), len(metrics))
+    return sid
+
+
+def reconstruct_snapshot(engine: Engine, week_start: dt.date, now: dt.datetime | None = None,
+                         kind: str = "weekly",
+                         _as_of: Callable[[dt.datetime, list[dict]], Engine] | None = None) -> int:
+    """The snapshot of a past week rebuilt later (kind `reconstructed`, or `on_demand`): the store
+    as it stood on its Monday at 00:00, as `frozen_snapshot` computes it."""
+    kind = "reconstructed" if kind == "weekly" else kind
+    return frozen_snapshot(engine, week_of(week_start), kind, now or utcnow(), _as_of)
 
 
 def ensure_weekly_snapshot(engine: Engine, now: dt.datetime | None = None) -> int | None:
@@ -399,14 +478,15 @@ def ensure_weekly_snapshot(engine: Engine, now: dt.datetime | None = None) -> in
 
 def backfill_demo_snapshots(engine: Engine, weeks: int = 12, as_of: dt.date | None = None) -> list[int]:
     """The weekly snapshots of the `weeks` weeks before the week of `as_of` (default today),
-    rebuilt from deal history, plus this week's live one; weeks that have one are kept."""
+    rebuilt as they stood (kind `reconstructed`), plus this week's; weeks that have one are kept."""
     today = as_of or utcnow().date()
     this_week = week_of(today)
-    with as_of_store(engine) as load:
-        ids = [reconstruct_snapshot(engine, this_week - dt.timedelta(days=7 * n), _as_of=load)
-               for n in range(weeks, 0, -1)]
     now = dt.datetime.combine(today, dt.time(7, 0)) if as_of else utcnow()
-    ids.append(take_snapshot(engine, this_week, kind="weekly", now=now))
+    with as_of_store(engine) as rewind:  # newest first: the copy is cut further back each week
+        ids = [frozen_snapshot(engine, this_week, "weekly", now, rewind)]
+        ids += [reconstruct_snapshot(engine, this_week - dt.timedelta(days=7 * n), now=now, _as_of=rewind)
+                for n in range(1, weeks + 1)]
+    ids.reverse()  # oldest week first
     if engine.dialect.name == "sqlite":  # fold the WAL into the file: a copied demo store is complete
         with engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -506,6 +586,7 @@ def live_differences(engine: Engine, snapshot: dict, rows: pd.DataFrame, toleran
 
 
 __all__ = ["KINDS", "SnapshotError", "fiscal_quarter", "review_period", "standard_cuts", "metric_filters",
-           "live_deals", "deals_as_of", "take_snapshot", "reconstruct_snapshot", "ensure_weekly_snapshot",
+           "live_deals", "deals_as_of", "as_of_store", "frozen_note", "take_snapshot",
+           "frozen_snapshot", "reconstruct_snapshot", "ensure_weekly_snapshot",
            "backfill_demo_snapshots", "list_snapshots", "get_snapshot", "snapshot_for_week",
            "previous_snapshot", "snapshot_metric_rows", "snapshot_deal_rows", "value_of", "live_differences"]

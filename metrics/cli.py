@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import sys
 
+from metrics.periods import period_problem
 from store import open_store
 
 
@@ -94,6 +95,10 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
     if bool(args.metric) != bool(args.by):
         print("error: --metric and --by go together (e.g. --metric won_revenue --by month); "
               "without both, every metric is printed", file=sys.stderr)
+        return 2
+    problem = period_problem(args.start, args.end, ("--from", "--to"))
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     try:
         filters = _filters(args)

@@ -21,6 +21,7 @@ from meeting.snapshots import SnapshotError, list_snapshots, take_snapshot
 from meeting.waterfall import CATEGORIES, LABELS
 from metrics import REGISTRY
 from metrics.format import format_value
+from metrics.periods import date_problem
 from ui import cache
 from ui.context import actor, get_context, user_can
 from ui.tables import table
@@ -112,7 +113,8 @@ def _quarter(report: WeekReport) -> None:
     if q.empty:
         st.info("This snapshot has no quarter values.")
         return
-    st.caption(f"Fiscal quarter {report.quarter[0]} to {report.quarter[1]}, as it stood when the snapshot was taken.")
+    st.caption(f"Fiscal quarter {report.quarter[0]} to {report.quarter[1]}, to date as the store stood at the end "
+               f"of the week under review ({report.week_start} 00:00).")
     ids = [m for m in ("target_revenue", "north_star", "gap_to_target", "forecast", "pipeline_coverage") if m in q.index]
     for col, mid in zip(st.columns(len(ids)), ids):
         col.metric(q.loc[mid, "label"], _fmt(q.loc[mid, "value"], q.loc[mid, "unit"]), border=True)
@@ -255,9 +257,15 @@ options = sorted(set(weeks) | {this_week}, reverse=True)
 # under a plain session key.
 if WEEK_KEPT not in st.session_state and st.query_params.get("week"):
     try:
-        st.session_state[WEEK_KEPT] = dec.week_of(dt.date.fromisoformat(st.query_params["week"]))
+        linked = dt.date.fromisoformat(st.query_params["week"])
     except ValueError:
         st.toast(f"Ignored week={st.query_params['week']!r} in the link: not a date like 2026-11-16.")
+    else:
+        problem = date_problem(linked, "week")
+        if problem:
+            st.warning(f"Ignored the link's {problem}; showing this week.", icon=":material/link_off:")
+        else:
+            st.session_state[WEEK_KEPT] = dec.week_of(linked)
 if st.session_state.get(WEEK_KEPT) in options:
     st.session_state["meeting_week"] = st.session_state[WEEK_KEPT]
 elif st.session_state.get("meeting_week") not in options:
@@ -291,7 +299,7 @@ except SnapshotError as exc:
     st.stop()
 
 snap = report.snapshot
-kind = {"weekly": "weekly", "on_demand": "on demand", "reconstructed": "rebuilt from deal history"}[snap["kind"]]
+kind = {"weekly": "weekly", "on_demand": "on demand", "reconstructed": "rebuilt as the store stood then"}[snap["kind"]]
 st.caption(f"Snapshot {snap['snapshot_id']} ({kind}), taken {snap['taken_at']:%Y-%m-%d %H:%M} UTC · "
            f"week under review {report.review[0]} to {report.review[1]} · compared with "
            + (f"the meeting of {report.previous['week_start']}" if report.previous else "no earlier meeting"))

@@ -3,6 +3,8 @@
 On the first run of a session the widgets take their values from the query string; on every run
 the query string is rewritten from the widgets (page switches drop it, this puts it back).
 Query keys: period, from, to, compare, region, product_line, owner, team, pipeline, source, locale.
+Periods are the presets of metrics.periods (none reaches past today) or custom dates; older period
+names in links (fiscal_year, last_12_months, quarter_to_date) open the preset they now stand for.
 """
 from __future__ import annotations
 
@@ -12,13 +14,18 @@ from dataclasses import dataclass
 import streamlit as st
 
 from metrics.filters import Filters
+from metrics.periods import (EARLIEST, LATEST, PERIOD_ALIASES, period_problem, period_range,
+                             previous_range, to_date_comparison)
 from store import utcnow
 
 from .labels import display
 
 PERIODS = {
-    "this_week": "This week", "this_month": "This month", "this_quarter": "This quarter",
-    "fiscal_year": "Fiscal year", "last_12_months": "Last 12 months", "custom": "Custom dates",
+    "this_week": "This week to date", "last_week": "Last week", "this_month": "This month to date",
+    "last_month": "Last month", "this_quarter": "Quarter to date", "last_quarter": "Last quarter",
+    "this_year": "Fiscal year to date", "last_year": "Last fiscal year",
+    "last_12_full_months": "Last 12 full months", "trailing_12_months": "Trailing 12 months",
+    "custom": "Custom dates",
 }
 COMPARES = {"previous": "Previous period", "last_year": "Same period last year", "none": "No comparison"}
 LOCALES = ("en-US", "fr-FR")
@@ -35,7 +42,9 @@ SLICES = {
 }
 SLICE_LABELS = {"region": "Region", "product_line": "Product line", "owner": "Owner", "team": "Team",
                 "pipeline": "Pipeline", "source": "Source"}
+VALID_SHOWN = 12  # valid values a link's warning lists before "and N more"
 _INIT_FLAG = "_ns_filters_from_url"
+_WARNINGS = "_ns_filter_warnings"  # what a link asked for that could not be shown, until a filter changes
 _KEEP = "_ns_keep_"  # a copy of each filter widget's value that outlives page switches
 
 
@@ -49,8 +58,10 @@ def _restore(key: str) -> None:
 
 
 def _remember(key: str) -> None:
-    """on_change of a filter widget (and after drawing it): keep its value."""
+    """on_change of a filter widget (and after drawing it): keep its value; the link's warnings
+    are answered by the change."""
     st.session_state[_KEEP + key] = st.session_state[key]
+    st.session_state.pop(_WARNINGS, None)
 
 
 def _kept(key: str, default=None):
@@ -78,33 +89,89 @@ def _option_values(options: dict, name: str) -> list[str]:
     return [o[0] if isinstance(o, tuple) else o for o in options.get(name, [])]
 
 
-def _parse_date(text: str | None) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(text) if text else None
-    except ValueError:
+def _warn(message: str) -> None:
+    st.session_state.setdefault(_WARNINGS, []).append(message)
+
+
+def match_value(given: str, choices: dict[str, str]) -> tuple[str | None, list[str]]:
+    """The choice a link's value stands for: an exact value, else the one value or label (e.g. an
+    owner's name, a source's on-screen name) equal to it ignoring case. Returns (value, []) when
+    found, (None, candidates) when it is ambiguous, (None, []) when nothing matches.
+    `choices`: value -> on-screen label."""
+    if given in choices:
+        return given, []
+    folded = given.casefold()
+    hits = [v for v, label in choices.items() if folded in (v.casefold(), str(label).casefold())]
+    if len(hits) == 1:
+        return hits[0], []
+    return None, hits
+
+
+def _valid_text(choices: dict[str, str]) -> str:
+    shown = [v if str(label) == v else f"{v} ({label})" for v, label in list(choices.items())[:VALID_SHOWN]]
+    more = len(choices) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "") if shown else "none in this store"
+
+
+def _from_url(key: str, given: str, choices: dict[str, str], what: str) -> str | None:
+    """A link's `key=given` as one of `choices`, or None with a warning naming it and the valid values."""
+    value, candidates = match_value(given, choices)
+    if value is None and candidates:
+        _warn(f"The link's {key}={given!r} is ambiguous: it could be {', '.join(candidates)}; ignored.")
+    elif value is None:
+        _warn(f"The link's {key}={given!r} is not a known {what}; ignored. Valid values: {_valid_text(choices)}.")
+    return value
+
+
+def _url_period(qp) -> tuple[dt.date, dt.date] | None:
+    """The custom period from= to= of a link, or None (with a warning naming what is wrong)."""
+    instead = f"showing {PERIODS[DEFAULT_PERIOD]} instead"
+    dates = []
+    for key in ("from", "to"):
+        text = qp.get(key)
+        if not text:
+            _warn(f"The link's custom period has no {key}= date; {instead}.")
+            return None
+        try:
+            dates.append(dt.date.fromisoformat(text))
+        except ValueError:
+            _warn(f"The link's {key}={text!r} is not a date like 2026-01-31; {instead}.")
+            return None
+    problem = period_problem(*dates)
+    if problem:
+        _warn(f"The link's {problem}; {instead}.")
         return None
+    return dates[0], dates[1]
 
 
 def init_from_url(options: dict, default_locale: str) -> None:
-    """Once per session: take the filter values from the query string (unknown values dropped)."""
+    """Once per session: take the filter values from the query string. A value matching no choice
+    exactly is taken when it names one choice ignoring case (?region=france opens France); else it
+    is dropped with a warning naming it and the valid values (shown until a filter changes)."""
     if st.session_state.get(_INIT_FLAG):
         return
     qp = st.query_params
-    period = qp.get("period", DEFAULT_PERIOD)
-    _keep("f_period", period if period in PERIODS else DEFAULT_PERIOD)
-    compare = qp.get("compare", DEFAULT_COMPARE)
-    _keep("f_compare", compare if compare in COMPARES else DEFAULT_COMPARE)
-    locale = qp.get("locale", default_locale)
-    _keep("f_locale", locale if locale in LOCALES else default_locale)
-    start, end = _parse_date(qp.get("from")), _parse_date(qp.get("to"))
+    period = DEFAULT_PERIOD
+    if "period" in qp:  # an older name stands for its preset (metrics.periods.PERIOD_ALIASES)
+        given = qp["period"]
+        period = _from_url("period", PERIOD_ALIASES.get(given.casefold(), given), PERIODS, "period")
+    _keep("f_period", period or DEFAULT_PERIOD)
+    compare = _from_url("compare", qp["compare"], COMPARES, "comparison") if "compare" in qp else DEFAULT_COMPARE
+    _keep("f_compare", compare or DEFAULT_COMPARE)
+    locale = _from_url("locale", qp["locale"], {lo: lo for lo in LOCALES}, "number format") if "locale" in qp \
+        else default_locale
+    _keep("f_locale", locale or default_locale)
     if _kept("f_period") == "custom":
-        if start and end and start <= end:
-            _keep("f_custom", (start, end))
+        custom = _url_period(qp)
+        if custom:
+            _keep("f_custom", custom)
         else:
             _keep("f_period", DEFAULT_PERIOD)
     for qkey, (skey, _field, opt) in SLICES.items():
-        allowed = set(_option_values(options, opt))
-        _keep(skey, [v for v in qp.get_all(qkey) if v in allowed])
+        labels = dict(o for o in options.get(opt, []) if isinstance(o, tuple))
+        choices = {v: labels.get(v, display(qkey, v)) for v in _option_values(options, opt)}
+        found = [_from_url(qkey, v, choices, SLICE_LABELS[qkey].lower()) for v in qp.get_all(qkey)]
+        _keep(skey, list(dict.fromkeys(v for v in found if v)))
     st.session_state[_INIT_FLAG] = True
 
 
@@ -125,7 +192,6 @@ def _write_url(values: dict[str, str | list[str]]) -> None:
 def render_filters(options: dict, fiscal_year_start_month: int, default_locale: str,
                    currency: str, today: dt.date | None = None) -> FilterState:
     """Draw the sidebar filters and return the FilterState of this run."""
-    from metrics.periods import period_range, to_date_comparison
     init_from_url(options, default_locale)
     today = today or utcnow().date()
     sb = st.sidebar
@@ -140,13 +206,19 @@ def render_filters(options: dict, fiscal_year_start_month: int, default_locale: 
     if period == "custom":
         if _kept("f_custom") is None:
             _keep("f_custom", period_range("this_month", today, fiscal_year_start_month))
-        picked = widget(sb.date_input, "f_custom", "Dates", format="YYYY-MM-DD")
+        picked = widget(sb.date_input, "f_custom", "Dates", format="YYYY-MM-DD", min_value=EARLIEST,
+                        max_value=LATEST)
         if isinstance(picked, (tuple, list)) and len(picked) == 2:
             start, end = picked
         elif isinstance(picked, (tuple, list)) and picked:  # first click of a new range
             start = end = picked[0]
         else:
             start, end = period_range("this_month", today, fiscal_year_start_month)
+        problem = period_problem(start, end)
+        if problem:  # a range picked longer than the longest period served
+            st.warning(f"{problem[0].upper()}{problem[1:]}; showing {PERIODS[DEFAULT_PERIOD]} instead.",
+                       icon=":material/date_range:")
+            start, end = period_range(DEFAULT_PERIOD, today, fiscal_year_start_month)
     else:
         start, end = period_range(period, today, fiscal_year_start_month)
     compare_kind = widget(sb.selectbox, "f_compare", "Compare to", list(COMPARES), format_func=COMPARES.get)
@@ -162,14 +234,19 @@ def render_filters(options: dict, fiscal_year_start_month: int, default_locale: 
                     format_func={"en-US": "English (1,234.56)", "fr-FR": "Français (1 234,56)"}.get)
     filters = Filters(start=start, end=end, **{field: tuple(_kept(skey, []))
                                                for skey, field, _o in SLICES.values()})
-    compare = {"previous": filters.previous_period, "last_year": filters.same_period_last_year,
-               "none": lambda: None}[compare_kind]()
+    if compare_kind == "previous" and period != "custom":  # a preset to date: the same days of the one before
+        compare = filters.with_period(*previous_range(period, today, fiscal_year_start_month))
+    else:
+        compare = {"previous": filters.previous_period, "last_year": filters.same_period_last_year,
+                   "none": lambda: None}[compare_kind]()
     _write_url({
         "period": period, "compare": compare_kind, "locale": locale,
         "from": start.isoformat() if period == "custom" else "",
         "to": end.isoformat() if period == "custom" else "",
         **{q: list(_kept(skey, [])) for q, (skey, _f, _o) in SLICES.items()},
     })
+    for message in st.session_state.get(_WARNINGS, []):
+        st.warning(message, icon=":material/link_off:")
     label = f"{PERIODS[period]}: {start.isoformat()} to {end.isoformat()}"
     to_date = None
     if compare is not None:

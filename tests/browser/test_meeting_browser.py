@@ -47,16 +47,16 @@ def test_meeting_page_week_decision_and_pack(demo_app, page, tmp_path):
     assert "Weekly revenue meeting" in text and "Pipeline waterfall since the last meeting" in text
     shot(page, "meeting_this_week")
 
-    # a past demo week: rebuilt from deal history, compared with the meeting before it
+    # a past demo week: rebuilt as the store stood then, compared with the meeting before it
     today = dt.date.today()
     past = today - dt.timedelta(days=today.weekday() + 21)
     page.get_by_role("combobox", name="Week").click()
     page.get_by_role("option", name=f"Week of {past:%d %b %Y}").click()
-    page.get_by_text("rebuilt from deal history").first.wait_for(timeout=90000)
+    page.get_by_text("rebuilt as the store stood then").first.wait_for(timeout=90000)
     wait_for_app(page, timeout_ms=90000)
     _no_exception(page)
     text = _main_text(page)
-    assert "rebuilt from deal history" in text and "Forecast vs actual" in text
+    assert "rebuilt as the store stood then" in text and "Forecast vs actual" in text
     north_star = _tile(page, "North Star revenue")
     assert north_star not in ("", "n/a")
     shot(page, "meeting_past_week")

@@ -28,7 +28,7 @@ def _no_exception(page) -> None:
 
 
 def test_every_page_opens_and_timings_are_recorded(demo_app, page):
-    page.goto(demo_app + "/?period=last_12_months")
+    page.goto(demo_app + "/?period=trailing_12_months")
     wait_for_app(page)
     timings = {}
     for title, path in NAV:
@@ -39,7 +39,7 @@ def test_every_page_opens_and_timings_are_recorded(demo_app, page):
         timings[path or "ceo"] = round(time.monotonic() - started, 2)
         _no_exception(page)
         assert page.locator("h1").first.inner_text().strip(), f"{path} has no title"
-        assert "period=last_12_months" in page.url, f"filters were lost on the way to {path}: {page.url}"
+        assert "period=trailing_12_months" in page.url, f"filters were lost on the way to {path}: {page.url}"
         shot(page, f"page_{path or 'ceo'}")
     out = ROOT / "test-output" / "page_timings.json"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -51,18 +51,18 @@ def test_filter_change_reaches_the_url_and_the_copied_url_opens_the_same_view(de
     page.goto(demo_app + "/sales")
     wait_for_app(page)
     page.locator(".st-key-f_period [role='combobox']").click()  # the widget with key f_period
-    page.get_by_role("option", name="Last 12 months").click()
-    page.wait_for_url("**period=last_12_months*")
+    page.get_by_role("option", name="Trailing 12 months").click()
+    page.wait_for_url("**period=trailing_12_months*")
     wait_for_app(page)
     tiles_before = page.locator("[data-testid='stMetricValue']").all_inner_texts()
     assert tiles_before and any(t != "n/a" for t in tiles_before)
     copied = page.url
-    shot(page, "sales_last_12_months")
+    shot(page, "sales_trailing_12_months")
 
     other = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
     other.goto(copied)
     wait_for_app(other)
-    assert other.locator(".st-key-f_period [role='combobox']").input_value() == "Last 12 months"
+    assert other.locator(".st-key-f_period [role='combobox']").input_value() == "Trailing 12 months"
     assert other.locator("[data-testid='stMetricValue']").all_inner_texts() == tiles_before
     other.context.close()
 
@@ -83,7 +83,7 @@ def test_a_table_downloads_as_csv(demo_app, page):
 
 
 def test_french_locale_from_the_url(demo_app, page):
-    page.goto(demo_app + "/?period=last_12_months&locale=fr-FR")
+    page.goto(demo_app + "/?period=trailing_12_months&locale=fr-FR")
     wait_for_app(page)
     values = page.locator("[data-testid='stMetricValue']").all_inner_texts()
     money = [v for v in values if "€" in v]

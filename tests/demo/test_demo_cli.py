@@ -84,6 +84,7 @@ def test_demo_cli_reset_replaces_everything(capsys):
 @pytest.mark.parametrize("args, message", [
     (["--as-of", "31/01/2026"], "YYYY-MM-DD"),
     (["--seed", "-3"], "non-negative"),
+    (["--as-of", "9999-12-31"], "--as-of=9999-12-31 is after 2100-12-31"),
 ])
 def test_demo_cli_bad_arguments_exit_2(capsys, args, message):
     assert cli.main(["demo", *args]) == 2

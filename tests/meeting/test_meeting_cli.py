@@ -56,3 +56,14 @@ def test_meeting_pack_cli_writes_both_files(cli_store, tmp_path, capsys):
     assert html.startswith("<!DOCTYPE html>") and "Pipeline waterfall" in html
     wb = load_workbook(tmp_path / f"northstar-meeting-{week}.xlsx")
     assert wb.sheetnames[:3] == ["Summary", "KPIs", "Pipeline waterfall"]
+
+
+@pytest.mark.parametrize("args", [["snapshot", "--week", "0001-01-01"], ["meeting-pack", "--week", "9999-12-31"]])
+def test_meeting_cli_refuses_weeks_out_of_range(cli_store, capsys, args):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(args)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--week={args[2]} is" in err and "dates run from 1990-01-01 to 2100-12-31" in err
+    assert "Traceback" not in err
+    assert list_snapshots(cli_store) == []

@@ -56,6 +56,23 @@ def test_report_kpis_week_over_week_and_vs_target(report):
     assert gap.loc["gap_to_target", "value"] == 80000.0
 
 
+def test_report_by_cut_fills_every_row(report):
+    # week 9-15 Nov: d1 won (France, Platform, 10,000 EUR), d3 lost (France, Analytics); DACH nothing
+    cso = report.role_cuts("CSO").set_index("label")
+    assert list(cso.columns) == ["product line: Analytics", "product line: Platform", "region: DACH",
+                                 "region: France"]
+    assert cso.loc["Won revenue"].tolist() == [0.0, 10000.0, 0.0, 10000.0]
+    assert cso.loc["Won deals"].tolist() == [0.0, 1.0, 0.0, 1.0]
+    assert cso.loc["Lost deals"].tolist() == [1.0, 0.0, 0.0, 1.0]
+    assert cso.loc["Win rate", "region: France"] == 0.5
+    for role in ("CMO", "CSO", "CFO"):  # one row per metric of the role, in registry order
+        table = report.role_cuts(role)
+        assert list(table.label) == list(report.role_kpis(role).label)
+    wb = load_workbook(io.BytesIO(to_xlsx(report)))
+    sheet = {r[0]: r[1:] for r in wb["CSO by cut"].iter_rows(min_row=2, values_only=True)}
+    assert sheet["Won deals"] == (0, 1, 0, 1) and sheet["Lost deals"] == (1, 0, 0, 1)
+
+
 def test_report_decisions_and_carry_over(report):
     assert list(report.decisions.text) == ["Move the Q4 forecast call"]
     assert list(report.open_items.text) == ["Chase the DACH renewal"]  # the closed one is not carried

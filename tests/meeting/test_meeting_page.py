@@ -74,4 +74,15 @@ def test_a_link_opens_the_week_it_names(meeting_store):
     at.switch_page("pages/meeting.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.selectbox(key="meeting_week").value == last
-    assert any("rebuilt from deal history" in c.value for c in at.caption)
+    assert any("rebuilt as the store stood then" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("linked", ["0001-01-01", "9999-12-31"])
+def test_a_link_to_a_week_out_of_range_says_so_and_opens_this_week(meeting_store, linked):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["week"] = linked
+    at.run()
+    at.switch_page("pages/meeting.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(f"week={linked} is" in w.value and "showing this week" in w.value for w in at.warning)
+    assert at.selectbox(key="meeting_week").value == THIS_WEEK

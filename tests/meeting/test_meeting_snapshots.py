@@ -1,5 +1,5 @@
 """Snapshots: they reproduce the live numbers of the moment, never change afterwards, and a past
-week rebuilt from deal history shows the pipeline as it stood on its Monday."""
+week rebuilt later shows the pipeline as it stood on its Monday."""
 from __future__ import annotations
 
 import datetime as dt

@@ -22,7 +22,7 @@ def test_page_renders_on_empty_store(empty_store, page):
 @pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES)
 def test_page_renders_on_demo_store(demo_store, page):
-    at = run_app(page, {"period": "last_12_months"})
+    at = run_app(page, {"period": "trailing_12_months"})
     assert at.title
     assert any("Demo data" in w.value for w in at.warning), "the demo banner is shown"
     if page in ("pages/ceo.py", "pages/sales.py", "pages/finance.py", "pages/marketing.py"):

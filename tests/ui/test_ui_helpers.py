@@ -1,4 +1,4 @@
-"""Pure parts of ui/: colours, table exports and unit guesses, filter keys, freshness wording."""
+"""Pure parts of ui/: colours, table exports and unit guesses, filter keys, freshness wording, link values."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,6 +10,7 @@ import pandas as pd
 from metrics.filters import Filters
 from ui.cache import filters_from_key, filters_key
 from ui.colors import PALETTE, UNKNOWN, color_for, color_map
+from ui.filters import match_value
 from ui.status import age
 from ui.tables import guess_units, to_csv, to_xlsx
 
@@ -92,3 +93,21 @@ def test_bar_labels_go_outside_bars_too_short_to_hold_them():
     assert _label_positions([1_482_222, 5_867_765, 356_863]) == ["inside", "inside", "outside"]
     assert _label_positions([-400, 100, 0]) == ["inside", "inside", "outside"]
     assert _label_positions([0, 0]) == ["outside", "outside"]
+
+
+def test_link_values_match_a_choice_ignoring_case_when_unambiguous():
+    regions = {"France": "France", "UK": "UK", "DACH": "DACH"}
+    assert match_value("France", regions) == ("France", [])
+    assert match_value("france", regions) == ("France", [])
+    assert match_value("dach", regions) == ("DACH", [])
+    assert match_value("Narnia", regions) == (None, [])
+    # by the on-screen label too: an owner's name, a source's name
+    owners = {"o1": "Alice Martin", "o2": "Bob Smith"}
+    assert match_value("alice martin", owners) == ("o1", [])
+    assert match_value("O2", owners) == ("o2", [])
+    assert match_value("paid search", {"PAID_SEARCH": "Paid search", "OFFLINE": "Offline sources"}) == \
+        ("PAID_SEARCH", [])
+    # two choices equal but for case: the exact one, else neither
+    both = {"Benelux": "Benelux", "BENELUX": "BENELUX"}
+    assert match_value("BENELUX", both) == ("BENELUX", [])
+    assert match_value("benelux", both) == (None, ["Benelux", "BENELUX"])
