@@ -9,6 +9,7 @@ import math
 import pytest
 from sqlalchemy import func, select, update
 
+import upkeep
 from demo import generate_demo
 from metrics import REGISTRY, Filters, NONE_BUCKET, compute_many, rollups, save_definition
 from metrics.definitions import load_definitions
@@ -23,7 +24,8 @@ D = dt.date
 
 @pytest.fixture
 def demo_engine(engine):
-    generate_demo(engine, scale="small", as_of=AS_OF)  # builds the rollups at the end
+    generate_demo(engine, scale="small", as_of=AS_OF)
+    upkeep.after_demo(engine)  # builds the rollups, as `cli.py demo` does
     return engine
 
 
