@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine, desc, select
 
 from . import schema as s
 from .db import StoreError, utcnow
+from .secrets import redact
 
 REDACTED = "***"
 _SECRET_WORDS = ("token", "password", "passwd", "secret", "api_key", "apikey", "authorization")
@@ -61,13 +62,7 @@ def _dump(value: Any) -> str | None:
 
 def _scrub(text: str | None) -> str | None:
     """Mask configured secret values (token, DB password) wherever they appear in the text."""
-    if not text:
-        return text
-    try:
-        from ops.secrets import redact
-    except ImportError:  # a build without ops/: the key-name masking above still applies
-        return text
-    return redact(text)
+    return redact(text) if text else text
 
 
 def record_audit(conn: Connection | Engine, actor: str, action: str, target: str,

@@ -1,4 +1,5 @@
-"""Where secrets come from (env vars win, then .streamlit/secrets.toml) and the list to redact.
+"""Where secrets come from (env vars win, then .streamlit/secrets.toml, read by store.config) and
+the list to redact. The HubSpot token is looked up here and nowhere else.
 
 Secrets never go into the store, logs, pages or exports: whatever prints or saves text that
 could hold one passes it through `redact()`.
@@ -11,12 +12,16 @@ from typing import Any, Mapping
 
 from sqlalchemy.engine import make_url
 
-from store.config import read_secrets
+from .config import read_secrets
 
 REDACTED = "***"
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/\s:@]*:)(?P<pw>[^@\s/]+)(?P<tail>@)", re.I)
 _HUBSPOT_TOKEN = re.compile(r"\bpat-[a-z0-9]{2,4}-[0-9a-f]{8}-[0-9a-f-]{27,}\b", re.I)
-TOKEN_ENV_VARS = ("HUBSPOT_ACCESS_TOKEN",)
+HUBSPOT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
+HUBSPOT_SECTION = "hubspot"  # [hubspot] access_token in .streamlit/secrets.toml
+HUBSPOT_HOST_ENV = "HUBSPOT_API_HOST"
+HUBSPOT_DEFAULT_HOST = "https://api.hubapi.com"
+TOKEN_ENV_VARS = (HUBSPOT_TOKEN_ENV,)
 SECRET_ENV_VARS = TOKEN_ENV_VARS + ("PGPASSWORD", "NORTHSTAR_DB_URL")
 MIN_SECRET_LEN = 4  # shorter values would redact ordinary words
 
@@ -32,15 +37,15 @@ def hubspot_token(secrets: Mapping[str, Any] | None = None) -> tuple[str | None,
         if os.environ.get(var, "").strip():
             return os.environ[var].strip(), var
     secrets = load_secrets() if secrets is None else secrets
-    token = (secrets.get("hubspot") or {}).get("access_token")
+    token = str((secrets.get(HUBSPOT_SECTION) or {}).get("access_token") or "").strip()
     if token:
-        return str(token).strip(), "[hubspot] access_token in .streamlit/secrets.toml"
-    return None, "HUBSPOT_ACCESS_TOKEN"
+        return token, f"[{HUBSPOT_SECTION}] access_token in .streamlit/secrets.toml"
+    return None, HUBSPOT_TOKEN_ENV
 
 
 def hubspot_base_url(secrets: Mapping[str, Any] | None = None) -> str:
-    """HubSpot API root: HUBSPOT_API_HOST, as the connector reads it (tests point it at a fake)."""
-    return os.environ.get("HUBSPOT_API_HOST", "").strip().rstrip("/") or "https://api.hubapi.com"
+    """HubSpot API root: HUBSPOT_API_HOST (tests point it at a fake), else HubSpot's."""
+    return os.environ.get(HUBSPOT_HOST_ENV, "").strip().rstrip("/") or HUBSPOT_DEFAULT_HOST
 
 
 def _url_password(url: str | None) -> str | None:
@@ -56,7 +61,7 @@ def secret_values(secrets: Mapping[str, Any] | None = None) -> list[str]:
     """Every configured secret value: HubSpot token, DB password, OIDC client/cookie secrets."""
     secrets = load_secrets() if secrets is None else secrets
     values: list[Any] = [os.environ.get(v) for v in TOKEN_ENV_VARS]
-    values.append((secrets.get("hubspot") or {}).get("access_token"))
+    values.append((secrets.get(HUBSPOT_SECTION) or {}).get("access_token"))
     values.append(os.environ.get("PGPASSWORD"))
     values.append(_url_password(os.environ.get("NORTHSTAR_DB_URL")))
     values.append(_url_password((secrets.get("northstar") or {}).get("db_url")))
