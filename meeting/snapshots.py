@@ -25,22 +25,25 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
+import pandas as pd
 from sqlalchemy import Connection, Engine, and_, desc, func, or_, select, text
 
 from metrics import REGISTRY, Filters, compute_many, get_definitions
-from store import StoreError, bump_data_version, schema as s, utcnow
+from metrics.definitions import load_definitions
+from metrics.finance_details import BUDGET_ACTUALS
+from metrics.registry import Ctx, NotAvailable
+from metrics.sales import budget_for_period
+from metrics.sql import stage_rules
+from store import StoreError, StoreSettings, bump_data_version, open_store, schema as s, utcnow
+from store import db as store_db
 from store.db import data_version
 
 from .decisions import week_of
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -137,10 +140,6 @@ def _metric_rows(engine: Engine, cuts: list[tuple[str, str]], review: tuple[dt.d
 def _target_rows(engine: Engine, quarter: tuple[dt.date, dt.date]) -> list[dict]:
     """The quarter's budget of each budgeted metric, prorated as the metric layer does
     (metrics.sales.budget_for_period); `target_revenue` is the North Star's target."""
-    from metrics.definitions import load_definitions
-    from metrics.finance_details import BUDGET_ACTUALS
-    from metrics.registry import Ctx, NotAvailable
-    from metrics.sales import budget_for_period
     b = s.budgets
     f = Filters(*quarter)
     rows: dict[str, dict] = {}
@@ -167,9 +166,6 @@ def _target_rows(engine: Engine, quarter: tuple[dt.date, dt.date]) -> list[dict]
 
 def _stage_flags(conn: Connection) -> dict[tuple[str, str], tuple[bool, bool]]:
     """(pipeline, stage) -> (is_closed, is_won), by the metric layer's stage rules (one truth)."""
-    from metrics.definitions import load_definitions
-    from metrics.registry import Ctx
-    from metrics.sql import stage_rules
     rules = stage_rules(Ctx(conn, load_definitions(conn)))
     flags = {key: (False, False) for key in rules.probability}
     for pid, stages in rules.lost.items():
@@ -260,8 +256,6 @@ def as_of_store(engine: Engine) -> Iterator[Callable[[list[dict]], Engine]]:
     """A throw-away SQLite store for the pipeline as it was: yields `load(deals_then)`, which
     replaces its deals and returns its engine, so the metric layer itself computes the
     pipeline metrics over the deals as they stood (one store reused for many weeks)."""
-    from store import StoreSettings, open_store
-    from store import db as store_db
     defs = get_definitions(engine)
     tables = list(_AS_OF_TABLES)
     if defs.get("dimensions.region_from") == "company":
@@ -470,7 +464,6 @@ def snapshot_metric_rows(engine: Engine, snapshot_id: int) -> pd.DataFrame:
         rows = conn.execute(select(m).where(m.c.snapshot_id == snapshot_id)
                             .order_by(m.c.cut_type, m.c.cut_value, m.c.metric_id)).mappings().all()
     cols = ["snapshot_id", "metric_id", "cut_type", "cut_value", "period_start", "period_end", "value", "unit", "note"]
-    import pandas as pd  # third-party, 0.5 s: loaded on first use, so that commands which only take snapshots (a sync) start fast
     return pd.DataFrame([dict(r) for r in rows], columns=cols)
 
 
@@ -481,15 +474,10 @@ def snapshot_deal_rows(engine: Engine, snapshot_id: int) -> list[dict]:
                                               .order_by(d.c.deal_id)).mappings()]
 
 
-def _missing(value) -> bool:
-    """None or NaN (a stored value pandas read as a float column)."""
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
 def value_of(rows: pd.DataFrame, metric_id: str, cut_type: str = "total", cut_value: str = "") -> float | None:
     """One stored value (None when not available or not stored)."""
     hit = rows[(rows.metric_id == metric_id) & (rows.cut_type == cut_type) & (rows.cut_value == cut_value)]
-    if hit.empty or _missing(hit.iloc[0]["value"]):
+    if hit.empty or pd.isna(hit.iloc[0]["value"]):
         return None
     return float(hit.iloc[0]["value"])
 
@@ -508,7 +496,7 @@ def live_differences(engine: Engine, snapshot: dict, rows: pd.DataFrame, toleran
         live = compute_many(engine, list(part.metric_id), metric_filters(first))
         for r in part.itertuples():
             now = live[r.metric_id].value if r.metric_id in live else None
-            then = None if _missing(r.value) else float(r.value)
+            then = None if pd.isna(r.value) else float(r.value)
             if (now is None) != (then is None) or (now is not None and abs(now - then) > tolerance * max(1.0, abs(then))):
                 out.append({"metric_id": r.metric_id, "cut_type": cut, "snapshot": then, "today": now})
     return out

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from metrics.filters import Filters
+from metrics.periods import period_range, to_date_comparison
 from store import utcnow
 
 from .labels import display
@@ -125,7 +126,6 @@ def _write_url(values: dict[str, str | list[str]]) -> None:
 def render_filters(options: dict, fiscal_year_start_month: int, default_locale: str,
                    currency: str, today: dt.date | None = None) -> FilterState:
     """Draw the sidebar filters and return the FilterState of this run."""
-    from metrics.periods import period_range, to_date_comparison
     init_from_url(options, default_locale)
     today = today or utcnow().date()
     sb = st.sidebar

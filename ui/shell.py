@@ -16,11 +16,12 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_r
 
 import upkeep
 from auth import User
+from meeting import colors
 from metrics import DefinitionsError
 from ops.logs import setup_logging
 from store import StoreError, resolve_store
 
-from . import cache, charts, colors, drill, tables, tiles  # noqa: F401  charts..tiles: the pages' imports, loaded before the heap freeze
+from . import cache, charts, drill, tables, tiles  # noqa: F401  charts..tiles: the pages' imports, loaded before the heap freeze
 from .filters import FilterState, render_filters
 from .session import login_gate
 from .status import demo_banner, freshness_caption
