@@ -26,9 +26,8 @@ from sqlalchemy import Connection, Engine, desc, select
 
 from . import schema as s
 from .db import StoreError, utcnow
-from .secrets import redact
+from .secrets import REDACTED, redact
 
-REDACTED = "***"
 _SECRET_WORDS = ("token", "password", "passwd", "secret", "api_key", "apikey", "authorization")
 
 
