@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from metrics.rollups import refresh_soon
+import upkeep
 from ui.context import use_navigation_only
 from ui.shell import configure_page, sections, start
 
 configure_page()
 use_navigation_only()
 ctx = start()
-refresh_soon(ctx.engine)  # stale monthly rollups rebuild in the background (metrics/rollups.py)
+upkeep.refresh_soon(ctx.engine)  # stale monthly rollups rebuild in the background (upkeep.py)
 st.navigation(sections()).run()

@@ -8,20 +8,22 @@ message (no traceback) with exit code 2.
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 
+from sqlalchemy.exc import SQLAlchemyError
+
+import meeting.cli
+import metrics.cli
+import ops.cli
+import store.cli
+import upkeep
+from commands import demo, imports, sync
+from ops.logs import setup_logging
+from store import StoreError
+
 # Modules that add sub-commands, in the order they appear in --help.
-COMMAND_MODULES = [
-    "store.cli",
-    "demo.cli",
-    "connectors.files.cli",
-    "connectors.hubspot.cli",
-    "ops.cli",
-    "metrics.cli",
-    "meeting.cli",
-]
+COMMAND_MODULES = [store.cli, demo, imports, sync, ops.cli, metrics.cli, meeting.cli]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,18 +31,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cli.py", description="Northstar: one source of truth for revenue numbers.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    for module in COMMAND_MODULES:
+        module.register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ops.logs import setup_logging
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from store import StoreError
     args = build_parser().parse_args(argv)
     setup_logging(level=logging.DEBUG if args.verbose else None)  # structured, secrets redacted
+    upkeep.install()  # a sync keeps the metric rollups exact as it writes
     try:
         return int(args.handler(args) or 0)
     except StoreError as exc:

@@ -34,6 +34,7 @@ BENCH_AS_OF = dt.date(2026, 11, 23)  # fixed so the benchmark store is the same 
 
 def _child(scale: str, path: Path, seed: int) -> None:
     """Generate into `path` and print one JSON line (run in its own process for a clean peak RSS)."""
+    import upkeep
     from demo import generate_demo
     from store import StoreSettings, open_store
     engine = open_store(StoreSettings(f"sqlite:///{path}", "benchmark store"))
@@ -45,6 +46,7 @@ def _child(scale: str, path: Path, seed: int) -> None:
             print(f"  {done}/{total} blocks, {rows:,} rows", file=sys.stderr, flush=True)
     started = time.perf_counter()
     counts = generate_demo(engine, scale=scale, seed=seed, as_of=BENCH_AS_OF, progress=progress)
+    upkeep.after_demo(engine)  # the metric rollups, as `cli.py demo` builds them
     elapsed = time.perf_counter() - started
     engine.dispose()
     print(json.dumps({"elapsed_s": elapsed, "rows": sum(counts.values()), "counts": counts,

@@ -47,7 +47,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         db = args.db
         if db is None:
-            from demo import seed_demo_if_empty
+            from upkeep import seed_demo_if_empty
             from store import StoreSettings, open_store
             db = Path(tmp) / "demo.db"
             seed_demo_if_empty(open_store(StoreSettings(f"sqlite:///{db}", "bench")))

@@ -1,7 +1,8 @@
 """Deterministic demo data: a believable B2B SaaS company (CRM, marketing, finance) in the store.
 
 `generate_demo(engine, scale, seed, as_of)` fills an empty store; the same seed, as_of and scale
-always give the same rows. `seed_demo_if_empty(engine)` is what the app calls on first start.
+always give the same rows. `seed_demo_if_empty(engine)` does it only for a store without data (the
+app's first start, through `upkeep.seed_demo_if_empty`).
 """
 from store.config import PROJECT_DIR
 

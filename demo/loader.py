@@ -123,7 +123,9 @@ def generate_demo(engine: Engine, scale: str = "small", seed: int = DEFAULT_SEED
                   progress: Progress | None = None) -> dict[str, int]:
     """Fill an empty store with a three-year B2B SaaS company ending the day before `as_of`.
 
-    Returns rows written per table. Raises DemoError if the store already holds data.
+    Returns rows written per table. Raises DemoError if the store already holds data. The metric
+    rollups and the meeting snapshots that follow are upkeep's (`upkeep.after_demo`,
+    `upkeep.demo_snapshots`).
     """
     if scale not in SCALES:
         raise DemoError(f"Unknown demo scale {scale!r}; use one of {', '.join(SCALES)}.")
@@ -174,14 +176,13 @@ def generate_demo(engine: Engine, scale: str = "small", seed: int = DEFAULT_SEED
                 conn.commit()
     log.info("demo %s (seed %s, as of %s): %s rows in %.1fs", scale, seed, as_of,
              sum(writer.written.values()), time.monotonic() - started)
-    from metrics.rollups import refresh_quietly  # the monthly summaries the pages read
-    refresh_quietly(engine, log)
     return dict(writer.written)
 
 
 def seed_demo_if_empty(engine: Engine, scale: str = "small", seed: int = DEFAULT_SEED,
                        as_of: dt.date | None = None) -> bool:
-    """Seed demo data when the store holds none of the demo tables' rows; True if it did."""
+    """Seed demo data when the store holds none of the demo tables' rows; True if it did (the app
+    calls it through `upkeep.seed_demo_if_empty`, which adds the rollups and snapshots)."""
     with engine.connect() as conn:
         if tables_with_rows(conn):
             return False
@@ -189,6 +190,4 @@ def seed_demo_if_empty(engine: Engine, scale: str = "small", seed: int = DEFAULT
         generate_demo(engine, scale=scale, seed=seed, as_of=as_of)
     except StoreNotEmpty:  # someone else filled it in the meantime
         return False
-    from meeting.snapshots import backfill_demo_snapshots  # the weekly meeting's last 12 weeks
-    backfill_demo_snapshots(engine, weeks=12, as_of=as_of)
     return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from ui.colors import color_for
+from .colors import color_for
 
 from .waterfall import Waterfall
 

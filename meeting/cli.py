@@ -9,6 +9,10 @@ from pathlib import Path
 from metrics.periods import date_problem
 from store import StoreError, open_store
 
+from .pack import pack_file_name, to_html, to_xlsx
+from .report import week_report
+from .snapshots import list_snapshots, snapshot_metric_rows, take_snapshot, week_of
+
 
 def _week(text: str) -> dt.date:
     try:
@@ -22,7 +26,6 @@ def _week(text: str) -> dt.date:
 
 
 def _cmd_snapshot(args: argparse.Namespace) -> int:
-    from .snapshots import list_snapshots, snapshot_metric_rows, take_snapshot, week_of
     engine = open_store()
     if args.list:
         rows = list_snapshots(engine)
@@ -43,9 +46,6 @@ def _cmd_snapshot(args: argparse.Namespace) -> int:
 
 
 def _cmd_pack(args: argparse.Namespace) -> int:
-    from .pack import pack_file_name, to_html, to_xlsx
-    from .report import week_report
-    from .snapshots import week_of
     engine = open_store()
     report = week_report(engine, week_of(args.week or dt.date.today()))
     folder = Path(args.out)

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select
 
+from metrics import REGISTRY
 from store import bump_data_version, schema as s, utcnow
 from store.audit import record_audit
 
@@ -48,7 +49,6 @@ def _check(values: dict[str, Any]) -> dict[str, Any]:
         except ValueError:
             raise DecisionError(f"Due date {out['due_date']!r} is not a date like 2026-12-31.") from None
     if out.get("metric_id"):
-        from metrics import REGISTRY
         if out["metric_id"] not in REGISTRY:
             raise DecisionError(f"Metric {out['metric_id']!r} is not in the catalog "
                                 f"(e.g. {next(iter(REGISTRY), 'won_revenue')!r}).")

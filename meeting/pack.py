@@ -14,9 +14,6 @@ import math
 from typing import Any
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
 from metrics.format import format_value
 from store.cells import inert, strings_as_text
@@ -150,6 +147,10 @@ def _excel(value: Any) -> Any:
 
 def to_xlsx(report: WeekReport) -> bytes:
     """The week as a workbook: Summary, then one sheet per section (raw values)."""
+    # openpyxl (0.15 s) only when a pack is written, not at every command's start (cli.py imports this module)
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
     wb = Workbook()
     ws = wb.active
     ws.title = "Summary"

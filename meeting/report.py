@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from metrics import REGISTRY, Filters, get_definitions
+from metrics import REGISTRY, Filters, details, get_definitions
 from store import schema as s
 
 from . import decisions as dec
@@ -168,15 +168,6 @@ def _decisions(items: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(items, columns=DECISION_COLUMNS)
 
 
-def _details(engine: Engine, name: str, *args, **kwargs) -> tuple[pd.DataFrame | None, str | None]:
-    """A metrics.details table, or why it cannot be shown."""
-    try:
-        from metrics import details
-    except ImportError:
-        return None, "the row-level lists (metrics.details) are not installed"
-    return getattr(details, name)(engine, *args, **kwargs), None
-
-
 def _campaigns(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     roi = next((c for c in ("roi", "campaign_roi") if c in table.columns), None)
     if roi is None or table.empty:
@@ -214,14 +205,8 @@ def week_report(engine: Engine, week_start: dt.date, *, check_live: bool = True,
     if prev is None:
         unavailable["Pipeline waterfall"] = "no earlier snapshot to compare with"
 
-    burnt, why = _details(engine, "burnt_leads", Filters(*review), limit=500)
-    if burnt is None:
-        unavailable["Leads not followed up"] = why
-        burnt = pd.DataFrame()
-    campaigns, why = _details(engine, "campaign_table", Filters(quarter[0], review[1]) if quarter else Filters(*review))
-    if campaigns is None:
-        unavailable["Campaigns"] = why
-        campaigns = pd.DataFrame()
+    burnt = details.burnt_leads(engine, Filters(*review), limit=500)
+    campaigns = details.campaign_table(engine, Filters(quarter[0], review[1]) if quarter else Filters(*review))
     best, worst = _campaigns(campaigns)
 
     return WeekReport(

@@ -1,7 +1,7 @@
 """`cli.py doctor`: check configuration, store, HubSpot and secrets; say what to fix.
 
 Each check returns ok / warn / fail with a one-line detail and, when not ok, the fix. Output
-passes through `ops.secrets.redact`, so a token or password never reaches the terminal.
+passes through `store.secrets.redact`, so a token or password never reaches the terminal.
 """
 from __future__ import annotations
 
@@ -18,12 +18,13 @@ from typing import Any, Callable, Mapping
 
 from sqlalchemy import String, Text, select, text
 
+from auth import AuthConfigError, load_auth_config
 from store import StoreError, data_dir, mask, open_store, resolve_store
 from store import schema as s
 from store.config import PROJECT_DIR
 from store.db import schema_version
 
-from .secrets import hubspot_base_url, hubspot_token, redact, secret_values
+from store.secrets import hubspot_base_url, hubspot_token, redact, secret_values
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,6 @@ def check_secrets_file(paths: list[Path]) -> tuple[list[Check], dict[str, Any]]:
 
 
 def check_auth(secrets: Mapping[str, Any]) -> list[Check]:
-    from auth import AuthConfigError, load_auth_config
     try:
         cfg = load_auth_config(secrets, os.environ)
     except AuthConfigError as exc:

@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-from .secrets import SECRET_ENV_VARS, redact, secret_values
+from store.secrets import SECRET_ENV_VARS, redact, secret_values
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 

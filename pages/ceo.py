@@ -1,11 +1,10 @@
 """CEO: the North Star against target and forecast, its trend, the funnel, and the alignment scorecard."""
 from __future__ import annotations
 
-import importlib.util
-
 import streamlit as st
 
 from metrics import REGISTRY, MetricValue
+from metrics.format import format_value
 from ui import cache, charts, drill
 from ui.context import get_context
 from ui.page import grain_picker, header, kpi_row, supports, values_with_compare
@@ -19,13 +18,9 @@ SCORECARD = ["marketing_sourced_share", "follow_up_rate", "win_rate", "forecast_
 
 
 def forecast_accuracy(ctx, filters) -> MetricValue:
-    """From the weekly meeting snapshots; not available until the meeting module and snapshots exist."""
+    """From the weekly meeting snapshots (not available until snapshots exist)."""
     if filters is None:
         return None
-    if importlib.util.find_spec("meeting") is None or importlib.util.find_spec("meeting.accuracy") is None:
-        return MetricValue("forecast_accuracy", None, "ratio", "Forecast accuracy",
-                           "How close the forecast recorded in past weekly snapshots came to the revenue "
-                           "actually won.", None, "no weekly snapshots yet")
     return cache.forecast_accuracy(ctx.engine, filters)
 
 
@@ -44,7 +39,6 @@ with left:
 with right:
     st.subheader("Funnel")
     funnel = cache.metric_values(ctx.engine, [m for pair in FUNNEL for m in pair if m], ctx.fs.filters)
-    from metrics.format import format_value
     steps = []
     for count_id, rate_id in FUNNEL:
         mv = funnel[count_id]

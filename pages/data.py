@@ -2,27 +2,22 @@
 the HubSpot sync and file import panels; the audit trail."""
 from __future__ import annotations
 
-import importlib.util
-
 import pandas as pd
 import streamlit as st
 
+from metrics import rollups
 from store import mask
+from store.audit import AUDIT_COLUMNS, list_audit
 from store.db import schema_version
 from ui import cache
 from ui.context import actor, get_context, user_can
+from ui.hubspot_panel import render_sync_panel
+from ui.import_panel import render_import_panel
 from ui.page import header
 from ui.status import age
 from ui.tables import table
 
 SEVERITY_ICONS = {"error": ":material/error:", "warning": ":material/warning:", "info": ":material/info:"}
-
-
-def _has(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def status(ctx) -> None:
@@ -68,7 +63,6 @@ def status(ctx) -> None:
 def summaries(ctx) -> None:
     """The metric layer's monthly rollups: fresh (pages read them) or stale (pages read the base
     tables, slower, same numbers, until the rebuild that follows every sync and import)."""
-    from metrics import rollups
     status = rollups.status(ctx.engine)
     stale = [g for g, s in status.items() if not s["fresh"]]
     built = [s["built_at"] for s in status.values() if s["built_at"]]
@@ -87,29 +81,21 @@ def summaries(ctx) -> None:
                    if built_now else "They were already fresh.")
 
 
-def hubspot(ctx) -> None:  # the HubSpot connector's panel (connectors.hubspot.ui)
-    if _has("connectors.hubspot.ui"):
-        from connectors.hubspot.ui import render_sync_panel
-        render_sync_panel(ctx.engine)
-    else:
-        st.info("The HubSpot connector is not installed in this build.")
+def hubspot(ctx) -> None:  # the HubSpot sync panel (ui/hubspot_panel.py)
+    render_sync_panel(ctx.engine)
 
 
-def import_files(ctx) -> None:  # the file import panel (connectors.files.ui)
+def import_files(ctx) -> None:  # the file import panel (ui/import_panel.py)
     if not user_can(ctx, "imports.run"):
         st.info("Only admins can import files.")
-    elif _has("connectors.files.ui"):
-        from connectors.files.ui import render_import_panel
-        render_import_panel(ctx.engine, actor(ctx))
     else:
-        st.info("File imports are not installed in this build.")
+        render_import_panel(ctx.engine, actor(ctx))
 
 
 def audit(ctx) -> None:
     if not user_can(ctx, "audit.view"):
         st.info("Your role may not view the audit trail.")
     else:
-        from store.audit import AUDIT_COLUMNS, list_audit
         rows = list_audit(ctx.engine, limit=500)
         trail = pd.DataFrame(rows, columns=AUDIT_COLUMNS)
         for col in ("before", "after"):

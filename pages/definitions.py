@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import streamlit as st
 
+from auth import PermissionDenied, require
 from metrics import REGISTRY, DefinitionsError, definition_history, save_definition
 from metrics.definitions import BASES, LOCALES, PRODUCT_LINE_SOURCES, REGION_SOURCES
 from ui import cache
@@ -83,13 +84,11 @@ def edit_form() -> None:
         submitted = st.form_submit_button("Save changes", type="primary", key="defs_save")
     if not submitted:
         return
-    if ctx.user is not None:  # server-side check, not only the hidden form
-        from auth import PermissionDenied, require
-        try:
-            require("definitions.edit", ctx.user)
-        except PermissionDenied as exc:
-            st.error(str(exc))
-            return
+    try:  # server-side check, not only the hidden form
+        require("definitions.edit", ctx.user)
+    except PermissionDenied as exc:
+        st.error(str(exc))
+        return
     changed = {k: v for k, v in wanted.items() if v != defs.get(k)}
     if not changed:
         st.info("Nothing changed.")

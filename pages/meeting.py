@@ -12,6 +12,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
+from auth import require
 from meeting import decisions as dec
 from meeting.accuracy import mean_accuracy
 from meeting.charts import accuracy_figure, waterfall_figure
@@ -220,9 +221,7 @@ def _decision_row(row: dict, week: dt.date, editable: bool) -> None:
 def _guarded(action, done: str) -> None:
     """Run a decision change after the server-side permission check; show errors, not tracebacks."""
     try:
-        if ctx.user is not None:
-            from auth import require
-            require("decisions.edit", ctx.user)
+        require("decisions.edit", ctx.user)
         action()
     except PermissionError as exc:
         st.error(str(exc))
@@ -281,9 +280,7 @@ if week not in weeks:
             "`python cli.py snapshot` (cron), or here.")
     if user_can(ctx, "snapshots.take") and st.button("Take this week's snapshot", type="primary", key="meeting_take"):
         try:
-            if ctx.user is not None:
-                from auth import require
-                require("snapshots.take", ctx.user)
+            require("snapshots.take", ctx.user)
             with st.spinner("Computing every metric for every cut..."):
                 take_snapshot(ctx.engine, kind="weekly")
         except (PermissionError, SnapshotError) as exc:

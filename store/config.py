@@ -1,8 +1,8 @@
-"""Where the store lives: NORTHSTAR_DB_URL, then Streamlit secrets, then a SQLite file."""
+"""Configuration: where the store lives (NORTHSTAR_DB_URL, then the secrets file, then a SQLite
+file), and the one reader of `.streamlit/secrets.toml` (store.secrets looks secrets up in it)."""
 from __future__ import annotations
 
 import os
-import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,19 +40,11 @@ def toml_secrets(files: list[Path] | None = None) -> dict:
 
 
 def read_secrets() -> dict:
-    """Streamlit secrets as a dict. Inside the app, Streamlit's own reader (it honours the app's
-    config); elsewhere (the CLI, a sync, an import) the same files read directly, so a command
-    does not pay for importing Streamlit (about half a second) to find out there is no secret."""
-    if "streamlit" not in sys.modules:
-        return toml_secrets()
-    try:
-        import streamlit as st
-        from streamlit.runtime.secrets import secrets_singleton
-        if not secrets_singleton.load_if_toml_exists():
-            return {}
-        return st.secrets.to_dict()
-    except Exception:  # a malformed file: no secrets, as the doctor reports
-        return {}
+    """The secrets as a dict, read from the files Streamlit reads (`secrets_files()`) with
+    tomllib, in the app as in the CLI, a sync or an import: nothing here imports Streamlit
+    (about half a second per command). {} when there is none or a file is malformed (the
+    doctor reports which)."""
+    return toml_secrets()
 
 
 def _secret_url() -> str | None:

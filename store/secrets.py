@@ -15,7 +15,8 @@ It replaces with ***
 
 It lives in `store`, the lowest layer, so the store itself (the audit trail, its error messages)
 and every layer above it (connectors, ops, ui, pages, the CLI) use the same function without
-importing upward. `ops.secrets` re-exports it as `redact` for the log handler.
+importing upward (the log handler in `ops.logs` uses it as `redact`). The HubSpot token and API
+host are looked up here and nowhere else (`hubspot_token`, `hubspot_base_url`).
 """
 from __future__ import annotations
 
@@ -28,7 +29,11 @@ from sqlalchemy.engine import make_url
 from .config import read_secrets
 
 REDACTED = "***"
-TOKEN_ENV_VARS = ("HUBSPOT_ACCESS_TOKEN",)
+HUBSPOT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
+HUBSPOT_SECTION = "hubspot"  # [hubspot] access_token in .streamlit/secrets.toml
+HUBSPOT_HOST_ENV = "HUBSPOT_API_HOST"
+HUBSPOT_DEFAULT_HOST = "https://api.hubapi.com"
+TOKEN_ENV_VARS = (HUBSPOT_TOKEN_ENV,)
 SECRET_ENV_VARS = TOKEN_ENV_VARS + ("PGPASSWORD", "NORTHSTAR_DB_URL")
 MIN_SECRET_LEN = 4  # shorter values would mask ordinary words
 
@@ -41,6 +46,30 @@ _SECRET_PARAM = re.compile(
     r"(?P<key>[?&;#][^=&#\s]*?(?:token|key|secret|password|passwd|pwd|signature|sig|auth|credential)"
     r"[^=&#\s]*=)(?P<value>[^&#\s'\"<>()\[\],;]+)", re.I)
 _HUBSPOT_TOKEN = re.compile(r"\bpat-[a-z0-9]{2,4}-[0-9a-f]{8}-[0-9a-f-]{27,}\b", re.I)
+
+
+def load_secrets() -> dict[str, Any]:
+    """.streamlit/secrets.toml as a dict; {} when absent or unreadable (doctor reports which)."""
+    return read_secrets()
+
+
+def hubspot_token(secrets: Mapping[str, Any] | None = None) -> tuple[str | None, str]:
+    """The HubSpot private-app token and the setting it came from (None when not configured).
+    The one place the token is looked up."""
+    for var in TOKEN_ENV_VARS:
+        if os.environ.get(var, "").strip():
+            return os.environ[var].strip(), var
+    secrets = load_secrets() if secrets is None else secrets
+    token = str((secrets.get(HUBSPOT_SECTION) or {}).get("access_token") or "").strip()
+    if token:
+        return token, f"[{HUBSPOT_SECTION}] access_token in .streamlit/secrets.toml"
+    return None, HUBSPOT_TOKEN_ENV
+
+
+def hubspot_base_url(secrets: Mapping[str, Any] | None = None) -> str:
+    """HubSpot API root: HUBSPOT_API_HOST (tests point it at a fake), else HubSpot's. It may carry
+    credentials (a proxy's user:password@): show it only through `mask`."""
+    return os.environ.get(HUBSPOT_HOST_ENV, "").strip().rstrip("/") or HUBSPOT_DEFAULT_HOST
 
 
 def _url_password(url: str | None) -> str | None:
@@ -56,7 +85,7 @@ def secret_values(secrets: Mapping[str, Any] | None = None) -> list[str]:
     """Every configured secret value: HubSpot token, DB password, OIDC client/cookie secrets."""
     secrets = read_secrets() if secrets is None else secrets
     values: list[Any] = [os.environ.get(v) for v in TOKEN_ENV_VARS]
-    values.append((secrets.get("hubspot") or {}).get("access_token"))
+    values.append((secrets.get(HUBSPOT_SECTION) or {}).get("access_token"))
     values.append(os.environ.get("PGPASSWORD"))
     values.append(_url_password(os.environ.get("NORTHSTAR_DB_URL")))
     values.append(_url_password((secrets.get("northstar") or {}).get("db_url")))
@@ -99,5 +128,6 @@ def mask(text: Any, values: list[str] | None = None) -> Any:
 
 redact = mask  # the name the log handler and older callers use: the same function
 
-__all__ = ["mask", "redact", "secret_values", "REDACTED", "TOKEN_ENV_VARS", "SECRET_ENV_VARS",
-           "MIN_SECRET_LEN"]
+__all__ = ["mask", "redact", "secret_values", "load_secrets", "hubspot_token", "hubspot_base_url",
+           "REDACTED", "TOKEN_ENV_VARS", "SECRET_ENV_VARS", "MIN_SECRET_LEN", "HUBSPOT_TOKEN_ENV",
+           "HUBSPOT_SECTION", "HUBSPOT_HOST_ENV", "HUBSPOT_DEFAULT_HOST"]

@@ -8,7 +8,6 @@ and recomputes; nothing else invalidates it. Filters travel as a JSON string (ha
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import threading
 from typing import Any
@@ -16,15 +15,18 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine, func, select
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
+from meeting.accuracy import forecast_accuracy as meeting_forecast_accuracy
+from metrics import breakdown, compute_many, data_quality, details, finance_details, get_definitions
 from metrics.filters import Filters
-from store import StoreSettings, open_store, schema as s
+from store import StoreSettings, open_store, schema as s, utcnow
 from store import db as store_db
 
 _CACHE = dict(show_spinner=False, max_entries=512)
 
 # Row-level tables pages may ask for, by module: the public functions of the metrics contract.
-DETAIL_MODULES = ("metrics.details", "metrics.finance_details")
+DETAIL_MODULES = {"metrics.details": details, "metrics.finance_details": finance_details}
 
 
 @st.cache_resource(show_spinner=False)
@@ -52,7 +54,6 @@ _VERSION_KEY = "_ns_data_version"  # session_state: (script run marker, store ke
 
 def _run_marker():
     """An object that is new in every script run; None outside a script run."""
-    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
     run = get_script_run_ctx()
     return None if run is None else run.cursors
 
@@ -117,7 +118,6 @@ def metric_values(engine: Engine, metric_ids, filters: Filters) -> dict:
             for m in mine:
                 shared.pending[m] = done
         if mine:
-            from metrics import compute_many
             try:
                 computed = compute_many(engine, mine, filters)
                 with shared.lock:
@@ -133,7 +133,6 @@ def metric_values(engine: Engine, metric_ids, filters: Filters) -> dict:
 
 @st.cache_data(**_CACHE)
 def _breakdown(key: str, data_version: int, metric_id: str, fkey: str, by: str) -> list:
-    from metrics import breakdown
     return breakdown(_engine(key), metric_id, filters_from_key(fkey), by)
 
 
@@ -146,7 +145,7 @@ def metric_breakdown(engine: Engine, metric_id: str, filters: Filters, by: str) 
 @st.cache_data(**_CACHE)
 def _detail(key: str, data_version: int, module: str, name: str, args_json: str,
             fkey: str | None, kwargs_json: str) -> pd.DataFrame:
-    fn = getattr(importlib.import_module(module), name)
+    fn = getattr(DETAIL_MODULES[module], name)
     args = json.loads(args_json)
     if fkey is not None:
         args.append(filters_from_key(fkey))
@@ -169,20 +168,17 @@ def detail(engine: Engine, module: str, name: str, filters: Filters | None, *lea
 
 @st.cache_data(**_CACHE)
 def _forecast_accuracy(key: str, data_version: int, fkey: str, today: str):
-    from meeting.accuracy import forecast_accuracy
-    return forecast_accuracy(_engine(key), filters_from_key(fkey), today=dt.date.fromisoformat(today))
+    return meeting_forecast_accuracy(_engine(key), filters_from_key(fkey), today=dt.date.fromisoformat(today))
 
 
 def forecast_accuracy(engine: Engine, filters: Filters):
     """meeting.accuracy.forecast_accuracy (a MetricValue), computed once per data version, filters and day."""
-    from store import utcnow
     return _forecast_accuracy(store_key(engine), current_data_version(engine), filters_key(filters),
                               utcnow().date().isoformat())
 
 
 @st.cache_data(**_CACHE)
 def _definitions(key: str, data_version: int):
-    from metrics import get_definitions
     return get_definitions(_engine(key))
 
 
@@ -193,7 +189,6 @@ def definitions(engine: Engine):
 
 @st.cache_data(**_CACHE)
 def _quality(key: str, data_version: int) -> list[dict]:
-    from metrics import data_quality
     return data_quality.checks(_engine(key))
 
 

@@ -1,4 +1,4 @@
-"""Plotly charts drawn the same way on every page: fixed colours (ui.colors), axes and hover
+"""Plotly charts drawn the same way on every page: fixed colours (meeting.colors), axes and hover
 labels written in the chosen locale, and a plain message instead of an empty chart."""
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from meeting.colors import color_for
+from metrics.format import format_value
+
 from .labels import display
-from .colors import color_for
 
 SEPARATORS = {"en-US": ".,", "fr-FR": ", "}  # plotly: decimal mark, then thousands separator
 SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
@@ -17,7 +19,6 @@ HEIGHT = 320
 
 
 def _fmt(value, unit: str, fs) -> str:
-    from metrics.format import format_value
     return format_value(value, unit, locale=fs.locale, currency=fs.currency)
 
 

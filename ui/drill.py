@@ -7,6 +7,8 @@ from dataclasses import replace
 
 import streamlit as st
 
+from metrics import REGISTRY
+
 from . import cache
 from .tables import table
 
@@ -18,7 +20,6 @@ DEAL_MONEY = ("amount", "amount_eur", "amount_reporting", "weighted_amount", "va
 
 def record_kind(metric_id: str) -> str | None:
     """'deals' or 'contacts': which records a metric counts (from its registry sources)."""
-    from metrics import REGISTRY
     mdef = REGISTRY.get(metric_id)
     if mdef is None:
         return None
@@ -67,7 +68,6 @@ def records_table(ctx, metric_id: str, filters, *, key: str, title: str | None =
 
 def kpi_drill(ctx, metric_ids, *, key: str) -> None:
     """An expander to list the records behind one of the page's KPIs."""
-    from metrics import REGISTRY
     ids = [m for m in metric_ids if record_kind(m)]
     if not ids:
         return

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from metrics import REGISTRY
+
 from . import cache
 from .tiles import tile_row
 
@@ -17,7 +19,6 @@ def values_with_compare(ctx, metric_ids) -> tuple[dict, dict | None]:
 
     While the period is in progress, a metric compared to date (a flow: revenue, leads) gets the
     comparison period's same first days; a plan or stock (target, pipeline) the whole of it."""
-    from metrics import REGISTRY
     ids = list(dict.fromkeys(metric_ids))
     now = cache.metric_values(ctx.engine, ids, ctx.fs.filters)
     if not ctx.fs.compare:
@@ -36,14 +37,12 @@ def values_with_compare(ctx, metric_ids) -> tuple[dict, dict | None]:
 
 def kpi_row(ctx, metric_ids, *, owners: dict[str, str] | None = None, big_first: bool = False) -> dict:
     """Draw one row of tiles; returns the values so the page can reuse them (same numbers)."""
-    from metrics import REGISTRY
     now, before = values_with_compare(ctx, metric_ids)
     tile_row(now, ctx.fs, before, metric_ids, REGISTRY, owners, big_first=big_first)
     return now
 
 
 def supports(metric_id: str, by: str) -> bool:
-    from metrics import REGISTRY
     mdef = REGISTRY.get(metric_id)
     return bool(mdef and by in mdef.breakdowns)
 

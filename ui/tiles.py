@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from metrics.format import format_money, format_value
+
 NOT_AVAILABLE = "n/a"
 
 
 def _fmt(value, unit: str, locale: str, currency: str) -> str:
-    from metrics.format import format_value
     return format_value(value, unit, locale=locale, currency=currency)
 
 
@@ -17,7 +18,6 @@ def tile_text(value, unit: str, locale: str, currency: str) -> str:
     ("€10.38M" / "10,38 M€"); the exact value is in the tooltip. Everything else as format_value."""
     if value is None or unit != "money" or abs(value) < 10_000:
         return _fmt(value, unit, locale, currency) if value is not None else NOT_AVAILABLE
-    from metrics.format import format_money
     if abs(value) < 1_000_000:
         return format_money(value, currency, locale, decimals=0)
     text = format_money(value / 1_000_000, currency, locale, decimals=2)

@@ -21,12 +21,16 @@ class _NoPandas:
         return None
 
 
+if __name__ == "__main__":  # the parsing process itself: before the imports below load pyarrow
+    sys.meta_path.insert(0, _NoPandas())
+
+from connectors.files.detect import ReadOptions  # noqa: E402
+from connectors.files.fec import FecReader, write_message  # noqa: E402
+
+
 def main(argv: list[str]) -> int:
     out = sys.stdout.buffer
     gc.disable()  # a short-lived process making millions of tuples and no reference cycles
-    sys.meta_path.insert(0, _NoPandas())
-    from connectors.files.detect import ReadOptions
-    from connectors.files.fec import FecReader, write_message
     try:
         path, name, batch_rows, options, *first = argv
         data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()

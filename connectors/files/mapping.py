@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Callable
 
 from .detect import (FileFormatError, RawTable, ReadOptions, detect_date_format, detect_number_format,
-                     make_cents_parser, make_datetime_parser, make_number_parser, normalise_delimiter)
+                     make_cents_parser, make_datetime_parser, make_number_parser, normalise_delimiter,
+                     read_table)
 from .report import ImportReport
 
 
@@ -271,7 +272,6 @@ def convert_rows(table: RawTable, fields: list[Field], cols: dict[str, int], con
 def read_mapped(data: bytes, file_name: str, kind: str, fields: list[Field],
                 mapping: Mapping) -> tuple[ImportReport, RawTable | None, list[tuple[int, dict]]]:
     """Read a CSV/XLSX file through a mapping: the report, the raw table and the typed rows."""
-    from .detect import read_table
     report = ImportReport(kind, file_name)
     report.detected["preset"] = mapping.preset
     try:

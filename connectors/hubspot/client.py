@@ -25,6 +25,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import urllib3
 from hubspot import HubSpot
 
+from store.secrets import HUBSPOT_SECTION, hubspot_base_url, hubspot_token
+
 from . import settings as cfg
 
 log = logging.getLogger(__name__)
@@ -108,24 +110,13 @@ class ClientSettings:
     timezone: str = "UTC"  # the account's time zone, for the daily reset
 
 
-def _secret_token() -> str | None:
-    try:
-        import streamlit as st
-        from streamlit.runtime.secrets import secrets_singleton
-        if not secrets_singleton.load_if_toml_exists():
-            return None
-        return st.secrets.get(cfg.SECRETS_SECTION, {}).get("access_token")
-    except Exception:  # no streamlit or no secrets file: the env var is the only source
-        return None
-
-
 def load_settings(**overrides: Any) -> ClientSettings:
-    """Settings from the environment (and Streamlit secrets for the token)."""
-    token = (os.environ.get(cfg.TOKEN_ENV) or "").strip() or (_secret_token() or "").strip()
+    """Settings from the environment (and the secrets file for the token: store.secrets)."""
+    token = hubspot_token()[0] or ""
     if not token and "token" not in overrides:
         raise HubSpotConfigError(
             f"No HubSpot access token. Set {cfg.TOKEN_ENV}, or access_token under "
-            f"[{cfg.SECRETS_SECTION}] in .streamlit/secrets.toml (see README, 'HubSpot').")
+            f"[{HUBSPOT_SECTION}] in .streamlit/secrets.toml (see README, 'HubSpot').")
     raw_limit = os.environ.get(cfg.RATE_LIMIT_ENV, "").strip()
     try:
         limit = int(raw_limit) if raw_limit else cfg.DEFAULT_RATE_LIMIT
@@ -142,7 +133,7 @@ def load_settings(**overrides: Any) -> ClientSettings:
                                  f"Europe/Paris (got {tz!r}).") from None
     values: dict[str, Any] = {
         "token": token,
-        "host": (os.environ.get(cfg.HOST_ENV) or "").strip().rstrip("/") or cfg.DEFAULT_API_HOST,
+        "host": hubspot_base_url(),
         "rate_limit": limit,
         "timezone": tz,
     }

@@ -9,12 +9,10 @@ from pathlib import Path
 
 import yaml
 
-DEFAULT_API_HOST = "https://api.hubapi.com"
-TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
-HOST_ENV = "HUBSPOT_API_HOST"
+from store.secrets import HUBSPOT_DEFAULT_HOST as DEFAULT_API_HOST, HUBSPOT_TOKEN_ENV as TOKEN_ENV  # noqa: F401
+
 RATE_LIMIT_ENV = "HUBSPOT_RATE_LIMIT"  # requests per 10 s the app may use (100 or 190)
 TIMEZONE_ENV = "HUBSPOT_TIMEZONE"  # the account's time zone, to say when the daily limit resets
-SECRETS_SECTION = "hubspot"  # [hubspot] access_token in .streamlit/secrets.toml
 
 DEFAULT_RATE_LIMIT = 100  # Free/Starter; Professional and Enterprise allow 190
 RATE_WINDOW_S = 10.0  # HubSpot's TEN_SECONDLY_ROLLING window

@@ -39,8 +39,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import Connection, Engine, bindparam, select
 
-from metrics import rollups
-from store import bump_data_version, schema as s, upsert
+from store import bump_data_version, observers, schema as s, upsert
+from store.audit import record_audit
 
 from . import settings as cfg
 from . import state as st
@@ -144,22 +144,23 @@ BUMP_EVERY_S = 10.0
 
 
 # The tables a sync writes, named in each data-version bump: the finance rollups (invoices,
-# ledger) stay fresh through a sync, and the CRM rollups are kept exact by a Keeper.
+# ledger) stay fresh through a sync, and the CRM rollups are kept exact by whoever watches the
+# writes (store.observers: the metric rollups' Keeper, once `upkeep.install()` registered it).
 SYNC_TABLES = ("deals", "contacts", "companies", "owners", "line_items", "products", "pipelines",
                "pipeline_stages", "deal_stage_history", "deal_contacts", "deal_companies")
 
 
-def _bump(conn: Connection, keeper: rollups.Keeper) -> None:
-    """The bump, and the rollup keeper (made before it, at the start of the transaction) told."""
-    keeper.publish(bump_data_version(conn, *SYNC_TABLES))
+def _bump(conn: Connection, watch: observers.Watch) -> None:
+    """The bump, and the write's observers (watching since the start of the transaction) told."""
+    watch.publish(bump_data_version(conn, *SYNC_TABLES))
 
 
-def _wrote(ctx: _Ctx, conn: Connection, keeper: rollups.Keeper) -> None:
+def _wrote(ctx: _Ctx, conn: Connection, watch: observers.Watch) -> None:
     """Rows were written in this transaction: bump data_version now, or leave it to the next
     bump if one happened less than BUMP_EVERY_S ago. Call under _WRITE_LOCK."""
     now = time.monotonic()
     if now - ctx.bumped_at >= BUMP_EVERY_S:
-        _bump(conn, keeper)
+        _bump(conn, watch)
         ctx.unbumped, ctx.bumped_at = False, now
     else:
         ctx.unbumped = True
@@ -171,8 +172,8 @@ def _flush_bump(ctx: _Ctx) -> None:
         if not ctx.unbumped:
             return
         with ctx.engine.begin() as conn:
-            keeper = rollups.Keeper(conn)
-            _bump(conn, keeper)
+            watch = observers.watch(conn)
+            _bump(conn, watch)
         ctx.unbumped, ctx.bumped_at = False, time.monotonic()
 
 
@@ -190,14 +191,14 @@ def _commit(ctx: _Ctx, obj: str, write: Callable[[Connection], int],
             state: st.ObjectState) -> None:
     """One transaction: the rows, the object's new state, the run's counts, data_version (see _wrote)."""
     with _WRITE_LOCK, ctx.engine.begin() as conn:
-        keeper = rollups.Keeper(conn)
-        with keeper.around(_table(obj).name, getattr(write, "ids", None)):
+        watch = observers.watch(conn)
+        with watch.around(_table(obj).name, getattr(write, "ids", None)):
             written = write(conn)
         st.write_state(conn, state)
         ctx.count(obj, "written", written)
         st.save_counts(conn, ctx.run_id, ctx.counts)
         if written:
-            _wrote(ctx, conn, keeper)
+            _wrote(ctx, conn, watch)
 
 
 def _write_simple(ctx: _Ctx, obj: str, records: list) -> Callable[[Connection], int]:
@@ -210,7 +211,7 @@ def _write_simple(ctx: _Ctx, obj: str, records: list) -> Callable[[Connection], 
 
 
 def _with_ids(write: Callable[[Connection], int], ids: list[str]) -> Callable[[Connection], int]:
-    """`write`, labelled with the ids of the rows it changes (the rollup Keeper follows them)."""
+    """`write`, labelled with the ids of the rows it changes (the write's observers follow them)."""
     write.ids = ids  # type: ignore[attr-defined]
     return write
 
@@ -601,11 +602,11 @@ def _read_archived(ctx: _Ctx, obj: str) -> dict[str, dt.datetime | None]:
 
 
 def _mark_deleted(ctx: _Ctx, obj: str, gone: dict[str, dt.datetime | None],
-                  extra: Callable[[Connection, rollups.Keeper], None] | None = None) -> None:
+                  extra: Callable[[Connection, observers.Watch], None] | None = None) -> None:
     """Records HubSpot no longer holds become is_deleted (never left as live ghosts).
 
     `gone` maps an id to when it left HubSpot (None: unknown). A stored row modified after
-    that (the record was restored) stays. `extra(conn, keeper)` runs in the same transaction. The
+    that (the record was restored) stays. `extra(conn, watch)` runs in the same transaction. The
     rows are looked up first: when none is still live (the usual run), nothing is written."""
     table, key = _table(obj), _ID_COL[obj]
     has_updated = "updated_at" in table.c
@@ -621,10 +622,10 @@ def _mark_deleted(ctx: _Ctx, obj: str, gone: dict[str, dt.datetime | None],
     if not ids and extra is None:
         return
     with _WRITE_LOCK, ctx.engine.begin() as conn:
-        keeper = rollups.Keeper(conn)
+        watch = observers.watch(conn)
         n = 0
         extra_ids = getattr(extra, "ids", None) if extra is not None else []
-        with keeper.around(table.name, None if extra_ids is None else ids + extra_ids):
+        with watch.around(table.name, None if extra_ids is None else ids + extra_ids):
             for chunk in _chunks(ids, 500):
                 n += conn.execute(table.update().where(table.c[key].in_(chunk),
                                                        table.c.is_deleted.is_(False))
@@ -635,11 +636,11 @@ def _mark_deleted(ctx: _Ctx, obj: str, gone: dict[str, dt.datetime | None],
                     conn.execute(s.line_items.update().where(s.line_items.c.deal_id.in_(chunk))
                                  .values(deal_id=None))
             if extra is not None:
-                extra(conn, keeper)
+                extra(conn, watch)
         ctx.count(obj, "deleted", n)
         st.save_counts(conn, ctx.run_id, ctx.counts)
         if n:
-            _wrote(ctx, conn, keeper)
+            _wrote(ctx, conn, watch)
 
 
 def _relist_small(ctx: _Ctx, obj: str, state: st.ObjectState) -> bool:
@@ -667,12 +668,12 @@ def _relist_small(ctx: _Ctx, obj: str, state: st.ObjectState) -> bool:
     new_state = st.ObjectState(obj, "incremental", None, cursor)
     write = _write_simple(ctx, obj, changed)
 
-    def extra(conn: Connection, keeper: rollups.Keeper) -> None:
+    def extra(conn: Connection, watch: observers.Watch) -> None:
         n = write(conn)
         ctx.count(obj, "written", n)
         st.write_state(conn, new_state)
         if n:
-            _wrote(ctx, conn, keeper)
+            _wrote(ctx, conn, watch)
     _mark_deleted(ctx, obj, gone, _with_ids(extra, write.ids))
     return True
 
@@ -788,7 +789,9 @@ def sync_hubspot(engine: Engine, client: HubSpotClient, *, objects: Sequence[str
     in the audit trail once it ends (whatever the outcome).
 
     Raises the client's named errors (after recording them on the run) so callers can show
-    the message; a DailyLimitReached run is recorded as 'interrupted'.
+    the message; a DailyLimitReached run is recorded as 'interrupted'. What follows a
+    successful run (the metric rollups settled, this week's meeting snapshot) is the caller's:
+    `upkeep.after_sync`.
     """
     if not _RUN_LOCK.acquire(blocking=False):
         raise SyncAlreadyRunning("A HubSpot sync is already running; wait for it to finish.")
@@ -802,7 +805,6 @@ def sync_hubspot(engine: Engine, client: HubSpotClient, *, objects: Sequence[str
 
 def _audit_run(engine: Engine, actor: str, previous_run_id: int) -> None:
     """One audit row for the run this call made (none if it failed before starting one)."""
-    from store.audit import record_audit
     runs = st.last_runs(engine, 1)
     if not runs or runs[0]["run_id"] <= previous_run_id:
         return
@@ -882,11 +884,4 @@ def _run(engine: Engine, client: HubSpotClient, objects: list[str], full: bool,
         raise
     _flush_bump(ctx)
     st.finish_run(engine, run_id, "success", ctx.counts)
-    rollups.settle(engine, log)  # rebuild the metric rollups if the keeper could not follow, or fold them
-    try:  # the weekly meeting's snapshot, if this week has none yet; never fails the sync
-        from meeting.snapshots import ensure_weekly_snapshot
-        ensure_weekly_snapshot(engine)
-    except Exception as exc:  # noqa: BLE001
-        log.warning("sync done, but this week's meeting snapshot failed (%s); run `python cli.py snapshot`",
-                    type(exc).__name__, exc_info=True)
     return SyncResult(run_id, "success", ctx.counts)

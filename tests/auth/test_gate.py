@@ -13,7 +13,8 @@ ROLES = {"cfo@acme.com": "admin", "lead@acme.com": "editor", "@acme.com": "viewe
 
 SCRIPT = textwrap.dedent('''
     import streamlit as st
-    from auth import PermissionDenied, can, login_gate, require
+    from auth import PermissionDenied
+    from ui.session import can, login_gate, require
 
     user = login_gate()
     st.markdown(f"user={user.email} role={user.role}")

@@ -81,7 +81,7 @@ def stop(proc) -> None:
 @pytest.fixture(scope="session")
 def demo_store_path(tmp_path_factory) -> Path:
     from store import StoreSettings, open_store
-    from demo import seed_demo_if_empty
+    from upkeep import seed_demo_if_empty
     path = tmp_path_factory.mktemp("browser-demo") / "demo.db"
     seed_demo_if_empty(open_store(StoreSettings(f"sqlite:///{path}", "test")))
     return path

@@ -9,11 +9,12 @@ import math
 import pytest
 from sqlalchemy import func, select, update
 
+import upkeep
 from demo import generate_demo
 from metrics import REGISTRY, Filters, NONE_BUCKET, compute_many, rollups, save_definition
 from metrics.definitions import load_definitions
 from metrics.registry import Ctx, NotAvailable
-from store import bump_data_version, schema as s
+from store import bump_data_version, observers, schema as s
 from store.db import changed_since
 
 AS_OF = dt.date(2026, 11, 23)
@@ -23,7 +24,8 @@ D = dt.date
 
 @pytest.fixture
 def demo_engine(engine):
-    generate_demo(engine, scale="small", as_of=AS_OF)  # builds the rollups at the end
+    generate_demo(engine, scale="small", as_of=AS_OF)
+    upkeep.after_demo(engine)  # builds the rollups, as `cli.py demo` does
     return engine
 
 
@@ -216,19 +218,28 @@ def test_a_rollup_is_never_asked_for_a_dimension_it_lacks():
     assert len(rollups.deal_conditions(f, s.rollup_deals)) == 1
 
 
+@pytest.fixture
+def keeper():
+    """The Keeper follows the writes announced to store.observers, as upkeep.install() sets it up
+    in the app and the CLI."""
+    upkeep.install()
+    yield
+    upkeep.uninstall()
+
+
 def _sync_like_write(engine, table, key, ids, change, publish=True):
-    """One write transaction as the HubSpot sync makes it: rows changed inside the keeper, the
-    data version bumped naming the table, the keeper told."""
+    """One write transaction as the HubSpot sync makes it: rows changed inside the write's
+    observers (the keeper), the data version bumped naming the table, the observers told."""
     with engine.begin() as conn:
-        keeper = rollups.Keeper(conn)
-        with keeper.around(table.name, ids):
+        watch = observers.watch(conn)
+        with watch.around(table.name, ids):
             change(conn)
         version = bump_data_version(conn, table.name)
         if publish:
-            keeper.publish(version)
+            watch.publish(version)
 
 
-def test_a_keeper_keeps_the_rollups_exact_through_deal_and_contact_writes(demo_engine, monkeypatch):
+def test_a_keeper_keeps_the_rollups_exact_through_deal_and_contact_writes(demo_engine, keeper, monkeypatch):
     d, c = s.deals, s.contacts
     with demo_engine.connect() as conn:
         deal_ids = conn.execute(select(d.c.deal_id).where(~d.c.is_deleted).order_by(d.c.deal_id).limit(40)).scalars().all()
@@ -281,7 +292,7 @@ def conn_count(engine, table) -> int:
         return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
 
-def test_a_write_the_keeper_cannot_follow_marks_the_rollups_stale_at_once(demo_engine):
+def test_a_write_the_keeper_cannot_follow_marks_the_rollups_stale_at_once(demo_engine, keeper):
     save_definition(demo_engine, "dimensions.product_line_from", "line_items", actor="test")
     rollups.refresh(demo_engine)
     with demo_engine.connect() as conn:
@@ -295,7 +306,7 @@ def test_a_write_the_keeper_cannot_follow_marks_the_rollups_stale_at_once(demo_e
         assert not rollups.is_fresh(conn, load_definitions(conn))
 
 
-def test_a_keeper_leaves_stale_rollups_alone(demo_engine):
+def test_a_keeper_leaves_stale_rollups_alone(demo_engine, keeper):
     with demo_engine.begin() as conn:
         bump_data_version(conn)  # a write nobody kept
     _sync_like_write(demo_engine, s.deals, "deal_id", ["x"], lambda conn: None)

@@ -1,4 +1,4 @@
-"""ops.logs / ops.secrets: structured logs with levels, and no secret in any record."""
+"""ops.logs / store.secrets: structured logs with levels, and no secret in any record."""
 from __future__ import annotations
 
 import io
@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from ops.logs import RedactSecrets, setup_logging
-from ops.secrets import redact, secret_values
+from store.secrets import redact, secret_values
 
 TOKEN = "pat-eu1-0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
 PASSWORD = "Zq8-very-secret"

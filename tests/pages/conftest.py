@@ -89,7 +89,7 @@ def tiny_store(make_store_url, backend, app_env) -> str:
 
 @pytest.fixture(scope="session")
 def _demo_store_file(tmp_path_factory) -> Path:
-    from demo import seed_demo_if_empty
+    from upkeep import seed_demo_if_empty
     path = tmp_path_factory.mktemp("demo") / "demo.db"
     seed_demo_if_empty(open_store(StoreSettings(f"sqlite:///{path}", "test")))
     return path

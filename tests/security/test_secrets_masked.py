@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from streamlit.testing.v1 import AppTest
 
 import cli
-import ops.secrets
+import ops.logs
 import store
 from ops import doctor
 from store import StoreSettings, open_store, schema as s, utcnow
@@ -63,7 +63,7 @@ def test_mask_hides_configured_secret_values(monkeypatch):
 
 
 def test_one_helper_imported_by_every_layer():
-    assert ops.secrets.redact is mask and ops.secrets.mask is mask
+    assert ops.logs.redact is mask
     assert store.mask is mask and store.mask_url is mask
     upward = re.compile(r"^\s*(from|import)\s+(ops|connectors|metrics|meeting|ui|pages|auth|demo)\b", re.M)
     for path in (ROOT / "store").glob("*.py"):

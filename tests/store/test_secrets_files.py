@@ -31,7 +31,7 @@ def test_a_command_finds_the_secrets_without_importing_streamlit(tmp_path):
         '[northstar]\ndb_url = "sqlite:///from-secrets.db"\n[hubspot]\naccess_token = "pat-na1-secret-value"\n')
     code = ("import sys; sys.path.insert(0, sys.argv[1])\n"
             "from store.config import resolve_store\n"
-            "from ops.secrets import redact\n"
+            "from store.secrets import redact\n"
             "s = resolve_store()\n"
             "print(s.url, '|', s.source, '|', redact('token pat-na1-secret-value'), '|', 'streamlit' in sys.modules)\n")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "nohome")}

@@ -9,7 +9,7 @@ import pandas as pd
 
 from metrics.filters import Filters
 from ui.cache import filters_from_key, filters_key
-from ui.colors import PALETTE, UNKNOWN, color_for, color_map
+from meeting.colors import PALETTE, UNKNOWN, color_for, color_map
 from ui.filters import match_value
 from ui.status import age
 from ui.tables import guess_units, to_csv, to_xlsx
@@ -79,7 +79,7 @@ def test_age_wording():
 
 
 def test_registered_values_get_distinct_colours_in_sorted_order():
-    from ui import colors
+    from meeting import colors
     colors.register("product_line", ["Services", "Analytics", "Platform"])
     try:
         got = [color_for("product_line", v) for v in ("Analytics", "Platform", "Services")]

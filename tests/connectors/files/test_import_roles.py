@@ -16,8 +16,8 @@ OIDC = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret":
 
 
 def _panel(url: str) -> None:
-    from auth import current_user
-    from connectors.files.ui import render_import_panel
+    from ui.session import current_user
+    from ui.import_panel import render_import_panel
     from store import StoreSettings, open_store
     render_import_panel(open_store(StoreSettings(url, "ui test store")), current_user().actor)
 

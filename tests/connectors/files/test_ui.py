@@ -10,7 +10,7 @@ from fileimport_helpers import FIXTURES, SHARED_FEC, fec_line, small_fec
 
 
 def _panel(url: str) -> None:
-    from connectors.files.ui import render_import_panel
+    from ui.import_panel import render_import_panel
     from store import StoreSettings, open_store
     render_import_panel(open_store(StoreSettings(url, "ui test store")), "tester")
 

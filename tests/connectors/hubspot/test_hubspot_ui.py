@@ -5,12 +5,12 @@ import time
 
 from streamlit.testing.v1 import AppTest
 
-from connectors.hubspot import ui
+from ui import hubspot_panel as ui
 from fake_hubspot import FakeHubSpot, Faults, generate_account
 
 
 def _panel(url: str) -> None:
-    from connectors.hubspot.ui import render_sync_panel
+    from ui.hubspot_panel import render_sync_panel
     from store import StoreSettings, open_store
     render_sync_panel(open_store(StoreSettings(url, "test")))
 

@@ -1,4 +1,5 @@
-"""A sync keeps the metric rollups exact as it writes (metrics.rollups.Keeper): after an
+"""A sync keeps the metric rollups exact as it writes (metrics.rollups.Keeper, following the
+sync's writes through store.observers once `upkeep.install()` registered it): after an
 incremental run with changes and deletions they are fresh without a rebuild, and every metric
 equals the same metric read from the base tables."""
 from __future__ import annotations
@@ -6,12 +7,24 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+import pytest
+
+import upkeep
 from connectors.hubspot.sync import sync_hubspot
 from fake_hubspot import FakeHubSpot, generate_account
 from hubspot_testkit import assert_store_matches, client_for
 from metrics import REGISTRY, Filters, rollups
 from metrics.definitions import load_definitions
 from metrics.registry import Ctx, NotAvailable
+
+
+@pytest.fixture(autouse=True)
+def keeper():
+    """The rollups' Keeper follows the sync's writes, as in the app and the CLI."""
+    upkeep.install()
+    yield
+    upkeep.uninstall()
+
 
 PERIODS = [Filters(dt.date(2015, 1, 1), dt.date(2035, 12, 31)), Filters(dt.date(2015, 1, 17), dt.date(2035, 12, 9))]
 
@@ -40,7 +53,8 @@ def test_incremental_sync_keeps_the_rollups_exact_without_a_rebuild(engine):
     account = generate_account(owners=6, companies=25, contacts=70, deals=40, products=5)
     with FakeHubSpot(account, window_s=1.0, rate_limit=100) as fake:
         client = client_for(fake)
-        sync_hubspot(engine, client)  # backfill: the rollups are built at the end
+        sync_hubspot(engine, client)
+        upkeep.after_sync(engine)  # backfill: the rollups are built at the end
         built = _fresh_state(engine)
         acct = fake.account
         deals, contacts = acct.live("deals"), acct.live("contacts")
@@ -53,6 +67,7 @@ def test_incremental_sync_keeps_the_rollups_exact_without_a_rebuild(engine):
         acct.archive("contacts", contacts[6].id)
 
         result = sync_hubspot(engine, client)
+        upkeep.after_sync(engine)
 
         assert result.status == "success" and result.counts["deals"]["written"] == 3
         assert_store_matches(engine, acct)

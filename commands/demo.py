@@ -6,11 +6,11 @@ import datetime as dt
 import sys
 import time
 
+import upkeep
+from demo.loader import DEFAULT_SEED, SCALES, DemoError, generate_demo, tables_with_rows
 from metrics.periods import date_problem
 from store import mask, open_store, resolve_store
 from store.db import reset_store, upgrade_store
-
-from .loader import DEFAULT_SEED, SCALES, DemoError, generate_demo, tables_with_rows
 
 
 def _as_of(text: str | None) -> dt.date:
@@ -59,6 +59,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     counts = generate_demo(engine, scale=args.scale, seed=args.seed, as_of=as_of,
                            progress=_ProgressLine(args.scale))
+    upkeep.after_demo(engine)  # the monthly summaries the pages read
     print(f"store {mask(settings.url)}: demo data ({args.scale}, seed {args.seed}, as of {as_of}) "
           f"written in {time.monotonic() - started:.1f}s")
     for table in ("contacts", "companies", "deals", "deal_stage_history", "line_items", "invoices",
@@ -69,9 +70,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print("  meeting snapshots      skipped (rebuilding past weeks is slow at this scale; "
               "add them with --snapshot-weeks N or `python cli.py snapshot`)")
         return 0
-    from meeting.snapshots import backfill_demo_snapshots
     started = time.monotonic()
-    snapshots = backfill_demo_snapshots(engine, weeks=weeks, as_of=as_of)
+    snapshots = upkeep.demo_snapshots(engine, weeks=weeks, as_of=as_of)
     print(f"  meeting snapshots      {len(snapshots):>12,}  ({weeks} past weeks + this one, "
           f"{time.monotonic() - started:.1f}s)")
     return 0

@@ -1,10 +1,11 @@
-"""auth.session: the current user, can() and server-side require()."""
+"""ui.session: the current user, can() and server-side require()."""
 from __future__ import annotations
 
 import pytest
 
-import auth.session as session
-from auth import LOCAL_ADMIN, PermissionDenied, User, can, current_user, load_auth_config, require
+import ui.session as session
+from auth import LOCAL_ADMIN, PermissionDenied, User, load_auth_config
+from ui.session import can, current_user, require
 
 OIDC = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "c" * 32,
         "client_id": "cid", "client_secret": "csecret",

@@ -1,4 +1,5 @@
-"""One colour per region, product line, source, stage and channel, the same on every page.
+"""One colour per region, product line, source, stage and channel, the same on every page and in
+the meeting pack (so it lives in meeting/, below ui/: both draw with it).
 
 Known values get a fixed colour; any other value gets a colour chosen from its name (a stable
 hash), so a new region keeps its colour across pages, runs and machines.

@@ -5,10 +5,10 @@ import argparse
 import getpass
 import sys
 
+import upkeep
+from connectors.hubspot.client import DailyLimitReached, HubSpotClient, HubSpotError, load_settings
+from connectors.hubspot.sync import Progress, parse_objects, sync_hubspot
 from store import mask, open_store
-
-from .client import DailyLimitReached, HubSpotClient, HubSpotError, load_settings
-from .sync import Progress, parse_objects, sync_hubspot
 
 
 def _bar(p: Progress, width: int = 28) -> str:
@@ -34,6 +34,7 @@ def _cmd_sync_hubspot(args: argparse.Namespace) -> int:
         result = sync_hubspot(engine, client, objects=objects, full=args.full,
                               progress=None if args.quiet else _printer(sys.stderr),
                               actor=f"cli:{getpass.getuser()}")
+        upkeep.after_sync(engine)
     except DailyLimitReached as exc:
         print(mask(f"\nstopped: {exc}"), file=sys.stderr)
         return 3

@@ -7,11 +7,11 @@ import json
 import sys
 from pathlib import Path
 
+import upkeep
+from connectors.files.detect import FileFormatError
+from connectors.files.importer import IMPORT_KINDS, PRESETS, FileImportError, import_file
+from connectors.files.mapping import with_options
 from store import StoreError, open_store
-
-from .detect import FileFormatError
-from .importer import IMPORT_KINDS, PRESETS, FileImportError, import_file
-from .mapping import with_options
 
 
 def register(subparsers) -> None:
@@ -59,7 +59,6 @@ def _cmd_import(args: argparse.Namespace) -> int:
     else:
         print(report.as_text())
     if report.status == "success":
-        from metrics import rollups
-        for group, built in rollups.settle(engine).items():  # the metric summaries this file changed
+        for group, built in upkeep.after_import(engine).items():  # the metric summaries this file changed
             print(f"{group} rebuilt: {built.rows:,} rows in {built.seconds:.1f} s", file=sys.stderr)
     return 0 if report.status in ("success", "skipped", "validated") and (report.ok or args.valid_only) else 1

@@ -8,13 +8,17 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
-from . import fec as fec_mod
-from .detect import FileFormatError, ReadOptions, read_table
-from .importer import IMPORT_KINDS, PRESETS, FileImportError, import_file, read_file
-from .invoices import FIELDS as INVOICE_FIELDS
-from .budgets import FIELDS as BUDGET_FIELDS
-from .hubspot_csv import FIELDS as HUBSPOT_FIELDS
-from .spend import FIELDS as SPEND_FIELDS
+import upkeep
+from auth import PermissionDenied
+from connectors.files import fec as fec_mod
+from connectors.files.detect import FileFormatError, ReadOptions, read_table
+from connectors.files.importer import IMPORT_KINDS, PRESETS, FileImportError, import_file, read_file
+from connectors.files.invoices import FIELDS as INVOICE_FIELDS
+from connectors.files.budgets import FIELDS as BUDGET_FIELDS
+from connectors.files.hubspot_csv import FIELDS as HUBSPOT_FIELDS
+from connectors.files.spend import FIELDS as SPEND_FIELDS
+
+from .session import require
 
 KIND_LABELS = {
     "fec": "FEC ledger (Fichier des Écritures Comptables)", "invoices": "Invoices",
@@ -147,7 +151,6 @@ def render_import_panel(engine: Engine, actor: str = "local admin") -> None:
     partial = right.button(f"Import the {report.rows_accepted:,} valid rows only", key="imp_partial",
                            disabled=report.ok or not (report.partial_safe and report.rows_accepted))
     if go or partial:
-        from auth import PermissionDenied, require
         try:
             require("imports.run")  # refused on the server too, not only hidden by the Data page
         except PermissionDenied as exc:
@@ -158,9 +161,8 @@ def render_import_panel(engine: Engine, actor: str = "local admin") -> None:
                              progress=lambda f, msg: bar.progress(min(max(f, 0.0), 1.0), text=msg))
         bar.empty()
         if result.status == "success":
-            from metrics import rollups
             with st.spinner("Updating the monthly summaries the pages read..."):
-                rollups.settle(engine)
+                upkeep.after_import(engine)
         st.session_state.pop("imp_parsed", None)
         box = {"success": st.success, "skipped": st.info}.get(result.status, st.error)
         box(f"{result.summary()}\n\n{result.message}")

@@ -14,12 +14,15 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine
 
+import upkeep
+from auth import PermissionDenied
+from connectors.hubspot import settings as cfg
+from connectors.hubspot.client import DailyLimitReached, HubSpotClient, HubSpotConfigError, HubSpotError, load_settings
+from connectors.hubspot.state import last_runs
+from connectors.hubspot.sync import Progress, sync_hubspot
 from store import mask
 
-from . import settings as cfg
-from .client import DailyLimitReached, HubSpotClient, HubSpotConfigError, HubSpotError, load_settings
-from .state import last_runs
-from .sync import Progress, sync_hubspot
+from .session import can, require
 
 
 @dataclass
@@ -49,6 +52,7 @@ def _run_job(engine: Engine, job: SyncJob) -> None:
     try:
         sync_hubspot(engine, HubSpotClient(load_settings()), full=job.full, progress=on_progress,
                      actor=job.actor)
+        upkeep.after_sync(engine)
     except DailyLimitReached as exc:
         job.error, job.next_step = str(exc), "Nothing is lost: run the sync again after the reset."
     except HubSpotConfigError as exc:
@@ -83,10 +87,6 @@ def current_job(engine: Engine) -> SyncJob | None:
 
 
 def _may_sync() -> bool:
-    try:
-        from auth import can
-    except ImportError:  # no auth module in this build: the app is single-user
-        return True
     return can(None, "sync.run")
 
 
@@ -129,7 +129,6 @@ def render_sync_panel(engine: Engine) -> None:
         full = right.checkbox("Full sync (re-read every record)", key="hubspot_full_sync")
         busy = job is not None and job.running
         if left.button("Sync now", key="hubspot_sync_now", disabled=busy, type="primary"):
-            from auth import PermissionDenied, require
             try:
                 user = require("sync.run")  # refused on the server too, not only hidden
                 job = start_sync(engine, full=full, actor=user.actor)
