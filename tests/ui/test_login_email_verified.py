@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-import auth.session as session
-from auth import AuthConfigError, current_user, load_auth_config
+import ui.session as session
+from auth import AuthConfigError, load_auth_config
+from ui.session import current_user
 
 OIDC = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "c" * 32,
         "client_id": "cid", "client_secret": "csecret",
