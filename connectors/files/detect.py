@@ -5,6 +5,7 @@ string, because ledgers and exports repeat the same dates and amounts many times
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
@@ -55,26 +56,52 @@ def normalise_delimiter(value: str | None) -> str | None:
 
 # --- encoding ----------------------------------------------------------------------------
 
+# A well-formed multi-byte UTF-8 sequence (two to four bytes, no overlong forms or surrogates).
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+                             rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}"
+                             rb"|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2}")
+
+
+def _bad_byte(data: bytes, exc: UnicodeDecodeError, encoding: str, offset: int = 0) -> FileFormatError:
+    """'line 12, byte offset 345: 0xe9 is not valid utf-8' (offsets from the start of the file)."""
+    pos = offset + exc.start
+    line = data.count(b"\n", 0, pos) + 1
+    return FileFormatError(
+        f"the file is not valid {encoding}: line {line}, byte offset {pos} (byte {data[pos]:#04x}); "
+        "nothing was read. Fix that byte, or force the file's real encoding (--encoding cp1252, "
+        "iso-8859-15, latin-1 ...) if the whole file is written in it")
+
+
 def decode_bytes(data: bytes, forced: str | None = None) -> tuple[str, str]:
-    """The text and the encoding used: UTF-8 (BOM or not), else Windows-1252 / ISO-8859-15."""
+    """The text and the encoding used. Forced: that encoding, strictly. Detected: UTF-16 with its
+    BOM; UTF-8 (BOM or not); a file that is not valid UTF-8 but holds no well-formed multi-byte
+    UTF-8 sequence either is single-byte text: Windows-1252 or ISO-8859-15. A file that holds
+    UTF-8 sequences and also bytes invalid in UTF-8 (UTF-8 with a damaged byte) is refused with
+    the line and byte offset of the first bad byte: reading it whole as another encoding would
+    garble every accented letter without a word."""
     if forced:
         try:
             text = data.decode(forced)
         except LookupError:
             raise FileFormatError(f"unknown encoding {forced!r} (try utf-8, cp1252 or iso-8859-15)") from None
         except UnicodeDecodeError as exc:
-            raise FileFormatError(f"the file is not valid {forced} (byte {data[exc.start]:#04x} at offset "
-                                  f"{exc.start}); try another encoding or leave it to detection") from None
+            raise _bad_byte(data, exc, forced) from None
         return text.lstrip("\ufeff"), forced
-    if data.startswith(b"\xef\xbb\xbf"):
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise _bad_byte(data, exc, "utf-16") from None
+    if data.startswith(codecs.BOM_UTF8):
         try:
             return data[3:].decode("utf-8"), "utf-8-sig"
-        except UnicodeDecodeError:
-            pass  # a BOM followed by non-UTF-8 bytes: fall through to the 8-bit encodings
+        except UnicodeDecodeError as exc:  # a BOM says UTF-8: a bad byte is damage, not another encoding
+            raise _bad_byte(data, exc, "utf-8", 3) from None
     try:
         return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        if _UTF8_MULTIBYTE.search(data):
+            raise _bad_byte(data, exc, "utf-8") from None
     # 0x80-0x9F are printable in Windows-1252 (€, quotes, dashes) and control codes in ISO-8859-15
     if re.search(rb"[\x80-\x9f]", data):
         return data.decode("cp1252", errors="replace"), "cp1252"

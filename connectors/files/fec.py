@@ -221,6 +221,10 @@ class FecReader:
             ("EcritureLet", i_lt, 32), ("Idevise", i_dv, 3))]
         balance: dict[tuple[str, str], int] = {}
         entry_first: dict[tuple[str, str], int] = {}
+        # per entry: [hash of its first line, lines, sum of line hashes, lines before the first line
+        # came again (-1: not yet), sum of their hashes]: finds an entry repeated verbatim
+        copies: dict[tuple[str, str], list] = {}
+        cget_entry = copies.get
         bad: set = set()
         skip_set = frozenset(skip) if not first_pass else frozenset()
         batch: list[tuple] = []
@@ -294,6 +298,17 @@ class FecReader:
                 done_chars += len(piece)
                 if found is not None:  # every line of the piece well formed and valid
                     rows = found[0]
+                    texts = split_lines(piece.decode("utf-8"))
+                    for r, text in zip(rows, texts[1:] if header_pending else texts):
+                        key, h = (r[1], r[3]), hash(text)
+                        e = cget_entry(key)
+                        if e is None:
+                            copies[key] = [h, 1, h, -1, 0]
+                        else:
+                            if h == e[0] and e[3] < 0:
+                                e[3], e[4] = e[1], e[2]
+                            e[1] += 1
+                            e[2] = (e[2] + h) & _MASK
                     self.columnar_rows += len(rows)
                     take(*found)
                     line_no += len(rows)
@@ -420,6 +435,15 @@ class FecReader:
                             texts[k] = v[:limit]
                 jl, cl, an, al, pr, el, lt, dv = texts
                 balance[key] = balance.get(key, 0) + debit - credit
+                h = hash(line)
+                e = cget_entry(key)
+                if e is None:
+                    copies[key] = [h, 1, h, -1, 0]
+                else:
+                    if h == e[0] and e[3] < 0:
+                        e[3], e[4] = e[1], e[2]
+                    e[1] += 1
+                    e[2] = (e[2] + h) & _MASK
                 if min_date is None or ed < min_date:
                     min_date = ed
                 if max_date is None or ed > max_date:
@@ -437,6 +461,19 @@ class FecReader:
             self.rows_yielded += len(batch)
             yield batch
         if first_pass:
+            # an entry whose lines are the same lines twice over (a block pasted again): refused
+            repeated = [k for k, e in copies.items()
+                        if e[3] > 0 and e[1] == 2 * e[3] and (e[2] - e[4]) & _MASK == e[4] and k not in bad]
+            if repeated:
+                lines_of = self._entry_lines(set(repeated))
+                for jc, en in repeated[:1000]:
+                    where = lines_of[(jc, en)]
+                    half = len(where) // 2
+                    report.add(where[0], "EcritureNum", f"{jc} {en}",
+                               f"duplicate entry: its {half} line(s) (lines {_line_list(where[:half])}) are "
+                               f"repeated verbatim (lines {_line_list(where[half:])}); it would count twice")
+                bad.update(repeated)
+            del copies
             unbalanced = {k: v for k, v in balance.items() if v != 0 and k not in bad}
             for (jc, en), diff in list(unbalanced.items())[:1000]:
                 report.add(entry_first[(jc, en)], "EcritureNum", f"{jc} {en}",
@@ -449,6 +486,34 @@ class FecReader:
                 report.add(0, "", "", "the file has a header but no entry lines")
         if min_date:
             self.period = (dt.date.fromisoformat(min_date), dt.date.fromisoformat(max_date))
+
+
+    def _entry_lines(self, keys: set) -> dict[tuple[str, str], list[int]]:
+        """The line numbers of the given entries (JournalCode, EcritureNum), read again."""
+        out: dict[tuple[str, str], list[int]] = {k: [] for k in keys}
+        i_jc, i_en, sep = self.idx["journalcode"], self.idx["ecriturenum"], self.sep
+        line_no = 0
+        for piece in self._pieces():
+            for line in split_lines(piece):
+                line_no += 1
+                if line_no == 1 or not line or line.isspace():
+                    continue
+                f = line.split(sep)
+                if len(f) > max(i_jc, i_en):
+                    hit = out.get((f[i_jc].strip(), f[i_en].strip()))
+                    if hit is not None:
+                        hit.append(line_no)
+        return out
+
+
+_MASK = (1 << 64) - 1
+
+
+def _line_list(lines: list[int]) -> str:
+    """'2-4' for consecutive lines, else '2, 7, 9' (at most 20 listed)."""
+    if lines and lines[-1] - lines[0] == len(lines) - 1 and len(lines) > 2:
+        return f"{lines[0]}-{lines[-1]}"
+    return ", ".join(map(str, lines[:20])) + (" ..." if len(lines) > 20 else "")
 
 
 def _columnar_reader(reader: FecReader, date):
