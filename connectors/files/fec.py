@@ -20,8 +20,8 @@ import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .detect import (DELIMITER_NAMES, FileFormatError, ReadOptions, decode_bytes, make_cents_parser,
-                     split_lines, sniff_delimiter)
+from .detect import (DELIMITER_NAMES, FileFormatError, Limits, ReadOptions, check_line_lengths, decode_bytes,
+                     make_cents_parser, split_lines, sniff_delimiter)
 from .report import ImportReport
 
 STANDARD_COLUMNS = ("JournalCode", "JournalLib", "EcritureNum", "EcritureDate", "CompteNum",
@@ -116,6 +116,7 @@ class FecReader:
         self._passes = 0
         report = self.report
         try:
+            check_line_lengths(data, Limits.from_env().max_line_bytes)
             text, encoding = decode_bytes(data, self.options.encoding)
             if text.startswith("\ufeff"):
                 text = text[1:]
