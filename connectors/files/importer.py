@@ -202,12 +202,12 @@ def _import_file(engine: Engine, kind: str, data: bytes, file_name: str, actor: 
                  replace: bool, company: str | None) -> ImportReport:
     started = utcnow()
     digest = file_hash(data)
+    if kind not in IMPORT_KINDS:
+        raise FileImportError(f"unknown import kind {kind!r}; choose one of {', '.join(IMPORT_KINDS)}")
     try:
         options_key = read_options_key(kind, mapping)
     except FileFormatError as exc:
         raise FileImportError(str(exc)) from None
-    if kind not in IMPORT_KINDS:
-        raise FileImportError(f"unknown import kind {kind!r}; choose one of {', '.join(IMPORT_KINDS)}")
     previous = already_imported(engine, kind, digest, options_key)
     if previous:
         report = ImportReport(kind, file_name, file_hash=digest, status="skipped", read_options=options_key,
