@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from connectors.files import history
+from connectors.files import fec, history
 from connectors.files.detect import FileFormatError, decode_bytes
 from connectors.files.importer import import_file, read_file
 from store import data_version, schema as s
@@ -208,7 +208,9 @@ def test_header_only_file_is_rejected_never_valid(engine, kind, data):
     assert report.status == "rejected" and not report.ok
 
 
-def test_fec_entry_repeated_verbatim_is_refused(engine):
+@pytest.mark.parametrize("fast_path", [True, False], ids=["columnar", "line-by-line"])
+def test_fec_entry_repeated_verbatim_is_refused(engine, monkeypatch, fast_path):
+    monkeypatch.setattr(fec.FecReader, "fast_path", fast_path)
     entry = [fec_line("VE", "9", "20240110", "706000", "0,00", "10,00"),
              fec_line("VE", "9", "20240110", "411000", "10,00", "0,00")]
     report = import_file(engine, "fec", small_fec(entry + entry), "123456789FEC20241231.txt")
@@ -220,7 +222,11 @@ def test_fec_entry_repeated_verbatim_is_refused(engine):
     ok = [fec_line("VE", "9", "20240110", "706000", "0,00", "10,00"),
           fec_line("VE", "9", "20240110", "706000", "0,00", "10,00"),
           fec_line("VE", "9", "20240110", "411000", "20,00", "0,00")]
-    assert import_file(engine, "fec", small_fec(ok), "123456789FEC20241231.txt").status == "success"
+    good = import_file(engine, "fec", small_fec(ok), "123456789FEC20241231.txt")
+    assert good.status == "success"
+    with engine.connect() as conn:
+        lines = conn.execute(select(s.ledger_entries.c.line_no)).scalars().all()
+    assert sorted(lines) == [2, 3, 4, 5, 6, 7, 8, 9]
 
 
 def test_budget_impossible_day_is_a_row_error():
