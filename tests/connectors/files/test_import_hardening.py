@@ -256,3 +256,26 @@ def test_budget_unknown_metric_and_region_are_row_errors(engine):
     assert got == [(2, "metric", "unknown metric id (did you mean target_revenue?)"),
                    (3, "region", "unknown region (the store knows EMEA)")]
     assert report.rows_accepted == 1
+
+
+@pytest.mark.parametrize("fast_path", [True, False], ids=["columnar", "line-by-line"])
+def test_fec_entry_repeated_far_away_or_thrice_is_refused(monkeypatch, fast_path):
+    monkeypatch.setattr(fec.FecReader, "fast_path", fast_path)
+    entry = [fec_line("VE", "1", "20240105", "706000", "0,00", "1000,00"),  # small_fec's first entry, again
+             fec_line("VE", "1", "20240105", "445710", "0,00", "200,00"),
+             fec_line("VE", "1", "20240105", "411000", "1200,00", "0,00")]
+    filler = [fec_line("AC", str(n), "20240120", "623100" if k == 0 else "401000",
+                       "3,00" if k == 0 else "0,00", "0,00" if k == 0 else "3,00")
+              for n in range(2, 25_002) for k in (0, 1)]  # 50,000 lines, about 5 MB: several pieces
+    third = [fec_line("VE", "7", "20240106", "706000", "0,00", "5,00"),
+             fec_line("VE", "7", "20240106", "411000", "5,00", "0,00")]
+    reader = fec.FecReader(small_fec(filler + entry + third * 3), "123456789FEC20241231.txt")
+    for _batch in reader.batches():
+        pass
+    assert reader.columnar_rows if fast_path else not reader.columnar_rows
+    dup = {p.value: p for p in reader.report.errors if p.reason.startswith("duplicate entry")}
+    assert set(dup) == {"VE 1", "VE 7"} and len(reader.report.errors) == 2
+    assert dup["VE 1"].line == 2 and "(lines 2-4) are repeated verbatim 1 more time(s) (lines 50007-50009)" \
+        in dup["VE 1"].reason
+    assert "it would count 3 times" in dup["VE 7"].reason
+    assert {("VE", "1"), ("VE", "7")} <= reader.bad_entries
