@@ -7,7 +7,6 @@ import re
 
 from sqlalchemy import Connection, Engine, and_, select
 
-from metrics.finance_details import BUDGET_ACTUALS
 from metrics.registry import load_catalog
 from store import schema as s
 
@@ -60,9 +59,9 @@ def is_money_metric(metric: str, mapping: Mapping) -> bool:
 
 
 def budget_metrics() -> set[str]:
-    """The metric ids a budget line can name: those the budget-vs-actual table compares with an
-    actual (target_revenue) and the catalog's metrics (mqls, marketing_spend...)."""
-    return set(BUDGET_ACTUALS) | set(load_catalog())
+    """The metric ids a budget line can name: the catalog's (target_revenue, mqls, marketing_spend...),
+    which the budget-vs-actual table compares with their actuals."""
+    return set(load_catalog())
 
 
 def known_regions(engine: Engine | None) -> set[str]:
