@@ -6,9 +6,10 @@ A store made by an older Northstar therefore opens and upgrades in place.
 """
 from __future__ import annotations
 
+import hashlib
 from typing import Callable
 
-from sqlalchemy import Connection, MetaData, Table, UniqueConstraint, inspect
+from sqlalchemy import Connection, MetaData, Table, UniqueConstraint, func, inspect, select
 
 from . import schema as s
 
@@ -16,8 +17,10 @@ from . import schema as s
 _ADDED_TABLES = {"definition_overrides": 2, "audit_log": 2, "decision_events": 3, "rollup_state": 4,
                  "rollup_deals": 4, "rollup_deal_campaigns": 4, "rollup_contacts": 4,
                  "rollup_invoice_months": 4, "rollup_invoice_accounts": 4, "rollup_ledger_months": 4,
-                 "rollup_contact_campaigns": 6}
-_ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2, ("rollup_deal_campaigns", "n"): 6}
+                 "rollup_contact_campaigns": 6, "import_replaced": 7}
+_ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2, ("rollup_deal_campaigns", "n"): 6,
+                  ("import_runs", "read_options"): 7, ("import_runs", "company"): 7,
+                  ("import_runs", "undone_at"): 7, ("import_runs", "undone_by"): 7}
 # Indexes an older version declared and a later one dropped, by the version that dropped them.
 _DROPPED_INDEXES = {"ix_ledger_date_account": 5}
 
@@ -119,5 +122,30 @@ def _v6(conn: Connection) -> None:
                      .values(built_version=-1))
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6}
+def _v7(conn: Connection) -> None:
+    """Imports that can be undone and never delete rows of another company: how each import read
+    its file and the company identity of each FEC (import_runs.read_options, company, undone_at,
+    undone_by), and the rows an import replaced (import_replaced). Earlier FEC imports get the
+    identity a new import of the same file would get: the SIREN of their rows, else one derived
+    from the file's name."""
+    _create_tables(conn, 7, only_new=True)
+    _add_new_columns(conn, 7)
+    _ensure_declared_indexes(conn)
+    runs, ledger = s.import_runs, s.ledger_entries
+    sirens = dict(conn.execute(select(ledger.c.import_id, func.max(ledger.c.siren))
+                               .where(ledger.c.import_id.is_not(None)).group_by(ledger.c.import_id)).all())
+    for import_id, file_name in conn.execute(select(runs.c.import_id, runs.c.file_name)
+                                             .where(runs.c.kind == "fec")).all():
+        conn.execute(runs.update().where(runs.c.import_id == import_id).values(
+            company=sirens.get(import_id) or company_from_name(file_name)))
+
+
+def company_from_name(file_name: str) -> str:
+    """The identity of a FEC whose name carries no SIREN and whose importer named no company:
+    a hash of its file name (a corrected file of the same name is the same company)."""
+    base = file_name.replace("\\", "/").rsplit("/", 1)[-1].strip().lower()
+    return "file:" + hashlib.sha256(base.encode("utf-8")).hexdigest()[:16]
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7}
 assert max(MIGRATIONS) == s.SCHEMA_VERSION, "every schema version needs a migration"

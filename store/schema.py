@@ -12,7 +12,7 @@ from sqlalchemy import (
     MetaData, String, Table, Text, UniqueConstraint,
 )
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 metadata = MetaData()
 
@@ -72,6 +72,25 @@ import_runs = Table(
     Column("period_start", Date),
     Column("period_end", Date),
     Column("error", Text),
+    # how the file was read (mapping, encoding, delimiter... as canonical JSON): the already-imported
+    # check keys on the hash AND these, so the same bytes read another way import again
+    Column("read_options", Text),
+    Column("company", String(64)),  # FEC: the SIREN, the name the user gave, or "file:<hash of its name>"
+    Column("undone_at", DateTime),  # status "undone": its rows removed, what it replaced restored
+    Column("undone_by", String(255)),
+)
+
+# Rows an import replaced, kept so that undoing it restores them: one JSON row each, with the
+# import that had brought them (from_import_id; NULL for rows no import brought, e.g. demo data).
+import_replaced = Table(
+    "import_replaced", metadata,
+    Column("replaced_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("import_id", Integer, ForeignKey("import_runs.import_id"), nullable=False),
+    Column("table_name", String(32), nullable=False),
+    Column("from_import_id", Integer),
+    Column("row_json", Text, nullable=False),
+    Index("ix_import_replaced_import", "import_id"),
+    Index("ix_import_replaced_from", "from_import_id"),
 )
 
 # --- CRM -------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The Data page's import panel: upload, preview, column mapping, validation report, import."""
+"""The Data page's import panel: upload, preview, column mapping, validation report, import; the
+import history, where an import can be undone."""
 from __future__ import annotations
 
 import hashlib
@@ -12,6 +13,7 @@ import upkeep
 from auth import PermissionDenied
 from connectors.files import fec as fec_mod
 from connectors.files.detect import FileFormatError, ReadOptions, read_table
+from connectors.files.history import UndoError, list_imports, undo_import
 from connectors.files.importer import IMPORT_KINDS, PRESETS, FileImportError, import_file, read_file
 from connectors.files.invoices import FIELDS as INVOICE_FIELDS
 from connectors.files.budgets import FIELDS as BUDGET_FIELDS
@@ -98,13 +100,26 @@ def _source() -> tuple[str | None, bytes | None]:
 
 
 def render_import_panel(engine: Engine, actor: str = "local admin") -> None:
-    """Pick the kind, give the file, check the report and preview, then import."""
+    """Pick the kind, give the file, check the report and preview, then import; below, the history."""
+    _import_form(engine, actor)
+    _history(engine, actor)
+
+
+def _import_form(engine: Engine, actor: str) -> None:
     kind = st.selectbox("What are you importing?", IMPORT_KINDS, format_func=KIND_LABELS.get, key="imp_kind")
     presets = sorted(PRESETS[kind], key=lambda p: (p != "generic", p))
     preset = st.selectbox("Preset", presets, key=f"imp_preset_{kind}",
                           help="Ready mappings for common exports; 'generic' recognises usual column names.")
     name, data = _source()
     options = _options_form(kind)
+    company = st.text_input("Company", key="imp_company", max_chars=64,
+                            help="The company this ledger belongs to, when its file name carries no SIREN "
+                                 "(default: one derived from the file name)") if kind == "fec" else None
+    replace = st.checkbox(
+        "Replace the earlier rows of this file's period", key="imp_replace",
+        help="Also delete what earlier imports of the same company (FEC) or source brought for the file's "
+             "period. Without it only the rows this file supersedes are replaced (same SIREN and period, "
+             "same invoice numbers, same budget lines). Every replaced row can be restored by undoing.")
     if not data:
         st.caption("Nothing is written until you press Import; a file already imported is skipped.")
         return
@@ -158,6 +173,7 @@ def render_import_panel(engine: Engine, actor: str = "local admin") -> None:
             return
         bar = st.progress(0.0, text="importing")
         result = import_file(engine, kind, data, name, actor=actor, mapping=mapping, valid_only=partial,
+                             replace=replace, company=company or None,
                              progress=lambda f, msg: bar.progress(min(max(f, 0.0), 1.0), text=msg))
         bar.empty()
         if result.status == "success":
@@ -166,3 +182,46 @@ def render_import_panel(engine: Engine, actor: str = "local admin") -> None:
         st.session_state.pop("imp_parsed", None)
         box = {"success": st.success, "skipped": st.info}.get(result.status, st.error)
         box(f"{result.summary()}\n\n{result.message}")
+
+
+def _history(engine: Engine, actor: str) -> None:
+    """The latest imports with what each replaced; an import can be undone: its rows removed and
+    the rows it replaced restored."""
+    runs = list_imports(engine, 30)
+    st.subheader("Import history")
+    if not runs:
+        st.caption("No import yet.")
+        return
+    undoable = {r["import_id"]: r for r in runs if r["undoable"]}
+    if undoable:
+        left, right = st.columns([3, 1], vertical_alignment="bottom")
+        pick = left.selectbox("Undo an import", list(undoable), key="imp_undo_pick",
+                              format_func=lambda i: f"#{i} {undoable[i]['kind']}: {undoable[i]['file_name']} "
+                                                    f"({undoable[i]['rows_accepted']:,} rows, "
+                                                    f"{undoable[i]['rows_replaced']:,} replaced)")
+        if right.button("Undo", key="imp_undo", help="Remove its rows and restore the rows it replaced"):
+            if _undo(engine, pick, actor):
+                runs = list_imports(engine, 30)
+    st.dataframe(pd.DataFrame([{
+        "import": r["import_id"], "kind": r["kind"], "file": r["file_name"], "company": r["company"],
+        "status": r["status"], "rows": r["rows_accepted"], "replaced": r["rows_replaced"], "by": r["imported_by"],
+        "at (UTC)": r["started_at"]} for r in runs]), hide_index=True, width="stretch", key="imp_history")
+
+
+def _undo(engine: Engine, import_id: int, actor: str) -> bool:
+    """Undo one import (admins only, checked here on the server); True when it was undone."""
+    try:
+        require("imports.run")  # refused on the server too, not only hidden by the Data page
+    except PermissionDenied as exc:
+        st.error(str(exc))
+        return False
+    try:
+        result = undo_import(engine, import_id, actor)
+    except UndoError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return False
+    with st.spinner("Updating the monthly summaries the pages read..."):
+        upkeep.after_import(engine)
+    st.session_state.pop("imp_parsed", None)
+    st.success(result["message"], icon=":material/undo:")
+    return True

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 
-from sqlalchemy import Connection, and_
+from sqlalchemy import Connection, Engine, and_, select
 
+from metrics.registry import load_catalog
 from store import schema as s
 
+from . import history
 from .mapping import Field, Mapping, read_mapped
 from .report import Parsed
 
@@ -27,9 +30,14 @@ _MONTHS = {m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun",
 def parse_month(raw: str) -> dt.date:
     """'2024-03', '2024-03-01', '03/2024', '202403', 'Mar 2024' -> 2024-03-01."""
     v = raw.strip()
-    m = (re.fullmatch(r"(\d{4})-(\d{1,2})(?:-\d{1,2})?(?:[ T].*)?", v) or re.fullmatch(r"(\d{4})(\d{2})", v))
+    m = (re.fullmatch(r"(\d{4})-(\d{1,2})(?:-(\d{1,2}))?(?:[ T].*)?", v) or re.fullmatch(r"(\d{4})(\d{2})()", v))
     if m:
         year, month = int(m.group(1)), int(m.group(2))
+        if m.group(3):  # a full date names a month only if it is a real day of it
+            try:
+                dt.date(year, month, int(m.group(3)))
+            except ValueError:
+                raise ValueError(f"{v} is not a date (no such day in that month)") from None
     elif m2 := re.fullmatch(r"(\d{1,2})[/.](\d{4})", v):
         year, month = int(m2.group(2)), int(m2.group(1))
     elif m3 := re.fullmatch(r"([A-Za-z]{3})[a-z]*\.?[ -](\d{4})", v):
@@ -50,9 +58,34 @@ def is_money_metric(metric: str, mapping: Mapping) -> bool:
     return bool(MONEY_WORDS & set(metric.split("_")))
 
 
-def read_budgets(data: bytes, file_name: str, mapping: Mapping) -> Parsed:
-    """Parse and validate budget lines; money metrics converted to cents."""
+def budget_metrics() -> set[str]:
+    """The metric ids a budget line can name: the catalog's (target_revenue, mqls, marketing_spend...),
+    which the budget-vs-actual table compares with their actuals."""
+    return set(load_catalog())
+
+
+def known_regions(engine: Engine | None) -> set[str]:
+    """The regions the store knows: those of its deals, contacts, companies, owners, spend and
+    budgets (regions come from the CRM, as the shared definitions' `dimensions` say)."""
+    if engine is None:
+        return set()
+    out: set[str] = set()
+    with engine.connect() as conn:
+        for col in (s.deals.c.region, s.contacts.c.region, s.companies.c.region, s.owners.c.region,
+                    s.marketing_spend.c.region, s.budgets.c.region):
+            out |= {v for v in conn.execute(select(col).distinct()).scalars() if v}
+    return out
+
+
+def read_budgets(data: bytes, file_name: str, mapping: Mapping, engine: Engine | None = None) -> Parsed:
+    """Parse and validate budget lines; money metrics converted to cents. A metric id the catalog
+    does not know, or a region the store does not know, is a row-level error."""
     report, _table, records = read_mapped(data, file_name, "budgets", FIELDS, mapping)
+    metrics = budget_metrics()
+    regions = known_regions(engine) if records else set()
+    if records and not regions:
+        report.add(0, "region", "", "the store knows no region yet (sync HubSpot first): regions not checked",
+                   "warning")
     rows, seen = [], {}
     for line_no, r in records:
         try:
@@ -62,7 +95,16 @@ def read_budgets(data: bytes, file_name: str, mapping: Mapping) -> Parsed:
             continue
         metric = re.sub(r"[\s-]+", "_", r["metric"].strip().lower())
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", metric):
-            report.add(line_no, "metric", r["metric"], "metric must be an id such as target_revenue or mql_target")
+            report.add(line_no, "metric", r["metric"], "metric must be an id such as target_revenue or mqls")
+            continue
+        if metric not in metrics:
+            close = difflib.get_close_matches(metric, metrics, n=1)
+            report.add(line_no, "metric", r["metric"], "unknown metric id" + (
+                f" (did you mean {close[0]}?)" if close else " (see the Definitions page for the metric ids)"))
+            continue
+        if regions and r["region"] and r["region"] not in regions:
+            report.add(line_no, "region", r["region"], "unknown region (the store knows "
+                       f"{', '.join(sorted(regions)[:12])}{' ...' if len(regions) > 12 else ''})")
             continue
         key = (month, r["region"] or "", r["product_line"] or "", metric)
         seen.setdefault(key, []).append(line_no)
@@ -82,11 +124,20 @@ def read_budgets(data: bytes, file_name: str, mapping: Mapping) -> Parsed:
     return Parsed(report, rows, {"metrics": sorted({r["metric"] for r in rows})})
 
 
-def write_budgets(conn: Connection, parsed: Parsed, import_id: int) -> int:
-    """Replace the file's metrics over its months, then insert."""
+def write_budgets(conn: Connection, parsed: Parsed, import_id: int, replace: bool = False) -> tuple[dict, str]:
+    """Insert the file's budget lines. An earlier line of the same month, region, product line and
+    metric is replaced (the file supersedes it); with `replace`, so is every line of the file's
+    metrics over its months. ({import that had brought the replaced rows: count}, the rule applied)."""
     t = s.budgets
     start, end = parsed.report.period
-    replaced = conn.execute(t.delete().where(and_(
-        t.c.metric.in_(parsed.scope["metrics"]), t.c.month >= start, t.c.month <= end))).rowcount
+    scope = and_(t.c.metric.in_(parsed.scope["metrics"]), t.c.month >= start, t.c.month <= end)
+    if replace:
+        rule = f"asked to replace: {', '.join(parsed.scope['metrics'])} from {start:%Y-%m} to {end:%Y-%m}"
+        replaced = history.replace_rows(conn, t, scope, import_id)
+    else:
+        rule = "same month, region, product line and metric"
+        keys = {(r["month"], r["region"], r["product_line"], r["metric"]) for r in parsed.rows}
+        replaced = history.replace_rows(conn, t, scope, import_id, keep=lambda row: (
+            row["month"], row["region"], row["product_line"], row["metric"]) in keys)
     conn.execute(t.insert(), [dict(r, import_id=import_id) for r in parsed.rows])
-    return replaced
+    return replaced, rule

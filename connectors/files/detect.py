@@ -5,10 +5,13 @@ string, because ledgers and exports repeat the same dates and amounts many times
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
+import os
 import re
+import zipfile
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Callable
@@ -53,28 +56,124 @@ def normalise_delimiter(value: str | None) -> str | None:
     return value
 
 
+# --- limits ------------------------------------------------------------------------------
+# A small hostile or broken file must not take minutes or gigabytes: a workbook whose <dimension>
+# claims 16,384 columns, a zip that inflates to gigabytes, a shared-strings table read whole into
+# memory, a CSV of one 50 MB line. The defaults are generous for real exports; a file beyond one
+# is refused with a message naming the limit and the environment variable that raises it.
+
+# name -> (environment variable, default, what it bounds)
+SETTINGS = {
+    "max_rows": ("NORTHSTAR_IMPORT_MAX_ROWS", 2_000_000, "rows of a CSV or XLSX file (not FEC ledgers, read in a stream)"),
+    "max_columns": ("NORTHSTAR_IMPORT_MAX_COLUMNS", 1_000, "columns of a CSV or XLSX row"),
+    "max_line_bytes": ("NORTHSTAR_IMPORT_MAX_LINE_BYTES", 1 << 20, "bytes of one line of a CSV or FEC file"),
+    "max_field_chars": ("NORTHSTAR_IMPORT_MAX_FIELD_CHARS", 100_000, "characters of one CSV field or XLSX cell"),
+    "max_xlsx_bytes": ("NORTHSTAR_IMPORT_MAX_XLSX_BYTES", 1 << 30,
+                       "bytes of an XLSX workbook once unzipped (all its parts, as the zip declares them)"),
+    "max_xlsx_strings_bytes": ("NORTHSTAR_IMPORT_MAX_XLSX_STRINGS_BYTES", 200 << 20,
+                               "bytes of an XLSX shared-strings table once unzipped (read whole into memory)"),
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_rows: int
+    max_columns: int
+    max_line_bytes: int
+    max_field_chars: int
+    max_xlsx_bytes: int
+    max_xlsx_strings_bytes: int
+
+    @classmethod
+    def from_env(cls) -> "Limits":
+        values = {}
+        for name, (var, default, _what) in SETTINGS.items():
+            raw = os.environ.get(var, "").strip().replace("_", "")
+            if not raw:
+                values[name] = default
+                continue
+            try:
+                values[name] = int(raw)
+            except ValueError:
+                raise FileFormatError(f"{var}={raw!r} is not a whole number (default {default:,})") from None
+            if values[name] < 1:
+                raise FileFormatError(f"{var} must be at least 1 (default {default:,})")
+        return cls(**values)
+
+
+def over(name: str, found: str, limit: int) -> FileFormatError:
+    """'<found>, over the limit of N <what> (set VAR to raise it)'."""
+    var, _default, what = SETTINGS[name]
+    return FileFormatError(f"{found}, over the limit of {limit:,} {what}; set {var} to raise it if the file "
+                           "is genuine")
+
+
+def check_line_lengths(data: bytes, limit: int) -> None:
+    """Refuse a file holding a line longer than `limit` bytes, naming that line; without reading it
+    line by line: a stretch of limit/2 bytes with no newline is looked for at every multiple of
+    limit/2 (any line of `limit` bytes or more holds one), and only such a stretch is measured."""
+    step = max(limit // 2, 1)
+    n = len(data)
+    for start in range(0, n, step):
+        end = min(start + step, n)
+        if end - start < step or data.find(b"\n", start, end) != -1:
+            continue
+        line_start = data.rfind(b"\n", 0, start) + 1
+        line_end = data.find(b"\n", end)
+        line_end = n if line_end == -1 else line_end
+        if line_end - line_start > limit:
+            line = data.count(b"\n", 0, line_start) + 1
+            raise over("max_line_bytes", f"line {line} is {line_end - line_start:,} bytes long", limit)
+
+
 # --- encoding ----------------------------------------------------------------------------
 
+# A well-formed multi-byte UTF-8 sequence (two to four bytes, no overlong forms or surrogates).
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+                             rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}"
+                             rb"|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2}")
+
+
+def _bad_byte(data: bytes, exc: UnicodeDecodeError, encoding: str, offset: int = 0) -> FileFormatError:
+    """'line 12, byte offset 345: 0xe9 is not valid utf-8' (offsets from the start of the file)."""
+    pos = offset + exc.start
+    line = data.count(b"\n", 0, pos) + 1
+    return FileFormatError(
+        f"the file is not valid {encoding}: line {line}, byte offset {pos} (byte {data[pos]:#04x}); "
+        "nothing was read. Fix that byte, or force the file's real encoding (--encoding cp1252, "
+        "iso-8859-15, latin-1 ...) if the whole file is written in it")
+
+
 def decode_bytes(data: bytes, forced: str | None = None) -> tuple[str, str]:
-    """The text and the encoding used: UTF-8 (BOM or not), else Windows-1252 / ISO-8859-15."""
+    """The text and the encoding used. Forced: that encoding, strictly. Detected: UTF-16 with its
+    BOM; UTF-8 (BOM or not); a file that is not valid UTF-8 but holds no well-formed multi-byte
+    UTF-8 sequence either is single-byte text: Windows-1252 or ISO-8859-15. A file that holds
+    UTF-8 sequences and also bytes invalid in UTF-8 (UTF-8 with a damaged byte) is refused with
+    the line and byte offset of the first bad byte: reading it whole as another encoding would
+    garble every accented letter without a word."""
     if forced:
         try:
             text = data.decode(forced)
         except LookupError:
             raise FileFormatError(f"unknown encoding {forced!r} (try utf-8, cp1252 or iso-8859-15)") from None
         except UnicodeDecodeError as exc:
-            raise FileFormatError(f"the file is not valid {forced} (byte {data[exc.start]:#04x} at offset "
-                                  f"{exc.start}); try another encoding or leave it to detection") from None
+            raise _bad_byte(data, exc, forced) from None
         return text.lstrip("\ufeff"), forced
-    if data.startswith(b"\xef\xbb\xbf"):
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise _bad_byte(data, exc, "utf-16") from None
+    if data.startswith(codecs.BOM_UTF8):
         try:
             return data[3:].decode("utf-8"), "utf-8-sig"
-        except UnicodeDecodeError:
-            pass  # a BOM followed by non-UTF-8 bytes: fall through to the 8-bit encodings
+        except UnicodeDecodeError as exc:  # a BOM says UTF-8: a bad byte is damage, not another encoding
+            raise _bad_byte(data, exc, "utf-8", 3) from None
     try:
         return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        if _UTF8_MULTIBYTE.search(data):
+            raise _bad_byte(data, exc, "utf-8") from None
     # 0x80-0x9F are printable in Windows-1252 (€, quotes, dashes) and control codes in ISO-8859-15
     if re.search(rb"[\x80-\x9f]", data):
         return data.decode("cp1252", errors="replace"), "cp1252"
@@ -308,8 +407,41 @@ def _cell_text(value) -> str:
     return str(value)
 
 
+def check_xlsx(data: bytes, limits: Limits) -> None:
+    """Refuse, before reading it, a workbook whose parts unzip to more than the limits allow: all
+    parts by the sizes the zip declares, and the shared-strings table (read whole into memory) by
+    inflating it here with a cap, so that a size the zip lies about does not get past either."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+            total = sum(i.file_size for i in infos)
+            if total > limits.max_xlsx_bytes:
+                raise over("max_xlsx_bytes", f"the workbook unzips to {total:,} bytes", limits.max_xlsx_bytes)
+            cap = limits.max_xlsx_strings_bytes
+            for info in infos:
+                if not info.filename.lower().endswith("sharedstrings.xml"):
+                    continue
+                if info.file_size > cap:
+                    raise over("max_xlsx_strings_bytes", f"its shared strings unzip to {info.file_size:,} bytes", cap)
+                with zf.open(info) as part:
+                    size = 0
+                    while chunk := part.read(1 << 20):
+                        size += len(chunk)
+                        if size > cap:
+                            raise over("max_xlsx_strings_bytes", "its shared strings unzip to more than the zip "
+                                       "declares", cap)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError) as exc:
+        if isinstance(exc, FileFormatError):
+            raise
+        raise FileFormatError(f"not a readable XLSX workbook ({type(exc).__name__})") from None
+
+
 def read_xlsx(data: bytes, sheet: str | None = None) -> RawTable:
+    """The first (or the named) sheet, streamed (openpyxl read-only) within the limits: its rows
+    as found, never padded to the size its <dimension> claims."""
     from openpyxl import load_workbook
+    limits = Limits.from_env()
+    check_xlsx(data, limits)
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # zip, xml or openpyxl errors: all mean "not a readable workbook"
@@ -318,11 +450,21 @@ def read_xlsx(data: bytes, sheet: str | None = None) -> RawTable:
         if sheet and sheet not in wb.sheetnames:
             raise FileFormatError(f"no sheet named {sheet!r} (sheets: {', '.join(wb.sheetnames)})")
         ws = wb[sheet] if sheet else wb.worksheets[0]
-        rows_iter = ws.iter_rows(values_only=True)
+        ws.reset_dimensions()  # a <dimension> of A1:XFD1048576 would pad every row to 16,384 cells
         header: list[str] | None = None
         rows: list[tuple[int, list[str]]] = []
-        for n, values in enumerate(rows_iter, start=1):
-            cells = [_cell_text(v).strip() for v in values]
+        for n, values in enumerate(ws.iter_rows(values_only=True), start=1):
+            if n > limits.max_rows + 1:
+                raise over("max_rows", f"sheet {ws.title!r} has more than {limits.max_rows:,} rows", limits.max_rows)
+            width = len(values)
+            while width and values[width - 1] is None:
+                width -= 1
+            if width > limits.max_columns:
+                raise over("max_columns", f"row {n} has a value in column {width:,}", limits.max_columns)
+            cells = [_cell_text(v).strip() for v in values[:width]]
+            if cells and max(map(len, cells)) > limits.max_field_chars:
+                raise over("max_field_chars", f"row {n} has a cell of {max(map(len, cells)):,} characters",
+                           limits.max_field_chars)
             if header is None:
                 if any(cells):
                     header = cells
@@ -339,19 +481,22 @@ def read_xlsx(data: bytes, sheet: str | None = None) -> RawTable:
 
 
 def read_table(data: bytes, file_name: str, options: ReadOptions) -> RawTable:
-    """A CSV (any delimiter, quoted or not) or XLSX file as a header plus text rows."""
+    """A CSV (any delimiter, quoted or not) or XLSX file as a header plus text rows, within the limits."""
     if not data.strip():
         raise FileFormatError("the file is empty")
     if is_xlsx(data, file_name):
         return read_xlsx(data, options.sheet)
     if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise FileFormatError("this looks like a binary file, not a CSV or XLSX export")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")) and not options.encoding:
-        options = replace(options, encoding="utf-16")
+    limits = Limits.from_env()
+    check_line_lengths(data, limits.max_line_bytes)
     text, encoding = decode_bytes(data, options.encoding)
     lines = split_lines(text)
+    del text
     delimiter = sniff_delimiter(lines, options.delimiter)
+    csv.field_size_limit(limits.max_field_chars)  # the csv module's own check, per field
     reader = csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter, strict=False)
+    del lines
     header: list[str] | None = None
     rows: list[tuple[int, list[str]]] = []
     line_no = 0
@@ -361,12 +506,18 @@ def read_table(data: bytes, file_name: str, options: ReadOptions) -> RawTable:
             line_no = reader.line_num
             if not any(c.strip() for c in cells):
                 continue
+            if len(cells) > limits.max_columns:
+                raise over("max_columns", f"line {start} has {len(cells):,} fields", limits.max_columns)
             cells = [c.strip() for c in cells]
             if header is None:
                 header = cells
                 continue
+            if len(rows) >= limits.max_rows:
+                raise over("max_rows", f"the file has more than {limits.max_rows:,} rows", limits.max_rows)
             rows.append((start, cells))
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise over("max_field_chars", f"line {line_no + 1} has a longer field", limits.max_field_chars) from None
         raise FileFormatError(f"line {line_no + 1}: {exc}") from None
     if header is None:
         raise FileFormatError("the file has no header line")

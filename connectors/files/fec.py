@@ -17,11 +17,12 @@ import struct
 import subprocess
 import sys
 import threading
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .detect import (DELIMITER_NAMES, FileFormatError, ReadOptions, decode_bytes, make_cents_parser,
-                     split_lines, sniff_delimiter)
+from .detect import (DELIMITER_NAMES, FileFormatError, Limits, ReadOptions, check_line_lengths, decode_bytes,
+                     make_cents_parser, split_lines, sniff_delimiter)
 from .report import ImportReport
 
 STANDARD_COLUMNS = ("JournalCode", "JournalLib", "EcritureNum", "EcritureDate", "CompteNum",
@@ -116,6 +117,7 @@ class FecReader:
         self._passes = 0
         report = self.report
         try:
+            check_line_lengths(data, Limits.from_env().max_line_bytes)
             text, encoding = decode_bytes(data, self.options.encoding)
             if text.startswith("\ufeff"):
                 text = text[1:]
@@ -221,6 +223,11 @@ class FecReader:
             ("EcritureLet", i_lt, 32), ("Idevise", i_dv, 3))]
         balance: dict[tuple[str, str], int] = {}
         entry_first: dict[tuple[str, str], int] = {}
+        # an entry repeated verbatim repeats its first line: each entry's first line (its hash) is
+        # kept, entries where it comes again are candidates, checked exactly once the pass ends
+        first_hash: dict[tuple[str, str], int] = {}
+        fget = first_hash.get
+        candidates: set[tuple[str, str]] = set()
         bad: set = set()
         skip_set = frozenset(skip) if not first_pass else frozenset()
         batch: list[tuple] = []
@@ -271,12 +278,17 @@ class FecReader:
                 and self._bytes[2:] == ("utf-8", "strict")):
             columnar = _columnar_reader(self, date)
 
-        def take(rows: list[tuple], entries: list[tuple], lo: str, hi: str):
+        def take(rows: list[tuple], entries: list[tuple], lo: str, hi: str, lines_of):
             nonlocal n_read, min_date, max_date
             # the entries' first lines and balances, the period: as the line-by-line path does
-            for key, first, diff in entries:
+            for key, first, diff, first_text, repeats in entries:
                 if key not in entry_first:
                     entry_first[key] = first
+                    first_hash[key] = hash(first_text)
+                    if repeats:  # a line of the entry comes twice in this piece
+                        candidates.add(key)
+                elif repeats or fget(key) in map(hash, lines_of(key)):  # continued from an earlier piece
+                    candidates.add(key)
                 balance[key] = bget(key, 0) + diff
             if min_date is None or lo < min_date:
                 min_date = lo
@@ -420,6 +432,11 @@ class FecReader:
                             texts[k] = v[:limit]
                 jl, cl, an, al, pr, el, lt, dv = texts
                 balance[key] = balance.get(key, 0) + debit - credit
+                h = fget(key)
+                if h is None:
+                    first_hash[key] = hash(line)
+                elif h == hash(line):
+                    candidates.add(key)
                 if min_date is None or ed < min_date:
                     min_date = ed
                 if max_date is None or ed > max_date:
@@ -437,6 +454,20 @@ class FecReader:
             self.rows_yielded += len(batch)
             yield batch
         if first_pass:
+            # an entry whose lines are the same lines twice (or more) over, a block pasted again: refused
+            del first_hash
+            candidates -= bad
+            if candidates:
+                for key, lines in sorted(self._entry_lines(candidates).items(), key=lambda kv: kv[1][0][0]):
+                    copies = _copies(lines)
+                    if copies < 2:
+                        continue
+                    size = len(lines) // copies
+                    report.add(lines[0][0], "EcritureNum", f"{key[0]} {key[1]}",
+                               f"duplicate entry: its {size} line(s) (lines {_line_list([n for n, _ in lines[:size]])})"
+                               f" are repeated verbatim {copies - 1} more time(s) (lines "
+                               f"{_line_list([n for n, _ in lines[size:]])}); it would count {copies} times")
+                    bad.add(key)
             unbalanced = {k: v for k, v in balance.items() if v != 0 and k not in bad}
             for (jc, en), diff in list(unbalanced.items())[:1000]:
                 report.add(entry_first[(jc, en)], "EcritureNum", f"{jc} {en}",
@@ -449,6 +480,46 @@ class FecReader:
                 report.add(0, "", "", "the file has a header but no entry lines")
         if min_date:
             self.period = (dt.date.fromisoformat(min_date), dt.date.fromisoformat(max_date))
+
+
+    def _entry_lines(self, keys: set) -> dict[tuple[str, str], list[tuple[int, str]]]:
+        """The lines (number, text) of the given entries (JournalCode, EcritureNum), read again."""
+        out: dict[tuple[str, str], list[tuple[int, str]]] = {k: [] for k in keys}
+        i_jc, i_en, sep = self.idx["journalcode"], self.idx["ecriturenum"], self.sep
+        line_no = 0
+        for piece in self._pieces():
+            for line in split_lines(piece):
+                line_no += 1
+                if line_no == 1 or not line or line.isspace():
+                    continue
+                f = line.split(sep)
+                if len(f) > max(i_jc, i_en):
+                    hit = out.get((f[i_jc].strip(), f[i_en].strip()))
+                    if hit is not None:
+                        hit.append((line_no, line))
+        return out
+
+
+def _copies(lines: list[tuple[int, str]]) -> int:
+    """How many times over an entry's lines repeat one block (the same lines, in any order): the
+    largest c >= 2 such that its c consecutive parts hold the same lines; 1 when none."""
+    texts = [text for _, text in lines]
+    n = len(texts)
+    for c in range(n, 1, -1):
+        if n % c:
+            continue
+        size = n // c
+        first = Counter(texts[:size])
+        if all(Counter(texts[i:i + size]) == first for i in range(size, n, size)):
+            return c
+    return 1
+
+
+def _line_list(lines: list[int]) -> str:
+    """'2-4' for consecutive lines, else '2, 7, 9' (at most 20 listed)."""
+    if lines and lines[-1] - lines[0] == len(lines) - 1 and len(lines) > 2:
+        return f"{lines[0]}-{lines[-1]}"
+    return ", ".join(map(str, lines[:20])) + (" ..." if len(lines) > 20 else "")
 
 
 def _columnar_reader(reader: FecReader, date):
@@ -559,16 +630,28 @@ def _columnar_reader(reader: FecReader, date):
         debits, credits = money
         # each entry's first line and debit - credit in this piece, summed by arrow
         line_nos = pa.array(range(first_no, first_no + n), pa.int64())
-        by_entry = pa.table({"jc": cols["JournalCode"], "en": cols["EcritureNum"], "line": line_nos,
-                             "diff": pc.subtract(debits, credits)}).group_by(["jc", "en"], use_threads=False) \
-            .aggregate([("line", "min"), ("diff", "sum")])
+        # each line's text (as the line-by-line path sees it): an entry repeated verbatim repeats lines
+        whole = pa.array([raw], pa.binary()).cast(pa.string())
+        line_texts = pc.list_flatten(pc.split_pattern(whole, "\n") if b"\r" not in raw
+                                     else pc.split_pattern_regex(whole, "\r\n|\r|\n")).slice(1 if header else 0, n)
+        keyed = pa.table({"jc": cols["JournalCode"], "en": cols["EcritureNum"], "line": line_nos,
+                          "diff": pc.subtract(debits, credits), "text": line_texts})
+        by_entry = keyed.group_by(["jc", "en"], use_threads=False).aggregate(
+            [("line", "min"), ("diff", "sum"), ("text", "first"), ("text", "count_distinct"), ("text", "count")])
+        repeats = pc.less(by_entry.column("text_count_distinct"), by_entry.column("text_count")).to_pylist()
         entries = list(zip(zip(by_entry.column("jc").to_pylist(), by_entry.column("en").to_pylist()),
-                           by_entry.column("line_min").to_pylist(), by_entry.column("diff_sum").to_pylist()))
+                           by_entry.column("line_min").to_pylist(), by_entry.column("diff_sum").to_pylist(),
+                           by_entry.column("text_first").to_pylist(), repeats))
         entries.sort(key=lambda e: e[1])  # in the order the entries first appear, as line by line
         isos = set(eds)
         rows = list(zip(range(first_no, first_no + n), jcs, jl, ens, eds, cns, cl, an, al, pr, pds, el,
                         debits.to_pylist(), credits.to_pylist(), lt, dls, vds, mds, dv))
-        return rows, entries, min(isos), max(isos)
+        def lines_of(key: tuple[str, str]) -> list[str]:
+            """The piece's lines of one entry (an entry continued from an earlier piece)."""
+            mask = pc.and_(pc.equal(keyed.column("jc"), key[0]), pc.equal(keyed.column("en"), key[1]))
+            return keyed.column("text").filter(mask).to_pylist()
+
+        return rows, entries, min(isos), max(isos), lines_of
 
     return read
 

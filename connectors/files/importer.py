@@ -1,12 +1,16 @@
 """The one way files reach the store: validate everything first, then write in one transaction.
 
-Idempotent by content hash (a file already imported is skipped), and a corrected file replaces
-the rows of its period from the same source instead of doubling them. Every attempt, accepted,
-rejected, skipped or failed, is recorded in `import_runs`.
+Idempotent by content hash and reading options (a file already imported the same way is
+skipped). An import deletes rows it did not bring only when asked (`replace=True`: the rows of the
+file's period from the same company or source) or when the file provably supersedes them (the
+same FEC company with a SIREN and period, the same invoice numbers, budget lines or spend keys,
+an earlier import of the same bytes); what it deletes is kept so that undoing it restores them
+(`history.py`). Every attempt, accepted, rejected, skipped or failed, is recorded in `import_runs`.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import gc
 import os
@@ -23,7 +27,9 @@ from store.audit import record_audit
 from store.bulk import indexes_rebuilt_after
 from store.db import SQLAlchemyError
 
-from . import budgets, fec, hubspot_csv, invoices, spend
+from store.migrations import company_from_name
+
+from . import budgets, fec, history, hubspot_csv, invoices, spend
 from .detect import FileFormatError
 from .mapping import load_mapping
 from .presets import BUDGET_PRESETS, HUBSPOT_PRESETS, INVOICE_PRESETS, SPEND_PRESETS
@@ -63,7 +69,7 @@ def read_file(kind: str, data: bytes, file_name: str, mapping=None, engine: Engi
         elif kind == "spend":
             parsed = spend.read_spend(data, file_name, m)
         elif kind == "budgets":
-            parsed = budgets.read_budgets(data, file_name, m)
+            parsed = budgets.read_budgets(data, file_name, m, engine)
         else:
             parsed = hubspot_csv.read_hubspot(kind.split("-", 1)[1], data, file_name, m, engine)
     except Exception as exc:  # a reader bug must still give a readable report, never a traceback
@@ -72,6 +78,8 @@ def read_file(kind: str, data: bytes, file_name: str, mapping=None, engine: Engi
         report.add(0, "", "", f"could not read the file ({type(exc).__name__}: {exc})")
         parsed = Parsed(report)
     parsed.report.file_hash = file_hash(data)
+    if not parsed.rows and not parsed.report.errors and kind != "fec":
+        parsed.report.add(0, "", "", "the file holds no data rows (a header only?); nothing to import")
     parsed.report.partial_safe = parsed.report.partial_safe and not parsed.report.fatal
     return parsed
 
@@ -114,32 +122,64 @@ def _record_run(conn: Connection, report: ImportReport, actor: str, started, sta
         imported_by=actor[:255], started_at=started, finished_at=utcnow(),
         rows_accepted=report.rows_accepted if status == "success" else 0,
         rows_rejected=report.rows_rejected, status=status, period_start=period[0],
-        period_end=period[1], error=error)).inserted_primary_key[0]
+        period_end=period[1], error=error, read_options=report.read_options,
+        company=report.company)).inserted_primary_key[0]
 
 
-def _audit(conn: Connection, actor: str, report: ImportReport, import_id: int, replaced: int) -> None:
-    """One audit row per import that changed data, in the import's transaction."""
+def _audit(conn: Connection, actor: str, report: ImportReport, import_id: int) -> None:
+    """One audit row per import that changed data, in the import's transaction: what it brought,
+    and exactly which rows it replaced from which earlier import (and why)."""
     record_audit(conn, actor, "import", f"{report.kind}: {report.file_name}", None, {
-        "import_id": import_id, "rows": report.rows_accepted, "rows_replaced": replaced,
-        "period": [str(d) for d in report.period] if report.period else None, "file_hash": report.file_hash})
+        "import_id": import_id, "rows": report.rows_accepted, "rows_replaced": report.rows_replaced,
+        "replaced_from_imports": {("none" if k is None else str(k)): n for k, n in report.replaced_from.items()},
+        "replace_rule": report.replace_rule, "company": report.company,
+        "period": [str(d) for d in report.period] if report.period else None, "file_hash": report.file_hash,
+        "read_options": report.read_options})
 
 
-def already_imported(engine: Engine, kind: str, digest: str) -> dict | None:
-    """The successful import of exactly this content, if any."""
+def read_options_key(kind: str, mapping) -> str:
+    """How a file is read, as canonical JSON: the preset, columns, reading options, constants and
+    value maps after the preset's defaults are applied."""
+    m = load_mapping(mapping, PRESETS[kind])
+    return json.dumps({"preset": m.preset, "columns": m.columns, "options": m.options,
+                       "constants": m.constants, "values": m.values}, sort_keys=True, default=str)
+
+
+def already_imported(engine: Engine, kind: str, digest: str, read_options: str | None = None) -> dict | None:
+    """The successful (not undone) import of exactly this content read the same way, if any."""
+    r = s.import_runs
     with engine.connect() as conn:
-        row = conn.execute(select(s.import_runs).where(and_(
-            s.import_runs.c.kind == kind, s.import_runs.c.file_hash == digest,
-            s.import_runs.c.status == "success")).order_by(s.import_runs.c.import_id).limit(1)).mappings().first()
+        row = conn.execute(select(r).where(and_(
+            r.c.kind == kind, r.c.file_hash == digest, r.c.status == "success",
+            # imports made before schema version 7 did not record how they read: the hash alone
+            or_(r.c.read_options == (read_options if read_options is not None else read_options_key(kind, None)),
+                r.c.read_options.is_(None)))
+        ).order_by(r.c.import_id).limit(1)).mappings().first()
     return dict(row) if row else None
+
+
+def fec_company(file_name: str, company: str | None) -> str:
+    """A FEC's company identity: the SIREN in its name, else the name the user gave, else a hash of
+    its file name; never NULL, so that files of different companies never replace each other."""
+    siren = fec.siren_from_name(file_name)
+    if siren:
+        return siren
+    if company and company.strip():
+        return company.strip()[:64]
+    return company_from_name(file_name)
 
 
 def import_file(engine: Engine, kind: str, data: bytes, file_name: str, actor: str = "local admin",
                 mapping=None, dry_run: bool = False, valid_only: bool = False,
-                progress: Progress | None = None) -> ImportReport:
-    """Validate, then (unless dry_run or rejected) write the file in one transaction."""
+                progress: Progress | None = None, replace: bool = False,
+                company: str | None = None) -> ImportReport:
+    """Validate, then (unless dry_run or rejected) write the file in one transaction. `replace`:
+    also delete the earlier rows of the file's period from the same company (FEC) or source;
+    `company`: the FEC's company when its name carries no SIREN."""
     parser = _start_fec_parser(data, file_name, mapping) if kind == "fec" and not dry_run else None
     try:
-        return _import_file(engine, kind, data, file_name, actor, mapping, dry_run, valid_only, progress, parser)
+        return _import_file(engine, kind, data, file_name, actor, mapping, dry_run, valid_only, progress, parser,
+                            replace, company)
     finally:
         if parser is not None:
             parser.close()
@@ -158,23 +198,35 @@ def _start_fec_parser(data: bytes, file_name: str, mapping) -> fec.ParsingProces
 
 
 def _import_file(engine: Engine, kind: str, data: bytes, file_name: str, actor: str, mapping, dry_run: bool,
-                 valid_only: bool, progress: Progress | None, parser: fec.ParsingProcess | None) -> ImportReport:
+                 valid_only: bool, progress: Progress | None, parser: fec.ParsingProcess | None,
+                 replace: bool, company: str | None) -> ImportReport:
     started = utcnow()
     digest = file_hash(data)
-    previous = already_imported(engine, kind, digest)
+    if kind not in IMPORT_KINDS:
+        raise FileImportError(f"unknown import kind {kind!r}; choose one of {', '.join(IMPORT_KINDS)}")
+    try:
+        options_key = read_options_key(kind, mapping)
+    except FileFormatError as exc:
+        raise FileImportError(str(exc)) from None
+    previous = already_imported(engine, kind, digest, options_key)
     if previous:
-        report = ImportReport(kind, file_name, file_hash=digest, status="skipped",
+        report = ImportReport(kind, file_name, file_hash=digest, status="skipped", read_options=options_key,
                               message=f"already imported as import #{previous['import_id']} "
                                       f"({previous['file_name']}, {previous['started_at']:%Y-%m-%d %H:%M} UTC "
-                                      f"by {previous['imported_by']}): nothing to do")
+                                      f"by {previous['imported_by']}) with the same reading options: nothing to "
+                                      "do (force another encoding, delimiter or mapping to read it another way)")
         if not dry_run:
             with engine.begin() as conn:
                 report.import_id = _record_run(conn, report, actor, started, "skipped", report.message)
         return report
     if kind == "fec" and not dry_run:
-        return _import_fec(engine, data, file_name, actor, mapping, valid_only, progress, started, digest, parser)
+        return _import_fec(engine, data, file_name, actor, mapping, valid_only, progress, started, digest, parser,
+                           options_key, replace, fec_company(file_name, company))
     parsed = read_file(kind, data, file_name, mapping, engine, progress)
     report = parsed.report
+    report.read_options = options_key
+    if kind == "fec":
+        report.company = fec_company(file_name, company)
     if report.errors:
         refuse = None
         if not valid_only:
@@ -207,11 +259,20 @@ def _import_file(engine: Engine, kind: str, data: bytes, file_name: str, actor: 
             import_id = _record_run(conn, report, actor, started, "success")
             if progress:
                 progress(0.5, "writing")
-            replaced = (_WRITERS.get(kind) or hubspot_csv.write_hubspot)(conn, parsed, import_id)
+            if kind in _WRITERS:
+                report.replaced_from, report.replace_rule = _WRITERS[kind](conn, parsed, import_id, replace)
+                report.replaced_from, report.replace_rule = _with_same_bytes(
+                    report.replaced_from, report.replace_rule,
+                    _same_bytes_replaced(conn, kind, digest, import_id, history.TABLES[kind]))
+                replaced = sum(report.replaced_from.values())
+            else:
+                replaced = hubspot_csv.write_hubspot(conn, parsed, import_id)
+            report.rows_replaced = replaced
             conn.execute(update(s.import_runs).where(s.import_runs.c.import_id == import_id)
                          .values(finished_at=utcnow()))
-            _audit(conn, actor, report, import_id, replaced)
-            bump_data_version(conn, *((*_WRITES[kind], *_RUN_TABLES) if kind in _WRITES else ()))
+            _audit(conn, actor, report, import_id)
+            replaced_text = history.describe(conn, report.replaced_from)
+            bump_data_version(conn, *((*_WRITES[kind], *_RUN_TABLES, "import_replaced") if kind in _WRITES else ()))
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:300]
         report.status, report.message = "failed", f"failed while writing, nothing was kept: {reason}"
@@ -220,7 +281,9 @@ def _import_file(engine: Engine, kind: str, data: bytes, file_name: str, actor: 
         return report
     report.status, report.import_id, report.rows_replaced = "success", import_id, replaced
     report.message = (f"imported {report.rows_accepted:,} rows as import #{import_id}"
-                      + (f", replacing {replaced:,} rows of the same period and source" if replaced else ""))
+                      + (f", replacing {replaced:,} rows ({report.replace_rule}): {replaced_text}"
+                         if kind in _WRITERS and replaced else "")
+                      + (f", updating {replaced:,} records" if kind not in _WRITERS and replaced else ""))
     if progress:
         progress(1.0, "done")
     return report
@@ -242,7 +305,7 @@ class _Rollback(Exception):
 
 def _import_fec(engine: Engine, data: bytes, file_name: str, actor: str, mapping, valid_only: bool,
                 progress: Progress | None, started, digest: str,
-                parser: fec.ParsingProcess | None = None) -> ImportReport:
+                parser: fec.ParsingProcess | None, options_key: str, replace: bool, company: str) -> ImportReport:
     """Stream a FEC into the store: rows are inserted batch by batch inside one transaction that
     is rolled back if any problem turns up, so memory holds one batch, not the ledger."""
     try:
@@ -251,7 +314,7 @@ def _import_fec(engine: Engine, data: bytes, file_name: str, actor: str, mapping
         raise FileImportError(str(exc)) from None
     reader = fec.FecReader(data, file_name, options)
     report = reader.report
-    report.file_hash = digest
+    report.file_hash, report.read_options, report.company = digest, options_key, company
 
     def reject(message: str) -> ImportReport:
         report.status, report.message = "rejected", message
@@ -275,18 +338,24 @@ def _import_fec(engine: Engine, data: bytes, file_name: str, actor: str, mapping
                 if progress:
                     progress(1.0, "indexing")
             report.period = reader.period
-            report.rows_replaced = _replace_ledger_period(conn, reader.siren, reader.period, import_id)
+            report.replaced_from, report.replace_rule = _replace_ledger(
+                conn, company, bool(reader.siren), replace, reader.period, import_id)
+            report.replaced_from, report.replace_rule = _with_same_bytes(
+                report.replaced_from, report.replace_rule,
+                _same_bytes_replaced(conn, "fec", digest, import_id, s.ledger_entries))
+            report.rows_replaced = sum(report.replaced_from.values())
+            replaced_text = history.describe(conn, report.replaced_from)
             conn.execute(update(s.import_runs).where(s.import_runs.c.import_id == import_id).values(
                 finished_at=utcnow(), rows_accepted=report.rows_accepted,
                 rows_rejected=report.rows_read - report.rows_accepted,
                 period_start=reader.period[0], period_end=reader.period[1]))
-            _audit(conn, actor, report, import_id, report.rows_replaced)
-            bump_data_version(conn, *_WRITES["fec"], *_RUN_TABLES)
+            _audit(conn, actor, report, import_id)
+            bump_data_version(conn, *_WRITES["fec"], *_RUN_TABLES, "import_replaced")
         _checkpoint_soon(engine)
         report.rows_rejected = report.rows_read - report.rows_accepted
         report.status, report.import_id = "success", import_id
         report.message = (f"imported {report.rows_accepted:,} rows as import #{import_id}"
-                          + (f", replacing {report.rows_replaced:,} rows of the same company and period"
+                          + (f", replacing {report.rows_replaced:,} rows ({report.replace_rule}): {replaced_text}"
                              if report.rows_replaced else ""))
         if progress:
             progress(1.0, "done")
@@ -364,16 +433,38 @@ def free_core(cores: int, load: float, runnable: int | None) -> bool:
     return others <= cores - 1
 
 
-def _replace_ledger_period(conn: Connection, siren: str | None, period, import_id: int) -> int:
-    """Delete the company's earlier lines in the period just imported (a corrected FEC)."""
+def _replace_ledger(conn: Connection, company: str, has_siren: bool, replace: bool, period,
+                    import_id: int) -> tuple[dict, str]:
+    """The earlier lines of the same company in the period just imported (a corrected FEC), replaced
+    when the company is a SIREN (it identifies the company) or when the user asked to replace."""
     t = s.ledger_entries
     others = select(t.c.entry_id).where(or_(t.c.import_id < import_id, t.c.import_id > import_id)).limit(1)
-    if conn.execute(others).first() is None:  # only this import's rows (an index seek, not a scan)
-        return 0
-    same_company = t.c.siren == siren if siren else t.c.siren.is_(None)
-    return conn.execute(t.delete().where(and_(
-        same_company, t.c.ecriture_date >= period[0], t.c.ecriture_date <= period[1],
-        t.c.import_id != import_id))).rowcount
+    if not (has_siren or replace) or conn.execute(others).first() is None:  # (an index seek, not a scan)
+        return {}, ""
+    runs = history.runs_matching(conn, "fec", s.import_runs.c.company == company,
+                                 s.import_runs.c.import_id != import_id)
+    if not runs:
+        return {}, ""
+    rule = ("same SIREN and period" if has_siren and not replace
+            else f"asked to replace: same company {company!r} and period")
+    return history.replace_rows(conn, t, and_(history.in_ids(t.c.import_id, runs), t.c.ecriture_date >= period[0],
+                                              t.c.ecriture_date <= period[1]), import_id), rule
+
+
+def _with_same_bytes(replaced: dict, rule: str, same: dict) -> tuple[dict, str]:
+    if not same:
+        return replaced, rule
+    same_rule = "the same file imported before with other reading options"
+    return history.merge(replaced, same), f"{rule}; {same_rule}" if replaced else same_rule
+
+
+def _same_bytes_replaced(conn: Connection, kind: str, digest: str, import_id: int, table) -> dict:
+    """The rows of an earlier import of the very same file (read with other options): superseded."""
+    runs = history.runs_matching(conn, kind, s.import_runs.c.file_hash == digest,
+                                 s.import_runs.c.import_id != import_id)
+    if not runs:
+        return {}
+    return history.replace_rows(conn, table, history.in_ids(table.c.import_id, runs), import_id)
 
 
 _checkpoints: list[threading.Thread] = []

@@ -6,18 +6,18 @@ import re
 from sqlalchemy import Connection, and_
 
 from store import schema as s
-from store.db import upsert
 
+from . import history
 from .mapping import Field, Mapping, read_mapped
 from .report import Parsed
 
 FIELDS = [
     Field("invoice_number", "text", True, ("invoice number", "invoice_number", "invoice no", "invoice #",
                                            "number", "numéro de facture", "n° facture", "facture"), 64),
-    Field("customer_name", "text", False, ("customer name", "customer", "client", "contact name")),
+    Field("customer_name", "text", False, ("customer name", "customer_name", "customer", "client", "contact name")),
     Field("company_id", "text", False, ("hubspot company id", "company id", "company_id"), 64),
     Field("deal_id", "text", False, ("hubspot deal id", "deal id", "deal_id"), 64),
-    Field("issue_date", "date", True, ("issue date", "invoice date", "date", "date de facture")),
+    Field("issue_date", "date", True, ("issue date", "issue_date", "invoice date", "date", "date de facture")),
     Field("due_date", "date", False, ("due date", "date d'échéance", "échéance")),
     Field("paid_date", "date", False, ("paid date", "paid at", "payment date", "date de paiement")),
     Field("amount_excl_tax", "cents", True, ("amount excl tax", "amount excluding tax", "amount_excl_tax",
@@ -108,11 +108,26 @@ def _group_lines(records: list[tuple[int, dict]], report) -> list[tuple[int, dic
     return list(grouped.values())
 
 
-def write_invoices(conn: Connection, parsed: Parsed, import_id: int) -> int:
-    """Replace the source's invoices issued in the file's period, then upsert by number."""
+def write_invoices(conn: Connection, parsed: Parsed, import_id: int, replace: bool = False) -> tuple[dict, str]:
+    """Insert the file's invoices. An earlier invoice of the same number and source is replaced
+    (the file supersedes it); with `replace`, so is every invoice of the source issued in the
+    file's period. ({import that had brought the replaced rows: count}, the rule applied)."""
     t = s.invoices
-    start, end = parsed.report.period
-    replaced = conn.execute(t.delete().where(and_(
-        t.c.origin == parsed.scope["origin"], t.c.issue_date >= start, t.c.issue_date <= end))).rowcount
-    upsert(conn, t, [dict(r, import_id=import_id) for r in parsed.rows], ["invoice_number", "origin"])
-    return replaced
+    origin = parsed.scope["origin"]
+    numbers = sorted({r["invoice_number"] for r in parsed.rows})
+    replaced: dict = {}
+    for i in range(0, len(numbers), 500):
+        replaced = history.merge(replaced, history.replace_rows(
+            conn, t, and_(t.c.origin == origin, t.c.invoice_number.in_(numbers[i:i + 500])), import_id))
+    rule = "same invoice numbers"
+    if replace:
+        start, end = parsed.report.period
+        period = history.replace_rows(conn, t, and_(t.c.origin == origin, t.c.issue_date >= start,
+                                                    t.c.issue_date <= end), import_id)
+        if period:
+            replaced = history.merge(replaced, period)
+            rule = f"asked to replace: {origin} invoices issued {start} to {end}, and same invoice numbers"
+    rows = [dict(r, import_id=import_id) for r in parsed.rows]
+    for i in range(0, len(rows), 5000):
+        conn.execute(t.insert(), rows[i:i + 5000])
+    return replaced, rule

@@ -39,6 +39,10 @@ class ImportReport:
     status: str = "validated"  # validated | success | rejected | skipped | failed
     import_id: int | None = None
     rows_replaced: int = 0
+    replaced_from: dict = field(default_factory=dict)  # {import that had brought them (None: none): rows}
+    replace_rule: str = ""  # why they were replaced
+    read_options: str | None = None  # how the file was read (canonical JSON), part of the already-imported key
+    company: str | None = None  # FEC: the company identity its rows belong to
     message: str = ""
 
     def add(self, line: int, column: str, value, reason: str, severity: str = "error") -> None:
@@ -104,6 +108,8 @@ class ImportReport:
             "kind": self.kind, "file_name": self.file_name, "file_hash": self.file_hash,
             "status": self.status, "rows_read": self.rows_read, "rows_accepted": self.rows_accepted,
             "rows_rejected": self.rows_rejected, "rows_replaced": self.rows_replaced,
+            "replaced_from_imports": {("none" if k is None else str(k)): n for k, n in self.replaced_from.items()},
+            "replace_rule": self.replace_rule, "company": self.company,
             "import_id": self.import_id, "partial_safe": self.partial_safe,
             "period": [str(d) for d in self.period] if self.period else None,
             "detected": self.detected, "message": self.message,

@@ -7,6 +7,7 @@ from sqlalchemy import Connection, and_
 
 from store import schema as s
 
+from . import history
 from .detect import FileFormatError, make_cents_parser, make_date_parser, detect_date_format, read_table
 from .mapping import Field, Mapping, norm_label, read_mapped
 from .report import ImportReport, Parsed
@@ -115,14 +116,28 @@ def _read_wide(data: bytes, file_name: str, mapping: Mapping) -> tuple[ImportRep
     return report, out
 
 
-def write_spend(conn: Connection, parsed: Parsed, import_id: int) -> int:
-    """Replace the source's spend on the file's channels in its period, then insert."""
+def spend_key(row) -> tuple:
+    return (row["spend_date"], row["channel"], row["campaign"] or None, row["region"] or None,
+            row["product_line"] or None)
+
+
+def write_spend(conn: Connection, parsed: Parsed, import_id: int, replace: bool = False) -> tuple[dict, str]:
+    """Insert the file's spend. Earlier spend of the same source, day, channel, campaign, region and
+    product line is replaced (the file supersedes it); with `replace`, so is all the source's spend
+    on the file's channels in its period. ({import that had brought the replaced rows: count}, the rule)."""
     t = s.marketing_spend
     start, end = parsed.report.period
-    replaced = conn.execute(t.delete().where(and_(
-        t.c.origin == parsed.scope["origin"], t.c.channel.in_(parsed.scope["channels"]),
-        t.c.spend_date >= start, t.c.spend_date <= end))).rowcount
+    scope = and_(t.c.origin == parsed.scope["origin"], t.c.channel.in_(parsed.scope["channels"]),
+                 t.c.spend_date >= start, t.c.spend_date <= end)
+    if replace:
+        rule = f"asked to replace: {parsed.scope['origin']} spend on {', '.join(parsed.scope['channels'])} " \
+               f"from {start} to {end}"
+        replaced = history.replace_rows(conn, t, scope, import_id)
+    else:
+        rule = "same source, day, channel, campaign, region and product line"
+        keys = {spend_key(r) for r in parsed.rows}
+        replaced = history.replace_rows(conn, t, scope, import_id, keep=lambda row: spend_key(row) in keys)
     rows = [dict(r, import_id=import_id) for r in parsed.rows]
     for i in range(0, len(rows), 5000):
         conn.execute(t.insert(), rows[i:i + 5000])
-    return replaced
+    return replaced, rule

@@ -52,3 +52,33 @@ def test_cli_forced_reading_options(tmp_path, capsys):
                      "--decimal", ",", "--thousands", ".", "--delimiter", "semicolon"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["period"] == ["2024-02-03", "2024-02-03"] and report["detected"]["date_format"] == "%m/%d/%Y"
+
+
+def test_cli_replace_list_and_undo(tmp_path, capsys):
+    a, b = tmp_path / "ledger_companyA.txt", tmp_path / "ledger_companyB.txt"
+    a.write_bytes(small_fec(sale="1000,00"))
+    b.write_bytes(small_fec(sale="50,00"))
+    assert cli.main(["import", "fec", str(a)]) == 0
+    assert cli.main(["import", "fec", str(b)]) == 0
+    assert "replacing" not in capsys.readouterr().out  # another company's file replaces nothing
+    fixed = tmp_path / "ledger_companyA_v2.txt"
+    fixed.write_bytes(small_fec(sale="1200,00"))
+    assert cli.main(["import", "fec", str(fixed), "--company", "A", "--replace"]) == 0
+    assert "replacing" not in capsys.readouterr().out  # company "A" never imported before
+    again = tmp_path / "ledger_companyA_v3.txt"
+    again.write_bytes(small_fec(sale="1300,00"))
+    assert cli.main(["import", "fec", str(again), "--company", "A", "--replace"]) == 0
+    assert "replacing 5 rows (asked to replace: same company 'A' and period): 5 from import #3 " \
+           "(ledger_companyA_v2.txt)" in capsys.readouterr().out
+    assert cli.main(["imports", "list"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[1].split()[:5] == ["4", listing[1].split()[1], listing[1].split()[2], "fec", "success"]
+    assert listing[1].split()[6] == "5" and listing[1].endswith("[A]")
+    assert cli.main(["imports", "undo", "4", "--as", "cfo"]) == 0
+    assert "undid import #4 (ledger_companyA_v3.txt): removed 5 rows, restored 5 rows" in capsys.readouterr().out
+    assert cli.main(["imports", "undo", "4"]) == 2
+    assert "undone already" in capsys.readouterr().err
+    assert cli.main(["imports", "list", "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert [(r["import_id"], r["status"]) for r in runs] == [(4, "undone"), (3, "success"), (2, "success"),
+                                                             (1, "success")]

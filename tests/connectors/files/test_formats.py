@@ -23,9 +23,9 @@ def _rows(engine, table, cols, order):
         return [tuple(r) for r in conn.execute(select(*[table.c[c] for c in cols]).order_by(*[table.c[o] for o in order]))]
 
 
-def _import(engine, kind, name, mapping=None, data=None):
+def _import(engine, kind, name, mapping=None, data=None, **kw):
     data = data if data is not None else (FIXTURES / name).read_bytes()
-    report = import_file(engine, kind, data, name, actor="test", mapping=mapping)
+    report = import_file(engine, kind, data, name, actor="test", mapping=mapping, **kw)
     assert report.status == "success", report.as_text()
     return report
 
@@ -111,12 +111,22 @@ def test_invoices_validation_problems():
     assert report.rows_accepted == 1 and report.rows_rejected == 5 and report.partial_safe
 
 
-def test_invoices_reimport_of_corrected_period_replaces(engine):
+def test_invoices_reimport_replaces_only_the_same_invoice_numbers(engine):
     first = b"invoice number,issue date,amount excl tax\nB1,2024-05-01,10.00\nB2,2024-05-20,20.00\n"
     second = b"invoice number,issue date,amount excl tax\nB1,2024-05-01,11.00\nB3,2024-05-25,30.00\n"
     _import(engine, "invoices", "may.csv", data=first)
     report = _import(engine, "invoices", "may-fixed.csv", data=second)
-    assert report.rows_replaced == 2
+    assert report.rows_replaced == 1 and report.replaced_from == {1: 1}  # B1, brought by import #1
+    assert _rows(engine, s.invoices, ["invoice_number", "amount_excl_tax_cents"], ["invoice_number"]) == [
+        ("B1", 1100), ("B2", 2000), ("B3", 3000)]
+
+
+def test_invoices_reimport_with_replace_replaces_the_period(engine):
+    first = b"invoice number,issue date,amount excl tax\nB1,2024-05-01,10.00\nB2,2024-05-20,20.00\n"
+    second = b"invoice number,issue date,amount excl tax\nB1,2024-05-01,11.00\nB3,2024-05-25,30.00\n"
+    _import(engine, "invoices", "may.csv", data=first)
+    report = _import(engine, "invoices", "may-fixed.csv", data=second, replace=True)
+    assert report.rows_replaced == 2 and report.replaced_from == {1: 2}
     assert _rows(engine, s.invoices, ["invoice_number", "amount_excl_tax_cents"], ["invoice_number"]) == [
         ("B1", 1100), ("B3", 3000)]
 
@@ -191,23 +201,23 @@ def test_budgets_generic(engine):
     _import(engine, "budgets", "budgets.csv")
     got = _rows(engine, s.budgets, ["month", "region", "product_line", "metric", "value"], ["budget_id"])
     assert got == [(D(2024, 1, 1), "EMEA", "Platform", "target_revenue", 15_000_000.0),  # money -> cents
-                   (D(2024, 1, 1), "EMEA", "Platform", "mql_target", 120.0),
+                   (D(2024, 1, 1), "EMEA", "Platform", "mqls", 120.0),
                    (D(2024, 2, 1), "", "", "target_revenue", 30_000_050.0),
-                   (D(2024, 2, 1), "EMEA", "", "conversion_rate_target", 0.125)]
+                   (D(2024, 2, 1), "EMEA", "", "lead_to_mql_rate", 0.125)]
 
 
 @pytest.mark.parametrize("raw, month", [("2024-03", D(2024, 3, 1)), ("03/2024", D(2024, 3, 1)),
                                         ("Mar 2024", D(2024, 3, 1)), ("202412", D(2024, 12, 1)),
                                         ("2024-07-15", D(2024, 7, 1))])
 def test_budgets_month_formats(raw, month):
-    parsed = read_file("budgets", f"month,metric,value\n{raw},mql_target,5\n".encode(), "b.csv")
+    parsed = read_file("budgets", f"month,metric,value\n{raw},mqls,5\n".encode(), "b.csv")
     assert parsed.report.ok and parsed.rows[0]["month"] == month
 
 
 def test_budgets_duplicates_and_bad_values():
-    data = ("month,region,metric,value\n2024-01,EMEA,mql_target,5\n2024-01,EMEA,mql_target,6\n"
-            "2024-13,EMEA,mql_target,1\n2024-02,EMEA,MQL target!,1\n2024-02,EMEA,mql_target,abc\n").encode()
+    data = ("month,region,metric,value\n2024-01,EMEA,mqls,5\n2024-01,EMEA,mqls,6\n"
+            "2024-13,EMEA,mqls,1\n2024-02,EMEA,MQL target!,1\n2024-02,EMEA,mqls,abc\n").encode()
     report = read_file("budgets", data, "b.csv").report
     got = sorted((p.line, p.reason.split(" (")[0].split(":")[0]) for p in report.errors)
     assert got == [(2, "duplicate budget line"), (3, "duplicate budget line"), (4, "unparseable month"),
-                   (5, "metric must be an id such as target_revenue or mql_target"), (6, "unparseable number")]
+                   (5, "metric must be an id such as target_revenue or mqls"), (6, "unparseable number")]

@@ -54,3 +54,16 @@ def test_import_by_admin_is_written_and_audited(make_store_url):
     assert _count(url) == 934
     rows = list_audit(open_store(StoreSettings(url, "check")), action="import")
     assert [r["actor"] for r in rows] == ["cfo@acme.com"]
+
+
+def test_undo_by_viewer_is_refused_on_the_server(make_store_url):
+    url = make_store_url("sqlite")
+    admin = _load_fec(url, "cfo@acme.com")
+    admin.button(key="imp_go").click().run()
+    assert _count(url) == 934
+    viewer = _load_fec(url, "ann@acme.com")
+    viewer.button(key="imp_undo").click().run()
+    assert not viewer.exception
+    assert any("may not do imports.run" in e.value for e in viewer.error)
+    assert _count(url) == 934
+    assert [r["action"] for r in list_audit(open_store(StoreSettings(url, "check")))] == ["import"]

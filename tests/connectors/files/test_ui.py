@@ -69,3 +69,45 @@ def test_panel_invoice_preset_and_mapping(make_store_url):
     assert not at.exception and len(_frame(at, "invoice_number")) == 3
     at.button(key="imp_go").click().run()
     assert _count(engine, s.invoices) == 3
+
+
+def test_panel_header_only_file_is_never_shown_valid(make_store_url, tmp_path):
+    url = make_store_url("sqlite")
+    empty = tmp_path / "invoices.csv"
+    empty.write_bytes(b"invoice number,issue date,amount excl tax\n")
+    at = _app(url)
+    at.selectbox(key="imp_kind").set_value("invoices").run()
+    at = _from_path(at, empty)
+    assert not at.exception and not at.success
+    assert "no data rows" in _frame(at, "reason")["reason"].iloc[0]
+    assert at.error[0].value.startswith("1 problem(s).") and at.button(key="imp_go").disabled
+
+
+def test_panel_replace_checkbox_and_undo_from_the_history(make_store_url, tmp_path):
+    url = make_store_url("sqlite")
+    engine = open_store(StoreSettings(url, "check"))
+    a, b = tmp_path / "inv_A.csv", tmp_path / "inv_A_fixed.csv"
+    a.write_bytes(b"invoice number,issue date,amount excl tax\nA-1,2024-01-05,10.00\nA-2,2024-01-20,20.00\n")
+    b.write_bytes(b"invoice number,issue date,amount excl tax\nA-3,2024-01-05,30.00\nA-4,2024-01-20,40.00\n")
+    at = _app(url)
+    assert at.caption[-1].value == "No import yet."
+    at.selectbox(key="imp_kind").set_value("invoices").run()
+    at = _from_path(at, a)
+    at.button(key="imp_go").click().run()
+    at = at.text_input(key="imp_path").input(str(b)).run()
+    at.checkbox(key="imp_replace").check().run()
+    at.button(key="imp_go").click().run()
+    assert not at.exception
+    assert "replacing 2 rows (asked to replace" in at.success[-1].value and _count(engine, s.invoices) == 2
+    history = _frame(at, "replaced")
+    assert list(history["import"]) == [2, 1] and list(history["replaced"]) == [2, 0]
+    at.selectbox(key="imp_undo_pick").set_value(1).run()
+    at.button(key="imp_undo").click().run()  # #2 replaced rows of #1: undo #2 first
+    assert "had rows replaced by import #2: undo that first" in at.error[-1].value
+    at.selectbox(key="imp_undo_pick").set_value(2).run()
+    at.button(key="imp_undo").click().run()
+    assert not at.exception
+    assert "undid import #2 (inv_A_fixed.csv): removed 2 rows, restored 2 rows" in at.success[-1].value
+    with engine.connect() as conn:
+        assert sorted(conn.execute(select(s.invoices.c.invoice_number)).scalars()) == ["A-1", "A-2"]
+    assert list(_frame(at, "replaced")["status"]) == ["undone", "success"]
