@@ -13,6 +13,7 @@ from connectors.files.detect import FileFormatError
 from connectors.files.history import UndoError, list_imports, undo_import
 from connectors.files.importer import IMPORT_KINDS, PRESETS, FileImportError, import_file
 from connectors.files.mapping import with_options
+from metrics import REGISTRY
 from store import StoreError, open_store
 
 
@@ -74,7 +75,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
             "thousands": args.thousands, "date_format": args.date_format})
         report = import_file(engine, args.kind, data, path.name, actor=actor, mapping=mapping,
                              dry_run=args.dry_run, valid_only=args.valid_only, replace=args.replace,
-                             company=args.company)
+                             company=args.company, metric_ids=REGISTRY.keys())
     except (FileImportError, FileFormatError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ from connectors.files.invoices import FIELDS as INVOICE_FIELDS
 from connectors.files.budgets import FIELDS as BUDGET_FIELDS
 from connectors.files.hubspot_csv import FIELDS as HUBSPOT_FIELDS
 from connectors.files.spend import FIELDS as SPEND_FIELDS
+from metrics import REGISTRY
 
 from .session import require
 
@@ -131,7 +132,7 @@ def _import_form(engine: Engine, actor: str) -> None:
     if not cached or cached[0] != cache_key:
         bar = st.progress(0.0, text="reading the file")
         try:
-            parsed = read_file(kind, data, name, mapping=mapping, engine=engine,
+            parsed = read_file(kind, data, name, mapping=mapping, engine=engine, metric_ids=REGISTRY.keys(),
                                progress=lambda f, msg: bar.progress(min(max(f, 0.0), 1.0), text=msg))
         except FileImportError as exc:
             bar.empty()
@@ -173,7 +174,7 @@ def _import_form(engine: Engine, actor: str) -> None:
             return
         bar = st.progress(0.0, text="importing")
         result = import_file(engine, kind, data, name, actor=actor, mapping=mapping, valid_only=partial,
-                             replace=replace, company=company or None,
+                             replace=replace, company=company or None, metric_ids=REGISTRY.keys(),
                              progress=lambda f, msg: bar.progress(min(max(f, 0.0), 1.0), text=msg))
         bar.empty()
         if result.status == "success":

@@ -4,10 +4,10 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+from typing import Collection
 
 from sqlalchemy import Connection, Engine, and_, select
 
-from metrics.registry import load_catalog
 from store import schema as s
 
 from . import history
@@ -58,12 +58,6 @@ def is_money_metric(metric: str, mapping: Mapping) -> bool:
     return bool(MONEY_WORDS & set(metric.split("_")))
 
 
-def budget_metrics() -> set[str]:
-    """The metric ids a budget line can name: the catalog's (target_revenue, mqls, marketing_spend...),
-    which the budget-vs-actual table compares with their actuals."""
-    return set(load_catalog())
-
-
 def known_regions(engine: Engine | None) -> set[str]:
     """The regions the store knows: those of its deals, contacts, companies, owners, spend and
     budgets (regions come from the CRM, as the shared definitions' `dimensions` say)."""
@@ -77,11 +71,16 @@ def known_regions(engine: Engine | None) -> set[str]:
     return out
 
 
-def read_budgets(data: bytes, file_name: str, mapping: Mapping, engine: Engine | None = None) -> Parsed:
-    """Parse and validate budget lines; money metrics converted to cents. A metric id the catalog
-    does not know, or a region the store does not know, is a row-level error."""
+def read_budgets(data: bytes, file_name: str, mapping: Mapping, engine: Engine | None = None,
+                 metric_ids: Collection[str] | None = None) -> Parsed:
+    """Parse and validate budget lines; money metrics converted to cents. A metric id not in
+    `metric_ids` (the metric catalog's ids, which the budget-vs-actual table compares with their
+    actuals; the CLI and the Data page pass them, connectors do not read the metric layer), or a
+    region the store does not know, is a row-level error."""
     report, _table, records = read_mapped(data, file_name, "budgets", FIELDS, mapping)
-    metrics = budget_metrics()
+    metrics = set(metric_ids or ())
+    if records and not metrics:
+        report.add(0, "metric", "", "no metric catalog given: metric ids not checked", "warning")
     regions = known_regions(engine) if records else set()
     if records and not regions:
         report.add(0, "region", "", "the store knows no region yet (sync HubSpot first): regions not checked",
@@ -97,7 +96,7 @@ def read_budgets(data: bytes, file_name: str, mapping: Mapping, engine: Engine |
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", metric):
             report.add(line_no, "metric", r["metric"], "metric must be an id such as target_revenue or mqls")
             continue
-        if metric not in metrics:
+        if metrics and metric not in metrics:
             close = difflib.get_close_matches(metric, metrics, n=1)
             report.add(line_no, "metric", r["metric"], "unknown metric id" + (
                 f" (did you mean {close[0]}?)" if close else " (see the Definitions page for the metric ids)"))

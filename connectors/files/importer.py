@@ -18,7 +18,7 @@ import threading
 from contextlib import contextmanager, nullcontext
 from itertools import chain
 from operator import itemgetter
-from typing import Callable, Iterator
+from typing import Callable, Collection, Iterator
 
 from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 
@@ -53,8 +53,9 @@ def file_hash(data: bytes) -> str:
 
 
 def read_file(kind: str, data: bytes, file_name: str, mapping=None, engine: Engine | None = None,
-              progress: Progress | None = None) -> Parsed:
-    """Parse and validate a file of the given kind. Touches nothing; never raises on bad content."""
+              progress: Progress | None = None, metric_ids: Collection[str] | None = None) -> Parsed:
+    """Parse and validate a file of the given kind. Touches nothing; never raises on bad content.
+    `metric_ids`: the metric catalog's ids, which budget lines must name (see budgets.read_budgets)."""
     if kind not in IMPORT_KINDS:
         raise FileImportError(f"unknown import kind {kind!r}; choose one of {', '.join(IMPORT_KINDS)}")
     try:
@@ -69,7 +70,7 @@ def read_file(kind: str, data: bytes, file_name: str, mapping=None, engine: Engi
         elif kind == "spend":
             parsed = spend.read_spend(data, file_name, m)
         elif kind == "budgets":
-            parsed = budgets.read_budgets(data, file_name, m, engine)
+            parsed = budgets.read_budgets(data, file_name, m, engine, metric_ids)
         else:
             parsed = hubspot_csv.read_hubspot(kind.split("-", 1)[1], data, file_name, m, engine)
     except Exception as exc:  # a reader bug must still give a readable report, never a traceback
@@ -172,14 +173,15 @@ def fec_company(file_name: str, company: str | None) -> str:
 def import_file(engine: Engine, kind: str, data: bytes, file_name: str, actor: str = "local admin",
                 mapping=None, dry_run: bool = False, valid_only: bool = False,
                 progress: Progress | None = None, replace: bool = False,
-                company: str | None = None) -> ImportReport:
+                company: str | None = None, metric_ids: Collection[str] | None = None) -> ImportReport:
     """Validate, then (unless dry_run or rejected) write the file in one transaction. `replace`:
     also delete the earlier rows of the file's period from the same company (FEC) or source;
-    `company`: the FEC's company when its name carries no SIREN."""
+    `company`: the FEC's company when its name carries no SIREN; `metric_ids`: the metric
+    catalog's ids, which budget lines must name (the CLI and the Data page pass them)."""
     parser = _start_fec_parser(data, file_name, mapping) if kind == "fec" and not dry_run else None
     try:
         return _import_file(engine, kind, data, file_name, actor, mapping, dry_run, valid_only, progress, parser,
-                            replace, company)
+                            replace, company, metric_ids)
     finally:
         if parser is not None:
             parser.close()
@@ -199,7 +201,7 @@ def _start_fec_parser(data: bytes, file_name: str, mapping) -> fec.ParsingProces
 
 def _import_file(engine: Engine, kind: str, data: bytes, file_name: str, actor: str, mapping, dry_run: bool,
                  valid_only: bool, progress: Progress | None, parser: fec.ParsingProcess | None,
-                 replace: bool, company: str | None) -> ImportReport:
+                 replace: bool, company: str | None, metric_ids: Collection[str] | None) -> ImportReport:
     started = utcnow()
     digest = file_hash(data)
     if kind not in IMPORT_KINDS:
@@ -222,7 +224,7 @@ def _import_file(engine: Engine, kind: str, data: bytes, file_name: str, actor: 
     if kind == "fec" and not dry_run:
         return _import_fec(engine, data, file_name, actor, mapping, valid_only, progress, started, digest, parser,
                            options_key, replace, fec_company(file_name, company))
-    parsed = read_file(kind, data, file_name, mapping, engine, progress)
+    parsed = read_file(kind, data, file_name, mapping, engine, progress, metric_ids)
     report = parsed.report
     report.read_options = options_key
     if kind == "fec":

@@ -11,6 +11,8 @@ from sqlalchemy import select
 from connectors.files import fec, history
 from connectors.files.detect import FileFormatError, decode_bytes
 from connectors.files.importer import import_file, read_file
+import cli
+from metrics import REGISTRY
 from store import data_version, schema as s
 from fileimport_helpers import FEC_HEADER, SHARED_FEC, fec_line, ledger_totals, small_fec
 
@@ -251,11 +253,26 @@ def test_budget_unknown_metric_and_region_are_row_errors(engine):
                                              updated_at=dt.datetime(2024, 1, 1), origin="hubspot"))
     data = (b"month,region,metric,value\n2024-01,EMEA,target_revenu,5\n2024-01,Narnia,target_revenue,5\n"
             b"2024-01,EMEA,target_revenue,5\n")
-    report = read_file("budgets", data, "b.csv", engine=engine).report
+    report = read_file("budgets", data, "b.csv", engine=engine, metric_ids=REGISTRY.keys()).report
     got = [(p.line, p.column, p.reason) for p in report.errors]
     assert got == [(2, "metric", "unknown metric id (did you mean target_revenue?)"),
                    (3, "region", "unknown region (the store knows EMEA)")]
     assert report.rows_accepted == 1
+
+
+def test_budget_metric_ids_unchecked_without_a_catalog_say_so(engine):
+    """Connectors do not read the metric layer: a caller that gives no catalog gets a warning."""
+    report = read_file("budgets", b"month,metric,value\n2024-01,target_revenu,5\n", "b.csv").report
+    assert report.ok and report.rows_accepted == 1
+    assert [p.reason for p in report.problems if p.column == "metric"] == [
+        "no metric catalog given: metric ids not checked"]
+
+
+def test_cli_budget_import_checks_metric_ids_against_the_catalog(tmp_path, capsys):
+    path = tmp_path / "budget.csv"
+    path.write_bytes(b"month,metric,value\n2024-01,target_revenu,5\n")
+    assert cli.main(["import", "budgets", str(path)]) == 1
+    assert "unknown metric id (did you mean target_revenue?)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("fast_path", [True, False], ids=["columnar", "line-by-line"])
