@@ -18,7 +18,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from metrics.format import format_value
+from metrics.format import format_amount, format_percent, format_value
 from store.cells import inert, strings_as_text
 
 from .charts import accuracy_figure, waterfall_figure
@@ -56,6 +56,10 @@ def format_cell(value: Any, column: str, row: dict, locale: str, currency: str) 
         return ""
     unit = _cell_unit(column, row)
     if unit and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if unit == "money":  # the presentation rules of every page: no cents from €1,000
+            return format_amount(float(value), currency, locale)
+        if unit == "ratio":
+            return format_percent(float(value), locale)
         return format_value(float(value), unit, locale=locale, currency=currency)
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
@@ -111,7 +115,7 @@ def to_html(report: WeekReport) -> str:
         f'<p class="muted">{html.escape(report.unavailable.get("Pipeline waterfall", ""))}</p>'
     section("Pipeline waterfall", wf_body + _table_html(sections["Pipeline waterfall"], loc, cur)
             + "<h3>Deals behind each bar</h3>" + _table_html(sections["Waterfall deals"], loc, cur))
-    section("Forecast accuracy", chart(accuracy_figure(report.accuracy, cur))
+    section("Forecast accuracy", chart(accuracy_figure(report.accuracy, cur, locale=loc))
             + _table_html(sections["Forecast accuracy"], loc, cur))
     section("Gap to target (quarter)", _table_html(sections["Gap to target"], loc, cur))
     for name in ("Leads not followed up", "Best campaigns", "Worst campaigns"):

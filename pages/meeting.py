@@ -97,7 +97,7 @@ def _forecast(report: WeekReport) -> None:
     st.caption("The forecast each meeting recorded for its fiscal quarter, against the revenue won in that "
                "quarter. Accuracy = 1 - |forecast - actual| / actual, once the quarter is over.")
     left, right = st.columns([3, 1])
-    left.plotly_chart(accuracy_figure(acc, report.currency), key="meeting_accuracy",
+    left.plotly_chart(accuracy_figure(acc, report.currency, locale=ctx.fs.locale), key="meeting_accuracy",
                       config={"displayModeBar": False})
     right.metric("Forecast accuracy (ended quarters)",
                  _fmt(mean, "ratio"), border=True,
@@ -236,12 +236,12 @@ def _pack(report: WeekReport) -> None:
     st.subheader("Meeting pack")
     st.caption("For people who were not in the room: the whole week in one file that opens offline, "
                "or as a workbook with one sheet per section.")
-    a, b, _ = st.columns([1, 1, 4])
-    a.download_button("HTML pack", lambda: to_html(report).encode("utf-8"), file_name=pack_file_name(report, "html"),
-                      mime="text/html", key="meeting_pack_html", icon=":material/download:", on_click="ignore")
-    b.download_button("XLSX pack", lambda: to_xlsx(report), file_name=pack_file_name(report, "xlsx"),
-                      mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                      key="meeting_pack_xlsx", icon=":material/download:", on_click="ignore")
+    buttons = st.container(horizontal=True, key="meeting_pack_buttons")  # each button as wide as its label
+    buttons.download_button("HTML pack", lambda: to_html(report).encode("utf-8"), file_name=pack_file_name(report, "html"),
+                            mime="text/html", key="meeting_pack_html", icon=":material/download:", on_click="ignore")
+    buttons.download_button("XLSX pack", lambda: to_xlsx(report), file_name=pack_file_name(report, "xlsx"),
+                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                            key="meeting_pack_xlsx", icon=":material/download:", on_click="ignore")
 
 
 ctx = get_context()

@@ -100,7 +100,7 @@ def test_html_pack_opens_offline_and_shows_the_report_numbers(report):
     assert parser.external == []  # nothing fetched from the network: plotly.js is inline
     assert parser.scripts >= 2 and "Plotly.newPlot" in page or "plotly" in page.lower()
     kpi_cells = parser.rows["won_revenue"]
-    assert kpi_cells["value"] == ("€10,000.00", repr(10000.0))
+    assert kpi_cells["value"] == ("€10,000", repr(10000.0))  # no cents from €1,000 (#15)
     for r in report.kpis.itertuples():  # every KPI value written as the page writes it
         if r.value is not None and r.value == r.value:
             shown, raw = parser.rows[r.metric_id]["value"]
