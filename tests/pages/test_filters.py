@@ -23,16 +23,16 @@ def url_values(at, key: str) -> list[str]:
 
 def test_all_regions_show_the_total_north_star(tiny_store):
     at = run_app("pages/ceo.py", Q1)
-    assert tiles(at)[NORTH_STAR] == "€1,500.00"
+    assert tiles(at)[NORTH_STAR] == "€1,500"
 
 
 def test_region_filter_changes_the_north_star(tiny_store):
     at = run_app("pages/ceo.py", Q1)
     at.multiselect(key="f_region").set_value(["France"]).run()
     assert not at.exception
-    assert tiles(at)[NORTH_STAR] == "€1,000.00"
+    assert tiles(at)[NORTH_STAR] == "€1,000"
     at.multiselect(key="f_region").set_value(["UK"]).run()
-    assert tiles(at)[NORTH_STAR] == "€500.00"
+    assert tiles(at)[NORTH_STAR] == "€500"
 
 
 def test_owner_filter_changes_the_win_rate(tiny_store):
@@ -44,7 +44,7 @@ def test_owner_filter_changes_the_win_rate(tiny_store):
 
 def test_delta_is_the_change_against_the_previous_period(tiny_store):
     at = run_app("pages/ceo.py", Q1)
-    assert tile_deltas(at)[NORTH_STAR] == "+€700.00"  # 1,500 now, 800 in Q4 2025
+    assert tile_deltas(at)[NORTH_STAR] == "+€700"  # 1,500 now, 800 in Q4 2025
     at.selectbox(key="f_compare").set_value("none").run()
     assert not tile_deltas(at)[NORTH_STAR]
 
@@ -54,7 +54,7 @@ def test_filters_survive_a_page_switch_and_are_in_the_url(tiny_store):
     at.multiselect(key="f_region").set_value(["UK"]).run()
     run_app("pages/finance.py", at=at)
     assert at.multiselect(key="f_region").value == ["UK"]
-    assert tiles(at)[NORTH_STAR] == "€500.00"
+    assert tiles(at)[NORTH_STAR] == "€500"
     assert url_values(at, "region") == ["UK"]
     assert url_values(at, "period") == ["custom"]
     assert url_values(at, "from") == ["2026-01-01"]
@@ -85,7 +85,7 @@ def test_unknown_url_values_fall_back_to_defaults(tiny_store):
 
 def test_french_locale_writes_numbers_the_french_way(tiny_store):
     at = run_app("pages/ceo.py", {**Q1, "locale": "fr-FR"})
-    assert norm(tiles(at)[NORTH_STAR]) == "1 500,00 €"
+    assert norm(tiles(at)[NORTH_STAR]) == "1 500 €"
 
 
 def test_drill_down_lists_the_deals_behind_a_kpi(tiny_store):
@@ -107,8 +107,8 @@ def test_a_period_in_progress_compares_flows_to_the_same_days(tiny_store, monkey
     import ui.filters
     monkeypatch.setattr(ui.filters, "utcnow", lambda: dt.datetime(2026, 3, 10, 9, 0))
     at = run_app("pages/ceo.py", {"period": "this_quarter"})
-    assert tiles(at)[NORTH_STAR] == "€1,500.00"
-    assert tile_deltas(at)[NORTH_STAR] == "+€1,500.00"
+    assert tiles(at)[NORTH_STAR] == "€1,500"
+    assert tile_deltas(at)[NORTH_STAR] == "+€1,500"
     help_text = next(m.help for m in at.metric if m.label.startswith(NORTH_STAR))
     assert "same 69 days (2025-10-03 to 2025-12-10)" in help_text
     assert any("so far vs 2025-10-03 to 2025-12-10" in c.value for c in at.sidebar.caption)
@@ -118,4 +118,4 @@ def test_a_period_in_progress_compares_flows_to_the_same_days(tiny_store, monkey
     # once the period is over, the whole comparison period again: 1,500 vs 800
     monkeypatch.setattr(ui.filters, "utcnow", lambda: dt.datetime(2026, 4, 2, 9, 0))
     at = run_app("pages/ceo.py", {"period": "custom", "from": "2026-01-01", "to": "2026-03-31"})
-    assert tile_deltas(at)[NORTH_STAR] == "+€700.00"
+    assert tile_deltas(at)[NORTH_STAR] == "+€700"
