@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
 
 NA = "n/a"
 SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
@@ -90,17 +91,27 @@ PERCENT_DECIMALS = 1  # one percentage precision on every page
 CENTS_BELOW = 1_000  # amounts from this size on are shown without cents (tables, chart labels)
 
 
+def is_missing(value) -> bool:
+    """None, NaN, NaT and pandas.NA (whose comparisons raise instead of answering)."""
+    if value is None or isinstance(value, str):
+        return value is None
+    try:
+        return bool(value != value)
+    except TypeError:
+        return True
+
+
 def as_date(value) -> dt.date | None:
     """A period value as a date: dates, datetimes, pandas Timestamps, "2026-10" and "2026-10-01"
     (None for anything else, and for missing values)."""
-    if value is None:
+    if is_missing(value):
         return None
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
-    if hasattr(value, "to_pydatetime"):  # pandas Timestamp (NaT has no year)
-        return None if value != value else value.to_pydatetime().date()
+    if hasattr(value, "to_pydatetime"):  # pandas Timestamp
+        return value.to_pydatetime().date()
     text = str(value).strip()
     try:
         if len(text) == 7:
@@ -130,7 +141,7 @@ def format_day(value, locale: str = "en-US") -> str:
 def period_grain(values) -> str | None:
     """'month' when every value is a month ("2026-10" or the 1st of a month), 'day' when every
     value is a date (a week's first day, say), None when some value is not a date at all."""
-    values = [v for v in values if v is not None and v == v]
+    values = [v for v in values if not is_missing(v)]
     days = [as_date(v) for v in values]
     if not days or any(d is None for d in days):
         return None
@@ -156,7 +167,7 @@ def money_decimals(value: float) -> int:
 def format_amount(value: float | None, currency: str = "EUR", locale: str = "en-US", cents: bool = False) -> str:
     """A full amount for tables and chart labels: no cents from €1,000 on unless `cents`
     ("€43,100", "€21.28"; fr-FR "43 100 €")."""
-    if value is None or value != value:
+    if is_missing(value):
         return NA
     return format_money(value, currency, locale, decimals=2 if cents else money_decimals(value))
 
@@ -164,7 +175,7 @@ def format_amount(value: float | None, currency: str = "EUR", locale: str = "en-
 def format_compact_money(value: float | None, currency: str = "EUR", locale: str = "en-US") -> str:
     """An amount short enough for a tile: below 10,000 as format_amount, then thousands and
     millions ("€19.4K", "€853K", "€1.69M"; fr-FR "19,4 k€", "853 k€", "1,69 M€")."""
-    if value is None or value != value:
+    if is_missing(value):
         return NA
     size = abs(value)
     if size < 10_000:
@@ -183,14 +194,23 @@ def format_compact_money(value: float | None, currency: str = "EUR", locale: str
 
 
 def format_percent(value: float | None, locale: str = "en-US") -> str:
-    """A 0-1 ratio at the one precision every page uses ("55.6%", "55,6 %")."""
-    return format_ratio(value, locale, decimals=PERCENT_DECIMALS)
+    """A 0-1 ratio at the one precision every page uses, halves rounded up as people do
+    (0.5555 -> "55.6%", "55,6 %"; binary floats alone would give "55.5%")."""
+    if is_missing(value):
+        return NA
+    return format_ratio(percent_number(value) / 100, locale, decimals=PERCENT_DECIMALS)
+
+
+def percent_number(value: float) -> float:
+    """A 0-1 ratio as the number of percent every page shows (0.5555 -> 55.6, for CSV cells)."""
+    step = Decimal(1).scaleb(-PERCENT_DECIMALS)
+    return float(Decimal(repr(round(float(value) * 100, 9))).quantize(step, rounding=ROUND_HALF_UP))
 
 
 def format_cell(value, unit: str | None, locale: str = "en-US", currency: str = "EUR", cents: bool = False) -> str:
     """One table cell on screen: missing values blank ("—"), amounts without cents from €1,000,
     percentages at one decimal, days at one decimal, counts grouped; other values as text."""
-    if value is None or (not isinstance(value, str) and value != value):
+    if is_missing(value):
         return BLANK
     if unit == "money":
         return format_amount(float(value), currency, locale, cents)

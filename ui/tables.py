@@ -9,7 +9,7 @@ import io
 import pandas as pd
 import streamlit as st
 
-from metrics.format import BLANK, PERCENT_DECIMALS, format_cell, period_grain
+from metrics.format import BLANK, PERCENT_DECIMALS, format_cell, percent_number, period_grain
 from store.cells import inert_frame, strings_as_text
 
 from . import cache
@@ -119,7 +119,7 @@ def export_frame(df: pd.DataFrame, units: dict[str, str], currency: str = "EUR")
         if unit in ("money", "number"):
             s = s.map(lambda v: None if _missing(v) else round(float(v), 2))
         elif unit == "ratio":
-            s = s.map(lambda v: None if _missing(v) else round(float(v) * 100, PERCENT_DECIMALS))
+            s = s.map(lambda v: None if _missing(v) else percent_number(v))
         elif unit in ("days", "hours"):
             s = s.map(lambda v: None if _missing(v) else round(float(v), 1))
         elif unit == "count":
