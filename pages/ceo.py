@@ -6,6 +6,7 @@ import importlib.util
 import streamlit as st
 
 from metrics import REGISTRY, MetricValue
+from metrics.format import format_value
 from ui import cache, charts, drill
 from ui.context import get_context
 from ui.page import grain_picker, header, kpi_row, supports, values_with_compare
@@ -44,7 +45,6 @@ with left:
 with right:
     st.subheader("Funnel")
     funnel = cache.metric_values(ctx.engine, [m for pair in FUNNEL for m in pair if m], ctx.fs.filters)
-    from metrics.format import format_value
     steps = []
     for count_id, rate_id in FUNNEL:
         mv = funnel[count_id]

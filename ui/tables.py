@@ -179,6 +179,7 @@ def to_xlsx(df: pd.DataFrame, sheet: str = "data", units: dict[str, str] | None 
     return buf.getvalue()
 
 
+STYLED_CELLS = 200_000  # pandas refuses to style more than 262,144 cells
 TEXT_ENDINGS = ("_id", "_ref", "_number")  # references that happen to be numbers
 NUMBER_COLUMNS = ("amount_in_currency",)  # amounts in the currency named beside them, not the reporting one
 MONEY_WORDS = ("amount", "revenue", "spend", "pipeline", "booked", "invoiced", "ledger", "gap",
@@ -196,6 +197,11 @@ def screen_frame(df: pd.DataFrame, units: dict[str, str], locale: str, currency:
         shown[col] = shown[col].map(lambda v: "" if _missing(v) else v).astype(object)
     formats = {c: (lambda v, u=units[c]: format_cell(v, u, locale, currency, cents)) for c in shown.columns
                if c in units}
+    if shown.size > STYLED_CELLS:  # too big for a Styler: the cells as text (sorting then by text)
+        plain = shown.copy()
+        for col, fmt in formats.items():
+            plain[col] = plain[col].map(fmt).astype(object)
+        return plain, plain
     return shown, shown.style.format(formats, na_rep=BLANK)
 
 
