@@ -20,10 +20,10 @@ from meeting.report import ROLES, WeekReport, week_report
 from meeting.snapshots import SnapshotError, list_snapshots, take_snapshot
 from meeting.waterfall import CATEGORIES, LABELS
 from metrics import REGISTRY
-from metrics.format import format_value
 from ui import cache
 from ui.context import actor, get_context, user_can
 from ui.tables import table
+from ui.tiles import tile_text
 
 HEADLINE = ["north_star", "forecast", "gap_to_target", "open_pipeline"]
 KPI_SHOWN = {"label": "KPI", "value": "This week", "previous": "Last week", "change": "Change",
@@ -45,8 +45,9 @@ def _weeks(key: str, data_version: int, _engine) -> list[dt.date]:
 
 
 def _fmt(value, unit: str) -> str:
-    return format_value(None if value is None or pd.isna(value) else float(value), unit,
-                        locale=ctx.fs.locale, currency=ctx.fs.currency)
+    """A tile's value: written as every page's tiles are (ui.tiles.tile_text: "€141.2K", "55.6%")."""
+    return tile_text(None if value is None or pd.isna(value) else float(value), unit, ctx.fs.locale,
+                     ctx.fs.currency)
 
 
 def _shown(df: pd.DataFrame) -> pd.DataFrame:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from metrics import REGISTRY
+from metrics.format import owner_names  # noqa: F401  (the naming rule lives there; meeting uses it too)
 
 SOURCE_LABELS = {
     "ORGANIC_SEARCH": "Organic search", "PAID_SEARCH": "Paid search", "PAID_SOCIAL": "Paid social",
@@ -98,32 +99,6 @@ def display(dimension: str, value, labels: Labels | None = None) -> str:
     return text
 
 
-def owner_names(rows) -> dict[str, str]:
-    """owner_id -> the name people know, from rows of (owner_id, first_name, last_name, email,
-    team_name); owners sharing a name get their team in brackets, or their email when the team
-    does not tell them apart either: "Inès Thomas (Partners)", "Inès Thomas (Mid-Market EMEA)"."""
-    base = {}
-    for oid, first, last, email, team in rows:
-        base[oid] = (" ".join(p for p in (first, last) if p) or email or str(oid), email, team)
-    by_name: dict[str, list] = {}
-    for oid, (name, _email, _team) in base.items():
-        by_name.setdefault(name.casefold(), []).append(oid)
-    out = {}
-    for oid, (name, email, team) in base.items():
-        twins = by_name[name.casefold()]
-        if len(twins) == 1:
-            out[oid] = name
-            continue
-        teams = [base[t][2] for t in twins]
-        if team and teams.count(team) == 1:
-            out[oid] = f"{name} ({team})"
-        elif email:
-            out[oid] = f"{name} ({email})"
-        else:
-            out[oid] = f"{name} ({oid})"
-    return out
-
-
 def _mapped(series: pd.Series, name) -> pd.Series:
     return series.map(lambda v: v if v is None or (not isinstance(v, str) and pd.isna(v)) else name(v))
 
@@ -132,7 +107,7 @@ def id_columns(df: pd.DataFrame) -> list[str]:
     """Columns holding stored ids that have a readable twin in the same frame: kept in downloads,
     left off the screen."""
     cols = set(df.columns)
-    out = [c for c in ("stage_id", "owner_id", "pipeline_id") if c in cols]
+    out = [c for c in ("stage_id", "previous_stage_id", "owner_id", "pipeline_id") if c in cols]
     if "label" in cols:
         out += [c for c in ("stage", "forecast_category") if c in cols]
     return out
@@ -161,6 +136,14 @@ def readable(df: pd.DataFrame, labels: Labels | None = None) -> pd.DataFrame:
             out["stage"] = names
         else:
             out.insert(list(out.columns).index("stage_id") + 1, "stage", names)
+    if "previous_stage_id" in out.columns:
+        pipes = out["pipeline_id"] if "pipeline_id" in out.columns else [None] * len(out)
+        named = [None if sid is None or (not isinstance(sid, str) and pd.isna(sid)) else labels.stage(sid, pid)
+                 for sid, pid in zip(out["previous_stage_id"], pipes)]
+        if "previous_stage" in out.columns:
+            out["previous_stage"] = named
+        else:
+            out.insert(list(out.columns).index("previous_stage_id") + 1, "previous_stage", named)
     if "pipeline_id" in out.columns and "pipeline" not in out.columns:
         out.insert(list(out.columns).index("pipeline_id") + 1, "pipeline",
                    _mapped(out["pipeline_id"], lambda v: labels.pipelines.get(v, v)))

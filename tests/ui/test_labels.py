@@ -74,3 +74,10 @@ def test_readable_spend_channels_and_budget_metrics():
     out = readable(pd.DataFrame({"channel": ["marketing_spend", "paid_search"], "metric": ["mqls", "marketing_spend"]}))
     assert list(out["channel"]) == ["Marketing spend", "Paid search"]
     assert out["metric"][0] == "MQLs"
+
+
+def test_readable_names_the_previous_stage_of_a_waterfall_deal():
+    df = pd.DataFrame({"deal_id": ["d1"], "stage_id": ["renewalwon"], "previous_stage_id": ["decisionmakerboughtin"]})
+    out = readable(df, STORE)
+    assert list(out.columns) == ["deal_id", "stage_id", "stage", "previous_stage_id", "previous_stage"]
+    assert (out["stage"][0], out["previous_stage"][0]) == ("Renewed", "Decision Maker Bought-In")
