@@ -60,7 +60,7 @@ def humanize(code: str) -> str:
     text = str(code)
     if " " in text or not text.replace("_", "").replace("-", "").isalnum():
         return text
-    if not (text.islower() or text.isupper()):
+    if not (text.islower() or (text.isupper() and "_" in text)):  # "SEO", "CAC" are names already
         return text
     words = text.lower().replace("-", "_").split("_")
     return " ".join(w for w in words if w).capitalize()

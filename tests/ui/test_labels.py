@@ -38,6 +38,7 @@ def test_display_channels_and_metrics_in_words():
     assert show("channel", "linkedin_ads") == "LinkedIn Ads"
     assert show("channel", "Content & SEO") == "Content & SEO"  # already a name
     assert show("metric", "mqls") == "MQLs"
+    assert show("metric", "CAC") == "CAC" and show("channel", "SEO") == "SEO"  # names already
     assert show("owner", "43", STORE) == "Emma Young"
 
 
