@@ -18,7 +18,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from metrics.format import format_amount, format_percent, format_value
+from metrics.format import format_amount, format_percent, format_value, xlsx_format
 from store.cells import inert, strings_as_text
 
 from .charts import accuracy_figure, waterfall_figure
@@ -174,8 +174,18 @@ def to_xlsx(report: WeekReport) -> bytes:
         sheet.append([inert(str(c)) for c in df.columns])
         for cell in sheet[1]:
             cell.font = Font(bold=True)
-        for row in df.itertuples(index=False):
-            sheet.append([_excel(v) for v in row])
+        for n, row in enumerate(df.to_dict("records"), start=2):
+            sheet.append([_excel(row[c]) for c in df.columns])
+            for i, col in enumerate(df.columns, start=1):  # numbers stay numbers, shown in their unit
+                cell = sheet.cell(row=n, column=i)
+                unit = _cell_unit(str(col), row)
+                if isinstance(cell.value, (dt.date, dt.datetime)):
+                    unit = "datetime" if isinstance(cell.value, dt.datetime) and (
+                        cell.value.hour, cell.value.minute) != (0, 0) else "date"
+                elif not isinstance(cell.value, (int, float)) or isinstance(cell.value, bool):
+                    unit = None
+                if xlsx_format(unit, report.currency):
+                    cell.number_format = xlsx_format(unit, report.currency)
         for i, col in enumerate(df.columns, start=1):
             sheet.column_dimensions[get_column_letter(i)].width = min(40, max(10, len(str(col)) + 2))
     for sheet in wb.worksheets:

@@ -256,3 +256,18 @@ def owner_names(rows) -> dict[str, str]:
         else:
             out[oid] = f"{name} ({oid})"
     return out
+
+
+XLSX_FORMATS = {  # Excel number formats: the cell keeps its number, Excel shows it like this
+    "ratio": "0." + "0" * PERCENT_DECIMALS + "%", "count": "#,##0", "number": "#,##0.00", "days": "#,##0.0",
+    "hours": "#,##0.0", "month": "mmm yyyy", "date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm",
+}
+MONEY_XLSX = {"EUR": '#,##0.00 "€";-#,##0.00 "€"', "USD": '"$"#,##0.00;-"$"#,##0.00',
+              "GBP": '"£"#,##0.00;-"£"#,##0.00'}
+
+
+def xlsx_format(unit: str | None, currency: str = "EUR") -> str | None:
+    """The Excel number format of a unit (money in the reporting currency, 0.5555 as 55.6 %)."""
+    if unit == "money":
+        return MONEY_XLSX.get(currency.upper(), f'#,##0.00 "{currency.upper()}"')
+    return XLSX_FORMATS.get(unit or "")

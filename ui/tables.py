@@ -9,7 +9,7 @@ import io
 import pandas as pd
 import streamlit as st
 
-from metrics.format import BLANK, PERCENT_DECIMALS, format_cell, percent_number, period_grain
+from metrics.format import BLANK, format_cell, percent_number, period_grain, xlsx_format
 from store.cells import inert_frame, strings_as_text
 
 from . import cache
@@ -21,12 +21,6 @@ NAMES = {"label": "Label", "age_hours": "Age", "hubspot_url": "HubSpot", "amount
          "variance_pct": "Variance", "pct_of_previous": "% of previous", "pct_of_top": "% of top",
          "is_marketing_sourced": "Marketing-sourced", "ledger_ref": "Ledger ref"}
 UNIT_SUFFIX = {"ratio": "%", "days": "days", "hours": "hours"}
-XLSX_FORMATS = {  # openpyxl number formats: the cell keeps its number, Excel shows it like this
-    "ratio": "0." + "0" * PERCENT_DECIMALS + "%", "count": "#,##0", "number": "#,##0.00", "days": "#,##0.0", "hours": "#,##0.0",
-    "month": "mmm yyyy", "date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm",
-}
-MONEY_XLSX = {"EUR": '#,##0.00 "€";-#,##0.00 "€"', "USD": '"$"#,##0.00;-"$"#,##0.00',
-              "GBP": '"£"#,##0.00;-"£"#,##0.00'}
 
 
 def _title(col: str) -> str:
@@ -168,7 +162,7 @@ def to_xlsx(df: pd.DataFrame, sheet: str = "data", units: dict[str, str] | None 
                 continue
             for i, col in enumerate(df.columns, start=1):
                 unit = units.get(col)
-                fmt = MONEY_XLSX.get(currency, "#,##0.00") if unit == "money" else XLSX_FORMATS.get(unit or "")
+                fmt = xlsx_format(unit, currency)
                 letter = ws.cell(row=1, column=i).column_letter
                 width = max(len(str(out.columns[i - 1])), 12)
                 ws.column_dimensions[letter].width = min(width + 2, 48)
