@@ -48,9 +48,9 @@ class Labels:
     def stage(self, stage_id, pipeline_id=None) -> str:
         if (pipeline_id, stage_id) in self.stages:
             return self.stages[(pipeline_id, stage_id)]
-        named = {label for (_p, sid), label in self.stages.items() if sid == stage_id}
-        if len(named) == 1:
-            return named.pop()
+        named = [label for (_p, sid), label in self.stages.items() if sid == stage_id]
+        if named:  # pipeline unknown: the stage's label in the first pipeline that has it
+            return named[0]
         return LIFECYCLE_LABELS.get(str(stage_id), str(stage_id))
 
 

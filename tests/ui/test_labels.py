@@ -28,6 +28,7 @@ def test_display_stage_ids_by_their_store_label():
     assert show("stage", "renewalwon", STORE) == "Renewed"
     assert show("stage", "decisionmakerboughtin", STORE) == "Decision Maker Bought-In"
     assert STORE.stage("closedwon", "renewals") == "Renewal won"  # the pipeline decides when both have it
+    assert STORE.stage("closedwon") == "Closed Won"  # pipeline unknown: a name all the same, never the id
     assert show("stage", "marketingqualifiedlead") == "Marketing qualified lead"  # lifecycle stages too
     assert show("lifecycle_stage", "salesqualifiedlead") == "Sales qualified lead"
 
