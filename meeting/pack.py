@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from metrics.format import format_value
+from metrics.format import format_amount, format_percent, format_value, xlsx_format
 from store.cells import inert, strings_as_text
 
 from .charts import accuracy_figure, waterfall_figure
@@ -53,6 +53,10 @@ def format_cell(value: Any, column: str, row: dict, locale: str, currency: str) 
         return ""
     unit = _cell_unit(column, row)
     if unit and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if unit == "money":  # the presentation rules of every page: no cents from €1,000
+            return format_amount(float(value), currency, locale)
+        if unit == "ratio":
+            return format_percent(float(value), locale)
         return format_value(float(value), unit, locale=locale, currency=currency)
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value.isoformat()
@@ -108,7 +112,7 @@ def to_html(report: WeekReport) -> str:
         f'<p class="muted">{html.escape(report.unavailable.get("Pipeline waterfall", ""))}</p>'
     section("Pipeline waterfall", wf_body + _table_html(sections["Pipeline waterfall"], loc, cur)
             + "<h3>Deals behind each bar</h3>" + _table_html(sections["Waterfall deals"], loc, cur))
-    section("Forecast accuracy", chart(accuracy_figure(report.accuracy, cur))
+    section("Forecast accuracy", chart(accuracy_figure(report.accuracy, cur, locale=loc))
             + _table_html(sections["Forecast accuracy"], loc, cur))
     section("Gap to target (quarter)", _table_html(sections["Gap to target"], loc, cur))
     for name in ("Leads not followed up", "Best campaigns", "Worst campaigns"):
@@ -171,8 +175,18 @@ def to_xlsx(report: WeekReport) -> bytes:
         sheet.append([inert(str(c)) for c in df.columns])
         for cell in sheet[1]:
             cell.font = Font(bold=True)
-        for row in df.itertuples(index=False):
-            sheet.append([_excel(v) for v in row])
+        for n, row in enumerate(df.to_dict("records"), start=2):
+            sheet.append([_excel(row[c]) for c in df.columns])
+            for i, col in enumerate(df.columns, start=1):  # numbers stay numbers, shown in their unit
+                cell = sheet.cell(row=n, column=i)
+                unit = _cell_unit(str(col), row)
+                if isinstance(cell.value, (dt.date, dt.datetime)):
+                    unit = "datetime" if isinstance(cell.value, dt.datetime) and (
+                        cell.value.hour, cell.value.minute) != (0, 0) else "date"
+                elif not isinstance(cell.value, (int, float)) or isinstance(cell.value, bool):
+                    unit = None
+                if xlsx_format(unit, report.currency):
+                    cell.number_format = xlsx_format(unit, report.currency)
         for i, col in enumerate(df.columns, start=1):
             sheet.column_dimensions[get_column_letter(i)].width = min(40, max(10, len(str(col)) + 2))
     for sheet in wb.worksheets:

@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from metrics import REGISTRY, Filters, details, get_definitions
+from metrics.format import owner_names
 from store import schema as s
 
 from . import decisions as dec
@@ -147,10 +148,11 @@ def _quarter_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _owner_names(engine: Engine) -> dict[str, str]:
+    """Owner names as every page shows them (metrics.format.owner_names: same-name owners told apart)."""
     o = s.owners
     with engine.connect() as conn:
-        return {oid: (" ".join(x for x in (fn, ln) if x) or email or oid)
-                for oid, fn, ln, email in conn.execute(select(o.c.owner_id, o.c.first_name, o.c.last_name, o.c.email))}
+        return owner_names(conn.execute(select(o.c.owner_id, o.c.first_name, o.c.last_name, o.c.email,
+                                               o.c.team_name)).all())
 
 
 def _waterfall_deals(wf: Waterfall | None, names: dict[str, str]) -> pd.DataFrame:

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
 
 NA = "n/a"
 SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
@@ -78,3 +79,195 @@ def format_date(value: dt.date | dt.datetime | None, locale: str = "en-US") -> s
     if locale == "fr-FR":
         return value.strftime("%d/%m/%Y")
     return f"{value.strftime('%b')} {value.day}, {value.year}"
+
+
+# ---- presentation rules (issue #15): one place for months, weeks, compact and table amounts ----
+MONTHS = {
+    "en-US": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+    "fr-FR": ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."),
+}
+BLANK = "—"  # what a missing cell shows on screen (never "None", "nan" or "NaT")
+PERCENT_DECIMALS = 1  # one percentage precision on every page
+CENTS_BELOW = 1_000  # amounts from this size on are shown without cents (tables, chart labels)
+
+
+def is_missing(value) -> bool:
+    """None, NaN, NaT and pandas.NA (whose comparisons raise instead of answering)."""
+    if value is None or isinstance(value, str):
+        return value is None
+    try:
+        return bool(value != value)
+    except TypeError:
+        return True
+
+
+def as_date(value) -> dt.date | None:
+    """A period value as a date: dates, datetimes, pandas Timestamps, "2026-10" and "2026-10-01"
+    (None for anything else, and for missing values)."""
+    if is_missing(value):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if hasattr(value, "to_pydatetime"):  # pandas Timestamp
+        return value.to_pydatetime().date()
+    text = str(value).strip()
+    try:
+        if len(text) == 7:
+            return dt.date.fromisoformat(text + "-01")
+        return dt.date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def format_month(value, locale: str = "en-US") -> str:
+    """2026-10-01 (or "2026-10") -> "Oct 2026" / "oct. 2026"."""
+    day = as_date(value)
+    if day is None:
+        return NA
+    return f"{MONTHS.get(locale, MONTHS['en-US'])[day.month - 1]} {day.year}"
+
+
+def format_day(value, locale: str = "en-US") -> str:
+    """A day, written so no reader can swap day and month: "Oct 5, 2026" / "5 oct. 2026"."""
+    day = as_date(value)
+    if day is None:
+        return NA
+    month = MONTHS.get(locale, MONTHS["en-US"])[day.month - 1]
+    return f"{day.day} {month} {day.year}" if locale == "fr-FR" else f"{month} {day.day}, {day.year}"
+
+
+def period_grain(values) -> str | None:
+    """'month' when every value is a month ("2026-10" or the 1st of a month), 'day' when every
+    value is a date (a week's first day, say), None when some value is not a date at all."""
+    values = [v for v in values if not is_missing(v)]
+    days = [as_date(v) for v in values]
+    if not days or any(d is None for d in days):
+        return None
+    if all(len(str(v)) == 7 for v in values) or all(d.day == 1 for d in days):
+        return "month"
+    return "day"
+
+
+def format_period(value, grain: str | None, locale: str = "en-US") -> str:
+    """A chart tick or table cell of a period: a month as "Oct 2026", a week or day by its date."""
+    if grain == "month":
+        return format_month(value, locale)
+    if grain in ("week", "day"):
+        return format_day(value, locale)
+    return str(value)
+
+
+def money_decimals(value: float) -> int:
+    """Cents only below €1,000 and only when there are some ("€21.28", "€0", "€43,100")."""
+    return 2 if abs(value) < CENTS_BELOW and round(value, 2) != round(value) else 0
+
+
+def format_amount(value: float | None, currency: str = "EUR", locale: str = "en-US", cents: bool = False) -> str:
+    """A full amount for tables and chart labels: no cents from €1,000 on unless `cents`
+    ("€43,100", "€21.28"; fr-FR "43 100 €")."""
+    if is_missing(value):
+        return NA
+    return format_money(value, currency, locale, decimals=2 if cents else money_decimals(value))
+
+
+def format_compact_money(value: float | None, currency: str = "EUR", locale: str = "en-US") -> str:
+    """An amount short enough for a tile: below 10,000 as format_amount, then thousands and
+    millions ("€19.4K", "€853K", "€1.69M"; fr-FR "19,4 k€", "853 k€", "1,69 M€")."""
+    if is_missing(value):
+        return NA
+    size = abs(value)
+    if size < 10_000:
+        return format_amount(value, currency, locale)
+    if size < 1_000_000:
+        scaled, decimals, en, fr = value / 1_000, 1 if size < 100_000 else 0, "K", "k"
+    elif size < 1_000_000_000:
+        scaled, decimals, en, fr = value / 1_000_000, 2, "M", "M"
+    else:
+        scaled, decimals, en, fr = value / 1_000_000_000, 2, "B", "Md"
+    text = format_money(scaled, currency, locale, decimals=decimals)
+    if locale == "fr-FR":  # "1,69 €" -> "1,69 M€"
+        body, _sep, symbol = text.rpartition(NBSP)
+        return f"{body}{NBSP}{fr}{symbol}"
+    return text + en
+
+
+def format_percent(value: float | None, locale: str = "en-US") -> str:
+    """A 0-1 ratio at the one precision every page uses, halves rounded up as people do
+    (0.5555 -> "55.6%", "55,6 %"; binary floats alone would give "55.5%")."""
+    if is_missing(value):
+        return NA
+    return format_ratio(percent_number(value) / 100, locale, decimals=PERCENT_DECIMALS)
+
+
+def percent_number(value: float) -> float:
+    """A 0-1 ratio as the number of percent every page shows (0.5555 -> 55.6, for CSV cells)."""
+    step = Decimal(1).scaleb(-PERCENT_DECIMALS)
+    return float(Decimal(repr(round(float(value) * 100, 9))).quantize(step, rounding=ROUND_HALF_UP))
+
+
+def format_cell(value, unit: str | None, locale: str = "en-US", currency: str = "EUR", cents: bool = False) -> str:
+    """One table cell on screen: missing values blank ("—"), amounts without cents from €1,000,
+    percentages at one decimal, days at one decimal, counts grouped; other values as text."""
+    if is_missing(value):
+        return BLANK
+    if unit == "money":
+        return format_amount(float(value), currency, locale, cents)
+    if unit == "ratio":
+        return format_percent(float(value), locale)
+    if unit == "count":
+        return format_count(float(value), locale)
+    if unit in ("days", "hours"):
+        return _group(float(value), 1, locale)
+    if unit == "number":  # an amount in a currency given beside it
+        return _group(float(value), 2 if cents else money_decimals(float(value)), locale)
+    if unit == "month":
+        return format_month(value, locale)
+    if unit == "date":
+        return format_day(value, locale)
+    if unit == "datetime":
+        stamp = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
+        return f"{format_day(stamp, locale)} {stamp:%H:%M}" if isinstance(stamp, dt.datetime) else str(value)
+    return str(value)
+
+
+def owner_names(rows) -> dict[str, str]:
+    """owner_id -> the name people know, from rows of (owner_id, first_name, last_name, email,
+    team_name); owners sharing a name get their team in brackets, or their email when the team
+    does not tell them apart either: "Inès Thomas (Partners)", "Inès Thomas (Mid-Market EMEA)"."""
+    base = {}
+    for oid, first, last, email, team in rows:
+        base[oid] = (" ".join(p for p in (first, last) if p) or email or str(oid), email, team)
+    by_name: dict[str, list] = {}
+    for oid, (name, _email, _team) in base.items():
+        by_name.setdefault(name.casefold(), []).append(oid)
+    out = {}
+    for oid, (name, email, team) in base.items():
+        twins = by_name[name.casefold()]
+        if len(twins) == 1:
+            out[oid] = name
+            continue
+        teams = [base[t][2] for t in twins]
+        if team and teams.count(team) == 1:
+            out[oid] = f"{name} ({team})"
+        elif email:
+            out[oid] = f"{name} ({email})"
+        else:
+            out[oid] = f"{name} ({oid})"
+    return out
+
+
+XLSX_FORMATS = {  # Excel number formats: the cell keeps its number, Excel shows it like this
+    "ratio": "0." + "0" * PERCENT_DECIMALS + "%", "count": "#,##0", "number": "#,##0.00", "days": "#,##0.0",
+    "hours": "#,##0.0", "month": "mmm yyyy", "date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm",
+}
+MONEY_XLSX = {"EUR": '#,##0.00 "€";-#,##0.00 "€"', "USD": '"$"#,##0.00;-"$"#,##0.00',
+              "GBP": '"£"#,##0.00;-"£"#,##0.00'}
+
+
+def xlsx_format(unit: str | None, currency: str = "EUR") -> str | None:
+    """The Excel number format of a unit (money in the reporting currency, 0.5555 as 55.6 %)."""
+    if unit == "money":
+        return MONEY_XLSX.get(currency.upper(), f'#,##0.00 "{currency.upper()}"')
+    return XLSX_FORMATS.get(unit or "")

@@ -21,11 +21,11 @@ from meeting.report import ROLES, WeekReport, week_report
 from meeting.snapshots import SnapshotError, list_snapshots, take_snapshot
 from meeting.waterfall import CATEGORIES, LABELS
 from metrics import REGISTRY
-from metrics.format import format_value
 from metrics.periods import date_problem
 from ui import cache
 from ui.context import actor, get_context, user_can
 from ui.tables import table
+from ui.tiles import tile_text
 
 HEADLINE = ["north_star", "forecast", "gap_to_target", "open_pipeline"]
 KPI_SHOWN = {"label": "KPI", "value": "This week", "previous": "Last week", "change": "Change",
@@ -47,8 +47,9 @@ def _weeks(key: str, data_version: int, _engine) -> list[dt.date]:
 
 
 def _fmt(value, unit: str) -> str:
-    return format_value(None if value is None or pd.isna(value) else float(value), unit,
-                        locale=ctx.fs.locale, currency=ctx.fs.currency)
+    """A tile's value: written as every page's tiles are (ui.tiles.tile_text: "€141.2K", "55.6%")."""
+    return tile_text(None if value is None or pd.isna(value) else float(value), unit, ctx.fs.locale,
+                     ctx.fs.currency)
 
 
 def _shown(df: pd.DataFrame) -> pd.DataFrame:
@@ -99,7 +100,7 @@ def _forecast(report: WeekReport) -> None:
     st.caption("The forecast each meeting recorded for its fiscal quarter, against the revenue won in that "
                "quarter. Accuracy = 1 - |forecast - actual| / actual, once the quarter is over.")
     left, right = st.columns([3, 1])
-    left.plotly_chart(accuracy_figure(acc, report.currency), key="meeting_accuracy",
+    left.plotly_chart(accuracy_figure(acc, report.currency, locale=ctx.fs.locale), key="meeting_accuracy",
                       config={"displayModeBar": False})
     right.metric("Forecast accuracy (ended quarters)",
                  _fmt(mean, "ratio"), border=True,
@@ -237,12 +238,12 @@ def _pack(report: WeekReport) -> None:
     st.subheader("Meeting pack")
     st.caption("For people who were not in the room: the whole week in one file that opens offline, "
                "or as a workbook with one sheet per section.")
-    a, b, _ = st.columns([1, 1, 4])
-    a.download_button("HTML pack", lambda: to_html(report).encode("utf-8"), file_name=pack_file_name(report, "html"),
-                      mime="text/html", key="meeting_pack_html", icon=":material/download:", on_click="ignore")
-    b.download_button("XLSX pack", lambda: to_xlsx(report), file_name=pack_file_name(report, "xlsx"),
-                      mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                      key="meeting_pack_xlsx", icon=":material/download:", on_click="ignore")
+    buttons = st.container(horizontal=True, key="meeting_pack_buttons")  # each button as wide as its label
+    buttons.download_button("HTML pack", lambda: to_html(report).encode("utf-8"), file_name=pack_file_name(report, "html"),
+                            mime="text/html", key="meeting_pack_html", icon=":material/download:", on_click="ignore")
+    buttons.download_button("XLSX pack", lambda: to_xlsx(report), file_name=pack_file_name(report, "xlsx"),
+                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                            key="meeting_pack_xlsx", icon=":material/download:", on_click="ignore")
 
 
 ctx = get_context()

@@ -23,6 +23,8 @@ from metrics.filters import Filters
 from store import StoreSettings, open_store, schema as s, utcnow
 from store import db as store_db
 
+from .labels import Labels, owner_names
+
 _CACHE = dict(show_spinner=False, max_entries=512)
 
 # Row-level tables pages may ask for, by module: the public functions of the metrics contract.
@@ -252,8 +254,9 @@ def _filter_options(key: str, data_version: int) -> dict[str, list]:
                 values |= {v for v in _distinct(conn, col) if v not in (None, "")}
             return sorted(values)
         owners = conn.execute(select(s.owners.c.owner_id, s.owners.c.first_name, s.owners.c.last_name,
-                                     s.owners.c.email).order_by(s.owners.c.first_name,
-                                                                s.owners.c.last_name)).all()
+                                     s.owners.c.email, s.owners.c.team_name)
+                              .order_by(s.owners.c.first_name, s.owners.c.last_name)).all()
+        names = owner_names(owners)
         pipelines = conn.execute(select(s.pipelines.c.pipeline_id, s.pipelines.c.label)
                                  .order_by(s.pipelines.c.display_order)).all()
         return {
@@ -261,10 +264,33 @@ def _filter_options(key: str, data_version: int) -> dict[str, list]:
             "product_lines": distinct(s.deals.c.product_line),
             "sources": distinct(s.contacts.c.original_source, s.deals.c.deal_source),
             "teams": distinct(s.owners.c.team_name),
-            "owners": [(o.owner_id, " ".join(p for p in (o.first_name, o.last_name) if p) or o.email
-                        or o.owner_id) for o in owners],
+            "owners": [(o.owner_id, names[o.owner_id]) for o in owners],
             "pipelines": [(p.pipeline_id, p.label) for p in pipelines],
         }
+
+
+@st.cache_data(**_CACHE)
+def _labels(key: str, data_version: int) -> Labels:
+    engine = _engine(key)
+    with engine.connect() as conn:
+        stages = conn.execute(select(s.pipeline_stages.c.pipeline_id, s.pipeline_stages.c.stage_id,
+                                     s.pipeline_stages.c.label)).all()
+        pipelines = conn.execute(select(s.pipelines.c.pipeline_id, s.pipelines.c.label)).all()
+        owners = conn.execute(select(s.owners.c.owner_id, s.owners.c.first_name, s.owners.c.last_name,
+                                     s.owners.c.email, s.owners.c.team_name)).all()
+    return Labels(stages={(p, sid): label or sid for p, sid, label in stages},
+                  pipelines={p: label or p for p, label in pipelines}, owners=owner_names(owners))
+
+
+def labels(engine: Engine) -> Labels:
+    """The store's names for its stage, pipeline and owner ids (ui.labels.Labels)."""
+    return _labels(store_key(engine), current_data_version(engine))
+
+
+def current_labels() -> Labels:
+    """The labels of the store this script run shows (empty outside a page run)."""
+    ctx = st.session_state.get("_ns_context")
+    return labels(ctx.engine) if ctx is not None else Labels()
 
 
 def filter_options(engine: Engine) -> dict[str, list]:

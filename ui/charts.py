@@ -9,8 +9,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from meeting.colors import color_for
-from metrics.format import format_value
+from metrics.format import format_amount, format_percent, format_period, format_value, period_grain
 
+from .cache import current_labels
 from .labels import display
 
 SEPARATORS = {"en-US": ".,", "fr-FR": ", "}  # plotly: decimal mark, then thousands separator
@@ -19,7 +20,27 @@ HEIGHT = 320
 
 
 def _fmt(value, unit: str, fs) -> str:
+    """A value label: amounts without cents from €1,000 (the tiles' tooltips keep them), percentages
+    at the one precision of every page, the rest as format_value."""
+    if unit == "money":
+        return format_amount(value, fs.currency, fs.locale)
+    if unit == "ratio":
+        return format_percent(value, fs.locale)
     return format_value(value, unit, locale=fs.locale, currency=fs.currency)
+
+
+def period_axis(xs, grain: str | None, locale: str) -> tuple[dict, dict[str, str]] | None:
+    """A category x axis with one tick per period, each bar or point at its period, labelled as
+    people name it ("Oct 2026", "oct. 2026"; weeks by their first day, "Oct 5, 2026"); and the
+    label of each stored value (for hovers). None when the values are not periods."""
+    values = sorted({str(x) for x in xs})
+    grain = grain or period_grain(values)
+    if grain not in ("month", "week", "day") or period_grain(values) is None:
+        return None
+    shown = {v: format_period(v, grain, locale) for v in values}
+    axis = dict(type="category", categoryorder="array", categoryarray=values, tickmode="array",
+                tickvals=values, ticktext=[shown[v] for v in values])
+    return axis, shown
 
 
 def _axis(unit: str, fs) -> dict:
@@ -96,7 +117,8 @@ def segment_bars(segments, dimension: str, fs, *, title: str | None = None, key:
     names = [r[0] for r in rows]
     values = [r[1].value for r in rows]
     text = [_fmt(v, unit, fs) for v in values]
-    shown = [display(dimension, n) for n in names]
+    labels = current_labels()
+    shown = [display(dimension, n, labels) for n in names]
     bar = dict(
         x=values if horizontal else names, y=names if horizontal else values,
         orientation="h" if horizontal else "v",
@@ -119,18 +141,15 @@ def _label_positions(values: list[float]) -> list[str]:
     return ["inside" if abs(v) >= 0.25 * longest else "outside" for v in values]
 
 
-_TIME_AXIS = {  # one tick per period, labelled as people name it
-    "month": dict(type="date", dtick="M1", tickformat="%b %Y"),
-    "week": dict(type="date", tickformat="%d %b"),
-}
-
-
 def time_lines(series: dict[str, list], fs, *, dimension: str = "series", title: str | None = None,
                key: str, kind: str = "line", grain: str | None = None) -> str | None:
     """One line (or bar group) per named series of [(period, MetricValue)], shared x axis;
     `grain` ('month' | 'week') labels the axis by period instead of by plotly's own date ticks."""
     traces = []
     unit = None
+    every = [str(p) for points in series.values() for p, mv in points if mv.value is not None]
+    axis = period_axis(every, grain, fs.locale) if grain in ("month", "week") else None
+    when = axis[1] if axis else {}
     for name, points in series.items():
         pts = [(str(p), mv) for p, mv in points if mv.value is not None]
         if not pts:
@@ -138,8 +157,8 @@ def time_lines(series: dict[str, list], fs, *, dimension: str = "series", title:
         unit = unit or pts[0][1].unit
         xs, ys = [p for p, _ in pts], [mv.value for _, mv in pts]
         text = [_fmt(v, unit, fs) for v in ys]
-        common = dict(x=xs, y=ys, name=name, text=text, customdata=xs,
-                      hovertemplate=f"{name} %{{x}}: %{{text}}<extra></extra>")
+        common = dict(x=xs, y=ys, name=name, text=text, customdata=xs, hovertext=[when.get(x, x) for x in xs],
+                      hovertemplate=f"{name} %{{hovertext}}: %{{text}}<extra></extra>")
         if kind == "bar":
             traces.append(("Bar", dict(marker_color=color_for(dimension, name), textposition="none", **common)))
         else:
@@ -151,8 +170,8 @@ def time_lines(series: dict[str, list], fs, *, dimension: str = "series", title:
     layouts = [_layout(fs, unit or "count", title, legend=len(traces) > 1)]
     if kind == "bar":
         layouts.append(dict(barmode="group"))
-    if grain in _TIME_AXIS:
-        layouts.append(dict(xaxis=_TIME_AXIS[grain]))
+    if axis:
+        layouts.append(dict(xaxis=axis[0]))
     return _show(traces, layouts, key)
 
 
@@ -183,11 +202,14 @@ def frame_bars(df: pd.DataFrame, x: str, y: str | list[str], fs, *, unit: str, c
         no_data(f"{title or 'Chart'}: no data for these filters.")
         return None
     traces = []
+    axis = period_axis(df[x], None, fs.locale) if x in ("month", "period", "week") else None
+    when = axis[1] if axis else {}
     if color:
         groups = [(str(name), g) for name, g in df.groupby(color, sort=False, dropna=False)]
         ycol = y if isinstance(y, str) else y[0]
         pairs = [(name, g[x], g[ycol]) for name, g in groups]
-        shown = {name: display(dimension, name) for name, _g in groups}
+        labels = current_labels()
+        shown = {name: display(dimension, name, labels) for name, _g in groups}
         cdim = dimension
     else:
         ys = [y] if isinstance(y, str) else list(y)
@@ -199,7 +221,8 @@ def frame_bars(df: pd.DataFrame, x: str, y: str | list[str], fs, *, unit: str, c
         text = [_fmt(None if pd.isna(v) else float(v), unit, fs) for v in ys]
         label = shown.get(name, name)
         common = dict(x=xs, y=[_num(v) for v in ys], name=label, text=text, customdata=xs,
-                      hovertemplate=f"{label} %{{x}}: %{{text}}<extra></extra>")
+                      hovertext=[when.get(v, v) for v in xs],
+                      hovertemplate=f"{label} %{{hovertext}}: %{{text}}<extra></extra>")
         key_name = name.lower() if cdim == "series" else name
         if kind == "line":
             traces.append(("Scatter", dict(mode="lines+markers", line=dict(color=color_for(cdim, key_name)),
@@ -209,6 +232,8 @@ def frame_bars(df: pd.DataFrame, x: str, y: str | list[str], fs, *, unit: str, c
     layouts = [_layout(fs, unit, title, legend=len(traces) > 1)]
     if kind == "bar":
         layouts.append(dict(barmode=barmode))
+    if axis:
+        layouts.append(dict(xaxis=axis[0]))
     return _show(traces, layouts, key)
 
 

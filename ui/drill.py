@@ -8,8 +8,10 @@ from dataclasses import replace
 import streamlit as st
 
 from metrics import REGISTRY
+from metrics.format import format_period
 
 from . import cache
+from .labels import display
 from .tables import table
 
 # breakdown dimension -> Filters field it narrows
@@ -87,4 +89,7 @@ def segment_drill(ctx, metric_id: str, by: str, segment: str | None, *, key: str
     narrowed_filters = narrowed(ctx.fs.filters, by, segment, cache.filter_options(ctx.engine))
     if narrowed_filters is None:
         return
-    records_table(ctx, metric_id, narrowed_filters, key=key, title=f"Behind {segment}")
+    shown = (format_period(segment, by, ctx.fs.locale) if by in ("month", "week")
+             else display(by, segment, cache.current_labels()))
+    records_table(ctx, metric_id, narrowed_filters, key=key,
+                  title=f"Behind {'the week of ' if by == 'week' else ''}{shown}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from metrics.format import format_money, format_value
+from metrics.format import format_compact_money, format_percent, format_value
 
 NOT_AVAILABLE = "n/a"
 
@@ -14,16 +14,16 @@ def _fmt(value, unit: str, locale: str, currency: str) -> str:
 
 
 def tile_text(value, unit: str, locale: str, currency: str) -> str:
-    """A value short enough for a tile: money from 10,000 without cents, from 1 million in millions
-    ("€10.38M" / "10,38 M€"); the exact value is in the tooltip. Everything else as format_value."""
-    if value is None or unit != "money" or abs(value) < 10_000:
-        return _fmt(value, unit, locale, currency) if value is not None else NOT_AVAILABLE
-    if abs(value) < 1_000_000:
-        return format_money(value, currency, locale, decimals=0)
-    text = format_money(value / 1_000_000, currency, locale, decimals=2)
-    if locale == "fr-FR":
-        return text[:-1] + "M" + text[-1:] if not text[-1].isdigit() else text + "\u00a0M"
-    return text + "M"
+    """A value short enough for a tile: money compact (metrics.format.format_compact_money:
+    "€19.4K", "€853K", "€1.69M" / "1,69 M€"; cents only below €1,000), the exact value in the
+    tooltip; percentages at the page's one precision; everything else as format_value."""
+    if value is None:
+        return NOT_AVAILABLE
+    if unit == "money":
+        return format_compact_money(value, currency, locale)
+    if unit == "ratio":
+        return format_percent(value, locale)
+    return _fmt(value, unit, locale, currency)
 
 
 def delta_text(current, previous, unit: str, locale: str, currency: str) -> str | None:

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from html.parser import HTMLParser
 
 from openpyxl import load_workbook
+
+from metrics.format import format_amount
+from ui.tiles import tile_text
 
 from tests.browser.conftest import shot, wait_for_app
 
@@ -81,7 +85,12 @@ def test_meeting_page_week_decision_and_pack(demo_app, page, tmp_path):
     parser.feed(html_path.read_text(encoding="utf-8"))
     assert parser.external == []
     body = " ".join(parser.chunks)
-    assert north_star in body and "Call every burnt DACH lead back by Friday" in body
+    assert "Call every burnt DACH lead back by Friday" in body
+    # the tile is compact (#15: "€159K"); the pack holds the same number in full
+    raw = re.search(r'<tr data-metric="north_star">.*?data-col="value" data-value="([^"]+)"',
+                    html_path.read_text(encoding="utf-8"), re.S)
+    assert raw and tile_text(float(raw.group(1)), "money", "en-US", "EUR") == north_star
+    assert format_amount(float(raw.group(1))) in body
 
     with page.expect_download() as info:
         page.get_by_role("button", name="XLSX pack").click()

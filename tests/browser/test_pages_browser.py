@@ -77,7 +77,7 @@ def test_a_table_downloads_as_csv(demo_app, page):
     download = info.value
     assert download.suggested_filename == "metric_catalog.csv"
     text = open(download.path(), encoding="utf-8").read()
-    assert text.splitlines()[0].startswith("metric,id,owner,unit,definition")
+    assert text.splitlines()[0].startswith("Metric,ID,Owner,Unit,Definition")  # readable headers (#15)
     assert "north_star" in text
     shot(page, "definitions_catalog")
 

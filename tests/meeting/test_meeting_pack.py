@@ -117,7 +117,7 @@ def test_html_pack_opens_offline_and_shows_the_report_numbers(report):
     assert parser.external == []  # nothing fetched from the network: plotly.js is inline
     assert parser.scripts >= 2 and "Plotly.newPlot" in page or "plotly" in page.lower()
     kpi_cells = parser.rows["won_revenue"]
-    assert kpi_cells["value"] == ("€10,000.00", repr(10000.0))
+    assert kpi_cells["value"] == ("€10,000", repr(10000.0))  # no cents from €1,000 (#15)
     for r in report.kpis.itertuples():  # every KPI value written as the page writes it
         if r.value is not None and r.value == r.value:
             shown, raw = parser.rows[r.metric_id]["value"]
@@ -146,3 +146,14 @@ def test_xlsx_pack_reads_back_with_one_sheet_per_section(report):
     assert wf == {"start": 16840.0, "new": 7000.0, "increased": 0.0, "decreased": 0.0, "pushed_out": 0.0,
                   "pulled_in": 0.0, "won": -10000.0, "lost": -1840.0, "end": 12000.0}
     assert [r[2] for r in wb["Open items"].iter_rows(min_row=2, values_only=True)] == ["Chase the DACH renewal"]
+
+
+def test_xlsx_pack_cells_keep_their_numbers_in_real_formats(report):
+    """#15: money in the reporting currency, ratios as percentages at one decimal, values unchanged."""
+    ws = load_workbook(io.BytesIO(to_xlsx(report)))["KPIs"]
+    header = [c.value for c in ws[1]]
+    cells = {row[0].value: dict(zip(header, row)) for row in ws.iter_rows(min_row=2)}
+    won = cells["won_revenue"]["value"]
+    assert won.data_type == "n" and won.number_format == '#,##0.00 "€";-#,##0.00 "€"'
+    ratio = cells["north_star"]["vs_target_pct"]
+    assert ratio.value == pytest.approx(-80000 / 90000) and ratio.number_format == "0.0%"

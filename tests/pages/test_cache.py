@@ -24,10 +24,10 @@ def _add_won_deal(url: str, cents: int, bump: bool) -> None:
 
 def test_a_bumped_write_shows_on_the_next_run_and_an_unbumped_one_does_not(tiny_store):
     at = run_app("pages/ceo.py", Q1)
-    assert tiles(at)[NORTH_STAR] == "€1,500.00"
+    assert tiles(at)[NORTH_STAR] == "€1,500"
     _add_won_deal(tiny_store, 25_000, bump=False)
     at.run()
-    assert tiles(at)[NORTH_STAR] == "€1,500.00"  # served from the cache: the data version did not move
+    assert tiles(at)[NORTH_STAR] == "€1,500"  # served from the cache: the data version did not move
     _add_won_deal(tiny_store, 10_000, bump=True)
     at.run()
-    assert tiles(at)[NORTH_STAR] == "€1,850.00"  # 1,500 + 250 + 100 once the version moved
+    assert tiles(at)[NORTH_STAR] == "€1,850"  # 1,500 + 250 + 100 once the version moved

@@ -27,7 +27,7 @@ def test_catalog_search_narrows_the_list(tiny_store):
 
 def test_editing_the_north_star_basis_is_saved_audited_and_used_everywhere(tiny_store):
     at = run_app("pages/ceo.py", Q1)
-    assert tiles(at)[REGISTRY["north_star"].label] == "€1,500.00"  # booked: the two Q1 won deals
+    assert tiles(at)[REGISTRY["north_star"].label] == "€1,500"  # booked: the two Q1 won deals
     run_app("pages/definitions.py", at=at)
     at.selectbox(key="defs_basis").set_value("invoiced")
     at.button(key="defs_save").click().run()

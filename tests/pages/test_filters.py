@@ -30,16 +30,16 @@ def url_values(at, key: str) -> list[str]:
 
 def test_all_regions_show_the_total_north_star(tiny_store):
     at = run_app("pages/ceo.py", Q1)
-    assert tiles(at)[NORTH_STAR] == "€1,500.00"
+    assert tiles(at)[NORTH_STAR] == "€1,500"
 
 
 def test_region_filter_changes_the_north_star(tiny_store):
     at = run_app("pages/ceo.py", Q1)
     at.multiselect(key="f_region").set_value(["France"]).run()
     assert not at.exception
-    assert tiles(at)[NORTH_STAR] == "€1,000.00"
+    assert tiles(at)[NORTH_STAR] == "€1,000"
     at.multiselect(key="f_region").set_value(["UK"]).run()
-    assert tiles(at)[NORTH_STAR] == "€500.00"
+    assert tiles(at)[NORTH_STAR] == "€500"
 
 
 def test_owner_filter_changes_the_win_rate(tiny_store):
@@ -51,7 +51,7 @@ def test_owner_filter_changes_the_win_rate(tiny_store):
 
 def test_delta_is_the_change_against_the_previous_period(tiny_store):
     at = run_app("pages/ceo.py", Q1)
-    assert tile_deltas(at)[NORTH_STAR] == "+€700.00"  # 1,500 now, 800 in Q4 2025
+    assert tile_deltas(at)[NORTH_STAR] == "+€700"  # 1,500 now, 800 in Q4 2025
     at.selectbox(key="f_compare").set_value("none").run()
     assert not tile_deltas(at)[NORTH_STAR]
 
@@ -61,7 +61,7 @@ def test_filters_survive_a_page_switch_and_are_in_the_url(tiny_store):
     at.multiselect(key="f_region").set_value(["UK"]).run()
     run_app("pages/finance.py", at=at)
     assert at.multiselect(key="f_region").value == ["UK"]
-    assert tiles(at)[NORTH_STAR] == "€500.00"
+    assert tiles(at)[NORTH_STAR] == "€500"
     assert url_values(at, "region") == ["UK"]
     assert url_values(at, "period") == ["custom"]
     assert url_values(at, "from") == ["2026-01-01"]
@@ -92,7 +92,7 @@ def test_unknown_url_values_fall_back_to_defaults(tiny_store):
 
 def test_french_locale_writes_numbers_the_french_way(tiny_store):
     at = run_app("pages/ceo.py", {**Q1, "locale": "fr-FR"})
-    assert norm(tiles(at)[NORTH_STAR]) == "1 500,00 €"
+    assert norm(tiles(at)[NORTH_STAR]) == "1 500 €"
 
 
 def test_drill_down_lists_the_deals_behind_a_kpi(tiny_store):
@@ -111,8 +111,8 @@ def test_a_custom_period_in_progress_compares_flows_to_the_same_days(tiny_store,
     15 Dec), not with all of it; the open pipeline, a stock, still against the whole previous period."""
     monkeypatch.setattr(ui.filters, "utcnow", lambda: dt.datetime(2026, 3, 10, 9, 0))
     at = run_app("pages/ceo.py", Q1)
-    assert tiles(at)[NORTH_STAR] == "€1,500.00"
-    assert tile_deltas(at)[NORTH_STAR] == "+€1,500.00"
+    assert tiles(at)[NORTH_STAR] == "€1,500"
+    assert tile_deltas(at)[NORTH_STAR] == "+€1,500"
     help_text = next(m.help for m in at.metric if m.label.startswith(NORTH_STAR))
     assert "same 69 days (2025-10-03 to 2025-12-10)" in help_text
     assert any("so far vs 2025-10-03 to 2025-12-10" in c.value for c in at.sidebar.caption)
@@ -122,7 +122,7 @@ def test_a_custom_period_in_progress_compares_flows_to_the_same_days(tiny_store,
     # once the period is over, the whole comparison period again: 1,500 vs 800
     monkeypatch.setattr(ui.filters, "utcnow", lambda: dt.datetime(2026, 4, 2, 9, 0))
     at = run_app("pages/ceo.py", Q1)
-    assert tile_deltas(at)[NORTH_STAR] == "+€700.00"
+    assert tile_deltas(at)[NORTH_STAR] == "+€700"
 
 
 def test_quarter_to_date_ends_today_and_compares_with_the_same_days_of_the_quarter_before(tiny_store, monkeypatch):
@@ -130,8 +130,8 @@ def test_quarter_to_date_ends_today_and_compares_with_the_same_days_of_the_quart
     days of Q4 2025, 1 Oct - 8 Dec (nothing won; d5 closed on 15 Dec)."""
     monkeypatch.setattr(ui.filters, "utcnow", lambda: dt.datetime(2026, 3, 10, 9, 0))
     at = run_app("pages/ceo.py", {"period": "this_quarter"})
-    assert tiles(at)[NORTH_STAR] == "€1,500.00"
-    assert tile_deltas(at)[NORTH_STAR] == "+€1,500.00"
+    assert tiles(at)[NORTH_STAR] == "€1,500"
+    assert tile_deltas(at)[NORTH_STAR] == "+€1,500"
     assert any(c.value == "Quarter to date: 2026-01-01 to 2026-03-10 · vs 2025-10-01 to 2025-12-08"
                for c in at.sidebar.caption)
 
@@ -141,7 +141,7 @@ def test_last_12_full_months_and_trailing_12_months(tiny_store, monkeypatch):
     the trailing 12 months 11 Apr 2025 - 10 Apr 2026, the same deals."""
     monkeypatch.setattr(ui.filters, "utcnow", lambda: dt.datetime(2026, 4, 10, 9, 0))
     at = run_app("pages/ceo.py", {"period": "last_12_full_months"})
-    assert tiles(at)[NORTH_STAR] == "€2,300.00"
+    assert tiles(at)[NORTH_STAR] == "€2,300"
     assert any(c.value.startswith("Last 12 full months: 2025-04-01 to 2026-03-31") for c in at.sidebar.caption)
     at = run_app("pages/ceo.py", {"period": "trailing_12_months"})
     assert any(c.value.startswith("Trailing 12 months: 2025-04-11 to 2026-04-10") for c in at.sidebar.caption)
@@ -173,7 +173,7 @@ def test_last_quarter_shows_the_forecast_accuracy(tiny_store, monkeypatch):
     monkeypatch.setattr(ui.filters, "utcnow", lambda: dt.datetime(2026, 4, 15, 9, 0))
     at = run_app("pages/ceo.py", {"period": "last_quarter", "compare": "none"})
     assert tiles(at)["Forecast accuracy"] == "90.0%"
-    assert tiles(at)[NORTH_STAR] == "€1,500.00"
+    assert tiles(at)[NORTH_STAR] == "€1,500"
     at = run_app("pages/ceo.py", {"period": "this_quarter", "compare": "none"})
     assert tiles(at)["Forecast accuracy"] == "n/a"
 
@@ -201,7 +201,7 @@ def test_dates_out_of_range_in_a_link_fall_back_to_the_default_period(tiny_store
     assert url_values(at, "period") == ["this_quarter"] and url_values(at, "from") == []
     assert any(c.value.startswith("Quarter to date: 2026-01-01 to 2026-03-10") for c in at.sidebar.caption)
     run_app("pages/ceo.py", at=at)
-    assert tiles(at)[NORTH_STAR] == "€1,500.00"
+    assert tiles(at)[NORTH_STAR] == "€1,500"
     at.selectbox(key="f_period").set_value("last_quarter").run()  # the user moves on: the warning goes
     assert not any(named in w.value for w in at.warning)
 
@@ -209,7 +209,7 @@ def test_dates_out_of_range_in_a_link_fall_back_to_the_default_period(tiny_store
 def test_the_longest_custom_period_is_served(tiny_store):
     at = run_app("pages/ceo.py", {"period": "custom", "from": "2010-01-01", "to": "2029-12-31"})
     assert not at.warning
-    assert tiles(at)[NORTH_STAR] == "€2,300.00"  # every won deal: 800 + 1,000 + 500
+    assert tiles(at)[NORTH_STAR] == "€2,300"  # every won deal: 800 + 1,000 + 500
 
 
 def test_an_unknown_filter_value_in_a_link_says_so_and_names_the_valid_ones(tiny_store):
@@ -229,7 +229,7 @@ def test_a_filter_value_in_a_link_matches_ignoring_case(tiny_store):
     assert at.multiselect(key="f_owner").value == ["o1"]
     assert at.multiselect(key="f_source").value == ["PAID_SEARCH"]
     assert url_values(at, "region") == ["France"] and url_values(at, "owner") == ["o1"]
-    assert tiles(at)[NORTH_STAR] == "€1,000.00"  # d1, France
+    assert tiles(at)[NORTH_STAR] == "€1,000"  # d1, France
 
 
 def test_unknown_period_compare_and_locale_in_a_link_say_so(tiny_store):
