@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from metrics.rollups import refresh_soon
+from metrics.rollups_build import refresh_soon
 from ui.context import use_navigation_only
 from ui.shell import configure_page, sections, start
 

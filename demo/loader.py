@@ -174,7 +174,7 @@ def generate_demo(engine: Engine, scale: str = "small", seed: int = DEFAULT_SEED
                 conn.commit()
     log.info("demo %s (seed %s, as of %s): %s rows in %.1fs", scale, seed, as_of,
              sum(writer.written.values()), time.monotonic() - started)
-    from metrics.rollups import refresh_quietly  # the monthly summaries the pages read
+    from metrics.rollups_build import refresh_quietly  # the monthly summaries the pages read
     refresh_quietly(engine, log)
     return dict(writer.written)
 

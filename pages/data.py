@@ -68,7 +68,7 @@ def status(ctx) -> None:
 def summaries(ctx) -> None:
     """The metric layer's monthly rollups: fresh (pages read them) or stale (pages read the base
     tables, slower, same numbers, until the rebuild that follows every sync and import)."""
-    from metrics import rollups
+    from metrics import rollups, rollups_build
     status = rollups.status(ctx.engine)
     stale = [g for g, s in status.items() if not s["fresh"]]
     built = [s["built_at"] for s in status.values() if s["built_at"]]
@@ -82,7 +82,7 @@ def summaries(ctx) -> None:
     if user_can(ctx, "settings.edit") and st.button("Rebuild summaries now", key="data_rollups_rebuild",
                                                     icon=":material/refresh:"):
         with st.spinner("Rebuilding the monthly summaries..."):
-            built_now = rollups.refresh(ctx.engine)
+            built_now = rollups_build.refresh(ctx.engine)
         st.success("Rebuilt: " + ", ".join(f"{g} ({b.rows:,} rows, {b.seconds:.1f} s)" for g, b in built_now.items())
                    if built_now else "They were already fresh.")
 

@@ -59,7 +59,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
     else:
         print(report.as_text())
     if report.status == "success":
-        from metrics import rollups
+        from metrics import rollups_build as rollups
         for group, built in rollups.settle(engine).items():  # the metric summaries this file changed
             print(f"{group} rebuilt: {built.rows:,} rows in {built.seconds:.1f} s", file=sys.stderr)
     return 0 if report.status in ("success", "skipped", "validated") and (report.ok or args.valid_only) else 1

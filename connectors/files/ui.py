@@ -158,7 +158,7 @@ def render_import_panel(engine: Engine, actor: str = "local admin") -> None:
                              progress=lambda f, msg: bar.progress(min(max(f, 0.0), 1.0), text=msg))
         bar.empty()
         if result.status == "success":
-            from metrics import rollups
+            from metrics import rollups_build as rollups
             with st.spinner("Updating the monthly summaries the pages read..."):
                 rollups.settle(engine)
         st.session_state.pop("imp_parsed", None)

@@ -39,7 +39,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import Connection, Engine, bindparam, select
 
-from metrics import rollups
+from metrics import rollups_build as rollups
 from store import bump_data_version, schema as s, upsert
 
 from . import settings as cfg

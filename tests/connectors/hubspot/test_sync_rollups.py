@@ -1,4 +1,4 @@
-"""A sync keeps the metric rollups exact as it writes (metrics.rollups.Keeper): after an
+"""A sync keeps the metric rollups exact as it writes (metrics.rollups_build.Keeper): after an
 incremental run with changes and deletions they are fresh without a rebuild, and every metric
 equals the same metric read from the base tables."""
 from __future__ import annotations
