@@ -12,26 +12,21 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import importlib
 import json
-from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from sqlalchemy import Connection, Engine, select
 
 from store import schema as s
-from store.db import bump_data_version, get_meta, utcnow
+from store.audit import record_audit
+from store.db import bump_data_version, get_meta, upsert, utcnow
 
+# The compute modules register their functions (@computes) when imported.
+from . import data_quality, finance, funnel, marketing, sales  # noqa: F401
 from .definitions import Definitions, DefinitionsError, load_definitions, load_file, set_dotted, validate
 from .filters import NONE_BUCKET, Filters
 from .registry import (_BREAKDOWNS, Ctx, MetricDef, MetricValue, NotAvailable, Result,
                        load_catalog)
-
-# The compute modules register their functions on import (finance.py is the finance helper's).
-_COMPUTE_MODULES = ("sales", "funnel", "marketing", "finance")
-for _name in _COMPUTE_MODULES:
-    if Path(__file__).with_name(f"{_name}.py").exists():
-        importlib.import_module(f"{__name__}.{_name}")
 
 REGISTRY: dict[str, MetricDef] = load_catalog()
 
@@ -236,7 +231,6 @@ def save_definition(engine: Engine, key: str, value: Any, actor: str) -> None:
         problems = validate(raw)
         if problems:
             raise DefinitionsError(problems)
-        from store.db import upsert
         upsert(conn, s.definition_overrides,
                [{"key": key, "value_json": json.dumps(value), "changed_by": actor, "changed_at": utcnow()}], ["key"])
         _audit(conn, actor, key, old, value)
@@ -244,12 +238,6 @@ def save_definition(engine: Engine, key: str, value: Any, actor: str) -> None:
 
 
 def _audit(conn: Connection, actor: str, key: str, old: Any, new: Any) -> None:
-    try:
-        from store.audit import record_audit
-    except ImportError:  # an older tree without the audit module: same row, written directly
-        conn.execute(s.audit_log.insert().values(at=utcnow(), actor=actor, action="definition.change", target=key,
-                                                 before_json=json.dumps(old), after_json=json.dumps(new)))
-        return
     record_audit(conn, actor, "definition.change", key, old, new)
 
 
@@ -261,9 +249,6 @@ def definition_history(engine: Engine) -> list[dict]:
     with engine.connect() as conn:
         return [{"key": k, "old": None if b is None else json.loads(b), "new": None if n is None else json.loads(n),
                  "changed_by": who, "changed_at": at} for k, b, n, who, at in conn.execute(q)]
-
-
-from . import data_quality  # noqa: E402  (public: metrics.data_quality.checks)
 
 __all__ = ["Filters", "NONE_BUCKET", "REGISTRY", "BREAKDOWNS", "MetricDef", "MetricValue", "NotAvailable",
            "Definitions", "DefinitionsError", "UnknownMetric", "compute", "compute_many", "breakdown",

@@ -19,8 +19,9 @@ from store.db import get_meta
 from . import rollups, sql
 from .definitions import load_definitions
 from .filters import NONE_BUCKET, Filters
-from .marketing import contact_field, follow_up_terms, marketing_sourced, now
+from .funnel import ROLES, funnel_stats
 from .registry import Ctx
+from .rules import contact_field, follow_up_terms, marketing_sourced, now
 
 d, c, o, sp = s.deals, s.contacts, s.owners, s.marketing_spend
 
@@ -202,7 +203,6 @@ def funnel(engine: Engine, filters: Filters, view: str = "period", mode: str = "
     with _ctx(engine) as ctx:
         stages = ctx.defs.funnel_stages
         if not medians and view == "period" and mode == "any":
-            from .funnel import ROLES, funnel_stats
             if [sql.stage_of(ctx, role) for role in ROLES] == list(stages):
                 entered = funnel_stats(ctx, filters)["entered"]
                 return _funnel_frame([(st, STAGE_LABELS.get(st, st), entered[role], None)

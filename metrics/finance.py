@@ -23,9 +23,9 @@ from store import schema as s
 from . import rollups
 from .filters import NONE_BUCKET, Filters
 from .registry import Ctx, NotAvailable, Result, computes, first_unavailable
+from .rules import NOT_REVENUE_STATUSES, signed, signed_net_cents
 from .sql import deal_conditions, money, spend_conditions, spend_unfilterable, to_major
 
-NOT_REVENUE_STATUSES = ("draft", "void")
 LEDGER_CURRENCY = "EUR"  # a FEC is kept in euros
 DIMENSIONS = ("regions", "product_lines", "owners", "teams", "pipelines", "sources")
 NO_LEDGER_DIMENSIONS = ("the ledger has no region, product line, owner, team, pipeline or source; "
@@ -64,15 +64,6 @@ def months_in_period(f: Filters) -> float:
 
 def has_dimension_filters(f: Filters) -> bool:
     return any(getattr(f, dim) for dim in DIMENSIONS)
-
-
-def signed(col):
-    """An invoice amount with credit notes always negative, whatever sign they were exported with."""
-    return case((inv.c.is_credit_note, -func.abs(col)), else_=col)
-
-
-def signed_net_cents():
-    return signed(inv.c.amount_excl_tax_cents)
 
 
 def invoice_conditions(ctx: Ctx, f: Filters, date_col) -> list:

@@ -17,6 +17,7 @@ from store import schema as s
 from . import rollups, sql
 from .filters import Filters
 from .registry import Ctx, NotAvailable, Result, computes
+from .rules import follow_up_terms, now
 
 c = s.contacts
 NO_CONTACTS = NotAvailable("no contacts in the store yet: run a HubSpot sync or load the demo data")
@@ -67,7 +68,6 @@ def _at(ctx: Ctx) -> dict:
 
 def _funnel_raw(ctx: Ctx, f: Filters, *extra) -> list[int]:
     """entered per role, reached per conversion, (follow-up elapsed, in time), from the contacts."""
-    from .marketing import follow_up_terms  # the follow-up rule lives with the marketing metrics
     at = _at(ctx)
     in_period = {role: sql.in_period_dt(at[role], f) for role in ROLES}
     elapsed, in_time = follow_up_terms(ctx, at["mql"])
@@ -84,7 +84,6 @@ def _funnel_from_rollup(ctx: Ctx, f: Filters) -> list[int]:
     """The same figures for whole months, from rollup_contacts. The rollup counts every MQL's
     follow-up; the MQLs whose SLA window has not elapsed yet (the last SLA hours) are read from
     the contacts and taken out, as the base query leaves them out."""
-    from .marketing import follow_up_terms, now
     roll = rollups.funnel_raw(ctx, f)
     entered = [roll[role]["n"] for role in ROLES]
     reached = [roll[a]["reached_" + b] for a, b in CONVERSIONS]

@@ -10,18 +10,16 @@
 """
 from __future__ import annotations
 
-import datetime as dt
-
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 
 from store import schema as s
-from store.db import utcnow
 
 from . import rollups, sql
 from .filters import Filters
-from .funnel import NO_CONTACTS, entered, has_contacts
+from .funnel import NO_CONTACTS, entered, funnel_stats, has_contacts
 from .registry import Ctx, NotAvailable, Result, breaks_down, computes, first_unavailable
-from .sales import NO_DEALS, has_deals
+from .rules import contact_field
+from .sales import NO_DEALS, closed_stats, has_deals
 
 d, c, sp = s.deals, s.contacts, s.marketing_spend
 
@@ -86,22 +84,11 @@ computes("cost_per_mql")(_cost_per("mql", "MQLs"))
 computes("cost_per_customer")(_cost_per("customer", "new customers"))
 
 
-def contact_field(col_name: str):
-    """A deal's primary contact's field, as a correlated scalar subquery."""
-    return select(c.c[col_name]).where(c.c.contact_id == d.c.contact_id).scalar_subquery()
-
-
-def marketing_sourced(ctx: Ctx):
-    source = func.coalesce(func.nullif(d.c.deal_source, ""), contact_field("original_source"))
-    return source.in_(ctx.defs.marketing_sources)
-
-
 @computes("marketing_sourced_revenue")
 def marketing_sourced_revenue(ctx: Ctx, f: Filters) -> Result:
     """Won revenue of the period's marketing-sourced deals."""
     if not has_deals(ctx):
         return NO_DEALS
-    from .sales import closed_stats
     return closed_stats(ctx, f)["marketing_revenue"]
 
 
@@ -166,25 +153,10 @@ def campaign_roi_by_campaign(ctx: Ctx, f: Filters) -> list[tuple[str, Result]]:
             for k, (cost, rev) in sorted(_campaign_figures(ctx, f).items(), key=lambda kv: kv[0].lower())]
 
 
-def now(ctx: Ctx) -> dt.datetime:
-    """The clock follow-up windows are judged against (tests may pin it in ctx.cache['now'])."""
-    return ctx.cache.get("now") or utcnow()
-
-
-def follow_up_terms(ctx: Ctx, mql_at):
-    """(SLA window elapsed, first sales touch within the SLA) for a contact that became MQL at `mql_at`."""
-    sla = ctx.defs.follow_up_sla_hours
-    touch = c.c.first_sales_touch_at
-    elapsed = mql_at <= now(ctx) - dt.timedelta(hours=sla)
-    in_time = and_(touch.isnot(None), sql.days_between(ctx, mql_at, touch) * 24.0 <= sla)
-    return elapsed, in_time
-
-
 def follow_up(ctx: Ctx, f: Filters) -> tuple[int, int] | NotAvailable:
     """(qualified leads whose SLA window has elapsed, of which followed up within it)."""
     if not has_contacts(ctx):
         return NO_CONTACTS
-    from .funnel import funnel_stats
     return funnel_stats(ctx, f)["follow_up"]
 
 
@@ -207,4 +179,4 @@ def follow_up_rate(ctx: Ctx, f: Filters) -> Result:
     return fu[1] / fu[0]
 
 
-__all__ = ["has_spend", "marketing_sourced", "follow_up", "contact_field", "now"]
+__all__ = ["has_spend", "follow_up"]

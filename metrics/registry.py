@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Callable, Union
 
 import yaml
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
-from .definitions import Definitions, load_definitions
+from .definitions import Definitions
 from .filters import Filters
 
 # One YAML file per area, read in this order (the order metrics are listed in).
@@ -54,9 +54,7 @@ class Ctx:
         """Another metric's value for `f` on this connection (computed once per Ctx)."""
         key = ("value", metric_id, f)
         if key not in self.cache:
-            fn = _FUNCTIONS.get(metric_id)
-            self.cache[key] = (NotAvailable(f"metric {metric_id} is not available in this build")
-                               if fn is None else fn(self, f))
+            self.cache[key] = _FUNCTIONS[metric_id](self, f)
         return self.cache[key]
 
 

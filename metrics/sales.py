@@ -17,6 +17,7 @@ from store import schema as s
 from . import rollups, sql
 from .filters import NONE_BUCKET, Filters
 from .registry import Ctx, NotAvailable, Result, breaks_down, computes, first_unavailable
+from .rules import marketing_sourced
 
 d = s.deals
 NO_DEALS = NotAvailable("no deals in the store yet: run a HubSpot sync or load the demo data")
@@ -52,7 +53,6 @@ def closed_stats(ctx: Ctx, f: Filters) -> dict:
 
 def _closed_raw(ctx: Ctx, f: Filters) -> list:
     """The sums behind closed_stats, read from the deals of `f`."""
-    from .marketing import marketing_sourced
     won, lost, open_ = sql.is_won(ctx), sql.is_lost(ctx), sql.is_open(ctx)
     amount = sql.to_major(ctx, d.c.amount_cents, d.c.currency)
     cycle = _cycle_days(ctx)
