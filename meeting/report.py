@@ -13,10 +13,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from metrics import REGISTRY, Filters, get_definitions
-from store import schema as s
+from metrics.dimensions import owner_names
 
 from . import decisions as dec
 from .accuracy import forecast_accuracy_table
@@ -142,10 +142,8 @@ def _quarter_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _owner_names(engine: Engine) -> dict[str, str]:
-    o = s.owners
     with engine.connect() as conn:
-        return {oid: (" ".join(x for x in (fn, ln) if x) or email or oid)
-                for oid, fn, ln, email in conn.execute(select(o.c.owner_id, o.c.first_name, o.c.last_name, o.c.email))}
+        return owner_names(conn)
 
 
 def _waterfall_deals(wf: Waterfall | None, names: dict[str, str]) -> pd.DataFrame:

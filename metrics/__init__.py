@@ -22,7 +22,7 @@ from store.audit import record_audit
 from store.db import bump_data_version, get_meta, upsert, utcnow
 
 # The compute modules register their functions (@computes) when imported.
-from . import data_quality, finance, funnel, marketing, sales  # noqa: F401
+from . import data_quality, dimensions, finance, funnel, marketing, sales  # noqa: F401
 from .definitions import Definitions, DefinitionsError, load_definitions, load_file, set_dotted, validate
 from .filters import NONE_BUCKET, Filters
 from .registry import (_BREAKDOWNS, Ctx, MetricDef, MetricValue, NotAvailable, Result,
@@ -121,33 +121,20 @@ def week_periods(start: dt.date, end: dt.date) -> list[tuple[str, dt.date, dt.da
     return out
 
 
-def _distinct(conn: Connection, *cols) -> set[str]:
-    out: set[str] = set()
-    for col in cols:
-        out |= {v for (v,) in conn.execute(select(col).distinct()) if v not in (None, "")}
-    return out
+_SEGMENT_COLUMNS = {"region": dimensions.region_columns, "product_line": dimensions.product_line_columns,
+                    "source": lambda defs: dimensions.SOURCE_COLUMNS, "team": lambda defs: dimensions.TEAM_COLUMNS}
 
 
 def _segments(ctx: Ctx, by: str) -> list[tuple[str, str]]:
-    """(filter value, label) of every segment of `by` in the store, plus the "(none)" bucket."""
+    """(filter value, label) of every segment of `by` in the store, plus the "(none)" bucket: the
+    values the sidebar's filter offers (metrics/dimensions.py), by the same rules."""
     conn = ctx.conn
-    if by == "region":
-        vals = _distinct(conn, s.deals.c.region, s.contacts.c.region, s.marketing_spend.c.region,
-                         s.owners.c.region, s.companies.c.region, s.budgets.c.region)
-    elif by == "product_line":
-        vals = _distinct(conn, s.deals.c.product_line, s.products.c.product_line,
-                         s.marketing_spend.c.product_line, s.budgets.c.product_line)
-    elif by == "source":
-        vals = _distinct(conn, s.deals.c.deal_source, s.contacts.c.original_source)
-    elif by == "team":
-        vals = _distinct(conn, s.owners.c.team_name)
-    else:  # owner: label with the owner's name
-        o = s.owners
-        names = {oid: (" ".join(x for x in (fn, ln) if x) or email or oid)
-                 for oid, fn, ln, email in conn.execute(select(o.c.owner_id, o.c.first_name, o.c.last_name, o.c.email))}
-        ids = _distinct(conn, s.deals.c.owner_id, s.contacts.c.owner_id) | set(names)
+    if by == "owner":  # labelled with the owner's name; also owner ids no owner row names
+        names = dimensions.owner_names(conn)
+        ids = set(dimensions.distinct_values(conn, (s.deals.c.owner_id, s.contacts.c.owner_id))) | set(names)
         return sorted(((i, names.get(i, i)) for i in ids), key=lambda p: p[1].lower()) + [(NONE_BUCKET, NONE_BUCKET)]
-    return [(v, v) for v in sorted(vals, key=str.lower)] + [(NONE_BUCKET, NONE_BUCKET)]
+    vals = dimensions.distinct_values(conn, _SEGMENT_COLUMNS[by](ctx.defs))
+    return [(v, v) for v in vals] + [(NONE_BUCKET, NONE_BUCKET)]
 
 
 def _keep(mdef: MetricDef, mv: MetricValue) -> bool:

@@ -87,15 +87,10 @@ def invoice_total(ctx: Ctx, f: Filters, amount, date_col, *extra) -> Result:
     """Sum of an invoice amount expression in the reporting currency, or NotAvailable without invoices."""
     if not _any_invoice(ctx):
         return NotAvailable(NO_INVOICES)
-    if not has_dimension_filters(f) and rollups.usable(ctx, rollups.INVOICES):
-        total = 0.0
-        for part, from_rollup in rollups.split(ctx, f, True, rollups.INVOICES):
-            if from_rollup:  # the same sums by month: issued (net) or paid (gross)
-                total += rollups.invoice_total(ctx, part, "paid" if date_col is inv.c.paid_date else "issued") or 0.0
-            else:
-                total += _invoice_sum(ctx, part, amount, date_col, *extra) or 0.0
-        return money(total)
-    return money(_invoice_sum(ctx, f, amount, date_col, *extra))
+    basis = "paid" if date_col is inv.c.paid_date else "issued"  # the rollup's same sums by month
+    return money(rollups.gather(ctx, f, lambda c_, part: _invoice_sum(c_, part, amount, date_col, *extra) or 0.0,
+                                lambda c_, part: rollups.invoice_total(c_, part, basis) or 0.0,
+                                not has_dimension_filters(f), rollups.INVOICES))
 
 
 def _invoice_sum(ctx: Ctx, f: Filters, amount, date_col, *extra):
@@ -151,17 +146,19 @@ def ledger_sum(ctx: Ctx, f: Filters, prefixes: Iterable[str], credit_minus_debit
     rate = ledger_rate(ctx)
     if isinstance(rate, NotAvailable):
         return rate
-    total = 0
-    for part, from_rollup in rollups.split(ctx, f, True, rollups.LEDGER):
-        if from_rollup:  # the same sums by month and account
-            total += rollups.ledger_cents(ctx, part, lambda col: account_prefix_condition(prefixes, col),
-                                          credit_minus_debit)
-            continue
-        cents = (led.c.credit_cents - led.c.debit_cents) if credit_minus_debit else (led.c.debit_cents - led.c.credit_cents)
-        total += int(ctx.conn.execute(select(func.coalesce(func.sum(cents), 0)).where(
-            led.c.ecriture_date >= part.start, led.c.ecriture_date <= part.end,
-            account_prefix_condition(prefixes))).scalar_one())
+    total = rollups.gather(ctx, f, lambda c_, part: _ledger_cents(c_, part, prefixes, credit_minus_debit),
+                           lambda c_, part: rollups.ledger_cents(c_, part, lambda col: account_prefix_condition(prefixes, col),
+                                                                 credit_minus_debit),
+                           group=rollups.LEDGER)
     return round(total * rate / 100.0, 2)
+
+
+def _ledger_cents(ctx: Ctx, f: Filters, prefixes: Iterable[str], credit_minus_debit: bool) -> int:
+    """Signed ledger total in cents over accounts starting with `prefixes`, from the ledger lines."""
+    cents = (led.c.credit_cents - led.c.debit_cents) if credit_minus_debit else (led.c.debit_cents - led.c.credit_cents)
+    return int(ctx.conn.execute(select(func.coalesce(func.sum(cents), 0)).where(
+        led.c.ecriture_date >= f.start, led.c.ecriture_date <= f.end,
+        account_prefix_condition(prefixes))).scalar_one())
 
 
 def ledger_revenue_value(ctx: Ctx, f: Filters) -> Result:

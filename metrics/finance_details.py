@@ -20,7 +20,7 @@ from sqlalchemy import Engine, func, select
 
 from store import schema as s
 
-from . import finance as fin, rules
+from . import dimensions, finance as fin, rules
 from .definitions import load_definitions
 from .filters import Filters
 from .registry import Ctx, NotAvailable, load_catalog
@@ -253,8 +253,8 @@ def budget_vs_actual_table(engine: Engine, filters: Filters) -> pd.DataFrame:
                                  .where(b.c.month >= filters.start.replace(day=1), b.c.month <= filters.end)
                                  .order_by(b.c.month, b.c.metric, b.c.region, b.c.product_line)).all()
         for line in lines:
-            if (filters.regions and line.region not in filters.regions) or \
-                    (filters.product_lines and line.product_line not in filters.product_lines):
+            if (filters.regions and not dimensions.selects(line.region, filters.regions)) or \
+                    (filters.product_lines and not dimensions.selects(line.product_line, filters.product_lines)):
                 continue  # a company-wide ('') line cannot be compared with one region's actual
             start, end = max(line.month, filters.start), min(fin.month_end(line.month), filters.end)
             f = filters.with_period(start, end)

@@ -51,10 +51,7 @@ def funnel_stats(ctx: Ctx, f: Filters) -> dict:
     if key in ctx.cache:
         return ctx.cache[key]
     n = len(ROLES)
-    totals = [0] * (2 * n + 2)
-    for part, from_rollup in rollups.split(ctx, f, rollups.contact_filters_supported(f)):
-        raw = _funnel_from_rollup(ctx, part) if from_rollup else _funnel_raw(ctx, part)
-        totals = [a + b for a, b in zip(totals, raw)]
+    totals = rollups.gather(ctx, f, _funnel_raw, _funnel_from_rollup, rollups.contact_filters_supported(f))
     stats = {"entered": {role: totals[i] for i, role in enumerate(ROLES)},
              "reached": {pair: totals[n + i] for i, pair in enumerate(CONVERSIONS)},
              "follow_up": (totals[-2], totals[-1])}

@@ -111,11 +111,10 @@ def _campaign_figures(ctx: Ctx, f: Filters) -> dict[str, tuple[float, float]]:
         select(sp.c.campaign, func.sum(sql.to_major(ctx, sp.c.amount_cents, sp.c.currency)))
         .where(*sql.spend_conditions(f), sp.c.campaign.isnot(None), sp.c.campaign != "")
         .group_by(sp.c.campaign)).all())
-    revenue: dict[str, float] = {}
-    for part, from_rollup in (rollups.split(ctx, f, rollups.campaign_filters_supported(f)) if spend else []):
-        got = rollups.campaign_revenue(ctx, part, list(spend)) if from_rollup else _campaign_revenue(ctx, part, spend)
-        for k, v in got.items():
-            revenue[k] = revenue.get(k, 0.0) + v
+    revenue: dict[str, float] = rollups.gather(
+        ctx, f, lambda c_, part: _campaign_revenue(c_, part, spend),
+        lambda c_, part: rollups.campaign_revenue(c_, part, list(spend)),
+        rollups.campaign_filters_supported(f), empty={}) if spend else {}
     out = {k: (float(v or 0.0), float(revenue.get(k) or 0.0)) for k, v in spend.items()}
     ctx.cache[key] = out
     return out

@@ -38,13 +38,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from typing import Any, Callable
 
 from sqlalchemy import Connection, Engine, and_, func, literal, not_, or_, select
 
 from store import schema as s
 from store.db import changed_since
 
-from . import sql
+from . import dimensions, sql
 from .definitions import Definitions, load_definitions
 from .filters import Filters
 from .registry import Ctx
@@ -143,6 +144,39 @@ def months(f: Filters, col) -> list:
     return [col >= month_key(f.start), col <= month_key(f.end)]
 
 
+Reader = Callable[[Ctx, Filters], Any]
+
+
+def add_up(a: Any, b: Any) -> Any:
+    """The sum of two parts' figures: numbers add, lists and tuples element by element, dicts key
+    by key (a key in one part only keeps its figures); None is no figure."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if isinstance(a, dict):
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = add_up(out.get(k), v)
+        return out
+    if isinstance(a, (list, tuple)):
+        return type(a)(add_up(x, y) for x, y in zip(a, b))
+    return a + b
+
+
+def gather(ctx: Ctx, f: Filters, base: Reader, rollup: Reader, supported: bool = True, group: str = NAME,
+           empty: Any = None) -> Any:
+    """An aggregate over the period of `f`: the one place that chooses between a rollup and the
+    base tables. `rollup(ctx, part)` reads the whole months of `part` from the rollup group,
+    `base(ctx, part)` any period from the base tables; both return the same figures (a number, a
+    list or tuple of numbers, or a dict of those). The parts of `split` are read each way they can
+    be and added up (`add_up`); `empty` is the result when every part is empty."""
+    total = None
+    for part, from_rollup in split(ctx, f, supported, group):
+        total = add_up(total, rollup(ctx, part) if from_rollup else base(ctx, part))
+    return empty if total is None else total
+
+
 # --- filters on the rollups ------------------------------------------------------------------
 
 def campaign_filters_supported(f: Filters) -> bool:
@@ -152,18 +186,12 @@ def campaign_filters_supported(f: Filters) -> bool:
 def deal_conditions(f: Filters, r) -> list:
     """WHERE conditions on a deal rollup for the slices of `f` (every rollup_deals column is a
     filter dimension; asking a rollup for a dimension it lacks is a programming error)."""
-    conds = []
     for values, name in ((f.regions, "region"), (f.product_lines, "product_line"), (f.owners, "owner_id"),
                          (f.pipelines, "pipeline_id"), (f.sources, "deal_source"), (f.teams, "owner_id")):
         if values and name not in r.c:
             raise ValueError(f"{r.name} cannot filter by {name}")
-    for values, col in ((f.regions, "region"), (f.product_lines, "product_line"), (f.owners, "owner_id"),
-                        (f.pipelines, "pipeline_id"), (f.sources, "deal_source")):
-        if values:
-            conds.append(sql.in_values(r.c[col], values))
-    if f.teams:
-        conds.append(sql.in_values(sql.owner_team(r.c.owner_id), f.teams))
-    return conds
+    return dimensions.conditions(f, region=r.c.region, product_line=r.c.product_line, owner=r.c.get("owner_id"),
+                                 pipeline=r.c.pipeline_id, source=r.c.get("deal_source"))
 
 
 def contact_filters_supported(f: Filters) -> bool:
@@ -171,16 +199,7 @@ def contact_filters_supported(f: Filters) -> bool:
 
 
 def contact_conditions(f: Filters, r) -> list:
-    conds = []
-    if f.regions:
-        conds.append(sql.in_values(r.c.region, f.regions))
-    if f.owners:
-        conds.append(sql.in_values(r.c.owner_id, f.owners))
-    if f.teams:
-        conds.append(sql.in_values(sql.owner_team(r.c.owner_id), f.teams))
-    if f.sources:
-        conds.append(sql.in_values(r.c.source, f.sources))
-    return conds
+    return dimensions.conditions(f, region=r.c.region, owner=r.c.owner_id, source=r.c.source)
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -312,7 +331,7 @@ def ledger_months(ctx: Ctx, f: Filters, account_condition=None) -> set[dt.date]:
             for m in ctx.conn.execute(select(r.c.month).distinct().where(*conds)).scalars()}
 
 
-__all__ = ["CAMPAIGN_ROLES", "GROUPS", "INVOICES", "LEDGER", "NAME", "ROLES", "SOURCES", "campaign_contacts",
+__all__ = ["CAMPAIGN_ROLES", "add_up", "gather", "GROUPS", "INVOICES", "LEDGER", "NAME", "ROLES", "SOURCES", "campaign_contacts",
            "campaign_filters_supported", "campaign_revenue", "campaign_won", "closed_raw", "contact_conditions",
            "contact_filters_supported", "deal_conditions", "fingerprint", "funnel_raw", "invoice_accounts",
            "invoice_total", "is_fresh", "lead_cohorts_by_source", "leads_by_month_and_source", "ledger_cents",

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Engine, delete, func, literal, literal_column
 from store import schema as s
 from store.db import get_meta, upsert, utcnow
 
-from . import sql
+from . import dimensions, sql
 from .definitions import load_definitions
 from .registry import Ctx
 from .rules import NOT_REVENUE_STATUSES, contact_field, effective_source, follow_up_terms, signed, signed_net_cents
@@ -56,7 +56,7 @@ def _deals_query(ctx: Ctx, where=(), sign: int = 1):
     """rollup_deals' rows from the deals (all of them, or those `where` selects, counted `sign`)."""
     month = sql.period_bucket(ctx, d.c.close_date, "month")
     effective = effective_source()
-    keys = (month, d.c.pipeline_id, d.c.stage_id, d.c.currency, sql.deal_region(ctx), sql.deal_product_line(ctx),
+    keys = (month, d.c.pipeline_id, d.c.stage_id, d.c.currency, dimensions.deal_region(ctx), dimensions.deal_product_line(ctx),
             d.c.deal_source, effective, d.c.owner_id)
     cycle = sql.days_between(ctx, d.c.created_at, d.c.close_date)
     return (select(*keys, func.count() * sign, func.sum(d.c.amount_cents) * sign, func.sum(cycle) * sign,
@@ -67,7 +67,7 @@ def _deals_query(ctx: Ctx, where=(), sign: int = 1):
 def _campaigns_query(ctx: Ctx, where=(), sign: int = 1):
     month = sql.period_bucket(ctx, d.c.close_date, "month")
     campaign = contact_field("campaign")
-    keys = (month, d.c.pipeline_id, d.c.stage_id, d.c.currency, sql.deal_region(ctx), sql.deal_product_line(ctx),
+    keys = (month, d.c.pipeline_id, d.c.stage_id, d.c.currency, dimensions.deal_region(ctx), dimensions.deal_product_line(ctx),
             campaign)
     return (select(*keys, func.sum(d.c.amount_cents) * sign, func.count() * sign)
             .where(not_(d.c.is_deleted), d.c.close_date.isnot(None), d.c.contact_id.isnot(None),

@@ -14,8 +14,8 @@ from sqlalchemy import and_, func, select
 
 from store import schema as s
 
-from . import rollups, sql
-from .filters import NONE_BUCKET, Filters
+from . import dimensions, rollups, sql
+from .filters import Filters
 from .registry import Ctx, NotAvailable, Result, breaks_down, computes, first_unavailable
 from .rules import marketing_sourced
 
@@ -39,10 +39,7 @@ def closed_stats(ctx: Ctx, f: Filters) -> dict:
     days from the deals themselves; the parts are sums, so they add up."""
     key = ("closed", f)
     if key not in ctx.cache:
-        totals = [0] * 9
-        for part, from_rollup in rollups.split(ctx, f, True):
-            raw = rollups.closed_raw(ctx, part) if from_rollup else _closed_raw(ctx, part)
-            totals = [a + b for a, b in zip(totals, raw)]
+        totals = rollups.gather(ctx, f, _closed_raw, rollups.closed_raw)
         won, lost, revenue, cycle_sum, cycle_n, mkt_revenue, open_n, open_amount, open_weighted = totals
         ctx.cache[key] = {"won": int(won), "lost": int(lost), "revenue": sql.money(revenue),
                           "cycle_days": float(cycle_sum) / cycle_n if cycle_n else None,
@@ -230,8 +227,7 @@ def budget_for_period(ctx: Ctx, metric: str, f: Filters) -> Result:
 
     def pick(lines: list, idx: int, wanted: tuple[str, ...]) -> list:
         if wanted:
-            named = set(wanted) - {NONE_BUCKET}
-            return [r for r in lines if r[idx] in named]
+            return [r for r in lines if dimensions.selects(r[idx], wanted)]
         total = [r for r in lines if r[idx] == ""]
         return total or lines
 

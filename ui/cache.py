@@ -17,6 +17,8 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import Engine, func, select
 
+from metrics import dimensions
+from metrics.definitions import load_definitions
 from metrics.filters import Filters
 from store import StoreSettings, open_store, schema as s
 from store import db as store_db
@@ -248,28 +250,10 @@ def _distinct(conn, col) -> set:
 
 @st.cache_data(**_CACHE)
 def _filter_options(key: str, data_version: int) -> dict[str, list]:
-    """Distinct values people filter on, from the store's dimension columns."""
-    engine = _engine(key)
-    with engine.connect() as conn:
-        def distinct(*cols) -> list[str]:
-            values: set[str] = set()
-            for col in cols:
-                values |= {v for v in _distinct(conn, col) if v not in (None, "")}
-            return sorted(values)
-        owners = conn.execute(select(s.owners.c.owner_id, s.owners.c.first_name, s.owners.c.last_name,
-                                     s.owners.c.email).order_by(s.owners.c.first_name,
-                                                                s.owners.c.last_name)).all()
-        pipelines = conn.execute(select(s.pipelines.c.pipeline_id, s.pipelines.c.label)
-                                 .order_by(s.pipelines.c.display_order)).all()
-        return {
-            "regions": distinct(s.deals.c.region, s.contacts.c.region),
-            "product_lines": distinct(s.deals.c.product_line),
-            "sources": distinct(s.contacts.c.original_source, s.deals.c.deal_source),
-            "teams": distinct(s.owners.c.team_name),
-            "owners": [(o.owner_id, " ".join(p for p in (o.first_name, o.last_name) if p) or o.email
-                        or o.owner_id) for o in owners],
-            "pipelines": [(p.pipeline_id, p.label) for p in pipelines],
-        }
+    """Distinct values people filter on: metrics.dimensions.options, the same rules (region_from,
+    product_line_from) that give a breakdown its segments, read through index seeks."""
+    with _engine(key).connect() as conn:
+        return dimensions.options(conn, load_definitions(conn), _distinct)
 
 
 def filter_options(engine: Engine) -> dict[str, list]:
