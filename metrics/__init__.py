@@ -3,10 +3,13 @@
     from metrics import Filters, REGISTRY, compute, compute_many, breakdown
     compute_many(engine, ["north_star", "win_rate"], Filters(start, end, regions=("EMEA",)))
 
-A metric is a catalog entry (metrics/catalog/*.yaml: label, unit, definition, formula, owner)
-bound to one compute function (sales.py, funnel.py, marketing.py, finance.py) that runs SQL
-aggregates built from metrics/sql.py under the shared definitions (definitions.yaml plus the
-edits stored in the store). Undefined values come back as `value=None` with a `reason`.
+A metric is a catalog entry (metrics/catalog/*.yaml: label, unit, definition, kind, owner)
+bound to one compute function: hand-written (sales.py, funnel.py, marketing.py, finance.py)
+for sums, counts and custom metrics, running SQL aggregates built from
+metrics/sql.py under the shared definitions (definitions.yaml plus the edits stored in the
+store); computed by the registry for ratios and differences of other metrics. Importing this
+package binds them (metrics.registry.bind) and fails on any mismatch. Undefined values come
+back as `value=None` with a `reason`.
 """
 from __future__ import annotations
 
@@ -25,10 +28,11 @@ from store.db import bump_data_version, get_meta, upsert, utcnow
 from . import data_quality, dimensions, finance, funnel, marketing, sales  # noqa: F401
 from .definitions import Definitions, DefinitionsError, load_definitions, load_file, set_dotted, validate
 from .filters import NONE_BUCKET, Filters
-from .registry import (_BREAKDOWNS, Ctx, MetricDef, MetricValue, NotAvailable, Result,
+from .registry import (_BREAKDOWNS, CatalogError, Ctx, MetricDef, MetricValue, NotAvailable, Result, bind,
                        load_catalog)
 
 REGISTRY: dict[str, MetricDef] = load_catalog()
+bind(REGISTRY)  # every catalog entry has its function and every function its entry, or this import fails
 
 BREAKDOWNS = ("month", "week", "region", "product_line", "source", "owner", "team", "stage",
               "campaign", "channel")
@@ -237,6 +241,6 @@ def definition_history(engine: Engine) -> list[dict]:
         return [{"key": k, "old": None if b is None else json.loads(b), "new": None if n is None else json.loads(n),
                  "changed_by": who, "changed_at": at} for k, b, n, who, at in conn.execute(q)]
 
-__all__ = ["Filters", "NONE_BUCKET", "REGISTRY", "BREAKDOWNS", "MetricDef", "MetricValue", "NotAvailable",
+__all__ = ["Filters", "NONE_BUCKET", "REGISTRY", "BREAKDOWNS", "CatalogError", "MetricDef", "MetricValue", "NotAvailable",
            "Definitions", "DefinitionsError", "UnknownMetric", "compute", "compute_many", "breakdown",
            "get_definitions", "save_definition", "definition_history", "metric_def", "data_quality"]

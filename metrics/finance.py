@@ -22,7 +22,7 @@ from store import schema as s
 
 from . import rollups
 from .filters import NONE_BUCKET, Filters
-from .registry import Ctx, NotAvailable, Result, computes, first_unavailable
+from .registry import Ctx, NotAvailable, Result, computes, difference, ratio
 from .rules import NOT_REVENUE_STATUSES, signed, signed_net_cents
 from .sql import deal_conditions, money, spend_conditions, spend_unfilterable, to_major
 
@@ -221,20 +221,6 @@ def memo(fn):
     return wrapped
 
 
-def minus(a: Result, b: Result) -> Result:
-    if missing := first_unavailable(a, b):
-        return missing
-    return round(float(a or 0.0) - float(b or 0.0), 2)
-
-
-def ratio(num: Result, den: Result, zero_reason: str) -> Result:
-    if missing := first_unavailable(num, den):
-        return missing
-    if num is None or den is None or float(den) == 0:
-        return NotAvailable(zero_reason)
-    return float(num) / float(den)
-
-
 def round2(value: Result) -> Result:
     return value if isinstance(value, NotAvailable) or value is None else round(float(value), 2)
 
@@ -242,12 +228,6 @@ def round2(value: Result) -> Result:
 def _unit_economics(ctx: Ctx) -> tuple[float, float]:
     return (float(ctx.defs.get("unit_economics.gross_margin")),
             float(ctx.defs.get("unit_economics.monthly_churn_rate")))
-
-
-@memo
-def cac_value(ctx: Ctx, f: Filters) -> Result:
-    return ratio(ctx.value("sm_spend", f), ctx.value("new_customers", f),
-                 "no new customers in this period, so no cost per customer")
 
 
 def arpa_window(ctx: Ctx, f: Filters) -> Filters | None:
@@ -315,30 +295,18 @@ def compute_cash_collected(ctx: Ctx, f: Filters) -> Result:
     return invoice_total(ctx, f, gross, inv.c.paid_date, inv.c.paid_date.isnot(None))
 
 
-@computes("booked_to_invoiced_gap")
-def compute_booked_to_invoiced_gap(ctx: Ctx, f: Filters) -> Result:
-    """Won (booked) revenue minus invoiced revenue in the period."""
-    return minus(ctx.value("won_revenue", f), ctx.value("invoiced_revenue", f))
-
-
 @computes("invoiced_to_ledger_gap")
 def compute_invoiced_to_ledger_gap(ctx: Ctx, f: Filters) -> Result:
     """Invoiced revenue minus ledger revenue in the period."""
     if has_dimension_filters(f):
         return NotAvailable(NO_LEDGER_DIMENSIONS)
-    return minus(ctx.value("invoiced_revenue", f), ctx.value("ledger_revenue", f))
+    return difference(ctx.value("invoiced_revenue", f), ctx.value("ledger_revenue", f))
 
 
 @computes("sm_spend")
 def compute_sm_spend(ctx: Ctx, f: Filters) -> Result:
     """S&M spend in the period, reporting currency; ledger first, imported spend for uncovered months."""
     return sm_spend_value(ctx, f)
-
-
-@computes("cac")
-def compute_cac(ctx: Ctx, f: Filters) -> Result:
-    """S&M spend / new customers in the period; reporting currency."""
-    return round2(cac_value(ctx, f))
 
 
 @computes("arpa")
@@ -349,14 +317,8 @@ def compute_arpa(ctx: Ctx, f: Filters) -> Result:
 
 @computes("ltv")
 def compute_ltv(ctx: Ctx, f: Filters) -> Result:
-    """ARPA x gross margin / monthly churn rate; reporting currency."""
-    return round2(ltv_value(ctx, f))
-
-
-@computes("ltv_cac_ratio")
-def compute_ltv_cac_ratio(ctx: Ctx, f: Filters) -> Result:
-    """LTV / CAC (times)."""
-    return ratio(ltv_value(ctx, f), cac_value(ctx, f), "CAC is zero in this period")
+    """ARPA x gross margin / monthly churn rate; reporting currency (rounded to cents when shown)."""
+    return ltv_value(ctx, f)
 
 
 @computes("cac_payback_months")
@@ -368,11 +330,4 @@ def compute_cac_payback_months(ctx: Ctx, f: Filters) -> Result:
     if arpa <= 0:
         return NotAvailable("ARPA is zero or negative in this period, so CAC is never paid back")
     margin, _ = _unit_economics(ctx)
-    return ratio(cac_value(ctx, f), arpa * margin, "ARPA is zero in this period")
-
-
-@computes("budget_vs_actual")
-def compute_budget_vs_actual(ctx: Ctx, f: Filters) -> Result:
-    """North Star revenue / revenue target of the period (1.0 = on budget)."""
-    return ratio(ctx.value("north_star", f), ctx.value("target_revenue", f),
-                 "the revenue target for this period is zero")
+    return ratio(ctx.value("cac", f), arpa * margin, "ARPA is zero in this period")

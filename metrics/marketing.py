@@ -16,8 +16,8 @@ from store import schema as s
 
 from . import rollups, sql
 from .filters import Filters
-from .funnel import NO_CONTACTS, entered, funnel_stats, has_contacts
-from .registry import Ctx, NotAvailable, Result, breaks_down, computes, first_unavailable
+from .funnel import NO_CONTACTS, funnel_stats, has_contacts
+from .registry import Ctx, NotAvailable, Result, breaks_down, computes
 from .rules import contact_field
 from .sales import NO_DEALS, closed_stats, has_deals
 
@@ -64,42 +64,12 @@ def marketing_spend_by_campaign(ctx: Ctx, f: Filters) -> list[tuple[str, Result]
     return _spend_by(ctx, f, sp.c.campaign)
 
 
-def _cost_per(role: str, what: str):
-    def fn(ctx: Ctx, f: Filters) -> Result:
-        spend = ctx.value("marketing_spend", f)
-        if isinstance(spend, NotAvailable):
-            return spend
-        if not has_contacts(ctx):
-            return NO_CONTACTS
-        n = entered(ctx, f, role)
-        if n == 0:
-            return NotAvailable(f"no {what} in this period to divide the spend by")
-        return spend / n
-    fn.__doc__ = f"Marketing spend of the period / {what} of the period."
-    return fn
-
-
-computes("cost_per_lead")(_cost_per("lead", "new leads"))
-computes("cost_per_mql")(_cost_per("mql", "MQLs"))
-computes("cost_per_customer")(_cost_per("customer", "new customers"))
-
-
 @computes("marketing_sourced_revenue")
 def marketing_sourced_revenue(ctx: Ctx, f: Filters) -> Result:
     """Won revenue of the period's marketing-sourced deals."""
     if not has_deals(ctx):
         return NO_DEALS
     return closed_stats(ctx, f)["marketing_revenue"]
-
-
-@computes("marketing_sourced_share")
-def marketing_sourced_share(ctx: Ctx, f: Filters) -> Result:
-    won, mkt = ctx.value("won_revenue", f), ctx.value("marketing_sourced_revenue", f)
-    if missing := first_unavailable(won, mkt):
-        return missing
-    if won == 0:
-        return NotAvailable("no revenue was won in this period")
-    return mkt / won
 
 
 def _campaign_figures(ctx: Ctx, f: Filters) -> dict[str, tuple[float, float]]:

@@ -114,16 +114,6 @@ def win_rate(ctx: Ctx, f: Filters) -> Result:
     return won / (won + lost)
 
 
-@computes("avg_deal_size")
-def avg_deal_size(ctx: Ctx, f: Filters) -> Result:
-    if not has_deals(ctx):
-        return NO_DEALS
-    won, _, revenue = _closed(ctx, f)
-    if won == 0:
-        return NotAvailable("no deal was won in this period")
-    return revenue / won
-
-
 def _cycle_days(ctx: Ctx):
     return sql.days_between(ctx, d.c.created_at, d.c.close_date)
 
@@ -257,15 +247,6 @@ def target_revenue(ctx: Ctx, f: Filters) -> Result:
     """Revenue target of the period from budgets (metric target_revenue, cents), prorated by day."""
     cents = budget_for_period(ctx, "target_revenue", f)
     return cents if isinstance(cents, NotAvailable) else cents / 100.0
-
-
-@computes("gap_to_target")
-def gap_to_target(ctx: Ctx, f: Filters) -> Result:
-    """target - north star (positive: still to win)."""
-    target, actual = ctx.value("target_revenue", f), ctx.value("north_star", f)
-    if missing := first_unavailable(target, actual):
-        return missing
-    return target - actual
 
 
 @computes("pipeline_coverage")
