@@ -34,6 +34,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, and_, desc, func, or_, select, text
 
 from metrics import REGISTRY, Filters, compute_many, get_definitions
+from metrics.forecasts import QUARTER_CUT, WEEKLY_KINDS  # the snapshot rows forecast accuracy reads
 from store import StoreError, bump_data_version, schema as s, utcnow
 from store.db import data_version
 
@@ -42,9 +43,7 @@ from .decisions import week_of
 log = logging.getLogger(__name__)
 
 KINDS = ("weekly", "on_demand", "reconstructed")
-WEEKLY_KINDS = ("weekly", "reconstructed")
 WEEK_CUTS = ("total", "region", "product_line")
-QUARTER_CUT = "quarter"
 TARGET_CUT = "target"
 # Metrics that read the open pipeline as it stands: a reconstructed snapshot computes them over
 # the deals as they were (see `reconstruct_snapshot`), the others from today's store.

@@ -4,8 +4,8 @@
     compute_many(engine, ["north_star", "win_rate"], Filters(start, end, regions=("EMEA",)))
 
 A metric is a catalog entry (metrics/catalog/*.yaml: label, unit, definition, kind, owner)
-bound to one compute function: hand-written (sales.py, funnel.py, marketing.py, finance.py)
-for sums, counts and custom metrics, running SQL aggregates built from
+bound to one compute function: hand-written (sales.py, funnel.py, marketing.py, finance.py,
+forecasts.py) for sums, counts and custom metrics, running SQL aggregates built from
 metrics/sql.py under the shared definitions (definitions.yaml plus the edits stored in the
 store); computed by the registry for ratios and differences of other metrics. Importing this
 package binds them (metrics.registry.bind) and fails on any mismatch. Undefined values come
@@ -25,7 +25,7 @@ from store.audit import record_audit
 from store.db import bump_data_version, get_meta, upsert, utcnow
 
 # The compute modules register their functions (@computes) when imported.
-from . import data_quality, dimensions, finance, funnel, marketing, sales  # noqa: F401
+from . import data_quality, dimensions, finance, forecasts, funnel, marketing, sales  # noqa: F401
 from .definitions import Definitions, DefinitionsError, load_definitions, load_file, set_dotted, validate
 from .filters import NONE_BUCKET, Filters
 from .registry import (_BREAKDOWNS, CatalogError, Ctx, MetricDef, MetricValue, NotAvailable, Result, bind,
@@ -66,13 +66,16 @@ def _as_of(conn: Connection) -> dt.datetime | None:
         return None
 
 
-def _with_ctx(engine: Engine, fn: Callable[[Ctx, dt.datetime | None], Any]) -> Any:
-    """Run `fn` on one connection and one snapshot (REPEATABLE READ on PostgreSQL)."""
+def _with_ctx(engine: Engine, fn: Callable[[Ctx, dt.datetime | None], Any], now: dt.datetime | None = None) -> Any:
+    """Run `fn` on one connection and one snapshot (REPEATABLE READ on PostgreSQL); `now` pins
+    the clock follow-up windows and finished quarters are judged against (metrics.rules.now)."""
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
             ctx = Ctx(conn, load_definitions(conn))
+            if now is not None:
+                ctx.cache["now"] = now
             return fn(ctx, _as_of(conn))
 
 
@@ -96,12 +99,14 @@ def compute(engine: Engine, metric_id: str, filters: Filters) -> MetricValue:
     return compute_many(engine, [metric_id], filters)[metric_id]
 
 
-def compute_many(engine: Engine, metric_ids: Iterable[str], filters: Filters) -> dict[str, MetricValue]:
-    """Several metrics for `filters`, on one connection (one consistent snapshot)."""
+def compute_many(engine: Engine, metric_ids: Iterable[str], filters: Filters,
+                 now: dt.datetime | None = None) -> dict[str, MetricValue]:
+    """Several metrics for `filters`, on one connection (one consistent snapshot); `now`, when
+    given, is the moment "today" means (by default the current time)."""
     ids = list(metric_ids)
     for mid in ids:
         metric_def(mid)
-    return _with_ctx(engine, lambda ctx, as_of: {mid: _evaluate(ctx, mid, filters, as_of) for mid in ids})
+    return _with_ctx(engine, lambda ctx, as_of: {mid: _evaluate(ctx, mid, filters, as_of) for mid in ids}, now)
 
 
 # --- breakdowns ------------------------------------------------------------------------------

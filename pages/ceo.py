@@ -1,11 +1,9 @@
 """CEO: the North Star against target and forecast, its trend, the funnel, and the alignment scorecard."""
 from __future__ import annotations
 
-import importlib.util
-
 import streamlit as st
 
-from metrics import REGISTRY, MetricValue
+from metrics import REGISTRY
 from ui import cache, charts, drill
 from ui.context import get_context
 from ui.page import grain_picker, header, kpi_row, supports, values_with_compare
@@ -16,17 +14,6 @@ FUNNEL = [("new_leads", None), ("mqls", "lead_to_mql_rate"), ("sqls", "mql_to_sq
           ("opportunities", "sql_to_opportunity_rate"), ("new_customers", "opportunity_to_customer_rate")]
 SCORECARD = ["marketing_sourced_share", "follow_up_rate", "win_rate", "forecast_accuracy",
              "cac_payback_months", "ltv_cac_ratio"]
-
-
-def forecast_accuracy(ctx, filters) -> MetricValue:
-    """From the weekly meeting snapshots; not available until the meeting module and snapshots exist."""
-    if filters is None:
-        return None
-    if importlib.util.find_spec("meeting") is None or importlib.util.find_spec("meeting.accuracy") is None:
-        return MetricValue("forecast_accuracy", None, "ratio", "Forecast accuracy",
-                           "How close the forecast recorded in past weekly snapshots came to the revenue "
-                           "actually won.", None, "no weekly snapshots yet")
-    return cache.forecast_accuracy(ctx.engine, filters)
 
 
 ctx = get_context()
@@ -71,18 +58,11 @@ for col, by, title in ((left, "region", "North Star by region"), (right, "produc
 
 st.subheader("Alignment scorecard")
 st.caption("One number per leader; each tile names who answers for it in the weekly meeting.")
-ids = [m for m in SCORECARD if m in REGISTRY]
-now, before = values_with_compare(ctx, ids)
+now, before = values_with_compare(ctx, SCORECARD)
 before = before or {}
-now["forecast_accuracy"] = forecast_accuracy(ctx, ctx.fs.filters)
-if ctx.fs.compare:
-    before["forecast_accuracy"] = forecast_accuracy(ctx, ctx.fs.compare)
-owners = {m: REGISTRY[m].owner_role for m in ids}
-owners["forecast_accuracy"] = "CSO"
 for col, mid in zip(st.columns(len(SCORECARD)), SCORECARD):
     with col:
-        tile(now[mid], ctx.fs, before.get(mid), owner=owners.get(mid),
-             down_is_good=bool(mid in REGISTRY and REGISTRY[mid].down_is_good),
-             to_date=bool(mid in REGISTRY and REGISTRY[mid].compare == "to_date"))
+        tile(now[mid], ctx.fs, before.get(mid), owner=REGISTRY[mid].owner_role,
+             down_is_good=REGISTRY[mid].down_is_good, to_date=REGISTRY[mid].compare == "to_date")
 
 drill.kpi_drill(ctx, HEADLINE + SCORECARD, key="ceo_drill")

@@ -170,19 +170,6 @@ def detail(engine: Engine, module: str, name: str, filters: Filters | None, *lea
 
 
 @st.cache_data(**_CACHE)
-def _forecast_accuracy(key: str, data_version: int, fkey: str, today: str):
-    from meeting.accuracy import forecast_accuracy
-    return forecast_accuracy(_engine(key), filters_from_key(fkey), today=dt.date.fromisoformat(today))
-
-
-def forecast_accuracy(engine: Engine, filters: Filters):
-    """meeting.accuracy.forecast_accuracy (a MetricValue), computed once per data version, filters and day."""
-    from store import utcnow
-    return _forecast_accuracy(store_key(engine), current_data_version(engine), filters_key(filters),
-                              utcnow().date().isoformat())
-
-
-@st.cache_data(**_CACHE)
 def _definitions(key: str, data_version: int):
     from metrics import get_definitions
     return get_definitions(_engine(key))

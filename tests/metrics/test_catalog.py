@@ -70,6 +70,7 @@ def test_catalog_every_shipped_metric_has_its_function():
     declared = {m.id for m in REGISTRY.values() if m.kind in ("ratio", "difference")}
     assert declared and not declared & set(_WRITTEN)  # declared, never hand-written
     assert REGISTRY["cac"].formula == "sm_spend / new_customers"
+    assert REGISTRY["forecast_accuracy"].owner_role == "CSO"
 
 
 def test_catalog_mismatch_fails_binding():
