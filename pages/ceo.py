@@ -3,17 +3,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from metrics import REGISTRY
+from metrics import REGISTRY, pages
 from ui import cache, charts, drill
 from ui.context import get_context
 from ui.page import grain_picker, header, kpi_row, supports, values_with_compare
 from ui.tiles import tile
 
-HEADLINE = ["north_star", "target_revenue", "forecast", "gap_to_target", "pipeline_coverage"]
-FUNNEL = [("new_leads", None), ("mqls", "lead_to_mql_rate"), ("sqls", "mql_to_sql_rate"),
-          ("opportunities", "sql_to_opportunity_rate"), ("new_customers", "opportunity_to_customer_rate")]
-SCORECARD = ["marketing_sourced_share", "follow_up_rate", "win_rate", "forecast_accuracy",
-             "cac_payback_months", "ltv_cac_ratio"]
+HEADLINE, FUNNEL, SCORECARD = list(pages.CEO_HEADLINE), list(pages.CEO_FUNNEL), list(pages.CEO_SCORECARD)
 
 
 ctx = get_context()

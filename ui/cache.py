@@ -8,7 +8,6 @@ and recomputes; nothing else invalidates it. Filters travel as a JSON string (ha
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import threading
 from typing import Any
@@ -20,13 +19,11 @@ from sqlalchemy import Engine, func, select
 from metrics import dimensions
 from metrics.definitions import load_definitions
 from metrics.filters import Filters
+from metrics.tables import table_function
 from store import StoreSettings, open_store, schema as s
 from store import db as store_db
 
 _CACHE = dict(show_spinner=False, max_entries=512)
-
-# Row-level tables pages may ask for, by module: the public functions of the metrics contract.
-DETAIL_MODULES = ("metrics.details", "metrics.finance_details")
 
 
 @st.cache_resource(show_spinner=False)
@@ -148,7 +145,7 @@ def metric_breakdown(engine: Engine, metric_id: str, filters: Filters, by: str) 
 @st.cache_data(**_CACHE)
 def _detail(key: str, data_version: int, module: str, name: str, args_json: str,
             fkey: str | None, kwargs_json: str) -> pd.DataFrame:
-    fn = getattr(importlib.import_module(module), name)
+    fn = table_function(module, name)
     args = json.loads(args_json)
     if fkey is not None:
         args.append(filters_from_key(fkey))
@@ -156,13 +153,13 @@ def _detail(key: str, data_version: int, module: str, name: str, args_json: str,
 
 
 def detail(engine: Engine, module: str, name: str, filters: Filters | None, *lead, **kwargs):
-    """A row-level table of the metrics contract, computed once per data version and filters.
+    """A row-level table of the metrics contract (metrics.tables), computed once per data version
+    and filters.
 
     detail(e, "metrics.details", "funnel", f, view="cohort");
     detail(e, "metrics.details", "deals_behind", f, "won_revenue", limit=500)  # lead args first
     """
-    if module not in DETAIL_MODULES:
-        raise ValueError(f"{module} is not a metrics detail module ({', '.join(DETAIL_MODULES)})")
+    table_function(module, name)  # an unknown table fails here, before anything is cached
     fkey = None if filters is None else filters_key(filters)
     args_json = json.dumps(list(lead))  # the contract puts a metric id before the filters
     return _detail(store_key(engine), current_data_version(engine), module, name, args_json, fkey,
