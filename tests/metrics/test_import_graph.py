@@ -23,18 +23,18 @@ def _nested_imports(tree: ast.Module) -> list[int]:
 
 
 def _project_imports(path: Path, tree: ast.Module) -> set[str]:
-    """The metrics modules `path` imports (relative `from . import x`, `from .x import y`, `metrics.x`)."""
+    """The metrics modules `path` imports (`from . import x`, `from .x import y`, `metrics.x`; a
+    name of the package itself, `from . import REGISTRY`, is an import of `__init__`)."""
     names = {p.stem for p in MODULES}
     out: set[str] = set()
     for node in tree.body:
         if isinstance(node, ast.ImportFrom):
             if node.level == 1 and node.module:
                 out.add(node.module.split(".")[0])
-            elif node.level == 1:
-                out |= {a.name for a in node.names if a.name in names}
+            elif node.level == 1 or node.module == "metrics":  # modules, or names of the package itself
+                out |= {a.name if a.name in names else "__init__" for a in node.names}
             elif node.module and node.module.split(".")[0] == "metrics":
-                parts = node.module.split(".")
-                out |= {parts[1]} if len(parts) > 1 else {a.name for a in node.names if a.name in names}
+                out.add(node.module.split(".")[1])
         elif isinstance(node, ast.Import):
             out |= {a.name.split(".")[1] for a in node.names if a.name.startswith("metrics.")}
     out.discard(path.stem)
