@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 import demo
 from meeting import snapshots
-from metrics import rollups
+from metrics import rollups_build as rollups
 from store import observers
 
 log = logging.getLogger("northstar.upkeep")
@@ -78,5 +78,5 @@ def seed_demo_if_empty(engine: Engine, scale: str = "small", seed: int = demo.DE
 
 def refresh_soon(engine: Engine) -> bool:
     """For the app, once per page run: stale rollups rebuild in the background once the store has
-    had no write for a while (see metrics.rollups.refresh_soon). True if a rebuild started."""
+    had no write for a while (see metrics.rollups_build.refresh_soon). True if a rebuild started."""
     return rollups.refresh_soon(engine, log)

@@ -130,7 +130,7 @@ def writer_main(store_url: str, stop_file: str, hold: float, batch: int, pause: 
     sys.path.insert(0, str(ROOT))
     from sqlalchemy import bindparam, select, update
     from connectors.hubspot.sync import SYNC_TABLES
-    from metrics.rollups import Keeper
+    from metrics.rollups_build import Keeper
     from store import StoreSettings, bump_data_version, open_store, schema as s, utcnow
     from store.audit import record_audit
     engine = open_store(StoreSettings(store_url, "load bench"))
@@ -358,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     url = f"sqlite:///{store}"
     sys.path.insert(0, str(ROOT))
-    from metrics import rollups
+    from metrics import rollups_build as rollups
     from store import StoreSettings, open_store
     t0 = time.perf_counter()
     built = rollups.refresh(open_store(StoreSettings(url, "load bench")))  # as after the store's last sync

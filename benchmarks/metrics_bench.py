@@ -220,7 +220,7 @@ def main() -> int:
     filters = Filters(start, end)
     print(f"store {args.db.name}: {counts['deals']:,} deals, {counts['contacts']:,} contacts; "
           f"period {start} to {end}")
-    from metrics import rollups
+    from metrics import rollups_build as rollups
     t0 = time.perf_counter()
     built = rollups.refresh(engine)
     if built:

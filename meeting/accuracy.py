@@ -1,8 +1,9 @@
 """Forecast accuracy: the forecast recorded in each week's snapshot vs the revenue actually won.
 
-The snapshot of week W records `forecast` for the fiscal quarter under review (its `quarter`
-row). Once that quarter is over, the actual is `won_revenue` over the same quarter, computed
-from today's store, and
+The metric itself, `forecast_accuracy` (the mean accuracy of the weekly forecasts for the fiscal
+quarters that ended in a period), is in the metric layer (metrics/forecasts.py, declared in
+metrics/catalog/forecasts.yaml): it reads the snapshots this module's neighbours write. This
+module gives the meeting its per-week table and its mean, from the same rows:
 
     accuracy = 1 - |forecast - actual| / actual        (undefined when actual is 0)
 
@@ -14,46 +15,21 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from metrics import Filters, MetricValue, compute_many
-from store import schema as s, utcnow
-
-from .snapshots import QUARTER_CUT, WEEKLY_KINDS
-
-ACCURACY_COLUMNS = ["week_start", "snapshot_id", "period_start", "period_end", "forecast", "actual",
-                    "is_final", "accuracy"]
-LABEL = "Forecast accuracy"
-DEFINITION = ("How close the weekly revenue forecasts came to the revenue actually won: "
-              "1 - |forecast - actual| / actual, where the forecast is the one recorded in a week's "
-              "snapshot for its fiscal quarter and the actual is the won revenue of that quarter. "
-              "Averaged over the weekly forecasts of the quarters that ended in the period.")
-
-
-def accuracy_of(forecast: float | None, actual: float | None) -> float | None:
-    """1 - |forecast - actual| / actual; None when either is missing or the actual is 0."""
-    if forecast is None or actual is None or actual == 0:
-        return None
-    return 1.0 - abs(forecast - actual) / abs(actual)
+from metrics.definitions import load_definitions
+from metrics.forecasts import ACCURACY_COLUMNS, accuracy_of, accuracy_rows
+from metrics.forecasts import recorded_forecasts as _recorded
+from metrics.registry import Ctx
+from store import utcnow
 
 
 def recorded_forecasts(engine: Engine, until: dt.date | None = None) -> pd.DataFrame:
     """The whole-company quarter forecast of every weekly snapshot (up to week `until`)."""
-    p, m = s.pipeline_snapshots, s.snapshot_metrics
-    q = (select(p.c.week_start, p.c.snapshot_id, m.c.period_start, m.c.period_end, m.c.value)
-         .join(m, m.c.snapshot_id == p.c.snapshot_id)
-         .where(p.c.kind.in_(WEEKLY_KINDS), m.c.metric_id == "forecast", m.c.cut_type == QUARTER_CUT)
-         .order_by(p.c.week_start, p.c.snapshot_id))
-    if until is not None:
-        q = q.where(p.c.week_start <= until)
     with engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(q).mappings()]
-    seen, out = set(), []
-    for r in rows:  # the first weekly snapshot of a week is the one its meeting used
-        if r["week_start"] not in seen:
-            seen.add(r["week_start"])
-            out.append(r)
-    return pd.DataFrame(out, columns=["week_start", "snapshot_id", "period_start", "period_end", "value"])
+        rows = _recorded(Ctx(conn, load_definitions(conn)), until)
+    return pd.DataFrame(rows, columns=["week_start", "snapshot_id", "period_start", "period_end", "value"])
 
 
 def forecast_accuracy_table(engine: Engine, until: dt.date | None = None,
@@ -61,20 +37,9 @@ def forecast_accuracy_table(engine: Engine, until: dt.date | None = None,
     """One row per weekly snapshot: forecast, actual won revenue (to date if the quarter is still
     running), whether the quarter is over, and the accuracy (None while it runs)."""
     today = today or utcnow().date()
-    recorded = recorded_forecasts(engine, until)
-    actuals: dict[tuple[dt.date, dt.date], float | None] = {}
-    for start, end in {(r.period_start, r.period_end) for r in recorded.itertuples()}:
-        mv = compute_many(engine, ["won_revenue"], Filters(start, min(end, today)))["won_revenue"]
-        actuals[(start, end)] = mv.value
-    out = []
-    for r in recorded.itertuples():
-        forecast = None if pd.isna(r.value) else float(r.value)
-        actual = actuals[(r.period_start, r.period_end)]
-        final = r.period_end < today
-        out.append({"week_start": r.week_start, "snapshot_id": r.snapshot_id, "period_start": r.period_start,
-                    "period_end": r.period_end, "forecast": forecast, "actual": actual, "is_final": final,
-                    "accuracy": accuracy_of(forecast, actual) if final else None})
-    return pd.DataFrame(out, columns=ACCURACY_COLUMNS)
+    with engine.connect() as conn:
+        rows = accuracy_rows(Ctx(conn, load_definitions(conn)), today, until)
+    return pd.DataFrame(rows, columns=ACCURACY_COLUMNS)
 
 
 def mean_accuracy(table: pd.DataFrame) -> tuple[float | None, int]:
@@ -87,22 +52,9 @@ def mean_accuracy(table: pd.DataFrame) -> tuple[float | None, int]:
 
 
 def forecast_accuracy(engine: Engine, filters: Filters, today: dt.date | None = None) -> MetricValue:
-    """Mean accuracy of the weekly forecasts for the fiscal quarters that ended within the period."""
-    def value(v: float | None, reason: str | None = None) -> MetricValue:
-        return MetricValue("forecast_accuracy", v, "ratio", LABEL, DEFINITION, utcnow(), reason)
-
-    if filters.regions or filters.product_lines or filters.owners or filters.teams or filters.pipelines \
-            or filters.sources:
-        return value(None, "Forecasts are recorded for the whole company only; clear the slice filters.")
-    table = forecast_accuracy_table(engine, today=today)
-    ended = table[table.is_final & (table.period_end >= filters.start) & (table.period_end <= filters.end)]
-    mean, _ = mean_accuracy(ended)
-    if ended.empty:
-        return value(None, "No fiscal quarter with recorded weekly forecasts ended in this period; "
-                           "choose a period that includes the end of a finished quarter.")
-    if mean is None:
-        return value(None, "No revenue was won in the forecast quarters, so accuracy is undefined.")
-    return value(mean)
+    """The forecast_accuracy metric for `filters`, judged on `today` (default: now)."""
+    now = dt.datetime.combine(today, dt.time()) if today is not None else None
+    return compute_many(engine, ["forecast_accuracy"], filters, now=now)["forecast_accuracy"]
 
 
 __all__ = ["ACCURACY_COLUMNS", "accuracy_of", "mean_accuracy", "recorded_forecasts", "forecast_accuracy_table",

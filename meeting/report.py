@@ -13,11 +13,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from metrics import REGISTRY, Filters, details, get_definitions
-from metrics.format import owner_names
-from store import schema as s
+from metrics.dimensions import owner_names
 
 from . import decisions as dec
 from .accuracy import forecast_accuracy_table
@@ -148,11 +147,9 @@ def _quarter_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _owner_names(engine: Engine) -> dict[str, str]:
-    """Owner names as every page shows them (metrics.format.owner_names: same-name owners told apart)."""
-    o = s.owners
+    """Owner names as every page shows them (metrics.dimensions.owner_names: same-name owners told apart)."""
     with engine.connect() as conn:
-        return owner_names(conn.execute(select(o.c.owner_id, o.c.first_name, o.c.last_name, o.c.email,
-                                               o.c.team_name)).all())
+        return owner_names(conn)
 
 
 def _waterfall_deals(wf: Waterfall | None, names: dict[str, str]) -> pd.DataFrame:

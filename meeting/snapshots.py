@@ -53,6 +53,7 @@ from metrics.sales import budget_for_period
 from metrics.sql import stage_rules
 from store import StoreError, StoreSettings, bump_data_version, open_store, schema as s, utcnow
 from store import db as store_db
+from metrics.forecasts import QUARTER_CUT, WEEKLY_KINDS  # the snapshot rows forecast accuracy reads
 from store.db import data_version
 
 from .decisions import week_of
@@ -60,9 +61,7 @@ from .decisions import week_of
 log = logging.getLogger(__name__)
 
 KINDS = ("weekly", "on_demand", "reconstructed")
-WEEKLY_KINDS = ("weekly", "reconstructed")
 WEEK_CUTS = ("total", "region", "product_line")
-QUARTER_CUT = "quarter"
 TARGET_CUT = "target"
 # What a frozen snapshot reads as it is when taken, by source table of a metric (no history kept).
 UNDATED = {

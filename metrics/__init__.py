@@ -3,37 +3,36 @@
     from metrics import Filters, REGISTRY, compute, compute_many, breakdown
     compute_many(engine, ["north_star", "win_rate"], Filters(start, end, regions=("EMEA",)))
 
-A metric is a catalog entry (metrics/catalog/*.yaml: label, unit, definition, formula, owner)
-bound to one compute function (sales.py, funnel.py, marketing.py, finance.py) that runs SQL
-aggregates built from metrics/sql.py under the shared definitions (definitions.yaml plus the
-edits stored in the store). Undefined values come back as `value=None` with a `reason`.
+A metric is a catalog entry (metrics/catalog/*.yaml: label, unit, definition, kind, owner)
+bound to one compute function: hand-written (sales.py, funnel.py, marketing.py, finance.py,
+forecasts.py) for sums, counts and custom metrics, running SQL aggregates built from
+metrics/sql.py under the shared definitions (definitions.yaml plus the edits stored in the
+store); computed by the registry for ratios and differences of other metrics. Importing this
+package binds them (metrics.registry.bind) and fails on any mismatch. Undefined values come
+back as `value=None` with a `reason`.
 """
 from __future__ import annotations
 
 import copy
 import datetime as dt
-import importlib
 import json
-from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from sqlalchemy import Connection, Engine, select
 
 from store import schema as s
-from store.db import bump_data_version, get_meta, utcnow
+from store.audit import record_audit
+from store.db import bump_data_version, get_meta, upsert, utcnow
 
+# The compute modules register their functions (@computes) when imported.
+from . import data_quality, dimensions, finance, forecasts, funnel, marketing, sales  # noqa: F401
 from .definitions import Definitions, DefinitionsError, load_definitions, load_file, set_dotted, validate
 from .filters import NONE_BUCKET, Filters
-from .registry import (_BREAKDOWNS, Ctx, MetricDef, MetricValue, NotAvailable, Result,
+from .registry import (_BREAKDOWNS, CatalogError, Ctx, MetricDef, MetricValue, NotAvailable, Result, bind,
                        load_catalog)
 
-# The compute modules register their functions on import (finance.py is the finance helper's).
-_COMPUTE_MODULES = ("sales", "funnel", "marketing", "finance")
-for _name in _COMPUTE_MODULES:
-    if Path(__file__).with_name(f"{_name}.py").exists():
-        importlib.import_module(f"{__name__}.{_name}")
-
 REGISTRY: dict[str, MetricDef] = load_catalog()
+bind(REGISTRY)  # every catalog entry has its function and every function its entry, or this import fails
 
 BREAKDOWNS = ("month", "week", "region", "product_line", "source", "owner", "team", "stage",
               "campaign", "channel")
@@ -67,13 +66,16 @@ def _as_of(conn: Connection) -> dt.datetime | None:
         return None
 
 
-def _with_ctx(engine: Engine, fn: Callable[[Ctx, dt.datetime | None], Any]) -> Any:
-    """Run `fn` on one connection and one snapshot (REPEATABLE READ on PostgreSQL)."""
+def _with_ctx(engine: Engine, fn: Callable[[Ctx, dt.datetime | None], Any], now: dt.datetime | None = None) -> Any:
+    """Run `fn` on one connection and one snapshot (REPEATABLE READ on PostgreSQL); `now` pins
+    the clock follow-up windows and finished quarters are judged against (metrics.rules.now)."""
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
             ctx = Ctx(conn, load_definitions(conn))
+            if now is not None:
+                ctx.cache["now"] = now
             return fn(ctx, _as_of(conn))
 
 
@@ -97,12 +99,14 @@ def compute(engine: Engine, metric_id: str, filters: Filters) -> MetricValue:
     return compute_many(engine, [metric_id], filters)[metric_id]
 
 
-def compute_many(engine: Engine, metric_ids: Iterable[str], filters: Filters) -> dict[str, MetricValue]:
-    """Several metrics for `filters`, on one connection (one consistent snapshot)."""
+def compute_many(engine: Engine, metric_ids: Iterable[str], filters: Filters,
+                 now: dt.datetime | None = None) -> dict[str, MetricValue]:
+    """Several metrics for `filters`, on one connection (one consistent snapshot); `now`, when
+    given, is the moment "today" means (by default the current time)."""
     ids = list(metric_ids)
     for mid in ids:
         metric_def(mid)
-    return _with_ctx(engine, lambda ctx, as_of: {mid: _evaluate(ctx, mid, filters, as_of) for mid in ids})
+    return _with_ctx(engine, lambda ctx, as_of: {mid: _evaluate(ctx, mid, filters, as_of) for mid in ids}, now)
 
 
 # --- breakdowns ------------------------------------------------------------------------------
@@ -126,33 +130,20 @@ def week_periods(start: dt.date, end: dt.date) -> list[tuple[str, dt.date, dt.da
     return out
 
 
-def _distinct(conn: Connection, *cols) -> set[str]:
-    out: set[str] = set()
-    for col in cols:
-        out |= {v for (v,) in conn.execute(select(col).distinct()) if v not in (None, "")}
-    return out
+_SEGMENT_COLUMNS = {"region": dimensions.region_columns, "product_line": dimensions.product_line_columns,
+                    "source": lambda defs: dimensions.SOURCE_COLUMNS, "team": lambda defs: dimensions.TEAM_COLUMNS}
 
 
 def _segments(ctx: Ctx, by: str) -> list[tuple[str, str]]:
-    """(filter value, label) of every segment of `by` in the store, plus the "(none)" bucket."""
+    """(filter value, label) of every segment of `by` in the store, plus the "(none)" bucket: the
+    values the sidebar's filter offers (metrics/dimensions.py), by the same rules."""
     conn = ctx.conn
-    if by == "region":
-        vals = _distinct(conn, s.deals.c.region, s.contacts.c.region, s.marketing_spend.c.region,
-                         s.owners.c.region, s.companies.c.region, s.budgets.c.region)
-    elif by == "product_line":
-        vals = _distinct(conn, s.deals.c.product_line, s.products.c.product_line,
-                         s.marketing_spend.c.product_line, s.budgets.c.product_line)
-    elif by == "source":
-        vals = _distinct(conn, s.deals.c.deal_source, s.contacts.c.original_source)
-    elif by == "team":
-        vals = _distinct(conn, s.owners.c.team_name)
-    else:  # owner: label with the owner's name
-        o = s.owners
-        names = {oid: (" ".join(x for x in (fn, ln) if x) or email or oid)
-                 for oid, fn, ln, email in conn.execute(select(o.c.owner_id, o.c.first_name, o.c.last_name, o.c.email))}
-        ids = _distinct(conn, s.deals.c.owner_id, s.contacts.c.owner_id) | set(names)
+    if by == "owner":  # labelled with the owner's name; also owner ids no owner row names
+        names = dimensions.owner_names(conn)
+        ids = set(dimensions.distinct_values(conn, (s.deals.c.owner_id, s.contacts.c.owner_id))) | set(names)
         return sorted(((i, names.get(i, i)) for i in ids), key=lambda p: p[1].lower()) + [(NONE_BUCKET, NONE_BUCKET)]
-    return [(v, v) for v in sorted(vals, key=str.lower)] + [(NONE_BUCKET, NONE_BUCKET)]
+    vals = dimensions.distinct_values(conn, _SEGMENT_COLUMNS[by](ctx.defs))
+    return [(v, v) for v in vals] + [(NONE_BUCKET, NONE_BUCKET)]
 
 
 def _keep(mdef: MetricDef, mv: MetricValue) -> bool:
@@ -236,7 +227,6 @@ def save_definition(engine: Engine, key: str, value: Any, actor: str) -> None:
         problems = validate(raw)
         if problems:
             raise DefinitionsError(problems)
-        from store.db import upsert
         upsert(conn, s.definition_overrides,
                [{"key": key, "value_json": json.dumps(value), "changed_by": actor, "changed_at": utcnow()}], ["key"])
         _audit(conn, actor, key, old, value)
@@ -244,12 +234,6 @@ def save_definition(engine: Engine, key: str, value: Any, actor: str) -> None:
 
 
 def _audit(conn: Connection, actor: str, key: str, old: Any, new: Any) -> None:
-    try:
-        from store.audit import record_audit
-    except ImportError:  # an older tree without the audit module: same row, written directly
-        conn.execute(s.audit_log.insert().values(at=utcnow(), actor=actor, action="definition.change", target=key,
-                                                 before_json=json.dumps(old), after_json=json.dumps(new)))
-        return
     record_audit(conn, actor, "definition.change", key, old, new)
 
 
@@ -262,9 +246,6 @@ def definition_history(engine: Engine) -> list[dict]:
         return [{"key": k, "old": None if b is None else json.loads(b), "new": None if n is None else json.loads(n),
                  "changed_by": who, "changed_at": at} for k, b, n, who, at in conn.execute(q)]
 
-
-from . import data_quality  # noqa: E402  (public: metrics.data_quality.checks)
-
-__all__ = ["Filters", "NONE_BUCKET", "REGISTRY", "BREAKDOWNS", "MetricDef", "MetricValue", "NotAvailable",
+__all__ = ["Filters", "NONE_BUCKET", "REGISTRY", "BREAKDOWNS", "CatalogError", "MetricDef", "MetricValue", "NotAvailable",
            "Definitions", "DefinitionsError", "UnknownMetric", "compute", "compute_many", "breakdown",
            "get_definitions", "save_definition", "definition_history", "metric_def", "data_quality"]

@@ -17,6 +17,11 @@ import sys
 from metrics.periods import period_problem
 from store import open_store
 
+from . import REGISTRY, DefinitionsError, Filters, UnknownMetric, breakdown, compute_many, get_definitions, rollups
+from . import rollups_build
+from .definitions import load_definitions
+from .format import format_value
+
 
 def _date(text: str) -> dt.date:
     try:
@@ -42,7 +47,7 @@ def register(sub) -> None:
     p.set_defaults(handler=_cmd_metrics)
     r = sub.add_parser("rollups", help="rebuild the metric layer's monthly rollups if stale",
                        description="Rebuild the monthly summaries the metrics read for whole months "
-                                   "(metrics/rollups.py). Syncs, imports and the demo do this themselves; "
+                                   "(metrics/rollups_build.py). Syncs, imports and the demo do this themselves; "
                                    "run it after writing to the store by other means.")
     r.add_argument("--force", action="store_true", help="rebuild even if they are fresh")
     r.add_argument("--status", action="store_true", help="only say whether each group is fresh")
@@ -50,8 +55,6 @@ def register(sub) -> None:
 
 
 def _cmd_rollups(args: argparse.Namespace) -> int:
-    from metrics import rollups
-    from metrics.definitions import load_definitions
     engine = open_store()
     if args.status:
         with engine.connect() as conn:
@@ -62,7 +65,7 @@ def _cmd_rollups(args: argparse.Namespace) -> int:
                 built = f"built {st['built_at']:%Y-%m-%d %H:%M} UTC, {st['rows']:,} rows" if st else "never built"
                 print(f"{group:<16} {'fresh' if fresh else 'STALE'}  ({built})")
         return 0
-    built = rollups.refresh(engine, force=args.force)
+    built = rollups_build.refresh(engine, force=args.force)
     if not built:
         print("rollups are fresh; nothing to rebuild")
     for group, b in built.items():
@@ -71,7 +74,6 @@ def _cmd_rollups(args: argparse.Namespace) -> int:
 
 
 def _filters(args):
-    from metrics import Filters
     return Filters(args.start, args.end, regions=tuple(args.region), product_lines=tuple(args.product_line),
                    owners=tuple(args.owner), teams=tuple(args.team), sources=tuple(args.source))
 
@@ -90,8 +92,6 @@ def _iso(value) -> str | None:
 
 
 def _cmd_metrics(args: argparse.Namespace) -> int:
-    from metrics import REGISTRY, DefinitionsError, UnknownMetric, breakdown, compute_many, get_definitions
-    from metrics.format import format_value
     if bool(args.metric) != bool(args.by):
         print("error: --metric and --by go together (e.g. --metric won_revenue --by month); "
               "without both, every metric is printed", file=sys.stderr)

@@ -16,11 +16,12 @@ from sqlalchemy import Engine, and_, case, func, literal, or_, select
 from store import schema as s
 from store.db import get_meta
 
-from . import rollups, sql
+from . import dimensions, rollups, sql
 from .definitions import load_definitions
 from .filters import NONE_BUCKET, Filters
-from .marketing import contact_field, follow_up_terms, marketing_sourced, now
+from .funnel import ROLES, funnel_stats
 from .registry import Ctx
+from .rules import contact_field, follow_up_terms, marketing_sourced, now
 
 d, c, o, sp = s.deals, s.contacts, s.owners, s.marketing_spend
 
@@ -52,11 +53,6 @@ def _ctx(engine: Engine) -> Iterator[Ctx]:
 
 def _frame(rows, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame([tuple(r) for r in rows], columns=columns)
-
-
-def _owner_name():
-    name = func.trim(func.coalesce(o.c.first_name, "") + literal(" ") + func.coalesce(o.c.last_name, ""))
-    return func.coalesce(func.nullif(name, ""), o.c.email, o.c.owner_id)
 
 
 # --- deals ---------------------------------------------------------------------------------
@@ -94,8 +90,8 @@ def deals_behind(engine: Engine, metric_id: str, filters: Filters, limit: int = 
                     status.label("status"), sql.stage_probability(ctx).label("probability"),
                     (amount * sql.stage_probability(ctx)).label("weighted_amount"),
                     d.c.created_at, d.c.close_date, d.c.owner_id,
-                    select(_owner_name()).where(o.c.owner_id == d.c.owner_id).scalar_subquery().label("owner"),
-                    sql.deal_region(ctx).label("region"), sql.deal_product_line(ctx).label("product_line"),
+                    select(dimensions.owner_name_sql()).where(o.c.owner_id == d.c.owner_id).scalar_subquery().label("owner"),
+                    dimensions.deal_region(ctx).label("region"), dimensions.deal_product_line(ctx).label("product_line"),
                     d.c.deal_source, d.c.forecast_category, d.c.lost_reason, d.c.origin)
              .where(*sql.deal_conditions(ctx, filters), *where)
              .order_by(amount.desc().nulls_last(), d.c.deal_id).limit(limit))
@@ -117,7 +113,7 @@ def deals_behind(engine: Engine, metric_id: str, filters: Filters, limit: int = 
 
 def _contact_columns(ctx: Ctx) -> list:
     return [c.c.contact_id, c.c.email, c.c.first_name, c.c.last_name, c.c.owner_id,
-            select(_owner_name()).where(o.c.owner_id == c.c.owner_id).scalar_subquery().label("owner"),
+            select(dimensions.owner_name_sql()).where(o.c.owner_id == c.c.owner_id).scalar_subquery().label("owner"),
             c.c.region, c.c.original_source, c.c.campaign, c.c.lifecycle_stage]
 
 
@@ -202,7 +198,6 @@ def funnel(engine: Engine, filters: Filters, view: str = "period", mode: str = "
     with _ctx(engine) as ctx:
         stages = ctx.defs.funnel_stages
         if not medians and view == "period" and mode == "any":
-            from .funnel import ROLES, funnel_stats
             if [sql.stage_of(ctx, role) for role in ROLES] == list(stages):
                 entered = funnel_stats(ctx, filters)["entered"]
                 return _funnel_frame([(st, STAGE_LABELS.get(st, st), entered[role], None)
@@ -305,7 +300,7 @@ def owner_table(engine: Engine, filters: Filters) -> pd.DataFrame:
     """Per owner: won deals and revenue, lost deals, win rate, average deal, open and weighted pipeline."""
     with _ctx(engine) as ctx:
         df = _people_table(ctx, filters, d.c.owner_id, "owner_id")
-        names = dict(ctx.conn.execute(select(o.c.owner_id, _owner_name())).all())
+        names = dict(ctx.conn.execute(select(o.c.owner_id, dimensions.owner_name_sql())).all())
         teams = dict(ctx.conn.execute(select(o.c.owner_id, o.c.team_name)).all())
     df.insert(1, "owner", [names.get(k, k) for k in df["owner_id"]])
     df.insert(2, "team", [teams.get(k) or NONE_BUCKET for k in df["owner_id"]])
@@ -315,7 +310,7 @@ def owner_table(engine: Engine, filters: Filters) -> pd.DataFrame:
 def team_table(engine: Engine, filters: Filters) -> pd.DataFrame:
     """owner_table grouped by the owners' team."""
     with _ctx(engine) as ctx:
-        return _people_table(ctx, filters, sql.owner_team(d.c.owner_id), "team")
+        return _people_table(ctx, filters, dimensions.owner_team(d.c.owner_id), "team")
 
 
 # --- marketing -----------------------------------------------------------------------------
@@ -331,14 +326,10 @@ def campaign_table(engine: Engine, filters: Filters) -> pd.DataFrame:
             spend = dict(ctx.conn.execute(select(sp.c.campaign, func.sum(sql.to_major(ctx, sp.c.amount_cents, sp.c.currency)))
                                           .where(*sql.spend_conditions(filters), sp.c.campaign.isnot(None),
                                                  sp.c.campaign != "").group_by(sp.c.campaign)).all())
-        counts: dict[str, dict[str, int]] = {role: {} for role in rollups.CAMPAIGN_ROLES}
-        for part, from_rollup in rollups.split(ctx, filters, rollups.contact_filters_supported(filters)):
-            got = rollups.campaign_contacts(ctx, part) if from_rollup else _campaign_contacts(ctx, part)
-            for role, by_campaign in got.items():
-                _add_up(counts[role], by_campaign)
-        won: dict[str, tuple[int, float]] = {}
-        for part, from_rollup in rollups.split(ctx, filters, rollups.campaign_filters_supported(filters)):
-            _add_up(won, rollups.campaign_won(ctx, part) if from_rollup else _campaign_won(ctx, part))
+        counts: dict[str, dict[str, int]] = rollups.gather(ctx, filters, _campaign_contacts, rollups.campaign_contacts,
+                                                           rollups.contact_filters_supported(filters))
+        won: dict[str, tuple[int, float]] = rollups.gather(ctx, filters, _campaign_won, rollups.campaign_won,
+                                                           rollups.campaign_filters_supported(filters), empty={})
     names = set(spend) | set(won) | set().union(*[set(v) for v in counts.values()])
     rows = []
     for k in sorted(names, key=str.lower):
@@ -381,14 +372,12 @@ def source_quality(engine: Engine, filters: Filters) -> pd.DataFrame:
 
     Whole months come from the monthly rollups when they are fresh and carry the filters."""
     with _ctx(engine) as ctx:
-        cohort: dict[str, tuple] = {}
-        for part, from_rollup in rollups.split(ctx, filters, rollups.contact_filters_supported(filters)):
-            _add_up(cohort, rollups.lead_cohorts_by_source(ctx, part, NONE_BUCKET) if from_rollup
-                    else _lead_cohorts_by_source(ctx, part))
-        revenue: dict[str, tuple] = {}
-        for part, from_rollup in rollups.split(ctx, filters, True):
-            _add_up(revenue, rollups.won_by_effective_source(ctx, part, NONE_BUCKET) if from_rollup
-                    else _won_by_effective_source(ctx, part))
+        cohort: dict[str, tuple] = rollups.gather(
+            ctx, filters, _lead_cohorts_by_source, lambda c_, part: rollups.lead_cohorts_by_source(c_, part, NONE_BUCKET),
+            rollups.contact_filters_supported(filters), empty={})
+        revenue: dict[str, tuple] = rollups.gather(
+            ctx, filters, _won_by_effective_source,
+            lambda c_, part: rollups.won_by_effective_source(c_, part, NONE_BUCKET), empty={})
         marketing = set(ctx.defs.marketing_sources)
     rows = []
     for k in sorted(set(cohort) | set(revenue), key=str.lower):
@@ -398,17 +387,6 @@ def source_quality(engine: Engine, filters: Filters) -> pd.DataFrame:
                      int(nw), sql.money(rev)))
     return pd.DataFrame(rows, columns=["source", "is_marketing_sourced", "leads", "reached_mql", "became_customer",
                                        "lead_to_mql_rate", "lead_to_customer_rate", "won_deals", "won_revenue"])
-
-
-def _add_up(into: dict, got: dict) -> None:
-    """Add `got`'s figures (numbers, or tuples of numbers) to `into`'s, key by key."""
-    for k, v in got.items():
-        if k not in into:
-            into[k] = v
-        elif isinstance(v, tuple):
-            into[k] = tuple(a + b for a, b in zip(into[k], v))
-        else:
-            into[k] += v
 
 
 def _lead_cohorts_by_source(ctx: Ctx, f: Filters) -> dict[str, tuple[int, int, int]]:
@@ -455,11 +433,10 @@ def leads_by_source_over_time(engine: Engine, filters: Filters, grain: str = "mo
     """New leads (any-stage, as the new_leads KPI) per period and original source (by month, whole
     months from the monthly rollups when they are fresh and carry the filters)."""
     with _ctx(engine) as ctx:
-        counts: dict[tuple[str, str], int] = {}
         supported = grain == "month" and rollups.contact_filters_supported(filters)
-        for part, from_rollup in rollups.split(ctx, filters, supported):
-            _add_up(counts, rollups.leads_by_month_and_source(ctx, part, NONE_BUCKET) if from_rollup
-                    else _leads_by_period_and_source(ctx, part, grain))
+        counts: dict[tuple[str, str], int] = rollups.gather(
+            ctx, filters, lambda c_, part: _leads_by_period_and_source(c_, part, grain),
+            lambda c_, part: rollups.leads_by_month_and_source(c_, part, NONE_BUCKET), supported, empty={})
     return pd.DataFrame([(p, k, n) for (p, k), n in sorted(counts.items())], columns=["period", "source", "leads"])
 
 

@@ -22,10 +22,10 @@ from store import schema as s
 
 from . import rollups
 from .filters import NONE_BUCKET, Filters
-from .registry import Ctx, NotAvailable, Result, computes, first_unavailable
+from .registry import Ctx, NotAvailable, Result, computes, difference, ratio
+from .rules import NOT_REVENUE_STATUSES, signed, signed_net_cents
 from .sql import deal_conditions, money, spend_conditions, spend_unfilterable, to_major
 
-NOT_REVENUE_STATUSES = ("draft", "void")
 LEDGER_CURRENCY = "EUR"  # a FEC is kept in euros
 DIMENSIONS = ("regions", "product_lines", "owners", "teams", "pipelines", "sources")
 NO_LEDGER_DIMENSIONS = ("the ledger has no region, product line, owner, team, pipeline or source; "
@@ -66,15 +66,6 @@ def has_dimension_filters(f: Filters) -> bool:
     return any(getattr(f, dim) for dim in DIMENSIONS)
 
 
-def signed(col):
-    """An invoice amount with credit notes always negative, whatever sign they were exported with."""
-    return case((inv.c.is_credit_note, -func.abs(col)), else_=col)
-
-
-def signed_net_cents():
-    return signed(inv.c.amount_excl_tax_cents)
-
-
 def invoice_conditions(ctx: Ctx, f: Filters, date_col) -> list:
     """The revenue invoices of `f` dated by `date_col`; dimension filters through the invoice's deal."""
     conds = [date_col >= f.start, date_col <= f.end, inv.c.status.notin_(NOT_REVENUE_STATUSES)]
@@ -96,15 +87,10 @@ def invoice_total(ctx: Ctx, f: Filters, amount, date_col, *extra) -> Result:
     """Sum of an invoice amount expression in the reporting currency, or NotAvailable without invoices."""
     if not _any_invoice(ctx):
         return NotAvailable(NO_INVOICES)
-    if not has_dimension_filters(f) and rollups.usable(ctx, rollups.INVOICES):
-        total = 0.0
-        for part, from_rollup in rollups.split(ctx, f, True, rollups.INVOICES):
-            if from_rollup:  # the same sums by month: issued (net) or paid (gross)
-                total += rollups.invoice_total(ctx, part, "paid" if date_col is inv.c.paid_date else "issued") or 0.0
-            else:
-                total += _invoice_sum(ctx, part, amount, date_col, *extra) or 0.0
-        return money(total)
-    return money(_invoice_sum(ctx, f, amount, date_col, *extra))
+    basis = "paid" if date_col is inv.c.paid_date else "issued"  # the rollup's same sums by month
+    return money(rollups.gather(ctx, f, lambda c_, part: _invoice_sum(c_, part, amount, date_col, *extra) or 0.0,
+                                lambda c_, part: rollups.invoice_total(c_, part, basis) or 0.0,
+                                not has_dimension_filters(f), rollups.INVOICES))
 
 
 def _invoice_sum(ctx: Ctx, f: Filters, amount, date_col, *extra):
@@ -160,17 +146,19 @@ def ledger_sum(ctx: Ctx, f: Filters, prefixes: Iterable[str], credit_minus_debit
     rate = ledger_rate(ctx)
     if isinstance(rate, NotAvailable):
         return rate
-    total = 0
-    for part, from_rollup in rollups.split(ctx, f, True, rollups.LEDGER):
-        if from_rollup:  # the same sums by month and account
-            total += rollups.ledger_cents(ctx, part, lambda col: account_prefix_condition(prefixes, col),
-                                          credit_minus_debit)
-            continue
-        cents = (led.c.credit_cents - led.c.debit_cents) if credit_minus_debit else (led.c.debit_cents - led.c.credit_cents)
-        total += int(ctx.conn.execute(select(func.coalesce(func.sum(cents), 0)).where(
-            led.c.ecriture_date >= part.start, led.c.ecriture_date <= part.end,
-            account_prefix_condition(prefixes))).scalar_one())
+    total = rollups.gather(ctx, f, lambda c_, part: _ledger_cents(c_, part, prefixes, credit_minus_debit),
+                           lambda c_, part: rollups.ledger_cents(c_, part, lambda col: account_prefix_condition(prefixes, col),
+                                                                 credit_minus_debit),
+                           group=rollups.LEDGER)
     return round(total * rate / 100.0, 2)
+
+
+def _ledger_cents(ctx: Ctx, f: Filters, prefixes: Iterable[str], credit_minus_debit: bool) -> int:
+    """Signed ledger total in cents over accounts starting with `prefixes`, from the ledger lines."""
+    cents = (led.c.credit_cents - led.c.debit_cents) if credit_minus_debit else (led.c.debit_cents - led.c.credit_cents)
+    return int(ctx.conn.execute(select(func.coalesce(func.sum(cents), 0)).where(
+        led.c.ecriture_date >= f.start, led.c.ecriture_date <= f.end,
+        account_prefix_condition(prefixes))).scalar_one())
 
 
 def ledger_revenue_value(ctx: Ctx, f: Filters) -> Result:
@@ -233,20 +221,6 @@ def memo(fn):
     return wrapped
 
 
-def minus(a: Result, b: Result) -> Result:
-    if missing := first_unavailable(a, b):
-        return missing
-    return round(float(a or 0.0) - float(b or 0.0), 2)
-
-
-def ratio(num: Result, den: Result, zero_reason: str) -> Result:
-    if missing := first_unavailable(num, den):
-        return missing
-    if num is None or den is None or float(den) == 0:
-        return NotAvailable(zero_reason)
-    return float(num) / float(den)
-
-
 def round2(value: Result) -> Result:
     return value if isinstance(value, NotAvailable) or value is None else round(float(value), 2)
 
@@ -254,12 +228,6 @@ def round2(value: Result) -> Result:
 def _unit_economics(ctx: Ctx) -> tuple[float, float]:
     return (float(ctx.defs.get("unit_economics.gross_margin")),
             float(ctx.defs.get("unit_economics.monthly_churn_rate")))
-
-
-@memo
-def cac_value(ctx: Ctx, f: Filters) -> Result:
-    return ratio(ctx.value("sm_spend", f), ctx.value("new_customers", f),
-                 "no new customers in this period, so no cost per customer")
 
 
 def arpa_window(ctx: Ctx, f: Filters) -> Filters | None:
@@ -327,30 +295,18 @@ def compute_cash_collected(ctx: Ctx, f: Filters) -> Result:
     return invoice_total(ctx, f, gross, inv.c.paid_date, inv.c.paid_date.isnot(None))
 
 
-@computes("booked_to_invoiced_gap")
-def compute_booked_to_invoiced_gap(ctx: Ctx, f: Filters) -> Result:
-    """Won (booked) revenue minus invoiced revenue in the period."""
-    return minus(ctx.value("won_revenue", f), ctx.value("invoiced_revenue", f))
-
-
 @computes("invoiced_to_ledger_gap")
 def compute_invoiced_to_ledger_gap(ctx: Ctx, f: Filters) -> Result:
     """Invoiced revenue minus ledger revenue in the period."""
     if has_dimension_filters(f):
         return NotAvailable(NO_LEDGER_DIMENSIONS)
-    return minus(ctx.value("invoiced_revenue", f), ctx.value("ledger_revenue", f))
+    return difference(ctx.value("invoiced_revenue", f), ctx.value("ledger_revenue", f))
 
 
 @computes("sm_spend")
 def compute_sm_spend(ctx: Ctx, f: Filters) -> Result:
     """S&M spend in the period, reporting currency; ledger first, imported spend for uncovered months."""
     return sm_spend_value(ctx, f)
-
-
-@computes("cac")
-def compute_cac(ctx: Ctx, f: Filters) -> Result:
-    """S&M spend / new customers in the period; reporting currency."""
-    return round2(cac_value(ctx, f))
 
 
 @computes("arpa")
@@ -361,14 +317,8 @@ def compute_arpa(ctx: Ctx, f: Filters) -> Result:
 
 @computes("ltv")
 def compute_ltv(ctx: Ctx, f: Filters) -> Result:
-    """ARPA x gross margin / monthly churn rate; reporting currency."""
-    return round2(ltv_value(ctx, f))
-
-
-@computes("ltv_cac_ratio")
-def compute_ltv_cac_ratio(ctx: Ctx, f: Filters) -> Result:
-    """LTV / CAC (times)."""
-    return ratio(ltv_value(ctx, f), cac_value(ctx, f), "CAC is zero in this period")
+    """ARPA x gross margin / monthly churn rate; reporting currency (rounded to cents when shown)."""
+    return ltv_value(ctx, f)
 
 
 @computes("cac_payback_months")
@@ -380,11 +330,4 @@ def compute_cac_payback_months(ctx: Ctx, f: Filters) -> Result:
     if arpa <= 0:
         return NotAvailable("ARPA is zero or negative in this period, so CAC is never paid back")
     margin, _ = _unit_economics(ctx)
-    return ratio(cac_value(ctx, f), arpa * margin, "ARPA is zero in this period")
-
-
-@computes("budget_vs_actual")
-def compute_budget_vs_actual(ctx: Ctx, f: Filters) -> Result:
-    """North Star revenue / revenue target of the period (1.0 = on budget)."""
-    return ratio(ctx.value("north_star", f), ctx.value("target_revenue", f),
-                 "the revenue target for this period is zero")
+    return ratio(ctx.value("cac", f), arpa * margin, "ARPA is zero in this period")

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, func, select
 
 from store import schema as s
 
-from . import finance as fin
+from . import dimensions, finance as fin, rules
 from .definitions import load_definitions
 from .filters import Filters
 from .registry import Ctx, NotAvailable, load_catalog
@@ -95,7 +95,7 @@ def _invoice_rows(ctx: Ctx, f: Filters) -> list:
     """The revenue invoices of the period (issue date), net in the reporting currency."""
     i = s.invoices
     return ctx.conn.execute(select(i.c.invoice_number, i.c.deal_id, i.c.issue_date,
-                                   to_major(ctx, fin.signed_net_cents(), i.c.currency).label("net"))
+                                   to_major(ctx, rules.signed_net_cents(), i.c.currency).label("net"))
                             .where(*fin.invoice_conditions(ctx, f, i.c.issue_date))
                             .order_by(i.c.issue_date, i.c.invoice_number)).all()
 
@@ -109,7 +109,7 @@ def _booked_to_invoiced(ctx: Ctx, f: Filters) -> list[dict]:
     if won_ids:
         i = s.invoices
         ever_invoiced = set(ctx.conn.execute(select(i.c.deal_id).distinct().where(
-            i.c.deal_id.in_(sorted(won_ids)), i.c.status.notin_(fin.NOT_REVENUE_STATUSES))).scalars())
+            i.c.deal_id.in_(sorted(won_ids)), i.c.status.notin_(rules.NOT_REVENUE_STATUSES))).scalars())
     by_deal: dict[str, list] = {}
     for r in invoices:
         if r.deal_id in won_ids:
@@ -180,7 +180,7 @@ def _invoiced_to_ledger(ctx: Ctx, f: Filters) -> list[dict]:
                                              "date": r.issue_date, "invoiced": 0.0})
         entry["invoiced"] += money(r.net)
     numbers = {n.strip().upper() for n in ctx.conn.execute(
-        select(i.c.invoice_number).where(i.c.status.notin_(fin.NOT_REVENUE_STATUSES))).scalars()}
+        select(i.c.invoice_number).where(i.c.status.notin_(rules.NOT_REVENUE_STATUSES))).scalars()}
     window = dt.timedelta(days=LEDGER_WINDOW_DAYS)
     posted: dict[str, float] = {}  # in the period, by invoice
     posted_ever: set[str] = set()  # in the period or around it
@@ -253,8 +253,8 @@ def budget_vs_actual_table(engine: Engine, filters: Filters) -> pd.DataFrame:
                                  .where(b.c.month >= filters.start.replace(day=1), b.c.month <= filters.end)
                                  .order_by(b.c.month, b.c.metric, b.c.region, b.c.product_line)).all()
         for line in lines:
-            if (filters.regions and line.region not in filters.regions) or \
-                    (filters.product_lines and line.product_line not in filters.product_lines):
+            if (filters.regions and not dimensions.selects(line.region, filters.regions)) or \
+                    (filters.product_lines and not dimensions.selects(line.product_line, filters.product_lines)):
                 continue  # a company-wide ('') line cannot be compared with one region's actual
             start, end = max(line.month, filters.start), min(fin.month_end(line.month), filters.end)
             f = filters.with_period(start, end)

@@ -232,32 +232,6 @@ def format_cell(value, unit: str | None, locale: str = "en-US", currency: str = 
     return str(value)
 
 
-def owner_names(rows) -> dict[str, str]:
-    """owner_id -> the name people know, from rows of (owner_id, first_name, last_name, email,
-    team_name); owners sharing a name get their team in brackets, or their email when the team
-    does not tell them apart either: "Inès Thomas (Partners)", "Inès Thomas (Mid-Market EMEA)"."""
-    base = {}
-    for oid, first, last, email, team in rows:
-        base[oid] = (" ".join(p for p in (first, last) if p) or email or str(oid), email, team)
-    by_name: dict[str, list] = {}
-    for oid, (name, _email, _team) in base.items():
-        by_name.setdefault(name.casefold(), []).append(oid)
-    out = {}
-    for oid, (name, email, team) in base.items():
-        twins = by_name[name.casefold()]
-        if len(twins) == 1:
-            out[oid] = name
-            continue
-        teams = [base[t][2] for t in twins]
-        if team and teams.count(team) == 1:
-            out[oid] = f"{name} ({team})"
-        elif email:
-            out[oid] = f"{name} ({email})"
-        else:
-            out[oid] = f"{name} ({oid})"
-    return out
-
-
 XLSX_FORMATS = {  # Excel number formats: the cell keeps its number, Excel shows it like this
     "ratio": "0." + "0" * PERCENT_DECIMALS + "%", "count": "#,##0", "number": "#,##0.00", "days": "#,##0.0",
     "hours": "#,##0.0", "month": "mmm yyyy", "date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm",

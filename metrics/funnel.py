@@ -17,6 +17,7 @@ from store import schema as s
 from . import rollups, sql
 from .filters import Filters
 from .registry import Ctx, NotAvailable, Result, computes
+from .rules import follow_up_terms, now
 
 c = s.contacts
 NO_CONTACTS = NotAvailable("no contacts in the store yet: run a HubSpot sync or load the demo data")
@@ -50,10 +51,7 @@ def funnel_stats(ctx: Ctx, f: Filters) -> dict:
     if key in ctx.cache:
         return ctx.cache[key]
     n = len(ROLES)
-    totals = [0] * (2 * n + 2)
-    for part, from_rollup in rollups.split(ctx, f, rollups.contact_filters_supported(f)):
-        raw = _funnel_from_rollup(ctx, part) if from_rollup else _funnel_raw(ctx, part)
-        totals = [a + b for a, b in zip(totals, raw)]
+    totals = rollups.gather(ctx, f, _funnel_raw, _funnel_from_rollup, rollups.contact_filters_supported(f))
     stats = {"entered": {role: totals[i] for i, role in enumerate(ROLES)},
              "reached": {pair: totals[n + i] for i, pair in enumerate(CONVERSIONS)},
              "follow_up": (totals[-2], totals[-1])}
@@ -67,7 +65,6 @@ def _at(ctx: Ctx) -> dict:
 
 def _funnel_raw(ctx: Ctx, f: Filters, *extra) -> list[int]:
     """entered per role, reached per conversion, (follow-up elapsed, in time), from the contacts."""
-    from .marketing import follow_up_terms  # the follow-up rule lives with the marketing metrics
     at = _at(ctx)
     in_period = {role: sql.in_period_dt(at[role], f) for role in ROLES}
     elapsed, in_time = follow_up_terms(ctx, at["mql"])
@@ -84,7 +81,6 @@ def _funnel_from_rollup(ctx: Ctx, f: Filters) -> list[int]:
     """The same figures for whole months, from rollup_contacts. The rollup counts every MQL's
     follow-up; the MQLs whose SLA window has not elapsed yet (the last SLA hours) are read from
     the contacts and taken out, as the base query leaves them out."""
-    from .marketing import follow_up_terms, now
     roll = rollups.funnel_raw(ctx, f)
     entered = [roll[role]["n"] for role in ROLES]
     reached = [roll[a]["reached_" + b] for a, b in CONVERSIONS]

@@ -10,18 +10,16 @@
 """
 from __future__ import annotations
 
-import datetime as dt
-
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 
 from store import schema as s
-from store.db import utcnow
 
 from . import rollups, sql
 from .filters import Filters
-from .funnel import NO_CONTACTS, entered, has_contacts
-from .registry import Ctx, NotAvailable, Result, breaks_down, computes, first_unavailable
-from .sales import NO_DEALS, has_deals
+from .funnel import NO_CONTACTS, funnel_stats, has_contacts
+from .registry import Ctx, NotAvailable, Result, breaks_down, computes
+from .rules import contact_field
+from .sales import NO_DEALS, closed_stats, has_deals
 
 d, c, sp = s.deals, s.contacts, s.marketing_spend
 
@@ -66,53 +64,12 @@ def marketing_spend_by_campaign(ctx: Ctx, f: Filters) -> list[tuple[str, Result]
     return _spend_by(ctx, f, sp.c.campaign)
 
 
-def _cost_per(role: str, what: str):
-    def fn(ctx: Ctx, f: Filters) -> Result:
-        spend = ctx.value("marketing_spend", f)
-        if isinstance(spend, NotAvailable):
-            return spend
-        if not has_contacts(ctx):
-            return NO_CONTACTS
-        n = entered(ctx, f, role)
-        if n == 0:
-            return NotAvailable(f"no {what} in this period to divide the spend by")
-        return spend / n
-    fn.__doc__ = f"Marketing spend of the period / {what} of the period."
-    return fn
-
-
-computes("cost_per_lead")(_cost_per("lead", "new leads"))
-computes("cost_per_mql")(_cost_per("mql", "MQLs"))
-computes("cost_per_customer")(_cost_per("customer", "new customers"))
-
-
-def contact_field(col_name: str):
-    """A deal's primary contact's field, as a correlated scalar subquery."""
-    return select(c.c[col_name]).where(c.c.contact_id == d.c.contact_id).scalar_subquery()
-
-
-def marketing_sourced(ctx: Ctx):
-    source = func.coalesce(func.nullif(d.c.deal_source, ""), contact_field("original_source"))
-    return source.in_(ctx.defs.marketing_sources)
-
-
 @computes("marketing_sourced_revenue")
 def marketing_sourced_revenue(ctx: Ctx, f: Filters) -> Result:
     """Won revenue of the period's marketing-sourced deals."""
     if not has_deals(ctx):
         return NO_DEALS
-    from .sales import closed_stats
     return closed_stats(ctx, f)["marketing_revenue"]
-
-
-@computes("marketing_sourced_share")
-def marketing_sourced_share(ctx: Ctx, f: Filters) -> Result:
-    won, mkt = ctx.value("won_revenue", f), ctx.value("marketing_sourced_revenue", f)
-    if missing := first_unavailable(won, mkt):
-        return missing
-    if won == 0:
-        return NotAvailable("no revenue was won in this period")
-    return mkt / won
 
 
 def _campaign_figures(ctx: Ctx, f: Filters) -> dict[str, tuple[float, float]]:
@@ -124,11 +81,10 @@ def _campaign_figures(ctx: Ctx, f: Filters) -> dict[str, tuple[float, float]]:
         select(sp.c.campaign, func.sum(sql.to_major(ctx, sp.c.amount_cents, sp.c.currency)))
         .where(*sql.spend_conditions(f), sp.c.campaign.isnot(None), sp.c.campaign != "")
         .group_by(sp.c.campaign)).all())
-    revenue: dict[str, float] = {}
-    for part, from_rollup in (rollups.split(ctx, f, rollups.campaign_filters_supported(f)) if spend else []):
-        got = rollups.campaign_revenue(ctx, part, list(spend)) if from_rollup else _campaign_revenue(ctx, part, spend)
-        for k, v in got.items():
-            revenue[k] = revenue.get(k, 0.0) + v
+    revenue: dict[str, float] = rollups.gather(
+        ctx, f, lambda c_, part: _campaign_revenue(c_, part, spend),
+        lambda c_, part: rollups.campaign_revenue(c_, part, list(spend)),
+        rollups.campaign_filters_supported(f), empty={}) if spend else {}
     out = {k: (float(v or 0.0), float(revenue.get(k) or 0.0)) for k, v in spend.items()}
     ctx.cache[key] = out
     return out
@@ -166,25 +122,10 @@ def campaign_roi_by_campaign(ctx: Ctx, f: Filters) -> list[tuple[str, Result]]:
             for k, (cost, rev) in sorted(_campaign_figures(ctx, f).items(), key=lambda kv: kv[0].lower())]
 
 
-def now(ctx: Ctx) -> dt.datetime:
-    """The clock follow-up windows are judged against (tests may pin it in ctx.cache['now'])."""
-    return ctx.cache.get("now") or utcnow()
-
-
-def follow_up_terms(ctx: Ctx, mql_at):
-    """(SLA window elapsed, first sales touch within the SLA) for a contact that became MQL at `mql_at`."""
-    sla = ctx.defs.follow_up_sla_hours
-    touch = c.c.first_sales_touch_at
-    elapsed = mql_at <= now(ctx) - dt.timedelta(hours=sla)
-    in_time = and_(touch.isnot(None), sql.days_between(ctx, mql_at, touch) * 24.0 <= sla)
-    return elapsed, in_time
-
-
 def follow_up(ctx: Ctx, f: Filters) -> tuple[int, int] | NotAvailable:
     """(qualified leads whose SLA window has elapsed, of which followed up within it)."""
     if not has_contacts(ctx):
         return NO_CONTACTS
-    from .funnel import funnel_stats
     return funnel_stats(ctx, f)["follow_up"]
 
 
@@ -207,4 +148,4 @@ def follow_up_rate(ctx: Ctx, f: Filters) -> Result:
     return fu[1] / fu[0]
 
 
-__all__ = ["has_spend", "marketing_sourced", "follow_up", "contact_field", "now"]
+__all__ = ["has_spend", "follow_up"]

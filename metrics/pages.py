@@ -1,20 +1,36 @@
-"""Which metrics each page shows, in order: the one list pages, the meeting pack and the
-benchmark (benchmarks/metrics_bench.py) share."""
+"""Which metrics each page shows, in order: the one list the pages (pages/*.py import their rows
+from here), the meeting page and the benchmark (benchmarks/metrics_bench.py, PAGE_METRICS) share.
+Every id is a catalog metric (tests/metrics/test_metrics_api.py checks it)."""
 from __future__ import annotations
 
+# CEO: the headline row, the funnel (count, conversion from the previous stage), the scorecard.
+CEO_HEADLINE = ("north_star", "target_revenue", "forecast", "gap_to_target", "pipeline_coverage")
+CEO_FUNNEL = (("new_leads", None), ("mqls", "lead_to_mql_rate"), ("sqls", "mql_to_sql_rate"),
+              ("opportunities", "sql_to_opportunity_rate"), ("new_customers", "opportunity_to_customer_rate"))
+CEO_SCORECARD = ("marketing_sourced_share", "follow_up_rate", "win_rate", "forecast_accuracy",
+                 "cac_payback_months", "ltv_cac_ratio")
+MARKETING_VOLUME = ("new_leads", "mqls", "sqls", "new_customers", "marketing_sourced_revenue",
+                    "marketing_sourced_share")
+MARKETING_COST = ("marketing_spend", "cost_per_lead", "cost_per_mql", "cost_per_customer", "campaign_roi")
+SALES_PIPELINE = ("open_pipeline", "weighted_pipeline", "target_revenue", "pipeline_coverage", "forecast")
+SALES_PERFORMANCE = ("win_rate", "avg_deal_size", "sales_cycle_days", "sales_velocity", "leads_not_followed_up",
+                     "follow_up_rate")
+FINANCE_REVENUE = ("north_star", "invoiced_revenue", "ledger_revenue", "booked_to_invoiced_gap",
+                   "invoiced_to_ledger_gap", "cash_collected")
+FINANCE_UNIT_ECONOMICS = ("sm_spend", "cac", "arpa", "ltv", "ltv_cac_ratio", "cac_payback_months")
+MEETING_HEADLINE = ("north_star", "forecast", "gap_to_target", "open_pipeline")
+
+
+def _ids(*rows) -> tuple[str, ...]:
+    """The metric ids of `rows` in order, each once (a funnel row holds (count, rate) pairs)."""
+    flat = [m for row in rows for item in row for m in (item if isinstance(item, tuple) else (item,)) if m]
+    return tuple(dict.fromkeys(flat))
+
+
+# Each page's full metric set (what one page run computes), for the benchmark and tests.
 PAGE_METRICS: dict[str, tuple[str, ...]] = {
-    "ceo": ("north_star", "target_revenue", "gap_to_target", "forecast", "pipeline_coverage", "win_rate",
-            "new_customers", "marketing_sourced_share", "cac", "ltv_cac_ratio", "invoiced_revenue",
-            "cash_collected"),
-    "marketing": ("new_leads", "mqls", "sqls", "lead_to_mql_rate", "mql_to_sql_rate", "lead_to_customer_rate",
-                  "marketing_spend", "cost_per_lead", "cost_per_mql", "cost_per_customer",
-                  "marketing_sourced_revenue", "marketing_sourced_share", "campaign_roi",
-                  "leads_not_followed_up", "follow_up_rate"),
-    "sales": ("won_revenue", "won_deals", "lost_deals", "win_rate", "avg_deal_size", "sales_cycle_days",
-              "sales_cycle_days_median", "open_pipeline", "weighted_pipeline", "forecast", "pipeline_coverage",
-              "sales_velocity", "opportunities", "sql_to_opportunity_rate", "opportunity_to_customer_rate",
-              "leads_not_followed_up"),
-    "finance": ("invoiced_revenue", "ledger_revenue", "cash_collected", "booked_to_invoiced_gap",
-                "invoiced_to_ledger_gap", "sm_spend", "cac", "arpa", "ltv", "ltv_cac_ratio", "cac_payback_months",
-                "budget_vs_actual"),
+    "ceo": _ids(CEO_HEADLINE, CEO_FUNNEL, CEO_SCORECARD),
+    "marketing": _ids(MARKETING_VOLUME, MARKETING_COST),
+    "sales": _ids(SALES_PIPELINE, SALES_PERFORMANCE),
+    "finance": _ids(FINANCE_REVENUE, FINANCE_UNIT_ECONOMICS),
 }

@@ -1,9 +1,20 @@
 """The metric registry: each metric's metadata (catalog/*.yaml) bound to one compute function.
 
+Every metric is declared in the catalog with a kind, from a closed list (`KINDS`):
+
+- `sum` (`of`, `over`) and `count` (`over`): an aggregate over records, computed by one
+  hand-written SQL function (`@computes`); the formula shown is generated: sum(of) over ...;
+- `ratio` (`numerator`, `denominator`: metric ids; `when_zero`: why there is no value when the
+  denominator is 0) and `difference` (`minuend`, `subtrahend`: metric ids): computed here from
+  the metrics they name, never hand-written; the formula is generated;
+- `custom`: a hand-written function, with its formula in prose.
+
 A compute function takes a `Ctx` (connection + effective definitions) and a `Filters`, runs
 one SQL aggregate (or a few), and returns a number, or `NotAvailable(reason)` when the value
-is undefined (no lost deals, no spend...). Pages, the CLI and the meeting pack all go through
-`compute` / `compute_many` / `breakdown`, so the same filters give the same number everywhere.
+is undefined (no lost deals, no spend...). `bind` (called when `metrics` is imported) checks
+that every catalog entry has its function and every function its entry, and fails with every
+mismatch listed. Pages, the CLI and the meeting pack all go through `compute` /
+`compute_many` / `breakdown`, so the same filters give the same number everywhere.
 """
 from __future__ import annotations
 
@@ -13,16 +24,26 @@ from pathlib import Path
 from typing import Callable, Union
 
 import yaml
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
-from .definitions import Definitions, load_definitions
+from .definitions import Definitions
 from .filters import Filters
 
 # One YAML file per area, read in this order (the order metrics are listed in).
 CATALOG_DIR = Path(__file__).with_name("catalog")
-CATALOG_FILES = ("sales.yaml", "funnel.yaml", "marketing.yaml", "finance.yaml")
+CATALOG_FILES = ("sales.yaml", "funnel.yaml", "marketing.yaml", "finance.yaml", "forecasts.yaml")
 UNITS = ("money", "count", "ratio", "days", "months", "ratio_x")
 OWNER_ROLES = ("CEO", "CMO", "CSO", "CFO")
+# kind -> the fields its declaration needs (besides id, label, unit, definition, owner_role)
+KINDS: dict[str, tuple[str, ...]] = {
+    "sum": ("of", "over"),
+    "count": ("over",),
+    "ratio": ("numerator", "denominator", "when_zero"),
+    "difference": ("minuend", "subtrahend"),
+    "custom": ("formula",),
+}
+DECLARED_KINDS = ("ratio", "difference")  # computed by the layer from other metrics
+KIND_UNITS = {"sum": ("money",), "count": ("count",)}
 
 
 @dataclass(frozen=True)
@@ -54,9 +75,7 @@ class Ctx:
         """Another metric's value for `f` on this connection (computed once per Ctx)."""
         key = ("value", metric_id, f)
         if key not in self.cache:
-            fn = _FUNCTIONS.get(metric_id)
-            self.cache[key] = (NotAvailable(f"metric {metric_id} is not available in this build")
-                               if fn is None else fn(self, f))
+            self.cache[key] = _FUNCTIONS[metric_id](self, f)
         return self.cache[key]
 
 
@@ -66,7 +85,7 @@ class MetricDef:
     label: str
     unit: str  # money (reporting currency, major units) | count | ratio (0-1) | days | months | ratio_x (e.g. LTV:CAC 3.2x)
     definition: str  # one paragraph for humans, shown beside the number
-    formula: str
+    formula: str  # generated from the declaration, except for kind custom
     owner_role: str  # who answers for it in the meeting: CEO | CMO | CSO | CFO
     sources: tuple[str, ...]  # store tables it reads
     down_is_good: bool = False
@@ -74,6 +93,9 @@ class MetricDef:
     # how a period still in progress is compared: "to_date" (a flow: revenue, leads; against the
     # same number of days of the comparison period) or "whole" (a plan or stock: target, pipeline)
     compare: str = "to_date"
+    kind: str = "custom"  # one of KINDS
+    inputs: tuple[str, ...] = ()  # ratio: (numerator, denominator); difference: (minuend, subtrahend)
+    when_zero: str | None = None  # ratio: why there is no value when the denominator is 0
 
 
 @dataclass(frozen=True)
@@ -92,7 +114,8 @@ class MetricValue:
 
 
 ComputeFn = Callable[[Ctx, Filters], Result]
-_FUNCTIONS: dict[str, ComputeFn] = {}
+_WRITTEN: dict[str, ComputeFn] = {}  # the hand-written functions (@computes)
+_FUNCTIONS: dict[str, ComputeFn] = {}  # every catalog metric's function, once `bind` has run
 # Breakdowns that narrowed filters cannot express (stage, campaign, channel): one GROUP BY each.
 BreakdownFn = Callable[[Ctx, Filters], "list[tuple[str, Result]]"]
 _BREAKDOWNS: dict[tuple[str, str], BreakdownFn] = {}
@@ -101,9 +124,9 @@ _BREAKDOWNS: dict[tuple[str, str], BreakdownFn] = {}
 def computes(metric_id: str) -> Callable[[ComputeFn], ComputeFn]:
     """Decorator binding a compute function to a metric id of catalog/*.yaml."""
     def wrap(fn: ComputeFn) -> ComputeFn:
-        if metric_id in _FUNCTIONS:
+        if metric_id in _WRITTEN:
             raise ValueError(f"metric {metric_id!r} has two compute functions")
-        _FUNCTIONS[metric_id] = fn
+        _WRITTEN[metric_id] = fn
         return fn
     return wrap
 
@@ -135,16 +158,37 @@ def _entries(folder: Path) -> list[tuple[str, dict]]:
 COMPARE_KINDS = ("to_date", "whole")
 
 
+def formula_of(kind: str, entry: dict) -> str:
+    """The formula shown to users: generated from the declaration, prose for a custom metric."""
+    if kind == "sum":
+        return f"sum({entry['of']}) over {' '.join(str(entry['over']).split())}"
+    if kind == "count":
+        return f"count({' '.join(str(entry['over']).split())})"
+    if kind == "ratio":
+        return f"{entry['numerator']} / {entry['denominator']}"
+    if kind == "difference":
+        return f"{entry['minuend']} - {entry['subtrahend']}"
+    return str(entry["formula"]).strip()
+
+
 def load_catalog(folder: Path = CATALOG_DIR) -> dict[str, MetricDef]:
     """Read catalog/*.yaml into MetricDefs, reporting every problem (with its file) at once."""
     problems: list[str] = []
     out: dict[str, MetricDef] = {}
     for i, (fname, entry) in enumerate(_entries(folder)):
         mid = f"{fname}: " + (entry.get("id") or f"<entry {i}>")
-        missing = [k for k in ("id", "label", "unit", "definition", "formula", "owner_role") if not entry.get(k)]
-        if missing:
-            problems.append(f"{mid}: missing {', '.join(missing)}")
+        kind = entry.get("kind")
+        if kind not in KINDS:
+            problems.append(f"{mid}: kind {kind!r} is not one of {', '.join(KINDS)}")
             continue
+        missing = [k for k in ("id", "label", "unit", "definition", "owner_role", *KINDS[kind]) if not entry.get(k)]
+        if missing:
+            problems.append(f"{mid}: missing {', '.join(missing)} (kind {kind})")
+            continue
+        if kind != "custom" and "formula" in entry:
+            problems.append(f"{mid}: a {kind} metric's formula is generated from its declaration; remove formula")
+        if kind in KIND_UNITS and entry["unit"] not in KIND_UNITS[kind]:
+            problems.append(f"{mid}: a {kind} metric has unit {' or '.join(KIND_UNITS[kind])}, not {entry['unit']!r}")
         if entry["unit"] not in UNITS:
             problems.append(f"{mid}: unit {entry['unit']!r} is not one of {', '.join(UNITS)}")
         if entry["owner_role"] not in OWNER_ROLES:
@@ -153,11 +197,69 @@ def load_catalog(folder: Path = CATALOG_DIR) -> dict[str, MetricDef]:
             problems.append(f"{mid}: defined twice")
         if entry.get("compare", "to_date") not in COMPARE_KINDS:
             problems.append(f"{mid}: compare {entry['compare']!r} is not one of {', '.join(COMPARE_KINDS)}")
+        inputs = {"ratio": ("numerator", "denominator"), "difference": ("minuend", "subtrahend")}.get(kind, ())
         out[entry["id"]] = MetricDef(
             id=entry["id"], label=entry["label"], unit=entry["unit"], definition=" ".join(entry["definition"].split()),
-            formula=entry["formula"].strip(), owner_role=entry["owner_role"],
+            formula=formula_of(kind, entry), owner_role=entry["owner_role"],
             sources=tuple(entry.get("sources", ())), down_is_good=bool(entry.get("down_is_good", False)),
-            breakdowns=tuple(entry.get("breakdowns", ())), compare=entry.get("compare", "to_date"))
+            breakdowns=tuple(entry.get("breakdowns", ())), compare=entry.get("compare", "to_date"),
+            kind=kind, inputs=tuple(str(entry[k]) for k in inputs),
+            when_zero=" ".join(str(entry["when_zero"]).split()) if kind == "ratio" else None)
+    for mdef in out.values():
+        unknown = [m for m in mdef.inputs if m not in out]
+        if unknown:
+            problems.append(f"{mdef.id}: its {mdef.kind} names unknown metrics: {', '.join(unknown)}")
     if problems:
         raise CatalogError(problems)
     return out
+
+
+# --- binding catalog entries to functions ------------------------------------------------------
+
+def ratio(numerator: Result, denominator: Result, when_zero: str) -> Result:
+    """numerator / denominator; the first input not available says why, a zero (or missing)
+    denominator gives NotAvailable(when_zero)."""
+    if missing := first_unavailable(numerator, denominator):
+        return missing
+    if numerator is None or denominator is None or float(denominator) == 0:
+        return NotAvailable(when_zero)
+    return float(numerator) / float(denominator)
+
+
+def difference(minuend: Result, subtrahend: Result) -> Result:
+    """minuend - subtrahend; the first input not available says why."""
+    if missing := first_unavailable(minuend, subtrahend):
+        return missing
+    return minuend - subtrahend
+
+
+def declared_function(mdef: MetricDef) -> ComputeFn:
+    """The compute function of a ratio or difference metric, from the metrics it names."""
+    first, second = mdef.inputs
+    if mdef.kind == "ratio":
+        return lambda ctx, f: ratio(ctx.value(first, f), ctx.value(second, f), mdef.when_zero)
+    return lambda ctx, f: difference(ctx.value(first, f), ctx.value(second, f))
+
+
+def binding_problems(catalog: dict[str, MetricDef], written: dict[str, ComputeFn]) -> list[str]:
+    """Catalog entries without their function, functions without an entry, and hand-written
+    functions for metrics the catalog declares (ratio, difference)."""
+    problems = [f"{mid}: in the catalog but no @computes function computes it"
+                for mid, mdef in catalog.items() if mdef.kind not in DECLARED_KINDS and mid not in written]
+    problems += [f"{mid}: a @computes function ({fn.__module__}.{fn.__name__}) but no catalog entry"
+                 for mid, fn in written.items() if mid not in catalog]
+    problems += [f"{mid}: declared as a {catalog[mid].kind} in the catalog, so it must not have a @computes "
+                 f"function ({fn.__module__}.{fn.__name__})"
+                 for mid, fn in written.items() if mid in catalog and catalog[mid].kind in DECLARED_KINDS]
+    return problems
+
+
+def bind(catalog: dict[str, MetricDef]) -> None:
+    """Give every catalog metric its compute function (hand-written or declared); raise a
+    CatalogError listing every mismatch between the catalog and the @computes functions."""
+    problems = binding_problems(catalog, _WRITTEN)
+    if problems:
+        raise CatalogError(problems)
+    _FUNCTIONS.clear()
+    _FUNCTIONS.update({mid: declared_function(mdef) if mdef.kind in DECLARED_KINDS else _WRITTEN[mid]
+                       for mid, mdef in catalog.items()})

@@ -14,9 +14,10 @@ from sqlalchemy import and_, func, select
 
 from store import schema as s
 
-from . import rollups, sql
-from .filters import NONE_BUCKET, Filters
+from . import dimensions, rollups, sql
+from .filters import Filters
 from .registry import Ctx, NotAvailable, Result, breaks_down, computes, first_unavailable
+from .rules import marketing_sourced
 
 d = s.deals
 NO_DEALS = NotAvailable("no deals in the store yet: run a HubSpot sync or load the demo data")
@@ -38,10 +39,7 @@ def closed_stats(ctx: Ctx, f: Filters) -> dict:
     days from the deals themselves; the parts are sums, so they add up."""
     key = ("closed", f)
     if key not in ctx.cache:
-        totals = [0] * 9
-        for part, from_rollup in rollups.split(ctx, f, True):
-            raw = rollups.closed_raw(ctx, part) if from_rollup else _closed_raw(ctx, part)
-            totals = [a + b for a, b in zip(totals, raw)]
+        totals = rollups.gather(ctx, f, _closed_raw, rollups.closed_raw)
         won, lost, revenue, cycle_sum, cycle_n, mkt_revenue, open_n, open_amount, open_weighted = totals
         ctx.cache[key] = {"won": int(won), "lost": int(lost), "revenue": sql.money(revenue),
                           "cycle_days": float(cycle_sum) / cycle_n if cycle_n else None,
@@ -52,7 +50,6 @@ def closed_stats(ctx: Ctx, f: Filters) -> dict:
 
 def _closed_raw(ctx: Ctx, f: Filters) -> list:
     """The sums behind closed_stats, read from the deals of `f`."""
-    from .marketing import marketing_sourced
     won, lost, open_ = sql.is_won(ctx), sql.is_lost(ctx), sql.is_open(ctx)
     amount = sql.to_major(ctx, d.c.amount_cents, d.c.currency)
     cycle = _cycle_days(ctx)
@@ -115,16 +112,6 @@ def win_rate(ctx: Ctx, f: Filters) -> Result:
     if won + lost == 0:
         return NotAvailable("no deal was won or lost in this period")
     return won / (won + lost)
-
-
-@computes("avg_deal_size")
-def avg_deal_size(ctx: Ctx, f: Filters) -> Result:
-    if not has_deals(ctx):
-        return NO_DEALS
-    won, _, revenue = _closed(ctx, f)
-    if won == 0:
-        return NotAvailable("no deal was won in this period")
-    return revenue / won
 
 
 def _cycle_days(ctx: Ctx):
@@ -230,8 +217,7 @@ def budget_for_period(ctx: Ctx, metric: str, f: Filters) -> Result:
 
     def pick(lines: list, idx: int, wanted: tuple[str, ...]) -> list:
         if wanted:
-            named = set(wanted) - {NONE_BUCKET}
-            return [r for r in lines if r[idx] in named]
+            return [r for r in lines if dimensions.selects(r[idx], wanted)]
         total = [r for r in lines if r[idx] == ""]
         return total or lines
 
@@ -261,15 +247,6 @@ def target_revenue(ctx: Ctx, f: Filters) -> Result:
     """Revenue target of the period from budgets (metric target_revenue, cents), prorated by day."""
     cents = budget_for_period(ctx, "target_revenue", f)
     return cents if isinstance(cents, NotAvailable) else cents / 100.0
-
-
-@computes("gap_to_target")
-def gap_to_target(ctx: Ctx, f: Filters) -> Result:
-    """target - north star (positive: still to win)."""
-    target, actual = ctx.value("target_revenue", f), ctx.value("north_star", f)
-    if missing := first_unavailable(target, actual):
-        return missing
-    return target - actual
 
 
 @computes("pipeline_coverage")

@@ -6,11 +6,9 @@ which region a deal belongs to, how a currency converts) is written once:
 - money: `to_major(ctx, cents, currency)` converts integer cents to major units of the
   reporting currency with the definitions' fixed rates; an unknown currency gives NULL (the
   amount is left out of sums and flagged by `metrics.data_quality`), never a silent rate of 1.
-- dimensions: a deal's region comes from the deal, its company or its owner
-  (`dimensions.region_from`); its product line from the deal or its largest line item
-  (`dimensions.product_line_from`).
-- filters: `deal_conditions` / `contact_conditions` turn a `Filters` into WHERE conditions;
-  the value `NONE_BUCKET` selects records with no value for the dimension.
+- filters: `deal_conditions` / `contact_conditions` / `spend_conditions` turn a `Filters` into
+  WHERE conditions, with the region, product line, owner and team rules of metrics/dimensions.py
+  (the value `NONE_BUCKET` selects records with no value for the dimension).
 - stages: won / lost stages per pipeline come from the definitions; pipelines the definitions
   do not list fall back to the flags HubSpot stores in `pipeline_stages`. Probabilities likewise.
 """
@@ -26,6 +24,7 @@ from sqlalchemy import (
 
 from store import schema as s
 
+from .dimensions import broad, conditions, deal_product_line, deal_region, in_values
 from .filters import NONE_BUCKET, Filters
 from .registry import Ctx
 
@@ -80,70 +79,15 @@ def money(value) -> float:
     return round(float(value or 0.0), 2)
 
 
-# --- dimensions ----------------------------------------------------------------------------
-
-def in_values(col, values: tuple[str, ...]) -> ColumnElement:
-    """col IN values, where NONE_BUCKET stands for NULL or empty."""
-    named = [v for v in values if v != NONE_BUCKET]
-    conds = [col.in_(named)] if named else []
-    if NONE_BUCKET in values:
-        conds.append(or_(col.is_(None), col == ""))
-    return or_(*conds) if conds else false()
-
-
-def broad(col) -> ColumnElement:
-    """`col` as an expression no index can serve (same value, NULL kept).
-
-    Region, product line and source each select a large share of the rows (a region is a
-    quarter of the deals); left indexable, SQLite prefers their index to the period's date
-    range and looks up every row of the region over all years. Wrapped, the period range
-    (ix_deals_close_cover, the stage-date indexes) drives the query.
-    """
-    return func.coalesce(col, None)
-
-
-def deal_region(ctx: Ctx, deal_table=d) -> ColumnElement:
-    """A deal's region, by the rule `dimensions.region_from` (deal | company | owner)."""
-    rule = ctx.defs.get("dimensions.region_from")
-    if rule == "company":
-        return (select(s.companies.c.region).where(s.companies.c.company_id == deal_table.c.company_id)
-                .scalar_subquery())
-    if rule == "owner":
-        return select(o.c.region).where(o.c.owner_id == deal_table.c.owner_id).scalar_subquery()
-    return broad(deal_table.c.region)
-
-
-def deal_product_line(ctx: Ctx, deal_table=d) -> ColumnElement:
-    """A deal's product line, by `dimensions.product_line_from` (deal | line_items: the largest)."""
-    if ctx.defs.get("dimensions.product_line_from") == "line_items":
-        li, p = s.line_items, s.products
-        return (select(p.c.product_line).select_from(li.join(p, p.c.product_id == li.c.product_id))
-                .where(li.c.deal_id == deal_table.c.deal_id, not_(li.c.is_deleted))
-                .order_by(li.c.amount_cents.desc(), li.c.line_item_id).limit(1).scalar_subquery())
-    return broad(deal_table.c.product_line)
-
-
-def owner_team(owner_col) -> ColumnElement:
-    return select(o.c.team_name).where(o.c.owner_id == owner_col).scalar_subquery()
-
+# --- filters -------------------------------------------------------------------------------
 
 def deal_conditions(ctx: Ctx, f: Filters, deal_table=d) -> list[ColumnElement]:
     """WHERE conditions selecting the (not deleted) deals in the slices of `f` (not the period)."""
     t = deal_table
-    conds: list[ColumnElement] = [not_(t.c.is_deleted)]
-    if f.regions:
-        conds.append(in_values(deal_region(ctx, t), f.regions))
-    if f.product_lines:
-        conds.append(in_values(deal_product_line(ctx, t), f.product_lines))
-    if f.owners:
-        conds.append(in_values(t.c.owner_id, f.owners))
-    if f.teams:
-        conds.append(in_values(owner_team(t.c.owner_id), f.teams))
-    if f.pipelines:
-        conds.append(in_values(t.c.pipeline_id, f.pipelines))
-    if f.sources:
-        conds.append(in_values(broad(t.c.deal_source), f.sources))
-    return conds
+    return [not_(t.c.is_deleted),
+            *conditions(f, region=deal_region(ctx, t) if f.regions else None,
+                        product_line=deal_product_line(ctx, t) if f.product_lines else None,
+                        owner=t.c.owner_id, pipeline=t.c.pipeline_id, source=broad(t.c.deal_source))]
 
 
 SHORT_PERIOD_DAYS = 62
@@ -160,15 +104,8 @@ def contact_conditions(ctx: Ctx, f: Filters) -> list[ColumnElement]:
     for a quarter.
     """
     deleted = broad(c.c.is_deleted) if f.days <= SHORT_PERIOD_DAYS else c.c.is_deleted
-    conds: list[ColumnElement] = [not_(deleted)]
-    if f.regions:
-        conds.append(in_values(broad(c.c.region), f.regions))
-    if f.owners:
-        conds.append(in_values(c.c.owner_id, f.owners))
-    if f.teams:
-        conds.append(in_values(owner_team(c.c.owner_id), f.teams))
-    if f.sources:
-        conds.append(in_values(broad(c.c.original_source), f.sources))
+    conds: list[ColumnElement] = [not_(deleted), *conditions(f, region=broad(c.c.region), owner=c.c.owner_id,
+                                                            source=broad(c.c.original_source))]
     if f.product_lines or f.pipelines:
         dd = d.alias("pd")
         deal_conds = [dd.c.contact_id == c.c.contact_id, not_(dd.c.is_deleted)]
@@ -191,12 +128,7 @@ def contact_conditions(ctx: Ctx, f: Filters) -> list[ColumnElement]:
 def spend_conditions(f: Filters) -> list[ColumnElement]:
     """Marketing spend rows in the period and the region / product-line slices of `f`."""
     sp = s.marketing_spend
-    conds = [in_period_date(sp.c.spend_date, f)]
-    if f.regions:
-        conds.append(in_values(sp.c.region, f.regions))
-    if f.product_lines:
-        conds.append(in_values(sp.c.product_line, f.product_lines))
-    return conds
+    return [in_period_date(sp.c.spend_date, f), *conditions(f, region=sp.c.region, product_line=sp.c.product_line)]
 
 
 def spend_unfilterable(f: Filters) -> str | None:
@@ -314,10 +246,9 @@ def stage_of(ctx: Ctx, role: str) -> str:
 
 
 __all__ = [
-    "STAGE_COLUMNS", "StageRules", "broad", "contact_conditions", "days_between", "day_start", "deal_conditions",
-    "deal_product_line", "deal_region", "in_period_date", "in_period_dt", "in_values", "is_lost", "is_open",
-    "is_won", "money", "owner_team", "reached_at", "spend_conditions", "spend_unfilterable",
-    "stage_of", "stage_probability", "stage_rules", "to_major",
+    "STAGE_COLUMNS", "StageRules", "contact_conditions", "days_between", "day_start", "deal_conditions",
+    "in_period_date", "in_period_dt", "is_lost", "is_open", "is_won", "money", "period_bucket", "reached_at",
+    "spend_conditions", "spend_unfilterable", "stage_of", "stage_probability", "stage_rules", "to_major",
 ]
 
 

@@ -3,25 +3,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from metrics import REGISTRY, MetricValue
+from metrics import REGISTRY, pages
 from metrics.format import format_value
 from ui import cache, charts, drill
 from ui.context import get_context
 from ui.page import grain_picker, header, kpi_row, supports, values_with_compare
 from ui.tiles import tile
 
-HEADLINE = ["north_star", "target_revenue", "forecast", "gap_to_target", "pipeline_coverage"]
-FUNNEL = [("new_leads", None), ("mqls", "lead_to_mql_rate"), ("sqls", "mql_to_sql_rate"),
-          ("opportunities", "sql_to_opportunity_rate"), ("new_customers", "opportunity_to_customer_rate")]
-SCORECARD = ["marketing_sourced_share", "follow_up_rate", "win_rate", "forecast_accuracy",
-             "cac_payback_months", "ltv_cac_ratio"]
-
-
-def forecast_accuracy(ctx, filters) -> MetricValue:
-    """From the weekly meeting snapshots (not available until snapshots exist)."""
-    if filters is None:
-        return None
-    return cache.forecast_accuracy(ctx.engine, filters)
+HEADLINE, FUNNEL, SCORECARD = list(pages.CEO_HEADLINE), list(pages.CEO_FUNNEL), list(pages.CEO_SCORECARD)
 
 
 ctx = get_context()
@@ -65,18 +54,11 @@ for col, by, title in ((left, "region", "North Star by region"), (right, "produc
 
 st.subheader("Alignment scorecard")
 st.caption("One number per leader; each tile names who answers for it in the weekly meeting.")
-ids = [m for m in SCORECARD if m in REGISTRY]
-now, before = values_with_compare(ctx, ids)
+now, before = values_with_compare(ctx, SCORECARD)
 before = before or {}
-now["forecast_accuracy"] = forecast_accuracy(ctx, ctx.fs.filters)
-if ctx.fs.compare:
-    before["forecast_accuracy"] = forecast_accuracy(ctx, ctx.fs.compare)
-owners = {m: REGISTRY[m].owner_role for m in ids}
-owners["forecast_accuracy"] = "CSO"
 for col, mid in zip(st.columns(len(SCORECARD)), SCORECARD):
     with col:
-        tile(now[mid], ctx.fs, before.get(mid), owner=owners.get(mid),
-             down_is_good=bool(mid in REGISTRY and REGISTRY[mid].down_is_good),
-             to_date=bool(mid in REGISTRY and REGISTRY[mid].compare == "to_date"))
+        tile(now[mid], ctx.fs, before.get(mid), owner=REGISTRY[mid].owner_role,
+             down_is_good=REGISTRY[mid].down_is_good, to_date=REGISTRY[mid].compare == "to_date")
 
 drill.kpi_drill(ctx, HEADLINE + SCORECARD, key="ceo_drill")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from metrics import rollups
+from metrics import rollups, rollups_build
 from store import mask
 from store.audit import AUDIT_COLUMNS, list_audit
 from store.db import schema_version
@@ -76,7 +76,7 @@ def summaries(ctx) -> None:
     if user_can(ctx, "settings.edit") and st.button("Rebuild summaries now", key="data_rollups_rebuild",
                                                     icon=":material/refresh:"):
         with st.spinner("Rebuilding the monthly summaries..."):
-            built_now = rollups.refresh(ctx.engine)
+            built_now = rollups_build.refresh(ctx.engine)
         st.success("Rebuilt: " + ", ".join(f"{g} ({b.rows:,} rows, {b.seconds:.1f} s)" for g, b in built_now.items())
                    if built_now else "They were already fresh.")
 

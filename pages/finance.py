@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from metrics import pages
 from ui import cache, charts
 from ui.context import get_context
 from ui.page import draw_tabs, header, kpi_row, lazy_expander
 from ui.tables import table
 
-REVENUE = ["north_star", "invoiced_revenue", "ledger_revenue", "booked_to_invoiced_gap",
-           "invoiced_to_ledger_gap", "cash_collected"]
-UNIT_ECONOMICS = ["sm_spend", "cac", "arpa", "ltv", "ltv_cac_ratio", "cac_payback_months"]
+REVENUE, UNIT_ECONOMICS = list(pages.FINANCE_REVENUE), list(pages.FINANCE_UNIT_ECONOMICS)
 FD = "metrics.finance_details"
 MONEY = ["booked", "invoiced", "ledger", "booked_to_invoiced_gap", "invoiced_to_ledger_gap", "difference"]
 

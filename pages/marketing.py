@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from metrics import REGISTRY
+from metrics import REGISTRY, pages
 from ui import cache, charts, drill
 from ui.context import get_context
 from ui.page import draw_tabs, header, kpi_row, supports
 from ui.tables import table
 
-VOLUME = ["new_leads", "mqls", "sqls", "new_customers", "marketing_sourced_revenue", "marketing_sourced_share"]
-COST = ["marketing_spend", "cost_per_lead", "cost_per_mql", "cost_per_customer", "campaign_roi"]
+VOLUME, COST = list(pages.MARKETING_VOLUME), list(pages.MARKETING_COST)
 D = "metrics.details"
 
 ctx = get_context()

@@ -20,14 +20,14 @@ from meeting.pack import format_cell, pack_file_name, to_html, to_xlsx
 from meeting.report import ROLES, WeekReport, week_report
 from meeting.snapshots import SnapshotError, list_snapshots, take_snapshot
 from meeting.waterfall import CATEGORIES, LABELS
-from metrics import REGISTRY
+from metrics import REGISTRY, pages
 from metrics.periods import date_problem
 from ui import cache
 from ui.context import actor, get_context, user_can
 from ui.tables import table
 from ui.tiles import tile_text
 
-HEADLINE = ["north_star", "forecast", "gap_to_target", "open_pipeline"]
+HEADLINE = list(pages.MEETING_HEADLINE)
 KPI_SHOWN = {"label": "KPI", "value": "This week", "previous": "Last week", "change": "Change",
              "change_pct": "Change %", "quarter_value": "Quarter", "target": "Quarter target",
              "vs_target": "vs target", "vs_target_pct": "vs target %"}

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from metrics import pages
 from ui import cache, charts, drill
 from ui.context import get_context
 from ui.page import draw_tabs, header, kpi_row
 from ui.tables import table
 
-PIPELINE = ["open_pipeline", "weighted_pipeline", "target_revenue", "pipeline_coverage", "forecast"]
-PERFORMANCE = ["win_rate", "avg_deal_size", "sales_cycle_days", "sales_velocity", "leads_not_followed_up",
-               "follow_up_rate"]
+PIPELINE, PERFORMANCE = list(pages.SALES_PIPELINE), list(pages.SALES_PERFORMANCE)
 D = "metrics.details"
 
 ctx = get_context()

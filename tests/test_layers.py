@@ -45,13 +45,6 @@ LAYERS: list[set[str]] = [
 NEVER = {"demo": {"metrics"}}
 STREAMLIT = {"ui", "pages", "app"}
 
-# TEMPORARY: metrics/ still imports some of its own modules inside functions (its internals belong
-# to the metric layer's rework, which removes them; then this list is emptied and deleted). Only
-# metrics/ files may be listed here; the test fails when a listed file no longer needs its entry.
-FUNCTION_IMPORTS_ALLOWED = {
-    "metrics/__init__.py", "metrics/cli.py", "metrics/details.py", "metrics/funnel.py",
-    "metrics/marketing.py", "metrics/rollups.py", "metrics/sales.py",
-}
 
 RANK = {name: rank for rank, layer in enumerate(LAYERS) for name in layer}
 PROJECT = set(RANK)
@@ -104,7 +97,7 @@ def violations(rel: str, source: str) -> list[str]:
             out.append(f"{where}: Streamlit belongs to ui/, pages/ and app.py")
         if top not in PROJECT:
             continue
-        if in_function and rel not in FUNCTION_IMPORTS_ALLOWED:
+        if in_function:
             out.append(f"{where} inside a function: import it at the top of the module")
         if top == owner:
             continue
@@ -134,14 +127,6 @@ def test_layers_every_import_points_down_and_streamlit_stays_in_the_ui():
     assert _all_violations() == []
 
 
-def test_layers_the_function_import_allow_list_is_temporary_and_only_for_metrics():
-    assert all(rel.startswith("metrics/") for rel in FUNCTION_IMPORTS_ALLOWED)
-    stale = [rel for rel in sorted(FUNCTION_IMPORTS_ALLOWED)
-             if not any(in_function and module.split(".")[0] in PROJECT
-                        for module, _, in_function in imports(rel, (ROOT / rel).read_text(encoding="utf-8")))]
-    assert stale == [], "these files no longer import inside functions: remove them from the allow-list"
-
-
 @pytest.mark.parametrize("rel, source, problem", [
     ("connectors/hubspot/sync.py", "from metrics import rollups", "share a layer"),
     ("connectors/hubspot/sync.py", "from ui.hubspot_panel import start_sync", "may not import a higher layer"),
@@ -155,7 +140,7 @@ def test_layers_the_function_import_allow_list_is_temporary_and_only_for_metrics
     ("ui/shell.py", "def f():\n    from demo import seed_demo_if_empty\n", "inside a function"),
     ("ui/hubspot_panel.py", "def f():\n    from . import cache\n", "inside a function"),
     ("ui/context.py", "from .shell import start", ""),
-    ("metrics/details.py", "def f():\n    from .funnel import funnel_stats\n", ""),
+    ("metrics/details.py", "def f():\n    from .funnel import funnel_stats\n", "inside a function"),
     ("ui/page.py", "def f():\n    import plotly.graph_objects as go\n", ""),
 ])
 def test_layers_rules_catch_what_they_forbid(rel, source, problem):

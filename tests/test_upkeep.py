@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 import upkeep
 from meeting import snapshots
-from metrics import rollups
+from metrics import rollups_build as rollups
 from store import observers, schema as s
 
 

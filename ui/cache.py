@@ -17,18 +17,16 @@ import streamlit as st
 from sqlalchemy import Engine, func, select
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-from meeting.accuracy import forecast_accuracy as meeting_forecast_accuracy
-from metrics import breakdown, compute_many, data_quality, details, finance_details, get_definitions
+from metrics import breakdown, compute_many, data_quality, dimensions, get_definitions
+from metrics.definitions import load_definitions
 from metrics.filters import Filters
-from store import StoreSettings, open_store, schema as s, utcnow
+from metrics.tables import table_function
+from store import StoreSettings, open_store, schema as s
 from store import db as store_db
 
 from .labels import Labels, owner_names
 
 _CACHE = dict(show_spinner=False, max_entries=512)
-
-# Row-level tables pages may ask for, by module: the public functions of the metrics contract.
-DETAIL_MODULES = {"metrics.details": details, "metrics.finance_details": finance_details}
 
 
 @st.cache_resource(show_spinner=False)
@@ -147,7 +145,7 @@ def metric_breakdown(engine: Engine, metric_id: str, filters: Filters, by: str) 
 @st.cache_data(**_CACHE)
 def _detail(key: str, data_version: int, module: str, name: str, args_json: str,
             fkey: str | None, kwargs_json: str) -> pd.DataFrame:
-    fn = getattr(DETAIL_MODULES[module], name)
+    fn = table_function(module, name)
     args = json.loads(args_json)
     if fkey is not None:
         args.append(filters_from_key(fkey))
@@ -155,28 +153,17 @@ def _detail(key: str, data_version: int, module: str, name: str, args_json: str,
 
 
 def detail(engine: Engine, module: str, name: str, filters: Filters | None, *lead, **kwargs):
-    """A row-level table of the metrics contract, computed once per data version and filters.
+    """A row-level table of the metrics contract (metrics.tables), computed once per data version
+    and filters.
 
     detail(e, "metrics.details", "funnel", f, view="cohort");
     detail(e, "metrics.details", "deals_behind", f, "won_revenue", limit=500)  # lead args first
     """
-    if module not in DETAIL_MODULES:
-        raise ValueError(f"{module} is not a metrics detail module ({', '.join(DETAIL_MODULES)})")
+    table_function(module, name)  # an unknown table fails here, before anything is cached
     fkey = None if filters is None else filters_key(filters)
     args_json = json.dumps(list(lead))  # the contract puts a metric id before the filters
     return _detail(store_key(engine), current_data_version(engine), module, name, args_json, fkey,
                    json.dumps(kwargs, sort_keys=True))
-
-
-@st.cache_data(**_CACHE)
-def _forecast_accuracy(key: str, data_version: int, fkey: str, today: str):
-    return meeting_forecast_accuracy(_engine(key), filters_from_key(fkey), today=dt.date.fromisoformat(today))
-
-
-def forecast_accuracy(engine: Engine, filters: Filters):
-    """meeting.accuracy.forecast_accuracy (a MetricValue), computed once per data version, filters and day."""
-    return _forecast_accuracy(store_key(engine), current_data_version(engine), filters_key(filters),
-                              utcnow().date().isoformat())
 
 
 @st.cache_data(**_CACHE)
@@ -245,28 +232,10 @@ def _distinct(conn, col) -> set:
 
 @st.cache_data(**_CACHE)
 def _filter_options(key: str, data_version: int) -> dict[str, list]:
-    """Distinct values people filter on, from the store's dimension columns."""
-    engine = _engine(key)
-    with engine.connect() as conn:
-        def distinct(*cols) -> list[str]:
-            values: set[str] = set()
-            for col in cols:
-                values |= {v for v in _distinct(conn, col) if v not in (None, "")}
-            return sorted(values)
-        owners = conn.execute(select(s.owners.c.owner_id, s.owners.c.first_name, s.owners.c.last_name,
-                                     s.owners.c.email, s.owners.c.team_name)
-                              .order_by(s.owners.c.first_name, s.owners.c.last_name)).all()
-        names = owner_names(owners)
-        pipelines = conn.execute(select(s.pipelines.c.pipeline_id, s.pipelines.c.label)
-                                 .order_by(s.pipelines.c.display_order)).all()
-        return {
-            "regions": distinct(s.deals.c.region, s.contacts.c.region),
-            "product_lines": distinct(s.deals.c.product_line),
-            "sources": distinct(s.contacts.c.original_source, s.deals.c.deal_source),
-            "teams": distinct(s.owners.c.team_name),
-            "owners": [(o.owner_id, names[o.owner_id]) for o in owners],
-            "pipelines": [(p.pipeline_id, p.label) for p in pipelines],
-        }
+    """Distinct values people filter on: metrics.dimensions.options, the same rules (region_from,
+    product_line_from) that give a breakdown its segments, read through index seeks."""
+    with _engine(key).connect() as conn:
+        return dimensions.options(conn, load_definitions(conn), _distinct)
 
 
 @st.cache_data(**_CACHE)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from metrics import REGISTRY
-from metrics.format import owner_names  # noqa: F401  (the naming rule lives there; meeting uses it too)
+from metrics.dimensions import owner_names_from_rows as owner_names  # noqa: F401  (the one naming rule)
 
 SOURCE_LABELS = {
     "ORGANIC_SEARCH": "Organic search", "PAID_SEARCH": "Paid search", "PAID_SOCIAL": "Paid social",

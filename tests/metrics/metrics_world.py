@@ -140,10 +140,10 @@ def reason(engine, metric_id, f) -> str:
 
 def prepare(engine, mode: str):
     """Build the metric rollups (and check they are fresh) in 'rollups' mode; return the engine."""
-    from metrics import rollups
+    from metrics import rollups, rollups_build
     from metrics.definitions import load_definitions
     if mode == "rollups":
-        rollups.refresh(engine)
+        rollups_build.refresh(engine)
         with engine.connect() as conn:
             defs = load_definitions(conn)
             assert all(rollups.is_fresh(conn, defs, group) for group in rollups.GROUPS)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 
 import upkeep
 from demo import generate_demo
-from metrics import REGISTRY, Filters, NONE_BUCKET, compute_many, rollups, save_definition
+from metrics import REGISTRY, Filters, NONE_BUCKET, compute_many, rollups, rollups_build, save_definition
 from metrics.definitions import load_definitions
 from metrics.registry import Ctx, NotAvailable
 from store import bump_data_version, observers, schema as s
@@ -115,7 +115,7 @@ def test_a_write_makes_them_stale_until_refreshed(demo_engine):
         assert rollups.is_fresh(conn, load_definitions(conn), rollups.INVOICES)  # invoices did not change
     after = compute_many(demo_engine, ["won_deals"], f)
     assert after["won_deals"].value == before["won_deals"].value - 1  # read from the deals, not the stale rollup
-    built = rollups.refresh(demo_engine)
+    built = rollups_build.refresh(demo_engine)
     assert set(built) == {rollups.NAME}
     assert compute_many(demo_engine, ["won_deals"], f)["won_deals"].value == before["won_deals"].value - 1
     _assert_same(demo_engine, f)
@@ -127,7 +127,7 @@ def test_writes_elsewhere_keep_them_fresh(demo_engine):
     with demo_engine.connect() as conn:
         defs = load_definitions(conn)
         assert all(rollups.is_fresh(conn, defs, g) for g in rollups.GROUPS)
-    assert rollups.refresh(demo_engine) == {}
+    assert rollups_build.refresh(demo_engine) == {}
 
 
 def test_an_unnamed_write_counts_as_any_table(demo_engine):
@@ -146,21 +146,21 @@ def test_a_definitions_edit_makes_them_stale(demo_engine):
         assert not rollups.is_fresh(conn, load_definitions(conn))
     f = Filters(D(2026, 7, 1), D(2026, 9, 30))
     stale = _values(demo_engine, f, False, ["leads_not_followed_up"])
-    rollups.refresh(demo_engine)
+    rollups_build.refresh(demo_engine)
     _assert_same(demo_engine, f)
     assert _values(demo_engine, f, True, ["leads_not_followed_up"]) == stale
 
 
 def test_refresh_rebuilds_nothing_when_fresh_and_everything_when_forced(demo_engine):
-    assert rollups.refresh(demo_engine) == {}
-    built = rollups.refresh(demo_engine, force=True)
+    assert rollups_build.refresh(demo_engine) == {}
+    built = rollups_build.refresh(demo_engine, force=True)
     assert set(built) == set(rollups.GROUPS) and all(b.rows > 0 for b in built.values())
     with demo_engine.connect() as conn:
         assert rollups.state(conn)["rows"] == built[rollups.NAME].rows
 
 
 def test_empty_store_builds_empty_rollups_and_metrics_say_not_available(engine):
-    rollups.refresh(engine)
+    rollups_build.refresh(engine)
     values = compute_many(engine, ["won_revenue", "new_leads", "invoiced_revenue", "arpa"],
                           Filters(D(2026, 1, 1), D(2026, 3, 31)))
     assert all(v.value is None and v.reason for v in values.values())
@@ -182,7 +182,7 @@ def test_distinct_customers_over_months_with_gaps(engine):
     with engine.begin() as conn:
         conn.execute(inv.insert(), rows)
         bump_data_version(conn, "invoices")
-    rollups.refresh(engine)
+    rollups_build.refresh(engine)
     expected = {(1, 1): 2, (1, 2): 3, (2, 3): 3, (3, 3): 1, (1, 4): 3, (2, 4): 3, (4, 4): 1, (3, 4): 2}
     with engine.connect() as conn:
         ctx = Ctx(conn, load_definitions(conn))
@@ -198,8 +198,8 @@ def test_the_app_rebuilds_stale_rollups_in_the_background_once_writes_pause(demo
         bump_data_version(conn, "contacts")
         changed = dt.datetime.fromisoformat(get_meta(conn, "data_changed_at"))
     # a write 5 s ago: a sync may still be running, so nothing starts yet
-    assert not rollups.refresh_soon(demo_engine, now=changed + dt.timedelta(seconds=5))
-    assert rollups.refresh_soon(demo_engine, now=changed + dt.timedelta(seconds=rollups.QUIET_SECONDS + 1))
+    assert not rollups_build.refresh_soon(demo_engine, now=changed + dt.timedelta(seconds=5))
+    assert rollups_build.refresh_soon(demo_engine, now=changed + dt.timedelta(seconds=rollups_build.QUIET_SECONDS + 1))
     for _ in range(300):  # the background build commits
         with demo_engine.connect() as conn:
             if rollups.is_fresh(conn, load_definitions(conn)):
@@ -207,7 +207,7 @@ def test_the_app_rebuilds_stale_rollups_in_the_background_once_writes_pause(demo
         time.sleep(0.1)
     else:
         raise AssertionError("the background rebuild did not make the rollups fresh")
-    assert not rollups.refresh_soon(demo_engine)  # fresh now: nothing more to do
+    assert not rollups_build.refresh_soon(demo_engine)  # fresh now: nothing more to do
 
 
 def test_a_rollup_is_never_asked_for_a_dimension_it_lacks():
@@ -279,10 +279,10 @@ def test_a_keeper_keeps_the_rollups_exact_through_deal_and_contact_writes(demo_e
     assert "spring-x" in set(rolled[1]["campaign"])  # the moved contacts' new campaign
     grown = {t: conn_count(demo_engine, t) for t in (s.rollup_deals, s.rollup_contacts, s.rollup_deal_campaigns,
                                                      s.rollup_contact_campaigns)}
-    rollups.compact(demo_engine)  # one row per key again, the same sums
+    rollups_build.compact(demo_engine)  # one row per key again, the same sums
     _assert_same(demo_engine, Filters(*PERIODS[1]))
     compacted = {t: conn_count(demo_engine, t) for t in grown}
-    rollups.refresh(demo_engine, force=True)
+    rollups_build.refresh(demo_engine, force=True)
     assert compacted == {t: conn_count(demo_engine, t) for t in grown}  # what a rebuild from the rows gives
     assert all(grown[t] > compacted[t] for t in grown)
 
@@ -294,7 +294,7 @@ def conn_count(engine, table) -> int:
 
 def test_a_write_the_keeper_cannot_follow_marks_the_rollups_stale_at_once(demo_engine, keeper):
     save_definition(demo_engine, "dimensions.product_line_from", "line_items", actor="test")
-    rollups.refresh(demo_engine)
+    rollups_build.refresh(demo_engine)
     with demo_engine.connect() as conn:
         assert rollups.is_fresh(conn, load_definitions(conn))
     _sync_like_write(demo_engine, s.line_items, "line_item_id", ["li-1"], lambda conn: None, publish=False)
@@ -352,7 +352,7 @@ def _details_both_ways(engine, calls: list[tuple[str, Filters, dict]]) -> tuple[
     with engine.begin() as conn:
         bump_data_version(conn)
     base = [getattr(details, name)(engine, f, **kw) for name, f, kw in calls]
-    rollups.refresh(engine)
+    rollups_build.refresh(engine)
     return rolled, base
 
 

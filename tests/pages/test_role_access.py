@@ -126,8 +126,8 @@ def test_roles_editor_forged_sync_is_refused(tiny_store, hubspot_env, monkeypatc
 @pytest.mark.parametrize("role, may_rebuild", [("viewer", False), ("admin", True)])
 def test_roles_data_page_shows_summary_freshness_and_only_admin_rebuilds(tiny_store, monkeypatch, role,
                                                                         may_rebuild):
-    from metrics import rollups
-    monkeypatch.setattr(rollups, "QUIET_SECONDS", 10**9)  # no background rebuild during the test
+    from metrics import rollups_build
+    monkeypatch.setattr(rollups_build, "QUIET_SECONDS", 10**9)  # no background rebuild during the test
     at = app_as(USERS[role], "pages/data.py")
     assert "Monthly summaries: metric_rollups, invoice_rollups, ledger_rollups out of date" in texts(at)
     assert ("data_rollups_rebuild" in keys(at)) is may_rebuild

@@ -1,4 +1,4 @@
-"""A sync keeps the metric rollups exact as it writes (metrics.rollups.Keeper, following the
+"""A sync keeps the metric rollups exact as it writes (metrics.rollups_build.Keeper, following the
 sync's writes through store.observers once `upkeep.install()` registered it): after an
 incremental run with changes and deletions they are fresh without a rebuild, and every metric
 equals the same metric read from the base tables."""

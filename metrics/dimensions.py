@@ -1,0 +1,197 @@
+"""Region, product line, owner, team and source: which slice a record is in, written once.
+
+Filters (`conditions`, `selects`), breakdown segments and the sidebar's options (`options`), the
+SQL of every metric (metrics/sql.py) and the rollups (metrics/rollups.py, rollups_build.py) all
+use these rules, so a region a chart shows is a region the filter can select, and the reverse:
+
+- a deal's region comes from the deal, its company or its owner (`dimensions.region_from`); its
+  product line from the deal or its largest line item (`dimensions.product_line_from`);
+  contacts, marketing spend and budget lines carry their own region (and product line);
+- in a dimension filter, `NONE_BUCKET` selects the records with no value (NULL or empty);
+- an owner is shown by name: first and last name, else e-mail, else the owner id.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from sqlalchemy import ColumnElement, Connection, false, func, literal, or_, select
+
+from store import schema as s
+
+from .definitions import Definitions
+from .filters import NONE_BUCKET, Filters
+from .registry import Ctx
+
+d, o = s.deals, s.owners
+Distinct = Callable[[Connection, object], set]
+
+
+# --- filter conditions -----------------------------------------------------------------------
+
+def in_values(col, values: tuple[str, ...]) -> ColumnElement:
+    """col IN values, where NONE_BUCKET stands for NULL or empty."""
+    named = [v for v in values if v != NONE_BUCKET]
+    conds = [col.in_(named)] if named else []
+    if NONE_BUCKET in values:
+        conds.append(or_(col.is_(None), col == ""))
+    return or_(*conds) if conds else false()
+
+
+def selects(value: str | None, wanted: Iterable[str]) -> bool:
+    """Whether a record's `value` is one of the named `wanted` values (the Python side of
+    `in_values`, for budget lines, whose '' means "all", not "none")."""
+    return value in set(wanted) - {NONE_BUCKET}
+
+
+def broad(col) -> ColumnElement:
+    """`col` as an expression no index can serve (same value, NULL kept).
+
+    Region, product line and source each select a large share of the rows (a region is a
+    quarter of the deals); left indexable, SQLite prefers their index to the period's date
+    range and looks up every row of the region over all years. Wrapped, the period range
+    (ix_deals_close_cover, the stage-date indexes) drives the query.
+    """
+    return func.coalesce(col, None)
+
+
+def owner_team(owner_col) -> ColumnElement:
+    return select(o.c.team_name).where(o.c.owner_id == owner_col).scalar_subquery()
+
+
+def conditions(f: Filters, *, region=None, product_line=None, owner=None, pipeline=None,
+               source=None) -> list[ColumnElement]:
+    """WHERE conditions for the slices of `f` on the given columns (a team filter goes through
+    `owner`); a slice whose column is not given is left to the caller."""
+    conds: list[ColumnElement] = []
+    for values, col in ((f.regions, region), (f.product_lines, product_line), (f.owners, owner)):
+        if values and col is not None:
+            conds.append(in_values(col, values))
+    if f.teams and owner is not None:
+        conds.append(in_values(owner_team(owner), f.teams))
+    for values, col in ((f.pipelines, pipeline), (f.sources, source)):
+        if values and col is not None:
+            conds.append(in_values(col, values))
+    return conds
+
+
+# --- a deal's region and product line ----------------------------------------------------------
+
+def deal_region(ctx: Ctx, deal_table=d) -> ColumnElement:
+    """A deal's region, by the rule `dimensions.region_from` (deal | company | owner)."""
+    rule = ctx.defs.get("dimensions.region_from")
+    if rule == "company":
+        return (select(s.companies.c.region).where(s.companies.c.company_id == deal_table.c.company_id)
+                .scalar_subquery())
+    if rule == "owner":
+        return select(o.c.region).where(o.c.owner_id == deal_table.c.owner_id).scalar_subquery()
+    return broad(deal_table.c.region)
+
+
+def deal_product_line(ctx: Ctx, deal_table=d) -> ColumnElement:
+    """A deal's product line, by `dimensions.product_line_from` (deal | line_items: the largest)."""
+    if ctx.defs.get("dimensions.product_line_from") == "line_items":
+        li, p = s.line_items, s.products
+        return (select(p.c.product_line).select_from(li.join(p, p.c.product_id == li.c.product_id))
+                .where(li.c.deal_id == deal_table.c.deal_id, ~li.c.is_deleted)
+                .order_by(li.c.amount_cents.desc(), li.c.line_item_id).limit(1).scalar_subquery())
+    return broad(deal_table.c.product_line)
+
+
+# --- the values a slice can take ---------------------------------------------------------------
+
+def region_columns(defs: Definitions) -> list:
+    """The columns a region filter selects records by: the deals' region under `region_from`,
+    and the contacts', marketing spend's and budget lines' own."""
+    deal_side = {"company": s.companies.c.region, "owner": o.c.region}.get(defs.get("dimensions.region_from"),
+                                                                            d.c.region)
+    return [deal_side, s.contacts.c.region, s.marketing_spend.c.region, s.budgets.c.region]
+
+
+def product_line_columns(defs: Definitions) -> list:
+    """The columns a product-line filter selects records by, under `product_line_from`."""
+    deal_side = (s.products.c.product_line if defs.get("dimensions.product_line_from") == "line_items"
+                 else d.c.product_line)
+    return [deal_side, s.marketing_spend.c.product_line, s.budgets.c.product_line]
+
+
+SOURCE_COLUMNS = (d.c.deal_source, s.contacts.c.original_source)
+TEAM_COLUMNS = (o.c.team_name,)
+
+
+def _all_distinct(conn: Connection, col) -> set:
+    return {v for (v,) in conn.execute(select(col).distinct())}
+
+
+def distinct_values(conn: Connection, cols: Iterable, distinct: Distinct = _all_distinct) -> list[str]:
+    """The non-empty values of `cols`, sorted case-insensitively (`distinct(conn, col)` reads one
+    column's distinct values; the app passes a faster one that seeks through an index)."""
+    values: set[str] = set()
+    for col in cols:
+        values |= {v for v in distinct(conn, col) if v not in (None, "")}
+    return sorted(values, key=str.lower)
+
+
+def options(conn: Connection, defs: Definitions, distinct: Distinct = _all_distinct) -> dict[str, list]:
+    """What people can filter on: regions, product lines, sources and teams (values), owners
+    ((owner id, name) by name) and pipelines ((id, label)). Breakdown segments come from here too."""
+    return {
+        "regions": distinct_values(conn, region_columns(defs), distinct),
+        "product_lines": distinct_values(conn, product_line_columns(defs), distinct),
+        "sources": distinct_values(conn, SOURCE_COLUMNS, distinct),
+        "teams": distinct_values(conn, TEAM_COLUMNS, distinct),
+        "owners": sorted(owner_names(conn).items(), key=lambda p: (p[1].lower(), p[0])),
+        "pipelines": [(p.pipeline_id, p.label) for p in conn.execute(
+            select(s.pipelines.c.pipeline_id, s.pipelines.c.label).order_by(s.pipelines.c.display_order))],
+    }
+
+
+# --- owners by name ----------------------------------------------------------------------------
+
+def owner_display_name(first_name: str | None, last_name: str | None, email: str | None, owner_id: str) -> str:
+    """An owner's name as shown: first and last name, else e-mail, else the owner id."""
+    return " ".join(x for x in (first_name, last_name) if x) or email or owner_id
+
+
+def owner_name_sql() -> ColumnElement:
+    """`owner_display_name` in SQL, over the owners table."""
+    name = func.trim(func.coalesce(o.c.first_name, "") + literal(" ") + func.coalesce(o.c.last_name, ""))
+    return func.coalesce(func.nullif(name, ""), o.c.email, o.c.owner_id)
+
+
+def owner_names_from_rows(rows) -> dict[str, str]:
+    """owner_id -> the name people know, from rows of (owner_id, first_name, last_name, email,
+    team_name); owners sharing a name get their team in brackets, or their email when the team
+    does not tell them apart either: "Inès Thomas (Partners)", "Inès Thomas (Mid-Market EMEA)"."""
+    base = {}
+    for oid, first, last, email, team in rows:
+        base[oid] = (owner_display_name(first, last, email, str(oid)), email, team)
+    by_name: dict[str, list] = {}
+    for oid, (name, _email, _team) in base.items():
+        by_name.setdefault(name.casefold(), []).append(oid)
+    out = {}
+    for oid, (name, email, team) in base.items():
+        twins = by_name[name.casefold()]
+        if len(twins) == 1:
+            out[oid] = name
+            continue
+        teams = [base[t][2] for t in twins]
+        if team and teams.count(team) == 1:
+            out[oid] = f"{name} ({team})"
+        elif email:
+            out[oid] = f"{name} ({email})"
+        else:
+            out[oid] = f"{name} ({oid})"
+    return out
+
+
+def owner_names(conn: Connection) -> dict[str, str]:
+    """{owner id: name} of every owner in the store, same-name owners told apart
+    (`owner_names_from_rows`): the one naming rule of pages, breakdowns, drill-downs and the pack."""
+    return owner_names_from_rows(conn.execute(select(o.c.owner_id, o.c.first_name, o.c.last_name, o.c.email,
+                                                     o.c.team_name)).all())
+
+
+__all__ = ["SOURCE_COLUMNS", "TEAM_COLUMNS", "broad", "conditions", "deal_product_line", "deal_region",
+           "distinct_values", "in_values", "options", "owner_display_name", "owner_name_sql", "owner_names",
+           "owner_names_from_rows",
+           "owner_team", "product_line_columns", "region_columns", "selects"]

@@ -1,0 +1,76 @@
+"""Business rules several metric modules share, below all of them in the import graph.
+
+sales, funnel, marketing, finance, details and the rollup builder (rollups_build) import these
+at module level, so each rule is written once and no module needs another's compute functions:
+
+- the clock follow-up windows are judged against (`now`) and the follow-up rule itself
+  (`follow_up_terms`: a qualified lead is followed up when its first sales touch came within
+  `funnel.follow_up_sla_hours` of becoming MQL);
+- a deal's primary contact's fields (`contact_field`) and marketing-sourced deals
+  (`effective_source`, `marketing_sourced`: the deal source, else the primary contact's original
+  source, in `funnel.marketing_sourced_sources`);
+- which invoices are revenue (`NOT_REVENUE_STATUSES`) and their signed amounts (`signed`,
+  `signed_net_cents`: credit notes always negative).
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ColumnElement, and_, case, func, select
+
+from store import schema as s
+from store.db import utcnow
+
+from . import sql
+from .registry import Ctx
+
+d, c, inv = s.deals, s.contacts, s.invoices
+
+NOT_REVENUE_STATUSES = ("draft", "void")
+
+
+# --- follow-up -------------------------------------------------------------------------------
+
+def now(ctx: Ctx) -> dt.datetime:
+    """The clock follow-up windows are judged against (tests may pin it in ctx.cache['now'])."""
+    return ctx.cache.get("now") or utcnow()
+
+
+def follow_up_terms(ctx: Ctx, mql_at):
+    """(SLA window elapsed, first sales touch within the SLA) for a contact that became MQL at `mql_at`."""
+    sla = ctx.defs.follow_up_sla_hours
+    touch = c.c.first_sales_touch_at
+    elapsed = mql_at <= now(ctx) - dt.timedelta(hours=sla)
+    in_time = and_(touch.isnot(None), sql.days_between(ctx, mql_at, touch) * 24.0 <= sla)
+    return elapsed, in_time
+
+
+# --- deals and their primary contact ---------------------------------------------------------
+
+def contact_field(col_name: str):
+    """A deal's primary contact's field, as a correlated scalar subquery."""
+    return select(c.c[col_name]).where(c.c.contact_id == d.c.contact_id).scalar_subquery()
+
+
+def effective_source() -> ColumnElement:
+    """A deal's source: its deal source, else its primary contact's original source."""
+    return func.coalesce(func.nullif(d.c.deal_source, ""), contact_field("original_source"))
+
+
+def marketing_sourced(ctx: Ctx) -> ColumnElement:
+    return effective_source().in_(ctx.defs.marketing_sources)
+
+
+# --- invoices --------------------------------------------------------------------------------
+
+def signed(col):
+    """An invoice amount with credit notes always negative, whatever sign they were exported with."""
+    return case((inv.c.is_credit_note, -func.abs(col)), else_=col)
+
+
+def signed_net_cents():
+    return signed(inv.c.amount_excl_tax_cents)
+
+
+__all__ = ["NOT_REVENUE_STATUSES", "contact_field", "effective_source", "follow_up_terms", "marketing_sourced",
+           "now", "signed", "signed_net_cents"]
