@@ -17,11 +17,13 @@ import datetime as dt
 import logging
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 import demo
 from meeting import snapshots
 from metrics import rollups_build as rollups
 from store import observers
+from store.db import shrink_wal
 
 log = logging.getLogger("northstar.upkeep")
 
@@ -38,8 +40,11 @@ def uninstall() -> None:
 
 def after_import(engine: Engine) -> dict[str, rollups.Built]:
     """After a successful import (or sync): rebuild the stale rollups, fold what a Keeper grew;
-    returns the groups rebuilt. A failure is logged, never raised (the write has committed)."""
-    return rollups.settle(engine, log)
+    returns the groups rebuilt. A failure is logged, never raised (the write has committed).
+    Then the write-ahead log is folded into the store and truncated."""
+    built = rollups.settle(engine, log)
+    _shrink_wal(engine)
+    return built
 
 
 def after_sync(engine: Engine) -> None:
@@ -52,17 +57,32 @@ def after_sync(engine: Engine) -> None:
     except Exception as exc:  # noqa: BLE001
         log.warning("sync done, but this week's meeting snapshot failed (%s); run `python cli.py snapshot`",
                     type(exc).__name__, exc_info=True)
+    _shrink_wal(engine)
 
 
 def after_demo(engine: Engine) -> dict[str, rollups.Built]:
-    """After demo data was written: the monthly rollups the pages read (a failure is logged)."""
-    return rollups.refresh_quietly(engine, log)
+    """After demo data was written: the monthly rollups the pages read (a failure is logged),
+    then the write-ahead log folded into the store and truncated (the 1M demo leaves gigabytes)."""
+    built = rollups.refresh_quietly(engine, log)
+    _shrink_wal(engine)
+    return built
 
 
 def demo_snapshots(engine: Engine, weeks: int, as_of: dt.date | None = None) -> list[int]:
     """The weekly snapshots of the `weeks` weeks before `as_of`'s week, rebuilt from deal history,
     plus this week's; returns their ids."""
-    return snapshots.backfill_demo_snapshots(engine, weeks=weeks, as_of=as_of)
+    ids = snapshots.backfill_demo_snapshots(engine, weeks=weeks, as_of=as_of)
+    _shrink_wal(engine)
+    return ids
+
+
+def _shrink_wal(engine: Engine) -> None:
+    """store.db.shrink_wal after a big write; a reader holding the log open is only logged."""
+    try:
+        if not shrink_wal(engine):
+            log.info("write-ahead log not truncated yet (a reader holds it); the next checkpoint will")
+    except SQLAlchemyError as exc:
+        log.warning("could not truncate the write-ahead log (%s)", exc)
 
 
 def seed_demo_if_empty(engine: Engine, scale: str = "small", seed: int = demo.DEFAULT_SEED,

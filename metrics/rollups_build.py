@@ -27,7 +27,7 @@ from typing import Iterator
 from sqlalchemy import Connection, Engine, delete, func, literal, literal_column, not_, select, update
 
 from store import schema as s
-from store.db import get_meta, upsert, utcnow
+from store.db import get_meta, shrink_wal, upsert, utcnow
 
 from . import dimensions, sql
 from .definitions import load_definitions
@@ -317,9 +317,13 @@ def settle(engine: Engine, log=None) -> dict[str, Built]:
 
 def refresh_quietly(engine: Engine, log=None) -> dict[str, Built]:
     """`refresh`, for callers whose own work is done: a failure is logged, never raised (the
-    metrics then read the base tables, which is slower but exact)."""
+    metrics then read the base tables, which is slower but exact). A rebuild is a big write: the
+    write-ahead log is folded into the store and truncated after it."""
     try:
-        return refresh(engine)
+        built = refresh(engine)
+        if built:
+            shrink_wal(engine)
+        return built
     except Exception as exc:  # noqa: BLE001 - the write it follows has committed; do not fail it
         if log is not None:
             log.warning("metric rollups not rebuilt (%s: %s); metrics read the base tables until "

@@ -25,13 +25,31 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
 
 
+WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes a write-ahead log file is cut back to once checkpointed
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=15000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
+    # After a checkpoint that empties the write-ahead log, SQLite truncates its file to this size:
+    # a big write (the 1M demo, a large import, a rollup rebuild) does not leave gigabytes behind.
+    cur.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     cur.close()
+
+
+def shrink_wal(engine: Engine) -> bool:
+    """After a big write: copy the write-ahead log into the database and truncate it to zero
+    bytes (`wal_checkpoint(TRUNCATE)`), so the store's folder holds one file of its size, not
+    two. SQLite only; a no-op elsewhere. False when a reader kept the checkpoint from finishing
+    (the log is then truncated to WAL_SIZE_LIMIT by the next checkpoint that empties it)."""
+    if engine.dialect.name != "sqlite":
+        return True
+    with engine.connect() as conn:
+        busy, _log_pages, _moved = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+    return not busy
 
 
 def _check_sqlite_path(url: str, source: str) -> None:
