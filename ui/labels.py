@@ -113,6 +113,18 @@ def id_columns(df: pd.DataFrame) -> list[str]:
     return out
 
 
+def _name_stages(out: pd.DataFrame, id_col: str, name_col: str, labels) -> None:
+    """Fill (or add, right after `id_col`) the column of stage names for the stage ids in `id_col`,
+    each read in its row's pipeline when the table has one."""
+    pipes = out["pipeline_id"] if "pipeline_id" in out.columns else [None] * len(out)
+    names = [None if sid is None or (not isinstance(sid, str) and pd.isna(sid)) else labels.stage(sid, pid)
+             for sid, pid in zip(out[id_col], pipes)]
+    if name_col in out.columns:
+        out[name_col] = names
+    else:
+        out.insert(list(out.columns).index(id_col) + 1, name_col, names)
+
+
 def readable(df: pd.DataFrame, labels: Labels | None = None) -> pd.DataFrame:
     """`df` with its codes as people name them: sources, lifecycle stages, channels, budget metrics
     and forecast categories in place; a stage, owner and pipeline name beside each stored id
@@ -128,22 +140,9 @@ def readable(df: pd.DataFrame, labels: Labels | None = None) -> pd.DataFrame:
         out["channel"] = _mapped(out["channel"], channel_label)
     if "metric" in out.columns:
         out["metric"] = _mapped(out["metric"], metric_label)
-    if "stage_id" in out.columns:
-        pipes = out["pipeline_id"] if "pipeline_id" in out.columns else pd.Series([None] * len(out), index=out.index)
-        names = [None if sid is None or (not isinstance(sid, str) and pd.isna(sid)) else labels.stage(sid, pid)
-                 for sid, pid in zip(out["stage_id"], pipes)]
-        if "stage" in out.columns:
-            out["stage"] = names
-        else:
-            out.insert(list(out.columns).index("stage_id") + 1, "stage", names)
-    if "previous_stage_id" in out.columns:
-        pipes = out["pipeline_id"] if "pipeline_id" in out.columns else [None] * len(out)
-        named = [None if sid is None or (not isinstance(sid, str) and pd.isna(sid)) else labels.stage(sid, pid)
-                 for sid, pid in zip(out["previous_stage_id"], pipes)]
-        if "previous_stage" in out.columns:
-            out["previous_stage"] = named
-        else:
-            out.insert(list(out.columns).index("previous_stage_id") + 1, "previous_stage", named)
+    for id_col, name_col in (("stage_id", "stage"), ("previous_stage_id", "previous_stage")):
+        if id_col in out.columns:
+            _name_stages(out, id_col, name_col, labels)
     if "pipeline_id" in out.columns and "pipeline" not in out.columns:
         out.insert(list(out.columns).index("pipeline_id") + 1, "pipeline",
                    _mapped(out["pipeline_id"], lambda v: labels.pipelines.get(v, v)))
