@@ -3,7 +3,6 @@ import history, where an import can be undone."""
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -85,19 +84,13 @@ def _problems_frame(report) -> pd.DataFrame:
 
 
 def _source() -> tuple[str | None, bytes | None]:
-    mode = st.radio("Source", ["Upload a file", "A file on the server"], horizontal=True, key="imp_source",
-                    help="Use a server path for files larger than the upload limit (e.g. a full-year FEC).")
-    if mode == "Upload a file":
-        up = st.file_uploader("File", type=["csv", "txt", "tsv", "xlsx"], key="imp_upload")
-        return (up.name, up.getvalue()) if up is not None else (None, None)
-    raw = st.text_input("Path on the server", key="imp_path")
-    if not raw:
-        return None, None
-    path = Path(raw).expanduser()
-    if not path.is_file():
-        st.error(f"{path} is not a readable file on the server.", icon=":material/error:")
-        return None, None
-    return path.name, path.read_bytes()
+    """The uploaded file, the only source the page takes: a path on the server is a CLI feature
+    (`python cli.py import KIND FILE`, for an admin at the shell), so no file outside the upload is
+    ever read, shown or previewed from the page."""
+    up = st.file_uploader("File", type=["csv", "txt", "tsv", "xlsx"], key="imp_upload",
+                          help="Up to the server's upload limit (server.maxUploadSize); a bigger file "
+                               "(e.g. a full-year FEC) imports with `python cli.py import` on the server.")
+    return (up.name, up.getvalue()) if up is not None else (None, None)
 
 
 def render_import_panel(engine: Engine, actor: str = "local admin") -> None:

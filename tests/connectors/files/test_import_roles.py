@@ -27,8 +27,8 @@ def _load_fec(url: str, email: str) -> AppTest:
     at.secrets["auth"] = {**OIDC, "roles": {"cfo@acme.com": "admin", "@acme.com": "viewer"}}
     at.user = {"is_logged_in": True, "email": email, "name": email, "email_verified": True}
     at.run()
-    at.radio(key="imp_source").set_value("A file on the server").run()
-    return at.text_input(key="imp_path").input(str(SHARED_FEC / "111111111FEC20221231.TXT")).run()
+    path = SHARED_FEC / "111111111FEC20221231.TXT"
+    return at.file_uploader(key="imp_upload").set_value((path.name, path.read_bytes(), "text/plain")).run()
 
 
 def _count(url: str) -> int:

@@ -30,8 +30,8 @@ def _frame(at: AppTest, column: str):
 
 
 def _from_path(at: AppTest, path) -> AppTest:
-    at.radio(key="imp_source").set_value("A file on the server").run()
-    return at.text_input(key="imp_path").input(str(path)).run()
+    """Upload the file at `path` (the page takes uploads only)."""
+    return at.file_uploader(key="imp_upload").set_value((path.name, path.read_bytes(), "text/plain")).run()
 
 
 def test_panel_fec_preview_then_import(make_store_url):
@@ -94,7 +94,7 @@ def test_panel_replace_checkbox_and_undo_from_the_history(make_store_url, tmp_pa
     at.selectbox(key="imp_kind").set_value("invoices").run()
     at = _from_path(at, a)
     at.button(key="imp_go").click().run()
-    at = at.text_input(key="imp_path").input(str(b)).run()
+    at = _from_path(at, b)
     at.checkbox(key="imp_replace").check().run()
     at.button(key="imp_go").click().run()
     assert not at.exception
@@ -111,3 +111,13 @@ def test_panel_replace_checkbox_and_undo_from_the_history(make_store_url, tmp_pa
     with engine.connect() as conn:
         assert sorted(conn.execute(select(s.invoices.c.invoice_number)).scalars()) == ["A-1", "A-2"]
     assert list(_frame(at, "replaced")["status"]) == ["undone", "success"]
+
+
+def test_panel_reads_uploads_only_never_a_server_path(make_store_url):
+    """Issue #13, finding 3: the page once took any server path (a secrets file's first line showed
+    in the mapping lists). Now there is no path input at all, only the uploader."""
+    at = _app(make_store_url("sqlite"))
+    assert not at.exception
+    assert [w.key for w in at.text_input if "path" in (w.key or "") or "path" in w.label.lower()] == []
+    assert not [r for r in at.radio if "server" in " ".join(map(str, r.options)).lower()]
+    assert [u.key for u in at.file_uploader] == ["imp_upload"]
