@@ -96,7 +96,7 @@ def _campaign_revenue(ctx: Ctx, f: Filters, campaigns) -> dict[str, float]:
     rows = ctx.conn.execute(
         select(campaign, func.sum(sql.to_major(ctx, d.c.amount_cents, d.c.currency)))
         .where(*sql.deal_conditions(ctx, f), sql.is_won(ctx), sql.in_period_date(d.c.close_date, f),
-               campaign.in_(list(campaigns) or [""]))
+               sql.counted_type(ctx, "campaign_roi"), campaign.in_(list(campaigns) or [""]))
         .group_by(campaign)).all()
     return {k: float(v or 0.0) for k, v in rows}
 
