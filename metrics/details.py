@@ -7,6 +7,7 @@ Grouping happens in SQL; pandas only shapes the result.
 """
 from __future__ import annotations
 
+import datetime as dt
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -237,6 +238,31 @@ def _funnel_frame(rows: list[tuple]) -> pd.DataFrame:
     df["pct_of_previous"] = [None if i == 0 or not p else n / p for i, (n, p) in enumerate(zip(df["count"], prev))]
     df["pct_of_top"] = [n / top if top else None for n in df["count"]]
     return df[["stage", "label", "count", "pct_of_previous", "pct_of_top", "median_days_from_previous"]]
+
+
+def past_due_deals(engine: Engine, filters: Filters, limit: int = 500) -> pd.DataFrame:
+    """Open deals whose close date has passed, in the slices of `filters` (any period: they are
+    overdue now), most overdue first: deal, owner, amount, stage, close date, days overdue and the
+    HubSpot link of synced deals. With pipeline.past_due count_in_current_period they are in the
+    pipeline of the period containing today; data quality counts them."""
+    with _ctx(engine) as ctx:
+        day = today(ctx)
+        amount = sql.to_major(ctx, d.c.amount_cents, d.c.currency)
+        rows = ctx.conn.execute(
+            select(d.c.deal_id, d.c.name, d.c.owner_id,
+                   select(dimensions.owner_name_sql()).where(o.c.owner_id == d.c.owner_id).scalar_subquery(),
+                   amount, d.c.currency, d.c.pipeline_id, d.c.stage_id, d.c.close_date, d.c.origin)
+            .where(*sql.deal_conditions(ctx, filters), sql.is_open(ctx), d.c.close_date < day)
+            .order_by(d.c.close_date, d.c.deal_id).limit(limit)).all()
+        portal = get_meta(ctx.conn, "hubspot_portal_id")
+        labels = sql.stage_rules(ctx).labels
+    out = []
+    for deal_id, name, owner_id, owner, amt, cur, pid, sid, close, origin in rows:
+        close = close if isinstance(close, dt.date) else dt.date.fromisoformat(str(close)[:10])
+        out.append((deal_id, name, owner_id, owner, sql.money(amt) if amt is not None else None, cur,
+                    labels.get((pid, sid), sid), close, (day - close).days, _hubspot_url(portal, origin, deal_id)))
+    return pd.DataFrame(out, columns=["deal_id", "name", "owner_id", "owner", "amount", "currency", "stage",
+                                      "close_date", "days_overdue", "hubspot_url"])
 
 
 # --- pipeline ------------------------------------------------------------------------------
