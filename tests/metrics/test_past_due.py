@@ -97,3 +97,11 @@ def test_past_due_deals_listed_for_their_owners(world):
     assert first["days_overdue"] == (today - D(2025, 12, 20)).days
     assert list(details.past_due_deals(world, Filters(*Q1, owners=("o1",)))["deal_id"]) == ["pd2", "d6", "d8"]
     assert "hubspot_url" in df.columns
+
+
+def test_past_due_deals_labelled_in_the_pipeline_by_stage(world):
+    # today (after April 2026) Q1's open deals d6 4000, d7 1170 and pd2 500 are all past due
+    stages = details.pipeline_by_stage(world, Q1_F)
+    assert stages["past_due_amount"].sum() == pytest.approx(5670.00)
+    assert stages["past_due_deals"].sum() == 3
+    assert stages["amount"].sum() == pytest.approx(5670.00)
