@@ -48,7 +48,8 @@ COLUMNS = {
                  "disqualified_reason", "updated_at", "is_deleted", "origin"),
     "deals": ("deal_id", "name", "amount_cents", "currency", "pipeline_id", "stage_id", "created_at",
               "close_date", "owner_id", "company_id", "contact_id", "product_line", "region",
-              "deal_source", "lost_reason", "forecast_category", "updated_at", "is_deleted", "origin"),
+              "deal_source", "lost_reason", "forecast_category", "updated_at", "is_deleted", "origin",
+              "deal_type"),
     "deal_stage_history": ("deal_id", "stage_id", "entered_at", "amount_cents", "close_date"),
     "deal_contacts": ("deal_id", "contact_id"),
     "deal_companies": ("deal_id", "company_id"),
@@ -340,7 +341,7 @@ class DealFactory:
 
     def make(self, c: Contact, pipeline: str, pl: str, created: dt.datetime, amount: int,
              win_prob: float, close: dt.date | None = None, owner: str | None = None,
-             label: str = "") -> Deal:
+             label: str = "", deal_type: str = "newbusiness") -> Deal:
         rng, tl = self.rng, self.ctx.tl
         now, as_of = tl.now, tl.as_of
         deal_id = str(5_000_000_000 + self.block * BLOCK_DEALS + self.count)
@@ -416,7 +417,7 @@ class DealFactory:
         self.out["deals"].append((
             deal_id, name, amount, currency, pipeline, stage, ts(created), ds(close), owner,
             c.company.company_id, c.contact_id, pl, c.region, c.source, lost_reason, forecast,
-            ts(entered[-1]), 0, "demo"))
+            ts(entered[-1]), 0, "demo", deal_type))
         self.out["deal_contacts"].append((deal_id, c.contact_id))
         self.out["deal_companies"].append((deal_id, c.company.company_id))
         self._line_items(deal_id, pl, amount, currency, entered[-1])
@@ -486,7 +487,7 @@ class ImportedRenewals:
         if created >= self.factory.ctx.tl.now:
             return False
         d = self.factory.make(c, "renewals", pl, created, amount, 0.88, close=anniversary,
-                              label=f" renewal {anniversary.year}")
+                              label=f" renewal {anniversary.year}", deal_type="existingbusiness")
         deals.append(d)
         chain[2], chain[3] = anniversary + DAY * 365, _rescale(amount, self.rng.uniform(0.95, 1.15))
         return d.won
@@ -550,7 +551,8 @@ def generate_block(ctx: BlockContext, seed: int, block: int) -> tuple[dict[str, 
         owner = prev.owner_id if rng.random() < 0.8 else None
         d = factory.make(prev.contact, "renewals", prev.product_line, created,
                          _rescale(prev.amount_cents, rng.uniform(0.95, 1.15)), 1 - churn,
-                         close=anniversary, owner=owner, label=f" renewal {anniversary.year}")
+                         close=anniversary, owner=owner, label=f" renewal {anniversary.year}",
+                         deal_type="existingbusiness")
         deals.append(d)
         if d.won:
             queue.append(d)
@@ -575,7 +577,8 @@ def generate_block(ctx: BlockContext, seed: int, block: int) -> tuple[dict[str, 
         pl = w.PRODUCT_LINES[_pick(_PL_CUM, rng)]
         p_win = w.BASE_WIN_RATE[pl] * c.win_mult * boost
         deals.append(factory.make(c, "default", pl, created, _amount_cents(rng, ctx, pl, c.region, created),
-                                  p_win, label=label))
+                                  p_win, label=label,
+                                  deal_type="existingbusiness" if accounts else "newbusiness"))
     for d in deals:
         if d.won and d.pipeline == "default" and (d.contact.customer_at is None or d.closed_at < d.contact.customer_at):
             d.contact.customer_at = d.closed_at

@@ -128,6 +128,9 @@ def metric_filters(row: dict) -> Filters:
     return _filters(cut, row["cut_value"], row["period_start"], row["period_end"])
 
 
+PAST_DUE_METRICS = ("open_pipeline", "weighted_pipeline", "pipeline_coverage", "sales_velocity", "forecast")
+
+
 def frozen_note(metric_id: str, moment: dt.datetime, taken_on: dt.date) -> str:
     """The note on a frozen snapshot's row: as of when, and what was read as it is on `taken_on`."""
     note = f"as of {moment:%Y-%m-%d %H:%M}: only what had happened by then"
@@ -135,6 +138,9 @@ def frozen_note(metric_id: str, moment: dt.datetime, taken_on: dt.date) -> str:
     if metric_id in ("leads_not_followed_up", "follow_up_rate"):
         undated.append("the SLA clock (a lead that became MQL less than the SLA before then counts as due "
                        "and not followed up)")
+    if metric_id in PAST_DUE_METRICS:
+        undated.append("which open deals are past due (close date before the day the snapshot was taken; with "
+                       "pipeline.past_due count_in_current_period they count in the period containing that day)")
     undated.append("shared definitions")
     return f"{note}; as of {taken_on:%Y-%m-%d} (no history kept): {'; '.join(undated)}"
 

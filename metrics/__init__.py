@@ -35,7 +35,7 @@ REGISTRY: dict[str, MetricDef] = load_catalog()
 bind(REGISTRY)  # every catalog entry has its function and every function its entry, or this import fails
 
 BREAKDOWNS = ("month", "week", "region", "product_line", "source", "owner", "team", "stage",
-              "campaign", "channel")
+              "campaign", "channel", "revenue_type")
 # Breakdowns computed by re-running the metric with one more filter value per segment.
 _FILTER_FIELDS = {"region": "regions", "product_line": "product_lines", "owner": "owners",
                   "team": "teams", "source": "sources"}

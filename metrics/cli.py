@@ -42,7 +42,7 @@ def register(sub) -> None:
     p.add_argument("--source", action="append", default=[], help="only this source (repeatable)")
     p.add_argument("--metric", help="one metric id (with --by)")
     p.add_argument("--by", help="break --metric down by month, week, region, product_line, source, owner, team, "
-                                "stage, campaign or channel")
+                                "stage, campaign, channel or revenue_type")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=_cmd_metrics)
     r = sub.add_parser("rollups", help="rebuild the metric layer's monthly rollups if stale",

@@ -15,6 +15,7 @@ from store.db import get_meta, utcnow
 from . import sql
 from .definitions import load_definitions
 from .registry import Ctx
+from .rules import today
 
 STALE_SYNC_HOURS = 36
 
@@ -72,6 +73,17 @@ def _checks(ctx: Ctx) -> list[dict]:
                                                   d.c.contact_id.notin_(select(c.c.contact_id))),
         "Deals point to a contact that is not in the store (orphan records).",
         "Run a full HubSpot sync.")
+    past_due = and_(live, sql.is_open(ctx), d.c.close_date < today(ctx))
+    due_n, due_amount = conn.execute(select(func.count(), func.sum(sql.to_major(ctx, d.c.amount_cents, d.c.currency)))
+                                     .where(past_due)).one()
+    counted = ("they count in the pipeline and forecast of the period containing today, marked past due"
+               if ctx.defs.past_due_rule == "count_in_current_period" else
+               "they are in no period's pipeline or forecast (pipeline.past_due: exclude)")
+    add("past_due_deals", "warning", int(due_n or 0),
+        f"Open deals worth {sql.money(due_amount):,.0f} {ctx.defs.reporting_currency} have a close date that has "
+        f"passed: {counted}.",
+        "Their owners should mark each one won or lost, or set a new close date, in HubSpot; "
+        "the Sales page lists them by owner (Past-due deals).")
     rules = sql.stage_rules(ctx)
     known = list(rules.probability) + [(p, st) for p, sts in rules.won.items() for st in sts] + \
         [(p, st) for p, sts in rules.lost.items() for st in sts]

@@ -22,6 +22,9 @@ LOCALES = ("en-US", "fr-FR")
 BASES = ("booked", "invoiced")
 REGION_SOURCES = ("deal", "company", "owner")
 PRODUCT_LINE_SOURCES = ("deal", "line_items")
+REVENUE_TYPES = ("new_business", "expansion", "renewal")
+COUNTED_BY = ("north_star", "marketing_sourced_revenue", "campaign_roi", "win_rate")
+PAST_DUE_RULES = ("count_in_current_period", "exclude")
 
 
 class DefinitionsError(ValueError):
@@ -75,6 +78,15 @@ class Definitions:
     def follow_up_sla_hours(self) -> float:
         return float(self.raw["funnel"]["follow_up_sla_hours"])
 
+    def counted_types(self, figure: str) -> tuple[str, ...]:
+        """The revenue types `figure` counts (revenue_types.counted_by; every type if not listed)."""
+        listed = ((self.raw.get("revenue_types") or {}).get("counted_by") or {}).get(figure)
+        return tuple(t for t in REVENUE_TYPES if t in listed) if listed else REVENUE_TYPES
+
+    @property
+    def past_due_rule(self) -> str:
+        return str((self.raw.get("pipeline") or {}).get("past_due") or "count_in_current_period")
+
 
 def validate(raw: dict) -> list[str]:
     """Every problem with a definitions mapping, each naming the key, the bad value and a good one."""
@@ -118,6 +130,16 @@ def validate(raw: dict) -> list[str]:
             need(f"pipelines.{pid}.probabilities.{stage}", lambda v: 0.0 <= float(v) <= 1.0, "a probability between 0 and 1")
     need("dimensions.region_from", lambda v: v in REGION_SOURCES, " or ".join(REGION_SOURCES))
     need("dimensions.product_line_from", lambda v: v in PRODUCT_LINE_SOURCES, " or ".join(PRODUCT_LINE_SOURCES))
+    if "revenue_types" in raw:
+        for key in ("renewal_pipelines", "renewal_deal_types", "expansion_deal_types"):
+            need(f"revenue_types.{key}", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+                 "a list of ids, e.g. [renewals] (or [] for none)")
+        for fig in COUNTED_BY:
+            need(f"revenue_types.counted_by.{fig}",
+                 lambda v: isinstance(v, list) and len(v) >= 1 and set(v) <= set(REVENUE_TYPES),
+                 "a list of one or more of " + ", ".join(REVENUE_TYPES))
+    if "pipeline" in raw:
+        need("pipeline.past_due", lambda v: v in PAST_DUE_RULES, " or ".join(PAST_DUE_RULES))
     need("unit_economics.gross_margin", lambda v: 0 < float(v) <= 1, "a fraction between 0 and 1, e.g. 0.78")
     need("unit_economics.monthly_churn_rate", lambda v: 0 < float(v) < 1, "a monthly fraction, e.g. 0.015")
     for key in ("revenue_account_prefixes", "revenue_contra_prefixes", "sm_spend_account_prefixes"):

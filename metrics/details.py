@@ -7,6 +7,7 @@ Grouping happens in SQL; pandas only shapes the result.
 """
 from __future__ import annotations
 
+import datetime as dt
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -21,7 +22,7 @@ from .definitions import load_definitions
 from .filters import NONE_BUCKET, Filters
 from .funnel import ROLES, funnel_stats
 from .registry import Ctx
-from .rules import contact_field, follow_up_terms, marketing_sourced, now
+from .rules import contact_field, follow_up_terms, in_pipeline, marketing_sourced, now, today
 
 d, c, o, sp = s.deals, s.contacts, s.owners, s.marketing_spend
 
@@ -30,7 +31,9 @@ STAGE_LABELS = {"lead": "Leads", "marketingqualifiedlead": "MQLs", "salesqualifi
 # Which deals a deal-based KPI counts.
 WON_METRICS = ("won_revenue", "won_deals", "north_star", "avg_deal_size", "sales_cycle_days",
                "sales_cycle_days_median", "marketing_sourced_revenue", "marketing_sourced_share", "gap_to_target",
-               "booked_to_invoiced_gap", "budget_vs_actual")  # the last two: their booked side
+               "booked_to_invoiced_gap", "budget_vs_actual",  # these two: their booked side
+               "new_business_revenue", "expansion_revenue", "renewal_revenue")
+TYPE_METRICS = {"new_business_revenue": "new_business", "expansion_revenue": "expansion", "renewal_revenue": "renewal"}
 OPEN_METRICS = ("open_pipeline", "weighted_pipeline", "pipeline_coverage", "sales_velocity")
 CLOSED_METRICS = ("win_rate",)
 LOST_METRICS = ("lost_deals",)
@@ -71,15 +74,19 @@ def deals_behind(engine: Engine, metric_id: str, filters: Filters, limit: int = 
         if metric_id in WON_METRICS:
             where = [won, period]
             if metric_id.startswith("marketing_sourced"):
-                where.append(marketing_sourced(ctx))
+                where += [marketing_sourced(ctx), sql.counted_type(ctx, "marketing_sourced_revenue")]
+            elif metric_id in TYPE_METRICS:
+                where.append(sql.revenue_type(ctx) == TYPE_METRICS[metric_id])
+            elif metric_id == "north_star":
+                where.append(sql.counted_type(ctx, "north_star"))
         elif metric_id in OPEN_METRICS:
-            where = [open_, period]
+            where = [open_, in_pipeline(ctx, filters)]
         elif metric_id in CLOSED_METRICS:
-            where = [or_(won, lost), period]
+            where = [or_(won, lost), period, sql.counted_type(ctx, "win_rate")]
         elif metric_id in LOST_METRICS:
             where = [lost, period]
         elif metric_id in FORECAST_METRICS:
-            where = [or_(won, open_), period]
+            where = [or_(and_(won, period), and_(open_, in_pipeline(ctx, filters)))]
         else:
             raise ValueError(f"{metric_id} is not counted in deals; deal lists exist for: "
                              f"{', '.join(WON_METRICS + OPEN_METRICS + CLOSED_METRICS + LOST_METRICS + FORECAST_METRICS)}")
@@ -233,22 +240,52 @@ def _funnel_frame(rows: list[tuple]) -> pd.DataFrame:
     return df[["stage", "label", "count", "pct_of_previous", "pct_of_top", "median_days_from_previous"]]
 
 
+def past_due_deals(engine: Engine, filters: Filters, limit: int = 500) -> pd.DataFrame:
+    """Open deals whose close date has passed, in the slices of `filters` (any period: they are
+    overdue now), most overdue first: deal, owner, amount, stage, close date, days overdue and the
+    HubSpot link of synced deals. With pipeline.past_due count_in_current_period they are in the
+    pipeline of the period containing today; data quality counts them."""
+    with _ctx(engine) as ctx:
+        day = today(ctx)
+        amount = sql.to_major(ctx, d.c.amount_cents, d.c.currency)
+        rows = ctx.conn.execute(
+            select(d.c.deal_id, d.c.name, d.c.owner_id,
+                   select(dimensions.owner_name_sql()).where(o.c.owner_id == d.c.owner_id).scalar_subquery(),
+                   amount, d.c.currency, d.c.pipeline_id, d.c.stage_id, d.c.close_date, d.c.origin)
+            .where(*sql.deal_conditions(ctx, filters), sql.is_open(ctx), d.c.close_date < day)
+            .order_by(d.c.close_date, d.c.deal_id).limit(limit)).all()
+        portal = get_meta(ctx.conn, "hubspot_portal_id")
+        labels = sql.stage_rules(ctx).labels
+    out = []
+    for deal_id, name, owner_id, owner, amt, cur, pid, sid, close, origin in rows:
+        close = close if isinstance(close, dt.date) else dt.date.fromisoformat(str(close)[:10])
+        out.append((deal_id, name, owner_id, owner, sql.money(amt) if amt is not None else None, cur,
+                    labels.get((pid, sid), sid), close, (day - close).days, _hubspot_url(portal, origin, deal_id)))
+    return pd.DataFrame(out, columns=["deal_id", "name", "owner_id", "owner", "amount", "currency", "stage",
+                                      "close_date", "days_overdue", "hubspot_url"])
+
+
 # --- pipeline ------------------------------------------------------------------------------
 
 def pipeline_by_stage(engine: Engine, filters: Filters) -> pd.DataFrame:
-    """Open deals closing in the period by stage: deals, amount, weighted_amount (totals = the KPIs)."""
+    """Open deals closing in the period by stage: deals, amount, weighted_amount (totals = the KPIs),
+    and of them the past-due ones (close date before today): past_due_deals, past_due_amount."""
     with _ctx(engine) as ctx:
         amount = sql.to_major(ctx, d.c.amount_cents, d.c.currency)
         prob = sql.stage_probability(ctx)
+        due = d.c.close_date < today(ctx)
         rows = ctx.conn.execute(
-            select(d.c.pipeline_id, d.c.stage_id, func.count(), func.sum(amount), func.sum(amount * prob))
-            .where(*sql.deal_conditions(ctx, filters), sql.is_open(ctx), sql.in_period_date(d.c.close_date, filters))
+            select(d.c.pipeline_id, d.c.stage_id, func.count(), func.sum(amount), func.sum(amount * prob),
+                   func.count().filter(due), func.sum(amount).filter(due))
+            .where(*sql.deal_conditions(ctx, filters), sql.is_open(ctx), in_pipeline(ctx, filters))
             .group_by(d.c.pipeline_id, d.c.stage_id)).all()
         rules = sql.stage_rules(ctx)
     rows = sorted(rows, key=lambda r: (r[0], rules.order.get((r[0], r[1]), 0), r[1]))
     return pd.DataFrame([(pid, sid, rules.labels.get((pid, sid), sid), rules.probability.get((pid, sid), 0.0),
-                          int(n), sql.money(a), sql.money(w)) for pid, sid, n, a, w in rows],
-                        columns=["pipeline_id", "stage", "label", "probability", "deals", "amount", "weighted_amount"])
+                          int(n), sql.money(a), sql.money(w), int(nd or 0), sql.money(ad))
+                         for pid, sid, n, a, w, nd, ad in rows],
+                        columns=["pipeline_id", "stage", "label", "probability", "deals", "amount", "weighted_amount",
+                                 "past_due_deals", "past_due_amount"])
 
 
 def forecast_by_category(engine: Engine, filters: Filters) -> pd.DataFrame:
@@ -264,8 +301,9 @@ def forecast_by_category(engine: Engine, filters: Filters) -> pd.DataFrame:
         weighted = case((won, amount), else_=amount * sql.stage_probability(ctx))
         rows = ctx.conn.execute(
             select(category.label("cat"), func.count(), func.sum(amount), func.sum(weighted))
-            .where(*sql.deal_conditions(ctx, filters), or_(won, sql.is_open(ctx)),
-                   sql.in_period_date(d.c.close_date, filters))
+            .where(*sql.deal_conditions(ctx, filters),
+                   or_(and_(won, sql.in_period_date(d.c.close_date, filters)),
+                       and_(sql.is_open(ctx), in_pipeline(ctx, filters))))
             .group_by(category)).all()
     order = {"closed_won": 0, "commit": 1, "best_case": 2, "pipeline": 3, "omit": 4, NONE_BUCKET: 5}
     rows = sorted(rows, key=lambda r: (order.get(str(r[0]).lower(), 4), str(r[0])))
@@ -278,18 +316,21 @@ def _people_table(ctx: Ctx, filters: Filters, key, key_name: str) -> pd.DataFram
     amount = sql.to_major(ctx, d.c.amount_cents, d.c.currency)
     won, lost, open_ = sql.is_won(ctx), sql.is_lost(ctx), sql.is_open(ctx)
     period = sql.in_period_date(d.c.close_date, filters)
+    pipe_ = and_(open_, in_pipeline(ctx, filters))
+    rated = sql.counted_type(ctx, "win_rate")
     rows = ctx.conn.execute(
         select(key.label("k"),
                func.count().filter(and_(won, period)), func.sum(amount).filter(and_(won, period)),
                func.count().filter(and_(lost, period)),
-               func.count().filter(and_(open_, period)), func.sum(amount).filter(and_(open_, period)),
-               func.sum(amount * sql.stage_probability(ctx)).filter(and_(open_, period)))
-        .where(*sql.deal_conditions(ctx, filters), period).group_by(key)).all()
+               func.count().filter(pipe_), func.sum(amount).filter(pipe_),
+               func.sum(amount * sql.stage_probability(ctx)).filter(pipe_),
+               func.count().filter(and_(won, period, rated)), func.count().filter(and_(lost, period, rated)))
+        .where(*sql.deal_conditions(ctx, filters), or_(period, pipe_)).group_by(key)).all()
     out = []
-    for k, nw, rev, nl, no, pipe, wpipe in rows:
-        nw, nl = int(nw or 0), int(nl or 0)
+    for k, nw, rev, nl, no, pipe, wpipe, rw, rl in rows:
+        nw, nl, rw, rl = int(nw or 0), int(nl or 0), int(rw or 0), int(rl or 0)
         out.append((k if k not in (None, "") else NONE_BUCKET, nw, sql.money(rev), nl,
-                    nw / (nw + nl) if nw + nl else None, sql.money(rev) / nw if nw else None,
+                    rw / (rw + rl) if rw + rl else None, sql.money(rev) / nw if nw else None,
                     int(no or 0), sql.money(pipe), sql.money(wpipe)))
     df = pd.DataFrame(out, columns=[key_name, "won_deals", "won_revenue", "lost_deals", "win_rate", "avg_deal_size",
                                     "open_deals", "open_pipeline", "weighted_pipeline"])
@@ -317,6 +358,9 @@ def team_table(engine: Engine, filters: Filters) -> pd.DataFrame:
 
 def campaign_table(engine: Engine, filters: Filters) -> pd.DataFrame:
     """Per campaign: spend, leads, MQLs and customers of the period, attributed won deals and revenue, ROI.
+
+    Won deals and revenue are those of the revenue types campaign ROI counts
+    (revenue_types.counted_by.campaign_roi: new business by default), so the ROI column matches the KPI.
 
     Whole months come from the monthly rollups when they are fresh and carry the filters (as the
     campaign KPIs do), the edge days of a custom period from the contacts and deals."""
@@ -364,7 +408,7 @@ def _campaign_won(ctx: Ctx, f: Filters) -> dict[str, tuple[int, float]]:
     return {k: (int(n), float(v or 0.0)) for k, n, v in ctx.conn.execute(
         select(campaign, func.count(), func.sum(sql.to_major(ctx, d.c.amount_cents, d.c.currency)))
         .where(*sql.deal_conditions(ctx, f), sql.is_won(ctx), sql.in_period_date(d.c.close_date, f),
-               campaign.isnot(None), campaign != "").group_by(campaign)).all()}
+               sql.counted_type(ctx, "campaign_roi"), campaign.isnot(None), campaign != "").group_by(campaign)).all()}
 
 
 def source_quality(engine: Engine, filters: Filters) -> pd.DataFrame:

@@ -35,7 +35,8 @@ BUDGET_ACTUALS = {"target_revenue": "north_star"}
 LEDGER_WINDOW_DAYS = 92
 CENT = 0.005
 
-BRIDGE_COLUMNS = ["month", "booked", "invoiced", "ledger", "booked_to_invoiced_gap", "invoiced_to_ledger_gap"]
+BRIDGE_COLUMNS = ["month", "booked", "invoiced", "ledger", "booked_to_invoiced_gap", "invoiced_to_ledger_gap",
+                  "booked_new_business", "booked_expansion", "booked_renewal"]  # the booked revenue by type
 UNMATCHED_COLUMNS = ["kind", "deal_id", "deal_name", "invoice_number", "ledger_ref", "date",
                      "booked", "invoiced", "ledger", "difference"]
 BUDGET_COLUMNS = ["month", "metric", "region", "product_line", "budget", "actual", "variance", "variance_pct"]
@@ -65,7 +66,8 @@ def _month_filters(f: Filters) -> list[tuple[dt.date, Filters]]:
 # --- revenue bridge --------------------------------------------------------------------
 
 def revenue_bridge(engine: Engine, filters: Filters) -> pd.DataFrame:
-    """Booked -> invoiced -> ledger revenue by month of the period, with both gaps (None = n/a)."""
+    """Booked -> invoiced -> ledger revenue by month of the period, with both gaps (None = n/a),
+    and the booked revenue split by revenue type (new business + expansion + renewal = booked)."""
     rows = []
     with _ctx(engine) as ctx:
         for month, f in _month_filters(filters):
@@ -76,6 +78,9 @@ def revenue_bridge(engine: Engine, filters: Filters) -> pd.DataFrame:
                 "month": month, "booked": booked, "invoiced": invoiced, "ledger": ledger,
                 "booked_to_invoiced_gap": None if booked is None or invoiced is None else round(booked - invoiced, 2),
                 "invoiced_to_ledger_gap": None if invoiced is None or ledger is None else round(invoiced - ledger, 2),
+                "booked_new_business": _num(ctx.value("new_business_revenue", f)),
+                "booked_expansion": _num(ctx.value("expansion_revenue", f)),
+                "booked_renewal": _num(ctx.value("renewal_revenue", f)),
             })
     return pd.DataFrame(rows, columns=BRIDGE_COLUMNS)
 

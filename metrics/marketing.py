@@ -72,6 +72,20 @@ def marketing_sourced_revenue(ctx: Ctx, f: Filters) -> Result:
     return closed_stats(ctx, f)["marketing_revenue"]
 
 
+@computes("marketing_sourced_share")
+def marketing_sourced_share(ctx: Ctx, f: Filters) -> Result:
+    """marketing_sourced_revenue / won revenue of the revenue types it counts."""
+    if not has_deals(ctx):
+        return NO_DEALS
+    st = closed_stats(ctx, f)
+    types = ctx.defs.counted_types("marketing_sourced_revenue")
+    total = sum(st["by_type"][t] for t in types)
+    if total == 0:
+        kinds = ", ".join(t.replace("_", " ") for t in types)
+        return NotAvailable(f"no {kinds} revenue was won in this period")
+    return st["marketing_revenue"] / total
+
+
 def _campaign_figures(ctx: Ctx, f: Filters) -> dict[str, tuple[float, float]]:
     """{campaign: (spend, attributed won revenue)} for campaigns with spend in the period."""
     key = ("campaigns", f)
@@ -96,7 +110,7 @@ def _campaign_revenue(ctx: Ctx, f: Filters, campaigns) -> dict[str, float]:
     rows = ctx.conn.execute(
         select(campaign, func.sum(sql.to_major(ctx, d.c.amount_cents, d.c.currency)))
         .where(*sql.deal_conditions(ctx, f), sql.is_won(ctx), sql.in_period_date(d.c.close_date, f),
-               campaign.in_(list(campaigns) or [""]))
+               sql.counted_type(ctx, "campaign_roi"), campaign.in_(list(campaigns) or [""]))
         .group_by(campaign)).all()
     return {k: float(v or 0.0) for k, v in rows}
 

@@ -3,11 +3,12 @@ dimension, so a page's metrics read a few thousand summary rows instead of scann
 
 What they hold (store/schema.py):
 - `rollup_deals`: deals by close month x pipeline, stage, currency, region, product line, deal
-  source, effective source (deal source, else the primary contact's) and owner: count, amount
-  in cents, sum and count of the sales-cycle days. Won / lost / open and stage probability are
+  source, effective source (deal source, else the primary contact's), owner and HubSpot deal
+  type: count, amount in cents, sum and count of the sales-cycle days. The revenue type
+  (pipeline and deal type, metrics/sql.revenue_type) is applied when read, like the stages. Won / lost / open and stage probability are
   applied when read, from the same rules as the base queries (metrics/sql.py).
 - `rollup_deal_campaigns`: the same deals' count and amounts by close month x stage x currency x
-  region x product line x the primary contact's campaign (campaign ROI, the campaign table).
+  region x product line x the primary contact's campaign x deal type (campaign ROI, the campaign table).
 - `rollup_contacts`: contacts by the month they reached each funnel role (any-stage) x region,
   owner and original source: count, how many of them reached each later stage, and (for MQLs)
   how many had a first sales touch within the follow-up SLA.
@@ -214,9 +215,10 @@ def closed_raw(ctx: Ctx, f: Filters) -> list:
     row = ctx.conn.execute(select(
         func.sum(r.c.n).filter(won), func.sum(r.c.n).filter(lost), func.sum(amount).filter(won),
         func.sum(r.c.cycle_days_sum).filter(won), func.sum(r.c.cycle_days_n).filter(won),
-        func.sum(amount).filter(and_(won, mkt)),
+        func.sum(amount).filter(and_(won, mkt, sql.counted_type(ctx, "marketing_sourced_revenue", r))),
         func.sum(r.c.n).filter(open_), func.sum(amount).filter(open_),
         func.sum(amount * sql.stage_probability(ctx, r)).filter(open_),
+        *sql.typed_sums(ctx, r, won, lost, amount, func.sum(r.c.n)),
     ).where(*months(f, r.c.month), *deal_conditions(f, r))).one()
     return [v or 0 for v in row]
 
@@ -227,7 +229,7 @@ def campaign_revenue(ctx: Ctx, f: Filters, campaigns: list[str]) -> dict[str, fl
     amount = sql.to_major(ctx, r.c.amount_cents, r.c.currency)
     rows = ctx.conn.execute(select(r.c.campaign, func.sum(amount))
                             .where(*months(f, r.c.month), *deal_conditions(f, r), sql.is_won(ctx, r),
-                                   r.c.campaign.in_(campaigns or [""]))
+                                   sql.counted_type(ctx, "campaign_roi", r), r.c.campaign.in_(campaigns or [""]))
                             .group_by(r.c.campaign)).all()
     return {k: float(v or 0.0) for k, v in rows}
 
@@ -236,7 +238,8 @@ def campaign_won(ctx: Ctx, f: Filters) -> dict[str, tuple[int, float]]:
     """{campaign: (won deals, won revenue)} by primary-contact campaign for whole months of `f`."""
     r = s.rollup_deal_campaigns
     rows = ctx.conn.execute(select(r.c.campaign, func.sum(r.c.n), func.sum(sql.to_major(ctx, r.c.amount_cents, r.c.currency)))
-                            .where(*months(f, r.c.month), *deal_conditions(f, r), sql.is_won(ctx, r), r.c.campaign != "")
+                            .where(*months(f, r.c.month), *deal_conditions(f, r), sql.is_won(ctx, r),
+                                   sql.counted_type(ctx, "campaign_roi", r), r.c.campaign != "")
                             .group_by(r.c.campaign)).all()
     return {k: (int(n or 0), float(v or 0.0)) for k, n, v in rows if n}
 

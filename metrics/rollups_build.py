@@ -60,8 +60,9 @@ def _deals_query(ctx: Ctx, where=(), sign: int = 1):
             d.c.deal_source, effective, d.c.owner_id)
     cycle = sql.days_between(ctx, d.c.created_at, d.c.close_date)
     return (select(*keys, func.count() * sign, func.sum(d.c.amount_cents) * sign, func.sum(cycle) * sign,
-                   func.count(cycle) * sign)
-            .where(not_(d.c.is_deleted), d.c.close_date.isnot(None), *where).group_by(*_grouped(*keys)))
+                   func.count(cycle) * sign, d.c.deal_type)
+            .where(not_(d.c.is_deleted), d.c.close_date.isnot(None), *where)
+            .group_by(*_grouped(*keys), *_positions(len(keys) + 5)))  # and the deal type, last
 
 
 def _campaigns_query(ctx: Ctx, where=(), sign: int = 1):
@@ -69,9 +70,10 @@ def _campaigns_query(ctx: Ctx, where=(), sign: int = 1):
     campaign = contact_field("campaign")
     keys = (month, d.c.pipeline_id, d.c.stage_id, d.c.currency, dimensions.deal_region(ctx), dimensions.deal_product_line(ctx),
             campaign)
-    return (select(*keys, func.sum(d.c.amount_cents) * sign, func.count() * sign)
+    return (select(*keys, func.sum(d.c.amount_cents) * sign, func.count() * sign, d.c.deal_type)
             .where(not_(d.c.is_deleted), d.c.close_date.isnot(None), d.c.contact_id.isnot(None),
-                   campaign.isnot(None), *where).group_by(*_grouped(*keys)))
+                   campaign.isnot(None), *where)
+            .group_by(*_grouped(*keys), *_positions(len(keys) + 3)))  # and the deal type, last
 
 
 def _contact_campaigns_query(ctx: Ctx, role: str, where=(), sign: int = 1):

@@ -9,6 +9,9 @@ at module level, so each rule is written once and no module needs another's comp
 - a deal's primary contact's fields (`contact_field`) and marketing-sourced deals
   (`effective_source`, `marketing_sourced`: the deal source, else the primary contact's original
   source, in `funnel.marketing_sourced_sources`);
+- past-due deals (`today`, `carries_past_due`, `in_pipeline`: with pipeline.past_due
+  count_in_current_period the pipeline of the period containing today also holds the open deals
+  whose close date has passed);
 - which invoices are revenue (`NOT_REVENUE_STATUSES`) and their signed amounts (`signed`,
   `signed_net_cents`: credit notes always negative).
 """
@@ -61,6 +64,28 @@ def marketing_sourced(ctx: Ctx) -> ColumnElement:
     return effective_source().in_(ctx.defs.marketing_sources)
 
 
+# --- past-due deals --------------------------------------------------------------------------
+
+def today(ctx: Ctx) -> dt.date:
+    """The day past-due deals are judged against (rules.now: tests may pin ctx.cache['now'])."""
+    return now(ctx).date()
+
+
+def carries_past_due(ctx: Ctx, f) -> bool:
+    """Whether the pipeline of `f` also holds the past-due deals closing before it: the shared
+    definition pipeline.past_due is count_in_current_period and the period contains today."""
+    return ctx.defs.past_due_rule == "count_in_current_period" and f.start <= today(ctx) <= f.end
+
+
+def in_pipeline(ctx: Ctx, f, deal_table=d) -> ColumnElement:
+    """The close dates of the open deals in the pipeline of `f` (with the past-due ones when it
+    carries them); combine with sql.is_open."""
+    col = deal_table.c.close_date
+    if carries_past_due(ctx, f):
+        return and_(col.isnot(None), col <= f.end)
+    return sql.in_period_date(col, f)
+
+
 # --- invoices --------------------------------------------------------------------------------
 
 def signed(col):
@@ -72,5 +97,5 @@ def signed_net_cents():
     return signed(inv.c.amount_excl_tax_cents)
 
 
-__all__ = ["NOT_REVENUE_STATUSES", "contact_field", "effective_source", "follow_up_terms", "marketing_sourced",
-           "now", "signed", "signed_net_cents"]
+__all__ = ["NOT_REVENUE_STATUSES", "carries_past_due", "contact_field", "effective_source", "follow_up_terms", "in_pipeline",
+           "marketing_sourced", "now", "today", "signed", "signed_net_cents"]

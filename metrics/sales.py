@@ -1,8 +1,10 @@
 """Sales metrics: won revenue, win rate, pipeline, targets, velocity and the forecast.
 
 Dates: a deal is won or lost in the period its close date falls in. The open pipeline of a
-period is the open deals whose expected close date falls in the period (overdue deals, whose
-close date has passed, and deals without a close date are not in any period's pipeline).
+period is the open deals whose expected close date falls in the period; with the shared
+definition `pipeline.past_due: count_in_current_period` (the default) the period that contains
+today also holds the past-due deals (open, close date before the period), so an overdue deal is
+never out of every pipeline. Deals without a close date are not in any period's pipeline.
 All amounts in the reporting currency, major units (see sql.to_major).
 """
 from __future__ import annotations
@@ -17,7 +19,7 @@ from store import schema as s
 from . import dimensions, rollups, sql
 from .filters import Filters
 from .registry import Ctx, NotAvailable, Result, breaks_down, computes, first_unavailable
-from .rules import marketing_sourced
+from .rules import carries_past_due, in_pipeline, marketing_sourced
 
 d = s.deals
 NO_DEALS = NotAvailable("no deals in the store yet: run a HubSpot sync or load the demo data")
@@ -40,11 +42,17 @@ def closed_stats(ctx: Ctx, f: Filters) -> dict:
     key = ("closed", f)
     if key not in ctx.cache:
         totals = rollups.gather(ctx, f, _closed_raw, rollups.closed_raw)
-        won, lost, revenue, cycle_sum, cycle_n, mkt_revenue, open_n, open_amount, open_weighted = totals
+        won, lost, revenue, cycle_sum, cycle_n, mkt_revenue, open_n, open_amount, open_weighted = totals[:9]
+        by_type, rate_won, rate_lost = totals[9:12], totals[12], totals[13]
+        due_n, due_amount, due_weighted = past_due_open(ctx, f)
         ctx.cache[key] = {"won": int(won), "lost": int(lost), "revenue": sql.money(revenue),
                           "cycle_days": float(cycle_sum) / cycle_n if cycle_n else None,
                           "marketing_revenue": sql.money(mkt_revenue),
-                          "open": (int(open_n), sql.money(open_amount), sql.money(open_weighted))}
+                          "by_type": {k: sql.money(v) for k, v in zip(sql.REVENUE_TYPES, by_type)},
+                          "rate": (int(rate_won), int(rate_lost)),
+                          "open": (int(open_n) + due_n, sql.money(open_amount + due_amount),
+                                   sql.money(open_weighted + due_weighted)),
+                          "past_due": (due_n, sql.money(due_amount), sql.money(due_weighted))}
     return ctx.cache[key]
 
 
@@ -56,11 +64,26 @@ def _closed_raw(ctx: Ctx, f: Filters) -> list:
     row = ctx.conn.execute(select(
         func.count().filter(won), func.count().filter(lost), func.sum(amount).filter(won),
         func.sum(cycle).filter(won), func.count(cycle).filter(won),
-        func.sum(amount).filter(and_(won, marketing_sourced(ctx))),
+        func.sum(amount).filter(and_(won, marketing_sourced(ctx), sql.counted_type(ctx, "marketing_sourced_revenue"))),
         func.count().filter(open_), func.sum(amount).filter(open_),
         func.sum(amount * sql.stage_probability(ctx)).filter(open_),
+        *sql.typed_sums(ctx, d, won, lost, amount, func.count()),
     ).where(*sql.deal_conditions(ctx, f), sql.in_period_date(d.c.close_date, f))).one()
     return [v or 0 for v in row]
+
+
+EARLIEST = dt.date(1900, 1, 1)
+
+
+def past_due_open(ctx: Ctx, f: Filters) -> tuple[int, float, float]:
+    """(open deals, amount, weighted amount) whose close date is before the period of `f`, when
+    the period carries them (carries_past_due), else zeros. Read like closed_stats, the whole
+    months from the deal rollup and the edge days from the deals."""
+    if not carries_past_due(ctx, f) or f.start <= EARLIEST:
+        return 0, 0.0, 0.0
+    before = f.with_period(EARLIEST, f.start - dt.timedelta(days=1))
+    totals = rollups.gather(ctx, before, _closed_raw, rollups.closed_raw)
+    return int(totals[6]), float(totals[7]), float(totals[8])
 
 
 def _closed(ctx: Ctx, f: Filters) -> tuple[int, int, float]:
@@ -96,21 +119,77 @@ def lost_deals(ctx: Ctx, f: Filters) -> Result:
     return _closed(ctx, f)[1]
 
 
+TYPE_LABELS = {"new_business": "New business", "expansion": "Expansion", "renewal": "Renewal"}
+TYPE_METRICS = {"new_business": "new_business_revenue", "expansion": "expansion_revenue", "renewal": "renewal_revenue"}
+
+
+def _typed_revenue(ctx: Ctx, f: Filters, kind: str) -> Result:
+    if not has_deals(ctx):
+        return NO_DEALS
+    return closed_stats(ctx, f)["by_type"][kind]
+
+
+@computes("new_business_revenue")
+def new_business_revenue(ctx: Ctx, f: Filters) -> Result:
+    """Won revenue of the period's new-business deals (revenue_types in the shared definitions)."""
+    return _typed_revenue(ctx, f, "new_business")
+
+
+@computes("expansion_revenue")
+def expansion_revenue(ctx: Ctx, f: Filters) -> Result:
+    """Won revenue of the period's expansion deals (revenue_types in the shared definitions)."""
+    return _typed_revenue(ctx, f, "expansion")
+
+
+@computes("renewal_revenue")
+def renewal_revenue(ctx: Ctx, f: Filters) -> Result:
+    """Won revenue of the period's renewal deals (revenue_types in the shared definitions)."""
+    return _typed_revenue(ctx, f, "renewal")
+
+
+@breaks_down("won_revenue", "revenue_type")
+def won_revenue_by_type(ctx: Ctx, f: Filters) -> list[tuple[str, Result]]:
+    """Won revenue split into new business, expansion and renewal (they add up to won_revenue)."""
+    if not has_deals(ctx):
+        return []
+    return [(TYPE_LABELS[k], v) for k, v in closed_stats(ctx, f)["by_type"].items()]
+
+
+@breaks_down("north_star", "revenue_type")
+def north_star_by_type(ctx: Ctx, f: Filters) -> list[tuple[str, Result]]:
+    """The booked North Star split into the revenue types it counts (none when it is invoiced)."""
+    if ctx.defs.north_star_basis != "booked" or not has_deals(ctx):
+        return []
+    counted = ctx.defs.counted_types("north_star")
+    return [(TYPE_LABELS[k], v) for k, v in closed_stats(ctx, f)["by_type"].items() if k in counted]
+
+
 @computes("north_star")
 def north_star(ctx: Ctx, f: Filters) -> Result:
-    """Booked (won revenue) or invoiced revenue, per the definition `north_star.basis`."""
+    """Booked or invoiced revenue, per the definition `north_star.basis`; booked counts the revenue
+    types of revenue_types.counted_by.north_star (every type by default)."""
     basis = ctx.defs.north_star_basis
-    return ctx.value("won_revenue" if basis == "booked" else "invoiced_revenue", f)
+    if basis != "booked":
+        return ctx.value("invoiced_revenue", f)
+    types = ctx.defs.counted_types("north_star")
+    if set(types) == set(sql.REVENUE_TYPES):
+        return ctx.value("won_revenue", f)
+    parts = [ctx.value(TYPE_METRICS[t], f) for t in types]
+    if missing := first_unavailable(*parts):
+        return missing
+    return sql.money(sum(parts))
 
 
 @computes("win_rate")
 def win_rate(ctx: Ctx, f: Filters) -> Result:
-    """won / (won + lost), by count, deals closed in the period."""
+    """won / (won + lost), by count, deals closed in the period of the revenue types
+    revenue_types.counted_by.win_rate counts (new business by default)."""
     if not has_deals(ctx):
         return NO_DEALS
-    won, lost, _ = _closed(ctx, f)
+    won, lost = closed_stats(ctx, f)["rate"]
     if won + lost == 0:
-        return NotAvailable("no deal was won or lost in this period")
+        kinds = ", ".join(t.replace("_", " ") for t in ctx.defs.counted_types("win_rate"))
+        return NotAvailable(f"no {kinds} deal was won or lost in this period")
     return won / (won + lost)
 
 
@@ -168,7 +247,7 @@ def _pipeline_by_stage(ctx: Ctx, f: Filters, weighted: bool) -> list[tuple[str, 
     amount = sql.to_major(ctx, d.c.amount_cents, d.c.currency)
     measure = func.sum(amount * sql.stage_probability(ctx)) if weighted else func.sum(amount)
     rows = ctx.conn.execute(select(d.c.pipeline_id, d.c.stage_id, measure)
-                            .where(*sql.deal_conditions(ctx, f), sql.is_open(ctx), sql.in_period_date(d.c.close_date, f))
+                            .where(*sql.deal_conditions(ctx, f), sql.is_open(ctx), in_pipeline(ctx, f))
                             .group_by(d.c.pipeline_id, d.c.stage_id)).all()
     rules = sql.stage_rules(ctx)
     rows = sorted(rows, key=lambda r: (r[0], rules.order.get((r[0], r[1]), 0), r[1]))

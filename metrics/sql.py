@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import (
     ColumnElement, DateTime, Float, and_, case, cast, exists, extract, false, func, literal,
-    not_, or_, select,
+    not_, or_, select, true,
 )
 
 from store import schema as s
@@ -211,6 +211,45 @@ def stage_probability(ctx: Ctx, deal_table=d) -> ColumnElement:
                   for (pid, sid), p in pairs], else_=literal(0.0, Float))
 
 
+# --- revenue types ---------------------------------------------------------------------------
+
+REVENUE_TYPES = ("new_business", "expansion", "renewal")
+
+
+def revenue_type(ctx: Ctx, deal_table=d) -> ColumnElement:
+    """A deal's revenue type ('new_business', 'expansion' or 'renewal') by the shared definitions
+    (revenue_types): a renewal pipeline first, then the HubSpot deal type, else new business.
+    Works on the deals and on the deal rollups alike (both carry pipeline_id and deal_type)."""
+    rules = ctx.defs.raw.get("revenue_types") or {}
+    t = deal_table
+    whens = []
+    if rules.get("renewal_pipelines"):
+        whens.append((t.c.pipeline_id.in_(sorted(rules["renewal_pipelines"])), literal("renewal")))
+    if rules.get("renewal_deal_types"):
+        whens.append((t.c.deal_type.in_(sorted(rules["renewal_deal_types"])), literal("renewal")))
+    if rules.get("expansion_deal_types"):
+        whens.append((t.c.deal_type.in_(sorted(rules["expansion_deal_types"])), literal("expansion")))
+    return case(*whens, else_=literal("new_business")) if whens else literal("new_business")
+
+
+def counted_type(ctx: Ctx, figure: str, deal_table=d) -> ColumnElement:
+    """True for the deals whose revenue type `figure` counts (revenue_types.counted_by)."""
+    types = ctx.defs.counted_types(figure)
+    if set(types) == set(REVENUE_TYPES):
+        return true()
+    return revenue_type(ctx, deal_table).in_(types)
+
+
+def typed_sums(ctx: Ctx, t, won, lost, amount, count) -> list:
+    """The by-type sums metrics.sales.closed_stats adds after its first nine, from the deals or rollup_deals `t`
+    (`count` is count() on the deals, sum(n) on the rollup): won revenue of each revenue type, and
+    the won and lost deals of the types the win rate counts."""
+    rtype = revenue_type(ctx, t)
+    counted = counted_type(ctx, "win_rate", t)
+    return [*[func.sum(amount).filter(and_(won, rtype == k)) for k in REVENUE_TYPES],
+            count.filter(and_(won, counted)), count.filter(and_(lost, counted))]
+
+
 # --- funnel ----------------------------------------------------------------------------------
 
 def stage_column(stage: str):
@@ -246,7 +285,7 @@ def stage_of(ctx: Ctx, role: str) -> str:
 
 
 __all__ = [
-    "STAGE_COLUMNS", "StageRules", "contact_conditions", "days_between", "day_start", "deal_conditions",
+    "REVENUE_TYPES", "STAGE_COLUMNS", "StageRules", "contact_conditions", "counted_type", "revenue_type", "typed_sums", "days_between", "day_start", "deal_conditions",
     "in_period_date", "in_period_dt", "is_lost", "is_open", "is_won", "money", "period_bucket", "reached_at",
     "spend_conditions", "spend_unfilterable", "stage_of", "stage_probability", "stage_rules", "to_major",
 ]

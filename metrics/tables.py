@@ -12,7 +12,7 @@ from . import details, finance_details
 TABLES: dict[str, dict[str, Callable[..., pd.DataFrame]]] = {
     "metrics.details": {fn.__name__: fn for fn in (
         details.deals_behind, details.contacts_behind, details.burnt_leads, details.funnel,
-        details.pipeline_by_stage, details.forecast_by_category, details.owner_table, details.team_table,
+        details.pipeline_by_stage, details.forecast_by_category, details.past_due_deals, details.owner_table, details.team_table,
         details.campaign_table, details.source_quality, details.lost_reasons_by_source,
         details.leads_by_source_over_time)},
     "metrics.finance_details": {fn.__name__: fn for fn in (

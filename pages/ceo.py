@@ -5,6 +5,7 @@ import streamlit as st
 
 from metrics import REGISTRY, pages
 from metrics.format import format_value
+from metrics.sales import TYPE_METRICS
 from ui import cache, charts, drill
 from ui.context import get_context
 from ui.page import grain_picker, header, kpi_row, supports, values_with_compare
@@ -21,8 +22,13 @@ left, right = st.columns(2)
 with left:
     st.subheader("Trend")
     grain = grain_picker("ceo_grain")
+    defs = cache.definitions(ctx.engine)
+    by_type = defs.north_star_basis == "booked" and st.toggle(
+        "Split by revenue type", key="ceo_trend_types",
+        help="The North Star's new business, expansion and renewal revenue (the types it counts)")
+    trend = ([TYPE_METRICS[t] for t in defs.counted_types("north_star")] if by_type else ["north_star"])
     series = {REGISTRY[m].label: cache.metric_breakdown(ctx.engine, m, ctx.fs.filters, grain)
-              for m in ("north_star", "target_revenue") if supports(m, grain)}
+              for m in (*trend, "target_revenue") if supports(m, grain)}
     segment = charts.time_lines(series, ctx.fs, key="ceo_trend", kind="bar", grain=grain)
     drill.segment_drill(ctx, "north_star", grain, segment, key="ceo_trend_drill")
 with right:

@@ -12,15 +12,21 @@ from ui.tables import table
 
 REVENUE, UNIT_ECONOMICS = list(pages.FINANCE_REVENUE), list(pages.FINANCE_UNIT_ECONOMICS)
 FD = "metrics.finance_details"
-MONEY = ["booked", "invoiced", "ledger", "booked_to_invoiced_gap", "invoiced_to_ledger_gap", "difference"]
+MONEY = ["booked", "invoiced", "ledger", "booked_to_invoiced_gap", "invoiced_to_ledger_gap", "difference",
+         "booked_new_business", "booked_expansion", "booked_renewal"]
 
 
 def revenue_bridge(ctx) -> None:
     bridge = cache.detail(ctx.engine, FD, "revenue_bridge", ctx.fs.filters)
     left, right = st.columns(2)
     with left:
-        charts.frame_bars(bridge, "month", ["booked", "invoiced", "ledger"], ctx.fs, unit="money",
-                          title="Booked, invoiced and ledger revenue by month", key="fin_bridge")
+        if st.toggle("Split booked revenue by type", key="fin_bridge_types",
+                     help="New business, expansion and renewal (the revenue types of the shared definitions)"):
+            charts.frame_bars(bridge, "month", ["booked_new_business", "booked_expansion", "booked_renewal"], ctx.fs,
+                              unit="money", title="Booked revenue by type and month", key="fin_bridge_types_chart")
+        else:
+            charts.frame_bars(bridge, "month", ["booked", "invoiced", "ledger"], ctx.fs, unit="money",
+                              title="Booked, invoiced and ledger revenue by month", key="fin_bridge")
     with right:
         charts.frame_bars(bridge, "month", ["booked_to_invoiced_gap", "invoiced_to_ledger_gap"], ctx.fs,
                           unit="money", title="Gaps by month", key="fin_gaps")

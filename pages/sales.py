@@ -1,5 +1,6 @@
 """Sales: pipeline by stage, conversion and speed, coverage against target, forecast by category,
-burnt leads (not followed up within the SLA), and the per-owner and per-team tables."""
+burnt leads (not followed up within the SLA), past-due deals (open, close date passed) for their
+owners, and the per-owner and per-team tables."""
 from __future__ import annotations
 
 import streamlit as st
@@ -36,6 +37,16 @@ def burnt_leads(ctx) -> None:
           name="burnt_leads", empty="No burnt leads: every qualified lead was followed up within the SLA.")
 
 
+def past_due(ctx) -> None:
+    rule = cache.definitions(ctx.engine).past_due_rule
+    where = ("they count in the pipeline and forecast of the period containing today"
+             if rule == "count_in_current_period" else "they are in no period's pipeline (pipeline.past_due: exclude)")
+    st.caption(f"Open deals whose close date has passed ({where}). Owners: mark each won or lost, or set a new "
+               "close date, in HubSpot.")
+    table(cache.detail(ctx.engine, D, "past_due_deals", ctx.fs.filters, limit=500), ctx.fs, key="sales_past_due",
+          name="past_due_deals", empty="No past-due deals: every open deal has a close date still ahead.")
+
+
 def by_owner(ctx) -> None:
     table(cache.detail(ctx.engine, D, "owner_table", ctx.fs.filters), ctx.fs, key="sales_owners", name="owners")
 
@@ -48,7 +59,7 @@ def stage_table(ctx) -> None:
     table(stages, ctx.fs, key="sales_stage_table", name="pipeline_by_stage")
 
 
-sections = {"Burnt leads": burnt_leads, "By owner": by_owner, "By team": by_team,
+sections = {"Burnt leads": burnt_leads, "Past-due deals": past_due, "By owner": by_owner, "By team": by_team,
             "Pipeline by stage (table)": stage_table}
 draw_tabs(ctx, sections, "sales_tabs")
 

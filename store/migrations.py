@@ -20,7 +20,9 @@ _ADDED_TABLES = {"definition_overrides": 2, "audit_log": 2, "decision_events": 3
                  "rollup_contact_campaigns": 6, "import_replaced": 7}
 _ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2, ("rollup_deal_campaigns", "n"): 6,
                   ("import_runs", "read_options"): 7, ("import_runs", "company"): 7,
-                  ("import_runs", "undone_at"): 7, ("import_runs", "undone_by"): 7}
+                  ("import_runs", "undone_at"): 7, ("import_runs", "undone_by"): 7,
+                  ("deals", "deal_type"): 8, ("rollup_deals", "deal_type"): 8,
+                  ("rollup_deal_campaigns", "deal_type"): 8}
 # Indexes an older version declared and a later one dropped, by the version that dropped them.
 _DROPPED_INDEXES = {"ix_ledger_date_account": 5}
 
@@ -140,6 +142,16 @@ def _v7(conn: Connection) -> None:
             company=sirens.get(import_id) or company_from_name(file_name)))
 
 
+def _v8(conn: Connection) -> None:
+    """Revenue by type: the deals' HubSpot deal type (deals.deal_type, NULL until the next sync or
+    CSV import reads `dealtype`) and the same in the deal rollups. The CRM rollups are marked
+    stale: the next refresh builds them with the deal type."""
+    _add_new_columns(conn, 8)
+    if inspect(conn).has_table("rollup_state"):
+        conn.execute(s.rollup_state.update().where(s.rollup_state.c.name == "metric_rollups")
+                     .values(built_version=-1))
+
+
 def company_from_name(file_name: str) -> str:
     """The identity of a FEC whose name carries no SIREN and whose importer named no company:
     a hash of its file name (a corrected file of the same name is the same company)."""
@@ -147,5 +159,5 @@ def company_from_name(file_name: str) -> str:
     return "file:" + hashlib.sha256(base.encode("utf-8")).hexdigest()[:16]
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8}
 assert max(MIGRATIONS) == s.SCHEMA_VERSION, "every schema version needs a migration"

@@ -12,7 +12,7 @@ from sqlalchemy import (
     MetaData, String, Table, Text, UniqueConstraint,
 )
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 metadata = MetaData()
 
@@ -192,6 +192,9 @@ deals = Table(
     Column("updated_at", DateTime),
     Column("is_deleted", Boolean, nullable=False, default=False),
     Column("origin", String(16), nullable=False, default="hubspot"),
+    # HubSpot's deal type property `dealtype` (newbusiness, existingbusiness, or a portal's own
+    # value); with the pipeline it decides the revenue type (metrics/definitions.yaml, revenue_types)
+    Column("deal_type", String(64)),  # version 8
 )
 
 deal_stage_history = Table(
@@ -430,6 +433,7 @@ rollup_deals = Table(
     Column("n", Integer, nullable=False),
     Column("amount_cents", BigInteger),
     Column("cycle_days_sum", Float), Column("cycle_days_n", Integer, nullable=False),
+    Column("deal_type", String(64)),  # the deals' HubSpot dealtype (version 8)
 )
 
 rollup_deal_campaigns = Table(
@@ -440,6 +444,7 @@ rollup_deal_campaigns = Table(
     Column("campaign", String(255), nullable=False),  # the primary contact's campaign
     Column("amount_cents", BigInteger),
     Column("n", Integer),  # deals (version 6; NULL in rows an older version built, rebuilt by the upgrade)
+    Column("deal_type", String(64)),  # the deals' HubSpot dealtype (version 8)
 )
 
 rollup_invoice_months = Table(

@@ -48,6 +48,7 @@ FIELDS: dict[str, list[Field]] = {
                                                      "original source", "deal source")),
         Field("closed_lost_reason", "text", False, ("closed lost reason",)),
         Field("hs_forecast_category", "text", False, ("forecast category",)),
+        Field("dealtype", "text", False, ("deal type",)),
         Field("hs_lastmodifieddate", "datetime", False, ("last modified date",)),
         Field("companies_primary", "text", False, ("associated company ids (primary)",
                                                    "associated company id (primary)"), _ASSOC),
@@ -211,6 +212,8 @@ def read_hubspot(obj: str, data: bytes, file_name: str, mapping: Mapping, engine
         if obj == "deals":
             if "hs_forecast_category" in props:
                 props["hs_forecast_category"] = upper_value(props["hs_forecast_category"])
+            if props.get("dealtype"):  # an export's label ("Existing Business") -> HubSpot's value
+                props["dealtype"] = "".join(props["dealtype"].lower().split())
             ok = _resolve_stage(props, lookups, line_no, report)
         if obj == "contacts" and props.get("associatedcompanyid"):
             props["associatedcompanyid"] = _ids(props["associatedcompanyid"])[0]

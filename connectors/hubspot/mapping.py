@@ -184,6 +184,7 @@ def deal_row(rec: Any, currency: str) -> dict:
         "close_date": parse_date(p.get("closedate")), "owner_id": p.get("hubspot_owner_id") or None,
         **cfg.dimensions("deals", p), "deal_source": p.get("hs_analytics_source"),
         "lost_reason": p.get("closed_lost_reason"), "forecast_category": p.get("hs_forecast_category"),
+        "deal_type": p.get("dealtype") or None,
         "updated_at": parse_datetime(p.get("hs_lastmodifieddate")) or parse_datetime(rec.updated_at),
         "is_deleted": False, "origin": cfg.CONNECTOR,
     })

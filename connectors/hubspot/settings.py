@@ -82,7 +82,7 @@ PROPERTIES = {
         "dealname", "amount", "deal_currency_code", "pipeline", "dealstage", "createdate",
         "closedate", "hubspot_owner_id", REGION_PROPERTY, PRODUCT_LINE_PROPERTY,
         "hs_analytics_source", "closed_lost_reason", "hs_forecast_category",
-        "hs_lastmodifieddate",
+        "hs_lastmodifieddate", "dealtype",
     ],
     "products": ["name", "hs_sku", PRODUCT_LINE_PROPERTY, "price", "hs_lastmodifieddate"],
     "line_items": [

@@ -297,3 +297,17 @@ def test_demo_budgets_cover_every_month_through_the_fiscal_year(data):
     assert len(keys) == len(data["budgets"])
     assert all(b["value"] >= 0 for b in data["budgets"])
     assert sum(b["value"] > 0 for b in data["budgets"] if b["metric"] == "target_revenue") > 0.9 * 46 * 12
+
+
+def test_demo_deal_types_mark_renewals_and_upsells(data):
+    """Every demo deal has HubSpot's deal type: renewals and existing customers' upsells are
+    existingbusiness, first sales (and onboarding sold with them) newbusiness; each kind occurs."""
+    deals = data["deals"]
+    assert {d["deal_type"] for d in deals} == {"newbusiness", "existingbusiness"}
+    for d in deals:
+        if d["pipeline_id"] == "renewals" or d["name"].endswith(" expansion"):
+            assert d["deal_type"] == "existingbusiness", d["name"]
+        elif d["name"].endswith((" onboarding", " second try")):
+            assert d["deal_type"] == "newbusiness", d["name"]
+    upsells = [d for d in deals if d["pipeline_id"] == "default" and d["deal_type"] == "existingbusiness"]
+    assert upsells and all(d["name"].endswith(" expansion") for d in upsells)

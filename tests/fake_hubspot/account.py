@@ -328,7 +328,9 @@ def generate_account(seed: int = 7, *, owners: int = 8, companies: int = 40, con
             "product_line": maybe(rng.choice(PRODUCT_LINES)),
             "hs_analytics_source": maybe(rng.choice(SOURCES)),
             "closed_lost_reason": "Price" if stage[2] == "0.0" else None,
-            "hs_forecast_category": rng.choice(FORECAST)}, created)
+            "hs_forecast_category": rng.choice(FORECAST),
+            # HubSpot's deal type, without drawing from rng (the other fields stay as they were)
+            "dealtype": "existingbusiness" if i % 4 == 0 else "newbusiness"}, created)
         rec.history = history
         rec.updated_ms = max(rec.updated_ms, max(ts for vals in history.values() for _, ts in vals))
         rec.updated_ms = min(rec.updated_ms, anchor)

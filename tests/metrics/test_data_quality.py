@@ -13,8 +13,9 @@ from metrics_world import D, build_world, deal, insert
 def test_clean_world_has_only_the_known_gaps(engine):
     build_world(engine)
     found = {c["check"]: c["count"] for c in data_quality.checks(engine)}
-    # c4 has no region; deals are in EUR, USD and GBP
-    assert found == {"contact_without_region": 1, "mixed_currencies": 3}
+    # c4 has no region; deals are in EUR, USD and GBP; d6, d7 and d8 (close dates in 2026 up to
+    # 04-10) are still open and their close dates have passed (the tests run after April 2026)
+    assert found == {"contact_without_region": 1, "mixed_currencies": 3, "past_due_deals": 3}
 
 
 def test_each_problem_is_counted_with_a_hint(engine):

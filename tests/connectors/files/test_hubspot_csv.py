@@ -30,6 +30,8 @@ SOURCE_LABELS = {"OFFLINE": "Offline Sources", "SOCIAL_MEDIA": "Organic Social",
 LIFECYCLE_LABELS = {"subscriber": "Subscriber", "lead": "Lead", "marketingqualifiedlead": "Marketing Qualified Lead",
                     "salesqualifiedlead": "Sales Qualified Lead", "opportunity": "Opportunity", "customer": "Customer"}
 
+DEAL_TYPE_LABELS = {"newbusiness": "New Business", "existingbusiness": "Existing Business"}
+
 
 def _label(enum: str | None) -> str:
     """HubSpot's display label of an enumeration value: 'BEST_CASE' -> 'Best Case'."""
@@ -94,11 +96,12 @@ def export_csvs(acct) -> dict[str, bytes]:
                       owner.get(p.get("hubspot_owner_id")), p.get("region"), p.get("product_line"),
                       _label(p.get("hs_analytics_source")), p.get("closed_lost_reason"),
                       _label(p.get("hs_forecast_category")), _when(p.get("hs_lastmodifieddate")),
-                      ";".join(primary), ";".join(companies), ";".join(contacts)])
+                      ";".join(primary), ";".join(companies), ";".join(contacts), DEAL_TYPE_LABELS.get(p.get("dealtype"))])
     out["deals"] = _csv(["Record ID", "Deal Name", "Amount", "Currency", "Pipeline", "Deal Stage", "Create Date",
                          "Close Date", "Deal owner", "Region", "Product Line", "Original Source Type",
                          "Closed Lost Reason", "Forecast category", "Last Modified Date",
-                         "Associated Company IDs (Primary)", "Associated Company IDs", "Associated Contact IDs"],
+                         "Associated Company IDs (Primary)", "Associated Company IDs", "Associated Contact IDs",
+                         "Deal Type"],
                         deals)
     return out
 
