@@ -329,11 +329,15 @@ def _people_table(ctx: Ctx, filters: Filters, key, key_name: str) -> pd.DataFram
     out = []
     for k, nw, rev, nl, no, pipe, wpipe, rw, rl in rows:
         nw, nl, rw, rl = int(nw or 0), int(nl or 0), int(rw or 0), int(rl or 0)
-        out.append((k if k not in (None, "") else NONE_BUCKET, nw, sql.money(rev), nl,
+        out.append((k if k not in (None, "") else NONE_BUCKET, nw, sql.money(rev), nl, rw, rl,
                     rw / (rw + rl) if rw + rl else None, sql.money(rev) / nw if nw else None,
                     int(no or 0), sql.money(pipe), sql.money(wpipe)))
-    df = pd.DataFrame(out, columns=[key_name, "won_deals", "won_revenue", "lost_deals", "win_rate", "avg_deal_size",
+    df = pd.DataFrame(out, columns=[key_name, "won_deals", "won_revenue", "lost_deals", "won_deals_in_win_rate",
+                                    "lost_deals_in_win_rate", "win_rate", "avg_deal_size",
                                     "open_deals", "open_pipeline", "weighted_pipeline"])
+    if set(ctx.defs.counted_types("win_rate")) == set(sql.REVENUE_TYPES):
+        # the win rate counts every deal: it is the ratio of the won and lost columns already shown
+        df = df.drop(columns=["won_deals_in_win_rate", "lost_deals_in_win_rate"])
     return df.sort_values("won_revenue", ascending=False, kind="stable").reset_index(drop=True)
 
 

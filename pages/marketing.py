@@ -53,7 +53,14 @@ else:
 
 
 
+TYPE_NAMES = {"new_business": "new business", "expansion": "expansion", "renewal": "renewals"}
+
+
 def campaigns(ctx) -> None:
+    counted = cache.definitions(ctx.engine).counted_types("campaign_roi")
+    if len(counted) < len(TYPE_NAMES):  # say which won revenue the table (and its ROI) counts
+        st.caption(f"Won deals, won revenue and ROI count {' and '.join(TYPE_NAMES[t] for t in counted)} only, "
+                   "as campaign ROI does (shared definitions: revenue_types.counted_by.campaign_roi).")
     table(cache.detail(ctx.engine, D, "campaign_table", ctx.fs.filters), ctx.fs, key="mkt_campaigns",
           name="campaigns")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from metrics import Filters, breakdown, compute_many, save_definition
+from metrics import Filters, breakdown, compute_many, details, save_definition
 from metrics.filters import NONE_BUCKET
 from store import schema as s
 
@@ -129,3 +129,20 @@ def test_revenue_types_definitions_are_validated(world):
         save_definition(world, "revenue_types.counted_by.win_rate", ["upsell"], "cfo@example.com")
     with pytest.raises(DefinitionsError, match="revenue_types.counted_by.campaign_roi"):
         save_definition(world, "revenue_types.counted_by.campaign_roi", [], "cfo@example.com")
+
+
+def test_revenue_types_owner_table_shows_the_counts_its_win_rate_divides(world):
+    """Ann (o1) won d1 d3 (new business), r1 (renewal), x1 (expansion), lost d5 (new business): her
+    table row shows 4 won and 1 lost, but the win rate counts new business only, 2 won of 3 closed;
+    the two counts it divides sit beside it, so the row adds up by eye."""
+    owners = details.owner_table(world, Q1_F).set_index("owner_id")
+    ann = owners.loc["o1"]
+    assert (ann["won_deals"], ann["lost_deals"]) == (4, 1)
+    assert (ann["won_deals_in_win_rate"], ann["lost_deals_in_win_rate"]) == (2, 1)
+    assert ann["win_rate"] == pytest.approx(2 / 3)
+    assert ann["win_rate"] == pytest.approx(value(world, "win_rate", Filters(*Q1, owners=("o1",))))
+    save_definition(world, "revenue_types.counted_by.win_rate", ["new_business", "expansion", "renewal"],
+                    "cfo@example.com")
+    owners = details.owner_table(world, Q1_F).set_index("owner_id")
+    assert "won_deals_in_win_rate" not in owners.columns  # every type counts: the rate is won / (won + lost)
+    assert owners.loc["o1", "win_rate"] == pytest.approx(4 / 5)

@@ -36,3 +36,12 @@ def test_meeting_page_is_in_the_navigation_when_present(tiny_store):
     if not (Path(__file__).resolve().parents[2] / "pages" / "meeting.py").exists():
         pytest.skip("pages/meeting.py is not in this tree")
     run_app("pages/meeting.py", at=at)
+
+
+def test_marketing_campaign_table_says_which_revenue_types_it_counts(demo_store):
+    """The campaign table's won revenue and ROI count new business only (the campaign ROI rule of
+    the shared definitions): the caption above the table says so, so "Won revenue" is never read
+    as every won deal (issue #15: renewals counted as new performance)."""
+    at = run_app("pages/marketing.py")
+    captions = [c.value for c in at.caption]
+    assert any("count new business only, as campaign ROI does" in c for c in captions), captions
