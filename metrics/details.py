@@ -66,20 +66,22 @@ def _hubspot_url(portal: str | None, origin: str, deal_id: str) -> str | None:
 def deals_behind(engine: Engine, metric_id: str, filters: Filters, limit: int = 500) -> pd.DataFrame:
     """The deals a deal-based KPI counts, largest first (hubspot_url for synced deals)."""
     with _ctx(engine) as ctx:
-        period = sql.in_period_date(d.c.close_date, filters)
+        # closed deals to the period's end; open ones to its plan end (metrics.filters)
+        period = sql.in_period_date(d.c.close_date, filters.to_date())
+        plan_period = sql.in_period_date(d.c.close_date, filters.whole())
         won, lost, open_ = sql.is_won(ctx), sql.is_lost(ctx), sql.is_open(ctx)
         if metric_id in WON_METRICS:
             where = [won, period]
             if metric_id.startswith("marketing_sourced"):
                 where.append(marketing_sourced(ctx))
         elif metric_id in OPEN_METRICS:
-            where = [open_, period]
+            where = [open_, plan_period]
         elif metric_id in CLOSED_METRICS:
             where = [or_(won, lost), period]
         elif metric_id in LOST_METRICS:
             where = [lost, period]
         elif metric_id in FORECAST_METRICS:
-            where = [or_(won, open_), period]
+            where = [or_(and_(won, period), and_(open_, plan_period))]
         else:
             raise ValueError(f"{metric_id} is not counted in deals; deal lists exist for: "
                              f"{', '.join(WON_METRICS + OPEN_METRICS + CLOSED_METRICS + LOST_METRICS + FORECAST_METRICS)}")
@@ -242,7 +244,8 @@ def pipeline_by_stage(engine: Engine, filters: Filters) -> pd.DataFrame:
         prob = sql.stage_probability(ctx)
         rows = ctx.conn.execute(
             select(d.c.pipeline_id, d.c.stage_id, func.count(), func.sum(amount), func.sum(amount * prob))
-            .where(*sql.deal_conditions(ctx, filters), sql.is_open(ctx), sql.in_period_date(d.c.close_date, filters))
+            .where(*sql.deal_conditions(ctx, filters), sql.is_open(ctx),
+                   sql.in_period_date(d.c.close_date, filters.whole()))
             .group_by(d.c.pipeline_id, d.c.stage_id)).all()
         rules = sql.stage_rules(ctx)
     rows = sorted(rows, key=lambda r: (r[0], rules.order.get((r[0], r[1]), 0), r[1]))
@@ -264,8 +267,9 @@ def forecast_by_category(engine: Engine, filters: Filters) -> pd.DataFrame:
         weighted = case((won, amount), else_=amount * sql.stage_probability(ctx))
         rows = ctx.conn.execute(
             select(category.label("cat"), func.count(), func.sum(amount), func.sum(weighted))
-            .where(*sql.deal_conditions(ctx, filters), or_(won, sql.is_open(ctx)),
-                   sql.in_period_date(d.c.close_date, filters))
+            .where(*sql.deal_conditions(ctx, filters),
+                   or_(and_(won, sql.in_period_date(d.c.close_date, filters.to_date())),
+                       and_(sql.is_open(ctx), sql.in_period_date(d.c.close_date, filters.whole()))))
             .group_by(category)).all()
     order = {"closed_won": 0, "commit": 1, "best_case": 2, "pipeline": 3, "omit": 4, NONE_BUCKET: 5}
     rows = sorted(rows, key=lambda r: (order.get(str(r[0]).lower(), 4), str(r[0])))
