@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from metrics import REGISTRY, Filters, details, get_definitions
+from metrics.pages import MEETING_QUARTER, MEETING_WEEK
 from metrics.dimensions import owner_names
 
 from . import decisions as dec
@@ -27,6 +28,7 @@ from .waterfall import Waterfall, pipeline_waterfall
 ROLES = ("CMO", "CSO", "CFO")
 QUARTER_METRICS = ("target_revenue", "north_star", "won_revenue", "gap_to_target", "forecast",
                    "open_pipeline", "weighted_pipeline", "pipeline_coverage")
+HEADLINE_COLUMNS = ["metric_id", "label", "scope", "unit", "value", "change"]
 KPI_COLUMNS = ["metric_id", "label", "owner_role", "unit", "down_is_good", "value", "previous", "change",
                "change_pct", "quarter_value", "target", "vs_target", "vs_target_pct", "period_start",
                "period_end", "note"]
@@ -82,11 +84,28 @@ class WeekReport:
         table.columns.name = None
         return table.reset_index(drop=True)
 
+    def headline(self) -> pd.DataFrame:
+        """The tiles at the top of the page and the packs (HEADLINE_COLUMNS): the quarter headline,
+        the CEO page's row for the same quarter under the same labels, then the week under review
+        under week labels ("Won this week"), with the change since the last meeting."""
+        out = []
+        q = self.quarter_table.set_index("metric_id")
+        for mid in MEETING_QUARTER:
+            if mid in q.index:
+                out.append({"metric_id": mid, "label": REGISTRY[mid].label, "scope": "quarter",
+                            "unit": q.loc[mid, "unit"], "value": q.loc[mid, "value"], "change": None})
+        k = self.kpis.set_index("metric_id")
+        for mid, label in MEETING_WEEK.items():
+            if mid in k.index:
+                out.append({"metric_id": mid, "label": label, "scope": "week", "unit": k.loc[mid, "unit"],
+                            "value": k.loc[mid, "value"], "change": k.loc[mid, "change"]})
+        return pd.DataFrame(out, columns=HEADLINE_COLUMNS)
+
     def sections(self) -> dict[str, pd.DataFrame]:
         """Every section as a table, in page order (the XLSX sheets and the HTML tables)."""
         wf = pd.DataFrame(self.waterfall.rows() if self.waterfall else [],
                           columns=["category", "label", "amount", "deals"])
-        out = {"KPIs": self.kpis.drop(columns=["down_is_good"]), "Pipeline waterfall": wf,
+        out = {"Headline": self.headline(), "KPIs": self.kpis.drop(columns=["down_is_good"]), "Pipeline waterfall": wf,
                "Waterfall deals": self.waterfall_deals, "Forecast accuracy": self.accuracy,
                "Gap to target": self.quarter_table, "Leads not followed up": self.burnt_leads,
                "Best campaigns": self.campaigns_best, "Worst campaigns": self.campaigns_worst}

@@ -121,7 +121,7 @@ def test_html_pack_opens_offline_and_shows_the_report_numbers(report):
     for r in report.kpis.itertuples():  # every KPI value written as the page writes it
         if r.value is not None and r.value == r.value:
             shown, raw = parser.rows[r.metric_id]["value"]
-            assert shown == format_cell(r.value, "value", {"unit": r.unit}, "en-US", "EUR")
+            assert shown == format_cell(r.value, "value", {"unit": r.unit, "metric_id": r.metric_id}, "en-US", "EUR")
             assert float(raw) == r.value
     assert "Chase the DACH renewal" in page and "Move the Q4 forecast call" in page
 
@@ -156,4 +156,8 @@ def test_xlsx_pack_cells_keep_their_numbers_in_real_formats(report):
     won = cells["won_revenue"]["value"]
     assert won.data_type == "n" and won.number_format == '#,##0.00 "€";-#,##0.00 "€"'
     ratio = cells["north_star"]["vs_target_pct"]
-    assert ratio.value == pytest.approx(-80000 / 90000) and ratio.number_format == "0.0%"
+    # a distance to target keeps its signed number and reads in words (#15: one sign convention)
+    assert ratio.value == pytest.approx(-80000 / 90000)
+    assert ratio.number_format == '0.0%" ahead of target";0.0%" short of target";"on target"'
+    gap = cells["gap_to_target"]["value"]
+    assert gap.data_type == "n" and gap.number_format.startswith('#,##0.00 "€ short of target";')
