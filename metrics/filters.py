@@ -56,6 +56,12 @@ class Filters:
             return self
         return replace(self, end=self.flow_end, flow_end=None)
 
+    def paced(self) -> "Filters":
+        """The days lived so far as a closed period: a plan over it is prorated to them (a target
+        paced to today: the revenue target of 1 - 5 December beside 5 days of revenue)."""
+        view = self.to_date()
+        return view.with_period(view.start, view.end)
+
     @property
     def in_progress(self) -> bool:
         """True when plans and stocks run past `end` (a period to date)."""

@@ -23,9 +23,15 @@ left, right = st.columns(2)
 with left:
     st.subheader("Trend")
     grain = grain_picker("ceo_grain")
-    series = {REGISTRY[m].label: cache.metric_breakdown(ctx.engine, m, ctx.fs.filters, grain)
+    # like with like: the month in progress against its target for the same days (a target paced
+    # to today), not 5 days of revenue against a whole month's target
+    lived = ctx.fs.filters.paced()
+    series = {REGISTRY[m].label: cache.metric_breakdown(ctx.engine, m, lived, grain)
               for m in ("north_star", "target_revenue") if supports(m, grain)}
     segment = charts.time_lines(series, ctx.fs, key="ceo_trend", kind="bar", grain=grain)
+    if lived != ctx.fs.filters:
+        st.caption(f"To {lived.end.isoformat()}: the {grain} in progress is set against its target for the same "
+                   f"days, not the whole {grain}'s.")
     drill.segment_drill(ctx, "north_star", grain, segment, key="ceo_trend_drill")
 with right:
     st.subheader("Funnel")

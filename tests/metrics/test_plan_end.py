@@ -105,3 +105,14 @@ def test_breakdowns_and_drill_downs_follow_the_same_windows(plan_store):
     assert sorted(deals_behind(plan_store, "forecast", QTD)["deal_id"]) == ["d1", "d2", "d6", "d7"]
     assert sorted(deals_behind(plan_store, "north_star", QTD)["deal_id"]) == ["d1", "d2"]
     assert pipeline_by_stage(plan_store, QTD)["amount"].sum() == 1400.0
+
+
+def test_the_month_in_progress_is_set_against_its_target_for_the_same_days(plan_store):
+    """The CEO trend: 10 days of March revenue (d2 500.00) beside March's target for those 10 days,
+    3,100.00 x 10 / 31 = 1,000.00, not the whole month's 3,100.00."""
+    lived = QTD.paced()
+    assert (lived.start, lived.end, lived.plan_end) == (dt.date(2026, 1, 1), TODAY, None)
+    target = dict((k, mv.value) for k, mv in breakdown(plan_store, "target_revenue", lived, "month"))
+    assert target == {"2026-01": 3000.0, "2026-02": 3000.0, "2026-03": 1000.0}
+    won = dict((k, mv.value) for k, mv in breakdown(plan_store, "north_star", lived, "month"))
+    assert won["2026-03"] == 500.0
