@@ -589,3 +589,25 @@ __all__ = ["KINDS", "SnapshotError", "fiscal_quarter", "review_period", "standar
            "frozen_snapshot", "reconstruct_snapshot", "ensure_weekly_snapshot",
            "backfill_demo_snapshots", "list_snapshots", "get_snapshot", "snapshot_for_week",
            "previous_snapshot", "snapshot_metric_rows", "snapshot_deal_rows", "value_of", "live_differences"]
+
+
+def stocks_as_of(engine: Engine, metric_ids: Iterable[str], start: dt.date, end: dt.date,
+                 day: dt.date) -> tuple[dict[str, float], dt.date | None]:
+    """The quarter values (whole company) of `metric_ids` for the quarter `start`..`end` as the
+    store stood at the end of `day`, from the weekly meeting snapshot frozen then (the one of the
+    week starting the next day); ({}, None) when no such snapshot exists. Open pipeline and the
+    figures built on it are read from today's deals, so a past period's value today is what was
+    left open of it, not what it was at that point: this is the only honest comparison."""
+    ids = list(metric_ids)
+    week = day + dt.timedelta(days=1)
+    if not ids or week.weekday() != 0:
+        return {}, None
+    m, p = s.snapshot_metrics, s.pipeline_snapshots
+    with engine.connect() as conn:
+        found = _find(conn, week, WEEKLY_KINDS)
+        if not found:
+            return {}, None
+        rows = conn.execute(select(m.c.metric_id, m.c.value).where(
+            m.c.snapshot_id == found["snapshot_id"], m.c.cut_type == QUARTER_CUT, m.c.cut_value == "",
+            m.c.period_start == start, m.c.period_end == end, m.c.metric_id.in_(ids))).all()
+    return {mid: float(v) for mid, v in rows if v is not None}, week

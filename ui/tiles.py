@@ -48,7 +48,7 @@ def help_text(mv, compare=None, compare_label: str = "", locale: str = "en-US",
         parts.append(f"Not available: {mv.reason}")
     if compare is not None:
         parts.append(f"{compare_label}: {_fmt(compare.value, compare.unit, locale, currency)}"
-                     + (f" ({compare.reason})" if compare.value is None and compare.reason else ""))
+                     + (f" ({compare.reason})" if compare.reason else ""))
     return "\n\n".join(p for p in parts if p)
 
 
@@ -75,6 +75,8 @@ def tile(mv, fs, compare=None, *, label: str | None = None, down_is_good: bool =
                  border=True)
     if mv.value is None:
         where.caption(f"Not available: {mv.reason or 'no data for these filters'}")
+    elif compare is not None and compare.value is None and compare.reason and compare.reason.startswith("no change"):
+        where.caption(compare.reason[0].upper() + compare.reason[1:] + ".")
 
 
 def tile_row(values: dict, fs, compare_values: dict | None, metric_ids, registry,

@@ -121,3 +121,26 @@ def test_ceo_funnel_rates_beside_counts_are_their_ratio(demo_store):
         assert of.strip() == steps[counts.index(before)][1].strip()
     cohort = next(c.value for c in at.caption if "Cohort conversion" in c.value)
     assert "(cohort)" in cohort and "Lead to MQL rate (cohort)" in cohort
+
+
+def test_a_stock_is_compared_with_its_value_at_the_same_point_or_not_at_all(labelled_store, monkeypatch):
+    """On Monday 9 March 2026 Quarter to date has run 68 days; the previous quarter's same point is
+    7 December 2025. Today's deals say nothing of the pipeline as it stood then (what is left open
+    of Q4 2025 today is not it), so without a snapshot frozen that day the open pipeline has no
+    change, and says why; with the meeting snapshot of the week of 8 December 2025 (frozen at
+    00:00 that Monday: d5 was not closed yet and its stage of then is unknown, so Q4's open
+    pipeline then was 0.00) the change is 1,400.00 - 0.00."""
+    monkeypatch.setattr(ui.filters, "utcnow", lambda: dt.datetime(2026, 3, 9, 9, 0))
+    label = "Open pipeline"
+    at = run_app("pages/sales.py", {"period": "this_quarter"})
+    tile = next(m for m in at.metric if m.label.startswith(label))
+    assert tile.value == "€1,400" and not tile.delta
+    assert any(c.value.startswith("No change shown: no meeting snapshot of 2025-12-07") and
+               "what open pipeline was then" in c.value for c in at.caption)
+    take_snapshot(labelled_store, week_start=dt.date(2025, 12, 8), now=dt.datetime(2026, 3, 9, 8, 0))
+    at = run_app("pages/sales.py", {"period": "this_quarter"})
+    tile = next(m for m in at.metric if m.label.startswith(label))
+    assert tile.delta == "+€1,400"
+    assert "as it stood on 2025-12-07, from the meeting snapshot of the week of 2025-12-08" in tile.help
+    # a flow keeps its to-date comparison: won revenue against Q4 2025's first 68 days (nothing won)
+    assert next(m for m in at.metric if m.label.startswith("Win rate")).value
