@@ -40,7 +40,8 @@ def _missing(value: Any) -> bool:
 
 def _cell_unit(column: str, row: dict) -> str | None:
     """The unit a cell is written in: the row's own unit for value columns, else by column name."""
-    if column in ("value", "previous", "change", "quarter_value", "target", "vs_target") and row.get("unit"):
+    if column in ("value", "previous", "change", "quarter_value", "target", "target_to_date",
+                  "vs_target") and row.get("unit"):
         return row["unit"]
     if column in MONEY_COLUMNS:
         return "money"

@@ -29,6 +29,7 @@ from ui.tiles import tile_text
 
 KPI_SHOWN = {"label": "KPI", "value": "This week", "previous": "Last week", "change": "Change",
              "change_pct": "Change %", "quarter_value": "Quarter", "target": "Quarter target",
+             "target_to_date": "Target to date",
              "vs_target": "vs target", "vs_target_pct": "vs target %"}
 ROLE_NAMES = {"CMO": "Marketing (CMO)", "CSO": "Sales (CSO)", "CFO": "Finance (CFO)"}
 STATUS_LABELS = {"open": "Open", "done": "Done", "dropped": "Dropped"}
@@ -326,6 +327,9 @@ elif week < this_week:
 _headline(report)
 st.subheader("Every KPI: week over week and against the quarter's target")
 st.dataframe(_shown(report.kpis), hide_index=True, width="stretch", key="meeting_kpis")
+st.caption(f"vs target: revenue, leads, spend and other flows against the target to date (paced to "
+           f"{report.review[1]}, the end of the week under review); forecast, pipeline and other plans against "
+           f"the whole quarter's target.")
 _waterfall(report)
 _forecast(report)
 _quarter(report)
