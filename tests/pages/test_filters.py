@@ -118,7 +118,10 @@ def test_a_custom_period_in_progress_compares_flows_to_the_same_days(tiny_store,
     assert any("so far vs 2025-10-03 to 2025-12-10" in c.value for c in at.sidebar.caption)
     run_app("pages/sales.py", at=at)
     label = REGISTRY["open_pipeline"].label
-    assert "same" not in next(m.help for m in at.metric if m.label.startswith(label))
+    help_text = next(m.help for m in at.metric if m.label.startswith(label))
+    assert "same 69 days" not in help_text
+    # and, read from today's deals, it is not compared with what is left open of that period (#15)
+    assert "no meeting snapshot of 2025-12-31" in help_text
     # once the period is over, the whole comparison period again: 1,500 vs 800
     monkeypatch.setattr(ui.filters, "utcnow", lambda: dt.datetime(2026, 4, 2, 9, 0))
     at = run_app("pages/ceo.py", Q1)
