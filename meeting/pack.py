@@ -15,7 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from metrics.format import format_amount, format_percent, format_value, xlsx_format
+from metrics import REGISTRY
+from metrics.format import (GAP_METRICS, format_amount, format_percent, format_value, gap_text, tile_value_text,
+                            vs_target_text, vs_target_xlsx_format, xlsx_format)
 from store.cells import inert, strings_as_text
 
 from .charts import accuracy_figure, waterfall_figure
@@ -38,7 +40,8 @@ def _missing(value: Any) -> bool:
 
 def _cell_unit(column: str, row: dict) -> str | None:
     """The unit a cell is written in: the row's own unit for value columns, else by column name."""
-    if column in ("value", "previous", "change", "quarter_value", "target", "vs_target") and row.get("unit"):
+    if column in ("value", "previous", "change", "quarter_value", "target", "target_to_date",
+                  "vs_target") and row.get("unit"):
         return row["unit"]
     if column in MONEY_COLUMNS:
         return "money"
@@ -47,11 +50,27 @@ def _cell_unit(column: str, row: dict) -> str | None:
     return None
 
 
+GAP_COLUMNS = ("value", "previous", "quarter_value")  # a gap metric's own value in these columns
+VS_TARGET_COLUMNS = ("vs_target", "vs_target_pct")  # value - target: a distance to the target
+
+
+def _down_is_good(row: dict) -> bool:
+    mid = row.get("metric_id")
+    return bool(row.get("down_is_good", REGISTRY[mid].down_is_good if mid in REGISTRY else False))
+
+
 def format_cell(value: Any, column: str, row: dict, locale: str, currency: str) -> str:
-    """A cell as the page and the pack write it."""
+    """A cell as the page and the pack write it. A distance to a target is written in the one
+    convention (metrics.format.gap_text): "€832,105 short of target", "€12,000 ahead of target"."""
     if _missing(value):
         return ""
     unit = _cell_unit(column, row)
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if number and row.get("metric_id") in GAP_METRICS and column in GAP_COLUMNS:
+        return gap_text(float(value), locale, currency)
+    if number and column in VS_TARGET_COLUMNS:
+        return vs_target_text(float(value), "share" if column == "vs_target_pct" else (unit or "money"),
+                              locale, currency, down_is_good=_down_is_good(row))
     if unit and isinstance(value, (int, float)) and not isinstance(value, bool):
         if unit == "money":  # the presentation rules of every page: no cents from €1,000
             return format_amount(float(value), currency, locale)
@@ -83,6 +102,29 @@ def _table_html(df: pd.DataFrame, locale: str, currency: str, hide=("metric_id",
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def headline_text(row: dict, locale: str, currency: str) -> str:
+    """A headline tile's value, written as every page's tiles are (metrics.format.tile_value_text)."""
+    value = None if _missing(row["value"]) else float(row["value"])
+    return tile_value_text(value, row["unit"], locale, currency, row.get("metric_id"))
+
+
+def _headline_html(df: pd.DataFrame, locale: str, currency: str) -> str:
+    """The headline tiles as a two-column table per scope: label, value (raw in data-value)."""
+    if df is None or df.empty:
+        return '<p class="muted">Nothing to show.</p>'
+    rows = []
+    for row in df.to_dict("records"):
+        raw = "" if _missing(row["value"]) else f' data-value="{float(row["value"])!r}"'
+        rows.append(f'<tr data-metric="{html.escape(row["metric_id"])}" data-scope="{html.escape(row["scope"])}">'
+                    f'<td>{html.escape(SCOPES.get(row["scope"], row["scope"]))}</td>'
+                    f'<th class="label">{html.escape(row["label"])}</th>'
+                    f'<td class="n headline"{raw}>{html.escape(headline_text(row, locale, currency))}</td></tr>')
+    return "<table><tbody>" + "".join(rows) + "</tbody></table>"
+
+
+SCOPES = {"quarter": "Quarter to date", "week": "Week under review"}
+
+
 def to_html(report: WeekReport) -> str:
     """The week as one HTML document (plotly.js inlined once, so it opens offline)."""
     loc, cur = report.locale, report.currency
@@ -107,6 +149,8 @@ def to_html(report: WeekReport) -> str:
     def section(title: str, body: str) -> None:
         parts.append(f"<h2>{html.escape(title)}</h2>{body}")
 
+    section("Headline: the quarter to date and the week under review",
+            _headline_html(sections["Headline"], loc, cur))
     section("KPIs", _table_html(sections["KPIs"], loc, cur))
     wf_body = chart(waterfall_figure(report.waterfall)) if report.waterfall else \
         f'<p class="muted">{html.escape(report.unavailable.get("Pipeline waterfall", ""))}</p>'
@@ -185,8 +229,14 @@ def to_xlsx(report: WeekReport) -> bytes:
                         cell.value.hour, cell.value.minute) != (0, 0) else "date"
                 elif not isinstance(cell.value, (int, float)) or isinstance(cell.value, bool):
                     unit = None
-                if xlsx_format(unit, report.currency):
-                    cell.number_format = xlsx_format(unit, report.currency)
+                number_format = xlsx_format(unit, report.currency)
+                if unit and str(col) in VS_TARGET_COLUMNS:  # a distance to target: in words, sign kept
+                    number_format = vs_target_xlsx_format("ratio" if col == "vs_target_pct" else unit,
+                                                          report.currency, down_is_good=_down_is_good(row))
+                elif unit and row.get("metric_id") in GAP_METRICS and str(col) in GAP_COLUMNS:
+                    number_format = vs_target_xlsx_format(unit, report.currency, gap=True)
+                if number_format:
+                    cell.number_format = number_format
         for i, col in enumerate(df.columns, start=1):
             sheet.column_dimensions[get_column_letter(i)].width = min(40, max(10, len(str(col)) + 2))
     for sheet in wb.worksheets:

@@ -16,19 +16,21 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from metrics import REGISTRY, Filters, details, get_definitions
+from metrics.pages import MEETING_QUARTER, MEETING_WEEK
 from metrics.dimensions import owner_names
 
 from . import decisions as dec
 from .accuracy import forecast_accuracy_table
-from .snapshots import (QUARTER_CUT, TARGET_CUT, SnapshotError, live_differences, previous_snapshot,
-                        snapshot_deal_rows, snapshot_for_week, snapshot_metric_rows)
+from .snapshots import (QUARTER_CUT, TARGET_CUT, SnapshotError, budget_targets, live_differences,
+                        previous_snapshot, snapshot_deal_rows, snapshot_for_week, snapshot_metric_rows)
 from .waterfall import Waterfall, pipeline_waterfall
 
 ROLES = ("CMO", "CSO", "CFO")
 QUARTER_METRICS = ("target_revenue", "north_star", "won_revenue", "gap_to_target", "forecast",
                    "open_pipeline", "weighted_pipeline", "pipeline_coverage")
+HEADLINE_COLUMNS = ["metric_id", "label", "scope", "unit", "value", "change"]
 KPI_COLUMNS = ["metric_id", "label", "owner_role", "unit", "down_is_good", "value", "previous", "change",
-               "change_pct", "quarter_value", "target", "vs_target", "vs_target_pct", "period_start",
+               "change_pct", "quarter_value", "target", "target_to_date", "vs_target", "vs_target_pct", "period_start",
                "period_end", "note"]
 DECISION_COLUMNS = ["decision_id", "week_start", "text", "owner", "due_date", "metric_id", "status",
                     "created_by", "closed_at"]
@@ -82,11 +84,28 @@ class WeekReport:
         table.columns.name = None
         return table.reset_index(drop=True)
 
+    def headline(self) -> pd.DataFrame:
+        """The tiles at the top of the page and the packs (HEADLINE_COLUMNS): the quarter headline,
+        the CEO page's row for the same quarter under the same labels, then the week under review
+        under week labels ("Won this week"), with the change since the last meeting."""
+        out = []
+        q = self.quarter_table.set_index("metric_id")
+        for mid in MEETING_QUARTER:
+            if mid in q.index:
+                out.append({"metric_id": mid, "label": REGISTRY[mid].label, "scope": "quarter",
+                            "unit": q.loc[mid, "unit"], "value": q.loc[mid, "value"], "change": None})
+        k = self.kpis.set_index("metric_id")
+        for mid, label in MEETING_WEEK.items():
+            if mid in k.index:
+                out.append({"metric_id": mid, "label": label, "scope": "week", "unit": k.loc[mid, "unit"],
+                            "value": k.loc[mid, "value"], "change": k.loc[mid, "change"]})
+        return pd.DataFrame(out, columns=HEADLINE_COLUMNS)
+
     def sections(self) -> dict[str, pd.DataFrame]:
         """Every section as a table, in page order (the XLSX sheets and the HTML tables)."""
         wf = pd.DataFrame(self.waterfall.rows() if self.waterfall else [],
                           columns=["category", "label", "amount", "deals"])
-        out = {"KPIs": self.kpis.drop(columns=["down_is_good"]), "Pipeline waterfall": wf,
+        out = {"Headline": self.headline(), "KPIs": self.kpis.drop(columns=["down_is_good"]), "Pipeline waterfall": wf,
                "Waterfall deals": self.waterfall_deals, "Forecast accuracy": self.accuracy,
                "Gap to target": self.quarter_table, "Leads not followed up": self.burnt_leads,
                "Best campaigns": self.campaigns_best, "Worst campaigns": self.campaigns_worst}
@@ -98,7 +117,12 @@ class WeekReport:
         return out
 
 
-def _kpis(rows: pd.DataFrame, prev_rows: pd.DataFrame | None) -> pd.DataFrame:
+def _kpis(rows: pd.DataFrame, prev_rows: pd.DataFrame | None, paced: dict | None = None) -> pd.DataFrame:
+    """Each KPI this week, last week and for the quarter; `target` is the whole quarter's,
+    `target_to_date` the target paced to the end of the week under review (`paced`). A flow
+    (revenue, leads, spend: catalog compare to_date) is set against its target to date, a plan or
+    stock (forecast, pipeline) against the whole quarter's: like with like."""
+    paced = paced or {}
     week = rows[rows.cut_type == "total"].set_index("metric_id")
     quarter = rows[rows.cut_type == QUARTER_CUT].set_index("metric_id")
     target = rows[rows.cut_type == TARGET_CUT].set_index("metric_id")
@@ -117,12 +141,14 @@ def _kpis(rows: pd.DataFrame, prev_rows: pd.DataFrame | None) -> pd.DataFrame:
         if mid in quarter.index and not pd.isna(quarter.loc[mid].value):
             q_value = float(quarter.loc[mid].value)
         t_value = float(target.loc[mid].value) if mid in target.index else None
-        vs = None if q_value is None or t_value is None else q_value - t_value
+        to_date = paced[mid][0] if mid in paced else None
+        against = to_date if mdef.compare == "to_date" else t_value
+        vs = None if q_value is None or against is None else q_value - against
         out.append({"metric_id": mid, "label": mdef.label, "owner_role": mdef.owner_role, "unit": mdef.unit,
                     "down_is_good": mdef.down_is_good, "value": value, "previous": before, "change": change,
                     "change_pct": None if change is None or not before else change / abs(before),
-                    "quarter_value": q_value, "target": t_value, "vs_target": vs,
-                    "vs_target_pct": None if vs is None or not t_value else vs / abs(t_value),
+                    "quarter_value": q_value, "target": t_value, "target_to_date": to_date, "vs_target": vs,
+                    "vs_target_pct": None if vs is None or not against else vs / abs(against),
                     "period_start": r.period_start, "period_end": r.period_end,
                     "note": None if pd.isna(r.note) else r.note})
     return pd.DataFrame(out, columns=KPI_COLUMNS)
@@ -207,11 +233,13 @@ def week_report(engine: Engine, week_start: dt.date, *, check_live: bool = True,
     burnt = details.burnt_leads(engine, Filters(*review), limit=500)
     campaigns = details.campaign_table(engine, Filters(quarter[0], review[1]) if quarter else Filters(*review))
     best, worst = _campaigns(campaigns)
+    # the targets paced to the end of the week under review (budgets keep no history: as they are)
+    paced = budget_targets(engine, quarter[0], min(review[1], quarter[1])) if quarter else {}
 
     return WeekReport(
         week_start=week, snapshot=snap, previous=prev, review=review, quarter=quarter,
         currency=defs.reporting_currency, locale=defs.locale,
-        kpis=_kpis(rows, prev_rows), cuts=_cuts(rows), quarter_table=_quarter_table(rows),
+        kpis=_kpis(rows, prev_rows, paced), cuts=_cuts(rows), quarter_table=_quarter_table(rows),
         waterfall=wf, waterfall_deals=_waterfall_deals(wf, _owner_names(engine)),
         accuracy=forecast_accuracy_table(engine, until=week, today=today),
         burnt_leads=burnt.reset_index(drop=True), campaigns_best=best, campaigns_worst=worst,

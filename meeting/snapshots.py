@@ -168,29 +168,35 @@ def _metric_rows(engine: Engine, cuts: list[tuple[str, str]], review: tuple[dt.d
     return rows + _target_rows(engine, quarter)
 
 
-def _target_rows(engine: Engine, quarter: tuple[dt.date, dt.date]) -> list[dict]:
-    """The quarter's budget of each budgeted metric, prorated as the metric layer does
-    (metrics.sales.budget_for_period); `target_revenue` is the North Star's target."""
+def budget_targets(engine: Engine, start: dt.date, end: dt.date) -> dict[str, tuple[float, str]]:
+    """{metric_id: (target, budget line)} of each budgeted metric for start..end, prorated to the
+    days as the metric layer does (metrics.sales.budget_for_period); `target_revenue` is the
+    North Star's target. Over the quarter to a day, it is the target paced to that day."""
     b = s.budgets
-    f = Filters(*quarter)
-    rows: dict[str, dict] = {}
+    f = Filters(start, end)
+    out: dict[str, tuple[float, str]] = {}
     with engine.connect() as conn:
         ctx = Ctx(conn, load_definitions(conn))
-        names = conn.execute(select(b.c.metric).where(b.c.month >= quarter[0].replace(day=1), b.c.month <= quarter[1])
+        names = conn.execute(select(b.c.metric).where(b.c.month >= start.replace(day=1), b.c.month <= end)
                              .distinct().order_by(b.c.metric)).scalars().all()
         for budget_metric in names:
             metric_id = BUDGET_ACTUALS.get(budget_metric, budget_metric)
-            if metric_id not in REGISTRY or metric_id in rows:
+            if metric_id not in REGISTRY or metric_id in out:
                 continue
             value = budget_for_period(ctx, budget_metric, f)
             if isinstance(value, NotAvailable) or value is None:
                 continue
             if REGISTRY[metric_id].unit == "money":
                 value = value / 100.0  # budgets hold money in cents
-            rows[metric_id] = {"metric_id": metric_id, "cut_type": TARGET_CUT, "cut_value": "",
-                               "period_start": quarter[0], "period_end": quarter[1], "value": round(float(value), 2),
-                               "unit": REGISTRY[metric_id].unit, "note": f"budget line: {budget_metric}"}
-    return list(rows.values())
+            out[metric_id] = (round(float(value), 2), budget_metric)
+    return out
+
+
+def _target_rows(engine: Engine, quarter: tuple[dt.date, dt.date]) -> list[dict]:
+    """The quarter's budget of each budgeted metric (budget_targets)."""
+    return [{"metric_id": mid, "cut_type": TARGET_CUT, "cut_value": "", "period_start": quarter[0],
+             "period_end": quarter[1], "value": value, "unit": REGISTRY[mid].unit, "note": f"budget line: {line}"}
+            for mid, (value, line) in budget_targets(engine, *quarter).items()]
 
 
 # --- deal state ------------------------------------------------------------------------
@@ -617,8 +623,30 @@ def live_differences(engine: Engine, snapshot: dict, rows: pd.DataFrame, toleran
     return out
 
 
-__all__ = ["KINDS", "SnapshotError", "fiscal_quarter", "review_period", "standard_cuts", "metric_filters",
+__all__ = ["KINDS", "SnapshotError", "budget_targets", "stocks_as_of", "fiscal_quarter", "review_period", "standard_cuts", "metric_filters",
            "live_deals", "deals_as_of", "as_of_store", "frozen_note", "take_snapshot",
            "frozen_snapshot", "reconstruct_snapshot", "ensure_weekly_snapshot",
            "backfill_demo_snapshots", "list_snapshots", "get_snapshot", "snapshot_for_week",
            "previous_snapshot", "snapshot_metric_rows", "snapshot_deal_rows", "value_of", "live_differences"]
+
+
+def stocks_as_of(engine: Engine, metric_ids: Iterable[str], start: dt.date, end: dt.date,
+                 day: dt.date) -> tuple[dict[str, float], dt.date | None]:
+    """The quarter values (whole company) of `metric_ids` for the quarter `start`..`end` as the
+    store stood at the end of `day`, from the weekly meeting snapshot frozen then (the one of the
+    week starting the next day); ({}, None) when no such snapshot exists. Open pipeline and the
+    figures built on it are read from today's deals, so a past period's value today is what was
+    left open of it, not what it was at that point: this is the only honest comparison."""
+    ids = list(metric_ids)
+    week = day + dt.timedelta(days=1)
+    if not ids or week.weekday() != 0:
+        return {}, None
+    m, p = s.snapshot_metrics, s.pipeline_snapshots
+    with engine.connect() as conn:
+        found = _find(conn, week, WEEKLY_KINDS)
+        if not found:
+            return {}, None
+        rows = conn.execute(select(m.c.metric_id, m.c.value).where(
+            m.c.snapshot_id == found["snapshot_id"], m.c.cut_type == QUARTER_CUT, m.c.cut_value == "",
+            m.c.period_start == start, m.c.period_end == end, m.c.metric_id.in_(ids))).all()
+    return {mid: float(v) for mid, v in rows if v is not None}, week

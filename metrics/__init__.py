@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+from dataclasses import replace
 from typing import Any, Callable, Iterable
 
 from sqlalchemy import Connection, Engine, select
@@ -29,7 +30,7 @@ from . import data_quality, dimensions, finance, forecasts, funnel, marketing, s
 from .definitions import Definitions, DefinitionsError, load_definitions, load_file, set_dotted, validate
 from .filters import NONE_BUCKET, Filters
 from .registry import (_BREAKDOWNS, CatalogError, Ctx, MetricDef, MetricValue, NotAvailable, Result, bind,
-                       load_catalog)
+                       load_catalog, scoped)
 
 REGISTRY: dict[str, MetricDef] = load_catalog()
 bind(REGISTRY)  # every catalog entry has its function and every function its entry, or this import fails
@@ -164,11 +165,12 @@ def breakdown(engine: Engine, metric_id: str, filters: Filters, by: str) -> list
     def run(ctx: Ctx, as_of: dt.datetime | None) -> list[tuple[str, MetricValue]]:
         grouped = _BREAKDOWNS.get((metric_id, by))
         if grouped is not None:
-            rows = [(seg, _to_value(mdef, val, as_of)) for seg, val in grouped(ctx, filters)]
+            rows = [(seg, _to_value(mdef, val, as_of)) for seg, val in grouped(ctx, scoped(metric_id, filters))]
             return [(seg, mv) for seg, mv in rows if _keep(mdef, mv)]
-        if by in ("month", "week"):
-            periods = month_periods(filters.start, filters.end) if by == "month" else week_periods(filters.start, filters.end)
-            return [(label, _evaluate(ctx, metric_id, filters.with_period(a, b), as_of)) for label, a, b in periods]
+        if by in ("month", "week"):  # the months of the metric's window (a plan's run to the plan end)
+            window = scoped(metric_id, filters)
+            periods = (month_periods if by == "month" else week_periods)(window.start, window.end)
+            return [(label, _evaluate(ctx, metric_id, window.with_period(a, b), as_of)) for label, a, b in periods]
         if by not in _FILTER_FIELDS:
             raise ValueError(f"{metric_id} cannot be broken down by {by} yet")
         field = _FILTER_FIELDS[by]
@@ -178,7 +180,7 @@ def breakdown(engine: Engine, metric_id: str, filters: Filters, by: str) -> list
             segments = [(v, label) for v, label in segments if v in current]
         out = []
         for value, label in segments:
-            narrowed = Filters(**{**filters.__dict__, field: (value,)})
+            narrowed = replace(filters, **{field: (value,)})
             mv = _evaluate(ctx, metric_id, narrowed, as_of)
             if _keep(mdef, mv):
                 out.append((label, mv))

@@ -2,6 +2,10 @@
 
     python cli.py metrics --from 2026-01-01 --to 2026-03-31 [--region EMEA] [--json]
     python cli.py metrics --from 2026-01-01 --to 2026-03-31 --metric won_revenue --by month
+    python cli.py metrics --from 2026-10-01 --to 2026-12-05 --plan-to 2026-12-31   # quarter to date
+
+`--plan-to` (a period in progress): the last day of the period it belongs to; plans and stocks
+(target, pipeline, forecast, coverage) are taken to it, flows to --to, as "Quarter to date" does.
 
 `--json` prints {"as_of": ..., "filters": {...}, "metrics": {id: {"value", "unit", "label",
 "definition"[, "reason" when value is null]}}}; with --metric/--by: {"as_of", "filters",
@@ -35,6 +39,9 @@ def register(sub) -> None:
                        description="Print the metrics of a period, as the pages show them.")
     p.add_argument("--from", dest="start", type=_date, required=True, help="first day, YYYY-MM-DD")
     p.add_argument("--to", dest="end", type=_date, required=True, help="last day (included), YYYY-MM-DD")
+    p.add_argument("--plan-to", dest="plan_end", type=_date, default=None,
+                   help="last day of the period in progress (e.g. the quarter's end): targets, pipeline and "
+                        "forecast are taken to it, revenue and other flows to --to")
     p.add_argument("--region", action="append", default=[], help="only this region (repeatable; '(none)' = no region)")
     p.add_argument("--product-line", action="append", default=[], help="only this product line (repeatable)")
     p.add_argument("--owner", action="append", default=[], help="only this owner id (repeatable)")
@@ -74,7 +81,7 @@ def _cmd_rollups(args: argparse.Namespace) -> int:
 
 
 def _filters(args):
-    return Filters(args.start, args.end, regions=tuple(args.region), product_lines=tuple(args.product_line),
+    return Filters(args.start, args.end, plan_end=args.plan_end, regions=tuple(args.region), product_lines=tuple(args.product_line),
                    owners=tuple(args.owner), teams=tuple(args.team), sources=tuple(args.source))
 
 
@@ -97,6 +104,8 @@ def _cmd_metrics(args: argparse.Namespace) -> int:
               "without both, every metric is printed", file=sys.stderr)
         return 2
     problem = period_problem(args.start, args.end, ("--from", "--to"))
+    if not problem and args.plan_end is not None and args.plan_end < args.end:
+        problem = f"--plan-to={args.plan_end.isoformat()} is before --to={args.end.isoformat()}"
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2

@@ -69,7 +69,9 @@ def _hubspot_url(portal: str | None, origin: str, deal_id: str) -> str | None:
 def deals_behind(engine: Engine, metric_id: str, filters: Filters, limit: int = 500) -> pd.DataFrame:
     """The deals a deal-based KPI counts, largest first (hubspot_url for synced deals)."""
     with _ctx(engine) as ctx:
-        period = sql.in_period_date(d.c.close_date, filters)
+        # closed deals to the period's end; open ones to its plan end (metrics.filters)
+        period = sql.in_period_date(d.c.close_date, filters.to_date())
+        plan_period = in_pipeline(ctx, filters.whole())  # with the past-due deals when it carries them
         won, lost, open_ = sql.is_won(ctx), sql.is_lost(ctx), sql.is_open(ctx)
         if metric_id in WON_METRICS:
             where = [won, period]
@@ -80,13 +82,13 @@ def deals_behind(engine: Engine, metric_id: str, filters: Filters, limit: int = 
             elif metric_id == "north_star":
                 where.append(sql.counted_type(ctx, "north_star"))
         elif metric_id in OPEN_METRICS:
-            where = [open_, in_pipeline(ctx, filters)]
+            where = [open_, plan_period]
         elif metric_id in CLOSED_METRICS:
             where = [or_(won, lost), period, sql.counted_type(ctx, "win_rate")]
         elif metric_id in LOST_METRICS:
             where = [lost, period]
         elif metric_id in FORECAST_METRICS:
-            where = [or_(and_(won, period), and_(open_, in_pipeline(ctx, filters)))]
+            where = [or_(and_(won, period), and_(open_, plan_period))]
         else:
             raise ValueError(f"{metric_id} is not counted in deals; deal lists exist for: "
                              f"{', '.join(WON_METRICS + OPEN_METRICS + CLOSED_METRICS + LOST_METRICS + FORECAST_METRICS)}")
@@ -277,7 +279,7 @@ def pipeline_by_stage(engine: Engine, filters: Filters) -> pd.DataFrame:
         rows = ctx.conn.execute(
             select(d.c.pipeline_id, d.c.stage_id, func.count(), func.sum(amount), func.sum(amount * prob),
                    func.count().filter(due), func.sum(amount).filter(due))
-            .where(*sql.deal_conditions(ctx, filters), sql.is_open(ctx), in_pipeline(ctx, filters))
+            .where(*sql.deal_conditions(ctx, filters), sql.is_open(ctx), in_pipeline(ctx, filters.whole()))
             .group_by(d.c.pipeline_id, d.c.stage_id)).all()
         rules = sql.stage_rules(ctx)
     rows = sorted(rows, key=lambda r: (r[0], rules.order.get((r[0], r[1]), 0), r[1]))
@@ -302,8 +304,8 @@ def forecast_by_category(engine: Engine, filters: Filters) -> pd.DataFrame:
         rows = ctx.conn.execute(
             select(category.label("cat"), func.count(), func.sum(amount), func.sum(weighted))
             .where(*sql.deal_conditions(ctx, filters),
-                   or_(and_(won, sql.in_period_date(d.c.close_date, filters)),
-                       and_(sql.is_open(ctx), in_pipeline(ctx, filters))))
+                   or_(and_(won, sql.in_period_date(d.c.close_date, filters.to_date())),
+                       and_(sql.is_open(ctx), in_pipeline(ctx, filters.whole()))))
             .group_by(category)).all()
     order = {"closed_won": 0, "commit": 1, "best_case": 2, "pipeline": 3, "omit": 4, NONE_BUCKET: 5}
     rows = sorted(rows, key=lambda r: (order.get(str(r[0]).lower(), 4), str(r[0])))
@@ -315,8 +317,8 @@ def forecast_by_category(engine: Engine, filters: Filters) -> pd.DataFrame:
 def _people_table(ctx: Ctx, filters: Filters, key, key_name: str) -> pd.DataFrame:
     amount = sql.to_major(ctx, d.c.amount_cents, d.c.currency)
     won, lost, open_ = sql.is_won(ctx), sql.is_lost(ctx), sql.is_open(ctx)
-    period = sql.in_period_date(d.c.close_date, filters)
-    pipe_ = and_(open_, in_pipeline(ctx, filters))
+    period = sql.in_period_date(d.c.close_date, filters.to_date())
+    pipe_ = and_(open_, in_pipeline(ctx, filters.whole()))  # open deals to the plan end, as open_pipeline
     rated = sql.counted_type(ctx, "win_rate")
     rows = ctx.conn.execute(
         select(key.label("k"),

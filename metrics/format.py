@@ -245,3 +245,77 @@ def xlsx_format(unit: str | None, currency: str = "EUR") -> str | None:
     if unit == "money":
         return MONEY_XLSX.get(currency.upper(), f'#,##0.00 "{currency.upper()}"')
     return XLSX_FORMATS.get(unit or "")
+
+
+# --- distance to a target: one sign convention everywhere -------------------------------------
+# A gap is never shown as a signed number (a "-€24,783" gap read as short by some and ahead by
+# others): it is written as how far the value is from its target and on which side. The stored
+# value keeps its sign (gap_to_target = target - revenue; vs_target = value - target).
+SHORT, AHEAD, ON_TARGET = "short of target", "ahead of target", "on target"
+OVER, UNDER = "over target", "under target"  # metrics where less is better (spend, cost per lead)
+GAP_METRICS = ("gap_to_target",)  # metrics whose value is a distance to a target (target - value)
+
+
+def _distance(size: float, unit: str, locale: str, currency: str, compact: bool) -> str:
+    if unit == "money":
+        return (format_compact_money if compact else format_amount)(size, currency, locale)
+    if unit == "share":  # a difference as a share of the target (vs target %)
+        return format_percent(size, locale)
+    if unit == "ratio":  # a difference of two percentages, in points
+        return format_percent(size, locale).replace("%", "").replace(NBSP, "").strip() + " pts"
+    return format_value(size, unit, locale=locale, currency=currency)
+
+
+def vs_target_text(difference: float | None, unit: str = "money", locale: str = "en-US", currency: str = "EUR",
+                   *, down_is_good: bool = False, compact: bool = False) -> str:
+    """`difference` = value - target, written as a distance to the target: "€832K short of
+    target", "€12K ahead of target", "on target"; for a metric where less is better, "over
+    target" / "under target". `compact` as on a tile (format_compact_money), else as in tables."""
+    if is_missing(difference):
+        return NA
+    diff = float(difference)
+    shown = _distance(abs(diff), unit, locale, currency, compact)
+    if round(abs(diff), 2 if unit == "money" else 4) == 0:
+        return ON_TARGET
+    if down_is_good:
+        return f"{shown} {OVER if diff > 0 else UNDER}"
+    return f"{shown} {AHEAD if diff > 0 else SHORT}"
+
+
+def gap_text(gap: float | None, locale: str = "en-US", currency: str = "EUR", *, compact: bool = False) -> str:
+    """gap_to_target (target - revenue; positive while short) in the one convention:
+    832105 -> "€832,105 short of target"; -12000 -> "€12,000 ahead of target"."""
+    return NA if is_missing(gap) else vs_target_text(-float(gap), "money", locale, currency, compact=compact)
+
+
+def vs_target_xlsx_format(unit: str | None, currency: str = "EUR", *, down_is_good: bool = False,
+                          gap: bool = False) -> str | None:
+    """An Excel format writing a signed distance to target in the same words (the cell keeps its
+    number): positive;negative;zero sections. `gap`: the number is target - value (gap_to_target)."""
+    base = xlsx_format(unit, currency)
+    if base is None:
+        return None
+    body = base.split(";")[0]
+    above, below = (OVER, UNDER) if down_is_good else (AHEAD, SHORT)
+    if gap:
+        above, below = below, above
+    def words(text: str) -> str:
+        return body[:-1] + f' {text}"' if body.endswith('"') else body + f'" {text}"'
+    return f'{words(above)};{words(below)};"{ON_TARGET}"'
+
+
+def tile_value_text(value: float | None, unit: str, locale: str = "en-US", currency: str = "EUR",
+                    metric_id: str | None = None) -> str:
+    """A value short enough for a tile (every page's tiles and the meeting pack's headline): money
+    compact ("€19.4K", "€853K", "€1.69M" / "1,69 M€"; cents only below €1,000), percentages at the
+    one precision, a gap to target as its distance and side ("€832K short of target"), everything
+    else as format_value."""
+    if is_missing(value):
+        return NA
+    if metric_id in GAP_METRICS:
+        return gap_text(value, locale, currency, compact=True)
+    if unit == "money":
+        return format_compact_money(value, currency, locale)
+    if unit == "ratio":
+        return format_percent(value, locale)
+    return format_value(value, unit, locale=locale, currency=currency)

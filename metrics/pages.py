@@ -3,10 +3,13 @@ from here), the meeting page and the benchmark (benchmarks/metrics_bench.py, PAG
 Every id is a catalog metric (tests/metrics/test_metrics_api.py checks it)."""
 from __future__ import annotations
 
-# CEO: the headline row, the funnel (count, conversion from the previous stage), the scorecard.
+# CEO: the headline row, the funnel, the scorecard. The funnel line shows the period's counts with,
+# beside each, its ratio to the count before it (metrics.details.funnel: the rate beside two counts
+# is their ratio); the cohort conversions (of the contacts entering a stage in the period, the share
+# that reached the next one since) are shown apart, under labels that say "cohort".
 CEO_HEADLINE = ("north_star", "target_revenue", "forecast", "gap_to_target", "pipeline_coverage")
-CEO_FUNNEL = (("new_leads", None), ("mqls", "lead_to_mql_rate"), ("sqls", "mql_to_sql_rate"),
-              ("opportunities", "sql_to_opportunity_rate"), ("new_customers", "opportunity_to_customer_rate"))
+CEO_FUNNEL = ("new_leads", "mqls", "sqls", "opportunities", "new_customers")
+CEO_COHORT_RATES = ("lead_to_mql_rate", "mql_to_sql_rate", "sql_to_opportunity_rate", "opportunity_to_customer_rate")
 CEO_SCORECARD = ("marketing_sourced_share", "follow_up_rate", "win_rate", "forecast_accuracy",
                  "cac_payback_months", "ltv_cac_ratio")
 MARKETING_VOLUME = ("new_leads", "mqls", "sqls", "new_customers", "marketing_sourced_revenue",
@@ -18,7 +21,11 @@ SALES_PERFORMANCE = ("win_rate", "avg_deal_size", "sales_cycle_days", "sales_vel
 FINANCE_REVENUE = ("north_star", "invoiced_revenue", "ledger_revenue", "booked_to_invoiced_gap",
                    "invoiced_to_ledger_gap", "cash_collected")
 FINANCE_UNIT_ECONOMICS = ("sm_spend", "cac", "arpa", "ltv", "ltv_cac_ratio", "cac_payback_months")
-MEETING_HEADLINE = ("north_star", "forecast", "gap_to_target", "open_pipeline")
+# The weekly meeting's top: the quarter headline (the CEO's row, for the quarter of the week under
+# review), then the week under review, whose tiles are named for their week: a label names one
+# thing with one scope everywhere, so a week's figure never wears the quarter's name.
+MEETING_QUARTER = CEO_HEADLINE
+MEETING_WEEK = {"north_star": "Won this week", "open_pipeline": "Pipeline closing this week"}
 
 
 def _ids(*rows) -> tuple[str, ...]:
@@ -29,7 +36,7 @@ def _ids(*rows) -> tuple[str, ...]:
 
 # Each page's full metric set (what one page run computes), for the benchmark and tests.
 PAGE_METRICS: dict[str, tuple[str, ...]] = {
-    "ceo": _ids(CEO_HEADLINE, CEO_FUNNEL, CEO_SCORECARD),
+    "ceo": _ids(CEO_HEADLINE, CEO_FUNNEL, CEO_COHORT_RATES, CEO_SCORECARD),
     "marketing": _ids(MARKETING_VOLUME, MARKETING_COST),
     "sales": _ids(SALES_PIPELINE, SALES_PERFORMANCE),
     "finance": _ids(FINANCE_REVENUE, FINANCE_UNIT_ECONOMICS),

@@ -16,7 +16,9 @@ fiscal year start month is `calendar.fiscal_year_start_month` of the shared defi
 `PERIOD_ALIASES` keeps older names working (links already shared): `quarter_to_date` is
 `this_quarter`, `fiscal_year` (once the whole fiscal year) is `this_year`, and `last_12_months`
 (once this month and the 11 before it, future days included) is `trailing_12_months`.
-`previous_range` gives the period a preset compares with ("previous period").
+`previous_range` gives the period a preset compares with ("previous period"). `plan_end` (and
+`previous_plan_end`) gives the last day of the period a preset to date belongs to: the quarter's
+end for this_quarter, over which plans and stocks (target, pipeline, forecast) are taken.
 
 Dates named in links and on the command line lie within EARLIEST..LATEST, and a custom period
 spans less than MAX_PERIOD_YEARS years (`date_problem`, `period_problem` say what is wrong): the
@@ -120,6 +122,27 @@ def period_range(kind: str, today: dt.date, fiscal_year_start_month: int = 1) ->
     if when == "this":
         return start, today
     return _unit_range(unit, start - dt.timedelta(days=1), fiscal_year_start_month)
+
+
+def plan_end(kind: str, today: dt.date, fiscal_year_start_month: int = 1) -> dt.date:
+    """The last day of the period preset `kind` belongs to: the quarter's last day for
+    this_quarter (quarter to date), the preset's own end for a closed period. Plans and stocks
+    (target, pipeline, forecast) are taken to it while flows stop at today (metrics.filters)."""
+    kind = canonical_period(kind)
+    start, end = period_range(kind, today, fiscal_year_start_month)
+    if kind in TO_DATE_KINDS:
+        return _unit_range(kind.split("_", 1)[1], start, fiscal_year_start_month)[1]
+    return end
+
+
+def previous_plan_end(kind: str, today: dt.date, fiscal_year_start_month: int = 1) -> dt.date:
+    """The last day of the period `previous_range` belongs to: the whole previous quarter's last
+    day for this_quarter (its first days are the flows' comparison, all of it the plans')."""
+    kind = canonical_period(kind)
+    start, end = previous_range(kind, today, fiscal_year_start_month)
+    if kind in TO_DATE_KINDS:
+        return _unit_range(kind.split("_", 1)[1], start, fiscal_year_start_month)[1]
+    return end
 
 
 def previous_range(kind: str, today: dt.date, fiscal_year_start_month: int = 1) -> tuple[dt.date, dt.date]:

@@ -72,7 +72,9 @@ class Ctx:
     cache: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def value(self, metric_id: str, f: Filters) -> Result:
-        """Another metric's value for `f` on this connection (computed once per Ctx)."""
+        """Another metric's value for `f` on this connection (computed once per Ctx), over the
+        window its kind takes: a plan or stock to the period's plan end, a flow to its end."""
+        f = scoped(metric_id, f)
         key = ("value", metric_id, f)
         if key not in self.cache:
             self.cache[key] = _FUNCTIONS[metric_id](self, f)
@@ -93,6 +95,10 @@ class MetricDef:
     # how a period still in progress is compared: "to_date" (a flow: revenue, leads; against the
     # same number of days of the comparison period) or "whole" (a plan or stock: target, pipeline)
     compare: str = "to_date"
+    # the window of a `compare: whole` metric while its period is in progress: "plan" (to the end
+    # of the period: target, pipeline) or "end" (a trailing window ending on the period's last
+    # day counted, e.g. ARPA's 12 months: never reaching into days not yet lived)
+    window: str = "plan"
     kind: str = "custom"  # one of KINDS
     inputs: tuple[str, ...] = ()  # ratio: (numerator, denominator); difference: (minuend, subtrahend)
     when_zero: str | None = None  # ratio: why there is no value when the denominator is 0
@@ -114,7 +120,14 @@ class MetricValue:
 
 
 ComputeFn = Callable[[Ctx, Filters], Result]
+
+
+def scoped(metric_id: str, f: Filters) -> Filters:
+    """The filters `metric_id` is computed with: [start, plan_end] for a plan or stock of the
+    period (catalog `compare: whole`), [start, end] for a flow (metrics.filters)."""
+    return f.whole() if metric_id in _PLANS else f.to_date()
 _WRITTEN: dict[str, ComputeFn] = {}  # the hand-written functions (@computes)
+_PLANS: set[str] = set()  # metrics computed to the period's plan end (catalog compare: whole)
 _FUNCTIONS: dict[str, ComputeFn] = {}  # every catalog metric's function, once `bind` has run
 # Breakdowns that narrowed filters cannot express (stage, campaign, channel): one GROUP BY each.
 BreakdownFn = Callable[[Ctx, Filters], "list[tuple[str, Result]]"]
@@ -156,6 +169,7 @@ def _entries(folder: Path) -> list[tuple[str, dict]]:
 
 
 COMPARE_KINDS = ("to_date", "whole")
+WINDOWS = ("plan", "end")
 
 
 def formula_of(kind: str, entry: dict) -> str:
@@ -195,6 +209,8 @@ def load_catalog(folder: Path = CATALOG_DIR) -> dict[str, MetricDef]:
             problems.append(f"{mid}: owner_role {entry['owner_role']!r} is not one of {', '.join(OWNER_ROLES)}")
         if entry["id"] in out:
             problems.append(f"{mid}: defined twice")
+        if entry.get("window", "plan") not in WINDOWS:
+            problems.append(f"{mid}: window {entry['window']!r} is not one of {', '.join(WINDOWS)}")
         if entry.get("compare", "to_date") not in COMPARE_KINDS:
             problems.append(f"{mid}: compare {entry['compare']!r} is not one of {', '.join(COMPARE_KINDS)}")
         inputs = {"ratio": ("numerator", "denominator"), "difference": ("minuend", "subtrahend")}.get(kind, ())
@@ -203,6 +219,7 @@ def load_catalog(folder: Path = CATALOG_DIR) -> dict[str, MetricDef]:
             formula=formula_of(kind, entry), owner_role=entry["owner_role"],
             sources=tuple(entry.get("sources", ())), down_is_good=bool(entry.get("down_is_good", False)),
             breakdowns=tuple(entry.get("breakdowns", ())), compare=entry.get("compare", "to_date"),
+            window=entry.get("window", "plan"),
             kind=kind, inputs=tuple(str(entry[k]) for k in inputs),
             when_zero=" ".join(str(entry["when_zero"]).split()) if kind == "ratio" else None)
     for mdef in out.values():
@@ -260,6 +277,8 @@ def bind(catalog: dict[str, MetricDef]) -> None:
     problems = binding_problems(catalog, _WRITTEN)
     if problems:
         raise CatalogError(problems)
+    _PLANS.clear()
+    _PLANS.update(mid for mid, mdef in catalog.items() if mdef.compare == "whole" and mdef.window == "plan")
     _FUNCTIONS.clear()
     _FUNCTIONS.update({mid: declared_function(mdef) if mdef.kind in DECLARED_KINDS else _WRITTEN[mid]
                        for mid, mdef in catalog.items()})

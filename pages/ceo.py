@@ -1,10 +1,11 @@
 """CEO: the North Star against target and forecast, its trend, the funnel, and the alignment scorecard."""
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from metrics import REGISTRY, pages
-from metrics.format import format_value
+from metrics.format import format_percent, format_value
 from metrics.sales import TYPE_METRICS
 from ui import cache, charts, drill
 from ui.context import get_context
@@ -12,6 +13,7 @@ from ui.page import grain_picker, header, kpi_row, supports, values_with_compare
 from ui.tiles import tile
 
 HEADLINE, FUNNEL, SCORECARD = list(pages.CEO_HEADLINE), list(pages.CEO_FUNNEL), list(pages.CEO_SCORECARD)
+COHORT = list(pages.CEO_COHORT_RATES)
 
 
 ctx = get_context()
@@ -27,28 +29,37 @@ with left:
         "Split by revenue type", key="ceo_trend_types",
         help="The North Star's new business, expansion and renewal revenue (the types it counts)")
     trend = ([TYPE_METRICS[t] for t in defs.counted_types("north_star")] if by_type else ["north_star"])
-    series = {REGISTRY[m].label: cache.metric_breakdown(ctx.engine, m, ctx.fs.filters, grain)
+    # like with like: the month in progress against its target for the same days (a target paced
+    # to today), not 5 days of revenue against a whole month's target
+    lived = ctx.fs.filters.paced()
+    series = {REGISTRY[m].label: cache.metric_breakdown(ctx.engine, m, lived, grain)
               for m in (*trend, "target_revenue") if supports(m, grain)}
     segment = charts.time_lines(series, ctx.fs, key="ceo_trend", kind="bar", grain=grain)
+    if lived != ctx.fs.filters:
+        st.caption(f"To {lived.end.isoformat()}: the {grain} in progress is set against its target for the same "
+                   f"days, not the whole {grain}'s.")
     drill.segment_drill(ctx, "north_star", grain, segment, key="ceo_trend_drill")
 with right:
     st.subheader("Funnel")
-    funnel = cache.metric_values(ctx.engine, [m for pair in FUNNEL for m in pair if m], ctx.fs.filters)
-    steps = []
-    for count_id, rate_id in FUNNEL:
-        mv = funnel[count_id]
-        step = f"**{format_value(mv.value, mv.unit, locale=ctx.fs.locale, currency=ctx.fs.currency)}** {mv.label}"
-        if rate_id and funnel[rate_id].value is not None:
-            rate = funnel[rate_id]
-            step = f"→ {step} ({format_value(rate.value, rate.unit, locale=ctx.fs.locale)})"
-        elif rate_id:
-            step = f"→ {step}"
-        steps.append(step)
-    st.markdown(" ".join(steps), help="Contacts entering each lifecycle stage in the period; in brackets "
-                "the conversion rate from the previous stage (see Definitions).")
+    # counts and each step's share of the step before: one frame (metrics.details.funnel), so the
+    # rate beside two counts is their ratio, as in the chart under it
     df = cache.detail(ctx.engine, "metrics.details", "funnel", ctx.fs.filters, view="period", mode="any",
                       medians=False)
+    labels = [REGISTRY[m].label for m in FUNNEL] if len(df) == len(FUNNEL) else [str(x) for x in df["label"]]
+    steps = []
+    for i, (label, row) in enumerate(zip(labels, df.to_dict("records"))):
+        step = f"**{format_value(row['count'], 'count', locale=ctx.fs.locale)}** {label}"
+        if i and row["pct_of_previous"] is not None and not pd.isna(row["pct_of_previous"]):
+            step = f"{step} ({format_percent(row['pct_of_previous'], ctx.fs.locale)} of {labels[i - 1]})"
+        steps.append(step if i == 0 else f"→ {step}")
+    st.markdown(" ".join(steps), help="Contacts entering each lifecycle stage in the period; in brackets each "
+                "count as a share of the count before it (the chart's \"of previous\").")
     charts.funnel_chart(df, ctx.fs, key="ceo_funnel")
+    cohort = cache.metric_values(ctx.engine, COHORT, ctx.fs.filters)
+    st.caption("**Cohort conversion**, a different question from the counts above: of the contacts that entered "
+               "a stage in the period, the share that has reached the next stage since, up to today. "
+               + " · ".join(f"{cohort[m].label}: {format_percent(cohort[m].value, ctx.fs.locale)}"
+                            if cohort[m].value is not None else f"{cohort[m].label}: n/a" for m in COHORT))
 
 left, right = st.columns(2)
 for col, by, title in ((left, "region", "North Star by region"), (right, "product_line", "North Star by product line")):

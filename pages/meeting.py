@@ -16,20 +16,20 @@ from auth import require
 from meeting import decisions as dec
 from meeting.accuracy import mean_accuracy
 from meeting.charts import accuracy_figure, waterfall_figure
-from meeting.pack import format_cell, pack_file_name, to_html, to_xlsx
+from meeting.pack import format_cell, headline_text, pack_file_name, to_html, to_xlsx
 from meeting.report import ROLES, WeekReport, week_report
 from meeting.snapshots import SnapshotError, list_snapshots, take_snapshot
 from meeting.waterfall import CATEGORIES, LABELS
-from metrics import REGISTRY, pages
+from metrics import REGISTRY
 from metrics.periods import date_problem
 from ui import cache
 from ui.context import actor, get_context, user_can
 from ui.tables import table
 from ui.tiles import tile_text
 
-HEADLINE = list(pages.MEETING_HEADLINE)
 KPI_SHOWN = {"label": "KPI", "value": "This week", "previous": "Last week", "change": "Change",
              "change_pct": "Change %", "quarter_value": "Quarter", "target": "Quarter target",
+             "target_to_date": "Target to date",
              "vs_target": "vs target", "vs_target_pct": "vs target %"}
 ROLE_NAMES = {"CMO": "Marketing (CMO)", "CSO": "Sales (CSO)", "CFO": "Finance (CFO)"}
 STATUS_LABELS = {"open": "Open", "done": "Done", "dropped": "Dropped"}
@@ -63,15 +63,26 @@ def _shown(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _headline(report: WeekReport) -> None:
-    k = report.kpis.set_index("metric_id")
-    ids = [m for m in HEADLINE if m in k.index]
-    for col, mid in zip(st.columns(len(ids)), ids):
-        r = k.loc[mid]
-        delta = None if pd.isna(r.change) else _fmt(r.change, r.unit)
-        col.metric(r.label, _fmt(r.value, r.unit), delta=delta,
-                   delta_color="inverse" if r.down_is_good else "normal", border=True,
-                   help=f"{REGISTRY[mid].definition}\n\nWeek {r.period_start} to {r.period_end}; "
-                        f"the change is against last week's meeting.")
+    """The quarter headline (the CEO page's row, same labels and numbers for the same quarter),
+    then the week under review under week labels: one label, one meaning, on every page."""
+    h = report.headline()
+    quarter, week = h[h.scope == "quarter"], h[h.scope == "week"]
+    st.subheader("Quarter to date")
+    if quarter.empty:
+        st.info("This snapshot has no quarter values.")
+    else:
+        st.caption(f"Fiscal quarter {report.quarter[0]} to {report.quarter[1]}: revenue won to the end of the week "
+                   f"under review ({report.review[1]}), against the whole quarter's target, pipeline and forecast, "
+                   f"as the store stood at the snapshot; the CEO page's row for the same quarter.")
+        for col, row in zip(st.columns(len(quarter)), quarter.to_dict("records")):
+            col.metric(row["label"], headline_text(row, ctx.fs.locale, ctx.fs.currency), border=True,
+                       help=REGISTRY[row["metric_id"]].definition)
+    st.subheader("The week under review")
+    for col, row in zip(st.columns(max(len(week), 1)), week.to_dict("records")):
+        delta = None if pd.isna(row["change"]) else _fmt(row["change"], row["unit"])
+        col.metric(row["label"], headline_text(row, ctx.fs.locale, ctx.fs.currency), delta=delta, border=True,
+                   help=f"{REGISTRY[row['metric_id']].definition}\n\nWeek {report.review[0]} to {report.review[1]} "
+                        f"only; the change is against last week's meeting.")
 
 
 def _waterfall(report: WeekReport) -> None:
@@ -111,15 +122,18 @@ def _forecast(report: WeekReport) -> None:
 
 def _quarter(report: WeekReport) -> None:
     st.subheader("Gap to target for the quarter")
-    q = report.quarter_table.set_index("metric_id")
-    if q.empty:
+    if report.quarter_table.empty:
         st.info("This snapshot has no quarter values.")
         return
     st.caption(f"Fiscal quarter {report.quarter[0]} to {report.quarter[1]}, to date as the store stood at the end "
-               f"of the week under review ({report.week_start} 00:00).")
-    ids = [m for m in ("target_revenue", "north_star", "gap_to_target", "forecast", "pipeline_coverage") if m in q.index]
-    for col, mid in zip(st.columns(len(ids)), ids):
-        col.metric(q.loc[mid, "label"], _fmt(q.loc[mid, "value"], q.loc[mid, "unit"]), border=True)
+               f"of the week under review ({report.week_start} 00:00); the headline at the top, in full.")
+    st.dataframe(_shown_quarter(report.quarter_table), hide_index=True, key="meeting_quarter")
+
+
+def _shown_quarter(df: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame([{"KPI": r["label"], "Quarter to date": format_cell(r["value"], "value", r, ctx.fs.locale,
+                                                                          ctx.fs.currency)}
+                         for r in df.to_dict("records")], columns=["KPI", "Quarter to date"])
 
 
 def _leads_and_campaigns(report: WeekReport) -> None:
@@ -155,10 +169,12 @@ def _role(report: WeekReport, role: str) -> None:
     cuts = report.role_cuts(role)
     if len(cuts.columns) > 1:
         with st.expander("By region and product line (this week)"):
-            units = {REGISTRY[m].label: REGISTRY[m].unit for m in REGISTRY}
+            ids = {REGISTRY[m].label: m for m in REGISTRY}
             shown = cuts.copy()
             for c in shown.columns[1:]:
-                shown[c] = [_fmt(v, units.get(lbl, "count")) for v, lbl in zip(shown[c], shown["label"])]
+                shown[c] = [format_cell(v, "value", {"metric_id": ids.get(lbl), "unit": REGISTRY[ids[lbl]].unit
+                                                     if lbl in ids else "count"}, ctx.fs.locale, ctx.fs.currency)
+                            for v, lbl in zip(shown[c], shown["label"])]
             st.dataframe(shown, hide_index=True, width="stretch", key=f"meeting_{role}_cuts")
 
 
@@ -311,6 +327,9 @@ elif week < this_week:
 _headline(report)
 st.subheader("Every KPI: week over week and against the quarter's target")
 st.dataframe(_shown(report.kpis), hide_index=True, width="stretch", key="meeting_kpis")
+st.caption(f"vs target: revenue, leads, spend and other flows against the target to date (paced to "
+           f"{report.review[1]}, the end of the week under review); forecast, pipeline and other plans against "
+           f"the whole quarter's target.")
 _waterfall(report)
 _forecast(report)
 _quarter(report)

@@ -78,7 +78,9 @@ def filters_key(filters: Filters) -> str:
 
 def filters_from_key(key: str) -> Filters:
     d = json.loads(key)
-    d["start"], d["end"] = dt.date.fromisoformat(d["start"]), dt.date.fromisoformat(d["end"])
+    for k in ("start", "end", "plan_end", "flow_end"):
+        if d.get(k) is not None:
+            d[k] = dt.date.fromisoformat(d[k])
     return Filters(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
 
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from metrics.filters import Filters
-from metrics.periods import (EARLIEST, LATEST, PERIOD_ALIASES, period_problem, period_range,
-                             previous_range, to_date_comparison)
+from metrics.periods import (EARLIEST, LATEST, PERIOD_ALIASES, period_problem, period_range, plan_end,
+                             previous_plan_end, previous_range, to_date_comparison)
 from store import utcnow
 
 from .labels import display
@@ -232,10 +232,14 @@ def render_filters(options: dict, fiscal_year_start_month: int, default_locale: 
                    format_func=lambda v, labels=labels, dim=qkey: labels.get(v, display(dim, v)))
     locale = widget(sb.selectbox, "f_locale", "Number format", LOCALES,
                     format_func={"en-US": "English (1,234.56)", "fr-FR": "Français (1 234,56)"}.get)
-    filters = Filters(start=start, end=end, **{field: tuple(_kept(skey, []))
-                                               for skey, field, _o in SLICES.values()})
+    # a preset to date (Quarter to date) also names where its period ends: plans and stocks
+    # (target, pipeline, forecast) are taken to that day, flows to today (metrics.filters)
+    plan = plan_end(period, today, fiscal_year_start_month) if period != "custom" else None
+    filters = Filters(start=start, end=end, plan_end=plan, **{field: tuple(_kept(skey, []))
+                                                              for skey, field, _o in SLICES.values()})
     if compare_kind == "previous" and period != "custom":  # a preset to date: the same days of the one before
-        compare = filters.with_period(*previous_range(period, today, fiscal_year_start_month))
+        compare = filters.with_period(*previous_range(period, today, fiscal_year_start_month),
+                                      previous_plan_end(period, today, fiscal_year_start_month))
     else:
         compare = {"previous": filters.previous_period, "last_year": filters.same_period_last_year,
                    "none": lambda: None}[compare_kind]()
@@ -257,6 +261,9 @@ def render_filters(options: dict, fiscal_year_start_month: int, default_locale: 
                            f"(same {to_date.days} days; plans and pipeline vs {compare.start.isoformat()} "
                            f"to {compare.end.isoformat()})")
     else:
-        sb.caption(label + (f" · vs {compare.start.isoformat()} to {compare.end.isoformat()}" if compare else ""))
+        sb.caption(label + (f" · vs {compare.start.isoformat()} to {compare.end.isoformat()}" if compare else "")
+                   + (f" · target, pipeline and forecast: the whole period, to {filters.plan_end.isoformat()}"
+                      + (f" (vs to {compare.plan_end.isoformat()})" if compare is not None and compare.plan_end else "")
+                      if filters.plan_end else ""))
     return FilterState(filters=filters, compare=compare, compare_label=COMPARES[compare_kind],
                        period_label=label, locale=locale, currency=currency, compare_to_date=to_date)

@@ -1,9 +1,13 @@
 """Small page scaffolding shared by the role pages: header, tile rows with comparison, segments."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
+from meeting import snapshots
 from metrics import REGISTRY
+from metrics.details import FORECAST_METRICS, OPEN_METRICS
 
 from . import cache
 from .tiles import tile_row
@@ -32,7 +36,37 @@ def values_with_compare(ctx, metric_ids) -> tuple[dict, dict | None]:
     rest = by_kind["whole"] + (by_kind["to_date"] if to_date is None else [])
     if rest:
         before.update(cache.metric_values(ctx.engine, rest, ctx.fs.compare))
+    before.update(_stocks_then(ctx, [m for m in ids if m in STOCKS_NOW], now))
     return now, before
+
+
+# Read from the deals open today: for a past period, today's value is what was left open of it,
+# not what it was at the same point of that period, so it is never the comparison.
+STOCKS_NOW = OPEN_METRICS + FORECAST_METRICS
+
+
+def _stocks_then(ctx, ids: list[str], now: dict) -> dict:
+    """The comparison of the metrics read from today's open deals: the value as it stood at the
+    same point of the comparison period, from the weekly meeting snapshot frozen that day (whole
+    company, quarter presets); else no value, with the reason shown under the tile."""
+    c = ctx.fs.compare
+    if not ids or c is None:
+        return {}
+    c = c.to_date()
+    sliced = any((c.regions, c.product_lines, c.owners, c.teams, c.pipelines, c.sources))
+    found, week = ({}, None) if sliced else snapshots.stocks_as_of(ctx.engine, ids, c.start, c.plan_end or c.end, c.end)
+    out = {}
+    for mid in ids:
+        mv = now[mid]
+        if mid in found:
+            why = f"as it stood on {c.end.isoformat()}, from the meeting snapshot of the week of {week.isoformat()}"
+            out[mid] = replace(mv, value=found[mid], reason=why)
+        else:
+            out[mid] = replace(mv, value=None, reason=(
+                f"no change shown: no meeting snapshot of {c.end.isoformat()} (the same point of the "
+                f"comparison period){' for the whole company only' if sliced else ''}; today's deals "
+                f"cannot say what {mv.label.lower()} was then"))
+    return out
 
 
 def kpi_row(ctx, metric_ids, *, owners: dict[str, str] | None = None, big_first: bool = False) -> dict:

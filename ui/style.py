@@ -7,6 +7,8 @@ CSS = """
 <style>
 [data-testid="stMetricValue"] { font-size: 1.6rem; }
 [data-testid="stMetricValue"] > div { white-space: normal; overflow: visible; }
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] * { white-space: normal !important;
+  overflow: visible !important; text-overflow: clip !important; }
 .st-key-big_tile [data-testid="stMetricValue"] { font-size: 2.6rem; }
 [data-testid="stMetricLabel"] p { white-space: normal; overflow: visible; line-height: 1.2; }
 [data-testid="stMetricLabel"] > div { overflow: visible; }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from metrics.format import format_compact_money, format_percent, format_value
+from metrics.format import GAP_METRICS, format_value, gap_text, tile_value_text
 
 NOT_AVAILABLE = "n/a"
 
@@ -13,17 +13,10 @@ def _fmt(value, unit: str, locale: str, currency: str) -> str:
     return format_value(value, unit, locale=locale, currency=currency)
 
 
-def tile_text(value, unit: str, locale: str, currency: str) -> str:
-    """A value short enough for a tile: money compact (metrics.format.format_compact_money:
-    "€19.4K", "€853K", "€1.69M" / "1,69 M€"; cents only below €1,000), the exact value in the
-    tooltip; percentages at the page's one precision; everything else as format_value."""
-    if value is None:
-        return NOT_AVAILABLE
-    if unit == "money":
-        return format_compact_money(value, currency, locale)
-    if unit == "ratio":
-        return format_percent(value, locale)
-    return _fmt(value, unit, locale, currency)
+def tile_text(value, unit: str, locale: str, currency: str, metric_id: str | None = None) -> str:
+    """A value short enough for a tile (metrics.format.tile_value_text: "€853K", "55.6%",
+    "€832K short of target"), the exact value in the tooltip."""
+    return tile_value_text(value, unit, locale, currency, metric_id)
 
 
 def delta_text(current, previous, unit: str, locale: str, currency: str) -> str | None:
@@ -45,7 +38,9 @@ def help_text(mv, compare=None, compare_label: str = "", locale: str = "en-US",
               currency: str = "EUR") -> str:
     """Tooltip: the definition, the as-of time, the comparison value and why a value is missing."""
     parts = [mv.definition]
-    if mv.value is not None and mv.unit == "money":
+    if mv.value is not None and mv.metric_id in GAP_METRICS:
+        parts.append(f"Exact value: {gap_text(mv.value, locale, currency)}")
+    elif mv.value is not None and mv.unit == "money":
         parts.append(f"Exact value: {_fmt(mv.value, mv.unit, locale, currency)}")
     if mv.as_of is not None:
         parts.append(f"Data as of {mv.as_of:%Y-%m-%d %H:%M} UTC.")
@@ -53,7 +48,7 @@ def help_text(mv, compare=None, compare_label: str = "", locale: str = "en-US",
         parts.append(f"Not available: {mv.reason}")
     if compare is not None:
         parts.append(f"{compare_label}: {_fmt(compare.value, compare.unit, locale, currency)}"
-                     + (f" ({compare.reason})" if compare.value is None and compare.reason else ""))
+                     + (f" ({compare.reason})" if compare.reason else ""))
     return "\n\n".join(p for p in parts if p)
 
 
@@ -69,7 +64,7 @@ def tile(mv, fs, compare=None, *, label: str | None = None, down_is_good: bool =
          owner: str | None = None, container=None, to_date: bool = False) -> None:
     """One KPI tile in `container` (default: the current column)."""
     where = container or st
-    value = tile_text(mv.value, mv.unit, fs.locale, fs.currency)
+    value = tile_text(mv.value, mv.unit, fs.locale, fs.currency, mv.metric_id)
     title = label or mv.label
     if owner:
         title = f"{title} · {owner}"
@@ -80,6 +75,8 @@ def tile(mv, fs, compare=None, *, label: str | None = None, down_is_good: bool =
                  border=True)
     if mv.value is None:
         where.caption(f"Not available: {mv.reason or 'no data for these filters'}")
+    elif compare is not None and compare.value is None and compare.reason and compare.reason.startswith("no change"):
+        where.caption(compare.reason[0].upper() + compare.reason[1:] + ".")
 
 
 def tile_row(values: dict, fs, compare_values: dict | None, metric_ids, registry,

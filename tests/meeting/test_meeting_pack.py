@@ -48,10 +48,13 @@ def test_report_kpis_week_over_week_and_vs_target(report):
     # week 9-15 Nov: d1 won 10,000; week 2-8 Nov: nothing won
     assert (k.loc["won_revenue", "value"], k.loc["won_revenue", "previous"], k.loc["won_revenue", "change"]) == \
         (10000.0, 0.0, 10000.0)
-    # quarter: north star (booked) 10,000 of a 90,000 target
+    # quarter: north star (booked) 10,000 of a 90,000 target; to 15 Nov, the end of the week under
+    # review, the target paced to date is October's 30,000 + 15/30 of November's 30,000 = 45,000:
+    # a flow is set against that (#15: like with like), so 35,000 short of target to date
     assert (k.loc["north_star", "quarter_value"], k.loc["north_star", "target"]) == (10000.0, 90000.0)
-    assert k.loc["north_star", "vs_target"] == -80000.0
-    assert k.loc["north_star", "vs_target_pct"] == pytest.approx(-80000 / 90000)
+    assert k.loc["north_star", "target_to_date"] == 45000.0
+    assert k.loc["north_star", "vs_target"] == -35000.0
+    assert k.loc["north_star", "vs_target_pct"] == pytest.approx(-35000 / 45000)
     gap = report.quarter_table.set_index("metric_id")
     assert gap.loc["gap_to_target", "value"] == 80000.0
 
@@ -121,7 +124,7 @@ def test_html_pack_opens_offline_and_shows_the_report_numbers(report):
     for r in report.kpis.itertuples():  # every KPI value written as the page writes it
         if r.value is not None and r.value == r.value:
             shown, raw = parser.rows[r.metric_id]["value"]
-            assert shown == format_cell(r.value, "value", {"unit": r.unit}, "en-US", "EUR")
+            assert shown == format_cell(r.value, "value", {"unit": r.unit, "metric_id": r.metric_id}, "en-US", "EUR")
             assert float(raw) == r.value
     assert "Chase the DACH renewal" in page and "Move the Q4 forecast call" in page
 
@@ -156,4 +159,8 @@ def test_xlsx_pack_cells_keep_their_numbers_in_real_formats(report):
     won = cells["won_revenue"]["value"]
     assert won.data_type == "n" and won.number_format == '#,##0.00 "€";-#,##0.00 "€"'
     ratio = cells["north_star"]["vs_target_pct"]
-    assert ratio.value == pytest.approx(-80000 / 90000) and ratio.number_format == "0.0%"
+    # a distance to target keeps its signed number and reads in words (#15: one sign convention)
+    assert ratio.value == pytest.approx(-35000 / 45000)
+    assert ratio.number_format == '0.0%" ahead of target";0.0%" short of target";"on target"'
+    gap = cells["gap_to_target"]["value"]
+    assert gap.data_type == "n" and gap.number_format.startswith('#,##0.00 "€ short of target";')

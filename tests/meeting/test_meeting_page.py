@@ -50,7 +50,8 @@ def test_page_shows_the_snapshot_numbers_and_an_editor_records_a_decision(meetin
     report = week_report(meeting_store, THIS_WEEK)
     kpis = next(d.value for d in at.dataframe if "KPI" in d.value.columns).set_index("KPI")
     for r in report.kpis.itertuples():
-        assert kpis.loc[r.label, "This week"] == format_cell(r.value, "value", {"unit": r.unit}, "en-US", "EUR")
+        assert kpis.loc[r.label, "This week"] == format_cell(r.value, "value", {"unit": r.unit, "metric_id": r.metric_id},
+                                                             "en-US", "EUR")
     at.text_input(key="dec_text").input("Stop discounting Analytics deals")
     at.text_input(key="dec_owner").input("CSO")
     at.button(key="FormSubmitter:meeting_new_decision-Record decision").click().run()

@@ -118,7 +118,10 @@ def test_a_custom_period_in_progress_compares_flows_to_the_same_days(tiny_store,
     assert any("so far vs 2025-10-03 to 2025-12-10" in c.value for c in at.sidebar.caption)
     run_app("pages/sales.py", at=at)
     label = REGISTRY["open_pipeline"].label
-    assert "same" not in next(m.help for m in at.metric if m.label.startswith(label))
+    help_text = next(m.help for m in at.metric if m.label.startswith(label))
+    assert "same 69 days" not in help_text
+    # and, read from today's deals, it is not compared with what is left open of that period (#15)
+    assert "no meeting snapshot of 2025-12-31" in help_text
     # once the period is over, the whole comparison period again: 1,500 vs 800
     monkeypatch.setattr(ui.filters, "utcnow", lambda: dt.datetime(2026, 4, 2, 9, 0))
     at = run_app("pages/ceo.py", Q1)
@@ -132,7 +135,7 @@ def test_quarter_to_date_ends_today_and_compares_with_the_same_days_of_the_quart
     at = run_app("pages/ceo.py", {"period": "this_quarter"})
     assert tiles(at)[NORTH_STAR] == "€1,500"
     assert tile_deltas(at)[NORTH_STAR] == "+€1,500"
-    assert any(c.value == "Quarter to date: 2026-01-01 to 2026-03-10 · vs 2025-10-01 to 2025-12-08"
+    assert any(c.value.startswith("Quarter to date: 2026-01-01 to 2026-03-10 · vs 2025-10-01 to 2025-12-08")
                for c in at.sidebar.caption)
 
 
@@ -242,3 +245,14 @@ def test_unknown_period_compare_and_locale_in_a_link_say_so(tiny_store):
     at = run_app("pages/ceo.py", {"period": "LAST_QUARTER", "locale": "FR-fr"})
     assert not at.warning
     assert at.selectbox(key="f_period").value == "last_quarter" and at.selectbox(key="f_locale").value == "fr-FR"
+
+
+def test_quarter_to_date_shows_the_pipeline_closing_later_in_the_quarter(tiny_store, monkeypatch):
+    """On 10 April 2026, Quarter to date is 1 - 10 April for flows, but the open pipeline is the
+    quarter's: d4 (2,000.00, closing 30 April) is in it, though it closes after today."""
+    monkeypatch.setattr(ui.filters, "utcnow", lambda: dt.datetime(2026, 4, 10, 9, 0))
+    at = run_app("pages/sales.py", {"period": "this_quarter"})
+    assert tiles(at)[REGISTRY["open_pipeline"].label] == "€2,000"
+    assert tiles(at)[REGISTRY["forecast"].label] == "€400"  # nothing won yet + 20% of 2,000.00
+    assert any("target, pipeline and forecast: the whole period, to 2026-06-30 (vs to 2026-03-31)" in c.value
+               for c in at.sidebar.caption)
