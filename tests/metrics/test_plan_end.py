@@ -20,7 +20,7 @@ import datetime as dt
 import pytest
 
 from metrics import breakdown, compute_many
-from metrics.details import deals_behind, pipeline_by_stage
+from metrics.details import deals_behind, owner_table, pipeline_by_stage
 from metrics.filters import Filters
 from metrics.periods import period_range, plan_end, previous_plan_end, previous_range
 from store import StoreSettings, open_store, schema as s
@@ -105,6 +105,8 @@ def test_breakdowns_and_drill_downs_follow_the_same_windows(plan_store):
     assert sorted(deals_behind(plan_store, "forecast", QTD)["deal_id"]) == ["d1", "d2", "d6", "d7"]
     assert sorted(deals_behind(plan_store, "north_star", QTD)["deal_id"]) == ["d1", "d2"]
     assert pipeline_by_stage(plan_store, QTD)["amount"].sum() == 1400.0
+    owners = owner_table(plan_store, QTD).set_index("owner_id")  # the owner row adds up to the KPIs
+    assert (owners.loc["o1", "open_pipeline"], owners["won_revenue"].sum()) == (1400.0, 1500.0)
 
 
 def test_the_month_in_progress_is_set_against_its_target_for_the_same_days(plan_store):
