@@ -2,7 +2,7 @@
 
 On the first run of a session the widgets take their values from the query string; on every run
 the query string is rewritten from the widgets (page switches drop it, this puts it back).
-Query keys: period, from, to, compare, region, product_line, owner, team, pipeline, source, locale.
+Query keys: period, from, to, compare, region, product_line, owner, team, pipeline, source, locale, cents.
 Periods are the presets of metrics.periods (none reaches past today) or custom dates; older period
 names in links (fiscal_year, last_12_months, quarter_to_date) open the preset they now stand for.
 """
@@ -83,6 +83,8 @@ class FilterState:
     currency: str
     # a period in progress: the comparison cut to the same days, for the metrics compared to date
     compare_to_date: Filters | None = None
+    # tables show amounts from €1,000 without cents unless the user asks (sidebar, `?cents=1`)
+    cents: bool = False
 
 
 def _option_values(options: dict, name: str) -> list[str]:
@@ -161,6 +163,7 @@ def init_from_url(options: dict, default_locale: str) -> None:
     locale = _from_url("locale", qp["locale"], {lo: lo for lo in LOCALES}, "number format") if "locale" in qp \
         else default_locale
     _keep("f_locale", locale or default_locale)
+    _keep("f_cents", qp.get("cents", "") in ("1", "true", "yes"))
     if _kept("f_period") == "custom":
         custom = _url_period(qp)
         if custom:
@@ -232,6 +235,9 @@ def render_filters(options: dict, fiscal_year_start_month: int, default_locale: 
                    format_func=lambda v, labels=labels, dim=qkey: labels.get(v, display(dim, v)))
     locale = widget(sb.selectbox, "f_locale", "Number format", LOCALES,
                     format_func={"en-US": "English (1,234.56)", "fr-FR": "Français (1 234,56)"}.get)
+    cents = widget(sb.toggle, "f_cents", "Cents in tables",
+                   help="Tables show amounts from €1,000 without cents; tiles stay compact. The exact "
+                        "value is always in the tooltip and the CSV/XLSX downloads.")
     # a preset to date (Quarter to date) also names where its period ends: plans and stocks
     # (target, pipeline, forecast) are taken to that day, flows to today (metrics.filters)
     plan = plan_end(period, today, fiscal_year_start_month) if period != "custom" else None
@@ -244,7 +250,7 @@ def render_filters(options: dict, fiscal_year_start_month: int, default_locale: 
         compare = {"previous": filters.previous_period, "last_year": filters.same_period_last_year,
                    "none": lambda: None}[compare_kind]()
     _write_url({
-        "period": period, "compare": compare_kind, "locale": locale,
+        "period": period, "compare": compare_kind, "locale": locale, "cents": "1" if cents else "",
         "from": start.isoformat() if period == "custom" else "",
         "to": end.isoformat() if period == "custom" else "",
         **{q: list(_kept(skey, [])) for q, (skey, _f, _o) in SLICES.items()},
@@ -266,4 +272,5 @@ def render_filters(options: dict, fiscal_year_start_month: int, default_locale: 
                       + (f" (vs to {compare.plan_end.isoformat()})" if compare is not None and compare.plan_end else "")
                       if filters.plan_end else ""))
     return FilterState(filters=filters, compare=compare, compare_label=COMPARES[compare_kind],
-                       period_label=label, locale=locale, currency=currency, compare_to_date=to_date)
+                       period_label=label, locale=locale, currency=currency, compare_to_date=to_date,
+                       cents=bool(cents))

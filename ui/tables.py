@@ -238,7 +238,7 @@ def table(df: pd.DataFrame, fs, *, key: str, name: str, money=None, ratio=None, 
     units = units_of(df, money, ratio, count, days)
     link_cols = [c for c in links if c in df.columns]
     units = {c: u for c, u in units.items() if c not in link_cols}
-    shown, styled = screen_frame(df, units, fs.locale, fs.currency)
+    shown, styled = screen_frame(df, units, fs.locale, fs.currency, getattr(fs, "cents", False))
     st.dataframe(styled, hide_index=True, width="stretch", height=height, key=f"{key}_df", placeholder=BLANK,
                  column_config=column_config(shown, fs, links=link_cols, units=units))
     download_buttons(df, units, fs.currency, key=key, name=name)

@@ -66,3 +66,23 @@ def test_drill_down_tells_same_name_owners_apart(demo_store):
     assert owners, "the deals behind the open pipeline name their owners"
     assert not owners & twins, "a shared name is shown without its team"
     assert any(o.startswith(tuple(twins)) and o.endswith(")") for o in owners), sorted(owners)
+
+
+def _money_cells(at) -> set[str]:
+    return {str(v) for element in at.dataframe for v in _shown(element).to_numpy().ravel()
+            if str(v).startswith("€")}
+
+
+def test_tables_show_cents_from_1000_only_when_the_user_asks(tiny_store):
+    """#15: "tables full but no cents above €1,000 unless the user asks": the sidebar's "Cents in
+    tables" (in the link as cents=1). On the tiny store Alice Martin won 1,000.00 in Q1."""
+    q1 = {"period": "custom", "from": "2026-01-01", "to": "2026-03-31"}
+    at = run_app("pages/sales.py", q1)
+    at.selectbox(key="sales_drill_metric").select("forecast").run()  # the deals behind it: d1 1,000.00 won
+    assert "€1,000" in _money_cells(at) and "€1,000.00" not in _money_cells(at)
+    at = run_app("pages/sales.py", {**q1, "cents": "1"})
+    at.selectbox(key="sales_drill_metric").select("forecast").run()
+    assert at.toggle(key="f_cents").value is True
+    assert "€1,000.00" in _money_cells(at)
+    at.toggle(key="f_cents").set_value(False).run()
+    assert "cents" not in at.query_params and "€1,000" in _money_cells(at)
