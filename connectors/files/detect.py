@@ -494,7 +494,10 @@ def read_table(data: bytes, file_name: str, options: ReadOptions) -> RawTable:
     lines = split_lines(text)
     del text
     delimiter = sniff_delimiter(lines, options.delimiter)
-    csv.field_size_limit(limits.max_field_chars)  # the csv module's own check, per field
+    # The csv module's own per-field limit is process-wide: only ever raise it (to the configured
+    # limit), never lower it under other readers; the configured limit is checked on each row below.
+    if csv.field_size_limit() < limits.max_field_chars:
+        csv.field_size_limit(limits.max_field_chars)
     reader = csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter, strict=False)
     del lines
     header: list[str] | None = None
@@ -508,6 +511,9 @@ def read_table(data: bytes, file_name: str, options: ReadOptions) -> RawTable:
                 continue
             if len(cells) > limits.max_columns:
                 raise over("max_columns", f"line {start} has {len(cells):,} fields", limits.max_columns)
+            if max(map(len, cells)) > limits.max_field_chars:
+                raise over("max_field_chars", f"line {start} has a field of {max(map(len, cells)):,} characters",
+                           limits.max_field_chars)
             cells = [c.strip() for c in cells]
             if header is None:
                 header = cells

@@ -2,6 +2,7 @@
 bounds) with a message naming the limit and how to raise it. Every hostile file is built here."""
 from __future__ import annotations
 
+import csv
 import io
 import zipfile
 
@@ -133,8 +134,12 @@ def test_line_length_check_finds_every_line_over_the_limit(length, refused):
 
 def test_csv_fields_columns_and_rows_are_bounded(monkeypatch):
     monkeypatch.setenv("NORTHSTAR_IMPORT_MAX_FIELD_CHARS", "20")
-    with pytest.raises(FileFormatError, match="line 2 has a longer field.*NORTHSTAR_IMPORT_MAX_FIELD_CHARS"):
+    limit_before = csv.field_size_limit()
+    with pytest.raises(FileFormatError, match="line 2 has a field of 30 characters.*NORTHSTAR_IMPORT_MAX_FIELD_CHARS"):
         read_table(b'a,b\n"' + b"q" * 30 + b'",1\n', "f.csv", ReadOptions())
+    # the csv module's limit is process-wide: a low import limit never lowers it for other readers
+    assert csv.field_size_limit() == limit_before
+    assert len(next(csv.reader(io.StringIO("x" * 1000)))[0]) == 1000
     monkeypatch.setenv("NORTHSTAR_IMPORT_MAX_COLUMNS", "3")
     with pytest.raises(FileFormatError, match="line 1 has 4 fields"):
         read_table(b"a,b,c,d\n1,2,3,4\n", "f.csv", ReadOptions())
