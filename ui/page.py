@@ -65,7 +65,7 @@ def _stocks_then(ctx, ids: list[str], now: dict) -> dict:
             out[mid] = replace(mv, value=None, reason=(
                 f"no change shown: no meeting snapshot of {c.end.isoformat()} (the same point of the "
                 f"comparison period){' for the whole company only' if sliced else ''}; today's deals "
-                f"cannot say what {mv.label.lower()} was then"))
+                f"cannot say what it was then"))
     return out
 
 

@@ -60,9 +60,17 @@ def compare_label(fs, to_date: bool) -> str:
     return fs.compare_label
 
 
+def no_change_reason(compare) -> str | None:
+    """Why a tile shows no change (a stock with no snapshot of the comparison point), else None."""
+    if compare is not None and compare.value is None and compare.reason and compare.reason.startswith("no change"):
+        return compare.reason
+    return None
+
+
 def tile(mv, fs, compare=None, *, label: str | None = None, down_is_good: bool = False,
-         owner: str | None = None, container=None, to_date: bool = False) -> None:
-    """One KPI tile in `container` (default: the current column)."""
+         owner: str | None = None, container=None, to_date: bool = False, explain_no_change: bool = True) -> None:
+    """One KPI tile in `container` (default: the current column); `explain_no_change=False` when
+    the caller says once, for a whole row, why some tiles show no change."""
     where = container or st
     value = tile_text(mv.value, mv.unit, fs.locale, fs.currency, mv.metric_id)
     title = label or mv.label
@@ -75,8 +83,8 @@ def tile(mv, fs, compare=None, *, label: str | None = None, down_is_good: bool =
                  border=True)
     if mv.value is None:
         where.caption(f"Not available: {mv.reason or 'no data for these filters'}")
-    elif compare is not None and compare.value is None and compare.reason and compare.reason.startswith("no change"):
-        where.caption(compare.reason[0].upper() + compare.reason[1:] + ".")
+    elif explain_no_change and (why := no_change_reason(compare)):
+        where.caption(why[0].upper() + why[1:] + ".")
 
 
 def tile_row(values: dict, fs, compare_values: dict | None, metric_ids, registry,
@@ -84,9 +92,16 @@ def tile_row(values: dict, fs, compare_values: dict | None, metric_ids, registry
     """A row of tiles, one per metric id, in the order given (the first one larger if `big_first`)."""
     ids = list(metric_ids)
     widths = [2] + [1] * (len(ids) - 1) if big_first else [1] * len(ids)
+    unchanged: dict[str, list[str]] = {}  # why no change is shown -> the tiles it applies to
     for col, mid in zip(st.columns(widths), ids):
         mdef = registry.get(mid)
+        compare = (compare_values or {}).get(mid)
+        if values[mid].value is not None and (why := no_change_reason(compare)):
+            unchanged.setdefault(why, []).append(values[mid].label)
         with col.container(key="big_tile") if big_first and mid == ids[0] else col:
-            tile(values[mid], fs, (compare_values or {}).get(mid),
-                 down_is_good=bool(mdef and mdef.down_is_good),
-                 owner=(owners or {}).get(mid), to_date=bool(mdef and mdef.compare == "to_date"))
+            tile(values[mid], fs, compare, down_is_good=bool(mdef and mdef.down_is_good),
+                 owner=(owners or {}).get(mid), to_date=bool(mdef and mdef.compare == "to_date"),
+                 explain_no_change=False)
+    for why, labels in unchanged.items():  # once per row, naming the tiles, not under each of them
+        names = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+        st.caption(f"No change shown for {names}: {why.split(': ', 1)[1]}.")

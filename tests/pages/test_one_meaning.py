@@ -135,8 +135,13 @@ def test_a_stock_is_compared_with_its_value_at_the_same_point_or_not_at_all(labe
     at = run_app("pages/sales.py", {"period": "this_quarter"})
     tile = next(m for m in at.metric if m.label.startswith(label))
     assert tile.value == "€1,400" and not tile.delta
-    assert any(c.value.startswith("No change shown: no meeting snapshot of 2025-12-07") and
-               "what open pipeline was then" in c.value for c in at.caption)
+    assert any(c.value.startswith("No change shown for Open pipeline, ") and
+               ": no meeting snapshot of 2025-12-07" in c.value and "what it was then" in c.value
+               for c in at.caption)
+    # one caption per row of tiles, naming its tiles (the pipeline row; Sales velocity in the next)
+    assert [c.value.split(":")[0] for c in at.caption if "No change shown" in c.value] == [
+        "No change shown for Open pipeline, Weighted pipeline, Pipeline coverage and Forecast",
+        "No change shown for Sales velocity"]
     take_snapshot(labelled_store, week_start=dt.date(2025, 12, 8), now=dt.datetime(2026, 3, 9, 8, 0))
     at = run_app("pages/sales.py", {"period": "this_quarter"})
     tile = next(m for m in at.metric if m.label.startswith(label))
