@@ -23,9 +23,7 @@ from metrics import breakdown, compute_many
 from metrics.details import deals_behind, owner_table, pipeline_by_stage
 from metrics.filters import Filters
 from metrics.periods import period_range, plan_end, previous_plan_end, previous_range
-from store import StoreSettings, open_store, schema as s
-from store.db import upsert
-from tests.pages.conftest import build_tiny_store
+from tests.pages.conftest import build_plan_store
 
 TODAY = dt.date(2026, 3, 10)
 QTD = Filters(dt.date(2026, 1, 1), TODAY, plan_end=dt.date(2026, 3, 31))
@@ -34,20 +32,7 @@ QTD = Filters(dt.date(2026, 1, 1), TODAY, plan_end=dt.date(2026, 3, 31))
 @pytest.fixture
 def plan_store(make_store_url, backend):
     url = make_store_url(backend)
-    build_tiny_store(url)
-    engine = open_store(StoreSettings(url, "test"))
-    created = dt.datetime(2025, 11, 1, 9, 0)
-    with engine.begin() as conn:
-        upsert(conn, s.deals, [
-            {"deal_id": did, "name": f"Deal {did}", "amount_cents": cents, "currency": "EUR",
-             "pipeline_id": "default", "stage_id": "appointmentscheduled", "created_at": created,
-             "close_date": close, "owner_id": "o1", "product_line": "Core", "region": "France",
-             "deal_source": "PAID_SEARCH", "is_deleted": False, "origin": "csv", "updated_at": created}
-            for did, cents, close in (("d6", 100_000, dt.date(2026, 3, 25)), ("d7", 40_000, dt.date(2026, 2, 1)))],
-            ["deal_id"])
-        conn.execute(s.budgets.insert(), [
-            {"month": dt.date(2026, m, 1), "region": "", "product_line": "", "metric": "target_revenue",
-             "value": cents} for m, cents in ((1, 300_000), (2, 300_000), (3, 310_000))])
+    engine = build_plan_store(url)
     return engine
 
 

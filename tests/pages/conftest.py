@@ -132,3 +132,25 @@ def tile_deltas(at: AppTest) -> dict[str, str | None]:
 def norm(text: str) -> str:
     """Displayed numbers with any kind of space made plain (fr-FR uses narrow no-break spaces)."""
     return "".join(" " if ch in "\u00a0\u202f\u2009" else ch for ch in str(text))
+
+
+def build_plan_store(url: str):
+    """The tiny store plus what a quarter in progress needs (tests/metrics/test_plan_end.py works it
+    out by hand): open d6 1,000.00 closing 25 Mar 2026 and d7 400.00 closing 1 Feb 2026 (both
+    appointmentscheduled, o1, France, Core), and revenue targets of 3,000.00, 3,000.00 and
+    3,100.00 for January to March 2026. Returns the opened store."""
+    build_tiny_store(url)
+    engine = open_store(StoreSettings(url, "test"))
+    created = dt.datetime(2025, 11, 1, 9, 0)
+    with engine.begin() as conn:
+        upsert(conn, s.deals, [
+            {"deal_id": did, "name": f"Deal {did}", "amount_cents": cents, "currency": "EUR",
+             "pipeline_id": "default", "stage_id": "appointmentscheduled", "created_at": created,
+             "close_date": close, "owner_id": "o1", "product_line": "Core", "region": "France",
+             "deal_source": "PAID_SEARCH", "is_deleted": False, "origin": "csv", "updated_at": created}
+            for did, cents, close in (("d6", 100_000, dt.date(2026, 3, 25)), ("d7", 40_000, dt.date(2026, 2, 1)))],
+            ["deal_id"])
+        conn.execute(s.budgets.insert(), [
+            {"month": dt.date(2026, m, 1), "region": "", "product_line": "", "metric": "target_revenue",
+             "value": cents} for m, cents in ((1, 300_000), (2, 300_000), (3, 310_000))])
+    return engine

@@ -27,9 +27,7 @@ from meeting.report import week_report
 from meeting.snapshots import take_snapshot
 from metrics.format import gap_text, tile_value_text, vs_target_text
 from metrics.pages import MEETING_WEEK
-from store import StoreSettings, open_store, schema as s
-from store.db import upsert
-from tests.pages.conftest import build_tiny_store, run_app, tiles
+from tests.pages.conftest import build_plan_store, run_app, tiles
 
 WEEK = dt.date(2026, 3, 9)
 ROLE_PAGES = ["pages/ceo.py", "pages/marketing.py", "pages/sales.py", "pages/finance.py"]
@@ -50,20 +48,7 @@ def test_one_sign_convention_for_every_gap():
 @pytest.fixture
 def labelled_store(make_store_url, backend, app_env, monkeypatch):
     url = make_store_url(backend)
-    build_tiny_store(url)
-    engine = open_store(StoreSettings(url, "test"))
-    created = dt.datetime(2025, 11, 1, 9, 0)
-    with engine.begin() as conn:
-        upsert(conn, s.deals, [
-            {"deal_id": did, "name": f"Deal {did}", "amount_cents": cents, "currency": "EUR",
-             "pipeline_id": "default", "stage_id": "appointmentscheduled", "created_at": created,
-             "close_date": close, "owner_id": "o1", "product_line": "Core", "region": "France",
-             "deal_source": "PAID_SEARCH", "is_deleted": False, "origin": "csv", "updated_at": created}
-            for did, cents, close in (("d6", 100_000, dt.date(2026, 3, 25)), ("d7", 40_000, dt.date(2026, 2, 1)))],
-            ["deal_id"])
-        conn.execute(s.budgets.insert(), [
-            {"month": dt.date(2026, m, 1), "region": "", "product_line": "", "metric": "target_revenue",
-             "value": cents} for m, cents in ((1, 300_000), (2, 300_000), (3, 310_000))])
+    engine = build_plan_store(url)
     take_snapshot(engine, week_start=WEEK, now=dt.datetime(2026, 3, 9, 8, 0))
     app_env(url)
     monkeypatch.setattr(ui.filters, "utcnow", lambda: dt.datetime(2026, 3, 8, 12, 0))
