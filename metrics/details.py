@@ -376,9 +376,9 @@ def campaign_table(engine: Engine, filters: Filters) -> pd.DataFrame:
             spend = dict(ctx.conn.execute(select(sp.c.campaign, func.sum(sql.to_major(ctx, sp.c.amount_cents, sp.c.currency)))
                                           .where(*sql.spend_conditions(filters), sp.c.campaign.isnot(None),
                                                  sp.c.campaign != "").group_by(sp.c.campaign)).all())
-        counts: dict[str, dict[str, int]] = rollups.gather(ctx, filters, _campaign_contacts, rollups.campaign_contacts,
+        counts: dict[str, dict[str, int]] = rollups.gather(ctx, filters, rollups.campaign_contacts, rollups.contact_campaign_rows,
                                                            rollups.contact_filters_supported(filters))
-        won: dict[str, tuple[int, float]] = rollups.gather(ctx, filters, _campaign_won, rollups.campaign_won,
+        won: dict[str, tuple[int, float]] = rollups.gather(ctx, filters, rollups.campaign_won, rollups.deal_campaign_rows,
                                                            rollups.campaign_filters_supported(filters), empty={})
     names = set(spend) | set(won) | set().union(*[set(v) for v in counts.values()])
     rows = []
@@ -393,41 +393,17 @@ def campaign_table(engine: Engine, filters: Filters) -> pd.DataFrame:
                                        "won_revenue", "roi", "cost_per_lead"])
 
 
-def _campaign_contacts(ctx: Ctx, f: Filters) -> dict[str, dict[str, int]]:
-    """{role: {campaign: contacts}} reaching lead, MQL, customer in `f`, from the contacts (one pass)."""
-    roles = rollups.CAMPAIGN_ROLES
-    reached = [sql.in_period_dt(sql.reached_at(ctx, sql.stage_of(ctx, role)), f) for role in roles]
-    out: dict[str, dict[str, int]] = {role: {} for role in roles}
-    for k, *ns in ctx.conn.execute(
-            select(c.c.campaign, *[func.count().filter(r) for r in reached])
-            .where(*sql.contact_conditions(ctx, f), or_(*reached), c.c.campaign.isnot(None), c.c.campaign != "")
-            .group_by(c.c.campaign)):
-        for role, n in zip(roles, ns):
-            if n:
-                out[role][k] = int(n)
-    return out
-
-
-def _campaign_won(ctx: Ctx, f: Filters) -> dict[str, tuple[int, float]]:
-    """{campaign: (won deals, won revenue)} of `f` by the primary contact's campaign, from the deals."""
-    campaign = contact_field("campaign")
-    return {k: (int(n), float(v or 0.0)) for k, n, v in ctx.conn.execute(
-        select(campaign, func.count(), func.sum(sql.to_major(ctx, d.c.amount_cents, d.c.currency)))
-        .where(*sql.deal_conditions(ctx, f), sql.is_won(ctx), sql.in_period_date(d.c.close_date, f),
-               sql.counted_type(ctx, "campaign_roi"), campaign.isnot(None), campaign != "").group_by(campaign)).all()}
-
-
 def source_quality(engine: Engine, filters: Filters) -> pd.DataFrame:
     """Per original source: leads of the period, how many became MQL and customer (cohort), won revenue.
 
     Whole months come from the monthly rollups when they are fresh and carry the filters."""
     with _ctx(engine) as ctx:
         cohort: dict[str, tuple] = rollups.gather(
-            ctx, filters, _lead_cohorts_by_source, lambda c_, part: rollups.lead_cohorts_by_source(c_, part, NONE_BUCKET),
-            rollups.contact_filters_supported(filters), empty={})
+            ctx, filters, lambda c_, part, *r: rollups.lead_cohorts_by_source(c_, part, NONE_BUCKET, *r),
+            lambda c_, part: rollups.contact_rows(c_, part, ("lead",)), rollups.contact_filters_supported(filters), empty={})
         revenue: dict[str, tuple] = rollups.gather(
-            ctx, filters, _won_by_effective_source,
-            lambda c_, part: rollups.won_by_effective_source(c_, part, NONE_BUCKET), empty={})
+            ctx, filters, lambda c_, part, *r: rollups.won_by_effective_source(c_, part, NONE_BUCKET, *r),
+            rollups.deal_rows, empty={})
         marketing = set(ctx.defs.marketing_sources)
     rows = []
     for k in sorted(set(cohort) | set(revenue), key=str.lower):
@@ -437,24 +413,6 @@ def source_quality(engine: Engine, filters: Filters) -> pd.DataFrame:
                      int(nw), sql.money(rev)))
     return pd.DataFrame(rows, columns=["source", "is_marketing_sourced", "leads", "reached_mql", "became_customer",
                                        "lead_to_mql_rate", "lead_to_customer_rate", "won_deals", "won_revenue"])
-
-
-def _lead_cohorts_by_source(ctx: Ctx, f: Filters) -> dict[str, tuple[int, int, int]]:
-    lead_at = sql.reached_at(ctx, sql.stage_of(ctx, "lead"))
-    mql_at = sql.reached_at(ctx, sql.stage_of(ctx, "mql"))
-    cust_at = sql.reached_at(ctx, sql.stage_of(ctx, "customer"))
-    src = func.coalesce(func.nullif(c.c.original_source, ""), literal(NONE_BUCKET))
-    return {k: (int(n), int(m), int(cu)) for k, n, m, cu in ctx.conn.execute(
-        select(src, func.count(), func.count(mql_at), func.count(cust_at))
-        .where(*sql.contact_conditions(ctx, f), sql.in_period_dt(lead_at, f)).group_by(src)).all()}
-
-
-def _won_by_effective_source(ctx: Ctx, f: Filters) -> dict[str, tuple[int, float]]:
-    dsrc = func.coalesce(func.nullif(d.c.deal_source, ""), contact_field("original_source"), literal(NONE_BUCKET))
-    return {k: (int(n), float(v or 0.0)) for k, n, v in ctx.conn.execute(
-        select(dsrc, func.count(), func.sum(sql.to_major(ctx, d.c.amount_cents, d.c.currency)))
-        .where(*sql.deal_conditions(ctx, f), sql.is_won(ctx), sql.in_period_date(d.c.close_date, f))
-        .group_by(dsrc)).all()}
 
 
 def lost_reasons_by_source(engine: Engine, filters: Filters) -> pd.DataFrame:
@@ -483,10 +441,13 @@ def leads_by_source_over_time(engine: Engine, filters: Filters, grain: str = "mo
     """New leads (any-stage, as the new_leads KPI) per period and original source (by month, whole
     months from the monthly rollups when they are fresh and carry the filters)."""
     with _ctx(engine) as ctx:
-        supported = grain == "month" and rollups.contact_filters_supported(filters)
-        counts: dict[tuple[str, str], int] = rollups.gather(
-            ctx, filters, lambda c_, part: _leads_by_period_and_source(c_, part, grain),
-            lambda c_, part: rollups.leads_by_month_and_source(c_, part, NONE_BUCKET), supported, empty={})
+        if grain == "month":
+            counts: dict[tuple[str, str], int] = rollups.gather(
+                ctx, filters, lambda c_, part, *r: rollups.leads_by_month_and_source(c_, part, NONE_BUCKET, *r),
+                lambda c_, part: rollups.contact_rows(c_, part, ("lead",)), rollups.contact_filters_supported(filters),
+                empty={})
+        else:  # weeks and quarters: no rollup is shaped by them
+            counts = _leads_by_period_and_source(ctx, filters, grain)
     return pd.DataFrame([(p, k, n) for (p, k), n in sorted(counts.items())], columns=["period", "source", "leads"])
 
 

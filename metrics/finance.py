@@ -88,14 +88,9 @@ def invoice_total(ctx: Ctx, f: Filters, amount, date_col, *extra) -> Result:
     if not _any_invoice(ctx):
         return NotAvailable(NO_INVOICES)
     basis = "paid" if date_col is inv.c.paid_date else "issued"  # the rollup's same sums by month
-    return money(rollups.gather(ctx, f, lambda c_, part: _invoice_sum(c_, part, amount, date_col, *extra) or 0.0,
-                                lambda c_, part: rollups.invoice_total(c_, part, basis) or 0.0,
+    return money(rollups.gather(ctx, f, lambda c_, part, *m: rollups.invoice_total(c_, part, basis, *m) or 0.0,
+                                lambda c_, part: rollups.invoice_rows(c_, part, lambda col: invoice_conditions(c_, part, col)),
                                 not has_dimension_filters(f), rollups.INVOICES))
-
-
-def _invoice_sum(ctx: Ctx, f: Filters, amount, date_col, *extra):
-    return ctx.conn.execute(select(func.sum(to_major(ctx, amount, inv.c.currency)))
-                            .where(*invoice_conditions(ctx, f, date_col), *extra)).scalar()
 
 
 # --- ledger ----------------------------------------------------------------------------
@@ -146,19 +141,10 @@ def ledger_sum(ctx: Ctx, f: Filters, prefixes: Iterable[str], credit_minus_debit
     rate = ledger_rate(ctx)
     if isinstance(rate, NotAvailable):
         return rate
-    total = rollups.gather(ctx, f, lambda c_, part: _ledger_cents(c_, part, prefixes, credit_minus_debit),
-                           lambda c_, part: rollups.ledger_cents(c_, part, lambda col: account_prefix_condition(prefixes, col),
-                                                                 credit_minus_debit),
-                           group=rollups.LEDGER)
+    total = rollups.gather(ctx, f, lambda c_, part, *r: rollups.ledger_cents(
+                               c_, part, lambda col: account_prefix_condition(prefixes, col), credit_minus_debit, *r),
+                           rollups.ledger_rows, group=rollups.LEDGER)
     return round(total * rate / 100.0, 2)
-
-
-def _ledger_cents(ctx: Ctx, f: Filters, prefixes: Iterable[str], credit_minus_debit: bool) -> int:
-    """Signed ledger total in cents over accounts starting with `prefixes`, from the ledger lines."""
-    cents = (led.c.credit_cents - led.c.debit_cents) if credit_minus_debit else (led.c.debit_cents - led.c.credit_cents)
-    return int(ctx.conn.execute(select(func.coalesce(func.sum(cents), 0)).where(
-        led.c.ecriture_date >= f.start, led.c.ecriture_date <= f.end,
-        account_prefix_condition(prefixes))).scalar_one())
 
 
 def ledger_revenue_value(ctx: Ctx, f: Filters) -> Result:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import and_, func, or_, select, union
+from sqlalchemy import func, select, union
 
 from store import schema as s
 
@@ -31,13 +31,6 @@ def has_contacts(ctx: Ctx) -> bool:
     return ctx.cache["has_contacts"]
 
 
-def any_stage_in_period(ctx: Ctx, f: Filters):
-    """Contacts with some funnel stage entered in the period: an index-friendly superset of every
-    contact a period count, a period cohort or the follow-up check can look at."""
-    cols = [sql.stage_column(st) for st in ctx.defs.funnel_stages]
-    return or_(*[sql.in_period_dt(col, f) for col in cols])
-
-
 def funnel_stats(ctx: Ctx, f: Filters) -> dict:
     """Every funnel figure of the period in one pass over the contacts (memoised per Ctx).
 
@@ -51,7 +44,7 @@ def funnel_stats(ctx: Ctx, f: Filters) -> dict:
     if key in ctx.cache:
         return ctx.cache[key]
     n = len(ROLES)
-    totals = rollups.gather(ctx, f, _funnel_raw, _funnel_from_rollup, rollups.contact_filters_supported(f))
+    totals = rollups.gather(ctx, f, _funnel_figures, rollups.contact_rows, rollups.contact_filters_supported(f))
     stats = {"entered": {role: totals[i] for i, role in enumerate(ROLES)},
              "reached": {pair: totals[n + i] for i, pair in enumerate(CONVERSIONS)},
              "follow_up": (totals[-2], totals[-1])}
@@ -63,25 +56,12 @@ def _at(ctx: Ctx) -> dict:
     return {role: sql.reached_at(ctx, sql.stage_of(ctx, role)) for role in ROLES}
 
 
-def _funnel_raw(ctx: Ctx, f: Filters, *extra) -> list[int]:
-    """entered per role, reached per conversion, (follow-up elapsed, in time), from the contacts."""
-    at = _at(ctx)
-    in_period = {role: sql.in_period_dt(at[role], f) for role in ROLES}
-    elapsed, in_time = follow_up_terms(ctx, at["mql"])
-    cols = [func.count().filter(in_period[role]) for role in ROLES]
-    cols += [func.count(at[b]).filter(in_period[a]) for a, b in CONVERSIONS]
-    cols += [func.count().filter(and_(in_period["mql"], elapsed)),
-             func.count().filter(and_(in_period["mql"], elapsed, in_time))]
-    row = ctx.conn.execute(select(*cols).where(*sql.contact_conditions(ctx, f), any_stage_in_period(ctx, f),
-                                               *extra)).one()
-    return [int(v or 0) for v in row]
-
-
-def _funnel_from_rollup(ctx: Ctx, f: Filters) -> list[int]:
-    """The same figures for whole months, from rollup_contacts. The rollup counts every MQL's
-    follow-up; the MQLs whose SLA window has not elapsed yet (the last SLA hours) are read from
-    the contacts and taken out, as the base query leaves them out."""
-    roll = rollups.funnel_raw(ctx, f)
+def _funnel_figures(ctx: Ctx, f: Filters, *r) -> list[int]:
+    """entered per role, reached per conversion, (follow-up elapsed, in time), over the months of
+    `f` from rows shaped like rollup_contacts (the rollup, or rollups.contact_rows for the days of
+    `f`). Those rows count every MQL's follow-up; the MQLs whose SLA window has not elapsed yet
+    (the last SLA hours) are read from the contacts and taken out."""
+    roll = rollups.funnel_raw(ctx, f, *r)
     entered = [roll[role]["n"] for role in ROLES]
     reached = [roll[a]["reached_" + b] for a, b in CONVERSIONS]
     mqls, in_time_all = roll["mql"]["n"], roll["mql"]["followed_up_in_sla"]

@@ -18,7 +18,6 @@ from . import rollups, sql
 from .filters import Filters
 from .funnel import NO_CONTACTS, funnel_stats, has_contacts
 from .registry import Ctx, NotAvailable, Result, breaks_down, computes
-from .rules import contact_field
 from .sales import NO_DEALS, closed_stats, has_deals
 
 d, c, sp = s.deals, s.contacts, s.marketing_spend
@@ -96,23 +95,11 @@ def _campaign_figures(ctx: Ctx, f: Filters) -> dict[str, tuple[float, float]]:
         .where(*sql.spend_conditions(f), sp.c.campaign.isnot(None), sp.c.campaign != "")
         .group_by(sp.c.campaign)).all())
     revenue: dict[str, float] = rollups.gather(
-        ctx, f, lambda c_, part: _campaign_revenue(c_, part, spend),
-        lambda c_, part: rollups.campaign_revenue(c_, part, list(spend)),
+        ctx, f, lambda c_, part, *r: rollups.campaign_revenue(c_, part, list(spend), *r), rollups.deal_campaign_rows,
         rollups.campaign_filters_supported(f), empty={}) if spend else {}
     out = {k: (float(v or 0.0), float(revenue.get(k) or 0.0)) for k, v in spend.items()}
     ctx.cache[key] = out
     return out
-
-
-def _campaign_revenue(ctx: Ctx, f: Filters, campaigns) -> dict[str, float]:
-    """Won revenue of the period's deals by their primary contact's campaign, from the deals."""
-    campaign = contact_field("campaign")
-    rows = ctx.conn.execute(
-        select(campaign, func.sum(sql.to_major(ctx, d.c.amount_cents, d.c.currency)))
-        .where(*sql.deal_conditions(ctx, f), sql.is_won(ctx), sql.in_period_date(d.c.close_date, f),
-               sql.counted_type(ctx, "campaign_roi"), campaign.in_(list(campaigns) or [""]))
-        .group_by(campaign)).all()
-    return {k: float(v or 0.0) for k, v in rows}
 
 
 @computes("campaign_roi")

@@ -30,7 +30,10 @@ reads the base tables). Otherwise every metric reads the base tables exactly as 
 rollups change speed, never a number (tests/metrics/test_rollups.py checks both paths agree).
 
 This module reads them: freshness (`is_fresh`, `usable`, `status`), the split of a period into
-whole months and edge days (`split`) and the readers of each rollup table. Building them and
+whole months and edge days (`split`), the builder's query for each rollup table's rows (used to
+build them, and restricted to a part's days as the base-table source of the readers:
+`deal_rows`, `contact_rows`...) and one reader per aggregate over rollup-shaped rows, which
+`gather` runs on the rollup or on those rows. Building them and
 keeping them current through writes (`refresh`, `Keeper`, `settle`, `refresh_soon`...) is
 metrics/rollups_build.py.
 """
@@ -41,7 +44,7 @@ import hashlib
 import json
 from typing import Any, Callable
 
-from sqlalchemy import Connection, Engine, and_, func, literal, not_, or_, select
+from sqlalchemy import Connection, Engine, and_, cast, func, literal, literal_column, not_, or_, select, union_all
 
 from store import schema as s
 from store.db import changed_since
@@ -50,6 +53,7 @@ from . import dimensions, sql
 from .definitions import Definitions, load_definitions
 from .filters import Filters
 from .registry import Ctx
+from .rules import NOT_REVENUE_STATUSES, contact_field, effective_source, follow_up_terms, signed, signed_net_cents
 
 NAME = "metric_rollups"  # the CRM rollups
 SOURCES = ("deals", "contacts", "companies", "owners", "line_items", "products")
@@ -61,6 +65,7 @@ GROUPS = {
     INVOICES: (("invoices",), (s.rollup_invoice_months, s.rollup_invoice_accounts)),
     LEDGER: (("ledger_entries",), (s.rollup_ledger_months,)),
 }
+GROUP_TABLES = {t.name for _, tables in GROUPS.values() for t in tables}
 ROLES = ("lead", "mql", "sql", "opportunity", "customer")
 CAMPAIGN_ROLES = ("lead", "mql", "customer")  # the campaign table's columns
 
@@ -145,7 +150,8 @@ def months(f: Filters, col) -> list:
     return [col >= month_key(f.start), col <= month_key(f.end)]
 
 
-Reader = Callable[[Ctx, Filters], Any]
+Reader = Callable[..., Any]  # reader(ctx, part, r=<its rollup table>): the figures of rows shaped like r
+Rows = Callable[[Ctx, Filters], Any]  # rows(ctx, part): the rollup's rows for the part's days, from the base tables
 
 
 def add_up(a: Any, b: Any) -> Any:
@@ -165,16 +171,17 @@ def add_up(a: Any, b: Any) -> Any:
     return a + b
 
 
-def gather(ctx: Ctx, f: Filters, base: Reader, rollup: Reader, supported: bool = True, group: str = NAME,
+def gather(ctx: Ctx, f: Filters, reader: Reader, rows: Rows, supported: bool = True, group: str = NAME,
            empty: Any = None) -> Any:
     """An aggregate over the period of `f`: the one place that chooses between a rollup and the
-    base tables. `rollup(ctx, part)` reads the whole months of `part` from the rollup group,
-    `base(ctx, part)` any period from the base tables; both return the same figures (a number, a
-    list or tuple of numbers, or a dict of those). The parts of `split` are read each way they can
-    be and added up (`add_up`); `empty` is the result when every part is empty."""
+    base tables, with one reader for both. `reader(ctx, part)` reads the whole months of `part`
+    from its rollup table; `reader(ctx, part, rows(ctx, part))` reads the same figures from the
+    rollup's rows built from the base tables for the days of `part` (the builder's own query,
+    see `deal_rows`...). Figures are a number, a list or tuple of numbers, or a dict of those;
+    the parts of `split` are added up (`add_up`); `empty` is the result when every part is empty."""
     total = None
     for part, from_rollup in split(ctx, f, supported, group):
-        total = add_up(total, rollup(ctx, part) if from_rollup else base(ctx, part))
+        total = add_up(total, reader(ctx, part) if from_rollup else reader(ctx, part, rows(ctx, part)))
     return empty if total is None else total
 
 
@@ -189,7 +196,7 @@ def deal_conditions(f: Filters, r) -> list:
     filter dimension; asking a rollup for a dimension it lacks is a programming error)."""
     for values, name in ((f.regions, "region"), (f.product_lines, "product_line"), (f.owners, "owner_id"),
                          (f.pipelines, "pipeline_id"), (f.sources, "deal_source"), (f.teams, "owner_id")):
-        if values and name not in r.c:
+        if values and name not in r.c and r.name in GROUP_TABLES:  # rows from the builder have them applied
             raise ValueError(f"{r.name} cannot filter by {name}")
     return dimensions.conditions(f, region=r.c.region, product_line=r.c.product_line, owner=r.c.get("owner_id"),
                                  pipeline=r.c.pipeline_id, source=r.c.get("deal_source"))
@@ -203,11 +210,163 @@ def contact_conditions(f: Filters, r) -> list:
     return dimensions.conditions(f, region=r.c.region, owner=r.c.owner_id, source=r.c.source)
 
 
+# --- the rows of each rollup, from the base tables (the builder's queries; also the base-table
+# source of every reader below, restricted by `where` to a part's days) -------------------------
+
+d, c = s.deals, s.contacts
+
+
+def _named(table, *cols) -> list:
+    """`cols` labelled with the column names of `table`, in order; the counts and sums cast to the
+    table's types, so a reader's sums over these rows have the types they have over the table
+    (PostgreSQL sums a bigint count to a numeric, an integer column to a bigint)."""
+    assert len(table.columns) == len(cols), (table.name, len(table.columns), len(cols))
+    return [(cast(col, target.type) if target.name in SUMMED else col).label(target.name)
+            for col, target in zip(cols, table.columns)]
+
+
+SUMMED = {"n", "amount_cents", "cycle_days_sum", "cycle_days_n", "reached_mql", "reached_sql",
+          "reached_opportunity", "reached_customer", "followed_up_in_sla", "cents", "debit_cents", "credit_cents"}
+
+
+def _positions(*numbers: int):
+    """GROUP BY output columns by position (they may be correlated subqueries)."""
+    return [literal_column(str(n)) for n in numbers]
+
+
+def _grouped(*keys):
+    """GROUP BY the first len(keys) output columns."""
+    return _positions(*range(1, len(keys) + 1))
+
+
+def _deals_query(ctx: Ctx, where=(), sign: int = 1):
+    """rollup_deals' rows from the deals (all of them, or those `where` selects, counted `sign`)."""
+    month = sql.period_bucket(ctx, d.c.close_date, "month")
+    effective = effective_source()
+    keys = (month, d.c.pipeline_id, d.c.stage_id, d.c.currency, dimensions.deal_region(ctx), dimensions.deal_product_line(ctx),
+            d.c.deal_source, effective, d.c.owner_id)
+    cycle = sql.days_between(ctx, d.c.created_at, d.c.close_date)
+    return (select(*_named(s.rollup_deals, *keys, func.count() * sign, func.sum(d.c.amount_cents) * sign,
+                           func.sum(cycle) * sign, func.count(cycle) * sign, d.c.deal_type))
+            .where(not_(d.c.is_deleted), d.c.close_date.isnot(None), *where)
+            .group_by(*_grouped(*keys), *_positions(len(keys) + 5)))  # and the deal type, last
+
+
+def _campaigns_query(ctx: Ctx, where=(), sign: int = 1):
+    month = sql.period_bucket(ctx, d.c.close_date, "month")
+    campaign = contact_field("campaign")
+    keys = (month, d.c.pipeline_id, d.c.stage_id, d.c.currency, dimensions.deal_region(ctx), dimensions.deal_product_line(ctx),
+            campaign)
+    return (select(*_named(s.rollup_deal_campaigns, *keys, func.sum(d.c.amount_cents) * sign, func.count() * sign,
+                           d.c.deal_type))
+            .where(not_(d.c.is_deleted), d.c.close_date.isnot(None), d.c.contact_id.isnot(None),
+                   campaign.isnot(None), *where)
+            .group_by(*_grouped(*keys), *_positions(len(keys) + 3)))  # and the deal type, last
+
+
+def _contact_campaigns_query(ctx: Ctx, role: str, where=(), sign: int = 1):
+    at = sql.reached_at(ctx, sql.stage_of(ctx, role))
+    keys = (sql.period_bucket(ctx, at, "month"), literal(role), c.c.campaign, c.c.region, c.c.owner_id,
+            c.c.original_source)
+    return (select(*_named(s.rollup_contact_campaigns, *keys, func.count() * sign))
+            .where(not_(c.c.is_deleted), at.isnot(None), c.c.campaign.isnot(None), c.c.campaign != "", *where)
+            .group_by(*_positions(1, 3, 4, 5, 6)))
+
+
+def _contacts_query(ctx: Ctx, role: str, where=(), sign: int = 1):
+    at = {x: sql.reached_at(ctx, sql.stage_of(ctx, x)) for x in ROLES}
+    month = sql.period_bucket(ctx, at[role], "month")
+    keys = (month, literal(role), c.c.region, c.c.owner_id, c.c.original_source)
+    in_time = follow_up_terms(ctx, at["mql"])[1] if role == "mql" else None
+    followed = func.count().filter(in_time) if in_time is not None else literal(0)
+    return (select(*_named(s.rollup_contacts, *keys, func.count() * sign, func.count(at["mql"]) * sign,
+                           func.count(at["sql"]) * sign, func.count(at["opportunity"]) * sign,
+                           func.count(at["customer"]) * sign, followed * sign))
+            .where(not_(c.c.is_deleted), at[role].isnot(None), *where).group_by(*_positions(1, 3, 4, 5)))
+
+
+def _invoice_month_query(ctx: Ctx, where=lambda date_col: []):
+    i = s.invoices
+    issued_month = sql.period_bucket(ctx, i.c.issue_date, "month")
+    paid_month = sql.period_bucket(ctx, i.c.paid_date, "month")
+    revenue = i.c.status.notin_(NOT_REVENUE_STATUSES)
+    issued = (select(*_named(s.rollup_invoice_months, issued_month, literal("issued"), i.c.currency,
+                             func.sum(signed_net_cents())))
+              .where(revenue, i.c.issue_date.isnot(None), *where(i.c.issue_date)).group_by(*_positions(1, 3)))
+    paid = (select(paid_month, literal("paid"), i.c.currency, func.sum(signed(i.c.amount_excl_tax_cents + i.c.tax_cents)))
+            .where(revenue, i.c.paid_date.isnot(None), *where(i.c.paid_date)).group_by(*_positions(1, 3)))
+    return issued.union_all(paid)
+
+
+def _ledger_month_query(ctx: Ctx, where=()):
+    led = s.ledger_entries
+    month = sql.period_bucket(ctx, led.c.ecriture_date, "month")
+    return (select(*_named(s.rollup_ledger_months, month, led.c.compte_num, func.coalesce(func.sum(led.c.debit_cents), 0),
+                           func.coalesce(func.sum(led.c.credit_cents), 0), func.count()))
+            .where(led.c.ecriture_date.isnot(None), led.c.compte_num.isnot(None), *where)
+            .group_by(*_grouped(month, led.c.compte_num)))
+
+
+def _invoice_accounts_query(ctx: Ctx):
+    i = s.invoices
+    pairs = (select(func.coalesce(i.c.company_id, i.c.customer_name).label("customer"),
+                    sql.period_bucket(ctx, i.c.issue_date, "month").label("month"))
+             .where(i.c.status.notin_(NOT_REVENUE_STATUSES), not_(i.c.is_credit_note), i.c.issue_date.isnot(None),
+                    func.coalesce(i.c.company_id, i.c.customer_name).isnot(None))
+             .distinct().subquery())
+    lagged = select(pairs.c.month, func.lag(pairs.c.month).over(partition_by=pairs.c.customer,
+                                                                 order_by=pairs.c.month).label("prev")).subquery()
+    return select(*_named(s.rollup_invoice_accounts, lagged.c.month, lagged.c.prev, func.count())).group_by(lagged.c.month, lagged.c.prev)
+
+
+def deal_rows(ctx: Ctx, f: Filters):
+    """rollup_deals' rows for the deals of `f` closed in its days, from the deals."""
+    return _deals_query(ctx, [*sql.deal_conditions(ctx, f), sql.in_period_date(d.c.close_date, f)]).subquery("deal_rows")
+
+
+def deal_campaign_rows(ctx: Ctx, f: Filters):
+    """rollup_deal_campaigns' rows for the deals of `f` closed in its days (every filter of `f`
+    applied here, owner and source too, which the rollup does not carry)."""
+    return _campaigns_query(ctx, [*sql.deal_conditions(ctx, f), sql.in_period_date(d.c.close_date, f)]).subquery(
+        "deal_campaign_rows")
+
+
+def _reached(ctx: Ctx, role: str):
+    return sql.reached_at(ctx, sql.stage_of(ctx, role))
+
+
+def contact_rows(ctx: Ctx, f: Filters, roles=ROLES):
+    """rollup_contacts' rows for the contacts of `f` reaching each of `roles` in its days (a
+    product-line or pipeline filter, which the rollup does not carry, applied here)."""
+    conds = sql.contact_conditions(ctx, f)
+    return union_all(*[_contacts_query(ctx, role, [*conds, sql.in_period_dt(_reached(ctx, role), f)])
+                       for role in roles]).subquery("contact_rows")
+
+
+def contact_campaign_rows(ctx: Ctx, f: Filters):
+    """rollup_contact_campaigns' rows for the contacts of `f` reaching lead, MQL or customer in its days."""
+    conds = sql.contact_conditions(ctx, f)
+    return union_all(*[_contact_campaigns_query(ctx, role, [*conds, sql.in_period_dt(_reached(ctx, role), f)])
+                       for role in CAMPAIGN_ROLES]).subquery("contact_campaign_rows")
+
+
+def ledger_rows(ctx: Ctx, f: Filters):
+    """rollup_ledger_months' rows for the ledger lines dated in the days of `f`."""
+    led = s.ledger_entries
+    return _ledger_month_query(ctx, [led.c.ecriture_date >= f.start, led.c.ecriture_date <= f.end]).subquery("ledger_rows")
+
+
+def invoice_rows(ctx: Ctx, f: Filters, where: Callable[[Any], list]):
+    """rollup_invoice_months' rows for the invoices `where(date column)` selects (the caller's
+    conditions: the days of a part, and any deal dimension, which the rollup does not carry)."""
+    return _invoice_month_query(ctx, where).subquery("invoice_rows")
+
+
 # --- reading -----------------------------------------------------------------------------------
 
-def closed_raw(ctx: Ctx, f: Filters) -> list:
-    """metrics.sales.closed_stats' raw sums for whole months of `f`, from rollup_deals."""
-    r = s.rollup_deals
+def closed_raw(ctx: Ctx, f: Filters, r=s.rollup_deals) -> list:
+    """metrics.sales.closed_stats' raw sums over the months of `f`, from rows shaped like
+    rollup_deals (the rollup itself, or `deal_rows` for the days of a part)."""
     won, lost = sql.is_won(ctx, r), sql.is_lost(ctx, r)
     open_ = not_(or_(won, lost))
     amount = sql.to_major(ctx, r.c.amount_cents, r.c.currency)
@@ -223,9 +382,9 @@ def closed_raw(ctx: Ctx, f: Filters) -> list:
     return [v or 0 for v in row]
 
 
-def campaign_revenue(ctx: Ctx, f: Filters, campaigns: list[str]) -> dict[str, float]:
-    """Won revenue by primary-contact campaign for whole months of `f`, from rollup_deal_campaigns."""
-    r = s.rollup_deal_campaigns
+def campaign_revenue(ctx: Ctx, f: Filters, campaigns: list[str], r=s.rollup_deal_campaigns) -> dict[str, float]:
+    """Won revenue by primary-contact campaign over the months of `f`, from rows shaped like
+    rollup_deal_campaigns (the rollup, or `deal_campaign_rows`)."""
     amount = sql.to_major(ctx, r.c.amount_cents, r.c.currency)
     rows = ctx.conn.execute(select(r.c.campaign, func.sum(amount))
                             .where(*months(f, r.c.month), *deal_conditions(f, r), sql.is_won(ctx, r),
@@ -234,9 +393,9 @@ def campaign_revenue(ctx: Ctx, f: Filters, campaigns: list[str]) -> dict[str, fl
     return {k: float(v or 0.0) for k, v in rows}
 
 
-def campaign_won(ctx: Ctx, f: Filters) -> dict[str, tuple[int, float]]:
-    """{campaign: (won deals, won revenue)} by primary-contact campaign for whole months of `f`."""
-    r = s.rollup_deal_campaigns
+def campaign_won(ctx: Ctx, f: Filters, r=s.rollup_deal_campaigns) -> dict[str, tuple[int, float]]:
+    """{campaign: (won deals, won revenue)} by primary-contact campaign over the months of `f`
+    (rows shaped like rollup_deal_campaigns)."""
     rows = ctx.conn.execute(select(r.c.campaign, func.sum(r.c.n), func.sum(sql.to_major(ctx, r.c.amount_cents, r.c.currency)))
                             .where(*months(f, r.c.month), *deal_conditions(f, r), sql.is_won(ctx, r),
                                    sql.counted_type(ctx, "campaign_roi", r), r.c.campaign != "")
@@ -244,9 +403,9 @@ def campaign_won(ctx: Ctx, f: Filters) -> dict[str, tuple[int, float]]:
     return {k: (int(n or 0), float(v or 0.0)) for k, n, v in rows if n}
 
 
-def campaign_contacts(ctx: Ctx, f: Filters) -> dict[str, dict[str, int]]:
-    """{role: {campaign: contacts}} reaching lead, MQL, customer in the whole months of `f`."""
-    r = s.rollup_contact_campaigns
+def campaign_contacts(ctx: Ctx, f: Filters, r=s.rollup_contact_campaigns) -> dict[str, dict[str, int]]:
+    """{role: {campaign: contacts}} reaching lead, MQL, customer over the months of `f` (rows
+    shaped like rollup_contact_campaigns)."""
     out: dict[str, dict[str, int]] = {role: {} for role in CAMPAIGN_ROLES}
     for role, k, n in ctx.conn.execute(select(r.c.role, r.c.campaign, func.sum(r.c.n))
                                        .where(*months(f, r.c.month), *contact_conditions(f, r))
@@ -256,9 +415,8 @@ def campaign_contacts(ctx: Ctx, f: Filters) -> dict[str, dict[str, int]]:
     return out
 
 
-def leads_by_month_and_source(ctx: Ctx, f: Filters, none_bucket: str) -> dict[tuple[str, str], int]:
-    """{(month 'YYYY-MM', original source): new leads} for the whole months of `f`."""
-    r = s.rollup_contacts
+def leads_by_month_and_source(ctx: Ctx, f: Filters, none_bucket: str, r=s.rollup_contacts) -> dict[tuple[str, str], int]:
+    """{(month 'YYYY-MM', original source): new leads} over the months of `f` (rows shaped like rollup_contacts)."""
     src = func.coalesce(func.nullif(r.c.source, ""), literal(none_bucket))
     rows = ctx.conn.execute(select(r.c.month, src, func.sum(r.c.n))
                             .where(*months(f, r.c.month), r.c.role == "lead", *contact_conditions(f, r))
@@ -266,9 +424,9 @@ def leads_by_month_and_source(ctx: Ctx, f: Filters, none_bucket: str) -> dict[tu
     return {(m, k): int(n) for m, k, n in rows if n}
 
 
-def lead_cohorts_by_source(ctx: Ctx, f: Filters, none_bucket: str) -> dict[str, tuple[int, int, int]]:
-    """{original source: (leads, of them reached MQL, reached customer)} for the whole months of `f`."""
-    r = s.rollup_contacts
+def lead_cohorts_by_source(ctx: Ctx, f: Filters, none_bucket: str, r=s.rollup_contacts) -> dict[str, tuple[int, int, int]]:
+    """{original source: (leads, of them reached MQL, reached customer)} over the months of `f`
+    (rows shaped like rollup_contacts)."""
     src = func.coalesce(func.nullif(r.c.source, ""), literal(none_bucket))
     rows = ctx.conn.execute(select(src, func.sum(r.c.n), func.sum(r.c.reached_mql), func.sum(r.c.reached_customer))
                             .where(*months(f, r.c.month), r.c.role == "lead", *contact_conditions(f, r))
@@ -276,10 +434,9 @@ def lead_cohorts_by_source(ctx: Ctx, f: Filters, none_bucket: str) -> dict[str, 
     return {k: (int(n), int(m or 0), int(cu or 0)) for k, n, m, cu in rows if n}
 
 
-def won_by_effective_source(ctx: Ctx, f: Filters, none_bucket: str) -> dict[str, tuple[int, float]]:
-    """{deal source, else the primary contact's original source: (won deals, won revenue)} for the
-    whole months of `f`."""
-    r = s.rollup_deals
+def won_by_effective_source(ctx: Ctx, f: Filters, none_bucket: str, r=s.rollup_deals) -> dict[str, tuple[int, float]]:
+    """{deal source, else the primary contact's original source: (won deals, won revenue)} over the
+    months of `f` (rows shaped like rollup_deals)."""
     src = func.coalesce(r.c.effective_source, literal(none_bucket))
     rows = ctx.conn.execute(select(src, func.sum(r.c.n), func.sum(sql.to_major(ctx, r.c.amount_cents, r.c.currency)))
                             .where(*months(f, r.c.month), *deal_conditions(f, r), sql.is_won(ctx, r))
@@ -287,9 +444,8 @@ def won_by_effective_source(ctx: Ctx, f: Filters, none_bucket: str) -> dict[str,
     return {k: (int(n), float(v or 0.0)) for k, n, v in rows if n}
 
 
-def funnel_raw(ctx: Ctx, f: Filters) -> dict[str, dict[str, int]]:
-    """{role: {n, reached_<stage>..., followed_up_in_sla}} for whole months of `f`, from rollup_contacts."""
-    r = s.rollup_contacts
+def funnel_raw(ctx: Ctx, f: Filters, r=s.rollup_contacts) -> dict[str, dict[str, int]]:
+    """{role: {n, reached_<stage>..., followed_up_in_sla}} over the months of `f` (rows shaped like rollup_contacts)."""
     cols = ("n", "reached_mql", "reached_sql", "reached_opportunity", "reached_customer", "followed_up_in_sla")
     rows = ctx.conn.execute(select(r.c.role, *[func.sum(r.c[k]) for k in cols])
                             .where(*months(f, r.c.month), *contact_conditions(f, r))
@@ -300,10 +456,9 @@ def funnel_raw(ctx: Ctx, f: Filters) -> dict[str, dict[str, int]]:
     return out
 
 
-def invoice_total(ctx: Ctx, f: Filters, basis: str) -> float | None:
-    """Invoiced revenue ('issued') or cash collected ('paid') over the whole months of `f`, in the
-    reporting currency, from rollup_invoice_months (None when no invoice falls in them)."""
-    m = s.rollup_invoice_months
+def invoice_total(ctx: Ctx, f: Filters, basis: str, m=s.rollup_invoice_months) -> float | None:
+    """Invoiced revenue ('issued') or cash collected ('paid') over the months of `f`, in the
+    reporting currency, from rows shaped like rollup_invoice_months (None when no invoice falls in them)."""
     return ctx.conn.execute(select(func.sum(sql.to_major(ctx, m.c.cents, m.c.currency)))
                             .where(*months(f, m.c.month), m.c.basis == basis)).scalar()
 
@@ -316,9 +471,8 @@ def invoice_accounts(ctx: Ctx, f: Filters) -> int:
         *months(f, a.c.month), or_(a.c.prev_month.is_(None), a.c.prev_month < first))).scalar() or 0)
 
 
-def ledger_cents(ctx: Ctx, f: Filters, account_condition, credit_minus_debit: bool) -> int:
-    """Signed ledger total in cents over the whole months of `f`, from rollup_ledger_months."""
-    r = s.rollup_ledger_months
+def ledger_cents(ctx: Ctx, f: Filters, account_condition, credit_minus_debit: bool, r=s.rollup_ledger_months) -> int:
+    """Signed ledger total in cents over the months of `f`, from rows shaped like rollup_ledger_months."""
     cents = (r.c.credit_cents - r.c.debit_cents) if credit_minus_debit else (r.c.debit_cents - r.c.credit_cents)
     return int(ctx.conn.execute(select(func.coalesce(func.sum(cents), 0))
                                 .where(*months(f, r.c.month), account_condition(r.c.compte_num))).scalar_one())

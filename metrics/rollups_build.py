@@ -24,16 +24,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-from sqlalchemy import Connection, Engine, delete, func, literal, literal_column, not_, select, update
+from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from store import schema as s
 from store.db import get_meta, shrink_wal, upsert, utcnow
 
-from . import dimensions, sql
 from .definitions import load_definitions
 from .registry import Ctx
-from .rules import NOT_REVENUE_STATUSES, contact_field, effective_source, follow_up_terms, signed, signed_net_cents
-from .rollups import CAMPAIGN_ROLES, GROUPS, INVOICES, LEDGER, NAME, ROLES, SOURCES, fingerprint, is_fresh, state
+from .rollups import (CAMPAIGN_ROLES, GROUPS, INVOICES, LEDGER, NAME, ROLES, SOURCES, _campaigns_query,
+                      _contact_campaigns_query, _contacts_query, _deals_query, _invoice_accounts_query,
+                      _invoice_month_query, _ledger_month_query, fingerprint, is_fresh, state)
 
 _BATCH = 5_000
 _lock = threading.Lock()
@@ -41,93 +41,6 @@ _lock = threading.Lock()
 d, c = s.deals, s.contacts
 
 # --- building ----------------------------------------------------------------------------------
-
-def _positions(*numbers: int):
-    """GROUP BY output columns by position (they may be correlated subqueries)."""
-    return [literal_column(str(n)) for n in numbers]
-
-
-def _grouped(*keys):
-    """GROUP BY the first len(keys) output columns."""
-    return _positions(*range(1, len(keys) + 1))
-
-
-def _deals_query(ctx: Ctx, where=(), sign: int = 1):
-    """rollup_deals' rows from the deals (all of them, or those `where` selects, counted `sign`)."""
-    month = sql.period_bucket(ctx, d.c.close_date, "month")
-    effective = effective_source()
-    keys = (month, d.c.pipeline_id, d.c.stage_id, d.c.currency, dimensions.deal_region(ctx), dimensions.deal_product_line(ctx),
-            d.c.deal_source, effective, d.c.owner_id)
-    cycle = sql.days_between(ctx, d.c.created_at, d.c.close_date)
-    return (select(*keys, func.count() * sign, func.sum(d.c.amount_cents) * sign, func.sum(cycle) * sign,
-                   func.count(cycle) * sign, d.c.deal_type)
-            .where(not_(d.c.is_deleted), d.c.close_date.isnot(None), *where)
-            .group_by(*_grouped(*keys), *_positions(len(keys) + 5)))  # and the deal type, last
-
-
-def _campaigns_query(ctx: Ctx, where=(), sign: int = 1):
-    month = sql.period_bucket(ctx, d.c.close_date, "month")
-    campaign = contact_field("campaign")
-    keys = (month, d.c.pipeline_id, d.c.stage_id, d.c.currency, dimensions.deal_region(ctx), dimensions.deal_product_line(ctx),
-            campaign)
-    return (select(*keys, func.sum(d.c.amount_cents) * sign, func.count() * sign, d.c.deal_type)
-            .where(not_(d.c.is_deleted), d.c.close_date.isnot(None), d.c.contact_id.isnot(None),
-                   campaign.isnot(None), *where)
-            .group_by(*_grouped(*keys), *_positions(len(keys) + 3)))  # and the deal type, last
-
-
-def _contact_campaigns_query(ctx: Ctx, role: str, where=(), sign: int = 1):
-    at = sql.reached_at(ctx, sql.stage_of(ctx, role))
-    keys = (sql.period_bucket(ctx, at, "month"), literal(role), c.c.campaign, c.c.region, c.c.owner_id,
-            c.c.original_source)
-    return (select(*keys, func.count() * sign)
-            .where(not_(c.c.is_deleted), at.isnot(None), c.c.campaign.isnot(None), c.c.campaign != "", *where)
-            .group_by(*_positions(1, 3, 4, 5, 6)))
-
-
-def _contacts_query(ctx: Ctx, role: str, where=(), sign: int = 1):
-    at = {x: sql.reached_at(ctx, sql.stage_of(ctx, x)) for x in ROLES}
-    month = sql.period_bucket(ctx, at[role], "month")
-    keys = (month, literal(role), c.c.region, c.c.owner_id, c.c.original_source)
-    in_time = follow_up_terms(ctx, at["mql"])[1] if role == "mql" else None
-    followed = func.count().filter(in_time) if in_time is not None else literal(0)
-    return (select(*keys, func.count() * sign, func.count(at["mql"]) * sign, func.count(at["sql"]) * sign,
-                   func.count(at["opportunity"]) * sign, func.count(at["customer"]) * sign, followed * sign)
-            .where(not_(c.c.is_deleted), at[role].isnot(None), *where).group_by(*_positions(1, 3, 4, 5)))
-
-
-def _invoice_month_query(ctx: Ctx):
-    i = s.invoices
-    issued_month = sql.period_bucket(ctx, i.c.issue_date, "month")
-    paid_month = sql.period_bucket(ctx, i.c.paid_date, "month")
-    revenue = i.c.status.notin_(NOT_REVENUE_STATUSES)
-    issued = (select(issued_month, literal("issued"), i.c.currency, func.sum(signed_net_cents()))
-              .where(revenue, i.c.issue_date.isnot(None)).group_by(*_positions(1, 3)))
-    paid = (select(paid_month, literal("paid"), i.c.currency, func.sum(signed(i.c.amount_excl_tax_cents + i.c.tax_cents)))
-            .where(revenue, i.c.paid_date.isnot(None)).group_by(*_positions(1, 3)))
-    return issued.union_all(paid)
-
-
-def _ledger_month_query(ctx: Ctx):
-    led = s.ledger_entries
-    month = sql.period_bucket(ctx, led.c.ecriture_date, "month")
-    return (select(month, led.c.compte_num, func.coalesce(func.sum(led.c.debit_cents), 0),
-                   func.coalesce(func.sum(led.c.credit_cents), 0), func.count())
-            .where(led.c.ecriture_date.isnot(None), led.c.compte_num.isnot(None))
-            .group_by(*_grouped(month, led.c.compte_num)))
-
-
-def _invoice_accounts_query(ctx: Ctx):
-    i = s.invoices
-    pairs = (select(func.coalesce(i.c.company_id, i.c.customer_name).label("customer"),
-                    sql.period_bucket(ctx, i.c.issue_date, "month").label("month"))
-             .where(i.c.status.notin_(NOT_REVENUE_STATUSES), not_(i.c.is_credit_note), i.c.issue_date.isnot(None),
-                    func.coalesce(i.c.company_id, i.c.customer_name).isnot(None))
-             .distinct().subquery())
-    lagged = select(pairs.c.month, func.lag(pairs.c.month).over(partition_by=pairs.c.customer,
-                                                                 order_by=pairs.c.month).label("prev")).subquery()
-    return select(lagged.c.month, lagged.c.prev, func.count()).group_by(lagged.c.month, lagged.c.prev)
-
 
 def _queries(ctx: Ctx, group: str) -> list:
     if group == LEDGER:

@@ -12,14 +12,14 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 
 from store import schema as s
 
 from . import dimensions, rollups, sql
 from .filters import Filters
 from .registry import Ctx, NotAvailable, Result, breaks_down, computes, first_unavailable
-from .rules import carries_past_due, in_pipeline, marketing_sourced
+from .rules import carries_past_due, in_pipeline
 
 d = s.deals
 NO_DEALS = NotAvailable("no deals in the store yet: run a HubSpot sync or load the demo data")
@@ -41,7 +41,7 @@ def closed_stats(ctx: Ctx, f: Filters) -> dict:
     days from the deals themselves; the parts are sums, so they add up."""
     key = ("closed", f)
     if key not in ctx.cache:
-        totals = rollups.gather(ctx, f, _closed_raw, rollups.closed_raw)
+        totals = rollups.gather(ctx, f, rollups.closed_raw, rollups.deal_rows)
         won, lost, revenue, cycle_sum, cycle_n, mkt_revenue, open_n, open_amount, open_weighted = totals[:9]
         by_type, rate_won, rate_lost = totals[9:12], totals[12], totals[13]
         due_n, due_amount, due_weighted = past_due_open(ctx, f)
@@ -56,22 +56,6 @@ def closed_stats(ctx: Ctx, f: Filters) -> dict:
     return ctx.cache[key]
 
 
-def _closed_raw(ctx: Ctx, f: Filters) -> list:
-    """The sums behind closed_stats, read from the deals of `f`."""
-    won, lost, open_ = sql.is_won(ctx), sql.is_lost(ctx), sql.is_open(ctx)
-    amount = sql.to_major(ctx, d.c.amount_cents, d.c.currency)
-    cycle = _cycle_days(ctx)
-    row = ctx.conn.execute(select(
-        func.count().filter(won), func.count().filter(lost), func.sum(amount).filter(won),
-        func.sum(cycle).filter(won), func.count(cycle).filter(won),
-        func.sum(amount).filter(and_(won, marketing_sourced(ctx), sql.counted_type(ctx, "marketing_sourced_revenue"))),
-        func.count().filter(open_), func.sum(amount).filter(open_),
-        func.sum(amount * sql.stage_probability(ctx)).filter(open_),
-        *sql.typed_sums(ctx, d, won, lost, amount, func.count()),
-    ).where(*sql.deal_conditions(ctx, f), sql.in_period_date(d.c.close_date, f))).one()
-    return [v or 0 for v in row]
-
-
 EARLIEST = dt.date(1900, 1, 1)
 
 
@@ -82,7 +66,7 @@ def past_due_open(ctx: Ctx, f: Filters) -> tuple[int, float, float]:
     if not carries_past_due(ctx, f) or f.start <= EARLIEST:
         return 0, 0.0, 0.0
     before = f.with_period(EARLIEST, f.start - dt.timedelta(days=1))
-    totals = rollups.gather(ctx, before, _closed_raw, rollups.closed_raw)
+    totals = rollups.gather(ctx, before, rollups.closed_raw, rollups.deal_rows)
     return int(totals[6]), float(totals[7]), float(totals[8])
 
 
