@@ -3,6 +3,9 @@ deals with stage histories, a revenue budget. Dates sit around the week of Monda
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
 
 from store import bump_data_version, schema as s
 
@@ -56,3 +59,24 @@ def seed_crm(engine) -> None:
         bump_data_version(conn)
 
 
+
+
+# --- signing in to the app as a meeting participant (AppTest) --------------------------------
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+OIDC = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "k" * 40,
+        "client_id": "northstar", "client_secret": "oidc-client-secret-value",
+        "server_metadata_url": "https://idp.example/.well-known/openid-configuration"}
+ROLES = {"lead@acme.com": "editor", "@acme.com": "viewer"}
+
+
+def meeting_page_as(email: str) -> AppTest:
+    """The app signed in as `email` (lead@acme.com edits, other @acme.com addresses view), on the
+    Weekly meeting page; fails on any exception."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.secrets["auth"] = {**OIDC, "roles": ROLES}
+    at.user = {"is_logged_in": True, "email": email, "name": email, "email_verified": True}
+    at.run()
+    at.switch_page("pages/meeting.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

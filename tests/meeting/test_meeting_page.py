@@ -3,7 +3,6 @@ editor record a decision, and hides (and refuses) it for a viewer."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -12,14 +11,9 @@ from meeting.decisions import decisions_of_week, week_of
 from meeting.pack import format_cell
 from meeting.report import week_report
 from meeting.snapshots import reconstruct_snapshot, take_snapshot
-from meeting_crm import seed_crm
+from meeting_crm import APP, meeting_page_as, seed_crm
 from store import StoreSettings, open_store
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
-OIDC = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "k" * 40,
-        "client_id": "northstar", "client_secret": "oidc-client-secret-value",
-        "server_metadata_url": "https://idp.example/.well-known/openid-configuration"}
-ROLES = {"lead@acme.com": "editor", "@acme.com": "viewer"}
 THIS_WEEK = week_of(dt.date.today())
 
 
@@ -36,13 +30,7 @@ def meeting_store(tmp_path, monkeypatch):
 
 
 def _meeting_as(email: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.secrets["auth"] = {**OIDC, "roles": ROLES}
-    at.user = {"is_logged_in": True, "email": email, "name": email, "email_verified": True}
-    at.run()
-    at.switch_page("pages/meeting.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return meeting_page_as(email)
 
 
 def test_page_shows_the_snapshot_numbers_and_an_editor_records_a_decision(meeting_store):

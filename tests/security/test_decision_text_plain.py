@@ -4,7 +4,6 @@ not clickable; the HTML meeting pack escapes it too."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -14,13 +13,8 @@ from meeting.pack import to_html
 from meeting.report import week_report
 from meeting.snapshots import reconstruct_snapshot, take_snapshot
 from store import StoreSettings, open_store
-from tests.meeting.meeting_crm import seed_crm
+from tests.meeting.meeting_crm import meeting_page_as, seed_crm
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
-OIDC = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "k" * 40,
-        "client_id": "northstar", "client_secret": "oidc-client-secret-value",
-        "server_metadata_url": "https://idp.example/.well-known/openid-configuration"}
-ROLES = {"lead@acme.com": "editor", "@acme.com": "viewer"}
 THIS_WEEK = week_of(dt.date.today())
 IMAGE = "![t](http://host.example/track.png)"
 LINK = "[Open the report](http://phish.example/login)"
@@ -51,12 +45,7 @@ def _markdown_bodies(at: AppTest) -> list[str]:
 
 @pytest.mark.parametrize("email", ["ann@acme.com", "lead@acme.com"])  # a viewer and an editor
 def test_decision_text_is_plain_text_on_the_meeting_page(decision_store, email):
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.secrets["auth"] = {**OIDC, "roles": ROLES}
-    at.user = {"is_logged_in": True, "email": email, "name": email, "email_verified": True}
-    at.run()
-    at.switch_page("pages/meeting.py").run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = meeting_page_as(email)
     plain = [t.value for t in at.text]
     assert TEXT in plain, "the decision is shown word for word, as text"
     assert f"Carried: {IMAGE}" in plain, "so is an open item carried over from an earlier week"
