@@ -19,7 +19,7 @@ from store import schema as s
 from . import dimensions, rollups, sql
 from .filters import Filters
 from .registry import Ctx, NotAvailable, Result, breaks_down, computes, first_unavailable
-from .rules import carries_past_due, in_pipeline
+from .rules import carries_past_due, in_pipeline, plan_lines
 
 d = s.deals
 NO_DEALS = NotAvailable("no deals in the store yet: run a HubSpot sync or load the demo data")
@@ -265,15 +265,16 @@ def budget_for_period(ctx: Ctx, metric: str, f: Filters) -> Result:
 
     Budget lines hold a region and a product line, '' meaning all. Without a region filter the
     all-regions lines are used (or, if a month has none, the sum of its per-region lines); with
-    one, the lines of the chosen regions. Product lines likewise. Budgets have no owner, team,
-    pipeline or source.
+    one, the lines of the chosen regions. Product lines likewise. Quota lines (set for an owner or
+    a team, metrics/quotas.py) are not read: a company target is not the sum of the reps' quotas.
     """
     if f.owners or f.teams or f.pipelines or f.sources:
         return NotAvailable("budgets are set by region and product line only: remove the owner, team, "
                             "pipeline and source filters to compare with them")
     b = s.budgets
     rows = ctx.conn.execute(select(b.c.month, b.c.region, b.c.product_line, func.sum(b.c.value))
-                            .where(b.c.metric == metric, b.c.month >= f.start.replace(day=1), b.c.month <= f.end)
+                            .where(b.c.metric == metric, b.c.month >= f.start.replace(day=1), b.c.month <= f.end,
+                                   plan_lines())
                             .group_by(b.c.month, b.c.region, b.c.product_line)).all()
     if not rows:
         return NotAvailable(f"no {metric} budget covers this period: import budgets on the Data page")
@@ -315,12 +316,18 @@ def target_revenue(ctx: Ctx, f: Filters) -> Result:
 @computes("pipeline_coverage")
 def pipeline_coverage(ctx: Ctx, f: Filters) -> Result:
     """open pipeline closing in the period / (target - won revenue)."""
-    target, won, pipe = ctx.value("target_revenue", f), ctx.value("won_revenue", f), ctx.value("open_pipeline", f)
+    return coverage(ctx.value("target_revenue", f), ctx.value("won_revenue", f), ctx.value("open_pipeline", f),
+                    "the target of this period is already reached: nothing left to cover")
+
+
+def coverage(target: Result, won: Result, pipe: Result, reached: str) -> Result:
+    """pipe / (target - won): the coverage of a target (pipeline_coverage) or a quota
+    (quota_coverage); `reached` says why there is none once won reaches the target."""
     if missing := first_unavailable(target, won, pipe):
         return missing
     remaining = target - won
     if remaining <= 0:
-        return NotAvailable("the target of this period is already reached: nothing left to cover")
+        return NotAvailable(reached)
     return pipe / remaining
 
 
