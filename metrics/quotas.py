@@ -31,6 +31,7 @@ from store import schema as s
 from . import dimensions
 from .definitions import load_definitions
 from .filters import NONE_BUCKET, Filters
+from .pages import SALES_QUOTA
 from .registry import Ctx, NotAvailable, Result, computes, ratio
 from .rules import quota_lines
 from .sales import _month_days, _months, coverage
@@ -38,7 +39,7 @@ from .sales import _month_days, _months, coverage
 QUOTA_METRIC = "target_revenue"
 # The columns of the Sales page's quota tables (and the meeting pack's "Behind pace"), besides the
 # owner or team: each the catalog metric of the same id, computed for that owner or team.
-QUOTA_COLUMNS = ("quota", "won_revenue", "quota_attainment", "quota_attainment_paced", "forecast", "quota_coverage")
+QUOTA_COLUMNS = SALES_QUOTA
 UNSLICED = NotAvailable("quotas are set per owner and team over every region, product line, pipeline and source: "
                         "remove the region, product line, pipeline and source filters to compare with them")
 
@@ -91,9 +92,14 @@ def _month_quota(lines: list[tuple[str, str, float]], teams_of: dict[str, str], 
     return total, gaps
 
 
+def _sliced(f: Filters) -> bool:
+    """Whether `f` has a slice quotas do not have (region, product line, pipeline, source)."""
+    return bool(f.regions or f.product_lines or f.pipelines or f.sources)
+
+
 def quota_for_period(ctx: Ctx, f: Filters) -> Result:
     """The quota of the chosen owners and teams over the period, in cents (module docstring)."""
-    if f.regions or f.product_lines or f.pipelines or f.sources:
+    if _sliced(f):
         return UNSLICED
     by_month = _lines(ctx, f)
     if not by_month:
@@ -164,8 +170,9 @@ def quota_rows(ctx: Ctx, f: Filters, by: str) -> pd.DataFrame:
     function every page, the CLI and the meeting pack use), worst paced attainment first.
 
     Rows: the owners with a quota line in the period, within the owner and team filters; the teams
-    with a team line or a member with one. A value that cannot be computed is left empty."""
-    owners, team_lines = _quota_holders(ctx, f)
+    with a team line or a member with one; none with a region, product line, pipeline or source
+    filter (quotas have none: the quota metric says so). A value that cannot be computed is left empty."""
+    owners, team_lines = _quota_holders(ctx, f) if not _sliced(f) else (set(), set())
     teams_of = owner_teams(ctx)
     if by == "owner":
         keys = sorted(o for o in owners if (not f.owners or o in f.owners)
@@ -189,16 +196,6 @@ def quota_rows(ctx: Ctx, f: Filters, by: str) -> pd.DataFrame:
     df = pd.DataFrame({**head, **values}, columns=[*head, *QUOTA_COLUMNS])
     return df.sort_values("quota_attainment_paced", ascending=True, na_position="last",
                           kind="stable").reset_index(drop=True)
-
-
-def why_no_quota(ctx: Ctx, f: Filters) -> str | None:
-    """Why the quota tables are empty for `f` (a slice quotas do not have, no quota line), or None."""
-    if f.regions or f.product_lines or f.pipelines or f.sources:
-        return UNSLICED.reason
-    if not any(_quota_holders(ctx, f)):
-        return ("no quota covers this period: import target_revenue lines with an owner or team column "
-                "(budgets) on the Data page")
-    return None
 
 
 def _table(engine: Engine, filters: Filters, by: str) -> pd.DataFrame:
@@ -230,4 +227,4 @@ def behind_pace(engine: Engine, filters: Filters) -> pd.DataFrame:
 
 
 __all__ = ["QUOTA_COLUMNS", "QUOTA_METRIC", "behind_pace", "owner_quota_table", "owner_teams", "quota_for_period",
-           "quota_rows", "team_quota_table", "why_no_quota"]
+           "quota_rows", "team_quota_table"]

@@ -122,3 +122,8 @@ def test_behind_pace_lists_reps_and_teams_under_100_percent_worst_first(world):
     jan = behind_pace(world, Filters(D(2026, 1, 1), D(2026, 1, 31)))
     assert dict(zip(jan.name, jan.quota_attainment_paced)) == pytest.approx(
         {"Cy Fox": 0, "Dee Kim": 0, "Bob Ray": 0, "Beta": 0, "Alpha": 1000 / 3000, "Ann Lee": 0.5})
+
+
+def test_quota_tables_are_empty_with_a_slice_quotas_do_not_have(world):
+    assert owner_quota_table(world, Filters(*Q1, regions=("EMEA",))).empty
+    assert team_quota_table(world, Filters(*Q1, product_lines=("A",))).empty
