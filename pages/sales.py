@@ -83,7 +83,8 @@ def stage_table(ctx) -> None:
     table(stages, ctx.fs, key="sales_stage_table", name="pipeline_by_stage")
 
 
-sections = {"Burnt leads": burnt_leads, "Past-due deals": past_due, "Quotas": quotas, "By owner": by_owner,
+# Quotas first: the sub-goals each sales leader owns (#17), the table the CSO opens the page for.
+sections = {"Quotas": quotas, "Burnt leads": burnt_leads, "Past-due deals": past_due, "By owner": by_owner,
             "By team": by_team,
             "Pipeline by stage (table)": stage_table}
 draw_tabs(ctx, sections, "sales_tabs")
