@@ -270,7 +270,8 @@ def budget_for_period(ctx: Ctx, metric: str, f: Filters) -> Result:
     """
     if f.owners or f.teams or f.pipelines or f.sources:
         return NotAvailable("budgets are set by region and product line only: remove the owner, team, "
-                            "pipeline and source filters to compare with them")
+                            "pipeline and source filters to compare with them (a rep's or a team's target is "
+                            "their quota: the Sales page's Quotas tab)")
     b = s.budgets
     rows = ctx.conn.execute(select(b.c.month, b.c.region, b.c.product_line, func.sum(b.c.value))
                             .where(b.c.metric == metric, b.c.month >= f.start.replace(day=1), b.c.month <= f.end,

@@ -127,3 +127,8 @@ def test_behind_pace_lists_reps_and_teams_under_100_percent_worst_first(world):
 def test_quota_tables_are_empty_with_a_slice_quotas_do_not_have(world):
     assert owner_quota_table(world, Filters(*Q1, regions=("EMEA",))).empty
     assert team_quota_table(world, Filters(*Q1, product_lines=("A",))).empty
+
+
+def test_the_company_target_with_an_owner_filter_points_to_the_quota(world):
+    assert reason(world, "target_revenue", Filters(*Q1, owners=("o1",))).endswith(
+        "(a rep's or a team's target is their quota: the Sales page's Quotas tab)")
