@@ -34,7 +34,7 @@ from .filters import NONE_BUCKET, Filters
 from .pages import SALES_QUOTA
 from .registry import Ctx, NotAvailable, Result, computes, ratio
 from .rules import quota_lines
-from .sales import _month_days, _months, coverage
+from .sales import _month_days, _months, coverage, prefetch_closed
 
 QUOTA_METRIC = "target_revenue"
 # The columns of the Sales page's quota tables (and the meeting pack's "Behind pace"), besides the
@@ -188,6 +188,10 @@ def quota_rows(ctx: Ctx, f: Filters, by: str) -> pd.DataFrame:
         narrowed = [replace(f, teams=(k,)) for k in keys]
     else:
         raise ValueError(f"quota tables are by owner or team, not {by!r}")
+    # every rep's and team's deal figures in one grouped read per window (to date, to the plan end)
+    members = {t: [o for o, team in teams_of.items() if team == t] for t in keys} if by == "team" else {}
+    for window in {f.to_date(), f.whole()}:
+        prefetch_closed(ctx, window, keys if by == "owner" else [], members)
     values = {mid: [] for mid in QUOTA_COLUMNS}
     for nf in narrowed:
         for mid in QUOTA_COLUMNS:

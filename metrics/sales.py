@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from dataclasses import replace
 
 from sqlalchemy import func, select
 
@@ -41,19 +42,52 @@ def closed_stats(ctx: Ctx, f: Filters) -> dict:
     days from the deals themselves; the parts are sums, so they add up."""
     key = ("closed", f)
     if key not in ctx.cache:
-        totals = rollups.gather(ctx, f, rollups.closed_raw, rollups.deal_rows)
-        won, lost, revenue, cycle_sum, cycle_n, mkt_revenue, open_n, open_amount, open_weighted = totals[:9]
-        by_type, rate_won, rate_lost = totals[9:12], totals[12], totals[13]
-        due_n, due_amount, due_weighted = past_due_open(ctx, f)
-        ctx.cache[key] = {"won": int(won), "lost": int(lost), "revenue": sql.money(revenue),
-                          "cycle_days": float(cycle_sum) / cycle_n if cycle_n else None,
-                          "marketing_revenue": sql.money(mkt_revenue),
-                          "by_type": {k: sql.money(v) for k, v in zip(sql.REVENUE_TYPES, by_type)},
-                          "rate": (int(rate_won), int(rate_lost)),
-                          "open": (int(open_n) + due_n, sql.money(open_amount + due_amount),
-                                   sql.money(open_weighted + due_weighted)),
-                          "past_due": (due_n, sql.money(due_amount), sql.money(due_weighted))}
+        ctx.cache[key] = _stats(rollups.gather(ctx, f, rollups.closed_raw, rollups.deal_rows), past_due_open(ctx, f))
     return ctx.cache[key]
+
+
+def _stats(totals: list, due: tuple[int, float, float]) -> dict:
+    """closed_stats from closed_raw's sums and the past-due open deals (count, amount, weighted)."""
+    won, lost, revenue, cycle_sum, cycle_n, mkt_revenue, open_n, open_amount, open_weighted = totals[:9]
+    by_type, rate_won, rate_lost = totals[9:12], totals[12], totals[13]
+    due_n, due_amount, due_weighted = due
+    return {"won": int(won), "lost": int(lost), "revenue": sql.money(revenue),
+            "cycle_days": float(cycle_sum) / cycle_n if cycle_n else None,
+            "marketing_revenue": sql.money(mkt_revenue),
+            "by_type": {k: sql.money(v) for k, v in zip(sql.REVENUE_TYPES, by_type)},
+            "rate": (int(rate_won), int(rate_lost)),
+            "open": (int(open_n) + due_n, sql.money(open_amount + due_amount),
+                     sql.money(open_weighted + due_weighted)),
+            "past_due": (due_n, sql.money(due_amount), sql.money(due_weighted))}
+
+
+def prefetch_closed(ctx: Ctx, f: Filters, owners: list[str], teams: dict[str, list[str]]) -> None:
+    """closed_stats of `f` narrowed to each of `owners` (replace(f, owners=(o,))) and to each team
+    of `teams` ({team: its members}: replace(f, teams=(t,))), read in one pass grouped by owner and
+    kept in the Ctx, so the metrics then computed for each rep and team (won revenue, pipeline,
+    forecast...) read them instead of one query each. Every figure is a sum, so a team's are its
+    members'. Under `f`'s other filters (a team filter included), as the narrowed filters have them."""
+    by_owner = rollups.gather(ctx, f, rollups.closed_raw_by_owner, rollups.deal_rows, empty={})
+    due_by_owner: dict = {}
+    if carries_past_due(ctx, f) and f.start > EARLIEST:
+        before = f.with_period(EARLIEST, f.start - dt.timedelta(days=1))
+        due_by_owner = rollups.gather(ctx, before, rollups.closed_raw_by_owner, rollups.deal_rows, empty={})
+    width = len(rollups.closed_sums(ctx))
+
+    def sums(members: list[str]) -> tuple[list, tuple[int, float, float]]:
+        totals = [0] * width
+        due = (0, 0.0, 0.0)
+        for oid in members:
+            totals = rollups.add_up(totals, by_owner.get(oid, [0] * width))
+            if oid in due_by_owner:
+                part = due_by_owner[oid]
+                due = (due[0] + int(part[6]), due[1] + float(part[7]), due[2] + float(part[8]))
+        return totals, due
+
+    for oid in owners:
+        ctx.cache.setdefault(("closed", replace(f, owners=(oid,))), _stats(*sums([oid])))
+    for team, members in teams.items():
+        ctx.cache.setdefault(("closed", replace(f, teams=(team,))), _stats(*sums(members)))
 
 
 EARLIEST = dt.date(1900, 1, 1)

@@ -17,6 +17,9 @@ Open in Q1: Ann d6 4000.00 (03-15, prob 0.4); Bob d7 1170.00 (02-20, prob 0.5).
 """
 from __future__ import annotations
 
+import calendar
+import datetime as dt
+
 import pytest
 
 from metrics import Filters, compute_many
@@ -132,3 +135,31 @@ def test_quota_tables_are_empty_with_a_slice_quotas_do_not_have(world):
 def test_the_company_target_with_an_owner_filter_points_to_the_quota(world):
     assert reason(world, "target_revenue", Filters(*Q1, owners=("o1",))).endswith(
         "(a rep's or a team's target is their quota: the Sales page's Quotas tab)")
+
+
+def test_quota_tables_read_once_as_each_metric_reads_alone_with_past_due_deals(world):
+    """The tables read every rep's deals in one grouped pass (metrics.sales.prefetch_closed); the
+    figures are those of each metric computed alone. In the quarter containing today the pipeline
+    also holds the past-due open deals (pipeline.past_due: count_in_current_period): Ann's d6
+    4,000.00 (15 Mar) and d8 2,000.00 (10 Apr), Bob's d7 1,170.00 (20 Feb); nothing won. With
+    1,000.00 a month for Ann and 500.00 for Bob, coverage is 6,000 / 3,000 and 1,170 / 1,500."""
+    today = dt.date.today()
+    first = dt.date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    months = [dt.date(first.year, first.month + k, 1) for k in range(3)]
+    with world.begin() as conn:
+        insert(conn, s.budgets, [dict(month=m, region="", product_line="", metric="target_revenue", owner_id=oid,
+                                      team="", value=v) for m in months for oid, v in (("o1", 100000), ("o2", 50000))])
+    f = Filters(first, today, plan_end=months[-1].replace(day=calendar.monthrange(first.year, months[-1].month)[1]))
+    reps = owner_quota_table(world, f).set_index("owner_id")
+    assert (reps.loc["o1", "quota"], reps.loc["o2", "quota"]) == pytest.approx((3000.0, 1500.0))
+    assert reps.loc["o1", "quota_coverage"] == pytest.approx(6000 / 3000)
+    assert reps.loc["o2", "quota_coverage"] == pytest.approx(1170 / 1500)
+    for oid in ("o1", "o2"):
+        alone = compute_many(world, QUOTA_COLUMNS, Filters(f.start, f.end, owners=(oid,), plan_end=f.plan_end))
+        assert [reps.loc[oid, m] for m in QUOTA_COLUMNS] == pytest.approx([alone[m].value for m in QUOTA_COLUMNS],
+                                                                          abs=0.005)  # values are to the cent
+    teams = team_quota_table(world, f).set_index("team")
+    for team in ("Alpha", "Beta"):
+        alone = compute_many(world, QUOTA_COLUMNS, Filters(f.start, f.end, teams=(team,), plan_end=f.plan_end))
+        assert [teams.loc[team, m] for m in QUOTA_COLUMNS] == pytest.approx([alone[m].value for m in QUOTA_COLUMNS],
+                                                                            abs=0.005)
