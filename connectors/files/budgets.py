@@ -188,9 +188,10 @@ def _key(r) -> tuple:
 
 
 def write_budgets(conn: Connection, parsed: Parsed, import_id: int, replace: bool = False) -> tuple[dict, str]:
-    """Insert the file's budget lines. An earlier line of the same month, region, product line and
-    metric is replaced (the file supersedes it); with `replace`, so is every line of the file's
-    metrics over its months (company, region, product-line and quota lines alike). ({import that had brought the replaced rows: count}, the rule applied)."""
+    """Insert the file's budget lines. An earlier line of the same month, region, product line,
+    owner, team and metric is replaced (the file supersedes it); with `replace`, so is every line of
+    the file's metrics over its months (company, region, product-line and quota lines alike).
+    ({import that had brought the replaced rows: count}, the rule applied)."""
     t = s.budgets
     start, end = parsed.report.period
     scope = and_(t.c.metric.in_(parsed.scope["metrics"]), t.c.month >= start, t.c.month <= end)
