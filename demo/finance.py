@@ -1,4 +1,4 @@
-"""Finance rows of the demo: invoices and their FEC postings per block; spend, purchases and budgets once.
+"""Finance rows of the demo: invoices and their FEC postings per block; spend, purchases, budgets and quotas once.
 
 The ledger is kept consistent with the invoices except for a few deliberate gaps (an invoice
 never posted, a posting with no invoice, an amount that differs, a won deal never invoiced) so
@@ -11,7 +11,7 @@ from collections import defaultdict
 from random import Random
 
 from . import world as w
-from .crm import Deal
+from .crm import Deal, Owner
 from .timeline import DAY, MONTH_SEASON, Timeline, add_months, ds, month_start
 
 COLUMNS = {
@@ -24,7 +24,7 @@ COLUMNS = {
                        "valid_date", "montant_devise_cents", "idevise", "origin"),
     "marketing_spend": ("spend_date", "channel", "campaign", "region", "product_line", "amount_cents",
                         "currency", "origin"),
-    "budgets": ("month", "region", "product_line", "metric", "value"),
+    "budgets": ("month", "region", "product_line", "metric", "value", "owner_id", "team"),
 }
 JOURNALS = {"VE": "Ventes", "BQ": "Banque", "AC": "Achats"}
 GAP_RATE = 0.003  # per invoice: not posted; posted with a wrong amount
@@ -39,9 +39,11 @@ class Totals:
         self.won: dict[tuple, int] = defaultdict(int)  # (month, region, product line) -> EUR cents
         self.mqls: dict[tuple, int] = defaultdict(int)  # (month, region) -> count
         self.spend: dict[tuple, int] = defaultdict(int)  # (month, region) -> EUR cents
+        self.won_by_owner: dict[tuple, int] = defaultdict(int)  # (month, owner id) -> EUR cents
 
     def merge(self, part: "Totals") -> None:
-        for mine, theirs in ((self.won, part.won), (self.mqls, part.mqls), (self.spend, part.spend)):
+        for mine, theirs in ((self.won, part.won), (self.mqls, part.mqls), (self.spend, part.spend),
+                             (self.won_by_owner, part.won_by_owner)):
             for key, value in theirs.items():
                 mine[key] += value
 
@@ -53,6 +55,7 @@ def block_totals(deals: list[Deal], contacts) -> Totals:
         if d.won:
             part.won[(month_start(d.close_date), d.contact.region, d.product_line)] += to_eur(
                 d.amount_cents, d.currency)
+            part.won_by_owner[(month_start(d.close_date), d.owner_id)] += to_eur(d.amount_cents, d.currency)
     for c in contacts:
         if c.stages[1] is not None:
             part.mqls[(month_start(c.stages[1].date()), c.region)] += 1
@@ -266,9 +269,55 @@ def generate_budgets(tl: Timeline, seed: int, totals: Totals) -> list[tuple]:
         for region in w.REGIONS:
             for pl in w.PRODUCT_LINES:
                 value = planned(totals.won, (region, pl), month, 1.4, True)
-                rows.append((ds(month), region, pl, "target_revenue", float(round(value / 100_000) * 100_000)))
+                rows.append((ds(month), region, pl, "target_revenue", float(round(value / 100_000) * 100_000), "", ""))
             mqls = planned(totals.mqls, (region,), month, 1.3, False)
-            rows.append((ds(month), region, "", "mqls", float(round(mqls))))
+            rows.append((ds(month), region, "", "mqls", float(round(mqls)), "", ""))
             spend = planned(totals.spend, (region,), month, 1.25, False)
-            rows.append((ds(month), region, "", "marketing_spend", float(round(spend / 10_000) * 10_000)))
+            rows.append((ds(month), region, "", "marketing_spend", float(round(spend / 10_000) * 10_000), "", ""))
     return rows
+
+
+CLOSING_ROLES = ("ae", "enterprise", "na", "partner")  # the seats that own deals (SDRs hand over)
+OVER_ASSIGNMENT = 1.1  # the reps' quotas add up to 110 % of their region's target, as sales leaders do
+
+
+def generate_quotas(tl: Timeline, owners: list[Owner], budgets: list[tuple], totals: Totals) -> list[tuple]:
+    """Monthly revenue quotas (budget lines of target_revenue with an owner or a team), for the
+    months the budgets plan.
+
+    Each month, a region's revenue target (its product lines' target_revenue lines) is split among
+    the reps who close deals there and are on board that month, by their share of the region's won
+    revenue over the 12 months before (a rep with no history yet, a new hire, gets the average
+    share), then over-assigned by 10 %: a rep's quota line. A team's line is its members' quotas
+    before the over-assignment, so the teams' quotas add up to the company target each month."""
+    target: dict[tuple, float] = defaultdict(float)
+    for month, region, _pl, metric, value, _o, _t in budgets:
+        if metric == "target_revenue":
+            target[(month, region)] += value
+    rows = []
+    for (month_iso, region), region_target in sorted(target.items()):
+        month = dt.date.fromisoformat(month_iso)
+        reps = [o for o in owners if o.region == region and o.role in CLOSING_ROLES
+                and o.active_from < add_months(month, 1) and (o.active_to is None or o.active_to > month)]
+        if not reps:
+            continue
+        history = {o.owner_id: sum(totals.won_by_owner.get((add_months(month, -k), o.owner_id), 0)
+                                   for k in range(1, 13)) for o in reps}
+        known = [v for v in history.values() if v > 0]
+        fallback = sum(known) / len(known) if known else 1.0
+        weights = {oid: v if v > 0 else fallback for oid, v in history.items()}
+        total = sum(weights.values())
+        team_share: dict[str, float] = defaultdict(float)
+        for o in reps:
+            share = region_target * weights[o.owner_id] / total
+            team_share[o.team] += share
+            rows.append((month_iso, "", "", "target_revenue",
+                         float(round(share * OVER_ASSIGNMENT / 10_000) * 10_000), o.owner_id, ""))
+        for team, share in sorted(team_share.items()):
+            rows.append((month_iso, "", "", "target_revenue", share, "", team))
+    # a team selling in several regions has one line a month: its regions' shares added up
+    merged: dict[tuple, float] = defaultdict(float)
+    for month_iso, _r, _p, metric, value, oid, team in rows:
+        merged[(month_iso, oid, team)] += value
+    return [(m, "", "", "target_revenue", float(round(v / 10_000) * 10_000) if team else v, oid, team)
+            for (m, oid, team), v in sorted(merged.items())]

@@ -164,7 +164,8 @@ def generate_demo(engine: Engine, scale: str = "small", seed: int = DEFAULT_SEED
                     spend = finance.generate_spend(tl, seed, size.contacts, totals)
                     writer.add("marketing_spend", spend["marketing_spend"])
                     writer.add("ledger_entries", spend["ledger_entries"])
-                    writer.add("budgets", finance.generate_budgets(tl, seed, totals))
+                    budgets = finance.generate_budgets(tl, seed, totals)
+                    writer.add("budgets", budgets + finance.generate_quotas(tl, owners, budgets, totals))
                     writer.flush_all()
                 for key, value in (("is_demo", "1"), ("demo_seed", str(seed)), ("demo_scale", scale),
                                    ("demo_as_of", as_of.isoformat())):

@@ -23,8 +23,11 @@ from store.cells import inert, strings_as_text
 from .charts import accuracy_figure, waterfall_figure
 from .report import ROLES, WeekReport
 
-MONEY_COLUMNS = {"amount", "previous_amount", "change", "forecast", "actual", "budget", "spend", "revenue"}
-RATIO_COLUMNS = {"accuracy", "change_pct", "vs_target_pct", "roi", "campaign_roi"}
+MONEY_COLUMNS = {"amount", "previous_amount", "change", "forecast", "actual", "budget", "spend", "revenue", "quota",
+                 "won_revenue"}
+RATIO_COLUMNS = {"accuracy", "change_pct", "vs_target_pct", "roi", "campaign_roi", "quota_attainment",
+                 "quota_attainment_paced"}
+RATIO_X_COLUMNS = {"quota_coverage"}
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:24px;color:#222}
 h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd}
@@ -47,6 +50,8 @@ def _cell_unit(column: str, row: dict) -> str | None:
         return "money"
     if column in RATIO_COLUMNS:
         return "ratio"
+    if column in RATIO_X_COLUMNS:
+        return "ratio_x"
     return None
 
 
@@ -159,6 +164,9 @@ def to_html(report: WeekReport) -> str:
     section("Forecast accuracy", chart(accuracy_figure(report.accuracy, cur, locale=loc))
             + _table_html(sections["Forecast accuracy"], loc, cur))
     section("Gap to target (quarter)", _table_html(sections["Gap to target"], loc, cur))
+    why = report.unavailable.get("Behind pace")
+    section("Behind pace (quota, quarter to the end of the week under review)",
+            f'<p class="muted">{html.escape(why)}</p>' if why else _table_html(sections["Behind pace"], loc, cur))
     for name in ("Leads not followed up", "Best campaigns", "Worst campaigns"):
         why = report.unavailable.get("Campaigns" if "campaigns" in name else name)
         section(name, f'<p class="muted">{html.escape(why)}</p>' if why else _table_html(sections[name], loc, cur))

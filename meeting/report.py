@@ -4,8 +4,9 @@ all render this same `WeekReport`, so they show the same numbers.
 From the snapshot (frozen): the KPIs with their week-over-week and vs-target change, the
 region / product line cuts, the quarter (gap to target, forecast), the pipeline waterfall from the
 previous meeting's snapshot. Computed now: forecast accuracy (actuals are today's), the leads not
-followed up in the week under review and the campaigns by ROI (row-level lists are not
-snapshotted), the decision log.
+followed up in the week under review, the campaigns by ROI and the reps and teams behind pace on
+their quota for the quarter to the end of that week (row-level lists are not snapshotted; the
+quota tables of the Sales page, metrics.quotas), the decision log.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlalchemy import Engine
 
-from metrics import REGISTRY, Filters, details, get_definitions
+from metrics import REGISTRY, Filters, compute, details, get_definitions, quotas
 from metrics.pages import MEETING_QUARTER, MEETING_WEEK
 from metrics.dimensions import owner_names
 
@@ -37,6 +38,7 @@ DECISION_COLUMNS = ["decision_id", "week_start", "text", "owner", "due_date", "m
 WATERFALL_DEAL_COLUMNS = ["category", "deal_id", "name", "owner", "stage_id", "previous_stage_id",
                           "close_date", "previous_close_date", "amount", "previous_amount", "currency", "change"]
 CAMPAIGNS_SHOWN = 5
+BEHIND_PACE_COLUMNS = ["kind", "name", *quotas.QUOTA_COLUMNS]
 
 
 @dataclass
@@ -61,6 +63,8 @@ class WeekReport:
     open_items: pd.DataFrame
     differences: list[dict] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)  # section -> why it is empty
+    # reps and teams whose paced quota attainment is under 100 %, worst first (metrics.quotas.behind_pace)
+    behind_pace: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=BEHIND_PACE_COLUMNS))
 
     @property
     def title(self) -> str:
@@ -107,7 +111,8 @@ class WeekReport:
                           columns=["category", "label", "amount", "deals"])
         out = {"Headline": self.headline(), "KPIs": self.kpis.drop(columns=["down_is_good"]), "Pipeline waterfall": wf,
                "Waterfall deals": self.waterfall_deals, "Forecast accuracy": self.accuracy,
-               "Gap to target": self.quarter_table, "Leads not followed up": self.burnt_leads,
+               "Gap to target": self.quarter_table, "Behind pace": self.behind_pace,
+               "Leads not followed up": self.burnt_leads,
                "Best campaigns": self.campaigns_best, "Worst campaigns": self.campaigns_worst}
         for role in ROLES:
             out[f"{role} KPIs"] = self.role_kpis(role).drop(columns=["down_is_good"])
@@ -203,6 +208,21 @@ def _campaigns(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return best.reset_index(drop=True), worst.reset_index(drop=True)
 
 
+def _behind_pace(engine: Engine, quarter: tuple[dt.date, dt.date] | None,
+                 review: tuple[dt.date, dt.date]) -> tuple[pd.DataFrame, str | None]:
+    """The reps and teams behind pace over the quarter to the end of the week under review (their
+    quota paced to that day), from the Sales page's quota tables; or why there is no such list."""
+    empty = pd.DataFrame(columns=BEHIND_PACE_COLUMNS)
+    if quarter is None:
+        return empty, "the snapshot holds no quarter"
+    f = Filters(quarter[0], min(review[1], quarter[1]), plan_end=quarter[1])
+    behind = quotas.behind_pace(engine, f)
+    if not behind.empty:
+        return behind[BEHIND_PACE_COLUMNS], None
+    quota = compute(engine, "quota", f)
+    return empty, quota.reason or "nobody is behind pace: every rep and team with a quota is at 100 % or more"
+
+
 def week_report(engine: Engine, week_start: dt.date, *, check_live: bool = True,
                 today: dt.date | None = None) -> WeekReport:
     """Everything the meeting of `week_start` shows; raises SnapshotError when the week has no snapshot."""
@@ -235,6 +255,9 @@ def week_report(engine: Engine, week_start: dt.date, *, check_live: bool = True,
     best, worst = _campaigns(campaigns)
     # the targets paced to the end of the week under review (budgets keep no history: as they are)
     paced = budget_targets(engine, quarter[0], min(review[1], quarter[1])) if quarter else {}
+    behind, why_behind = _behind_pace(engine, quarter, review)
+    if why_behind:
+        unavailable["Behind pace"] = why_behind
 
     return WeekReport(
         week_start=week, snapshot=snap, previous=prev, review=review, quarter=quarter,
@@ -246,7 +269,7 @@ def week_report(engine: Engine, week_start: dt.date, *, check_live: bool = True,
         decisions=_decisions(dec.decisions_of_week(engine, week)),
         open_items=_decisions(dec.open_items(engine, week)),
         differences=live_differences(engine, snap, rows) if check_live else [],
-        unavailable=unavailable)
+        unavailable=unavailable, behind_pace=behind)
 
 
 __all__ = ["WeekReport", "week_report", "ROLES", "KPI_COLUMNS"]

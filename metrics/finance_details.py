@@ -245,8 +245,9 @@ def budget_vs_actual_table(engine: Engine, filters: Filters) -> pd.DataFrame:
     Money budgets are stored in cents and shown in major units. A month only partly in the period
     has its budget prorated by days (as target_revenue does). With a region (product line) filter
     only the lines of the chosen regions (product lines) are listed: a company-wide ('') line is
-    not comparable with a slice's actual. Budgets have no owner, team, pipeline or source: with
-    such a filter the table is empty (as the target_revenue KPI is not available).
+    not comparable with a slice's actual. Quota lines (an owner's or a team's) are on the Sales
+    page's quota table, not here. With an owner, team, pipeline or source filter the table is
+    empty (as the target_revenue KPI is not available).
     """
     b = s.budgets
     catalog = load_catalog()
@@ -255,7 +256,8 @@ def budget_vs_actual_table(engine: Engine, filters: Filters) -> pd.DataFrame:
         return pd.DataFrame(out, columns=BUDGET_COLUMNS)
     with _ctx(engine) as ctx:
         lines = ctx.conn.execute(select(b.c.month, b.c.metric, b.c.region, b.c.product_line, b.c.value)
-                                 .where(b.c.month >= filters.start.replace(day=1), b.c.month <= filters.end)
+                                 .where(b.c.month >= filters.start.replace(day=1), b.c.month <= filters.end,
+                                        rules.plan_lines())
                                  .order_by(b.c.month, b.c.metric, b.c.region, b.c.product_line)).all()
         for line in lines:
             if (filters.regions and not dimensions.selects(line.region, filters.regions)) or \

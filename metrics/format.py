@@ -218,6 +218,8 @@ def format_cell(value, unit: str | None, locale: str = "en-US", currency: str = 
         return format_percent(float(value), locale)
     if unit == "count":
         return format_count(float(value), locale)
+    if unit == "ratio_x":  # a coverage: 3.2x
+        return format_ratio_x(float(value), locale)
     if unit in ("days", "hours"):
         return _group(float(value), 1, locale)
     if unit == "number":  # an amount in a currency given beside it
@@ -235,6 +237,7 @@ def format_cell(value, unit: str | None, locale: str = "en-US", currency: str = 
 XLSX_FORMATS = {  # Excel number formats: the cell keeps its number, Excel shows it like this
     "ratio": "0." + "0" * PERCENT_DECIMALS + "%", "count": "#,##0", "number": "#,##0.00", "days": "#,##0.0",
     "hours": "#,##0.0", "month": "mmm yyyy", "date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm",
+    "ratio_x": "0.0\"x\"",
 }
 MONEY_XLSX = {"EUR": '#,##0.00 "€";-#,##0.00 "€"', "USD": '"$"#,##0.00;-"$"#,##0.00',
               "GBP": '"£"#,##0.00;-"£"#,##0.00'}

@@ -18,6 +18,9 @@ MARKETING_COST = ("marketing_spend", "cost_per_lead", "cost_per_mql", "cost_per_
 SALES_PIPELINE = ("open_pipeline", "weighted_pipeline", "target_revenue", "pipeline_coverage", "forecast")
 SALES_PERFORMANCE = ("win_rate", "avg_deal_size", "sales_cycle_days", "sales_velocity", "leads_not_followed_up",
                      "follow_up_rate")
+# Sales, Quotas tab: one row per rep (and per team), each column the catalog metric of that id
+# computed for the row's owner or team (metrics.quotas.QUOTA_COLUMNS, the meeting pack's "Behind pace").
+SALES_QUOTA = ("quota", "won_revenue", "quota_attainment", "quota_attainment_paced", "forecast", "quota_coverage")
 FINANCE_REVENUE = ("north_star", "invoiced_revenue", "ledger_revenue", "booked_to_invoiced_gap",
                    "invoiced_to_ledger_gap", "cash_collected")
 FINANCE_UNIT_ECONOMICS = ("sm_spend", "cac", "arpa", "ltv", "ltv_cac_ratio", "cac_payback_months")

@@ -367,19 +367,32 @@ def invoice_rows(ctx: Ctx, f: Filters, where: Callable[[Any], list]):
 def closed_raw(ctx: Ctx, f: Filters, r=s.rollup_deals) -> list:
     """metrics.sales.closed_stats' raw sums over the months of `f`, from rows shaped like
     rollup_deals (the rollup itself, or `deal_rows` for the days of a part)."""
+    row = ctx.conn.execute(select(*closed_sums(ctx, r)).where(*months(f, r.c.month), *deal_conditions(f, r))).one()
+    return [v or 0 for v in row]
+
+
+def closed_sums(ctx: Ctx, r=s.rollup_deals) -> list:
+    """closed_raw's sums, in its order, over rows shaped like rollup_deals."""
     won, lost = sql.is_won(ctx, r), sql.is_lost(ctx, r)
     open_ = not_(or_(won, lost))
     amount = sql.to_major(ctx, r.c.amount_cents, r.c.currency)
     mkt = r.c.effective_source.in_(ctx.defs.marketing_sources)
-    row = ctx.conn.execute(select(
+    return [
         func.sum(r.c.n).filter(won), func.sum(r.c.n).filter(lost), func.sum(amount).filter(won),
         func.sum(r.c.cycle_days_sum).filter(won), func.sum(r.c.cycle_days_n).filter(won),
         func.sum(amount).filter(and_(won, mkt, sql.counted_type(ctx, "marketing_sourced_revenue", r))),
         func.sum(r.c.n).filter(open_), func.sum(amount).filter(open_),
         func.sum(amount * sql.stage_probability(ctx, r)).filter(open_),
         *sql.typed_sums(ctx, r, won, lost, amount, func.sum(r.c.n)),
-    ).where(*months(f, r.c.month), *deal_conditions(f, r))).one()
-    return [v or 0 for v in row]
+    ]
+
+
+def closed_raw_by_owner(ctx: Ctx, f: Filters, r=s.rollup_deals) -> dict[str, list]:
+    """closed_raw by deal owner: {owner id: the sums closed_raw gives with that owner as the only
+    owner filter} (the quota tables read every rep's figures in one pass, metrics.sales.prefetch_closed)."""
+    rows = ctx.conn.execute(select(r.c.owner_id, *closed_sums(ctx, r))
+                            .where(*months(f, r.c.month), *deal_conditions(f, r)).group_by(r.c.owner_id)).all()
+    return {oid: [v or 0 for v in row] for oid, *row in rows if oid not in (None, "")}
 
 
 def campaign_revenue(ctx: Ctx, f: Filters, campaigns: list[str], r=s.rollup_deal_campaigns) -> dict[str, float]:
@@ -489,7 +502,8 @@ def ledger_months(ctx: Ctx, f: Filters, account_condition=None) -> set[dt.date]:
 
 
 __all__ = ["CAMPAIGN_ROLES", "add_up", "gather", "GROUPS", "INVOICES", "LEDGER", "NAME", "ROLES", "SOURCES", "campaign_contacts",
-           "campaign_filters_supported", "campaign_revenue", "campaign_won", "closed_raw", "contact_conditions",
+           "campaign_filters_supported", "campaign_revenue", "campaign_won", "closed_raw", "closed_raw_by_owner", "closed_sums",
+           "contact_conditions",
            "contact_filters_supported", "deal_conditions", "fingerprint", "funnel_raw", "invoice_accounts",
            "invoice_total", "is_fresh", "lead_cohorts_by_source", "leads_by_month_and_source", "ledger_cents",
            "ledger_months", "month_key", "months", "split", "state", "status", "usable", "whole_months",

@@ -13,7 +13,10 @@ at module level, so each rule is written once and no module needs another's comp
   count_in_current_period the pipeline of the period containing today also holds the open deals
   whose close date has passed);
 - which invoices are revenue (`NOT_REVENUE_STATUSES`) and their signed amounts (`signed`,
-  `signed_net_cents`: credit notes always negative).
+  `signed_net_cents`: credit notes always negative);
+- which budget lines are the company's, regions' and product lines' plan (`plan_lines`) and
+  which are quotas set for an owner or a team (`quota_lines`): a company target is not the sum of
+  the reps' quotas, so each figure reads only its own lines.
 """
 from __future__ import annotations
 
@@ -30,6 +33,19 @@ from .registry import Ctx
 d, c, inv = s.deals, s.contacts, s.invoices
 
 NOT_REVENUE_STATUSES = ("draft", "void")
+
+
+# --- budget lines ------------------------------------------------------------------------------
+
+def plan_lines() -> ColumnElement:
+    """The budget lines of the company, a region or a product line (no owner, no team)."""
+    b = s.budgets
+    return and_(b.c.owner_id == "", b.c.team == "")
+
+
+def quota_lines() -> ColumnElement:
+    """The budget lines set for an owner or a team (quotas, metrics/quotas.py)."""
+    return ~plan_lines()
 
 
 # --- follow-up -------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from dataclasses import replace
 
 from sqlalchemy import func, select
 
@@ -19,7 +20,7 @@ from store import schema as s
 from . import dimensions, rollups, sql
 from .filters import Filters
 from .registry import Ctx, NotAvailable, Result, breaks_down, computes, first_unavailable
-from .rules import carries_past_due, in_pipeline
+from .rules import carries_past_due, in_pipeline, plan_lines
 
 d = s.deals
 NO_DEALS = NotAvailable("no deals in the store yet: run a HubSpot sync or load the demo data")
@@ -41,19 +42,52 @@ def closed_stats(ctx: Ctx, f: Filters) -> dict:
     days from the deals themselves; the parts are sums, so they add up."""
     key = ("closed", f)
     if key not in ctx.cache:
-        totals = rollups.gather(ctx, f, rollups.closed_raw, rollups.deal_rows)
-        won, lost, revenue, cycle_sum, cycle_n, mkt_revenue, open_n, open_amount, open_weighted = totals[:9]
-        by_type, rate_won, rate_lost = totals[9:12], totals[12], totals[13]
-        due_n, due_amount, due_weighted = past_due_open(ctx, f)
-        ctx.cache[key] = {"won": int(won), "lost": int(lost), "revenue": sql.money(revenue),
-                          "cycle_days": float(cycle_sum) / cycle_n if cycle_n else None,
-                          "marketing_revenue": sql.money(mkt_revenue),
-                          "by_type": {k: sql.money(v) for k, v in zip(sql.REVENUE_TYPES, by_type)},
-                          "rate": (int(rate_won), int(rate_lost)),
-                          "open": (int(open_n) + due_n, sql.money(open_amount + due_amount),
-                                   sql.money(open_weighted + due_weighted)),
-                          "past_due": (due_n, sql.money(due_amount), sql.money(due_weighted))}
+        ctx.cache[key] = _stats(rollups.gather(ctx, f, rollups.closed_raw, rollups.deal_rows), past_due_open(ctx, f))
     return ctx.cache[key]
+
+
+def _stats(totals: list, due: tuple[int, float, float]) -> dict:
+    """closed_stats from closed_raw's sums and the past-due open deals (count, amount, weighted)."""
+    won, lost, revenue, cycle_sum, cycle_n, mkt_revenue, open_n, open_amount, open_weighted = totals[:9]
+    by_type, rate_won, rate_lost = totals[9:12], totals[12], totals[13]
+    due_n, due_amount, due_weighted = due
+    return {"won": int(won), "lost": int(lost), "revenue": sql.money(revenue),
+            "cycle_days": float(cycle_sum) / cycle_n if cycle_n else None,
+            "marketing_revenue": sql.money(mkt_revenue),
+            "by_type": {k: sql.money(v) for k, v in zip(sql.REVENUE_TYPES, by_type)},
+            "rate": (int(rate_won), int(rate_lost)),
+            "open": (int(open_n) + due_n, sql.money(open_amount + due_amount),
+                     sql.money(open_weighted + due_weighted)),
+            "past_due": (due_n, sql.money(due_amount), sql.money(due_weighted))}
+
+
+def prefetch_closed(ctx: Ctx, f: Filters, owners: list[str], teams: dict[str, list[str]]) -> None:
+    """closed_stats of `f` narrowed to each of `owners` (replace(f, owners=(o,))) and to each team
+    of `teams` ({team: its members}: replace(f, teams=(t,))), read in one pass grouped by owner and
+    kept in the Ctx, so the metrics then computed for each rep and team (won revenue, pipeline,
+    forecast...) read them instead of one query each. Every figure is a sum, so a team's are its
+    members'. Under `f`'s other filters (a team filter included), as the narrowed filters have them."""
+    by_owner = rollups.gather(ctx, f, rollups.closed_raw_by_owner, rollups.deal_rows, empty={})
+    due_by_owner: dict = {}
+    if carries_past_due(ctx, f) and f.start > EARLIEST:
+        before = f.with_period(EARLIEST, f.start - dt.timedelta(days=1))
+        due_by_owner = rollups.gather(ctx, before, rollups.closed_raw_by_owner, rollups.deal_rows, empty={})
+    width = len(rollups.closed_sums(ctx))
+
+    def sums(members: list[str]) -> tuple[list, tuple[int, float, float]]:
+        totals = [0] * width
+        due = (0, 0.0, 0.0)
+        for oid in members:
+            totals = rollups.add_up(totals, by_owner.get(oid, [0] * width))
+            if oid in due_by_owner:
+                part = due_by_owner[oid]
+                due = (due[0] + int(part[6]), due[1] + float(part[7]), due[2] + float(part[8]))
+        return totals, due
+
+    for oid in owners:
+        ctx.cache.setdefault(("closed", replace(f, owners=(oid,))), _stats(*sums([oid])))
+    for team, members in teams.items():
+        ctx.cache.setdefault(("closed", replace(f, teams=(team,))), _stats(*sums(members)))
 
 
 EARLIEST = dt.date(1900, 1, 1)
@@ -265,15 +299,17 @@ def budget_for_period(ctx: Ctx, metric: str, f: Filters) -> Result:
 
     Budget lines hold a region and a product line, '' meaning all. Without a region filter the
     all-regions lines are used (or, if a month has none, the sum of its per-region lines); with
-    one, the lines of the chosen regions. Product lines likewise. Budgets have no owner, team,
-    pipeline or source.
+    one, the lines of the chosen regions. Product lines likewise. Quota lines (set for an owner or
+    a team, metrics/quotas.py) are not read: a company target is not the sum of the reps' quotas.
     """
     if f.owners or f.teams or f.pipelines or f.sources:
         return NotAvailable("budgets are set by region and product line only: remove the owner, team, "
-                            "pipeline and source filters to compare with them")
+                            "pipeline and source filters to compare with them (a rep's or a team's target is "
+                            "their quota: the Sales page's Quotas tab)")
     b = s.budgets
     rows = ctx.conn.execute(select(b.c.month, b.c.region, b.c.product_line, func.sum(b.c.value))
-                            .where(b.c.metric == metric, b.c.month >= f.start.replace(day=1), b.c.month <= f.end)
+                            .where(b.c.metric == metric, b.c.month >= f.start.replace(day=1), b.c.month <= f.end,
+                                   plan_lines())
                             .group_by(b.c.month, b.c.region, b.c.product_line)).all()
     if not rows:
         return NotAvailable(f"no {metric} budget covers this period: import budgets on the Data page")
@@ -315,12 +351,18 @@ def target_revenue(ctx: Ctx, f: Filters) -> Result:
 @computes("pipeline_coverage")
 def pipeline_coverage(ctx: Ctx, f: Filters) -> Result:
     """open pipeline closing in the period / (target - won revenue)."""
-    target, won, pipe = ctx.value("target_revenue", f), ctx.value("won_revenue", f), ctx.value("open_pipeline", f)
+    return coverage(ctx.value("target_revenue", f), ctx.value("won_revenue", f), ctx.value("open_pipeline", f),
+                    "the target of this period is already reached: nothing left to cover")
+
+
+def coverage(target: Result, won: Result, pipe: Result, reached: str) -> Result:
+    """pipe / (target - won): the coverage of a target (pipeline_coverage) or a quota
+    (quota_coverage); `reached` says why there is none once won reaches the target."""
     if missing := first_unavailable(target, won, pipe):
         return missing
     remaining = target - won
     if remaining <= 0:
-        return NotAvailable("the target of this period is already reached: nothing left to cover")
+        return NotAvailable(reached)
     return pipe / remaining
 
 

@@ -130,6 +130,19 @@ def _quarter(report: WeekReport) -> None:
     st.dataframe(_shown_quarter(report.quarter_table), hide_index=True, key="meeting_quarter")
 
 
+def _behind_pace(report: WeekReport) -> None:
+    st.subheader("Behind pace on quota")
+    why = report.unavailable.get("Behind pace")
+    if why:
+        st.info(f"Nobody listed: {why}.")
+        return
+    st.caption(f"Reps and teams whose revenue won from {report.quarter[0]} to the end of the week under review is "
+               "under their quota paced to that day, worst first: today's view of the Sales page's quota tables.")
+    table(report.behind_pace, ctx.fs, key="meeting_behind_pace", name="behind_pace",
+          money=("quota", "won_revenue", "forecast"), ratio=("quota_attainment", "quota_attainment_paced"),
+          count=(), ratio_x=("quota_coverage",))
+
+
 def _shown_quarter(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([{"KPI": r["label"], "Quarter to date": format_cell(r["value"], "value", r, ctx.fs.locale,
                                                                           ctx.fs.currency)}
@@ -333,6 +346,7 @@ st.caption(f"vs target: revenue, leads, spend and other flows against the target
 _waterfall(report)
 _forecast(report)
 _quarter(report)
+_behind_pace(report)
 _leads_and_campaigns(report)
 for role in ROLES:
     _role(report, role)

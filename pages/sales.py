@@ -1,17 +1,20 @@
 """Sales: pipeline by stage, conversion and speed, coverage against target, forecast by category,
 burnt leads (not followed up within the SLA), past-due deals (open, close date passed) for their
-owners, and the per-owner and per-team tables."""
+owners, quotas and pacing per rep and team, and the per-owner and per-team tables."""
 from __future__ import annotations
 
 import streamlit as st
 
-from metrics import pages
+from metrics import REGISTRY, pages
 from ui import cache, charts, drill
 from ui.context import get_context
 from ui.page import draw_tabs, header, kpi_row
 from ui.tables import table
 
 PIPELINE, PERFORMANCE = list(pages.SALES_PIPELINE), list(pages.SALES_PERFORMANCE)
+QUOTA_MONEY = [m for m in pages.SALES_QUOTA if REGISTRY[m].unit == "money"]
+QUOTA_RATIO = [m for m in pages.SALES_QUOTA if REGISTRY[m].unit == "ratio"]
+QUOTA_X = [m for m in pages.SALES_QUOTA if REGISTRY[m].unit == "ratio_x"]
 D = "metrics.details"
 
 ctx = get_context()
@@ -55,11 +58,34 @@ def by_team(ctx) -> None:
     table(cache.detail(ctx.engine, D, "team_table", ctx.fs.filters), ctx.fs, key="sales_teams", name="teams")
 
 
+Q = "metrics.quotas"
+
+
+def quotas(ctx) -> None:
+    st.caption("Each rep's and team's revenue quota (budget lines with an owner or team), what they won, "
+               "attainment, paced attainment (won to date against the quota of the days lived so far; under "
+               "100 % is behind pace), forecast and coverage of what is left. Behind pace first; click a "
+               "header to sort.")
+    reps = cache.detail(ctx.engine, Q, "owner_quota_table", ctx.fs.filters)
+    empty = None
+    if reps.empty:  # the quota metric says why (no quota line, or a slice quotas do not have)
+        empty = cache.metric_values(ctx.engine, ["quota"], ctx.fs.filters)["quota"].reason
+    units = {"money": QUOTA_MONEY, "ratio": QUOTA_RATIO, "ratio_x": QUOTA_X}
+    st.markdown("**By rep**")
+    table(reps, ctx.fs, key="sales_quota_reps", name="quotas_by_rep", empty=empty, **units)
+    if not reps.empty:
+        st.markdown("**By team**")
+        table(cache.detail(ctx.engine, Q, "team_quota_table", ctx.fs.filters), ctx.fs, key="sales_quota_teams",
+              name="quotas_by_team", **units)
+
+
 def stage_table(ctx) -> None:
     table(stages, ctx.fs, key="sales_stage_table", name="pipeline_by_stage")
 
 
-sections = {"Burnt leads": burnt_leads, "Past-due deals": past_due, "By owner": by_owner, "By team": by_team,
+# Quotas first: the sub-goals each sales leader owns (#17), the table the CSO opens the page for.
+sections = {"Quotas": quotas, "Burnt leads": burnt_leads, "Past-due deals": past_due, "By owner": by_owner,
+            "By team": by_team,
             "Pipeline by stage (table)": stage_table}
 draw_tabs(ctx, sections, "sales_tabs")
 

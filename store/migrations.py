@@ -22,7 +22,9 @@ _ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2, ("rollup_deal_campaign
                   ("import_runs", "read_options"): 7, ("import_runs", "company"): 7,
                   ("import_runs", "undone_at"): 7, ("import_runs", "undone_by"): 7,
                   ("deals", "deal_type"): 8, ("rollup_deals", "deal_type"): 8,
-                  ("rollup_deal_campaigns", "deal_type"): 8}
+                  ("rollup_deal_campaigns", "deal_type"): 8, ("budgets", "owner_id"): 9, ("budgets", "team"): 9}
+# Unique constraints whose columns changed: name -> (the columns before, the version that changed them).
+_CHANGED_UNIQUES = {"uq_budget_line": (("month", "region", "product_line", "metric"), 9)}
 # Indexes an older version declared and a later one dropped, by the version that dropped them.
 _DROPPED_INDEXES = {"ix_ledger_date_account": 5}
 
@@ -32,9 +34,16 @@ def _table_as_of(table: Table, version: int, md: MetaData) -> Table:
     cols = [c._copy() for c in table.columns
             if _ADDED_COLUMNS.get((table.name, c.name), 1) <= version]
     names = {c.name for c in cols}
-    uniques = [UniqueConstraint(*[c.name for c in uc.columns], name=uc.name)
-               for uc in table.constraints
-               if isinstance(uc, UniqueConstraint) and {c.name for c in uc.columns} <= names]
+    uniques = []
+    for uc in table.constraints:
+        if not isinstance(uc, UniqueConstraint):
+            continue
+        keys = [c.name for c in uc.columns]
+        before, changed = _CHANGED_UNIQUES.get(uc.name, ((), 0))
+        if version < changed:
+            keys = list(before)
+        if set(keys) <= names:
+            uniques.append(UniqueConstraint(*keys, name=uc.name))
     return Table(table.name, md, *cols, *uniques)
 
 
@@ -152,6 +161,32 @@ def _v8(conn: Connection) -> None:
                      .values(built_version=-1))
 
 
+def _v9(conn: Connection) -> None:
+    """Quotas: a budget line may be set for an owner or a team (budgets.owner_id, budgets.team, ''
+    on every earlier line), and a budget line is unique per month, region, product line, owner,
+    team and metric (uq_budget_line gains owner_id and team). PostgreSQL changes the constraint in
+    place; SQLite, which cannot drop a table constraint, copies the table into its new form."""
+    if not inspect(conn).has_table("budgets"):
+        return
+    existing = {c["name"] for c in inspect(conn).get_columns("budgets")}
+    if conn.dialect.name == "postgresql":
+        for name, size in (("owner_id", 64), ("team", 128)):
+            if name not in existing:
+                conn.exec_driver_sql(f"ALTER TABLE budgets ADD COLUMN {name} VARCHAR({size}) NOT NULL DEFAULT ''")
+        conn.exec_driver_sql("ALTER TABLE budgets DROP CONSTRAINT IF EXISTS uq_budget_line")
+        conn.exec_driver_sql("ALTER TABLE budgets ADD CONSTRAINT uq_budget_line UNIQUE "
+                             "(month, region, product_line, owner_id, team, metric)")
+        return
+    kept = [c for c in ("budget_id", "month", "region", "product_line", "metric", "value", "import_id",
+                        "owner_id", "team") if c in existing]
+    for ix in s.budgets.indexes:
+        conn.exec_driver_sql(f"DROP INDEX IF EXISTS {ix.name}")
+    conn.exec_driver_sql("ALTER TABLE budgets RENAME TO budgets_before_v9")
+    s.budgets.create(conn)
+    conn.exec_driver_sql(f"INSERT INTO budgets ({', '.join(kept)}) SELECT {', '.join(kept)} FROM budgets_before_v9")
+    conn.exec_driver_sql("DROP TABLE budgets_before_v9")
+
+
 def company_from_name(file_name: str) -> str:
     """The identity of a FEC whose name carries no SIREN and whose importer named no company:
     a hash of its file name (a corrected file of the same name is the same company)."""
@@ -159,5 +194,5 @@ def company_from_name(file_name: str) -> str:
     return "file:" + hashlib.sha256(base.encode("utf-8")).hexdigest()[:16]
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8, 9: _v9}
 assert max(MIGRATIONS) == s.SCHEMA_VERSION, "every schema version needs a migration"

@@ -12,7 +12,7 @@ from sqlalchemy import (
     MetaData, String, Table, Text, UniqueConstraint,
 )
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 metadata = MetaData()
 
@@ -317,7 +317,11 @@ budgets = Table(
     Column("metric", String(64), nullable=False),  # a metric id: target_revenue, mqls, marketing_spend ...
     Column("value", Float, nullable=False),  # in the metric's unit; money in cents
     Column("import_id", Integer, ForeignKey("import_runs.import_id")),
-    UniqueConstraint("month", "region", "product_line", "metric", name="uq_budget_line"),
+    # a quota line (version 9): the owner (owners.owner_id) or team (owners.team_name) it is set for;
+    # '' on both for a company, region or product-line line (metrics/quotas.py reads the others)
+    Column("owner_id", String(64), nullable=False, default="", server_default=""),
+    Column("team", String(128), nullable=False, default="", server_default=""),
+    UniqueConstraint("month", "region", "product_line", "owner_id", "team", "metric", name="uq_budget_line"),
 )
 
 # --- meeting ---------------------------------------------------------------------------

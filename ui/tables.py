@@ -19,7 +19,9 @@ ACRONYMS = {"mql": "MQL", "mqls": "MQLs", "sql": "SQL", "sqls": "SQLs", "roi": "
             "arpa": "ARPA", "id": "ID", "url": "URL", "pct": "%", "hubspot": "HubSpot", "eur": "EUR"}
 NAMES = {"label": "Label", "age_hours": "Age", "hubspot_url": "HubSpot", "amount_in_currency": "Amount in deal currency",
          "variance_pct": "Variance %", "pct_of_previous": "% of previous", "pct_of_top": "% of top",
-         "is_marketing_sourced": "Marketing-sourced", "ledger_ref": "Ledger ref"}
+         "is_marketing_sourced": "Marketing-sourced", "ledger_ref": "Ledger ref",
+         "quota_attainment": "Attainment", "quota_attainment_paced": "Paced attainment",
+         "quota_coverage": "Coverage"}
 UNIT_SUFFIX = {"ratio": "%", "days": "days", "hours": "hours"}
 
 
@@ -87,13 +89,14 @@ def time_units(df: pd.DataFrame) -> dict[str, str]:
     return out
 
 
-def units_of(df: pd.DataFrame, money=None, ratio=None, count=None, days=None) -> dict[str, str]:
-    """Each column's unit: money, ratio, count, days, hours, month, date, datetime (or absent: text)."""
+def units_of(df: pd.DataFrame, money=None, ratio=None, count=None, days=None, ratio_x=()) -> dict[str, str]:
+    """Each column's unit: money, ratio, count, days, hours, ratio_x (a coverage, never guessed),
+    month, date, datetime (or absent: text)."""
     guessed = guess_units(df)
-    out: dict[str, str] = {}
+    out: dict[str, str] = {col: "ratio_x" for col in ratio_x if col in df.columns}
     for unit, given in (("money", money), ("ratio", ratio), ("count", count), ("days", days)):
         for col in guessed[unit] if given is None else given:
-            if col in df.columns:
+            if col in df.columns and col not in out:
                 out[col] = "hours" if unit == "days" and "hours" in col else unit
     for col in NUMBER_COLUMNS:
         if col in df.columns and pd.api.types.is_numeric_dtype(df[col]):
@@ -110,7 +113,7 @@ def export_frame(df: pd.DataFrame, units: dict[str, str], currency: str = "EUR")
     for col in df.columns:
         unit = units.get(col)
         s = df[col]
-        if unit in ("money", "number"):
+        if unit in ("money", "number", "ratio_x"):
             s = s.map(lambda v: None if _missing(v) else round(float(v), 2))
         elif unit == "ratio":
             s = s.map(lambda v: None if _missing(v) else percent_number(v))
@@ -224,7 +227,7 @@ def download_buttons(df: pd.DataFrame, units: dict[str, str], currency: str, *, 
 
 
 def table(df: pd.DataFrame, fs, *, key: str, name: str, money=None, ratio=None, count=None, days=None,
-          links=("hubspot_url",), height: int | str = "auto", empty: str | None = None,
+          ratio_x=(), links=("hubspot_url",), height: int | str = "auto", empty: str | None = None,
           labels: Labels | None = None) -> None:
     """Show `df` and offer it as CSV and XLSX (files named after `name`).
 
@@ -235,7 +238,7 @@ def table(df: pd.DataFrame, fs, *, key: str, name: str, money=None, ratio=None, 
         st.info(empty or f"{_title(name)}: nothing for these filters.", icon=":material/info:")
         return
     df = readable(df, labels if labels is not None else cache.current_labels())
-    units = units_of(df, money, ratio, count, days)
+    units = units_of(df, money, ratio, count, days, ratio_x)
     link_cols = [c for c in links if c in df.columns]
     units = {c: u for c, u in units.items() if c not in link_cols}
     shown, styled = screen_frame(df, units, fs.locale, fs.currency, getattr(fs, "cents", False))

@@ -1,4 +1,6 @@
-"""Budgets and targets: month x region x product line x metric -> value."""
+"""Budgets, targets and quotas: month x region x product line x metric -> value, or month x owner
+or team x metric -> value (a quota: the owner is named by the HubSpot owner's email or owner id,
+the team by its HubSpot team name)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -18,6 +20,8 @@ FIELDS = [
     Field("month", "text", True, ("month", "mois", "period", "période", "date")),
     Field("region", "text", False, ("region", "région"), 64),
     Field("product_line", "text", False, ("product line", "product_line", "gamme"), 64),
+    Field("owner", "text", False, ("owner", "owner email", "owner id", "rep", "propriétaire"), 255),
+    Field("team", "text", False, ("team", "équipe"), 128),
     Field("metric", "text", True, ("metric", "metric id", "kpi", "indicateur"), 64),
     Field("value", "number", True, ("value", "target", "budget", "amount", "valeur")),
 ]
@@ -71,6 +75,55 @@ def known_regions(engine: Engine | None) -> set[str]:
     return out
 
 
+def known_owners(engine: Engine | None) -> tuple[dict[str, str], dict[str, str]]:
+    """({owner id or lower-cased email: owner id}, {owner id: team name}) of the store's owners."""
+    if engine is None:
+        return {}, {}
+    o = s.owners
+    keys: dict[str, str] = {}
+    teams: dict[str, str] = {}
+    with engine.connect() as conn:
+        for oid, email, team in conn.execute(select(o.c.owner_id, o.c.email, o.c.team_name)):
+            keys[str(oid)] = str(oid)
+            if email:
+                keys.setdefault(email.strip().lower(), str(oid))
+            teams[str(oid)] = team or ""
+    return keys, teams
+
+
+def _quota_target(r: dict, owners: dict[str, str], owner_teams: dict[str, str],
+                  teams: dict[str, str]) -> tuple[str, str, str, str]:
+    """(owner id, team, column, problem) of a line's owner and team columns; problem '' when valid.
+
+    A quota line is set for an owner or a team over all regions and product lines. An owner is
+    named by the HubSpot owner's email or owner id; a team by its name (any case). A line naming
+    both is the owner's, and the owner must be in that team."""
+    owner_raw, team_raw = (r.get("owner") or "").strip(), (r.get("team") or "").strip()
+    if not owner_raw and not team_raw:
+        return "", "", "", ""
+    if r.get("region") or r.get("product_line"):
+        return "", "", "owner" if owner_raw else "team", (
+            "a quota line is set for an owner or a team over every region and product line: leave region "
+            "and product line empty on it")
+    team = ""
+    if team_raw:
+        team = teams.get(team_raw.lower(), "")
+        if not team:
+            listed = ", ".join(sorted(set(teams.values()))[:12]) or "none (sync HubSpot first)"
+            return "", "", "team", f"unknown team (the store's HubSpot teams: {listed})"
+    if not owner_raw:
+        return "", team, "", ""
+    oid = owners.get(owner_raw) or owners.get(owner_raw.lower())
+    if not oid:
+        known = "no owner yet (sync HubSpot first)" if not owners else f"{len(owner_teams)} owners"
+        return "", "", "owner", ("unknown owner: give the HubSpot owner's email or owner id "
+                                 f"(the store knows {known})")
+    if team and owner_teams.get(oid, "") != team:
+        return "", "", "team", (f"owner {owner_raw} is not in team {team} (HubSpot puts them in "
+                                f"{owner_teams.get(oid) or 'no team'}): fix the team or leave it empty")
+    return oid, "", "", ""
+
+
 def read_budgets(data: bytes, file_name: str, mapping: Mapping, engine: Engine | None = None,
                  metric_ids: Collection[str] | None = None) -> Parsed:
     """Parse and validate budget lines; money metrics converted to cents. A metric id not in
@@ -79,6 +132,8 @@ def read_budgets(data: bytes, file_name: str, mapping: Mapping, engine: Engine |
     region the store does not know, is a row-level error."""
     report, _table, records = read_mapped(data, file_name, "budgets", FIELDS, mapping)
     metrics = set(metric_ids or ())
+    owners, owner_teams = known_owners(engine) if records else ({}, {})
+    teams = {v.lower(): v for v in owner_teams.values() if v}
     if records and not metrics:
         report.add(0, "metric", "", "no metric catalog given: metric ids not checked", "warning")
     regions = known_regions(engine) if records else set()
@@ -105,17 +160,22 @@ def read_budgets(data: bytes, file_name: str, mapping: Mapping, engine: Engine |
             report.add(line_no, "region", r["region"], "unknown region (the store knows "
                        f"{', '.join(sorted(regions)[:12])}{' ...' if len(regions) > 12 else ''})")
             continue
-        key = (month, r["region"] or "", r["product_line"] or "", metric)
+        owner_id, team, column, problem = _quota_target(r, owners, owner_teams, teams)
+        if problem:
+            report.add(line_no, column, r.get(column) or "", problem)
+            continue
+        key = (month, r["region"] or "", r["product_line"] or "", owner_id, team, metric)
         seen.setdefault(key, []).append(line_no)
         value = round(r["value"] * 100) if is_money_metric(metric, mapping) else r["value"]
-        rows.append({"month": month, "region": key[1], "product_line": key[2], "metric": metric,
-                     "value": float(value)})
+        rows.append({"month": month, "region": key[1], "product_line": key[2], "owner_id": owner_id,
+                     "team": team, "metric": metric, "value": float(value)})
     for key, lines in seen.items():
         if len(lines) > 1:
             for ln in lines:
-                report.add(ln, "metric", key[3], "duplicate budget line (same month, region, product line and "
-                           f"metric on lines {', '.join(map(str, lines))}); which one is right is unknown")
-    rows = [r for r in rows if len(seen[(r["month"], r["region"], r["product_line"], r["metric"])]) == 1]
+                report.add(ln, "metric", key[5], "duplicate budget line (same month, region, product line, "
+                           f"owner, team and metric on lines {', '.join(map(str, lines))}); which one is right "
+                           "is unknown")
+    rows = [r for r in rows if len(seen[_key(r)]) == 1]
     report.rows_accepted = len(rows)
     report.rows_rejected = len({p.line for p in report.errors if p.line > 1})
     if rows:
@@ -123,10 +183,15 @@ def read_budgets(data: bytes, file_name: str, mapping: Mapping, engine: Engine |
     return Parsed(report, rows, {"metrics": sorted({r["metric"] for r in rows})})
 
 
+def _key(r) -> tuple:
+    return (r["month"], r["region"], r["product_line"], r["owner_id"], r["team"], r["metric"])
+
+
 def write_budgets(conn: Connection, parsed: Parsed, import_id: int, replace: bool = False) -> tuple[dict, str]:
-    """Insert the file's budget lines. An earlier line of the same month, region, product line and
-    metric is replaced (the file supersedes it); with `replace`, so is every line of the file's
-    metrics over its months. ({import that had brought the replaced rows: count}, the rule applied)."""
+    """Insert the file's budget lines. An earlier line of the same month, region, product line,
+    owner, team and metric is replaced (the file supersedes it); with `replace`, so is every line of
+    the file's metrics over its months (company, region, product-line and quota lines alike).
+    ({import that had brought the replaced rows: count}, the rule applied)."""
     t = s.budgets
     start, end = parsed.report.period
     scope = and_(t.c.metric.in_(parsed.scope["metrics"]), t.c.month >= start, t.c.month <= end)
@@ -134,9 +199,8 @@ def write_budgets(conn: Connection, parsed: Parsed, import_id: int, replace: boo
         rule = f"asked to replace: {', '.join(parsed.scope['metrics'])} from {start:%Y-%m} to {end:%Y-%m}"
         replaced = history.replace_rows(conn, t, scope, import_id)
     else:
-        rule = "same month, region, product line and metric"
-        keys = {(r["month"], r["region"], r["product_line"], r["metric"]) for r in parsed.rows}
-        replaced = history.replace_rows(conn, t, scope, import_id, keep=lambda row: (
-            row["month"], row["region"], row["product_line"], row["metric"]) in keys)
+        rule = "same month, region, product line, owner, team and metric"
+        keys = {_key(r) for r in parsed.rows}
+        replaced = history.replace_rows(conn, t, scope, import_id, keep=lambda row: _key(row) in keys)
     conn.execute(t.insert(), [dict(r, import_id=import_id) for r in parsed.rows])
     return replaced, rule

@@ -92,3 +92,16 @@ def test_french_locale_from_the_url(demo_app, page):
                          for v in money), values
     assert page.locator(".st-key-f_locale [role='combobox']").input_value().startswith("Français")
     shot(page, "ceo_fr")
+
+
+def test_sales_quotas_tab_shows_reps_and_teams_on_the_demo(demo_app, page):
+    """#17: the demo's reps and teams have quotas; the Quotas tab, the Sales page's first, draws
+    both tables (screenshot sales_quotas, looked at when the tab changes)."""
+    page.goto(demo_app + "/sales")
+    wait_for_app(page)
+    assert page.get_by_role("tab", name="Quotas").get_attribute("aria-selected") == "true"  # the first tab
+    panel = page.get_by_role("tabpanel")
+    panel.get_by_text("By team", exact=True).wait_for(timeout=30000)
+    _no_exception(page)
+    shot(page, "sales_quotas")
+    assert panel.locator("[data-testid='stDataFrame']").count() == 2  # by rep, by team

@@ -285,18 +285,49 @@ def test_demo_ledger_is_balanced_and_matches_invoices_with_gaps(data):
     assert purchases == closed_spend
 
 
+def _plan_lines(data) -> list[dict]:
+    return [b for b in data["budgets"] if not b["owner_id"] and not b["team"]]
+
+
 def test_demo_budgets_cover_every_month_through_the_fiscal_year(data):
-    keys = {(b["month"], b["region"], b["product_line"], b["metric"]) for b in data["budgets"]}
-    months = sorted({b["month"] for b in data["budgets"]})
+    plan = _plan_lines(data)
+    keys = {(b["month"], b["region"], b["product_line"], b["metric"]) for b in plan}
+    months = sorted({b["month"] for b in plan})
     assert months[0] == dt.date(2023, 3, 1) and months[-1] == dt.date(2026, 12, 1) and len(months) == 46
     for month in months:
         for region in ("France", "DACH", "UK & Ireland", "North America"):
             for pl in ("Platform", "Analytics", "Services"):
                 assert (month, region, pl, "target_revenue") in keys
             assert (month, region, "", "mqls") in keys and (month, region, "", "marketing_spend") in keys
-    assert len(keys) == len(data["budgets"])
+    assert len(keys) == len(plan)
     assert all(b["value"] >= 0 for b in data["budgets"])
-    assert sum(b["value"] > 0 for b in data["budgets"] if b["metric"] == "target_revenue") > 0.9 * 46 * 12
+    assert sum(b["value"] > 0 for b in plan if b["metric"] == "target_revenue") > 0.9 * 46 * 12
+
+
+def test_demo_quotas_split_each_month_s_target_among_reps_and_teams(data):
+    """Every month the budgets plan, each rep who closes deals and is on board has a quota line and
+    each team one line; the teams' lines add up to the company's target_revenue (to the rounding of
+    each to 100.00), the reps' to 110 % of it (quotas over-assigned, as sales leaders do)."""
+    target, teams, reps = defaultdict(float), defaultdict(float), defaultdict(float)
+    for b in data["budgets"]:
+        if b["metric"] != "target_revenue":
+            continue
+        if b["team"]:
+            teams[b["month"]] += b["value"]
+        elif b["owner_id"]:
+            reps[b["month"]] += b["value"]
+        else:
+            target[b["month"]] += b["value"]
+    assert set(teams) == set(reps) == set(target) and len(target) == 46
+    for month, value in target.items():
+        assert teams[month] == pytest.approx(value, abs=5 * 5_000)  # five teams, each rounded to 100.00
+        assert reps[month] == pytest.approx(1.1 * value, abs=20 * 5_000)
+    closers = {o["owner_id"] for o in data["owners"] if o["team_name"] != "Inbound EMEA"}
+    last = max(target)
+    holders = {b["owner_id"] for b in data["budgets"] if b["month"] == last and b["owner_id"]}
+    active = {o["owner_id"] for o in data["owners"] if not o["is_archived"]}
+    assert holders == closers & active
+    assert {b["team"] for b in data["budgets"] if b["team"]} == {o["team_name"] for o in data["owners"]} - {"Inbound EMEA"}
 
 
 def test_demo_deal_types_mark_renewals_and_upsells(data):

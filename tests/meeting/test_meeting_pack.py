@@ -14,6 +14,7 @@ from meeting.pack import format_cell, to_html, to_xlsx
 from meeting.report import week_report
 from meeting.snapshots import reconstruct_snapshot, take_snapshot
 from meeting_crm import NOW, THIS_WEEK
+from store import bump_data_version, schema as s
 
 D = dt.date
 TODAY = NOW.date()
@@ -164,3 +165,41 @@ def test_xlsx_pack_cells_keep_their_numbers_in_real_formats(report):
     assert ratio.number_format == '0.0%" ahead of target";0.0%" short of target";"on target"'
     gap = cells["gap_to_target"]["value"]
     assert gap.data_type == "n" and gap.number_format.startswith('#,##0.00 "€ short of target";')
+
+
+# --- #17: who is behind pace on their quota ---------------------------------------------------------
+
+def _quotas(engine) -> None:
+    """Quota lines: Ana (o1, team FR) 10,000 a month, Ben (o2, team DACH) 5,000, October to December."""
+    with engine.begin() as conn:
+        conn.execute(s.budgets.insert(), [
+            {"month": D(2026, m, 1), "region": "", "product_line": "", "metric": "target_revenue", "owner_id": oid,
+             "team": "", "value": v * 100.0} for m in (10, 11, 12) for oid, v in (("o1", 10000), ("o2", 5000))])
+        bump_data_version(conn, "budgets")
+
+
+def test_pack_lists_who_is_behind_pace_worst_first(crm):
+    _quotas(crm)
+    reconstruct_snapshot(crm, LAST_WEEK, now=NOW)
+    take_snapshot(crm, kind="weekly", now=NOW)
+    report = week_report(crm, THIS_WEEK, today=TODAY)
+    # quarter to the end of the week under review, 1 Oct - 15 Nov: quotas paced to it are
+    # October's + 15/30 of November's: Ana 10,000 + 5,000 = 15,000, Ben 5,000 + 2,500 = 7,500;
+    # won: Ana d1 10,000 (12 Nov), Ben nothing. Teams have no line of their own: their member's.
+    behind = report.behind_pace
+    assert list(zip(behind.kind, behind.name)) == [("owner", "Ben Maier"), ("team", "DACH"),
+                                                   ("owner", "Ana Roux"), ("team", "FR")]
+    assert list(behind.quota_attainment_paced) == pytest.approx([0, 0, 10000 / 15000, 10000 / 15000])
+    assert list(behind.quota) == pytest.approx([15000, 15000, 30000, 30000])  # the whole quarter's
+    page = to_html(report)
+    assert "Behind pace" in page and "Ben Maier" in page and "66.7%" in page
+    sheet = load_workbook(io.BytesIO(to_xlsx(report)))["Behind pace"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:3] == ("kind", "name", "quota") and rows[1][:3] == ("owner", "Ben Maier", 15000)
+    assert sheet.cell(row=2, column=6).number_format.endswith("%")  # paced attainment, a percentage
+
+
+def test_pack_says_why_no_one_is_listed_without_quotas(report):
+    assert report.behind_pace.empty
+    assert report.unavailable["Behind pace"].startswith("no quota covers this period")
+    assert "no quota covers this period" in to_html(report)

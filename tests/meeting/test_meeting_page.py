@@ -12,7 +12,7 @@ from meeting.pack import format_cell
 from meeting.report import week_report
 from meeting.snapshots import reconstruct_snapshot, take_snapshot
 from meeting_crm import APP, meeting_page_as, seed_crm
-from store import StoreSettings, open_store
+from store import StoreSettings, bump_data_version, open_store, schema
 
 THIS_WEEK = week_of(dt.date.today())
 
@@ -75,3 +75,23 @@ def test_a_link_to_a_week_out_of_range_says_so_and_opens_this_week(meeting_store
     assert not at.exception, [e.value for e in at.exception]
     assert any(f"week={linked} is" in w.value and "showing this week" in w.value for w in at.warning)
     assert at.selectbox(key="meeting_week").value == THIS_WEEK
+
+
+MONTHS = [dt.date(2026 + (k - 1) // 12, (k - 1) % 12 + 1, 1) for k in range(10, 25)]  # Oct 2026 - Dec 2027
+
+
+def test_page_lists_who_is_behind_pace_as_the_pack_does(meeting_store):
+    """#17: with quotas (Ana 10,000 and Ben 5,000 a month from October 2026 through 2027), the page
+    shows the report's Behind pace rows in its order: Ben has won nothing and Ana only d1 (10,000 on
+    12 Nov), less than her paced quota on any week from November on (the page opens this week)."""
+    with meeting_store.begin() as conn:
+        conn.execute(schema.budgets.insert(), [
+            {"month": m, "region": "", "product_line": "", "metric": "target_revenue",
+             "owner_id": oid, "team": "", "value": v * 100.0}
+            for m in MONTHS for oid, v in (("o1", 10000), ("o2", 5000))])
+        bump_data_version(conn, "budgets")
+    report = week_report(meeting_store, THIS_WEEK)
+    at = _meeting_as("ann@acme.com")
+    shown = next(d.value for d in at.dataframe if "quota_attainment_paced" in d.value.columns)
+    assert list(shown["name"]) == list(report.behind_pace["name"])
+    assert {"Ben Maier", "Ana Roux"} <= set(shown["name"])
