@@ -75,3 +75,41 @@ def test_a_link_to_a_week_out_of_range_says_so_and_opens_this_week(meeting_store
     assert not at.exception, [e.value for e in at.exception]
     assert any(f"week={linked} is" in w.value and "showing this week" in w.value for w in at.warning)
     assert at.selectbox(key="meeting_week").value == THIS_WEEK
+
+
+def test_what_changed_and_the_decisions_followed_open_the_page(meeting_store):
+    """#18: the explanation and the decisions followed come before the headline and the KPIs;
+    an editor records a decision with its aim and finds it followed."""
+    at = _meeting_as("lead@acme.com")
+    report = week_report(meeting_store, THIS_WEEK)
+    heads = [h.value for h in at.subheader]
+    assert heads[:4] == ["What changed since the last meeting", "Decisions followed to their outcome", "Decisions",
+                         "Quarter to date"]
+    shown = [t.value for t in at.text]
+    assert report.changes.sentences and all(s in shown for s in report.changes.sentences)
+    assert shown.index(report.changes.sentences[0]) < 3  # the first texts on the page
+    at.text_input(key="dec_text").input("Win back DACH pipeline")
+    at.text_input(key="dec_owner").input("CSO")
+    at.selectbox(key="dec_metric").set_value("open_pipeline")
+    at.selectbox(key="dec_seg_type").set_value("region")
+    at.text_input(key="dec_seg_value").input("DACH")
+    at.selectbox(key="dec_direction").set_value("up")
+    at.text_input(key="dec_target").input("20000")
+    at.button(key="FormSubmitter:meeting_new_decision-Record decision").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    [saved] = decisions_of_week(meeting_store, THIS_WEEK)
+    assert (saved["metric_id"], saved["segment_type"], saved["segment_value"], saved["direction"],
+            saved["target_value"]) == ("open_pipeline", "region", "DACH", "up", 20000.0)
+    followed = next(d.value for d in at.dataframe if "Verdict" in d.value.columns).set_index("Decision")
+    assert followed.loc["Win back DACH pipeline", "Aim"] == "Open pipeline, region DACH: up to €20,000"
+    assert followed.loc["Win back DACH pipeline", "Verdict"] == "no due date: no verdict"
+
+
+def test_an_aim_without_its_metric_is_refused_with_a_message(meeting_store):
+    at = _meeting_as("lead@acme.com")
+    at.text_input(key="dec_text").input("Grow")
+    at.text_input(key="dec_owner").input("CSO")
+    at.selectbox(key="dec_direction").set_value("up")
+    at.button(key="FormSubmitter:meeting_new_decision-Record decision").click().run()
+    assert any("needs the metric it should move" in e.value for e in at.error)
+    assert decisions_of_week(meeting_store, THIS_WEEK) == []
