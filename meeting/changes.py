@@ -74,6 +74,29 @@ DRIVER_LABELS = {"volume": "Volume (number of deals won)", "size": "Size (averag
 _VERBS = {"increased": "increased", "decreased": "decreased", "pushed_out": "pushed out of the quarter",
           "pulled_in": "pulled into the quarter", "won": "won", "lost": "lost or removed",
           "stage": "moved stage", "other": "won outside the open pipeline or changed after winning"}
+# The rules in words, shown on the Definitions page (tab "Weekly meeting").
+RULES = (
+    ("What changed: the two ends",
+     "The change of Won this week, the Forecast and the Open pipeline is between the frozen snapshots of this "
+     "meeting and the previous one (every figure as of each meeting's Monday 00:00), deal by deal, amounts "
+     "converted to the reporting currency deal by deal; so the explanation is the meeting's own numbers."),
+    ("Volume and size (Won this week)",
+     "With N deals won of average size A = revenue / N: volume effect = (N this week - N last week) x A last "
+     "week; size effect = N this week x (A this week - A last week), taken as the change minus the volume "
+     "effect so the two add up to the change to the cent. With no deal won last week the whole change is "
+     "volume; with none this week it is minus last week's revenue (volume)."),
+    ("Pipeline and forecast drivers",
+     "Open pipeline: the waterfall's moves for the deals closing in the quarter (new, increased, decreased, "
+     "pushed out, pulled in, won, lost). Forecast = revenue won in the quarter + each open deal closing in it "
+     "at amount x stage probability: each deal's change goes to its waterfall move; an open deal whose stage "
+     "alone changed to 'Stage moved'; any other change (a deal won without being in the quarter's open "
+     "pipeline, a won deal's amount or date changed) to 'Other changes to won deals'."),
+    ("Segments",
+     "The same per-deal changes summed by region, product line, owner and source (the deal's values at this "
+     "meeting, else at the previous one; source as it is now), deals without the value in '(none)'. Every "
+     "cut adds up to the change exactly. What the stored figure changed by beyond the deals (past-due deals, "
+     "an invoiced North Star, revenue types a figure leaves out) is 'not traced to a deal' in every cut."),
+)
 CONTRIBUTION_COLUMNS = ["metric_id", "metric", "dimension", "key", "label", "change", "deals"]
 
 
@@ -442,5 +465,5 @@ def explain_week(engine: Engine, week_start: dt.date, *, locale: str | None = No
     return WeekChanges(week, prev["week_start"], changes)
 
 
-__all__ = ["METRICS", "DIMENSIONS", "Contribution", "MetricChange", "WeekChanges", "deal_changes", "explain",
+__all__ = ["RULES", "METRICS", "DIMENSIONS", "Contribution", "MetricChange", "WeekChanges", "deal_changes", "explain",
            "explain_week", "sentence"]

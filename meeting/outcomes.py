@@ -44,6 +44,21 @@ VERDICTS = {"as_intended": "moved as intended", "not_yet": "not yet", "other_way
 SNAPSHOT_CUTS = ("region", "product_line")
 RECENT_WEEKS = 4  # a decision closed this many weeks before a meeting is still followed in it
 SEGMENT_LABELS = {"region": "region", "product_line": "product line", "owner": "owner", "source": "source"}
+# The rules in words, shown on the Definitions page (tab "Weekly meeting").
+RULES = (
+    ("Decisions followed: readings",
+     "A decision names a metric, optionally a segment (region, product line, owner, source) and the direction "
+     "or value it should reach by its due date. Its reading at each weekly meeting comes from that meeting's "
+     "frozen snapshot: the quarter for a whole-company plan or stock (forecast, pipeline, gap), the week under "
+     "review for a flow and for a region or product line; an owner or source (not kept in snapshots) is the "
+     "same metric with that filter over the snapshot's week, from today's data."),
+    ("Decisions followed: verdict",
+     "Given at the meeting whose week under review contains the due date, against the reading of the meeting "
+     "the decision was taken in. The intended way is the named direction, else towards the target value. "
+     "Moved against it: moved the other way. Else, with a target value, at or beyond it: moved as intended, "
+     "short of it: not yet; with a direction only, beyond the first reading: moved as intended, equal: not "
+     "yet. Before the due meeting there is no verdict; the readings and the decision's changes are kept."),
+)
 OUTCOME_COLUMNS = ["decision_id", "text", "owner", "status", "metric", "aim", "due_date", "baseline",
                    "latest", "verdict", "readings"]
 
@@ -220,5 +235,5 @@ def followed_decisions(engine: Engine, week_start: dt.date, *, recent_weeks: int
     return [follow_decision(engine, r, week, names=names, locale=locale, currency=currency) for r in rows]
 
 
-__all__ = ["VERDICTS", "Reading", "Outcome", "verdict", "due_meeting", "readings", "aim_text", "value_text", "follow_decision",
+__all__ = ["RULES", "VERDICTS", "Reading", "Outcome", "verdict", "due_meeting", "readings", "aim_text", "value_text", "follow_decision",
            "followed_decisions"]
