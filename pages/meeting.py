@@ -135,12 +135,17 @@ def _followed(report: WeekReport) -> None:
                "Decisions followed).")
     rows = []
     for r in table_.to_dict("records"):
-        rows.append({"Decision": r["text"], "Owner": r["owner"], "Status": STATUS_LABELS.get(r["status"], r["status"]),
-                     "Aim": r["aim"], "When taken": format_cell(r["baseline"], "baseline", r, ctx.fs.locale,
-                                                                ctx.fs.currency),
-                     "Latest": format_cell(r["latest"], "latest", r, ctx.fs.locale, ctx.fs.currency),
-                     "Verdict": r["verdict"], "Each meeting": r["readings"]})
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="meeting_followed")
+        taken = format_cell(r["baseline"], "baseline", r, ctx.fs.locale, ctx.fs.currency) or "—"
+        latest = format_cell(r["latest"], "latest", r, ctx.fs.locale, ctx.fs.currency) or "—"
+        status = STATUS_LABELS.get(r["status"], r["status"])
+        with st.container(border=True):
+            # st.text, not Markdown: what an editor typed is shown as typed
+            st.text(f"{r['text']} · {r['owner']} · {status}")
+            st.text(f"{r['aim'] or 'no linked metric'} · when taken: {taken} · latest: {latest} · {r['verdict']}")
+        rows.append({"Decision": r["text"], "Owner": r["owner"], "Status": status, "Aim": r["aim"],
+                     "When taken": taken, "Latest": latest, "Verdict": r["verdict"], "Each meeting": r["readings"]})
+    with st.expander("Every reading"):
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="meeting_followed")
 
 
 def _waterfall(report: WeekReport) -> None:
