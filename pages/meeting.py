@@ -131,8 +131,8 @@ def _followed(report: WeekReport) -> None:
         st.caption("No open or recently closed decision to follow.")
         return
     st.caption("The linked metric at the meeting the decision was taken in and at each weekly snapshot since; "
-               "the verdict is given at the meeting whose week contains the due date (definitions: "
-               "Decisions followed).")
+               "the verdict is given at the meeting whose week contains the due date (the rules: Definitions page, "
+               "tab Weekly meeting).")
     rows = []
     for r in table_.to_dict("records"):
         taken = format_cell(r["baseline"], "baseline", r, ctx.fs.locale, ctx.fs.currency) or "—"

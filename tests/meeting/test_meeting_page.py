@@ -113,3 +113,26 @@ def test_an_aim_without_its_metric_is_refused_with_a_message(meeting_store):
     at.button(key="FormSubmitter:meeting_new_decision-Record decision").click().run()
     assert any("needs the metric it should move" in e.value for e in at.error)
     assert decisions_of_week(meeting_store, THIS_WEEK) == []
+
+
+def test_the_change_splits_by_driver_and_segment_on_the_page(meeting_store):
+    """#18: the meeting of 2026-11-16 against 2026-11-09 (hand-worked in test_meeting_changes): the
+    pipeline closing in Q4 lost d1 (won, France, 10,000) and d3 (lost, France, 2,000 USD = 1,840) and
+    gained d4 (new, DACH, 7,000)."""
+    week = dt.date(2026, 11, 16)
+    reconstruct_snapshot(meeting_store, week - dt.timedelta(days=7))
+    reconstruct_snapshot(meeting_store, week)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["week"] = week.isoformat()
+    at.run()
+    at.switch_page("pages/meeting.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = [t.value for t in at.text]
+    assert "Open pipeline -€4,840: 1 France Platform deal won (-€10.0K), 1 new DACH Platform deal (+€7,000), " \
+           "1 France Analytics deal lost or removed (-€1,840)." in shown
+    at.segmented_control(key="meeting_change_metric").set_value("open_pipeline").run()
+    at.segmented_control(key="meeting_change_cut").set_value("region").run()
+    assert not at.exception, [e.value for e in at.exception]
+    split = next(d.value for d in at.dataframe if "Contribution" in d.value.columns).set_index("Contribution")
+    assert split["Change"].to_dict() == {"France": "-€11,840", "DACH": "€7,000"}
+    assert split["Deals"].to_dict() == {"France": 2, "DACH": 1}
