@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import Engine, and_, or_, select
 
 from metrics import REGISTRY
+from metrics.definitions import load_definitions
+from metrics.dimensions import options
 from store import bump_data_version, schema as s, utcnow
 from store.audit import record_audit
 
@@ -92,6 +94,28 @@ def _check_aim(row: dict[str, Any]) -> None:
                             "pick a linked metric.")
 
 
+_OPTION_KEYS = {"region": "regions", "product_line": "product_lines", "source": "sources", "owner": "owners"}
+
+
+def _resolve_segment(conn, row: dict[str, Any]) -> str | None:
+    """The segment value as the filters store it: one of the values the sidebar offers for that
+    kind (an owner by id or by name), matched exactly, else ignoring case when that names one."""
+    kind, value = row.get("segment_type"), row.get("segment_value")
+    if kind is None or value is None:
+        return value
+    offered = options(conn, load_definitions(conn))[_OPTION_KEYS[kind]]
+    pairs = [(v, v) for v in offered] if kind != "owner" else [(oid, name) for oid, name in offered]
+    for stored, shown in pairs:
+        if value in (stored, shown):
+            return stored
+    loose = {stored for stored, shown in pairs if value.casefold() in (str(stored).casefold(), shown.casefold())}
+    if len(loose) == 1:
+        return loose.pop()
+    names = [shown for _, shown in pairs]
+    listed = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+    raise DecisionError(f"No {kind.replace('_', ' ')} is called {value!r}; pick one of: {listed or '(none in the store)'}.")
+
+
 def _event(conn, decision_id: int, week: dt.date, actor: str, action: str,
            before: dict | None, after: dict | None, at: dt.datetime) -> None:
     conn.execute(s.decision_events.insert().values(
@@ -117,8 +141,9 @@ def add_decision(engine: Engine, *, text: str, owner: str, actor: str, week_star
                      "segment_type": segment_type, "segment_value": segment_value, "direction": direction,
                      "target_value": target_value})
     _check_aim(values)
-    row = dict(values, week_start=week, status="open", created_at=now, created_by=actor)
     with engine.begin() as conn:
+        values["segment_value"] = _resolve_segment(conn, values)
+        row = dict(values, week_start=week, status="open", created_at=now, created_by=actor)
         decision_id = conn.execute(s.meeting_decisions.insert().values(**row)).inserted_primary_key[0]
         _event(conn, decision_id, week, actor, "add", None, dict(values, status="open"), now)
     return int(decision_id)
@@ -138,6 +163,8 @@ def update_decision(engine: Engine, decision_id: int, actor: str, week_start: dt
         current = conn.execute(select(t).where(t.c.decision_id == decision_id)).mappings().first()
         if current is None:
             raise DecisionError(f"There is no decision {decision_id}.")
+        if "segment_type" in changes or "segment_value" in changes:
+            changes["segment_value"] = _resolve_segment(conn, {**dict(current), **changes})
         diff = {k: v for k, v in changes.items() if current[k] != v}
         _check_aim({**dict(current), **diff})
         if not diff:

@@ -268,7 +268,7 @@ def _decisions(report: WeekReport, editable: bool) -> None:
             seg_type = d.selectbox("Segment", [""] + list(dec.SEGMENTS), key="dec_seg_type",
                                    format_func=lambda v: DIMENSION_LABELS.get(v, v) if v else "(whole company)")
             seg_value = e.text_input("Segment value", key="dec_seg_value",
-                                     help="The region, product line, owner id or source, as the filters name it.")
+                                     help="The region, product line, owner (name or id) or source, as the filters name it.")
             direction = f.selectbox("Should go", ["", *dec.DIRECTIONS], key="dec_direction",
                                     format_func=lambda v: v or "(no direction)")
             target = g.text_input("Target value", key="dec_target", help="The value to reach by the due date "

@@ -120,3 +120,15 @@ def test_an_aim_that_cannot_be_followed_is_refused(engine, kwargs, message):
     with pytest.raises(dec.DecisionError, match="needs the metric it should move"):
         dec.update_decision(engine, did, "lead@acme.com", metric_id=None)
     assert dec.decision_history(engine, did)[-1]["action"] == "add"  # nothing half-written
+
+
+def test_a_segment_is_stored_as_the_filters_name_it(crm):
+    by_name = _add(crm, metric_id="won_revenue", segment_type="owner", segment_value="ben maier", direction="up")
+    by_case = _add(crm, metric_id="won_revenue", segment_type="region", segment_value="dach", direction="up")
+    saved = {d["decision_id"]: d for d in dec.decisions_of_week(crm, LAST)}
+    assert saved[by_name]["segment_value"] == "o2" and saved[by_case]["segment_value"] == "DACH"
+    with pytest.raises(dec.DecisionError, match=r"No region is called 'Nordics'; pick one of: DACH, France"):
+        _add(crm, metric_id="won_revenue", segment_type="region", segment_value="Nordics", direction="up")
+    with pytest.raises(dec.DecisionError, match="No product line is called 'Hardware'"):
+        dec.update_decision(crm, by_case, "lead@acme.com", segment_type="product_line", segment_value="Hardware")
+    assert dec.decisions_of_week(crm, LAST)[1]["segment_type"] == "region"  # nothing half-written
