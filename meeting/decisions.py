@@ -1,4 +1,7 @@
-"""The decision log of the weekly meeting: what, owner, due date, linked metric, status.
+"""The decision log of the weekly meeting: what, owner, due date, linked metric, status, and what
+the decision should move: the linked metric's segment (region, product line, owner or source;
+none = the whole company), the direction it should go (up or down) and/or the value it should reach
+by the due date (meeting.outcomes follows it week by week to a verdict).
 
 A decision is recorded in the meeting of one week (`meeting_decisions.week_start`) and is carried
 into every later meeting as an open item until it is closed (done or dropped). Every change writes
@@ -13,11 +16,17 @@ from typing import Any
 from sqlalchemy import Engine, and_, or_, select
 
 from metrics import REGISTRY
+from metrics.definitions import load_definitions
+from metrics.dimensions import options
 from store import bump_data_version, schema as s, utcnow
 from store.audit import record_audit
 
 STATUSES = ("open", "done", "dropped")
-EDITABLE = ("text", "owner", "due_date", "metric_id", "status")
+SEGMENTS = ("region", "product_line", "owner", "source")
+DIRECTIONS = ("up", "down")
+EDITABLE = ("text", "owner", "due_date", "metric_id", "status", "segment_type", "segment_value", "direction",
+            "target_value")
+AIM = ("segment_type", "segment_value", "direction", "target_value")  # what needs a linked metric
 
 
 class DecisionError(ValueError):
@@ -54,7 +63,57 @@ def _check(values: dict[str, Any]) -> dict[str, Any]:
                                 f"(e.g. {next(iter(REGISTRY), 'won_revenue')!r}).")
     elif "metric_id" in out:
         out["metric_id"] = None
+    for key in ("segment_type", "segment_value", "direction"):
+        if key in out:
+            out[key] = (str(out[key]).strip() if out[key] is not None else "") or None
+    if out.get("segment_type") is not None and out["segment_type"] not in SEGMENTS:
+        raise DecisionError(f"Segment {out['segment_type']!r} is not one of {', '.join(SEGMENTS)} "
+                            "(leave it empty for the whole company).")
+    if out.get("direction") is not None and out["direction"] not in DIRECTIONS:
+        raise DecisionError(f"Direction {out['direction']!r} is not one of {', '.join(DIRECTIONS)}.")
+    if "target_value" in out and out["target_value"] is not None and out["target_value"] != "":
+        try:
+            out["target_value"] = float(out["target_value"])
+        except (TypeError, ValueError):
+            raise DecisionError(f"Target value {out['target_value']!r} is not a number like 250000.") from None
+        if out["target_value"] != out["target_value"] or out["target_value"] in (float("inf"), float("-inf")):
+            raise DecisionError(f"Target value {out['target_value']!r} is not a number like 250000.")
+    elif "target_value" in out:
+        out["target_value"] = None
     return out
+
+
+def _check_aim(row: dict[str, Any]) -> None:
+    """A decision's aim as a whole: a segment needs both its kind and its value, and an aim needs
+    the metric it should move."""
+    if (row.get("segment_type") is None) != (row.get("segment_value") is None):
+        raise DecisionError("Name both the segment's kind (region, product_line, owner, source) and its value, "
+                            "or neither for the whole company.")
+    if not row.get("metric_id") and any(row.get(k) is not None for k in AIM):
+        raise DecisionError("A segment, direction or target value needs the metric it should move: "
+                            "pick a linked metric.")
+
+
+_OPTION_KEYS = {"region": "regions", "product_line": "product_lines", "source": "sources", "owner": "owners"}
+
+
+def _resolve_segment(conn, row: dict[str, Any]) -> str | None:
+    """The segment value as the filters store it: one of the values the sidebar offers for that
+    kind (an owner by id or by name), matched exactly, else ignoring case when that names one."""
+    kind, value = row.get("segment_type"), row.get("segment_value")
+    if kind is None or value is None:
+        return value
+    offered = options(conn, load_definitions(conn))[_OPTION_KEYS[kind]]
+    pairs = [(v, v) for v in offered] if kind != "owner" else [(oid, name) for oid, name in offered]
+    for stored, shown in pairs:
+        if value in (stored, shown):
+            return stored
+    loose = {stored for stored, shown in pairs if value.casefold() in (str(stored).casefold(), shown.casefold())}
+    if len(loose) == 1:
+        return loose.pop()
+    names = [shown for _, shown in pairs]
+    listed = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+    raise DecisionError(f"No {kind.replace('_', ' ')} is called {value!r}; pick one of: {listed or '(none in the store)'}.")
 
 
 def _event(conn, decision_id: int, week: dt.date, actor: str, action: str,
@@ -70,13 +129,21 @@ def _event(conn, decision_id: int, week: dt.date, actor: str, action: str,
 
 def add_decision(engine: Engine, *, text: str, owner: str, actor: str, week_start: dt.date | None = None,
                  due_date: dt.date | None = None, metric_id: str | None = None,
+                 segment_type: str | None = None, segment_value: str | None = None,
+                 direction: str | None = None, target_value: float | str | None = None,
                  now: dt.datetime | None = None) -> int:
-    """Record a decision in the meeting of `week_start` (default: this week); returns its id."""
+    """Record a decision in the meeting of `week_start` (default: this week); returns its id.
+    `segment_type`/`segment_value`, `direction` and `target_value` say what it should move
+    (they need `metric_id`)."""
     now = now or utcnow()
     week = week_of(week_start or now.date())
-    values = _check({"text": text, "owner": owner, "due_date": due_date, "metric_id": metric_id})
-    row = dict(values, week_start=week, status="open", created_at=now, created_by=actor)
+    values = _check({"text": text, "owner": owner, "due_date": due_date, "metric_id": metric_id,
+                     "segment_type": segment_type, "segment_value": segment_value, "direction": direction,
+                     "target_value": target_value})
+    _check_aim(values)
     with engine.begin() as conn:
+        values["segment_value"] = _resolve_segment(conn, values)
+        row = dict(values, week_start=week, status="open", created_at=now, created_by=actor)
         decision_id = conn.execute(s.meeting_decisions.insert().values(**row)).inserted_primary_key[0]
         _event(conn, decision_id, week, actor, "add", None, dict(values, status="open"), now)
     return int(decision_id)
@@ -84,7 +151,7 @@ def add_decision(engine: Engine, *, text: str, owner: str, actor: str, week_star
 
 def update_decision(engine: Engine, decision_id: int, actor: str, week_start: dt.date | None = None,
                     now: dt.datetime | None = None, **changes: Any) -> dict:
-    """Change some of text/owner/due_date/metric_id/status; returns the decision as saved."""
+    """Change some of EDITABLE; returns the decision as saved (every change is an event)."""
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise DecisionError(f"Cannot change {', '.join(sorted(unknown))}; editable: {', '.join(EDITABLE)}.")
@@ -96,7 +163,10 @@ def update_decision(engine: Engine, decision_id: int, actor: str, week_start: dt
         current = conn.execute(select(t).where(t.c.decision_id == decision_id)).mappings().first()
         if current is None:
             raise DecisionError(f"There is no decision {decision_id}.")
+        if "segment_type" in changes or "segment_value" in changes:
+            changes["segment_value"] = _resolve_segment(conn, {**dict(current), **changes})
         diff = {k: v for k, v in changes.items() if current[k] != v}
+        _check_aim({**dict(current), **diff})
         if not diff:
             return dict(current)
         values = dict(diff)
@@ -157,5 +227,5 @@ def decision_history(engine: Engine, decision_id: int | None = None) -> list[dic
     return rows
 
 
-__all__ = ["STATUSES", "DecisionError", "week_of", "add_decision", "update_decision", "close_decision",
+__all__ = ["STATUSES", "SEGMENTS", "DIRECTIONS", "DecisionError", "week_of", "add_decision", "update_decision", "close_decision",
            "decisions_of_week", "open_items", "decision_history"]

@@ -44,7 +44,7 @@ def _missing(value: Any) -> bool:
 def _cell_unit(column: str, row: dict) -> str | None:
     """The unit a cell is written in: the row's own unit for value columns, else by column name."""
     if column in ("value", "previous", "change", "quarter_value", "target", "target_to_date",
-                  "vs_target") and row.get("unit"):
+                  "vs_target", "baseline", "latest") and row.get("unit"):
         return row["unit"]
     if column in MONEY_COLUMNS:
         return "money"
@@ -154,6 +154,17 @@ def to_html(report: WeekReport) -> str:
     def section(title: str, body: str) -> None:
         parts.append(f"<h2>{html.escape(title)}</h2>{body}")
 
+    changed = sections["What changed"]
+    if changed.empty:
+        why = report.changes.unavailable if report.changes is not None else "not computed"
+        section("What changed since the last meeting", f'<p class="muted">{html.escape(why)}</p>')
+    else:
+        items = "".join(f'<li data-metric="{html.escape(r["metric_id"])}" data-value="{float(r["change"])!r}">'
+                        f'{html.escape(r["explanation"])}</li>' for r in changed.to_dict("records"))
+        section("What changed since the last meeting", f"<ul>{items}</ul>")
+    section("Decisions followed to their outcome", _table_html(sections["Decisions followed"], loc, cur)
+            + "<h3>Decisions of the week</h3>" + _table_html(sections["Decisions"], loc, cur)
+            + "<h3>Open items carried over</h3>" + _table_html(sections["Open items"], loc, cur))
     section("Headline: the quarter to date and the week under review",
             _headline_html(sections["Headline"], loc, cur))
     section("KPIs", _table_html(sections["KPIs"], loc, cur))
@@ -173,8 +184,7 @@ def to_html(report: WeekReport) -> str:
     for role in ROLES:
         section(role, _table_html(sections[f"{role} KPIs"], loc, cur) + "<h3>By region and product line</h3>"
                 + _table_html(sections[f"{role} by cut"], loc, cur))
-    section("Decisions of the week", _table_html(sections["Decisions"], loc, cur))
-    section("Open items carried over", _table_html(sections["Open items"], loc, cur))
+    section("What changed, by driver and segment", _table_html(sections["Change contributions"], loc, cur))
     return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
             f"<title>{html.escape(report.title)}</title><style>{_CSS}</style></head><body>"
             + "\n".join(parts) + "</body></html>")

@@ -6,7 +6,9 @@ region / product line cuts, the quarter (gap to target, forecast), the pipeline 
 previous meeting's snapshot. Computed now: forecast accuracy (actuals are today's), the leads not
 followed up in the week under review, the campaigns by ROI and the reps and teams behind pace on
 their quota for the quarter to the end of that week (row-level lists are not snapshotted; the
-quota tables of the Sales page, metrics.quotas), the decision log.
+quota tables of the Sales page, metrics.quotas), the decision log. First of all: what changed
+since the last meeting, explained (meeting.changes, from both frozen snapshots), and the decisions
+followed to their outcome (meeting.outcomes).
 """
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ from metrics.dimensions import owner_names
 
 from . import decisions as dec
 from .accuracy import forecast_accuracy_table
+from .changes import WeekChanges, explain_week
+from .outcomes import Outcome, followed_decisions, value_text
 from .snapshots import (QUARTER_CUT, TARGET_CUT, SnapshotError, budget_targets, live_differences,
                         previous_snapshot, snapshot_deal_rows, snapshot_for_week, snapshot_metric_rows)
 from .waterfall import Waterfall, pipeline_waterfall
@@ -39,6 +43,8 @@ WATERFALL_DEAL_COLUMNS = ["category", "deal_id", "name", "owner", "stage_id", "p
                           "close_date", "previous_close_date", "amount", "previous_amount", "currency", "change"]
 CAMPAIGNS_SHOWN = 5
 BEHIND_PACE_COLUMNS = ["kind", "name", *quotas.QUOTA_COLUMNS]
+OUTCOME_COLUMNS = ["decision_id", "metric_id", "unit", "text", "owner", "status", "recorded", "aim", "due_date",
+                   "baseline", "latest", "verdict", "readings"]
 
 
 @dataclass
@@ -65,6 +71,8 @@ class WeekReport:
     unavailable: dict[str, str] = field(default_factory=dict)  # section -> why it is empty
     # reps and teams whose paced quota attainment is under 100 %, worst first (metrics.quotas.behind_pace)
     behind_pace: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=BEHIND_PACE_COLUMNS))
+    changes: WeekChanges | None = None  # what changed since the last meeting, explained
+    outcomes: list[Outcome] = field(default_factory=list)  # the decisions followed to their outcome
 
     @property
     def title(self) -> str:
@@ -105,11 +113,39 @@ class WeekReport:
                             "value": k.loc[mid, "value"], "change": k.loc[mid, "change"]})
         return pd.DataFrame(out, columns=HEADLINE_COLUMNS)
 
+    def outcome_table(self) -> pd.DataFrame:
+        """The decisions followed (OUTCOME_COLUMNS): the aim, the reading at the decision's meeting
+        (baseline) and the latest, the verdict or why there is none, every reading in words."""
+        rows = []
+        for o in self.outcomes:
+            d = o.decision
+            mid = d.get("metric_id")
+            unit = REGISTRY[mid].unit if mid in REGISTRY else None
+            readings = "; ".join(f"{r.week_start}: {value_text(r.value, mid, self.locale, self.currency)}"
+                                 + (" (today's data)" if r.live else "") for r in o.readings)
+            rows.append({"decision_id": d["decision_id"], "metric_id": mid, "unit": unit, "text": d["text"],
+                         "owner": d["owner"], "status": d["status"], "recorded": d["week_start"], "aim": o.aim_text,
+                         "due_date": d.get("due_date"), "baseline": o.baseline, "latest": o.latest,
+                         "verdict": o.status_text, "readings": readings})
+        return pd.DataFrame(rows, columns=OUTCOME_COLUMNS)
+
+    def change_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """What changed: one row per metric (with its sentence), and every contribution on every cut."""
+        if self.changes is None or not self.changes.changes:
+            return (pd.DataFrame(columns=["metric_id", "unit", "metric", "previous", "value", "change", "explanation"]),
+                    pd.DataFrame(columns=["metric_id", "metric", "dimension", "key", "label", "change", "deals"]))
+        summary = self.changes.summary()
+        summary.insert(1, "unit", "money")
+        return summary, self.changes.rows()
+
     def sections(self) -> dict[str, pd.DataFrame]:
-        """Every section as a table, in page order (the XLSX sheets and the HTML tables)."""
+        """Every section as a table, in page order (the XLSX sheets and the HTML tables): what
+        changed and the decisions followed first."""
         wf = pd.DataFrame(self.waterfall.rows() if self.waterfall else [],
                           columns=["category", "label", "amount", "deals"])
-        out = {"Headline": self.headline(), "KPIs": self.kpis.drop(columns=["down_is_good"]), "Pipeline waterfall": wf,
+        changed, contributions = self.change_tables()
+        out = {"What changed": changed, "Decisions followed": self.outcome_table(), "Decisions": self.decisions,
+               "Open items": self.open_items, "Change contributions": contributions, "Headline": self.headline(), "KPIs": self.kpis.drop(columns=["down_is_good"]), "Pipeline waterfall": wf,
                "Waterfall deals": self.waterfall_deals, "Forecast accuracy": self.accuracy,
                "Gap to target": self.quarter_table, "Behind pace": self.behind_pace,
                "Leads not followed up": self.burnt_leads,
@@ -117,8 +153,6 @@ class WeekReport:
         for role in ROLES:
             out[f"{role} KPIs"] = self.role_kpis(role).drop(columns=["down_is_good"])
             out[f"{role} by cut"] = self.role_cuts(role)
-        out["Decisions"] = self.decisions
-        out["Open items"] = self.open_items
         return out
 
 
@@ -269,7 +303,9 @@ def week_report(engine: Engine, week_start: dt.date, *, check_live: bool = True,
         decisions=_decisions(dec.decisions_of_week(engine, week)),
         open_items=_decisions(dec.open_items(engine, week)),
         differences=live_differences(engine, snap, rows) if check_live else [],
-        unavailable=unavailable, behind_pace=behind)
+        unavailable=unavailable, behind_pace=behind,
+        changes=explain_week(engine, week, locale=defs.locale, currency=defs.reporting_currency),
+        outcomes=followed_decisions(engine, week, locale=defs.locale, currency=defs.reporting_currency))
 
 
 __all__ = ["WeekReport", "week_report", "ROLES", "KPI_COLUMNS"]

@@ -64,7 +64,9 @@ class Waterfall:
                 for b in self.bars]
 
 
-def _cents(deal: Mapping[str, Any], fx: Mapping[str, float] | None, missing: set[str]) -> int:
+def reporting_cents(deal: Mapping[str, Any], fx: Mapping[str, float] | None, missing: set[str]) -> int:
+    """A deal's amount in integer cents of the reporting currency (`fx` None: as stored); a currency
+    without a rate counts 0 and is added to `missing`."""
     amount = deal.get("amount_cents")
     if amount is None:
         return 0
@@ -77,7 +79,7 @@ def _cents(deal: Mapping[str, Any], fx: Mapping[str, float] | None, missing: set
     return int(round(int(amount) * float(fx[currency])))
 
 
-def _is_open(deal: Mapping[str, Any] | None) -> bool:
+def is_open(deal: Mapping[str, Any] | None) -> bool:
     return deal is not None and not deal.get("is_closed")
 
 
@@ -88,8 +90,8 @@ def _in_window(deal: Mapping[str, Any], window: tuple[dt.date, dt.date] | None) 
     return close is not None and window[0] <= close <= window[1]
 
 
-def _in_scope(deal: Mapping[str, Any] | None, window) -> bool:
-    return _is_open(deal) and _in_window(deal, window)
+def in_scope(deal: Mapping[str, Any] | None, window) -> bool:
+    return is_open(deal) and _in_window(deal, window)
 
 
 def _line(deal: Mapping[str, Any], before: Mapping[str, Any] | None, change_cents: int) -> dict:
@@ -125,9 +127,9 @@ def pipeline_waterfall(start_deals: Iterable[Mapping[str, Any]], end_deals: Iter
 
     for deal_id in sorted(set(start) | set(end), key=str):
         s, e = start.get(deal_id), end.get(deal_id)
-        s_in, e_in = _in_scope(s, window), _in_scope(e, window)
-        s_amt = _cents(s, fx, missing) if s else 0
-        e_amt = _cents(e, fx, missing) if e else 0
+        s_in, e_in = in_scope(s, window), in_scope(e, window)
+        s_amt = reporting_cents(s, fx, missing) if s else 0
+        e_amt = reporting_cents(e, fx, missing) if e else 0
         if s_in:
             buckets["start"].append((_line(s, None, s_amt), s_amt))
         if e_in:
@@ -148,7 +150,7 @@ def pipeline_waterfall(start_deals: Iterable[Mapping[str, Any]], end_deals: Iter
                 cat = "pushed_out" if (later or no_date) else "pulled_in"
                 buckets[cat].append((_line(e, s, -s_amt), -s_amt))
         elif e_in:  # entered the pipeline in scope
-            if _is_open(s):  # open before with a close date outside the window
+            if is_open(s):  # open before with a close date outside the window
                 earlier = s.get("close_date") is None or s["close_date"] > window[1]
                 cat = "pulled_in" if earlier else "pushed_out"
                 buckets[cat].append((_line(e, s, e_amt), e_amt))
@@ -164,4 +166,4 @@ def pipeline_waterfall(start_deals: Iterable[Mapping[str, Any]], end_deals: Iter
     return wf
 
 
-__all__ = ["CATEGORIES", "LABELS", "Bar", "Waterfall", "pipeline_waterfall"]
+__all__ = ["CATEGORIES", "LABELS", "Bar", "Waterfall", "pipeline_waterfall", "reporting_cents", "is_open", "in_scope"]

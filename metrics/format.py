@@ -322,3 +322,12 @@ def tile_value_text(value: float | None, unit: str, locale: str = "en-US", curre
     if unit == "ratio":
         return format_percent(value, locale)
     return format_value(value, unit, locale=locale, currency=currency)
+
+
+def format_change_money(value: float | None, currency: str = "EUR", locale: str = "en-US") -> str:
+    """A change of an amount as the meeting's explanations write it: compact, always signed
+    ("+€95K", "-€1.2K", "+€0"; fr-FR "+95 k€")."""
+    if is_missing(value):
+        return NA
+    text = format_compact_money(value, currency, locale)
+    return text if text.startswith("-") else "+" + text

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from auth import PermissionDenied, require
+from meeting import changes as meeting_changes, outcomes as meeting_outcomes
 from metrics import REGISTRY, DefinitionsError, definition_history, save_definition
 from metrics.definitions import BASES, LOCALES, PRODUCT_LINE_SOURCES, REGION_SOURCES
 from ui import cache
@@ -106,7 +107,8 @@ def edit_form() -> None:
 if st.session_state.pop("defs_saved", None):
     st.success("Saved. Every page now uses the new definitions.", icon=":material/check:")
 
-shared_tab, catalog_tab, history_tab = st.tabs(["Shared definitions", "Metric catalog", "History"])
+shared_tab, catalog_tab, meeting_tab, history_tab = st.tabs(["Shared definitions", "Metric catalog",
+                                                             "Weekly meeting", "History"])
 with shared_tab:
     table(shared_rows(), ctx.fs, key="defs_shared", name="shared_definitions", count=(), money=(), ratio=(),
           days=())
@@ -125,6 +127,10 @@ with catalog_tab:
         hay = catalog.apply(lambda r: " ".join(map(str, r.values)).lower(), axis=1)
         catalog = catalog[hay.str.contains(search.lower(), regex=False)]
     table(catalog, ctx.fs, key="defs_catalog", name="metric_catalog", count=(), money=(), ratio=(), days=())
+with meeting_tab:
+    st.caption("How the weekly meeting explains what changed and judges its decisions (#18).")
+    rules = pd.DataFrame([*meeting_changes.RULES, *meeting_outcomes.RULES], columns=["rule", "definition"])
+    table(rules, ctx.fs, key="defs_meeting", name="meeting_rules", count=(), money=(), ratio=(), days=())
 with history_tab:
     history = pd.DataFrame(definition_history(ctx.engine), columns=["changed_at", "changed_by", "key", "old", "new"])
     for col in ("old", "new"):

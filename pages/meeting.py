@@ -1,4 +1,6 @@
-"""The weekly revenue meeting: one week's snapshot (KPIs week over week and against target), the
+"""The weekly revenue meeting: on top, what changed since the last meeting, explained, and the
+decisions followed to their outcome (with the decision log); then one week's snapshot (KPIs week
+over week and against target), the
 pipeline waterfall since the last meeting, forecast accuracy, gap to target, leads not followed up,
 campaigns by ROI, one section per CMO / CSO / CFO, the decision log, and the pack to send round.
 
@@ -15,6 +17,7 @@ import streamlit as st
 from auth import require
 from meeting import decisions as dec
 from meeting.accuracy import mean_accuracy
+from meeting.changes import DIMENSION_LABELS
 from meeting.charts import accuracy_figure, waterfall_figure
 from meeting.pack import format_cell, headline_text, pack_file_name, to_html, to_xlsx
 from meeting.report import ROLES, WeekReport, week_report
@@ -83,6 +86,66 @@ def _headline(report: WeekReport) -> None:
         col.metric(row["label"], headline_text(row, ctx.fs.locale, ctx.fs.currency), delta=delta, border=True,
                    help=f"{REGISTRY[row['metric_id']].definition}\n\nWeek {report.review[0]} to {report.review[1]} "
                         f"only; the change is against last week's meeting.")
+
+
+def _what_changed(report: WeekReport) -> None:
+    """The change of the North Star, forecast and open pipeline since the last meeting in words,
+    then every contribution by driver or segment (each cut adds up to the change)."""
+    st.subheader("What changed since the last meeting")
+    changes = report.changes
+    if changes is None or not changes.changes:
+        st.info(f"Nothing to explain: {changes.unavailable if changes is not None else 'no earlier snapshot'}.")
+        return
+    st.caption(f"From the frozen snapshot of the meeting of {changes.previous_week} to this one: the change and "
+               "its three largest contributions. Won this week splits into volume (more or fewer deals, at last "
+               "week's average size) and size (this week's deals, at the change of the average size); the "
+               "forecast and the pipeline closing in the quarter into the waterfall's moves, deal by deal.")
+    for change in changes.changes.values():
+        # st.text: deal, region and product-line names are shown as typed, never read as Markdown
+        st.text(change.sentence)
+    with st.expander("By driver and segment"):
+        a, b = st.columns(2)
+        picked = a.segmented_control("Figure", list(changes.changes), default=next(iter(changes.changes)),
+                                     format_func=lambda m: changes.changes[m].label, key="meeting_change_metric")
+        cut = b.segmented_control("Split by", list(DIMENSION_LABELS), default="driver",
+                                  format_func=DIMENSION_LABELS.get, key="meeting_change_cut")
+        change = changes.changes[picked or next(iter(changes.changes))]
+        parts = change.cuts()[cut or "driver"]
+        shown = pd.DataFrame([{"Contribution": p.label, "Change": format_cell(p.amount, "change", {}, ctx.fs.locale,
+                                                                              ctx.fs.currency), "Deals": len(p.deals)}
+                              for p in parts if p.amount_cents or p.deals],
+                             columns=["Contribution", "Change", "Deals"])
+        st.dataframe(shown, hide_index=True, width="stretch", key="meeting_change_table")
+        st.caption(f"{change.label}: {format_cell(change.start_cents / 100, 'change', {}, ctx.fs.locale, ctx.fs.currency)}"
+                   f" at the last meeting, {format_cell(change.end_cents / 100, 'change', {}, ctx.fs.locale, ctx.fs.currency)}"
+                   " now; the contributions add up to the change."
+                   + (f" Computed {change.note}." if change.note else ""))
+
+
+def _followed(report: WeekReport) -> None:
+    """Each open or recently closed decision: its aim, the metric at the meeting it was taken in
+    and at each meeting since, the verdict at its due date."""
+    st.subheader("Decisions followed to their outcome")
+    table_ = report.outcome_table()
+    if table_.empty:
+        st.caption("No open or recently closed decision to follow.")
+        return
+    st.caption("The linked metric at the meeting the decision was taken in and at each weekly snapshot since; "
+               "the verdict is given at the meeting whose week contains the due date (the rules: Definitions page, "
+               "tab Weekly meeting).")
+    rows = []
+    for r in table_.to_dict("records"):
+        taken = format_cell(r["baseline"], "baseline", r, ctx.fs.locale, ctx.fs.currency) or "—"
+        latest = format_cell(r["latest"], "latest", r, ctx.fs.locale, ctx.fs.currency) or "—"
+        status = STATUS_LABELS.get(r["status"], r["status"])
+        with st.container(border=True):
+            # st.text, not Markdown: what an editor typed is shown as typed
+            st.text(f"{r['text']} · {r['owner']} · {status}")
+            st.text(f"{r['aim'] or 'no linked metric'} · when taken: {taken} · latest: {latest} · {r['verdict']}")
+        rows.append({"Decision": r["text"], "Owner": r["owner"], "Status": status, "Aim": r["aim"],
+                     "When taken": taken, "Latest": latest, "Verdict": r["verdict"], "Each meeting": r["readings"]})
+    with st.expander("Every reading"):
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="meeting_followed")
 
 
 def _waterfall(report: WeekReport) -> None:
@@ -214,9 +277,20 @@ def _decisions(report: WeekReport, editable: bool) -> None:
             due = b.date_input("Due date", value=None, key="dec_due")
             metric = c.selectbox("Linked metric", [""] + list(REGISTRY), key="dec_metric",
                                  format_func=lambda m: REGISTRY[m].label if m else "(none)")
+            d, e, f, g = st.columns(4)
+            seg_type = d.selectbox("Segment", [""] + list(dec.SEGMENTS), key="dec_seg_type",
+                                   format_func=lambda v: DIMENSION_LABELS.get(v, v) if v else "(whole company)")
+            seg_value = e.text_input("Segment value", key="dec_seg_value",
+                                     help="The region, product line, owner (name or id) or source, as the filters name it.")
+            direction = f.selectbox("Should go", ["", *dec.DIRECTIONS], key="dec_direction",
+                                    format_func=lambda v: v or "(no direction)")
+            target = g.text_input("Target value", key="dec_target", help="The value to reach by the due date "
+                                  "(money in the reporting currency, a rate as 0.25).")
             if st.form_submit_button("Record decision", type="primary"):
                 _guarded(lambda: dec.add_decision(ctx.engine, text=text, owner=owner, actor=actor(ctx),
-                                                  week_start=week, due_date=due, metric_id=metric or None),
+                                                  week_start=week, due_date=due, metric_id=metric or None,
+                                                  segment_type=seg_type or None, segment_value=seg_value or None,
+                                                  direction=direction or None, target_value=target or None),
                          "Decision recorded.")
     else:
         st.caption("Your role may not record or close decisions (needs editor).")
@@ -337,6 +411,9 @@ if report.differences:
 elif week < this_week:
     st.caption("Today's data gives the same values as this snapshot.")
 
+_what_changed(report)
+_followed(report)
+_decisions(report, user_can(ctx, "decisions.edit"))
 _headline(report)
 st.subheader("Every KPI: week over week and against the quarter's target")
 st.dataframe(_shown(report.kpis), hide_index=True, width="stretch", key="meeting_kpis")
@@ -350,5 +427,4 @@ _behind_pace(report)
 _leads_and_campaigns(report)
 for role in ROLES:
     _role(report, role)
-_decisions(report, user_can(ctx, "decisions.edit"))
 _pack(report)

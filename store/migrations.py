@@ -22,7 +22,9 @@ _ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2, ("rollup_deal_campaign
                   ("import_runs", "read_options"): 7, ("import_runs", "company"): 7,
                   ("import_runs", "undone_at"): 7, ("import_runs", "undone_by"): 7,
                   ("deals", "deal_type"): 8, ("rollup_deals", "deal_type"): 8,
-                  ("rollup_deal_campaigns", "deal_type"): 8, ("budgets", "owner_id"): 9, ("budgets", "team"): 9}
+                  ("rollup_deal_campaigns", "deal_type"): 8, ("budgets", "owner_id"): 9, ("budgets", "team"): 9,
+                  ("meeting_decisions", "segment_type"): 10, ("meeting_decisions", "segment_value"): 10,
+                  ("meeting_decisions", "direction"): 10, ("meeting_decisions", "target_value"): 10}
 # Unique constraints whose columns changed: name -> (the columns before, the version that changed them).
 _CHANGED_UNIQUES = {"uq_budget_line": (("month", "region", "product_line", "metric"), 9)}
 # Indexes an older version declared and a later one dropped, by the version that dropped them.
@@ -187,6 +189,12 @@ def _v9(conn: Connection) -> None:
     conn.exec_driver_sql("DROP TABLE budgets_before_v9")
 
 
+def _v10(conn: Connection) -> None:
+    """Decisions followed to their outcome: a decision names the segment of its metric, the
+    direction and/or the value it should reach by its due date (meeting_decisions)."""
+    _add_new_columns(conn, 10)
+
+
 def company_from_name(file_name: str) -> str:
     """The identity of a FEC whose name carries no SIREN and whose importer named no company:
     a hash of its file name (a corrected file of the same name is the same company)."""
@@ -194,5 +202,5 @@ def company_from_name(file_name: str) -> str:
     return "file:" + hashlib.sha256(base.encode("utf-8")).hexdigest()[:16]
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8, 9: _v9}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8, 9: _v9, 10: _v10}
 assert max(MIGRATIONS) == s.SCHEMA_VERSION, "every schema version needs a migration"

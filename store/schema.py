@@ -12,7 +12,7 @@ from sqlalchemy import (
     MetaData, String, Table, Text, UniqueConstraint,
 )
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 metadata = MetaData()
 
@@ -378,6 +378,13 @@ meeting_decisions = Table(
     Column("created_at", DateTime, nullable=False),
     Column("created_by", String(255), nullable=False),
     Column("closed_at", DateTime),
+    # what the decision should move (version 10): the metric's segment (region | product_line |
+    # owner | source, and its value; NULL = whole company), the direction (up | down) and/or the
+    # value it should reach by its due date
+    Column("segment_type", String(16)),
+    Column("segment_value", String(255)),
+    Column("direction", String(8)),
+    Column("target_value", Float),
 )
 
 decision_events = Table(

@@ -49,6 +49,10 @@ def test_meeting_page_week_decision_and_pack(demo_app, page, tmp_path):
     _no_exception(page)
     text = _main_text(page)
     assert "Weekly revenue meeting" in text and "Pipeline waterfall since the last meeting" in text
+    # #18: what changed, explained, and the decisions followed open the page, before the headline
+    assert text.index("What changed since the last meeting") < text.index("Decisions followed to their outcome") \
+        < text.index("Quarter to date")
+    assert re.search(r"Won this week [+-]", text) and re.search(r"Forecast [+-]", text)
     shot(page, "meeting_this_week")
 
     # a past demo week: rebuilt as the store stood then, compared with the meeting before it
@@ -71,11 +75,24 @@ def test_meeting_page_week_decision_and_pack(demo_app, page, tmp_path):
     form = page.locator("[data-testid='stForm']")
     form.get_by_label("Decision", exact=True).fill("Call every burnt DACH lead back by Friday")
     form.get_by_label("Owner", exact=True).fill("Head of Sales DACH")
+    metric = form.get_by_role("combobox", name="Linked metric")
+    metric.click()
+    metric.fill("Won revenue")  # the selectbox filters its options as one types
+    page.get_by_role("option", name="Won revenue", exact=True).first.wait_for(timeout=30000)
+    page.keyboard.press("Enter")
+    form.get_by_label("Target value", exact=True).fill("250000")
     form.get_by_role("button", name="Record decision").click()
     wait_for_app(page, timeout_ms=90000)
     page.get_by_text("Call every burnt DACH lead back by Friday").first.wait_for(timeout=30000)
     _no_exception(page)
+    # followed from the week it was taken in: its aim and its first reading, above the headline
+    text = _main_text(page)
+    assert "Won revenue: reach €250,000" in text
+    assert text.index("Won revenue: reach €250,000") < text.index("Quarter to date")
     shot(page, "meeting_decision_recorded")
+    # the page top (#18): what changed, explained, and the decision followed (Streamlit scrolls inside its blocks)
+    page.evaluate("() => { for (const e of document.querySelectorAll('*')) { if (e.scrollTop > 0) e.scrollTop = 0; } }")
+    shot(page, "meeting_top", height=1300)
 
     # export the pack: the HTML opens offline and holds the page's numbers; the XLSX reads back
     with page.expect_download() as info:

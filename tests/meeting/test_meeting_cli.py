@@ -55,7 +55,9 @@ def test_meeting_pack_cli_writes_both_files(cli_store, tmp_path, capsys):
     html = (tmp_path / f"northstar-meeting-{week}.html").read_text(encoding="utf-8")
     assert html.startswith("<!DOCTYPE html>") and "Pipeline waterfall" in html
     wb = load_workbook(tmp_path / f"northstar-meeting-{week}.xlsx")
-    assert wb.sheetnames[:4] == ["Summary", "Headline", "KPIs", "Pipeline waterfall"]
+    # #18: what changed and the decisions first, then the week's figures
+    assert wb.sheetnames[:9] == ["Summary", "What changed", "Decisions followed", "Decisions", "Open items",
+                                 "Change contributions", "Headline", "KPIs", "Pipeline waterfall"]
 
 
 @pytest.mark.parametrize("args", [["snapshot", "--week", "0001-01-01"], ["meeting-pack", "--week", "9999-12-31"]])

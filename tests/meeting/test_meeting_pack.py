@@ -203,3 +203,32 @@ def test_pack_says_why_no_one_is_listed_without_quotas(report):
     assert report.behind_pace.empty
     assert report.unavailable["Behind pace"].startswith("no quota covers this period")
     assert "no quota covers this period" in to_html(report)
+
+@pytest.fixture
+def followed(crm):
+    reconstruct_snapshot(crm, LAST_WEEK, now=NOW)
+    take_snapshot(crm, kind="weekly", now=NOW)
+    add_decision(crm, text="Close d1 this week", owner="Ana", actor="ceo", week_start=LAST_WEEK,
+                 metric_id="won_revenue", direction="up", due_date=D(2026, 11, 13))
+    return week_report(crm, THIS_WEEK, today=TODAY)
+
+
+def test_pack_lists_what_changed_and_the_decisions_first(followed):
+    """#18: the explanation and the decisions followed to their outcome open both packs."""
+    page = to_html(followed)
+    heads = [h.split("</h2>")[0] for h in page.split("<h2>")[1:]]
+    assert heads[:3] == ["What changed since the last meeting", "Decisions followed to their outcome",
+                         "Headline: the quarter to date and the week under review"]
+    assert "Won this week +€10.0K: 1 more deal won (1 against 0) (+€10.0K)." in page
+    assert page.index("moved as intended") < page.index("Headline:")
+    wb = load_workbook(io.BytesIO(to_xlsx(followed)))
+    assert wb.sheetnames[1:5] == ["What changed", "Decisions followed", "Decisions", "Open items"]
+    ws = wb["Decisions followed"]
+    header = [c.value for c in ws[1]]
+    row = dict(zip(header, next(ws.iter_rows(min_row=2, values_only=True))))
+    # revenue won in the week under review: 0 at the meeting of 9 Nov, 10,000 at the due meeting (16 Nov)
+    assert (row["text"], row["baseline"], row["latest"], row["verdict"]) == \
+        ("Close d1 this week", 0.0, 10000.0, "moved as intended")
+    assert row["readings"] == "2026-11-09: €0; 2026-11-16: €10,000"
+    changed = {r[0]: r for r in wb["What changed"].iter_rows(min_row=2, values_only=True)}
+    assert changed["north_star"][5] == 10000.0

@@ -95,3 +95,63 @@ def test_page_lists_who_is_behind_pace_as_the_pack_does(meeting_store):
     shown = next(d.value for d in at.dataframe if "quota_attainment_paced" in d.value.columns)
     assert list(shown["name"]) == list(report.behind_pace["name"])
     assert {"Ben Maier", "Ana Roux"} <= set(shown["name"])
+
+def test_what_changed_and_the_decisions_followed_open_the_page(meeting_store):
+    """#18: the explanation and the decisions followed come before the headline and the KPIs;
+    an editor records a decision with its aim and finds it followed."""
+    at = _meeting_as("lead@acme.com")
+    report = week_report(meeting_store, THIS_WEEK)
+    heads = [h.value for h in at.subheader]
+    assert heads[:4] == ["What changed since the last meeting", "Decisions followed to their outcome", "Decisions",
+                         "Quarter to date"]
+    shown = [t.value for t in at.text]
+    assert report.changes.sentences and all(s in shown for s in report.changes.sentences)
+    assert shown.index(report.changes.sentences[0]) < 3  # the first texts on the page
+    at.text_input(key="dec_text").input("Win back DACH pipeline")
+    at.text_input(key="dec_owner").input("CSO")
+    at.selectbox(key="dec_metric").set_value("open_pipeline")
+    at.selectbox(key="dec_seg_type").set_value("region")
+    at.text_input(key="dec_seg_value").input("DACH")
+    at.selectbox(key="dec_direction").set_value("up")
+    at.text_input(key="dec_target").input("20000")
+    at.button(key="FormSubmitter:meeting_new_decision-Record decision").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    [saved] = decisions_of_week(meeting_store, THIS_WEEK)
+    assert (saved["metric_id"], saved["segment_type"], saved["segment_value"], saved["direction"],
+            saved["target_value"]) == ("open_pipeline", "region", "DACH", "up", 20000.0)
+    followed = next(d.value for d in at.dataframe if "Verdict" in d.value.columns).set_index("Decision")
+    assert followed.loc["Win back DACH pipeline", "Aim"] == "Open pipeline, region DACH: up to €20,000"
+    assert followed.loc["Win back DACH pipeline", "Verdict"] == "no due date: no verdict"
+
+
+def test_an_aim_without_its_metric_is_refused_with_a_message(meeting_store):
+    at = _meeting_as("lead@acme.com")
+    at.text_input(key="dec_text").input("Grow")
+    at.text_input(key="dec_owner").input("CSO")
+    at.selectbox(key="dec_direction").set_value("up")
+    at.button(key="FormSubmitter:meeting_new_decision-Record decision").click().run()
+    assert any("needs the metric it should move" in e.value for e in at.error)
+    assert decisions_of_week(meeting_store, THIS_WEEK) == []
+
+
+def test_the_change_splits_by_driver_and_segment_on_the_page(meeting_store):
+    """#18: the meeting of 2026-11-16 against 2026-11-09 (hand-worked in test_meeting_changes): the
+    pipeline closing in Q4 lost d1 (won, France, 10,000) and d3 (lost, France, 2,000 USD = 1,840) and
+    gained d4 (new, DACH, 7,000)."""
+    week = dt.date(2026, 11, 16)
+    reconstruct_snapshot(meeting_store, week - dt.timedelta(days=7))
+    reconstruct_snapshot(meeting_store, week)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["week"] = week.isoformat()
+    at.run()
+    at.switch_page("pages/meeting.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = [t.value for t in at.text]
+    assert "Open pipeline -€4,840: 1 France Platform deal won (-€10.0K), 1 new DACH Platform deal (+€7,000), " \
+           "1 France Analytics deal lost or removed (-€1,840)." in shown
+    at.segmented_control(key="meeting_change_metric").set_value("open_pipeline").run()
+    at.segmented_control(key="meeting_change_cut").set_value("region").run()
+    assert not at.exception, [e.value for e in at.exception]
+    split = next(d.value for d in at.dataframe if "Contribution" in d.value.columns).set_index("Contribution")
+    assert split["Change"].to_dict() == {"France": "-€11,840", "DACH": "€7,000"}
+    assert split["Deals"].to_dict() == {"France": 2, "DACH": 1}

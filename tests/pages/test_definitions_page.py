@@ -17,6 +17,15 @@ def test_catalog_lists_every_metric(tiny_store):
     assert set(catalog["id"]) == set(REGISTRY)
 
 
+def test_meeting_rules_are_written_in_the_definitions(tiny_store):
+    """#18: the volume/size convention and the verdict rule, in words, on the Definitions page."""
+    at = run_app("pages/definitions.py", Q1)
+    rules = next(t for t in _tables(at) if "rule" in t.columns).set_index("rule")
+    assert "volume effect = (N this week - N last week) x A last week" in rules.loc[
+        "Volume and size (Won this week)", "definition"]
+    assert "moved the other way" in rules.loc["Decisions followed: verdict", "definition"]
+
+
 def test_catalog_search_narrows_the_list(tiny_store):
     at = run_app("pages/definitions.py", Q1)
     at.text_input(key="defs_search").set_value("velocity").run()
