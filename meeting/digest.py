@@ -55,6 +55,7 @@ class Section:
     columns: list[str] = field(default_factory=list)  # an optional table: header...
     rows: list[list[str]] = field(default_factory=list)  # ...and formatted cells
     note: str | None = None
+    numeric: tuple[int, ...] = ()  # the table's columns that hold numbers (right-aligned)
 
 
 @dataclass
@@ -83,6 +84,10 @@ def _cell(report: WeekReport, value: Any, column: str, row: dict) -> str:
 
 def _deals(n: int) -> str:
     return f"{n} deal" if n == 1 else f"{n} deals"
+
+
+def _raw_text(value: Any) -> str | None:
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
 
 
 def _raw(value: Any) -> float | None:
@@ -141,13 +146,14 @@ def what_changed(inp: DigestInput, figures: dict) -> Section | None:
         bars = [b for b in r.waterfall.bars if b.category not in ("start", "end") and b.amount_cents]
         for b in bars:
             figures[f"waterfall.{b.category}"] = b.amount
-        moves = ", ".join(f"{b.label.lower()} {_cell(r, b.amount, 'amount', {})} ({_deals(len(b.deals))})" for b in bars)
         start, end = r.waterfall.bar("start").amount, r.waterfall.bar("end").amount
-        lines.append(f"Pipeline {_cell(r, start, 'amount', {})} -> {_cell(r, end, 'amount', {})}"
-                     + (f": {moves}" if moves else ": no deal moved"))
+        lines.append(f"Pipeline of the quarter: {_cell(r, start, 'amount', {})} → {_cell(r, end, 'amount', {})}"
+                     + ("" if bars else " (no deal moved)"))
+        lines += [f"{b.label}: {'+' if b.amount > 0 else ''}{_cell(r, b.amount, 'amount', {})} ({_deals(len(b.deals))})"
+                  for b in bars]
     return Section("what_changed", f"What changed since {r.previous['week_start']}", lines,
                    ["KPI", "last week", "this week", "change"] if rows else [], rows,
-                   None if rows else "No KPI changed week over week.")
+                   None if rows else "No KPI changed week over week.", numeric=(1, 2, 3))
 
 
 def burnt_lead_values(inp: DigestInput) -> dict[str, float] | None:
@@ -184,7 +190,7 @@ def burnt_leads(inp: DigestInput, figures: dict) -> Section:
     if len(leads) >= 500:
         note = ((note or "") + " The meeting lists the first 500 leads; counts are of those.").strip()
     return Section("burnt_leads", title, [], ["owner", "leads"] + (["value"] if values is not None else []),
-                   rows, note)
+                   rows, note, numeric=(1, 2))
 
 
 def decisions_due(inp: DigestInput, figures: dict) -> Section:
@@ -192,11 +198,13 @@ def decisions_due(inp: DigestInput, figures: dict) -> Section:
     r = inp.report
     week_end = r.week_start + dt.timedelta(days=6)
     items = pd.concat([r.open_items, r.decisions], ignore_index=True).drop_duplicates("decision_id")
-    items = items[(items.status == "open") & items.due_date.notna()]
-    due = items[items.due_date.map(lambda d: d <= week_end)].sort_values(["due_date", "decision_id"])
+    items = items.loc[((items.status == "open") & items.due_date.notna()).astype(bool)]
+    due = items.loc[items.due_date.map(lambda d: d <= week_end).astype(bool)].sort_values(["due_date", "decision_id"])
     figures["decisions_due"] = len(due)
     rows = [[str(d["text"]), str(d["owner"]), format_day(d["due_date"], r.locale)
-             + (" (overdue)" if d["due_date"] < r.week_start else ""), str(d["metric_id"] or "")]
+             + (" (overdue)" if d["due_date"] < r.week_start else ""),
+             "" if _raw_text(d["metric_id"]) is None else REGISTRY[d["metric_id"]].label if d["metric_id"] in REGISTRY
+             else str(d["metric_id"])]
             for d in due.to_dict("records")]
     return Section("decisions_due", f"Decisions due this week (to {week_end})", [] if rows else ["None."],
                    ["decision", "owner", "due", "metric"] if rows else [], rows)
@@ -244,38 +252,49 @@ def to_text(d: Digest) -> str:
     return "\n".join(out)
 
 
-_CSS = ("body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;color:#222;margin:0;padding:24px;"
-        "background:#f6f7f9}.card{max-width:680px;margin:auto;background:#fff;border:1px solid #e3e5e8;border-radius:8px;"
-        "padding:20px 28px}h1{font-size:20px;margin:0 0 4px}h2{font-size:15px;margin:22px 0 6px;color:#1f3a5f}"
-        "ul{margin:4px 0;padding-left:20px}li{margin:3px 0}table{border-collapse:collapse;font-size:13px;width:100%}"
-        "th,td{border-bottom:1px solid #eee;padding:4px 6px;text-align:left}th{color:#555;font-weight:600}"
-        "td.n{text-align:right;white-space:nowrap}.note{color:#777;font-size:12px}a.button{display:inline-block;"
-        "background:#1f3a5f;color:#fff;padding:8px 14px;border-radius:5px;text-decoration:none}")
-
-
-def _is_number_cell(text: str) -> bool:
-    return any(ch.isdigit() for ch in text) and len(text) < 40
+# Inline styles: many mail clients drop a <style> block, none drops a style attribute.
+_STYLE = {
+    "body": "margin:0;padding:24px;background:#f6f7f9;font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,"
+            "sans-serif;color:#222",
+    "card": "max-width:680px;margin:0 auto;background:#ffffff;border:1px solid #e3e5e8;border-radius:8px;"
+            "padding:20px 28px",
+    "h1": "font-size:20px;margin:0 0 4px",
+    "h2": "font-size:15px;margin:22px 0 6px;color:#1f3a5f",
+    "ul": "margin:4px 0;padding-left:20px",
+    "li": "margin:3px 0",
+    "table": "border-collapse:collapse;font-size:13px;width:100%",
+    "th": "border-bottom:1px solid #ddd;padding:4px 6px;text-align:left;color:#555;font-weight:600",
+    "td": "border-bottom:1px solid #eee;padding:4px 6px;text-align:left",
+    "note": "color:#777;font-size:12px",
+    "button": "display:inline-block;background:#1f3a5f;color:#ffffff;padding:8px 14px;border-radius:5px;"
+              "text-decoration:none",
+}
+_RIGHT = ";text-align:right;white-space:nowrap"
 
 
 def to_html(d: Digest) -> str:
-    esc = html.escape
-    parts = [f"<h1>{esc(d.subject)}</h1>"]
+    """The digest as an HTML email: one card, a heading per section, inline styles only."""
+    esc, st = html.escape, _STYLE
+    parts = [f'<h1 style="{st["h1"]}">{esc(d.subject)}</h1>']
     for sec in d.sections:
-        parts.append(f'<h2 data-section="{esc(sec.key)}">{esc(sec.title)}</h2>')
+        parts.append(f'<h2 style="{st["h2"]}" data-section="{esc(sec.key)}">{esc(sec.title)}</h2>')
         if sec.key == "link" and d.link:
-            parts.append(f'<p><a class="button" href="{esc(d.link)}">Open the meeting page</a></p>')
+            parts.append(f'<p><a style="{st["button"]}" href="{esc(d.link)}">Open the meeting page</a></p>')
         elif sec.lines:
-            parts.append("<ul>" + "".join(f"<li>{esc(line)}</li>" for line in sec.lines) + "</ul>")
+            parts.append(f'<ul style="{st["ul"]}">'
+                         + "".join(f'<li style="{st["li"]}">{esc(line)}</li>' for line in sec.lines) + "</ul>")
         if sec.rows:
-            head = "".join(f"<th>{esc(c)}</th>" for c in sec.columns)
-            body = "".join("<tr>" + "".join(
-                f'<td class="n">{esc(c)}</td>' if i and _is_number_cell(c) else f"<td>{esc(c)}</td>"
-                for i, c in enumerate(row)) + "</tr>" for row in sec.rows)
-            parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            def cell(tag: str, i: int, text: str) -> str:
+                style = st[tag] + (_RIGHT if i in sec.numeric else "")
+                return f'<{tag} style="{style}">{esc(text)}</{tag}>'
+            head = "".join(cell("th", i, c) for i, c in enumerate(sec.columns))
+            body = "".join("<tr>" + "".join(cell("td", i, c) for i, c in enumerate(row)) + "</tr>" for row in sec.rows)
+            parts.append(f'<table style="{st["table"]}" cellpadding="0" cellspacing="0"><thead><tr>{head}</tr></thead>'
+                         f"<tbody>{body}</tbody></table>")
         if sec.note:
-            parts.append(f'<p class="note">{esc(sec.note)}</p>')
+            parts.append(f'<p style="{st["note"]}">{esc(sec.note)}</p>')
     return ('<!DOCTYPE html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">'
-            f"<title>{esc(d.subject)}</title><style>{_CSS}</style></head><body><div class=\"card\">"
+            f'<title>{esc(d.subject)}</title></head><body style="{st["body"]}"><div style="{st["card"]}">'
             + "\n".join(parts) + "</div></body></html>")
 
 

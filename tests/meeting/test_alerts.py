@@ -13,11 +13,10 @@ import cli
 import upkeep
 from meeting import alerts, channels
 from meeting.snapshots import reconstruct_snapshot
-from meeting_crm import NOW
+from meeting_crm import NOW, seed_leads
 from local_servers import WebhookReceiver
 from metrics import DefinitionsError, save_definition
 from store import bump_data_version, schema as s
-from test_digest import seed_leads
 
 T = dt.datetime
 HOOK_PATH = "/services/T9/B9/alertS3cretPath"

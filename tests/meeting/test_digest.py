@@ -17,7 +17,7 @@ from meeting import channels, digest
 from meeting.decisions import add_decision
 from meeting.report import week_report
 from meeting.snapshots import QUARTER_CUT, reconstruct_snapshot, snapshot_metric_rows, take_snapshot, value_of
-from meeting_crm import NOW, THIS_WEEK
+from meeting_crm import NOW, THIS_WEEK, seed_leads
 from local_servers import SmtpServer, WebhookReceiver, self_signed_cert
 from store import schema as s
 from sqlalchemy import select
@@ -26,20 +26,6 @@ D, T = dt.date, dt.datetime
 LAST_WEEK = D(2026, 11, 9)
 PASSWORD = "Sm7p-pa55word!x"
 SECRET_PATH = "/services/T0001/B0002/s3cretHookPath"
-
-
-def seed_leads(engine) -> None:
-    """Three leads that became MQL in the week under review (9-15 Nov) and were never touched:
-    two of Ana Roux (o1), one of Ben Maier (o2); one touched within the SLA (not burnt)."""
-    rows = [("c1", "o1", T(2026, 11, 10, 9), None), ("c2", "o1", T(2026, 11, 11, 9), None),
-            ("c3", "o2", T(2026, 11, 12, 9), None), ("c4", "o2", T(2026, 11, 12, 10), T(2026, 11, 12, 12))]
-    with engine.begin() as conn:
-        conn.execute(s.contacts.insert(), [
-            {"contact_id": cid, "email": f"{cid}@lead.example", "owner_id": owner, "region": "France",
-             "lifecycle_stage": "marketingqualifiedlead", "original_source": "ORGANIC_SEARCH",
-             "created_at": mql - dt.timedelta(days=1), "became_lead_at": mql - dt.timedelta(days=1),
-             "became_mql_at": mql, "first_sales_touch_at": touch, "updated_at": mql, "origin": "demo"}
-            for cid, owner, mql, touch in rows])
 
 
 @pytest.fixture
@@ -89,6 +75,14 @@ def test_digest_figures_are_the_snapshots(week):
     assert [sec.key for sec in d.sections] == ["headline", "what_changed", "burnt_leads", "decisions_due", "link"]
     html = digest.to_html(d)
     assert "Call back the &lt;DACH&gt; leads" in html and "<DACH>" not in html
+
+
+def test_digest_of_a_first_week_without_decisions_or_leads(crm):
+    take_snapshot(crm, kind="weekly", now=NOW)
+    d = digest.build_digest(crm, THIS_WEEK, today=NOW.date())
+    assert d.section("decisions_due").lines == ["None."] and d.figures["decisions_due"] == 0
+    assert d.section("burnt_leads").lines == ["None in the week under review."]
+    assert d.section("what_changed").note == "No earlier meeting to compare with yet."
 
 
 def test_burnt_lead_value_is_a_hook_not_a_figure(week):
