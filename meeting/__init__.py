@@ -6,4 +6,7 @@
     meeting.accuracy    forecast_accuracy over past weeks (recorded forecast vs actual won revenue)
     meeting.decisions   the decision log: add / update / close, carry-over of open items, history
     meeting.pack        the week as a self-contained HTML file and an XLSX workbook
+    meeting.digest      the Monday digest: the week's snapshot in short sections, as text, HTML, Slack, Teams
+    meeting.alerts      the shared alert rules, checked after syncs and imports, each sent once until it clears
+    meeting.channels    delivery: SMTP (STARTTLS when offered, SMTPS, relay) and Slack / Teams webhooks, retried
 """

@@ -7,6 +7,7 @@ import datetime as dt
 from meeting.alerts import check_alerts
 from meeting.channels import Delivery
 from meeting.digest import record
+from metrics import get_definitions
 from store import StoreSettings, bump_data_version, open_store, schema as s
 from tests.pages.conftest import Q1, run_app
 
@@ -49,3 +50,20 @@ def test_data_page_without_alerts(tiny_store):
     assert not at.exception
     status = next(t for t in at.tabs if t.label == "Status")
     assert any("No open alert" in m.value for m in status.success)
+
+
+def test_alert_thresholds_are_shown_and_edited_on_the_definitions_page(tiny_store):
+    at = run_app("pages/definitions.py", Q1)
+    assert not at.exception, [e.value for e in at.exception]
+    shared = next(df.value for df in at.dataframe if "key" in df.value.columns)
+    rows = dict(zip(shared["key"], shared["value"]))
+    assert rows["alerts.coverage_below"] == "2.0" and rows["alerts.sync_failures"] == "2"
+    at.number_input(key="defs_alert_coverage_below").set_value(1.5)
+    at.checkbox(key="defs_alert_on_forecast_drop_pct").uncheck()  # turns the rule off
+    at.button(key="defs_save").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    engine = open_store(StoreSettings(tiny_store, "test"))
+    defs = get_definitions(engine)
+    assert defs.alert_threshold("coverage_below") == 1.5 and defs.alert_threshold("forecast_drop_pct") is None
+    shared = next(df.value for df in at.dataframe if "key" in df.value.columns)
+    assert dict(zip(shared["key"], shared["value"]))["alerts.forecast_drop_pct"] == "off"
