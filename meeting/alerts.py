@@ -40,7 +40,7 @@ log = logging.getLogger("northstar.alerts")
 
 RULES = ("coverage_below", "burnt_leads_above", "forecast_drop_pct", "sync_failures")
 FINISHED = ("success", "failed", "interrupted")
-ALERT_COLUMNS = ["alert_id", "state", "rule", "subject", "message", "value", "threshold", "fired_at",
+ALERT_COLUMNS = ["alert_id", "alert_key", "state", "rule", "subject", "message", "value", "threshold", "fired_at",
                  "last_seen_at", "cleared_at", "delivery"]
 
 
@@ -129,7 +129,7 @@ def _sync_failures(engine: Engine, defs, today: dt.date, threshold: float) -> li
                                 .order_by(desc(r.c.started_at), desc(r.c.run_id)).limit(need)).all()
             if len(runs) < need or any(st != "failed" for st, _ in runs):
                 continue
-            last = mask((runs[0].error or "no error recorded").strip().splitlines()[0])[:300]
+            last = mask((runs[0].error or "no error recorded").strip().splitlines()[0])[:300].rstrip(". ")
             out.append(Finding("sync_failures", connector, float(need), threshold,
                                f"The {connector} sync failed {need} times in a row; last error: {last}. "
                                "See the Data page's connector runs, fix the cause, then sync again."))

@@ -45,7 +45,7 @@ def render_alerts(engine: Engine, fs) -> None:
         st.warning(f"{mask(row['message'])}  \nsince {row['fired_at']:%Y-%m-%d %H:%M} UTC ({age(row['fired_at'])})",
                    icon=":material/notifications_active:")
     if not alerts.empty:
-        shown = alerts.drop(columns=["alert_id"]).assign(
+        shown = alerts.drop(columns=["alert_id", "alert_key"]).assign(
             message=alerts.message.map(mask), delivery=alerts.delivery.map(lambda v: "" if v is None else mask(v)))
         with st.expander(f"Alert history ({len(alerts)})"):
             table(shown, fs, key="data_alerts", name="alerts", count=(), money=(), ratio=(), days=())
