@@ -74,7 +74,8 @@ class Delivery:
 
     def line(self) -> str:
         how = "sent" if self.ok else f"FAILED after {self.attempts} attempt(s): {self.error}"
-        return f"{self.channel} to {self.target}: {how}"
+        where = self.target if self.target.startswith(("slack ", "teams ", "webhook")) else f"{self.channel} to {self.target}"
+        return f"{where}: {how}"
 
 
 @dataclass

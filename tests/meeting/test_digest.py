@@ -13,6 +13,7 @@ import ssl
 import pytest
 
 import cli
+import upkeep
 from meeting import channels, digest
 from meeting.decisions import add_decision
 from meeting.report import week_report
@@ -209,3 +210,31 @@ def test_after_snapshot_sends_once_when_configured(week, channels_env, monkeypat
         again = digest.after_snapshot(week, THIS_WEEK)
     assert [d.ok for d in first] == [True] and again == [] and len(hook.posts) == 1
     assert digest.after_snapshot(week, D(2026, 8, 3)) == []  # a week without snapshot: logged, not raised
+
+
+def test_the_weeks_first_snapshot_sends_the_digest_once(crm, channels_env, monkeypatch, capsys):
+    """`cli.py snapshot` on Monday (cron, the systemd timer) and the week's first sync (upkeep) send
+    the digest once when channels are configured; neither fails over a failing channel."""
+    seed_leads(crm)
+    with WebhookReceiver() as hook, WebhookReceiver(statuses=[500, 500, 500]) as down:
+        monkeypatch.setenv("NORTHSTAR_DIGEST_WEBHOOKS", f"slack+{hook.url()},teams+{down.url()}")
+        assert cli.main(["snapshot"]) == 0
+        out = capsys.readouterr().out
+        assert "digest slack webhook at 127.0.0.1: sent" in out
+        assert "digest teams webhook at 127.0.0.1: FAILED after 3 attempt(s): HTTP 500" in out
+        upkeep.after_sync(crm)  # the week has its snapshot: no second digest
+        assert cli.main(["snapshot"]) == 0  # already taken: kept, nothing sent
+    digests = [body for _, body in hook.posts if body["text"].startswith("Northstar: week")]
+    assert len(digests) == 1 and not any(b.get("summary", "").startswith("Northstar: week") for _, b in down.posts)
+    assert "s3cretHookPath" not in out
+    body = digests[0]
+    this_week = digest.week_of(dt.date.today())
+    assert body["text"] == f"Northstar: week of {this_week.isoformat()}"
+
+
+def test_after_sync_takes_the_snapshot_and_sends_its_digest(crm, channels_env, monkeypatch):
+    with WebhookReceiver() as hook:
+        monkeypatch.setenv("NORTHSTAR_DIGEST_WEBHOOKS", "slack+" + hook.url())
+        upkeep.after_sync(crm)
+        upkeep.after_sync(crm)
+    assert len([b for _, b in hook.posts if b["text"].startswith("Northstar: week")]) == 1
