@@ -200,6 +200,11 @@ def check_alerts(engine: Engine, now: dt.datetime | None = None, send: bool = Tr
         if targets.configured:
             for row in fired:
                 deliveries[row["alert_key"]] = _send(engine, row, targets, attempts, delay)
+        else:
+            with engine.begin() as conn:
+                conn.execute(a.update().where(a.c.alert_id.in_([row["alert_id"] for row in fired]))
+                             .values(delivery="not sent: no alert channel configured (NORTHSTAR_ALERT_TO, "
+                                              "NORTHSTAR_ALERT_WEBHOOKS or the digest's)"))
     for row in fired:
         log.warning("alert: %s", row["message"])
     for row in cleared:

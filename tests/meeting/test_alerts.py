@@ -124,6 +124,17 @@ def test_forecast_drop_week_over_week(crm, hook):
     assert run.fired[0]["value"] > 10 and "fell" in run.fired[0]["message"]
 
 
+def test_without_channels_an_alert_is_recorded_and_says_it_was_not_sent(engine, monkeypatch):
+    for var in ("NORTHSTAR_ALERT_WEBHOOKS", "NORTHSTAR_DIGEST_WEBHOOKS", "NORTHSTAR_ALERT_TO", "NORTHSTAR_DIGEST_TO"):
+        monkeypatch.delenv(var, raising=False)
+    _quiet(engine, "sync_failures")
+    _run(engine, "failed", T(2026, 11, 2))
+    _run(engine, "failed", T(2026, 11, 3))
+    run = alerts.check_alerts(engine, now=T(2026, 11, 3, 1))
+    assert len(run.fired) == 1 and run.deliveries == {}
+    assert alerts.list_alerts(engine).iloc[0]["delivery"].startswith("not sent: no alert channel configured")
+
+
 def test_a_failing_rule_never_stops_the_others(engine, hook, monkeypatch):
     def broken(*args):
         raise RuntimeError("boom")
