@@ -128,13 +128,14 @@ def base_url() -> str | None:
 
 def webhook_kind(url: str) -> tuple[str, str]:
     """(slack | teams, the URL to post to) for a configured webhook (see the module docstring)."""
-    for prefix in ("slack+", "teams+"):
-        if url.lower().startswith(prefix):
-            return prefix[:-1], url[len(prefix):]
-    parts = urlsplit(url)
+    forced = next((prefix[:-1] for prefix in ("slack+", "teams+") if url.lower().startswith(prefix)), None)
+    real = url[len(forced) + 1:] if forced else url
+    parts = urlsplit(real)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ChannelError("A webhook must be an http(s) URL like https://hooks.slack.com/services/... "
                            "(check NORTHSTAR_DIGEST_WEBHOOKS / NORTHSTAR_ALERT_WEBHOOKS or --webhook).")
+    if forced:
+        return forced, real
     host = parts.hostname.lower()
     if any(host == h.lstrip(".") or host.endswith(h) for h in TEAMS_HOSTS):
         return "teams", url

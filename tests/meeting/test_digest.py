@@ -238,3 +238,14 @@ def test_after_sync_takes_the_snapshot_and_sends_its_digest(crm, channels_env, m
         upkeep.after_sync(crm)
         upkeep.after_sync(crm)
     assert len([b for _, b in hook.posts if b["text"].startswith("Northstar: week")]) == 1
+
+
+def test_webhook_kinds_and_malformed_urls():
+    assert channels.webhook_kind("https://hooks.slack.com/services/T/B/x") == ("slack", "https://hooks.slack.com/services/T/B/x")
+    assert channels.webhook_kind("https://acme.webhook.office.com/webhookb2/x")[0] == "teams"
+    assert channels.webhook_kind("https://prod-01.westeurope.logic.azure.com/workflows/x")[0] == "teams"
+    assert channels.webhook_kind("teams+https://chat.acme.example/hook") == ("teams", "https://chat.acme.example/hook")
+    for bad in ("slack+ftp://host/x", "hooks.slack.com/services/x", "file:///etc/passwd"):
+        with pytest.raises(channels.ChannelError, match="must be an http"):
+            channels.webhook_kind(bad)
+    assert channels.webhook_label("https://hooks.slack.com/services/T/B/s3cret") == "slack webhook at hooks.slack.com"
