@@ -156,14 +156,18 @@ def what_changed(inp: DigestInput, figures: dict) -> Section | None:
                    None if rows else "No KPI changed week over week.", numeric=(1, 2, 3))
 
 
-def burnt_lead_values(inp: DigestInput) -> dict[str, float] | None:
-    """The value of the leads not followed up, per owner name, from the metric
-    BURNT_LEAD_VALUE_METRIC (None while the catalog does not declare it)."""
-    if BURNT_LEAD_VALUE_METRIC not in REGISTRY:
-        return None
+def burnt_lead_values(inp: DigestInput) -> tuple[dict[str, float] | None, str | None]:
+    """The value of the leads not followed up per owner name, from the metric
+    BURNT_LEAD_VALUE_METRIC broken down by owner over the week under review; (None, why) while
+    the catalog does not declare it or it has no owner breakdown."""
+    mdef = REGISTRY.get(BURNT_LEAD_VALUE_METRIC)
+    if mdef is None:
+        return None, f"Their value is not tracked yet (metric {BURNT_LEAD_VALUE_METRIC})."
+    if "owner" not in mdef.breakdowns:
+        return None, f"Their value by owner is not available ({BURNT_LEAD_VALUE_METRIC} has no owner breakdown)."
     r = inp.report
     return {owner: mv.value for owner, mv in breakdown(inp.engine, BURNT_LEAD_VALUE_METRIC, Filters(*r.review), "owner")
-            if mv.value is not None}
+            if mv.value is not None}, None
 
 
 def burnt_leads(inp: DigestInput, figures: dict) -> Section:
@@ -176,7 +180,7 @@ def burnt_leads(inp: DigestInput, figures: dict) -> Section:
         figures["burnt_leads"] = 0
         return Section("burnt_leads", title, ["None in the week under review."])
     owners = leads.assign(owner=leads.owner.fillna("(no owner)")).groupby("owner").size().sort_values(ascending=False)
-    values = burnt_lead_values(inp)
+    values, why = burnt_lead_values(inp)
     figures["burnt_leads"] = int(owners.sum())
     rows = []
     for owner, n in owners.items():
@@ -186,7 +190,7 @@ def burnt_leads(inp: DigestInput, figures: dict) -> Section:
             figures[f"burnt_lead_value.{owner}"] = values.get(owner)
             row.append(_cell(r, values.get(owner), "value", {"unit": "money"}))
         rows.append(row)
-    note = None if values is not None else "Their value is not tracked yet (metric burnt_lead_value)."
+    note = why
     if len(leads) >= 500:
         note = ((note or "") + " The meeting lists the first 500 leads; counts are of those.").strip()
     return Section("burnt_leads", title, [], ["owner", "leads"] + (["value"] if values is not None else []),

@@ -97,6 +97,18 @@ def test_burnt_lead_value_is_a_hook_not_a_figure(week):
     assert d.section("link").note.startswith("Set NORTHSTAR_BASE_URL")
 
 
+def test_burnt_lead_value_hook_reads_a_metric_by_owner(week, monkeypatch):
+    """Once the catalog declares the metric, its breakdown by owner fills the value column (here a
+    stand-in money metric with an owner breakdown: won revenue of the week, 10,000 for Ana Roux)."""
+    monkeypatch.setattr(digest, "BURNT_LEAD_VALUE_METRIC", "won_revenue")
+    sec = digest.build_digest(week, THIS_WEEK, today=NOW.date()).section("burnt_leads")
+    assert sec.columns == ["owner", "leads", "value"] and sec.note is None
+    assert sec.rows == [["Ana Roux", "2", "€10,000"], ["Ben Maier", "1", "not available"]]
+    monkeypatch.setattr(digest, "BURNT_LEAD_VALUE_METRIC", "pipeline_coverage")  # no owner breakdown
+    sec = digest.build_digest(week, THIS_WEEK, today=NOW.date()).section("burnt_leads")
+    assert sec.columns == ["owner", "leads"] and "has no owner breakdown" in sec.note
+
+
 def test_digest_by_email_through_a_local_relay_with_login(week, channels_env, monkeypatch, capsys, caplog):
     caplog.set_level(logging.DEBUG)
     with SmtpServer(password=PASSWORD, fail_first=1) as smtp:
