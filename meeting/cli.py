@@ -10,6 +10,8 @@ import json
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from metrics.periods import date_problem
 from store import StoreError, open_store
 from store.secrets import mask
@@ -98,8 +100,11 @@ def _cmd_alerts(args: argparse.Namespace) -> int:
     rows = list_alerts(engine)
     shown = rows[rows.state == "open"] if not args.all else rows
     if args.json:
-        print(json.dumps([{k: (v.isoformat() if hasattr(v, "isoformat") else (None if v != v else v))
-                           for k, v in r.items()} for r in shown.to_dict("records")], indent=2))
+        def plain(v):
+            if v is None or (not isinstance(v, str) and pd.isna(v)):
+                return None
+            return v.isoformat() if hasattr(v, "isoformat") else v
+        print(json.dumps([{k: plain(v) for k, v in r.items()} for r in shown.to_dict("records")], indent=2))
     elif not args.check:
         if shown.empty:
             print("no open alerts" if not args.all else "no alerts yet")

@@ -4,6 +4,7 @@ imports. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 
 import pytest
@@ -161,3 +162,6 @@ def test_alerts_command(engine, hook, monkeypatch, capsys, store_url):
     assert cli.main(["alerts"]) == 0
     assert "open" in capsys.readouterr().out
     assert "alertS3cretPath" not in out
+    assert cli.main(["alerts", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(a["alert_key"], a["state"], a["cleared_at"]) for a in listed] == [("sync_failures:hubspot", "open", None)]
