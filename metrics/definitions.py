@@ -27,6 +27,9 @@ COUNTED_BY = ("north_star", "marketing_sourced_revenue", "campaign_roi", "win_ra
 PAST_DUE_RULES = ("count_in_current_period", "exclude")
 
 
+# Top-level sections no metric reads: editing them changes no number (the rollups stay fresh).
+NOT_IN_NUMBERS = ("alerts",)
+
 # alerts.<key>: each a threshold (null turns its rule off), its check and what it expects
 ALERT_RULES = (
     ("coverage_below", lambda v: float(v) >= 0, "a coverage multiple like 2.0"),

@@ -16,7 +16,7 @@ from meeting import alerts, channels
 from meeting.snapshots import reconstruct_snapshot
 from meeting_crm import NOW, seed_leads
 from local_servers import WebhookReceiver
-from metrics import DefinitionsError, save_definition
+from metrics import DefinitionsError, rollups, rollups_build, save_definition
 from store import bump_data_version, schema as s
 
 T = dt.datetime
@@ -144,6 +144,15 @@ def test_a_failing_rule_never_stops_the_others(engine, hook, monkeypatch):
     _run(engine, "failed", T(2026, 11, 3))
     run = alerts.check_alerts(engine, now=T(2026, 11, 3, 1))
     assert run.problems == ["coverage_below: boom"] and [r["rule"] for r in run.fired] == ["sync_failures"]
+
+
+def test_editing_a_threshold_leaves_the_metric_rollups_fresh(crm):
+    rollups_build.refresh(crm)
+    assert all(st["fresh"] for st in rollups.status(crm).values())
+    save_definition(crm, "alerts.coverage_below", 3.0, actor="test")
+    assert all(st["fresh"] for st in rollups.status(crm).values())
+    save_definition(crm, "funnel.follow_up_sla_hours", 24, actor="test")  # a definition the numbers use
+    assert not all(st["fresh"] for st in rollups.status(crm).values())
 
 
 def test_bad_threshold_is_refused_with_what_to_write(engine):
