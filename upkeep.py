@@ -4,8 +4,10 @@ the weekly meeting: the monthly rollups settled, the week's meeting snapshot tak
     install()                        once per process (app start, cli.py): the rollups' Keeper
                                      follows every write announced through store.observers
     after_sync(engine)               a successful HubSpot sync: settle the rollups, take this
-                                     week's snapshot if it has none (never fails the sync)
-    after_import(engine)             a successful file import: settle the rollups
+                                     week's snapshot if it has none and send its digest when
+                                     configured, check the alerts (never fails the sync)
+    after_sync_failed(engine)        a failed sync: check the alerts (a sync failing twice)
+    after_import(engine)             a successful file import: settle the rollups, check the alerts
     after_demo(engine)               demo data written: build the rollups
     demo_snapshots(engine, weeks)    the demo's past weeks of meeting snapshots and this week's
     seed_demo_if_empty(engine)       first start: the demo company, its rollups, 12 weeks of snapshots
@@ -20,7 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 import demo
-from meeting import snapshots
+from meeting import alerts, digest, snapshots
 from metrics import rollups_build as rollups
 from store import observers
 from store.db import shrink_wal
@@ -44,6 +46,7 @@ def after_import(engine: Engine) -> dict[str, rollups.Built]:
     Then the write-ahead log is folded into the store and truncated."""
     built = rollups.settle(engine, log)
     _shrink_wal(engine)
+    alerts.after_write(engine)
     return built
 
 
@@ -52,12 +55,25 @@ def after_sync(engine: Engine) -> None:
     the week has none yet (the first successful sync of the week takes it). Never raises over
     the sync that committed: a failed snapshot is logged with the command that retries it."""
     rollups.settle(engine, log)
+    taken = None
     try:
-        snapshots.ensure_weekly_snapshot(engine)
+        taken = snapshots.ensure_weekly_snapshot(engine)
     except Exception as exc:  # noqa: BLE001
         log.warning("sync done, but this week's meeting snapshot failed (%s); run `python cli.py snapshot`",
                     type(exc).__name__, exc_info=True)
+    if taken is not None:  # the week's first snapshot: its digest, when channels are configured
+        try:
+            digest.after_snapshot(engine, snapshots.get_snapshot(engine, taken)["week_start"])
+        except Exception as exc:  # noqa: BLE001 - after_snapshot logs its own failures; this is the lookup
+            log.warning("sync done, but the digest could not start (%s); run `python cli.py digest`",
+                        type(exc).__name__)
     _shrink_wal(engine)
+    alerts.after_write(engine)
+
+
+def after_sync_failed(engine: Engine) -> None:
+    """After a failed sync: check the alerts (a connector failing twice in a row). Never raises."""
+    alerts.after_write(engine)
 
 
 def after_demo(engine: Engine) -> dict[str, rollups.Built]:

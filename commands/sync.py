@@ -27,6 +27,7 @@ def _printer(stream):
 
 
 def _cmd_sync_hubspot(args: argparse.Namespace) -> int:
+    engine = None
     try:
         objects = parse_objects(args.objects) if args.objects else None
         client = HubSpotClient(load_settings())
@@ -37,9 +38,13 @@ def _cmd_sync_hubspot(args: argparse.Namespace) -> int:
         upkeep.after_sync(engine)
     except DailyLimitReached as exc:
         print(mask(f"\nstopped: {exc}"), file=sys.stderr)
+        if engine is not None:
+            upkeep.after_sync_failed(engine)
         return 3
     except HubSpotError as exc:
         print(mask(f"\nerror: {exc}"), file=sys.stderr)
+        if engine is not None:
+            upkeep.after_sync_failed(engine)  # the alert on a sync failing twice
         return 2
     total = sum(c.get("written", 0) for c in result.counts.values())
     deleted = sum(c.get("deleted", 0) for c in result.counts.values())

@@ -11,4 +11,7 @@
     meeting.outcomes    followed_decisions(engine, week): each decision's readings since it was taken and its
                         verdict at the due date
     meeting.pack        the week as a self-contained HTML file and an XLSX workbook
+    meeting.digest      the Monday digest: the week's snapshot in short sections, as text, HTML, Slack, Teams
+    meeting.alerts      the shared alert rules, checked after syncs and imports, each sent once until it clears
+    meeting.channels    delivery: SMTP (STARTTLS when offered, SMTPS, relay) and Slack / Teams webhooks, retried
 """

@@ -27,7 +27,7 @@ from store.db import bump_data_version, get_meta, upsert, utcnow
 
 # The compute modules register their functions (@computes) when imported.
 from . import data_quality, dimensions, finance, forecasts, funnel, marketing, quotas, sales  # noqa: F401
-from .definitions import Definitions, DefinitionsError, load_definitions, load_file, set_dotted, validate
+from .definitions import NOT_IN_NUMBERS, Definitions, DefinitionsError, load_definitions, load_file, set_dotted, validate
 from .filters import NONE_BUCKET, Filters
 from .registry import (_BREAKDOWNS, CatalogError, Ctx, MetricDef, MetricValue, NotAvailable, Result, bind,
                        load_catalog, scoped)
@@ -232,7 +232,10 @@ def save_definition(engine: Engine, key: str, value: Any, actor: str) -> None:
         upsert(conn, s.definition_overrides,
                [{"key": key, "value_json": json.dumps(value), "changed_by": actor, "changed_at": utcnow()}], ["key"])
         _audit(conn, actor, key, old, value)
-        bump_data_version(conn)
+        if key.split(".")[0] in NOT_IN_NUMBERS:  # no number depends on it: the rollups stay fresh
+            bump_data_version(conn, "definition_overrides", "audit_log")
+        else:
+            bump_data_version(conn)
 
 
 def _audit(conn: Connection, actor: str, key: str, old: Any, new: Any) -> None:

@@ -27,6 +27,19 @@ COUNTED_BY = ("north_star", "marketing_sourced_revenue", "campaign_roi", "win_ra
 PAST_DUE_RULES = ("count_in_current_period", "exclude")
 
 
+# Top-level sections no metric reads: editing them changes no number (the rollups stay fresh).
+NOT_IN_NUMBERS = ("alerts",)
+
+# alerts.<key>: each a threshold (null turns its rule off), its check and what it expects
+ALERT_RULES = (
+    ("coverage_below", lambda v: float(v) >= 0, "a coverage multiple like 2.0"),
+    ("burnt_leads_above", lambda v: int(v) == v and v >= 0, "a whole number of leads like 5"),
+    ("burnt_leads_days", lambda v: int(v) == v and 1 <= v <= 366, "a number of days like 7"),
+    ("forecast_drop_pct", lambda v: 0 < float(v) <= 100, "a percentage like 10"),
+    ("sync_failures", lambda v: int(v) == v and v >= 1, "a number of failed runs in a row like 2"),
+)
+
+
 class DefinitionsError(ValueError):
     """The definitions file or an override is invalid; `problems` lists every issue."""
 
@@ -82,6 +95,11 @@ class Definitions:
         """The revenue types `figure` counts (revenue_types.counted_by; every type if not listed)."""
         listed = ((self.raw.get("revenue_types") or {}).get("counted_by") or {}).get(figure)
         return tuple(t for t in REVENUE_TYPES if t in listed) if listed else REVENUE_TYPES
+
+    def alert_threshold(self, key: str) -> float | None:
+        """alerts.<key> (ALERT_RULES), None when the rule is off or the section absent."""
+        value = (self.raw.get("alerts") or {}).get(key)
+        return None if value is None else float(value)
 
     @property
     def past_due_rule(self) -> str:
@@ -146,6 +164,10 @@ def validate(raw: dict) -> list[str]:
         need(f"ledger.{key}", lambda v: isinstance(v, list) and all(str(x).isdigit() for x in v),
              "a list of account-number prefixes like ['70']")
     need("ledger.include_imported_spend", lambda v: isinstance(v, bool), "true or false")
+    if "alerts" in raw:
+        for key, check, hint in ALERT_RULES:
+            need(f"alerts.{key}", lambda v, check=check: v is None or (not isinstance(v, bool) and check(v)),
+                 f"{hint}, or null to turn the rule off")
     return problems
 
 

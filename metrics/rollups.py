@@ -50,7 +50,7 @@ from store import schema as s
 from store.db import changed_since
 
 from . import dimensions, sql
-from .definitions import Definitions, load_definitions
+from .definitions import NOT_IN_NUMBERS, Definitions, load_definitions
 from .filters import Filters
 from .registry import Ctx
 from .rules import NOT_REVENUE_STATUSES, contact_field, effective_source, follow_up_terms, signed, signed_net_cents
@@ -71,7 +71,8 @@ CAMPAIGN_ROLES = ("lead", "mql", "customer")  # the campaign table's columns
 
 
 def fingerprint(defs: Definitions) -> str:
-    return hashlib.sha256(json.dumps(defs.raw, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    shaping = {k: v for k, v in defs.raw.items() if k not in NOT_IN_NUMBERS}
+    return hashlib.sha256(json.dumps(shaping, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
 # --- freshness -------------------------------------------------------------------------------

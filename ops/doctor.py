@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping
 from sqlalchemy import String, Text, select, text
 
 from auth import AuthConfigError, load_auth_config
+from meeting import channels
 from store import StoreError, data_dir, mask, open_store, resolve_store
 from store import schema as s
 from store.config import PROJECT_DIR
@@ -226,6 +227,39 @@ def check_hubspot(secrets: Mapping[str, Any], timeout: float = 5.0) -> list[Chec
     return checks
 
 
+def check_channels() -> list[Check]:
+    """The digest's and alerts' channels, read as they would be sent (nothing is sent)."""
+    digest, alert = channels.targets_for("digest"), channels.targets_for("alert")
+    if not (digest.configured or alert.configured or digest.to or alert.to):
+        return [_ok("digest and alerts", "not sent anywhere (no recipients or webhooks configured)")]
+    checks = []
+    if digest.to or alert.to:
+        problems = []
+        try:
+            if not digest.smtp_url:
+                problems.append("recipients are set but NORTHSTAR_SMTP_URL is not")
+            else:
+                channels.smtp_settings(digest.smtp_url)
+        except channels.ChannelError as exc:
+            problems.append(str(exc))
+        if not digest.mail_from or "@" not in digest.mail_from:
+            problems.append("NORTHSTAR_MAIL_FROM is not an address")
+        checks.append(Check("digest email", "fail", "; ".join(problems), "set NORTHSTAR_SMTP_URL (smtp://user:password@"
+                            "host:587) and NORTHSTAR_MAIL_FROM") if problems else
+                      _ok("digest email", f"{len(set(digest.to + alert.to))} recipient(s) through "
+                          f"{channels.smtp_settings(digest.smtp_url).host}"))
+    for url in dict.fromkeys(digest.webhooks + alert.webhooks):
+        try:
+            channels.webhook_kind(url)
+            checks.append(_ok("digest webhook", channels.webhook_label(url)))
+        except channels.ChannelError as exc:
+            checks.append(Check("digest webhook", "fail", str(exc), "fix NORTHSTAR_DIGEST_WEBHOOKS / NORTHSTAR_ALERT_WEBHOOKS"))
+    if not channels.base_url():
+        checks.append(Check("digest link", "warn", "NORTHSTAR_BASE_URL is not set: the digest has no link to the meeting page",
+                            "set NORTHSTAR_BASE_URL=https://northstar.example.com"))
+    return checks
+
+
 def check_data_dir() -> list[Check]:
     folder = data_dir()
     try:
@@ -243,7 +277,7 @@ def run_doctor(paths: list[Path] | None = None, hubspot_timeout: float = 5.0) ->
     checks, secrets = check_secrets_file(secrets_paths() if paths is None else paths)
     steps: list[Callable[[], list[Check]]] = [
         lambda: check_auth(secrets), check_logging, check_data_dir, check_store,
-        lambda: check_hubspot(secrets, hubspot_timeout)]
+        lambda: check_hubspot(secrets, hubspot_timeout), check_channels]
     for step in steps:
         try:
             checks += step()

@@ -1,5 +1,5 @@
-"""Data: store and connection status, connector and import runs, row counts, data-quality warnings;
-the HubSpot sync and file import panels; the audit trail."""
+"""Data: store and connection status, connector and import runs, row counts, data-quality warnings,
+alerts; the HubSpot sync and file import panels; the audit trail."""
 from __future__ import annotations
 
 import pandas as pd
@@ -10,6 +10,7 @@ from store import mask
 from store.audit import AUDIT_COLUMNS, list_audit
 from store.db import schema_version
 from ui import cache
+from ui.alerts_panel import render_alerts
 from ui.context import actor, get_context, user_can
 from ui.hubspot_panel import render_sync_panel
 from ui.import_panel import render_import_panel
@@ -43,6 +44,8 @@ def status(ctx) -> None:
         text = f"**{chk['message']}** ({chk['count']:,})" + (f"  \n{chk['hint']}" if chk.get("hint") else "")
         box = st.error if chk.get("severity") == "error" else st.info if chk.get("severity") == "info" else st.warning
         box(text, icon=SEVERITY_ICONS.get(chk.get("severity"), ":material/warning:"))
+
+    render_alerts(ctx.engine, ctx.fs)
 
     left, right = st.columns(2)
     syncs, imports = cache.recent_runs(ctx.engine)

@@ -25,6 +25,17 @@ defs = cache.definitions(ctx.engine)
 raw = defs.raw
 
 
+ALERT_LABELS = {"coverage_below": "Alert: pipeline coverage below (x)",
+                "burnt_leads_above": "Alert: leads not followed up per owner above",
+                "burnt_leads_days": "Alert: ...counted over the last (days)",
+                "forecast_drop_pct": "Alert: forecast down in a week by more than (%)",
+                "sync_failures": "Alert: connector runs failed in a row"}
+
+
+ALERT_DEFAULTS = {"coverage_below": 2.0, "burnt_leads_above": 5, "burnt_leads_days": 7, "forecast_drop_pct": 10.0,
+                  "sync_failures": 2}  # shown in a rule's box while it is off
+
+
 def shared_rows() -> pd.DataFrame:
     rows = [
         ("Qualified lead (MQL)", "funnel.mql_stage", raw["funnel"]["mql_stage"]),
@@ -42,12 +53,22 @@ def shared_rows() -> pd.DataFrame:
         ("Product line comes from", "dimensions.product_line_from", raw["dimensions"]["product_line_from"]),
         ("Number format", "locale", raw["locale"]),
     ]
+    for key, label in ALERT_LABELS.items():
+        value = (raw.get("alerts") or {}).get(key)
+        rows.append((label, f"alerts.{key}", "off" if value is None else value))
     for pid, p in raw["pipelines"].items():
         rows.append((f"Won stages ({p.get('label', pid)})", f"pipelines.{pid}.won_stages",
                      ", ".join(p["won_stages"])))
         rows.append((f"Lost stages ({p.get('label', pid)})", f"pipelines.{pid}.lost_stages",
                      ", ".join(p["lost_stages"])))
     return pd.DataFrame([(a, str(c), b) for a, b, c in rows], columns=["definition", "value", "key"])
+
+
+def _current(key: str):
+    try:
+        return defs.get(key)
+    except (KeyError, TypeError):  # an optional section the store's definitions lack
+        return None
 
 
 def edit_form() -> None:
@@ -82,6 +103,18 @@ def edit_form() -> None:
             "locale": c.selectbox("Default number format", LOCALES, index=LOCALES.index(raw["locale"]),
                                   key="defs_locale"),
         }
+        st.caption("Alerts: checked after every sync and import; untick a rule to turn it off")
+        alert_values = raw.get("alerts") or {}
+        for column, key in zip(st.columns(len(ALERT_LABELS)), ALERT_LABELS):
+            current = alert_values.get(key)
+            whole = key not in ("coverage_below", "forecast_drop_pct")
+            shown = ALERT_DEFAULTS[key] if current is None else current
+            number = column.number_input(ALERT_LABELS[key].removeprefix("Alert: "), min_value=0 if whole else 0.0,
+                                         step=1 if whole else 0.1, value=int(shown) if whole else float(shown),
+                                         key=f"defs_alert_{key}")
+            on = key == "burnt_leads_days" or column.checkbox("on", value=current is not None,
+                                                             key=f"defs_alert_on_{key}")
+            wanted[f"alerts.{key}"] = number if on else None
         submitted = st.form_submit_button("Save changes", type="primary", key="defs_save")
     if not submitted:
         return
@@ -90,7 +123,7 @@ def edit_form() -> None:
     except PermissionDenied as exc:
         st.error(str(exc))
         return
-    changed = {k: v for k, v in wanted.items() if v != defs.get(k)}
+    changed = {k: v for k, v in wanted.items() if v != _current(k)}
     if not changed:
         st.info("Nothing changed.")
         return

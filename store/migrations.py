@@ -17,7 +17,8 @@ from . import schema as s
 _ADDED_TABLES = {"definition_overrides": 2, "audit_log": 2, "decision_events": 3, "rollup_state": 4,
                  "rollup_deals": 4, "rollup_deal_campaigns": 4, "rollup_contacts": 4,
                  "rollup_invoice_months": 4, "rollup_invoice_accounts": 4, "rollup_ledger_months": 4,
-                 "rollup_contact_campaigns": 6, "import_replaced": 7}
+                 "rollup_contact_campaigns": 6, "import_replaced": 7,
+                 "alerts": 11, "notifications": 11}
 _ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2, ("rollup_deal_campaigns", "n"): 6,
                   ("import_runs", "read_options"): 7, ("import_runs", "company"): 7,
                   ("import_runs", "undone_at"): 7, ("import_runs", "undone_by"): 7,
@@ -195,6 +196,11 @@ def _v10(conn: Connection) -> None:
     _add_new_columns(conn, 10)
 
 
+def _v11(conn: Connection) -> None:
+    """Alerts (each fires once until it clears) and the log of digests and alerts sent."""
+    _create_tables(conn, 11, only_new=True)
+
+
 def company_from_name(file_name: str) -> str:
     """The identity of a FEC whose name carries no SIREN and whose importer named no company:
     a hash of its file name (a corrected file of the same name is the same company)."""
@@ -202,5 +208,5 @@ def company_from_name(file_name: str) -> str:
     return "file:" + hashlib.sha256(base.encode("utf-8")).hexdigest()[:16]
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8, 9: _v9, 10: _v10}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8, 9: _v9, 10: _v10, 11: _v11}
 assert max(MIGRATIONS) == s.SCHEMA_VERSION, "every schema version needs a migration"

@@ -12,7 +12,7 @@ from sqlalchemy import (
     MetaData, String, Table, Text, UniqueConstraint,
 )
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 metadata = MetaData()
 
@@ -397,6 +397,38 @@ decision_events = Table(
     Column("action", String(16), nullable=False),  # add | update | close | reopen
     Column("before_json", Text),
     Column("after_json", Text),
+)
+
+# --- alerts and notifications (schema 9) ----------------------------------------------------
+
+alerts = Table(
+    "alerts", metadata,
+    Column("alert_id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_key", String(255), nullable=False),  # rule:subject, e.g. burnt_leads:o1; one open row per key
+    Column("rule", String(64), nullable=False),  # coverage_below | burnt_leads_above | forecast_drop | sync_failing
+    Column("subject", String(255), nullable=False, default=""),  # the owner, connector... ('' for the company)
+    Column("message", Text, nullable=False),
+    Column("value", Float),  # the figure that fired it (coverage, burnt leads, % drop, failures in a row)
+    Column("threshold", Float),
+    Column("fired_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=False),  # the last evaluation that still found it
+    Column("cleared_at", DateTime),  # NULL while it holds; set when an evaluation no longer finds it
+    Column("delivery", Text),  # how sending it went (channels, attempts, errors; secrets masked)
+    Index("ix_alerts_key_open", "alert_key", "cleared_at"),
+)
+
+notifications = Table(
+    "notifications", metadata,
+    Column("notification_id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # digest | alert
+    Column("ref", String(255), nullable=False),  # the digest's week (2026-11-16) or the alert key
+    Column("channel", String(16), nullable=False),  # email | slack | teams | webhook | files
+    Column("target", String(255), nullable=False),  # recipients, or the webhook's host (never its URL)
+    Column("sent_at", DateTime, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text),  # masked
+    Index("ix_notifications_kind_ref", "kind", "ref"),
 )
 
 # --- definitions and audit -------------------------------------------------------------

@@ -89,11 +89,38 @@ def secret_values(secrets: Mapping[str, Any] | None = None) -> list[str]:
     values.append(os.environ.get("PGPASSWORD"))
     values.append(_url_password(os.environ.get("NORTHSTAR_DB_URL")))
     values.append(_url_password((secrets.get("northstar") or {}).get("db_url")))
+    values += notification_secrets(secrets)
     auth = secrets.get("auth") or {}
     values += [auth.get("client_secret"), auth.get("cookie_secret")]
     values += [v.get("client_secret") for v in auth.values() if isinstance(v, Mapping)]
     found = {str(v).strip() for v in values if v and len(str(v).strip()) >= MIN_SECRET_LEN}
     return sorted(found, key=len, reverse=True)  # longest first: a secret containing another
+
+
+# The digest's and alerts' channels (meeting.channels): the SMTP password and each webhook URL
+# (the URL is the credential), from env vars or [northstar] in secrets.toml.
+SMTP_URL_ENV = "NORTHSTAR_SMTP_URL"
+WEBHOOK_ENV_VARS = ("NORTHSTAR_DIGEST_WEBHOOKS", "NORTHSTAR_ALERT_WEBHOOKS")
+
+
+def notification_secrets(secrets: Mapping[str, Any] | None = None) -> list[str]:
+    """The SMTP password and every configured webhook URL (with its path, the secret part)."""
+    secrets = read_secrets() if secrets is None else secrets
+    section = secrets.get("northstar") or {}
+    out = [_url_password(os.environ.get(SMTP_URL_ENV)), _url_password(section.get("smtp_url"))]
+    hooks: list[str] = []
+    for var, key in zip(WEBHOOK_ENV_VARS, ("digest_webhooks", "alert_webhooks")):
+        for raw in (os.environ.get(var), section.get(key)):
+            items = raw if isinstance(raw, (list, tuple)) else str(raw or "").replace(";", ",").replace("\n", ",").split(",")
+            hooks += [str(h).strip() for h in items if str(h).strip()]
+    for hook in hooks:
+        out.append(hook)
+        bare = hook.split("+", 1)[1] if hook.lower().startswith(("slack+", "teams+")) else hook
+        out.append(bare)
+        path = bare.split("://", 1)[-1].partition("/")[2]
+        if len(path) >= 8:  # /services/T000/B000/XXXX: the part that lets anyone post
+            out.append("/" + path)
+    return [v for v in out if v]
 
 
 def _userinfo(m: re.Match) -> str:
@@ -129,5 +156,5 @@ def mask(text: Any, values: list[str] | None = None) -> Any:
 redact = mask  # the name the log handler and older callers use: the same function
 
 __all__ = ["mask", "redact", "secret_values", "load_secrets", "hubspot_token", "hubspot_base_url",
-           "REDACTED", "TOKEN_ENV_VARS", "SECRET_ENV_VARS", "MIN_SECRET_LEN", "HUBSPOT_TOKEN_ENV",
+           "REDACTED", "notification_secrets", "SMTP_URL_ENV", "WEBHOOK_ENV_VARS", "TOKEN_ENV_VARS", "SECRET_ENV_VARS", "MIN_SECRET_LEN", "HUBSPOT_TOKEN_ENV",
            "HUBSPOT_SECTION", "HUBSPOT_HOST_ENV", "HUBSPOT_DEFAULT_HOST"]

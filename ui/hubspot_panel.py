@@ -59,6 +59,7 @@ def _run_job(engine: Engine, job: SyncJob) -> None:
         job.error, job.next_step = str(exc), "Add the token, then press Sync now again."
     except HubSpotError as exc:
         job.error, job.next_step = str(exc), "Fix the cause above, then press Sync now again."
+        upkeep.after_sync_failed(engine)  # the alert on a sync failing twice
     except Exception as exc:  # shown to the user without internals; details in the server log
         job.error = f"The sync stopped on an unexpected {type(exc).__name__}."
         job.next_step = "Check the server log, then press Sync now again: it resumes where it stopped."

@@ -70,6 +70,20 @@ OIDC = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret":
 ROLES = {"lead@acme.com": "editor", "@acme.com": "viewer"}
 
 
+def seed_leads(engine) -> None:
+    """Three leads that became MQL in the week under review (9-15 Nov) and were never touched:
+    two of Ana Roux (o1), one of Ben Maier (o2); one touched within the SLA (not burnt)."""
+    rows = [("c1", "o1", T(2026, 11, 10, 9), None), ("c2", "o1", T(2026, 11, 11, 9), None),
+            ("c3", "o2", T(2026, 11, 12, 9), None), ("c4", "o2", T(2026, 11, 12, 10), T(2026, 11, 12, 12))]
+    with engine.begin() as conn:
+        conn.execute(s.contacts.insert(), [
+            {"contact_id": cid, "email": f"{cid}@lead.example", "owner_id": owner, "region": "France",
+             "lifecycle_stage": "marketingqualifiedlead", "original_source": "ORGANIC_SEARCH",
+             "created_at": mql - dt.timedelta(days=1), "became_lead_at": mql - dt.timedelta(days=1),
+             "became_mql_at": mql, "first_sales_touch_at": touch, "updated_at": mql, "origin": "demo"}
+            for cid, owner, mql, touch in rows])
+
+
 def meeting_page_as(email: str) -> AppTest:
     """The app signed in as `email` (lead@acme.com edits, other @acme.com addresses view), on the
     Weekly meeting page; fails on any exception."""

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from ops import doctor
-from ops.doctor import run_doctor
+from ops.doctor import check_channels, run_doctor
 from store import StoreSettings, open_store, utcnow
 from store import db as store_db
 from store import schema as s
@@ -221,3 +221,19 @@ def test_doctor_catches_missing_authlib_when_login_is_on(store_env, tmp_path, mo
     monkeypatch.setitem(sys.modules, "authlib", None)  # as if Authlib were not installed
     c = by_name(run_doctor(paths=[path]), "login library")
     assert c.status == "fail" and "requirements.txt" in c.fix
+
+
+def test_doctor_checks_the_digest_channels_without_showing_secrets(monkeypatch):
+    assert [c.status for c in check_channels()] == ["ok"]  # nothing configured: nothing to check
+    monkeypatch.setenv("NORTHSTAR_DIGEST_TO", "ceo@acme.example")
+    monkeypatch.setenv("NORTHSTAR_DIGEST_WEBHOOKS", "ftp://nope")
+    got = {c.name: c for c in check_channels()}
+    assert got["digest email"].status == "fail" and "NORTHSTAR_SMTP_URL is not" in got["digest email"].detail
+    assert got["digest webhook"].status == "fail" and got["digest link"].status == "warn"
+    monkeypatch.setenv("NORTHSTAR_SMTP_URL", "smtp://u:Zz-secret-99@mail.acme.example:587")
+    monkeypatch.setenv("NORTHSTAR_MAIL_FROM", "ns@acme.example")
+    monkeypatch.setenv("NORTHSTAR_DIGEST_WEBHOOKS", "https://hooks.slack.com/services/T1/B2/hookSecret77")
+    monkeypatch.setenv("NORTHSTAR_BASE_URL", "https://ns.acme.example")
+    checks = check_channels()
+    assert all(c.status == "ok" for c in checks), checks
+    assert "Zz-secret-99" not in str(checks) and "hookSecret77" not in str(checks)

@@ -7,6 +7,9 @@ import pytest
 
 import cli
 from fake_hubspot import FakeHubSpot, generate_account
+from meeting import channels
+from meeting.alerts import list_alerts
+from tests.meeting.local_servers import WebhookReceiver
 from store import StoreSettings, open_store
 from store import schema as s
 from sqlalchemy import func, select
@@ -49,3 +52,23 @@ def test_cli_sync_rejects_unknown_objects_and_missing_token(store_url, monkeypat
     assert cli.main(["sync", "hubspot", "--objects", "deals,tickets"]) == 2
     err = capsys.readouterr().err
     assert "tickets" in err and "choose from" in err and "Traceback" not in err
+
+
+def test_cli_sync_failing_twice_raises_the_alert_once(store_url, monkeypatch, capsys):
+    acct = generate_account(contacts=5, deals=3, companies=2)
+    monkeypatch.setattr(channels.time, "sleep", lambda s: None)
+    with FakeHubSpot(acct) as fake, WebhookReceiver() as hook:
+        monkeypatch.setenv("NORTHSTAR_DB_URL", store_url)
+        monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "pat-na1-00000000-0000-0000-0000-000000000000")  # refused
+        monkeypatch.setenv("HUBSPOT_API_HOST", fake.url)
+        monkeypatch.setenv("NORTHSTAR_ALERT_WEBHOOKS", "slack+" + hook.url())
+        assert cli.main(["sync", "hubspot", "-q"]) == 2
+        assert hook.posts == []  # once is not twice
+        assert cli.main(["sync", "hubspot", "-q"]) == 2
+        assert cli.main(["sync", "hubspot", "-q"]) == 2  # still failing: not sent again
+    capsys.readouterr()
+    assert len(hook.posts) == 1
+    assert "hubspot sync failed" in hook.posts[0][1]["blocks"][0]["text"]["text"]
+    assert "pat-na1-00000000" not in str(hook.posts)
+    engine = open_store(StoreSettings(store_url, "test"))
+    assert list(list_alerts(engine).alert_key) == ["sync_failures:hubspot"]
