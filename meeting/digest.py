@@ -3,17 +3,12 @@ Teams, or written to files.
 
 Built from the week's frozen snapshot through `meeting.report.week_report`, the object the meeting
 page and the packs render, and written with the pack's own cell formatting: every figure is the
-meeting's. The digest is a list of sections (`SECTIONS`: headline, what changed, leads not followed
-up by owner, decisions due, the link); each builder takes the `DigestInput` and returns a `Section`
+meeting's. The digest is a list of sections (`SECTIONS`: what changed, explained as on the
+meeting page (meeting.changes); the decisions followed to their outcome (meeting.outcomes); the
+quarter headline; leads not followed up by owner, with their value (the `burnt_lead_value` metric
+by owner); decisions due; the link). Each builder takes the `DigestInput` and returns a `Section`
 or None (nothing to say), so one more section is one more function in the list. Every renderer
 (text, HTML, Slack Block Kit, Teams message card) draws the same sections.
-
-Hooks the lead wires at merge (no figure is made up meanwhile):
-    what_changed     today: the meeting's week-over-week KPI changes and the pipeline waterfall;
-                     the "What changed, explained" work replaces its body with its explanation
-    burnt_lead_values  the value of the leads not followed up per owner: read from the metric
-                     `BURNT_LEAD_VALUE_METRIC` by owner once the catalog declares it; until then the
-                     section shows counts only and says the value is not tracked yet
 """
 from __future__ import annotations
 
@@ -125,12 +120,17 @@ def headline(inp: DigestInput, figures: dict) -> Section:
 
 
 def what_changed(inp: DigestInput, figures: dict) -> Section | None:
-    """What changed since the last meeting. Today: the KPIs that moved most week over week (the
-    meeting's own change column) and the pipeline waterfall between the two snapshots. The "what
-    changed, explained" work of #18 replaces this body with its explanation (the lead wires it)."""
+    """What changed since the last meeting: the meeting's own explanation (meeting.changes: won
+    revenue, forecast and open pipeline by driver, the three largest contributions in words), then
+    the KPIs that moved most week over week (the meeting's change column)."""
     r = inp.report
     if r.previous is None:
         return Section("what_changed", "What changed", [], note="No earlier meeting to compare with yet.")
+    lines = []
+    if r.changes is not None:
+        for c in r.changes.changes.values():
+            figures[f"explained.{c.metric_id}"] = c.change
+        lines = list(r.changes.sentences)
     moved = r.kpis[r.kpis.change.notna() & (r.kpis.change != 0)].copy()
     moved["size"] = moved.change_pct.abs().fillna(float("inf"))
     moved = moved.sort_values("size", ascending=False).head(CHANGES_SHOWN)
@@ -141,19 +141,26 @@ def what_changed(inp: DigestInput, figures: dict) -> Section | None:
             f" ({'+' if row['change_pct'] > 0 else ''}{_cell(r, row['change_pct'], 'change_pct', row)})"
         rows.append([row["label"], _cell(r, row["previous"], "previous", row), _cell(r, row["value"], "value", row),
                      ("+" if row["change"] > 0 else "") + _cell(r, row["change"], "change", row) + pct])
-    lines = []
-    if r.waterfall is not None:
-        bars = [b for b in r.waterfall.bars if b.category not in ("start", "end") and b.amount_cents]
-        for b in bars:
-            figures[f"waterfall.{b.category}"] = b.amount
-        start, end = r.waterfall.bar("start").amount, r.waterfall.bar("end").amount
-        lines.append(f"Pipeline of the quarter: {_cell(r, start, 'amount', {})} → {_cell(r, end, 'amount', {})}"
-                     + ("" if bars else " (no deal moved)"))
-        lines += [f"{b.label}: {'+' if b.amount > 0 else ''}{_cell(r, b.amount, 'amount', {})} ({_deals(len(b.deals))})"
-                  for b in bars]
     return Section("what_changed", f"What changed since {r.previous['week_start']}", lines,
                    ["KPI", "last week", "this week", "change"] if rows else [], rows,
                    None if rows else "No KPI changed week over week.", numeric=(1, 2, 3))
+
+
+def decisions_followed(inp: DigestInput, figures: dict) -> Section | None:
+    """The decisions followed to their outcome (meeting.outcomes, as on the meeting page): the aim,
+    the metric when the decision was taken and now, the verdict or why there is none yet."""
+    table = inp.report.outcome_table()
+    table = table[table.metric_id.notna()]  # a decision that names no metric has nothing to follow
+    if table.empty:
+        return None
+    rows = []
+    for row in table.to_dict("records"):
+        figures[f"decision.{row['decision_id']}.latest"] = _raw(row["latest"])
+        unit = {"unit": row["unit"]}
+        rows.append([str(row["text"]), str(row["aim"]), _cell(inp.report, row["baseline"], "value", unit),
+                     _cell(inp.report, row["latest"], "value", unit), str(row["verdict"])])
+    return Section("decisions_followed", "Decisions followed to their outcome", [],
+                   ["decision", "aim", "when taken", "now", "verdict"], rows, numeric=(2, 3))
 
 
 def burnt_lead_values(inp: DigestInput) -> tuple[dict[str, float] | None, str | None]:
@@ -221,7 +228,9 @@ def link(inp: DigestInput, figures: dict) -> Section:
     return Section("link", "The meeting", [f"Open the meeting page: {url}"])
 
 
-SECTIONS: list[Callable[[DigestInput, dict], Section | None]] = [headline, what_changed, burnt_leads, decisions_due, link]
+# What changed and the decisions followed come first, as in the meeting pack.
+SECTIONS: list[Callable[[DigestInput, dict], Section | None]] = [what_changed, decisions_followed, headline, burnt_leads,
+                                                               decisions_due, link]
 
 
 def meeting_url(base: str | None, week: dt.date) -> str | None:

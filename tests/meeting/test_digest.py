@@ -73,7 +73,14 @@ def test_digest_figures_are_the_snapshots(week):
     assert "Gap to target: €80,000 short of target" in text
     assert "Call back the <DACH> leads" in text and "Later item" not in text
     assert "https://ns.example/meeting?week=2026-11-16" in text
-    assert [sec.key for sec in d.sections] == ["headline", "what_changed", "burnt_leads", "decisions_due", "link"]
+    # what changed (explained as on the meeting page) and the decisions followed first, as in the pack
+    assert [sec.key for sec in d.sections] == ["what_changed", "decisions_followed", "headline", "burnt_leads",
+                                               "decisions_due", "link"]
+    followed = d.section("decisions_followed")
+    assert [row[0] for row in followed.rows] == ["Call back the <DACH> leads"]  # "Later item" names no metric
+    assert d.section("what_changed").lines == report.changes.sentences and report.changes.sentences
+    for mid, c in report.changes.changes.items():
+        assert d.figures[f"explained.{mid}"] == c.change
     html = digest.to_html(d)
     assert "Call back the &lt;DACH&gt; leads" in html and "<DACH>" not in html
 
