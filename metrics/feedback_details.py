@@ -27,7 +27,8 @@ SEGMENTS = {"source": c.c.original_source, "campaign": c.c.campaign}
 def lead_review_queue(engine: Engine, filters: Filters, limit: int = 500, pending_only: bool = False) -> pd.DataFrame:
     """The MQLs of the period (newest first) with their latest verdict: what each owner judges.
 
-    verdict: accepted | rejected | None (not judged yet); reason: the rejection reason's label."""
+    verdict: accepted | rejected | None (not judged yet); reason: the rejection reason's label;
+    owner_email: the owner's email (who may judge the lead)."""
     with _ctx(engine) as ctx:
         v = latest_verdicts()
         mql_at = sql.reached_at(ctx, sql.stage_of(ctx, "mql"))
@@ -36,12 +37,15 @@ def lead_review_queue(engine: Engine, filters: Filters, limit: int = 500, pendin
             where.append(v.c.verdict.is_(None))
         rows = ctx.conn.execute(
             select(*_contact_columns(ctx), mql_at.label("became_mql_at"), v.c.verdict, v.c.reason, v.c.decided_by,
-                   v.c.decided_at)
+                   v.c.decided_at, select(s.owners.c.email).where(s.owners.c.owner_id == c.c.owner_id)
+                   .scalar_subquery().label("owner_email"))
             .select_from(c.outerjoin(v, v.c.contact_id == c.c.contact_id))
             .where(*where).order_by(mql_at.desc(), c.c.contact_id).limit(limit)).all()
         labels = ctx.defs.rejection_reasons
-    df = _frame(rows, CONTACT_COLS + ["became_mql_at", "verdict", "reason", "decided_by", "decided_at"])
+    df = _frame(rows, CONTACT_COLS + ["became_mql_at", "verdict", "reason", "decided_by", "decided_at",
+                                      "owner_email"])
     df["reason"] = [labels.get(r, r) if r else None for r in df["reason"]]
+    df["owner_email"] = [(e or "").strip().lower() or None for e in df["owner_email"]]
     return df
 
 
