@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlalchemy import Engine
 
-from metrics import REGISTRY, Filters, breakdown, details, feedback_details, get_definitions
+from metrics import REGISTRY, Filters, details, feedback_details, get_definitions
 from metrics.pages import MEETING_QUARTER, MEETING_WEEK
 from metrics.dimensions import owner_names
 
@@ -56,7 +56,7 @@ class WeekReport:
     accuracy: pd.DataFrame
     burnt_leads: pd.DataFrame
     rejections: pd.DataFrame  # the week's lead rejections (latest verdict a rejection decided in the week)
-    burnt_value_by_owner: pd.DataFrame  # owner, burnt_lead_value of the week's burnt leads
+    burnt_value_by_owner: pd.DataFrame  # owner, burnt leads and their value in the week (feedback_details)
     campaigns_best: pd.DataFrame
     campaigns_worst: pd.DataFrame
     decisions: pd.DataFrame
@@ -235,9 +235,7 @@ def week_report(engine: Engine, week_start: dt.date, *, check_live: bool = True,
 
     burnt = feedback_details.burnt_leads_valued(engine, Filters(*review), limit=500)
     rejections = feedback_details.lead_rejections(engine, Filters(*review), limit=500)
-    burnt_value = pd.DataFrame([{"owner": seg, "burnt_lead_value": mv.value}
-                                for seg, mv in breakdown(engine, "burnt_lead_value", Filters(*review), "owner")],
-                               columns=["owner", "burnt_lead_value"])
+    burnt_value = feedback_details.burnt_value_by_owner(engine, Filters(*review))
     campaigns = details.campaign_table(engine, Filters(quarter[0], review[1]) if quarter else Filters(*review))
     best, worst = _campaigns(campaigns)
     # the targets paced to the end of the week under review (budgets keep no history: as they are)

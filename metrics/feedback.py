@@ -132,16 +132,22 @@ def burnt_conditions(ctx: Ctx, f: Filters) -> list:
     return [*sql.contact_conditions(ctx, f), sql.in_period_dt(mql_at, f), elapsed, ~in_time]
 
 
-def _burnt_value_by(ctx: Ctx, f: Filters, col) -> dict:
-    """{group: value of its burnt leads} (group None when `col` is None)."""
+def burnt_counts_and_values(ctx: Ctx, f: Filters, col) -> dict:
+    """{group: (burnt leads, their value)} grouped by `col` (one group, None, when `col` is None)."""
     values = source_lead_values(ctx, f)
     src = _source(c.c.original_source)
     group = col if col is not None else literal(None)
     out: dict = {}
     for key, source, n in ctx.conn.execute(select(group, src, func.count()).where(*burnt_conditions(ctx, f))
                                            .group_by(group, src)).all():
-        out[key] = out.get(key, 0.0) + int(n) * values.get(source, {}).get("value", 0.0)
-    return {k: round(v, 2) for k, v in out.items()}
+        count, value = out.get(key, (0, 0.0))
+        out[key] = (count + int(n), value + int(n) * values.get(source, {}).get("value", 0.0))
+    return {k: (n, round(v, 2)) for k, (n, v) in out.items()}
+
+
+def _burnt_value_by(ctx: Ctx, f: Filters, col) -> dict:
+    """{group: value of its burnt leads} (group None when `col` is None)."""
+    return {k: v for k, (_n, v) in burnt_counts_and_values(ctx, f, col).items()}
 
 
 @computes("burnt_lead_value")
@@ -169,5 +175,5 @@ def lead_value(ctx: Ctx, f: Filters, source: str | None) -> float:
     return source_lead_values(ctx, f).get(source or NONE_BUCKET, {}).get("value", 0.0)
 
 
-__all__ = ["VERDICTS", "burnt_conditions", "latest_verdicts", "lead_value", "source_lead_values", "value_window",
+__all__ = ["VERDICTS", "burnt_conditions", "burnt_counts_and_values", "latest_verdicts", "lead_value", "source_lead_values", "value_window",
            "verdict_counts"]

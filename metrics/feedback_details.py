@@ -17,7 +17,8 @@ from store import schema as s
 
 from . import sql
 from .details import CONTACT_COLS, _contact_columns, _ctx, _frame, burnt_leads
-from .feedback import latest_verdicts, source_lead_values
+from .feedback import burnt_counts_and_values, latest_verdicts, source_lead_values
+from .dimensions import owner_names
 from .filters import NONE_BUCKET, Filters
 
 c = s.contacts
@@ -112,6 +113,20 @@ def burnt_leads_valued(engine: Engine, filters: Filters, limit: int = 500) -> pd
     return df
 
 
+def burnt_value_by_owner(engine: Engine, filters: Filters) -> pd.DataFrame:
+    """Each owner's burnt leads of the period and what they were worth (`burnt_lead_value` by
+    owner, with the owner's id and email for whoever writes to them: the meeting, the digest),
+    largest value first; leads without an owner under "(none)"."""
+    with _ctx(engine) as ctx:
+        by = burnt_counts_and_values(ctx, filters, c.c.owner_id)
+        names = owner_names(ctx.conn)
+        emails = dict(ctx.conn.execute(select(s.owners.c.owner_id, s.owners.c.email)).all())
+    cols = ["owner_id", "owner", "owner_email", "burnt_leads", "burnt_lead_value"]
+    rows = [{"owner_id": oid, "owner": names.get(oid, oid) if oid else NONE_BUCKET, "owner_email": emails.get(oid),
+             "burnt_leads": n, "burnt_lead_value": v} for oid, (n, v) in by.items()]
+    return pd.DataFrame(sorted(rows, key=lambda r: (-r["burnt_lead_value"], r["owner"])), columns=cols)
+
+
 def source_values(engine: Engine, filters: Filters) -> pd.DataFrame:
     """What one lead of each source is worth for the period (the burnt lead value's inputs)."""
     with _ctx(engine) as ctx:
@@ -120,4 +135,4 @@ def source_values(engine: Engine, filters: Filters) -> pd.DataFrame:
     return pd.DataFrame([{"source": k, **{c_: v[c_] for c_ in cols[1:]}} for k, v in values.items()], columns=cols)
 
 
-__all__ = ["burnt_leads_valued", "feedback_by", "lead_rejections", "lead_review_queue", "source_values"]
+__all__ = ["burnt_leads_valued", "burnt_value_by_owner", "feedback_by", "lead_rejections", "lead_review_queue", "source_values"]

@@ -17,7 +17,8 @@ TABLES: dict[str, dict[str, Callable[..., pd.DataFrame]]] = {
         details.leads_by_source_over_time)},
     "metrics.feedback_details": {fn.__name__: fn for fn in (
         feedback_details.lead_review_queue, feedback_details.feedback_by, feedback_details.lead_rejections,
-        feedback_details.burnt_leads_valued, feedback_details.source_values)},
+        feedback_details.burnt_leads_valued, feedback_details.burnt_value_by_owner,
+        feedback_details.source_values)},
     "metrics.finance_details": {fn.__name__: fn for fn in (
         finance_details.revenue_bridge, finance_details.unmatched_items, finance_details.budget_vs_actual_table,
         finance_details.spend_by_channel)},

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from metrics import Filters, breakdown, compute_many
-from metrics.feedback_details import burnt_leads_valued, feedback_by, lead_rejections, lead_review_queue
+from metrics.feedback_details import (burnt_leads_valued, burnt_value_by_owner, feedback_by, lead_rejections,
+                                      lead_review_queue)
 from store import data_version, schema as s
 from store.lead_feedback import FeedbackError, history, record_verdicts
 
@@ -94,6 +95,9 @@ def test_burnt_lead_value_by_the_hand_worked_formula(engine):
         [("Alice Martin", 5_000.0), ("Bob Stone", 3_000.0)]
     alice = compute_many(engine, ["burnt_lead_value"], Filters(Q4.start, Q4.end, owners=("o1",)), now=NOW)
     assert alice["burnt_lead_value"].value == 5_000.0
+    owners = burnt_value_by_owner(engine, Q4)  # what the meeting and the digest read: ids and emails too
+    assert owners.values.tolist() == [["o1", "Alice Martin", "alice@example.com", 2, 5_000.0],
+                                      ["o2", "Bob Stone", "bob@example.com", 2, 3_000.0]]
     rows = burnt_leads_valued(engine, Q4)
     assert dict(zip(rows["contact_id"], rows["expected_value"])) == {"b1": 3_000.0, "b2": 3_000.0, "b3": 2_000.0,
                                                                      "b4": 0.0}
