@@ -16,7 +16,7 @@ from sqlalchemy import Engine, func, select
 from store import schema as s
 
 from . import sql
-from .details import CONTACT_COLS, _contact_columns, _ctx, _frame, burnt_leads
+from .details import CONTACT_COLS, _contact_columns, _ctx, _frame, contacts_behind
 from .feedback import burnt_counts_and_values, latest_verdicts, source_lead_values
 from .dimensions import owner_names
 from .filters import NONE_BUCKET, Filters
@@ -105,12 +105,8 @@ def lead_rejections(engine: Engine, filters: Filters, limit: int = 500) -> pd.Da
 def burnt_leads_valued(engine: Engine, filters: Filters, limit: int = 500) -> pd.DataFrame:
     """The burnt leads (details.burnt_leads) with `expected_value`: what a lead of its source was
     worth (metrics.feedback: the source's lead-to-customer rate x its average won deal, trailing
-    12 months); they add up to `burnt_lead_value`."""
-    df = burnt_leads(engine, filters, limit=limit)
-    with _ctx(engine) as ctx:
-        values = source_lead_values(ctx, filters)
-    df["expected_value"] = [values.get(src or NONE_BUCKET, {}).get("value", 0.0) for src in df["original_source"]]
-    return df
+    12 months); they add up to `burnt_lead_value` (its drill-down list)."""
+    return contacts_behind(engine, "burnt_lead_value", filters, limit=limit)
 
 
 def burnt_value_by_owner(engine: Engine, filters: Filters) -> pd.DataFrame:

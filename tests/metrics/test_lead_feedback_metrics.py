@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from metrics import Filters, breakdown, compute_many
+from metrics.details import contacts_behind
 from metrics.feedback_details import (burnt_leads_valued, burnt_value_by_owner, feedback_by, lead_rejections,
                                       lead_review_queue)
 from store import data_version, schema as s
@@ -123,6 +124,10 @@ def test_verdicts_keep_their_history_and_the_latest_counts(engine):
                                                        "mqls_reviewed": 4, "mql_acceptance_rate": 0.5}
     by_source = {seg: mv.value for seg, mv in breakdown(engine, "mql_acceptance_rate", Q4, "source")}
     assert by_source["PAID_SEARCH"] == pytest.approx(2 / 3) and by_source["ORGANIC_SEARCH"] == 0.0
+    # the drill-down lists behind the counts: the rejected MQLs, newest verdict first
+    rejected = contacts_behind(engine, "mqls_rejected", Q4)
+    assert rejected[["contact_id", "reason"]].values.tolist() == [["b3", "Not a fit"], ["b2", "No budget"]]
+    assert sorted(contacts_behind(engine, "mql_acceptance_rate", Q4)["contact_id"]) == ["b1", "b2", "b3", "f1"]
     offline = compute_many(engine, ["mql_acceptance_rate"], Filters(Q4.start, Q4.end, sources=("OFFLINE",)))
     assert offline["mql_acceptance_rate"].reason == "no MQL of this period has a sales verdict yet"
 
