@@ -18,12 +18,12 @@ import metrics.cli
 import ops.cli
 import store.cli
 import upkeep
-from commands import demo, imports, sync
+from commands import demo, feedback, imports, sync
 from ops.logs import setup_logging
 from store import StoreError
 
 # Modules that add sub-commands, in the order they appear in --help.
-COMMAND_MODULES = [store.cli, demo, imports, sync, ops.cli, metrics.cli, meeting.cli]
+COMMAND_MODULES = [store.cli, demo, imports, sync, feedback, ops.cli, metrics.cli, meeting.cli]
 
 
 def build_parser() -> argparse.ArgumentParser:

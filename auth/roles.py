@@ -29,9 +29,11 @@ ACTIONS: dict[str, str] = {
     "filters.use": "viewer",
     "exports.download": "viewer",
     "audit.view": "viewer",
+    "leads.review": "viewer",  # accept or reject the qualified leads one owns (commands/feedback.py)
     "definitions.edit": "editor",
     "decisions.edit": "editor",
     "snapshots.take": "editor",
+    "leads.review_any": "editor",  # accept or reject anyone's leads (sales managers)
     "connectors.edit": "admin",
     "imports.run": "admin",
     "sync.run": "admin",

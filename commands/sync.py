@@ -50,6 +50,8 @@ def _cmd_sync_hubspot(args: argparse.Namespace) -> int:
     deleted = sum(c.get("deleted", 0) for c in result.counts.values())
     print(f"hubspot sync {result.status} (run {result.run_id}): {total:,} records written, "
           f"{deleted:,} marked deleted, {client.requests:,} requests ({client.retries} retried)")
+    for note in result.notes:  # what the run skipped, and why (e.g. NPS without its scope)
+        print(mask(f"note: {note}"), file=sys.stderr)
     return 0
 
 

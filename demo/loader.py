@@ -16,12 +16,12 @@ from sqlalchemy import Connection, Engine, func, select
 
 from store import StoreError, bump_data_version, schema as s, set_meta
 from store.bulk import begin_explicitly, indexes_rebuilt_after
-from . import crm, finance
+from . import crm, finance, voice
 from .timeline import Timeline
 
 log = logging.getLogger(__name__)
 
-COLUMNS = {**crm.COLUMNS, **finance.COLUMNS}
+COLUMNS = {**crm.COLUMNS, **finance.COLUMNS, **voice.COLUMNS}
 DEFAULT_SEED = 42
 
 
@@ -111,10 +111,12 @@ def _check_free(conn: Connection) -> None:
                     "at an empty store.")
 
 
-def _one_block(ctx: crm.BlockContext, seed: int, block: int) -> tuple[dict[str, list], finance.Totals]:
-    """One block's rows (CRM and finance) and its contribution to the monthly actuals."""
+def _one_block(ctx: crm.BlockContext, seed: int, block: int,
+               owner_emails: dict[str, str]) -> tuple[dict[str, list], finance.Totals]:
+    """One block's rows (CRM, finance, customer voice) and its contribution to the monthly actuals."""
     rows, deals, contacts = crm.generate_block(ctx, seed, block)
     rows.update(finance.generate_finance_block(ctx.tl, seed, block, deals))
+    rows.update(voice.generate_voice_block(ctx.tl, seed, block, rows["contacts"], owner_emails))
     return rows, finance.block_totals(deals, contacts)
 
 
@@ -150,12 +152,14 @@ def generate_demo(engine: Engine, scale: str = "small", seed: int = DEFAULT_SEED
                 with indexes_rebuilt_after(conn, tables):  # rebuilt once: much faster than row by row
                     writer = BulkWriter(conn, batch_rows)
                     pipes, stages = crm.pipeline_rows()
-                    writer.add("owners", crm.owner_rows(owners, tl))
+                    owner_rows = crm.owner_rows(owners, tl)
+                    owner_emails = {r[0]: r[1] for r in owner_rows}
+                    writer.add("owners", owner_rows)
                     writer.add("pipelines", pipes)
                     writer.add("pipeline_stages", stages)
                     writer.add("products", crm.product_rows())
                     for block in range(size.blocks):
-                        rows, part = _one_block(ctx, seed, block)
+                        rows, part = _one_block(ctx, seed, block, owner_emails)
                         totals.merge(part)
                         for table, table_rows in rows.items():
                             writer.add(table, table_rows)

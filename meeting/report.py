@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlalchemy import Engine
 
-from metrics import REGISTRY, Filters, compute, details, get_definitions, quotas
+from metrics import REGISTRY, Filters, compute, details, feedback_details, get_definitions, quotas
 from metrics.pages import MEETING_QUARTER, MEETING_WEEK
 from metrics.dimensions import owner_names
 
@@ -63,6 +63,8 @@ class WeekReport:
     waterfall_deals: pd.DataFrame
     accuracy: pd.DataFrame
     burnt_leads: pd.DataFrame
+    rejections: pd.DataFrame  # the week's lead rejections (latest verdict a rejection decided in the week)
+    burnt_value_by_owner: pd.DataFrame  # owner, burnt leads and their value in the week (feedback_details)
     campaigns_best: pd.DataFrame
     campaigns_worst: pd.DataFrame
     decisions: pd.DataFrame
@@ -149,6 +151,7 @@ class WeekReport:
                "Waterfall deals": self.waterfall_deals, "Forecast accuracy": self.accuracy,
                "Gap to target": self.quarter_table, "Behind pace": self.behind_pace,
                "Leads not followed up": self.burnt_leads,
+               "Burnt lead value by owner": self.burnt_value_by_owner, "Lead rejections": self.rejections,
                "Best campaigns": self.campaigns_best, "Worst campaigns": self.campaigns_worst}
         for role in ROLES:
             out[f"{role} KPIs"] = self.role_kpis(role).drop(columns=["down_is_good"])
@@ -284,7 +287,9 @@ def week_report(engine: Engine, week_start: dt.date, *, check_live: bool = True,
     if prev is None:
         unavailable["Pipeline waterfall"] = "no earlier snapshot to compare with"
 
-    burnt = details.burnt_leads(engine, Filters(*review), limit=500)
+    burnt = feedback_details.burnt_leads_valued(engine, Filters(*review), limit=500)
+    rejections = feedback_details.lead_rejections(engine, Filters(*review), limit=500)
+    burnt_value = feedback_details.burnt_value_by_owner(engine, Filters(*review))
     campaigns = details.campaign_table(engine, Filters(quarter[0], review[1]) if quarter else Filters(*review))
     best, worst = _campaigns(campaigns)
     # the targets paced to the end of the week under review (budgets keep no history: as they are)
@@ -299,7 +304,8 @@ def week_report(engine: Engine, week_start: dt.date, *, check_live: bool = True,
         kpis=_kpis(rows, prev_rows, paced), cuts=_cuts(rows), quarter_table=_quarter_table(rows),
         waterfall=wf, waterfall_deals=_waterfall_deals(wf, _owner_names(engine)),
         accuracy=forecast_accuracy_table(engine, until=week, today=today),
-        burnt_leads=burnt.reset_index(drop=True), campaigns_best=best, campaigns_worst=worst,
+        burnt_leads=burnt.reset_index(drop=True), rejections=rejections.reset_index(drop=True),
+        burnt_value_by_owner=burnt_value, campaigns_best=best, campaigns_worst=worst,
         decisions=_decisions(dec.decisions_of_week(engine, week)),
         open_items=_decisions(dec.open_items(engine, week)),
         differences=live_differences(engine, snap, rows) if check_live else [],

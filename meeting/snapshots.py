@@ -293,7 +293,8 @@ _CONTACT_DATES = ("became_lead_at", "became_mql_at", "became_sql_at", "became_op
 # which `deals_as_of` rebuilds for each moment.
 _COPIED_TABLES = ("store_meta", "definition_overrides", "import_runs", "pipelines", "pipeline_stages",
                   "owners", "products", "budgets", "deal_stage_history", "contacts", "deal_contacts",
-                  "companies", "deal_companies", "line_items", "marketing_spend", "invoices", "ledger_entries")
+                  "companies", "deal_companies", "line_items", "marketing_spend", "invoices", "ledger_entries",
+                  "lead_feedback", "nps_responses")
 
 
 def _copy(src: Connection, dst: Connection, table) -> None:
@@ -310,7 +311,8 @@ def _copy(src: Connection, dst: Connection, table) -> None:
 def _cut_to(conn: Connection, moment: dt.datetime, deals_then: list[dict]) -> None:
     """Bring an as-of store's tables back to `moment` (see the module docstring): the deals are
     `deals_then`; stage history entered, contacts and companies created, spend, invoices (by issue
-    date) and ledger entries (by entry date) dated from `moment` on go; contacts' lifecycle dates and
+    date), ledger entries (by entry date), lead verdicts (by decision) and survey answers (by
+    submission) dated from `moment` on go; contacts' lifecycle dates and
     first touches from then on are emptied, invoices paid from then on are unpaid (status `open`);
     links and line items of what went go too. Only ever removes: moments must not increase."""
     day = moment.date()
@@ -330,6 +332,8 @@ def _cut_to(conn: Connection, moment: dt.datetime, deals_then: list[dict]) -> No
         paid_date=None, status=case((inv.c.status == "paid", "open"), else_=inv.c.status)))
     conn.execute(s.ledger_entries.delete().where(s.ledger_entries.c.ecriture_date >= day))
     conn.execute(s.marketing_spend.delete().where(s.marketing_spend.c.spend_date >= day))
+    conn.execute(s.lead_feedback.delete().where(s.lead_feedback.c.decided_at >= moment))  # verdicts given later
+    conn.execute(s.nps_responses.delete().where(s.nps_responses.c.submitted_at >= moment))
     kept_deals, kept_contacts = select(d.c.deal_id), select(c.c.contact_id)
     dc, dco, li = s.deal_contacts, s.deal_companies, s.line_items
     conn.execute(dc.delete().where(or_(dc.c.deal_id.notin_(kept_deals), dc.c.contact_id.notin_(kept_contacts))))

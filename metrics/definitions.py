@@ -25,6 +25,8 @@ PRODUCT_LINE_SOURCES = ("deal", "line_items")
 REVENUE_TYPES = ("new_business", "expansion", "renewal")
 COUNTED_BY = ("north_star", "marketing_sourced_revenue", "campaign_roi", "win_rate")
 PAST_DUE_RULES = ("count_in_current_period", "exclude")
+DEFAULT_REJECTION_REASONS = {"not_a_fit": "Not a fit", "no_budget": "No budget", "no_project": "No project",
+                             "bad_contact_data": "Bad contact data", "duplicate": "Duplicate", "other": "Other"}
 
 
 # Top-level sections no metric reads: editing them changes no number (the rollups stay fresh).
@@ -102,6 +104,16 @@ class Definitions:
         return None if value is None else float(value)
 
     @property
+    def rejection_reasons(self) -> dict[str, str]:
+        """Rejection reason id -> label (lead_feedback.rejection_reasons), in the file's order."""
+        listed = (self.raw.get("lead_feedback") or {}).get("rejection_reasons") or DEFAULT_REJECTION_REASONS
+        return {str(k): str(v) for k, v in listed.items()}
+
+    @property
+    def lead_value_window_months(self) -> int:
+        return int((self.raw.get("lead_feedback") or {}).get("value_window_months") or 12)
+
+    @property
     def past_due_rule(self) -> str:
         return str((self.raw.get("pipeline") or {}).get("past_due") or "count_in_current_period")
 
@@ -158,6 +170,14 @@ def validate(raw: dict) -> list[str]:
                  "a list of one or more of " + ", ".join(REVENUE_TYPES))
     if "pipeline" in raw:
         need("pipeline.past_due", lambda v: v in PAST_DUE_RULES, " or ".join(PAST_DUE_RULES))
+    if "lead_feedback" in raw:
+        need("lead_feedback.rejection_reasons",
+             lambda v: isinstance(v, dict) and len(v) >= 1 and all(
+                 isinstance(k, str) and k.isidentifier() and k.islower() and isinstance(x, str) and x.strip()
+                 for k, x in v.items()),
+             "a mapping of lower-case reason ids to labels, e.g. {not_a_fit: Not a fit, other: Other}")
+        need("lead_feedback.value_window_months", lambda v: isinstance(v, int) and 1 <= v <= 60,
+             "a number of months between 1 and 60, e.g. 12")
     need("unit_economics.gross_margin", lambda v: 0 < float(v) <= 1, "a fraction between 0 and 1, e.g. 0.78")
     need("unit_economics.monthly_churn_rate", lambda v: 0 < float(v) < 1, "a monthly fraction, e.g. 0.015")
     for key in ("revenue_account_prefixes", "revenue_contra_prefixes", "sm_spend_account_prefixes"):

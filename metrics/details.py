@@ -17,7 +17,7 @@ from sqlalchemy import Engine, and_, case, func, literal, or_, select
 from store import schema as s
 from store.db import get_meta
 
-from . import dimensions, rollups, sql
+from . import dimensions, feedback, rollups, sql
 from .definitions import load_definitions
 from .filters import NONE_BUCKET, Filters
 from .funnel import ROLES, funnel_stats
@@ -130,13 +130,26 @@ CONTACT_COLS = ["contact_id", "email", "first_name", "last_name", "owner_id", "o
                 "campaign", "lifecycle_stage"]
 
 
+# Sales' verdicts: metric -> the latest verdicts its MQLs have (metrics/feedback.py).
+FEEDBACK_METRICS = {"mqls_accepted": ("accepted",), "mqls_rejected": ("rejected",),
+                    "mqls_reviewed": ("accepted", "rejected"), "mql_acceptance_rate": ("accepted", "rejected")}
+OTHER_CONTACT_LISTS = ["leads_not_followed_up", "follow_up_rate", "burnt_lead_value", *FEEDBACK_METRICS]
+
+
 def contacts_behind(engine: Engine, metric_id: str, filters: Filters, limit: int = 500) -> pd.DataFrame:
     """The contacts a funnel KPI counts (for a rate: the period's cohort, with whether each converted)."""
     if metric_id in ("leads_not_followed_up", "follow_up_rate"):
         return burnt_leads(engine, filters, limit=limit, only_burnt=metric_id == "leads_not_followed_up")
+    if metric_id == "burnt_lead_value":
+        df = burnt_leads(engine, filters, limit=limit)
+        with _ctx(engine) as ctx:
+            df["expected_value"] = [feedback.lead_value(ctx, filters, src) for src in df["original_source"]]
+        return df
+    if metric_id in FEEDBACK_METRICS:
+        return _judged_mqls(engine, filters, FEEDBACK_METRICS[metric_id], limit)
     if metric_id not in CONTACT_METRICS:
         raise ValueError(f"{metric_id} is not counted in contacts; contact lists exist for: "
-                         f"{', '.join(list(CONTACT_METRICS) + ['leads_not_followed_up', 'follow_up_rate'])}")
+                         f"{', '.join(list(CONTACT_METRICS) + OTHER_CONTACT_LISTS)}")
     role, to_role = CONTACT_METRICS[metric_id]
     with _ctx(engine) as ctx:
         at = sql.reached_at(ctx, sql.stage_of(ctx, role))
@@ -150,6 +163,23 @@ def contacts_behind(engine: Engine, metric_id: str, filters: Filters, limit: int
     df = _frame(rows, names)
     if to_role:
         df["converted"] = df["reached_at"].notna()
+    return df
+
+
+def _judged_mqls(engine: Engine, filters: Filters, verdicts: tuple[str, ...], limit: int) -> pd.DataFrame:
+    """The period's MQLs whose latest sales verdict is one of `verdicts`, newest verdict first."""
+    with _ctx(engine) as ctx:
+        v = feedback.latest_verdicts()
+        mql_at = sql.reached_at(ctx, sql.stage_of(ctx, "mql"))
+        rows = ctx.conn.execute(
+            select(*_contact_columns(ctx), mql_at.label("became_mql_at"), v.c.verdict, v.c.reason, v.c.decided_by,
+                   v.c.decided_at)
+            .select_from(c.join(v, v.c.contact_id == c.c.contact_id))
+            .where(*sql.contact_conditions(ctx, filters), sql.in_period_dt(mql_at, filters), v.c.verdict.in_(verdicts))
+            .order_by(v.c.decided_at.desc(), c.c.contact_id).limit(limit)).all()
+        labels = ctx.defs.rejection_reasons
+    df = _frame(rows, CONTACT_COLS + ["became_mql_at", "verdict", "reason", "decided_by", "decided_at"])
+    df["reason"] = [labels.get(r, r) if r else None for r in df["reason"]]
     return df
 
 

@@ -57,6 +57,14 @@ def format_ratio_x(value: float | None, locale: str = "en-US") -> str:
     return NA if value is None else f"{_group(value, 1, locale)}x"
 
 
+def format_score(value: float | None, locale: str = "en-US") -> str:
+    """A score from -100 to 100 (NPS) with its sign and one decimal: "+32.5", "-4.0", "0.0"."""
+    if value is None:
+        return NA
+    body = _group(abs(value), 1, locale)
+    return ("+" if value > 0 else "-" if value < 0 else "") + body
+
+
 def format_value(value: float | None, unit: str, locale: str = "en-US", currency: str = "EUR") -> str:
     """A metric value in its unit (see registry.UNITS)."""
     if unit == "money":
@@ -69,7 +77,9 @@ def format_value(value: float | None, unit: str, locale: str = "en-US", currency
         return format_days(value, locale, unit)
     if unit == "ratio_x":
         return format_ratio_x(value, locale)
-    raise ValueError(f"unknown unit {unit!r}; use money, count, ratio, days, months or ratio_x")
+    if unit == "score":
+        return format_score(value, locale)
+    raise ValueError(f"unknown unit {unit!r}; use money, count, ratio, days, months, ratio_x or score")
 
 
 def format_date(value: dt.date | dt.datetime | None, locale: str = "en-US") -> str:

@@ -11,7 +11,7 @@ CEO_HEADLINE = ("north_star", "target_revenue", "forecast", "gap_to_target", "pi
 CEO_FUNNEL = ("new_leads", "mqls", "sqls", "opportunities", "new_customers")
 CEO_COHORT_RATES = ("lead_to_mql_rate", "mql_to_sql_rate", "sql_to_opportunity_rate", "opportunity_to_customer_rate")
 CEO_SCORECARD = ("marketing_sourced_share", "follow_up_rate", "win_rate", "forecast_accuracy",
-                 "cac_payback_months", "ltv_cac_ratio")
+                 "cac_payback_months", "ltv_cac_ratio", "nps")
 MARKETING_VOLUME = ("new_leads", "mqls", "sqls", "new_customers", "marketing_sourced_revenue",
                     "marketing_sourced_share")
 MARKETING_COST = ("marketing_spend", "cost_per_lead", "cost_per_mql", "cost_per_customer", "campaign_roi")
@@ -21,6 +21,12 @@ SALES_PERFORMANCE = ("win_rate", "avg_deal_size", "sales_cycle_days", "sales_vel
 # Sales, Quotas tab: one row per rep (and per team), each column the catalog metric of that id
 # computed for the row's owner or team (metrics.quotas.QUOTA_COLUMNS, the meeting pack's "Behind pace").
 SALES_QUOTA = ("quota", "won_revenue", "quota_attainment", "quota_attainment_paced", "forecast", "quota_coverage")
+# Sales feedback on leads (Sales page "Lead feedback" tab, Marketing "Sales feedback" tab): the rate
+# with the counts it is the ratio of beside it; the burnt leads' tab: how many and what they were worth.
+LEAD_FEEDBACK = ("mql_acceptance_rate", "mqls_accepted", "mqls_rejected", "mqls_reviewed")
+SALES_BURNT = ("leads_not_followed_up", "burnt_lead_value")
+# The weekly meeting's customer voice: the week's NPS with its base (and the week's lead rejections).
+MEETING_NPS = ("nps", "nps_responses")
 FINANCE_REVENUE = ("north_star", "invoiced_revenue", "ledger_revenue", "booked_to_invoiced_gap",
                    "invoiced_to_ledger_gap", "cash_collected")
 FINANCE_UNIT_ECONOMICS = ("sm_spend", "cac", "arpa", "ltv", "ltv_cac_ratio", "cac_payback_months")

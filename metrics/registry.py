@@ -32,7 +32,7 @@ from .filters import Filters
 # One YAML file per area, read in this order (the order metrics are listed in).
 CATALOG_DIR = Path(__file__).with_name("catalog")
 CATALOG_FILES = ("sales.yaml", "funnel.yaml", "marketing.yaml", "finance.yaml", "forecasts.yaml")
-UNITS = ("money", "count", "ratio", "days", "months", "ratio_x")
+UNITS = ("money", "count", "ratio", "days", "months", "ratio_x", "score")
 OWNER_ROLES = ("CEO", "CMO", "CSO", "CFO")
 # kind -> the fields its declaration needs (besides id, label, unit, definition, owner_role)
 KINDS: dict[str, tuple[str, ...]] = {
@@ -85,7 +85,7 @@ class Ctx:
 class MetricDef:
     id: str
     label: str
-    unit: str  # money (reporting currency, major units) | count | ratio (0-1) | days | months | ratio_x (e.g. LTV:CAC 3.2x)
+    unit: str  # money (reporting currency, major units) | count | ratio (0-1) | days | months | ratio_x (e.g. LTV:CAC 3.2x) | score (NPS, -100 to 100)
     definition: str  # one paragraph for humans, shown beside the number
     formula: str  # generated from the declaration, except for kind custom
     owner_role: str  # who answers for it in the meeting: CEO | CMO | CSO | CFO

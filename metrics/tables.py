@@ -7,7 +7,7 @@ from typing import Callable
 
 import pandas as pd
 
-from . import details, finance_details, quotas
+from . import details, feedback_details, finance_details, quotas
 
 TABLES: dict[str, dict[str, Callable[..., pd.DataFrame]]] = {
     "metrics.details": {fn.__name__: fn for fn in (
@@ -15,6 +15,10 @@ TABLES: dict[str, dict[str, Callable[..., pd.DataFrame]]] = {
         details.pipeline_by_stage, details.forecast_by_category, details.past_due_deals, details.owner_table, details.team_table,
         details.campaign_table, details.source_quality, details.lost_reasons_by_source,
         details.leads_by_source_over_time)},
+    "metrics.feedback_details": {fn.__name__: fn for fn in (
+        feedback_details.lead_review_queue, feedback_details.feedback_by, feedback_details.lead_rejections,
+        feedback_details.burnt_leads_valued, feedback_details.burnt_value_by_owner,
+        feedback_details.source_values)},
     "metrics.finance_details": {fn.__name__: fn for fn in (
         finance_details.revenue_bridge, finance_details.unmatched_items, finance_details.budget_vs_actual_table,
         finance_details.spend_by_channel)},
@@ -24,7 +28,8 @@ TABLES: dict[str, dict[str, Callable[..., pd.DataFrame]]] = {
 
 
 def table_function(module: str, name: str) -> Callable[..., pd.DataFrame]:
-    """The table `name` of `module` ('metrics.details', 'metrics.finance_details' or 'metrics.quotas')."""
+    """The table `name` of `module` ('metrics.details', 'metrics.feedback_details', 'metrics.finance_details'
+    or 'metrics.quotas')."""
     if module not in TABLES:
         raise ValueError(f"{module} is not a metrics detail module ({', '.join(TABLES)})")
     if name not in TABLES[module]:

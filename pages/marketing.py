@@ -72,6 +72,15 @@ def source_quality(ctx) -> None:
 
 
 def sales_feedback(ctx) -> None:
+    st.caption("Sales' verdict on the period's MQLs (Sales page, Lead feedback): accepted or rejected with a reason. "
+               "The acceptance rate is accepted / (accepted + rejected); MQLs nobody judged yet are in neither.")
+    kpi_row(ctx, list(pages.LEAD_FEEDBACK))
+    for by, title in (("source", "By source"), ("campaign", "By campaign")):
+        st.markdown(f"**{title}**")
+        table(cache.detail(ctx.engine, "metrics.feedback_details", "feedback_by", ctx.fs.filters, by=by), ctx.fs,
+              key=f"mkt_lead_feedback_{by}", name=f"lead_feedback_by_{by}", ratio=["acceptance_rate"],
+              empty="No MQL in this period for these filters.")
+    st.markdown("**Lost and disqualified**")
     st.caption("Why sales lost or disqualified the leads of each source.")
     table(cache.detail(ctx.engine, D, "lost_reasons_by_source", ctx.fs.filters), ctx.fs, key="mkt_feedback",
           name="lost_reasons_by_source")

@@ -24,6 +24,7 @@ from meeting.report import ROLES, WeekReport, week_report
 from meeting.snapshots import SnapshotError, list_snapshots, take_snapshot
 from meeting.waterfall import CATEGORIES, LABELS
 from metrics import REGISTRY
+from metrics.pages import MEETING_NPS
 from metrics.periods import date_problem
 from ui import cache
 from ui.context import actor, get_context, user_can
@@ -212,6 +213,20 @@ def _shown_quarter(df: pd.DataFrame) -> pd.DataFrame:
                          for r in df.to_dict("records")], columns=["KPI", "Quarter to date"])
 
 
+def _customer_voice(report: WeekReport) -> None:
+    """NPS of the week and of the quarter to date, from the week's snapshot (metrics.pages.MEETING_NPS)."""
+    st.subheader("Customer voice (NPS)")
+    k = report.kpis.set_index("metric_id")
+    cols = st.columns(len(MEETING_NPS) * 2)
+    for i, mid in enumerate(MEETING_NPS):
+        if mid not in k.index:
+            continue
+        row = k.loc[mid]
+        cols[2 * i].metric(f"{row['label']}, the week", _fmt(row["value"], row["unit"]),
+                           help=row["note"] if isinstance(row["note"], str) else None)
+        cols[2 * i + 1].metric(f"{row['label']}, quarter to date", _fmt(row["quarter_value"], row["unit"]))
+
+
 def _leads_and_campaigns(report: WeekReport) -> None:
     st.subheader("Leads not followed up in the week")
     k = report.kpis.set_index("metric_id")
@@ -224,6 +239,16 @@ def _leads_and_campaigns(report: WeekReport) -> None:
     else:
         table(report.burnt_leads, ctx.fs, key="meeting_burnt", name="leads_not_followed_up",
               empty="Every qualified lead of the week was followed up within the SLA.")
+        st.markdown("**What they were worth, by owner**")
+        st.caption("Each burnt lead at the expected revenue of a lead of its source (lead-to-customer rate x "
+                   "average won deal, trailing 12 months).")
+        table(report.burnt_value_by_owner, ctx.fs, key="meeting_burnt_value", name="burnt_lead_value_by_owner",
+              money=["burnt_lead_value"], empty="No burnt lead in the week.")
+    st.subheader("Leads sales rejected in the week")
+    st.caption("Leads whose owner rejected them during the week (the latest verdict), with the reason; today's "
+               "view of the same week.")
+    table(report.rejections, ctx.fs, key="meeting_rejections", name="lead_rejections",
+          empty="No lead was rejected in the week.")
     st.subheader("Campaigns by ROI (quarter to date)")
     why = report.unavailable.get("Campaigns")
     if why:
@@ -424,6 +449,7 @@ _waterfall(report)
 _forecast(report)
 _quarter(report)
 _behind_pace(report)
+_customer_voice(report)
 _leads_and_campaigns(report)
 for role in ROLES:
     _role(report, role)

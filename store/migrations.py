@@ -18,7 +18,7 @@ _ADDED_TABLES = {"definition_overrides": 2, "audit_log": 2, "decision_events": 3
                  "rollup_deals": 4, "rollup_deal_campaigns": 4, "rollup_contacts": 4,
                  "rollup_invoice_months": 4, "rollup_invoice_accounts": 4, "rollup_ledger_months": 4,
                  "rollup_contact_campaigns": 6, "import_replaced": 7,
-                 "alerts": 11, "notifications": 11}
+                 "alerts": 11, "notifications": 11, "lead_feedback": 12, "nps_responses": 12}
 _ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2, ("rollup_deal_campaigns", "n"): 6,
                   ("import_runs", "read_options"): 7, ("import_runs", "company"): 7,
                   ("import_runs", "undone_at"): 7, ("import_runs", "undone_by"): 7,
@@ -201,6 +201,13 @@ def _v11(conn: Connection) -> None:
     _create_tables(conn, 11, only_new=True)
 
 
+def _v12(conn: Connection) -> None:
+    """Sales feedback on leads (lead_feedback: accepted or rejected with a reason, who and when,
+    every verdict kept) and NPS survey answers (nps_responses, from HubSpot or a file)."""
+    _create_tables(conn, 12, only_new=True)
+    _ensure_declared_indexes(conn)
+
+
 def company_from_name(file_name: str) -> str:
     """The identity of a FEC whose name carries no SIREN and whose importer named no company:
     a hash of its file name (a corrected file of the same name is the same company)."""
@@ -208,5 +215,5 @@ def company_from_name(file_name: str) -> str:
     return "file:" + hashlib.sha256(base.encode("utf-8")).hexdigest()[:16]
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8, 9: _v9, 10: _v10, 11: _v11}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8, 9: _v9, 10: _v10, 11: _v11, 12: _v12}
 assert max(MIGRATIONS) == s.SCHEMA_VERSION, "every schema version needs a migration"

@@ -12,7 +12,7 @@ from sqlalchemy import (
     MetaData, String, Table, Text, UniqueConstraint,
 )
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 metadata = MetaData()
 
@@ -324,6 +324,44 @@ budgets = Table(
     UniqueConstraint("month", "region", "product_line", "owner_id", "team", "metric", name="uq_budget_line"),
 )
 
+# --- feedback ---------------------------------------------------------------------------
+
+# Sales' verdict on each qualified lead: accepted, or rejected with a reason from the shared
+# definitions (lead_feedback.rejection_reasons). One row per verdict given, never updated: the
+# latest verdict of a contact (decided_at, then feedback_id) is the one that counts, the earlier
+# ones are its history. hubspot_written_at: when the verdict was written back to the contact's
+# HubSpot properties (NULL: not written, write-back off or refused; hubspot_error says why).
+lead_feedback = Table(
+    "lead_feedback", metadata,
+    Column("feedback_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    _id("contact_id", nullable=False),
+    Column("verdict", String(16), nullable=False),  # accepted | rejected
+    Column("reason", String(64)),  # a rejection reason id; NULL when accepted
+    Column("note", Text),
+    Column("decided_by", String(255), nullable=False),
+    Column("decided_at", DateTime, nullable=False),
+    Column("hubspot_written_at", DateTime),
+    Column("hubspot_error", Text),
+)
+
+# Survey answers (NPS: "how likely are you to recommend us", 0-10), from HubSpot's feedback
+# submissions or an imported file. response_key identifies an answer within its origin (HubSpot:
+# the submission id; a file: the contact key and the submission time), so a re-read or a
+# re-import updates instead of counting twice. contact_id NULL: no stored contact matched.
+nps_responses = Table(
+    "nps_responses", metadata,
+    Column("response_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("origin", String(16), nullable=False),  # hubspot | csv | demo
+    Column("response_key", String(255), nullable=False),
+    _id("contact_id"),
+    Column("email", String(255)),
+    Column("submitted_at", DateTime, nullable=False),
+    Column("score", Integer, nullable=False),  # 0-10
+    Column("import_id", Integer, ForeignKey("import_runs.import_id")),
+    Column("is_deleted", Boolean, nullable=False, default=False),
+    UniqueConstraint("origin", "response_key", name="uq_nps_response"),
+)
+
 # --- meeting ---------------------------------------------------------------------------
 
 pipeline_snapshots = Table(
@@ -604,3 +642,5 @@ Index("ix_rollup_contact_campaigns_month", rollup_contact_campaigns.c.month, rol
 Index("ix_rollup_invoice_months_month", rollup_invoice_months.c.month, rollup_invoice_months.c.basis)
 Index("ix_rollup_ledger_months_month", rollup_ledger_months.c.month, rollup_ledger_months.c.compte_num)
 Index("ix_rollup_invoice_accounts_month", rollup_invoice_accounts.c.month, rollup_invoice_accounts.c.prev_month)
+Index("ix_lead_feedback_contact", lead_feedback.c.contact_id, lead_feedback.c.decided_at)
+Index("ix_nps_submitted", nps_responses.c.submitted_at, nps_responses.c.score)

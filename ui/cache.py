@@ -72,6 +72,12 @@ def current_data_version(engine: Engine) -> int:
     return version
 
 
+def forget_data_version() -> None:
+    """This run wrote to the store (a verdict saved on the page): read the data version again, so
+    what the run draws after the write shows it (without a rerun that would lose the open tab)."""
+    st.session_state.pop(_VERSION_KEY, None)
+
+
 def filters_key(filters: Filters) -> str:
     return json.dumps(filters.as_dict(), sort_keys=True)
 

@@ -17,6 +17,7 @@ from connectors.files.importer import IMPORT_KINDS, PRESETS, FileImportError, im
 from connectors.files.invoices import FIELDS as INVOICE_FIELDS
 from connectors.files.budgets import FIELDS as BUDGET_FIELDS
 from connectors.files.hubspot_csv import FIELDS as HUBSPOT_FIELDS
+from connectors.files.nps import FIELDS as NPS_FIELDS
 from connectors.files.spend import FIELDS as SPEND_FIELDS
 from metrics import REGISTRY
 
@@ -24,10 +25,11 @@ from .session import require
 
 KIND_LABELS = {
     "fec": "FEC ledger (Fichier des Écritures Comptables)", "invoices": "Invoices",
-    "spend": "Marketing spend", "budgets": "Budgets and targets", "hubspot-deals": "HubSpot export: deals",
+    "spend": "Marketing spend", "budgets": "Budgets and targets",
+    "nps": "NPS survey answers (email or contact id, submission date, 0-10 score)", "hubspot-deals": "HubSpot export: deals",
     "hubspot-contacts": "HubSpot export: contacts", "hubspot-companies": "HubSpot export: companies",
 }
-FIELDS = {"invoices": INVOICE_FIELDS, "spend": SPEND_FIELDS, "budgets": BUDGET_FIELDS,
+FIELDS = {"invoices": INVOICE_FIELDS, "spend": SPEND_FIELDS, "budgets": BUDGET_FIELDS, "nps": NPS_FIELDS,
           "hubspot-deals": HUBSPOT_FIELDS["deals"], "hubspot-contacts": HUBSPOT_FIELDS["contacts"],
           "hubspot-companies": HUBSPOT_FIELDS["companies"]}
 AUTO = "(detect)"

@@ -19,7 +19,8 @@ from store.audit import record_audit
 
 # The table each import kind writes, and its primary key (HubSpot CSV exports upsert CRM records
 # in place and cannot be undone).
-TABLES = {"fec": s.ledger_entries, "invoices": s.invoices, "spend": s.marketing_spend, "budgets": s.budgets}
+TABLES = {"fec": s.ledger_entries, "invoices": s.invoices, "spend": s.marketing_spend, "budgets": s.budgets,
+          "nps": s.nps_responses}
 _CHUNK = 500
 
 

@@ -29,17 +29,17 @@ from store.db import SQLAlchemyError
 
 from store.migrations import company_from_name
 
-from . import budgets, fec, history, hubspot_csv, invoices, spend
+from . import budgets, fec, history, hubspot_csv, invoices, nps, spend
 from .detect import FileFormatError
 from .mapping import load_mapping
-from .presets import BUDGET_PRESETS, HUBSPOT_PRESETS, INVOICE_PRESETS, SPEND_PRESETS
+from .presets import BUDGET_PRESETS, HUBSPOT_PRESETS, INVOICE_PRESETS, NPS_PRESETS, SPEND_PRESETS
 from .report import ImportReport, Parsed
 
 log = logging.getLogger(__name__)
 
-IMPORT_KINDS = ("fec", "invoices", "spend", "budgets", "hubspot-deals", "hubspot-contacts", "hubspot-companies")
+IMPORT_KINDS = ("fec", "invoices", "spend", "budgets", "nps", "hubspot-deals", "hubspot-contacts", "hubspot-companies")
 PRESETS = {"fec": {"generic": {}}, "invoices": INVOICE_PRESETS, "spend": SPEND_PRESETS,
-           "budgets": BUDGET_PRESETS, "hubspot-deals": HUBSPOT_PRESETS,
+           "budgets": BUDGET_PRESETS, "nps": NPS_PRESETS, "hubspot-deals": HUBSPOT_PRESETS,
            "hubspot-contacts": HUBSPOT_PRESETS, "hubspot-companies": HUBSPOT_PRESETS}
 Progress = Callable[[float, str], None]
 
@@ -71,6 +71,8 @@ def read_file(kind: str, data: bytes, file_name: str, mapping=None, engine: Engi
             parsed = spend.read_spend(data, file_name, m)
         elif kind == "budgets":
             parsed = budgets.read_budgets(data, file_name, m, engine, metric_ids)
+        elif kind == "nps":
+            parsed = nps.read_nps(data, file_name, m, engine)
         else:
             parsed = hubspot_csv.read_hubspot(kind.split("-", 1)[1], data, file_name, m, engine)
     except Exception as exc:  # a reader bug must still give a readable report, never a traceback
@@ -85,11 +87,12 @@ def read_file(kind: str, data: bytes, file_name: str, mapping=None, engine: Engi
     return parsed
 
 
-_WRITERS = {"invoices": invoices.write_invoices, "spend": spend.write_spend, "budgets": budgets.write_budgets}
+_WRITERS = {"invoices": invoices.write_invoices, "spend": spend.write_spend, "budgets": budgets.write_budgets,
+            "nps": nps.write_nps}
 # The tables each import kind writes, named in its data-version bump (the metric rollups built
 # from other tables stay fresh); HubSpot CSV exports name none: they may touch any CRM table.
 _WRITES = {"fec": ("ledger_entries",), "invoices": ("invoices",), "spend": ("marketing_spend",),
-           "budgets": ("budgets",)}
+           "budgets": ("budgets",), "nps": ("nps_responses",)}
 _RUN_TABLES = ("import_runs", "audit_log")
 PREVIEW_ROWS = 200
 

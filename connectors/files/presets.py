@@ -67,4 +67,12 @@ SPEND_PRESETS: dict[str, dict] = {
 
 BUDGET_PRESETS: dict[str, dict] = {"generic": {}}
 
+# NPS answers: the generic labels (connectors/files/nps.py) also read HubSpot's feedback
+# submissions export; `hubspot` names its columns explicitly.
+NPS_PRESETS: dict[str, dict] = {
+    "generic": {},
+    "hubspot": {"columns": {"contact_id": "Contact ID", "email": "Email", "submitted_at": "Submission date",
+                            "score": "Rating"}},
+}
+
 HUBSPOT_PRESETS: dict[str, dict] = {"generic": {}}

@@ -69,7 +69,11 @@ class HubSpotConfigError(HubSpotError):
 
 
 class HubSpotAuthError(HubSpotError):
-    """HubSpot refused the token (401) or a scope is missing (403)."""
+    """HubSpot refused the token (401) or a scope is missing (403: `status`, `scopes` it named)."""
+
+    def __init__(self, message: str, status: int | None = None, scopes: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.status, self.scopes = status, scopes
 
 
 class HubSpotRequestError(HubSpotError):
@@ -264,8 +268,9 @@ class HubSpotClient:
         self.owners_api = crm.owners.owners_api
         self.pipelines_api = crm.pipelines.pipelines_api
         self.associations_api = crm.associations.v4.batch_api
+        self.feedback_api = crm.objects.feedback_submissions.basic_api  # NPS survey answers
         apis = [a for ns in self.objects.values() for a in vars(ns).values()]
-        for api in apis + [self.owners_api, self.pipelines_api, self.associations_api]:
+        for api in apis + [self.owners_api, self.pipelines_api, self.associations_api, self.feedback_api]:
             api.api_client._ApiClient__deserialize_datetime = _parse_iso_datetime
 
     def call(self, fn: Callable[..., Any], *args: Any, search: bool = False,
@@ -351,7 +356,9 @@ class HubSpotClient:
                     if status == 401 else
                     "the private app lacks a read scope: grant the CRM read scopes listed in "
                     "the README")
+            scopes = tuple(str(x) for e in body.get("errors") or [] if isinstance(e, dict)
+                           for x in ((e.get("context") or {}).get("requiredGranularScopes") or []))
             raise HubSpotAuthError(f"HubSpot refused the {what} (HTTP {status}): {hint}. "
-                                   f"Then update {cfg.TOKEN_ENV}.")
+                                   f"Then update {cfg.TOKEN_ENV}.", status, scopes)
         raise HubSpotRequestError(
             f"HubSpot rejected the {what} (HTTP {status}: {message or 'no message'}).", status)

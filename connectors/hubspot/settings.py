@@ -35,7 +35,8 @@ CONNECTOR = "hubspot"
 
 # Sync order: owners and pipelines first (deals point at them), deals last (their
 # associations fill line_items.deal_id).
-OBJECTS = ("owners", "pipelines", "products", "companies", "contacts", "line_items", "deals")
+OBJECTS = ("owners", "pipelines", "products", "companies", "contacts", "line_items", "deals",
+           "feedback_submissions")
 CRM_OBJECTS = ("products", "companies", "contacts", "line_items", "deals")
 # Objects an incremental run re-lists whole while the store holds less than one list page
 # of them: one request instead of a search and an archived list (sync._relist_small).
@@ -90,6 +91,22 @@ PROPERTIES = {
         "hs_lastmodifieddate",
     ],
 }
+
+# Survey answers (NPS): feedback submissions, read whole each run when the token has the scope
+# (without it the sync skips them and says so). Only NPS surveys count; the score is hs_value.
+FEEDBACK_OBJECT = "feedback_submissions"
+FEEDBACK_SCOPE = "crm.objects.feedback_submissions.read"
+FEEDBACK_PROPERTIES = ["hs_contact_id", "hs_contact_email_rollup", "hs_survey_type", "hs_value",
+                       "hs_createdate", "hs_submission_timestamp"]
+NPS_SURVEY_TYPE = "NPS"
+
+# Writing sales' verdict on a lead back to its HubSpot contact (off unless this is 1/true; the
+# token also needs the contacts write scope, and the portal the two custom contact properties).
+WRITE_BACK_ENV = "HUBSPOT_WRITE_LEAD_FEEDBACK"
+CONTACTS_WRITE_SCOPE = "crm.objects.contacts.write"
+VERDICT_PROPERTY = "northstar_lead_verdict"  # accepted | rejected
+REJECTION_REASON_PROPERTY = "northstar_rejection_reason"  # a reason id of the shared definitions, or ""
+WRITE_BATCH = 100  # contacts per batch update
 
 # Deal properties whose history we read, for the stage waterfall.
 DEAL_HISTORY_PROPERTIES = ["dealstage", "amount", "closedate"]

@@ -44,7 +44,7 @@ from store.audit import record_audit
 
 from . import settings as cfg
 from . import state as st
-from .client import DailyLimitReached, HubSpotClient, HubSpotError
+from .client import DailyLimitReached, HubSpotAuthError, HubSpotClient, HubSpotError
 from .mapping import (Page, Record, _fit, _float, _props, company_row, contact_row, deal_row,
                       from_ms, line_item_row, parse_datetime, product_row, read_page,
                       stage_history_rows, to_ms)
@@ -86,6 +86,7 @@ class SyncResult:
     status: str  # success | failed | interrupted
     counts: dict[str, dict[str, int]]
     error: str | None = None
+    notes: list[str] = field(default_factory=list)  # what a successful run skipped, and why
 
 
 @dataclass
@@ -98,6 +99,7 @@ class _Ctx:
     currency: str
     progress: ProgressFn
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what the run skipped, and why
     unbumped: bool = False  # rows committed since data_version last moved
     bumped_at: float = float("-inf")  # time.monotonic() of the last data_version bump
 
@@ -127,7 +129,7 @@ _ID_COL = {"companies": "company_id", "contacts": "contact_id", "deals": "deal_i
 
 
 def _table(obj: str):
-    return s.metadata.tables[obj]
+    return s.nps_responses if obj == cfg.FEEDBACK_OBJECT else s.metadata.tables[obj]
 
 
 def _chunks(items: Sequence, n: int) -> Iterable[Sequence]:
@@ -147,7 +149,7 @@ BUMP_EVERY_S = 10.0
 # ledger) stay fresh through a sync, and the CRM rollups are kept exact by whoever watches the
 # writes (store.observers: the metric rollups' Keeper, once `upkeep.install()` registered it).
 SYNC_TABLES = ("deals", "contacts", "companies", "owners", "line_items", "products", "pipelines",
-               "pipeline_stages", "deal_stage_history", "deal_contacts", "deal_companies")
+               "pipeline_stages", "deal_stage_history", "deal_contacts", "deal_companies", "nps_responses")
 
 
 def _bump(conn: Connection, watch: observers.Watch) -> None:
@@ -761,6 +763,68 @@ def _sync_pipelines(ctx: _Ctx) -> None:
     _commit(ctx, "pipelines", write, st.ObjectState("pipelines", "incremental", None, ctx.started))
 
 
+def _sync_feedback(ctx: _Ctx) -> None:
+    """NPS answers: every feedback submission of an NPS survey, read whole (a few per customer),
+    upserted into nps_responses by submission id; stored HubSpot answers no longer listed are
+    marked deleted. Without the scope HubSpot answers 403: the run notes that it skipped NPS and
+    why, and goes on."""
+    obj, rows, after = cfg.FEEDBACK_OBJECT, [], None
+    try:
+        while True:
+            kwargs = {"limit": cfg.LIST_PAGE_SIZE, "properties": cfg.FEEDBACK_PROPERTIES, "archived": False}
+            if after:
+                kwargs["after"] = after
+            page = _fetch(ctx.client, ctx.client.feedback_api.get_page, what="feedback submissions page", **kwargs)
+            ctx.count(obj, "fetched", len(page.results))
+            for rec in page.results:
+                row = _nps_row(rec)
+                if row is not None:
+                    rows.append(row)
+            if not page.after:
+                break
+            after = page.after
+    except HubSpotAuthError as exc:
+        if exc.status != 403:
+            raise
+        note = (f"NPS skipped: the HubSpot token lacks the {cfg.FEEDBACK_SCOPE} scope, so feedback submissions "
+                "(survey answers) were not read. Grant it in the private app to read NPS from HubSpot, or import "
+                "the answers with `cli.py import nps FILE`.")
+        log.warning(note)
+        ctx.notes.append(note)
+        ctx.count(obj, "skipped", 1)
+        return
+
+    def write(conn: Connection) -> int:
+        t = s.nps_responses
+        ids = {r["response_key"] for r in rows}
+        stored = set(conn.execute(select(t.c.response_key).where(t.c.origin == cfg.CONNECTOR, ~t.c.is_deleted))
+                     .scalars())
+        gone = sorted(stored - ids)
+        for chunk in _chunks(gone, 500):
+            conn.execute(t.update().where(t.c.origin == cfg.CONNECTOR, t.c.response_key.in_(list(chunk)))
+                         .values(is_deleted=True))
+        ctx.count(obj, "deleted", len(gone))
+        upsert(conn, t, rows, ["origin", "response_key"])
+        return len(rows)
+    _commit(ctx, obj, write, st.ObjectState(obj, "incremental", None, ctx.started))
+
+
+def _nps_row(rec: Record) -> dict | None:
+    """A feedback submission as an nps_responses row; None for another survey type or no 0-10 score."""
+    p = rec.properties
+    if str(p.get("hs_survey_type") or "").upper() != cfg.NPS_SURVEY_TYPE:
+        return None
+    score = _float(p.get("hs_value"), None)
+    if score is None or score != int(score) or not 0 <= score <= 10:
+        return None
+    at = parse_datetime(p.get("hs_submission_timestamp") or p.get("hs_createdate") or rec.created_at)
+    if at is None:
+        return None
+    email = (p.get("hs_contact_email_rollup") or "").strip().lower() or None
+    return {"origin": cfg.CONNECTOR, "response_key": rec.id, "contact_id": (p.get("hs_contact_id") or None),
+            "email": email and email[:255], "submitted_at": at, "score": int(score), "is_deleted": False}
+
+
 # --- the run -----------------------------------------------------------------------------
 
 _RUN_LOCK = threading.Lock()
@@ -851,6 +915,8 @@ def _run(engine: Engine, client: HubSpotClient, objects: list[str], full: bool,
             _sync_owners(ctx)
         elif obj == "pipelines":
             _sync_pipelines(ctx)
+        elif obj == cfg.FEEDBACK_OBJECT:
+            _sync_feedback(ctx)
         else:
             _sync_crm_object(ctx, obj)
         _flush_bump(ctx)
@@ -883,5 +949,5 @@ def _run(engine: Engine, client: HubSpotClient, objects: list[str], full: bool,
                       else "failed", ctx.counts, reason)
         raise
     _flush_bump(ctx)
-    st.finish_run(engine, run_id, "success", ctx.counts)
-    return SyncResult(run_id, "success", ctx.counts)
+    st.finish_run(engine, run_id, "success", ctx.counts, "; ".join(ctx.notes) or None)
+    return SyncResult(run_id, "success", ctx.counts, notes=list(ctx.notes))

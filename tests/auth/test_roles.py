@@ -77,11 +77,12 @@ def test_load_auth_config_env_rule_without_equals_is_an_error():
 
 
 # What each role may do, written out by hand from the issue (viewer: pages, filters, exports;
-# editor: + definitions and decisions; admin: + connectors, imports, sync, settings).
+# editor: + definitions and decisions; admin: + connectors, imports, sync, settings). Issue #18:
+# a lead's owner (any role) accepts or rejects their own leads; sales managers (editors) anyone's.
 EXPECTED = {
-    "viewer": {"pages.view", "filters.use", "exports.download", "audit.view"},
-    "editor": {"pages.view", "filters.use", "exports.download", "audit.view",
-               "definitions.edit", "decisions.edit", "snapshots.take"},
+    "viewer": {"pages.view", "filters.use", "exports.download", "audit.view", "leads.review"},
+    "editor": {"pages.view", "filters.use", "exports.download", "audit.view", "leads.review",
+               "definitions.edit", "decisions.edit", "snapshots.take", "leads.review_any"},
     "admin": set(ACTIONS),
 }
 

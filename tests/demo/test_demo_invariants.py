@@ -29,7 +29,8 @@ def data(engine):
     with engine.connect() as conn:
         for name in ("owners", "pipelines", "pipeline_stages", "companies", "contacts", "deals",
                      "deal_stage_history", "deal_contacts", "deal_companies", "products", "line_items",
-                     "invoices", "ledger_entries", "marketing_spend", "budgets", "store_meta"):
+                     "invoices", "ledger_entries", "marketing_spend", "budgets", "store_meta", "lead_feedback",
+                     "nps_responses"):
             table = schema.metadata.tables[name]
             out[name] = [dict(r) for r in conn.execute(select(table).order_by(*table.primary_key.columns)).mappings()]
     _READ[engine.dialect.name] = out
@@ -342,3 +343,33 @@ def test_demo_deal_types_mark_renewals_and_upsells(data):
             assert d["deal_type"] == "newbusiness", d["name"]
     upsells = [d for d in deals if d["pipeline_id"] == "default" and d["deal_type"] == "existingbusiness"]
     assert upsells and all(d["name"].endswith(" expansion") for d in upsells)
+
+
+
+def test_demo_voice_verdicts_by_owners_and_nps_by_customers(data):
+    """Sales' verdicts: on MQLs, by the lead's owner, after qualification and before today, a
+    rejection with a reason of the shared definitions (the demo keeps its own list), weak sources
+    rejected more; NPS answers: 0-10, from customers, after they became customers."""
+    from metrics.definitions import load_definitions
+    reasons = set(load_definitions().rejection_reasons)
+    contacts = {c["contact_id"]: c for c in data["contacts"]}
+    owners = {o["owner_id"]: o["email"] for o in data["owners"]}
+    verdicts = data["lead_feedback"]
+    assert len(verdicts) > 200
+    for v in verdicts:
+        c = contacts[v["contact_id"]]
+        assert c["became_mql_at"] is not None and c["became_mql_at"] < v["decided_at"] < NOW
+        assert v["decided_by"] == owners[c["owner_id"]]
+        assert (v["reason"] in reasons) if v["verdict"] == "rejected" else (v["verdict"] == "accepted" and not v["reason"])
+    assert {v["reason"] for v in verdicts if v["reason"]} == reasons
+
+    def rejected_share(sources):
+        mine = [v for v in verdicts if contacts[v["contact_id"]]["original_source"] in sources]
+        return sum(v["verdict"] == "rejected" for v in mine) / len(mine)
+    assert rejected_share({"PAID_SOCIAL", "OTHER_CAMPAIGNS"}) > rejected_share({"REFERRALS", "ORGANIC_SEARCH"})
+    answers = data["nps_responses"]
+    assert len(answers) > 200
+    for a in answers:
+        c = contacts[a["contact_id"]]
+        assert 0 <= a["score"] <= 10 and a["origin"] == "demo"
+        assert c["became_customer_at"] is not None and c["became_customer_at"] < a["submitted_at"] < NOW

@@ -18,9 +18,9 @@ DAY_MS = 86_400_000
 
 MODIFIED = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate",
             "deals": "hs_lastmodifieddate", "line_items": "hs_lastmodifieddate",
-            "products": "hs_lastmodifieddate"}
+            "products": "hs_lastmodifieddate", "feedback_submissions": "hs_lastmodifieddate"}
 TYPE_IDS = {"0-1": "contacts", "0-2": "companies", "0-3": "deals", "0-7": "products",
-            "0-8": "line_items"}
+            "0-8": "line_items", "0-19": "feedback_submissions"}
 LIFECYCLE = ["subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead",
              "opportunity", "customer"]
 SOURCES = ["ORGANIC_SEARCH", "PAID_SEARCH", "EMAIL_MARKETING", "SOCIAL_MEDIA", "REFERRALS",
@@ -195,6 +195,20 @@ class Account:
             rec = self.objects[obj][rec_id]
             rec.archived, rec.archived_ms = False, None
             self._touch(obj, rec, at)
+
+    def add_feedback(self, contact_id: str | None, score: int, at: int, survey_type: str = "NPS",
+                     email: str | None = None) -> Record:
+        """A survey answer (a feedback submission) from a contact, submitted at `at` (epoch ms)."""
+        contact = self.objects["contacts"].get(contact_id or "")
+        rec = self.create("feedback_submissions", {
+            "hs_contact_id": contact_id, "hs_survey_type": survey_type, "hs_value": str(score),
+            "hs_survey_name": f"{survey_type} survey", "hs_survey_channel": "EMAIL",
+            "hs_contact_email_rollup": email or (contact.props.get("email") if contact else None),
+            "hs_response_group": ("PROMOTER" if score >= 9 else "DETRACTOR" if score <= 6 else "PASSIVE")
+            if survey_type == "NPS" else None}, at)
+        rec.props["createdate"] = iso(at)
+        rec.props["hs_createdate"] = iso(at)
+        return rec
 
     def link_line_item(self, line_item_id: str, deal_id: str | None) -> None:
         """Attach a line item to a deal (None detaches); both records count as modified."""

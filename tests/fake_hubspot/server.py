@@ -16,7 +16,12 @@ What it serves (HubSpot's public API reference):
   GET  /crm/v3/owners (and /owners/)          GET /crm/v3/pipelines/deals
   GET  /crm/v3/properties/{type}              definitions, enumeration options
   POST /crm/v4/associations/{from}/{to}/batch/read   max 1,000 inputs, per-input paging
-{type} is contacts, companies, deals, products, line_items or 0-1, 0-2, 0-3, 0-7, 0-8.
+  POST /crm/v3/objects/contacts/batch/update  max 100 inputs; a property the portal lacks is a 400
+{type} is contacts, companies, deals, products, line_items, feedback_submissions or 0-1, 0-2, 0-3,
+0-7, 0-8, 0-19.
+
+Scopes: `scopes=None` grants everything; a set names the private app's scopes, and a request
+needing another one gets HubSpot's 403 MISSING_SCOPES (`required_scope` says which).
 
 Limits: a rolling window of `rate_limit` non-search requests per `window_s` (429
 TEN_SECONDLY_ROLLING with X-HubSpot-RateLimit-* headers), `search_per_s` searches per
@@ -45,7 +50,12 @@ LIST_MAX, HISTORY_MAX, SEARCH_MAX, RESULT_CAP = 100, 50, 200, 10_000
 BATCH_MAX, ASSOC_BATCH_MAX = 100, 1_000
 DEFAULT_PROPS = {"contacts": ["firstname", "lastname", "email"], "companies": ["name", "domain"],
                  "deals": ["dealname", "amount", "closedate", "pipeline", "dealstage"],
-                 "products": ["name", "price"], "line_items": ["name", "quantity", "price"]}
+                 "products": ["name", "price"], "line_items": ["name", "quantity", "price"],
+                 "feedback_submissions": ["hs_createdate", "hs_lastmodifieddate", "hs_object_id"]}
+# Contact properties a portal has for Northstar's write-back once an admin created them (the fake
+# portal has them unless a test removes them from `FakeHubSpot.writable_contact_properties`).
+WRITABLE_CONTACT_PROPERTIES = {"northstar_lead_verdict", "northstar_rejection_reason", "firstname", "lastname",
+                               "email", "region", "hs_lead_status"}
 NUMERIC = {"hs_object_id", "amount", "price", "quantity"}
 FAULT_KINDS = ("429", "500", "502", "503", "slow", "drop", "truncate", "cut")
 
@@ -144,12 +154,16 @@ class FakeHubSpot:
     def __init__(self, account: Account, token: str = "pat-na1-fake-token", *,
                  rate_limit: int = 100, window_s: float = 10.0, search_per_s: int = 5,
                  daily_limit: int | None = None, faults: Faults | None = None,
-                 assoc_page: int = 500, latency_s: float = 0.0, result_cap: int = RESULT_CAP):
+                 assoc_page: int = 500, latency_s: float = 0.0, result_cap: int = RESULT_CAP,
+                 scopes: set[str] | None = None):
         self.account, self.token = account, token
         self.rate_limit, self.window_s, self.search_per_s = rate_limit, window_s, search_per_s
         self.daily_limit, self.faults = daily_limit, faults or Faults()
         self.assoc_page, self.latency_s = assoc_page, latency_s
         self.result_cap = result_cap  # results one search reaches (HubSpot: 10,000); tests lower it
+        self.scopes = None if scopes is None else set(scopes)  # None: every scope granted
+        self.writable_contact_properties = set(WRITABLE_CONTACT_PROPERTIES)
+        self.updates: list[tuple[str, dict]] = []  # (contact id, properties) written by batch updates
         self.requests = 0
         self.statuses: dict[int, int] = {}
         self.mutations: list[tuple[str, str, str]] = []  # (action, object, id)
@@ -338,6 +352,54 @@ class FakeHubSpot:
                               "context": {"ids": missing}, "errors": [], "links": {}}]
             return 207, out
         return 200, out
+
+    def batch_update(self, obj: str, body: dict) -> tuple[int, dict]:
+        """Update records' properties; unknown properties refuse the whole batch (HubSpot's 400)."""
+        inputs = body.get("inputs") or []
+        if len(inputs) > BATCH_MAX:
+            raise _HttpError(400, "VALIDATION_ERROR", f"Too many inputs; at most {BATCH_MAX}")
+        unknown = sorted({k for i in inputs for k in (i.get("properties") or {})} - self.writable_contact_properties)
+        if unknown:
+            raise _HttpError(400, "VALIDATION_ERROR", "Property values were not valid: " + ", ".join(
+                f'Property "{k}" does not exist' for k in unknown),
+                {"errors": [{"message": f'Property "{k}" does not exist', "code": "PROPERTY_DOESNT_EXIST",
+                             "context": {"propertyName": [k]}} for k in unknown]})
+        started = iso(now_ms())
+        done, missing = [], []
+        with self.account.lock:
+            for i in inputs:
+                rid, props = str(i.get("id")), {k: (None if v is None else str(v))
+                                                 for k, v in (i.get("properties") or {}).items()}
+                rec = self.account.objects[obj].get(rid)
+                if rec is None or rec.archived:
+                    missing.append(rid)
+                    continue
+                self.account.update(obj, rid, **props)
+                self.updates.append((rid, props))
+                done.append(self.record_json(obj, rec, sorted(props)))
+        out = {"status": "COMPLETE", "results": done, "startedAt": started, "completedAt": iso(now_ms())}
+        if missing:
+            out["numErrors"] = 1
+            out["errors"] = [{"status": "error", "category": "OBJECT_NOT_FOUND", "message": "Could not update "
+                              "some records.", "context": {"ids": missing}, "errors": [], "links": {}}]
+            return 207, out
+        return 200, out
+
+    def required_scope(self, method: str, segs: list[str]) -> str | None:
+        """The scope a request needs (None: none checked)."""
+        if segs[:3] == ["crm", "v3", "objects"] and len(segs) >= 4:
+            obj = TYPE_IDS.get(segs[3], segs[3])
+            if method == "POST" and segs[4:] == ["batch", "update"]:
+                return f"crm.objects.{obj}.write"
+            return "e-commerce" if obj == "products" else f"crm.objects.{obj}.read"
+        if segs[:3] == ["crm", "v3", "owners"]:
+            return "crm.objects.owners.read"
+        if segs[:3] == ["crm", "v3", "pipelines"]:
+            return "crm.objects.deals.read"
+        if segs[:3] in (["crm", "v3", "properties"], ["crm", "v4", "associations"]) and len(segs) >= 4:
+            obj = TYPE_IDS.get(segs[3], segs[3])
+            return "e-commerce" if obj == "products" else f"crm.objects.{obj}.read"
+        return None
 
     def search(self, obj: str, body: dict) -> dict:
         limit = int(body.get("limit") or 10)
@@ -542,6 +604,13 @@ class _Handler(BaseHTTPRequestHandler):
                             "Authentication credentials not found. This API supports OAuth 2.0 "
                             "authentication.")
                 return
+            needed = fake.required_scope(method, segs)
+            if fake.scopes is not None and needed is not None and needed not in fake.scopes:
+                self._error(403, "MISSING_SCOPES", "This app hasn't been granted all required scopes to make this "
+                            "call. Read more about required scopes here: https://developers.hubspot.com/scopes.",
+                            extra={"errors": [{"message": "One or more of the following scopes are required.",
+                                               "context": {"requiredGranularScopes": [needed]}}]})
+                return
             policy, limit_headers = fake._admit(search)
             if policy:
                 msg = ("You have reached your daily limit." if policy == "DAILY" else
@@ -603,6 +672,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return 200, fake.search(obj, body)
             if method == "POST" and rest == ["batch", "read"]:
                 return fake.batch_read(obj, q, body)
+            if method == "POST" and rest == ["batch", "update"] and obj == "contacts":
+                return fake.batch_update(obj, body)
         if segs[:3] == ["crm", "v3", "properties"] and len(segs) == 4 and method == "GET":
             obj = TYPE_IDS.get(segs[3], segs[3])
             if obj not in MODIFIED:

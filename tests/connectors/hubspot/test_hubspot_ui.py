@@ -40,7 +40,7 @@ def test_panel_sync_now_runs_in_background_and_lists_the_run(store_url, monkeypa
         assert not at.exception
         assert any("Sync running" in m.value for m in at.markdown)
         bars = at.get("progress")
-        assert len(bars) == 7  # one per object: owners ... deals
+        assert len(bars) == 8  # one per object: owners ... deals, feedback submissions (NPS)
         at.run(timeout=30)  # the button was drawn before the click started the sync
         assert at.button(key="hubspot_sync_now").disabled  # no second sync meanwhile
         job = next(iter(j for k, j in ui._JOBS.items() if k.endswith(store_url.split("/")[-1])))

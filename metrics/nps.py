@@ -1,0 +1,105 @@
+"""Net Promoter Score from survey answers (`nps_responses`: HubSpot feedback submissions or an
+imported file).
+
+NPS = % of the period's answers scoring 9-10 (promoters) minus % scoring 0-6 (detractors), from
+-100 to 100. An answer belongs to the period it was submitted in. Region and product line filter
+through the respondent's company (the contact's company): its region, and whether it has a deal
+in the product line (by the deal product-line rule). An answer whose contact or company is not in
+the store is counted only when no region or product-line filter is set. Owner, team, pipeline and
+source filters do not apply to survey answers: with one set the NPS is not available.
+"""
+from __future__ import annotations
+
+from sqlalchemy import exists, func, not_, or_, select
+
+from store import schema as s
+
+from . import sql
+from .dimensions import deal_product_line, in_values
+from .filters import NONE_BUCKET, Filters
+from .registry import Ctx, NotAvailable, Result, computes
+
+n, c, co, d = s.nps_responses, s.contacts, s.companies, s.deals
+PROMOTER_MIN, DETRACTOR_MAX = 9, 6
+
+
+def unfilterable(f: Filters) -> str | None:
+    """Why survey answers cannot be cut by `f`, or None."""
+    named = [name for name, values in (("owner", f.owners), ("team", f.teams), ("pipeline", f.pipelines),
+                                       ("source", f.sources)) if values]
+    if named:
+        return (f"survey answers are filtered by region and product line only (through the respondent's company); "
+                f"clear the {', '.join(named)} filter{'s' if len(named) > 1 else ''}")
+    return None
+
+
+
+
+def response_conditions(ctx: Ctx, f: Filters) -> list:
+    """The period's live answers in the region and product-line slices of `f`."""
+    conds = [not_(n.c.is_deleted), sql.in_period_dt(n.c.submitted_at, f)]
+    if f.regions:
+        region = (select(co.c.region).select_from(c.join(co, co.c.company_id == c.c.company_id))
+                  .where(c.c.contact_id == n.c.contact_id).scalar_subquery())
+        conds.append(in_values(region, f.regions))
+    if f.product_lines:
+        pl = deal_product_line(ctx, d)
+        deal_of = [c.c.contact_id == n.c.contact_id, c.c.company_id == d.c.company_id, not_(d.c.is_deleted)]
+        named = tuple(v for v in f.product_lines if v != NONE_BUCKET)
+        parts = []
+        if named:
+            parts.append(exists().where(*deal_of, pl.in_(named)))
+        if NONE_BUCKET in f.product_lines:
+            parts.append(not_(exists().where(*deal_of, pl.isnot(None), pl != "")))
+        conds.append(or_(*parts))
+    return conds
+
+
+NO_RESPONSES = NotAvailable("no survey answers in the store yet: import an NPS file on the Data page "
+                            "(`cli.py import nps FILE`) or sync HubSpot feedback submissions")
+
+
+def has_responses(ctx: Ctx) -> bool:
+    if "has_nps" not in ctx.cache:
+        ctx.cache["has_nps"] = ctx.conn.execute(
+            select(n.c.response_id).where(not_(n.c.is_deleted)).limit(1)).first() is not None
+    return ctx.cache["has_nps"]
+
+
+def nps_counts(ctx: Ctx, f: Filters) -> tuple[int, int, int]:
+    """(answers, promoters, detractors) of the period (memoised per Ctx)."""
+    key = ("nps_counts", f)
+    if key not in ctx.cache:
+        total, promoters, detractors = ctx.conn.execute(
+            select(func.count(), func.count().filter(n.c.score >= PROMOTER_MIN),
+                   func.count().filter(n.c.score <= DETRACTOR_MAX)).where(*response_conditions(ctx, f))).one()
+        ctx.cache[key] = (int(total or 0), int(promoters or 0), int(detractors or 0))
+    return ctx.cache[key]
+
+
+@computes("nps_responses")
+def nps_responses(ctx: Ctx, f: Filters) -> Result:
+    """Survey answers submitted in the period."""
+    why = unfilterable(f)
+    if why:
+        return NotAvailable(why)
+    if not has_responses(ctx):
+        return NO_RESPONSES
+    return nps_counts(ctx, f)[0]
+
+
+@computes("nps")
+def nps(ctx: Ctx, f: Filters) -> Result:
+    """100 x (promoters - detractors) / answers."""
+    why = unfilterable(f)
+    if why:
+        return NotAvailable(why)
+    if not has_responses(ctx):
+        return NO_RESPONSES
+    total, promoters, detractors = nps_counts(ctx, f)
+    if not total:
+        return NotAvailable("no survey answers submitted in this period")
+    return round(100.0 * (promoters - detractors) / total, 1)
+
+
+__all__ = ["DETRACTOR_MAX", "PROMOTER_MIN", "nps_counts", "response_conditions", "unfilterable"]
