@@ -44,7 +44,7 @@ import hashlib
 import json
 from typing import Any, Callable
 
-from sqlalchemy import Connection, Engine, and_, cast, func, literal, literal_column, not_, or_, select, union_all
+from sqlalchemy import Connection, Engine, and_, cast, func, literal, literal_column, not_, or_, select, union, union_all
 
 from store import schema as s
 from store.db import changed_since
@@ -61,7 +61,8 @@ INVOICES = "invoice_rollups"
 LEDGER = "ledger_rollups"
 # each group: the tables it is built from and the rollup tables it fills (rebuilt together)
 GROUPS = {
-    NAME: (SOURCES, (s.rollup_deals, s.rollup_deal_campaigns, s.rollup_contacts, s.rollup_contact_campaigns)),
+    NAME: (SOURCES, (s.rollup_deals, s.rollup_deal_campaigns, s.rollup_contacts, s.rollup_contact_campaigns,
+                     s.rollup_deal_cycles, s.rollup_funnel_days)),  # the last two: metrics/rollup_days.py
     INVOICES: (("invoices",), (s.rollup_invoice_months, s.rollup_invoice_accounts)),
     LEDGER: (("ledger_entries",), (s.rollup_ledger_months,)),
 }
@@ -264,16 +265,16 @@ def _campaigns_query(ctx: Ctx, where=(), sign: int = 1):
             .group_by(*_grouped(*keys), *_positions(len(keys) + 3)))  # and the deal type, last
 
 
-def _contact_campaigns_query(ctx: Ctx, role: str, where=(), sign: int = 1):
+def _contact_campaigns_query(ctx: Ctx, role: str, where=(), sign: int = 1, deleted=c.c.is_deleted):
     at = sql.reached_at(ctx, sql.stage_of(ctx, role))
     keys = (sql.period_bucket(ctx, at, "month"), literal(role), c.c.campaign, c.c.region, c.c.owner_id,
             c.c.original_source)
     return (select(*_named(s.rollup_contact_campaigns, *keys, func.count() * sign))
-            .where(not_(c.c.is_deleted), at.isnot(None), c.c.campaign.isnot(None), c.c.campaign != "", *where)
+            .where(not_(deleted), at.isnot(None), c.c.campaign.isnot(None), c.c.campaign != "", *where)
             .group_by(*_positions(1, 3, 4, 5, 6)))
 
 
-def _contacts_query(ctx: Ctx, role: str, where=(), sign: int = 1):
+def _contacts_query(ctx: Ctx, role: str, where=(), sign: int = 1, deleted=c.c.is_deleted):
     at = {x: sql.reached_at(ctx, sql.stage_of(ctx, x)) for x in ROLES}
     month = sql.period_bucket(ctx, at[role], "month")
     keys = (month, literal(role), c.c.region, c.c.owner_id, c.c.original_source)
@@ -282,7 +283,7 @@ def _contacts_query(ctx: Ctx, role: str, where=(), sign: int = 1):
     return (select(*_named(s.rollup_contacts, *keys, func.count() * sign, func.count(at["mql"]) * sign,
                            func.count(at["sql"]) * sign, func.count(at["opportunity"]) * sign,
                            func.count(at["customer"]) * sign, followed * sign))
-            .where(not_(c.c.is_deleted), at[role].isnot(None), *where).group_by(*_positions(1, 3, 4, 5)))
+            .where(not_(deleted), at[role].isnot(None), *where).group_by(*_positions(1, 3, 4, 5)))
 
 
 def _invoice_month_query(ctx: Ctx, where=lambda date_col: []):
@@ -335,18 +336,41 @@ def _reached(ctx: Ctx, role: str):
     return sql.reached_at(ctx, sql.stage_of(ctx, role))
 
 
+def short(f: Filters) -> bool:
+    return f.days <= sql.SHORT_PERIOD_DAYS
+
+
+def live(f: Filters):
+    """The contacts' deleted flag for the builder's query over the days of `f`: for a short part,
+    wrapped so that no index serves it and the stage-date indexes of `touched` drive the query."""
+    return dimensions.broad(c.c.is_deleted) if short(f) else c.c.is_deleted
+
+
+def touched(ctx: Ctx, f: Filters) -> list:
+    """For a short part (the edge days of a period: at most sql.SHORT_PERIOD_DAYS), the condition
+    that keeps the contacts with a funnel stage date in its days, found through each stage's
+    date index: a contact reaching a stage in those days (any-stage: the first of its stage dates
+    from that stage on) has one of them there, so the query it joins reads those contacts instead
+    of every contact (an any-stage date is a COALESCE no index serves). No condition for a longer part."""
+    if not short(f):
+        return []
+    lo, hi = sql.day_start(f.start), sql.day_start(f.end + dt.timedelta(days=1))
+    cols = dict.fromkeys(sql.stage_column(st) for st in ctx.defs.funnel_stages)
+    return [c.c.contact_id.in_(union(*[select(c.c.contact_id).where(col >= lo, col < hi) for col in cols]))]
+
+
 def contact_rows(ctx: Ctx, f: Filters, roles=ROLES):
     """rollup_contacts' rows for the contacts of `f` reaching each of `roles` in its days (a
     product-line or pipeline filter, which the rollup does not carry, applied here)."""
-    conds = sql.contact_conditions(ctx, f)
-    return union_all(*[_contacts_query(ctx, role, [*conds, sql.in_period_dt(_reached(ctx, role), f)])
+    conds = [*sql.contact_conditions(ctx, f), *touched(ctx, f)]
+    return union_all(*[_contacts_query(ctx, role, [*conds, sql.in_period_dt(_reached(ctx, role), f)], deleted=live(f))
                        for role in roles]).subquery("contact_rows")
 
 
 def contact_campaign_rows(ctx: Ctx, f: Filters):
     """rollup_contact_campaigns' rows for the contacts of `f` reaching lead, MQL or customer in its days."""
-    conds = sql.contact_conditions(ctx, f)
-    return union_all(*[_contact_campaigns_query(ctx, role, [*conds, sql.in_period_dt(_reached(ctx, role), f)])
+    conds = [*sql.contact_conditions(ctx, f), *touched(ctx, f)]
+    return union_all(*[_contact_campaigns_query(ctx, role, [*conds, sql.in_period_dt(_reached(ctx, role), f)], deleted=live(f))
                        for role in CAMPAIGN_ROLES]).subquery("contact_campaign_rows")
 
 
@@ -490,7 +514,7 @@ def ledger_months(ctx: Ctx, f: Filters, account_condition=None) -> set[dt.date]:
 
 __all__ = ["CAMPAIGN_ROLES", "add_up", "gather", "GROUPS", "INVOICES", "LEDGER", "NAME", "ROLES", "SOURCES", "campaign_contacts",
            "campaign_filters_supported", "campaign_revenue", "campaign_won", "closed_raw", "contact_conditions",
-           "contact_filters_supported", "deal_conditions", "fingerprint", "funnel_raw", "invoice_accounts",
+           "contact_filters_supported", "deal_conditions", "touched", "fingerprint", "funnel_raw", "invoice_accounts",
            "invoice_total", "is_fresh", "lead_cohorts_by_source", "leads_by_month_and_source", "ledger_cents",
            "ledger_months", "month_key", "months", "split", "state", "status", "usable", "whole_months",
            "won_by_effective_source"]

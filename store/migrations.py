@@ -17,7 +17,8 @@ from . import schema as s
 _ADDED_TABLES = {"definition_overrides": 2, "audit_log": 2, "decision_events": 3, "rollup_state": 4,
                  "rollup_deals": 4, "rollup_deal_campaigns": 4, "rollup_contacts": 4,
                  "rollup_invoice_months": 4, "rollup_invoice_accounts": 4, "rollup_ledger_months": 4,
-                 "rollup_contact_campaigns": 6, "import_replaced": 7}
+                 "rollup_contact_campaigns": 6, "import_replaced": 7,
+                 "rollup_deal_cycles": 9, "rollup_funnel_days": 9}
 _ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2, ("rollup_deal_campaigns", "n"): 6,
                   ("import_runs", "read_options"): 7, ("import_runs", "company"): 7,
                   ("import_runs", "undone_at"): 7, ("import_runs", "undone_by"): 7,
@@ -152,6 +153,17 @@ def _v8(conn: Connection) -> None:
                      .values(built_version=-1))
 
 
+def _v9(conn: Connection) -> None:
+    """Day-resolution histograms for the medians that do not add up (issue #16): won deals by
+    whole days of sales cycle (rollup_deal_cycles) and contacts by whole days between funnel
+    stages (rollup_funnel_days). The CRM rollups are marked stale: the next refresh builds them."""
+    _create_tables(conn, 9, only_new=True)
+    _ensure_declared_indexes(conn)
+    if inspect(conn).has_table("rollup_state"):
+        conn.execute(s.rollup_state.update().where(s.rollup_state.c.name == "metric_rollups")
+                     .values(built_version=-1))
+
+
 def company_from_name(file_name: str) -> str:
     """The identity of a FEC whose name carries no SIREN and whose importer named no company:
     a hash of its file name (a corrected file of the same name is the same company)."""
@@ -159,5 +171,5 @@ def company_from_name(file_name: str) -> str:
     return "file:" + hashlib.sha256(base.encode("utf-8")).hexdigest()[:16]
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8, 9: _v9}
 assert max(MIGRATIONS) == s.SCHEMA_VERSION, "every schema version needs a migration"

@@ -12,7 +12,7 @@ from sqlalchemy import (
     MetaData, String, Table, Text, UniqueConstraint,
 )
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 metadata = MetaData()
 
@@ -497,6 +497,32 @@ rollup_contact_campaigns = Table(
     Column("n", Integer, nullable=False),
 )
 
+rollup_deal_cycles = Table(
+    "rollup_deal_cycles", metadata,
+    # won deals by close month x pipeline, region, product line, deal source, owner x whole days
+    # from creation to close (version 9): the sales cycle's median, exact to the day, is read
+    # from the summed counts (metrics/rollup_days.py)
+    Column("month", String(7), nullable=False),
+    _id("pipeline_id"), Column("region", String(64)), Column("product_line", String(64)),
+    Column("deal_source", String(64)), _id("owner_id"),
+    Column("days", Integer),  # whole days (NULL: no creation date)
+    Column("n", Integer, nullable=False),
+)
+
+rollup_funnel_days = Table(
+    "rollup_funnel_days", metadata,
+    # contacts by funnel view ('period': the month they reached `stage`; 'cohort': the month they
+    # reached the first stage), mode ('any' | 'strict', metrics.details.funnel) and stage x region,
+    # owner and original source x whole days from the previous stage (NULL for the first stage)
+    # (version 9): the funnel's counts and median days between stages, exact to the day
+    Column("month", String(7), nullable=False),
+    Column("funnel_view", String(8), nullable=False), Column("funnel_mode", String(8), nullable=False),
+    Column("stage", String(64), nullable=False),
+    Column("region", String(64)), _id("owner_id"), Column("source", String(64)),
+    Column("days", Integer),
+    Column("n", Integer, nullable=False),
+)
+
 # Indexes for the filters people use: period, region, product line, owner, stage.
 Index("ix_deals_close_date", deals.c.close_date)
 # covers the metrics' pass over the deals closing in a period (metrics/sales.py closed_stats):
@@ -560,4 +586,6 @@ Index("ix_rollup_contacts_month", rollup_contacts.c.month, rollup_contacts.c.rol
 Index("ix_rollup_contact_campaigns_month", rollup_contact_campaigns.c.month, rollup_contact_campaigns.c.role)
 Index("ix_rollup_invoice_months_month", rollup_invoice_months.c.month, rollup_invoice_months.c.basis)
 Index("ix_rollup_ledger_months_month", rollup_ledger_months.c.month, rollup_ledger_months.c.compte_num)
+Index("ix_rollup_deal_cycles_month", rollup_deal_cycles.c.month)
+Index("ix_rollup_funnel_days_month", rollup_funnel_days.c.funnel_view, rollup_funnel_days.c.funnel_mode, rollup_funnel_days.c.month)
 Index("ix_rollup_invoice_accounts_month", rollup_invoice_accounts.c.month, rollup_invoice_accounts.c.prev_month)
