@@ -14,7 +14,9 @@ the ratios 1M/small are cold_pages_bench.py's.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -27,6 +29,7 @@ from sqlalchemy.engine import Engine  # noqa: E402
 
 PAGES = {"ceo": "pages/ceo.py", "marketing": "pages/marketing.py", "sales": "pages/sales.py",
          "finance": "pages/finance.py"}
+DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
 LOG: list[tuple[float, str]] = []
 
 
@@ -38,7 +41,9 @@ def _before(conn, cursor, statement, parameters, context, executemany):
 @event.listens_for(Engine, "after_cursor_execute")
 def _after(conn, cursor, statement, parameters, context, executemany):
     t0 = conn.info["_t0"].pop()
-    LOG.append((time.perf_counter() - t0, " ".join(statement.split())))
+    dates = sorted({str(v)[:10] for v in (parameters.values() if isinstance(parameters, dict) else parameters or ())
+                    if isinstance(v, (dt.date, dt.datetime)) or (isinstance(v, str) and DAY.match(v))})
+    LOG.append((time.perf_counter() - t0, " ".join(statement.split()), dates))
 
 
 def main() -> int:
@@ -80,10 +85,10 @@ def main() -> int:
             profiler.stop()
         if at.exception:
             print(f"{name}: exception {[e.value for e in at.exception]}")
-        in_sql = sum(t for t, _ in LOG)
+        in_sql = sum(t for t, *_ in LOG)
         print(f"\n== {name} (region {args.region or 'all'}): {took:.2f} s, SQL {in_sql:.2f} s in {len(LOG)} statements")
-        for t, stmt in sorted(LOG, reverse=True)[:args.top]:
-            print(f"  {t * 1000:8.1f} ms  {stmt[:260]}")
+        for t, stmt, dates in sorted(LOG, reverse=True)[:args.top]:
+            print(f"  {t * 1000:8.1f} ms  {stmt[:200]}  dates {' '.join(dates)}")
         if profiler is not None:
             print(profiler.output_text(unicode=False, color=False, show_all=False))
     return 0

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, and_, case, func, literal, or_, select
 from store import schema as s
 from store.db import get_meta
 
-from . import dimensions, rollup_days, rollups, sql
+from . import dimensions, rollup_days, rollup_forecast, rollups, sql
 from .definitions import load_definitions
 from .filters import NONE_BUCKET, Filters
 from .funnel import ROLES, funnel_stats
@@ -271,24 +271,16 @@ def pipeline_by_stage(engine: Engine, filters: Filters) -> pd.DataFrame:
 def forecast_by_category(engine: Engine, filters: Filters) -> pd.DataFrame:
     """The forecast by HubSpot forecast category: won deals of the period plus open deals closing in it.
 
-    weighted_amount adds up to the forecast KPI (won at 100%, open at stage probability).
+    weighted_amount adds up to the forecast KPI (won at 100%, open at stage probability). Whole
+    months from the monthly summary rollup_deal_forecast when fresh (metrics/rollup_forecast.py),
+    the edge days from the deals.
     """
     with _ctx(engine) as ctx:
-        amount = sql.to_major(ctx, d.c.amount_cents, d.c.currency)
-        won = sql.is_won(ctx)
-        category = case((won, literal("closed_won")), else_=func.coalesce(func.nullif(d.c.forecast_category, ""),
-                                                                          literal(NONE_BUCKET)))
-        weighted = case((won, amount), else_=amount * sql.stage_probability(ctx))
-        rows = ctx.conn.execute(
-            select(category.label("cat"), func.count(), func.sum(amount), func.sum(weighted))
-            .where(*sql.deal_conditions(ctx, filters),
-                   or_(and_(won, sql.in_period_date(d.c.close_date, filters.to_date())),
-                       and_(sql.is_open(ctx), in_pipeline(ctx, filters.whole()))))
-            .group_by(category)).all()
+        totals = rollup_forecast.forecast_by_category(ctx, filters)
     order = {"closed_won": 0, "commit": 1, "best_case": 2, "pipeline": 3, "omit": 4, NONE_BUCKET: 5}
-    rows = sorted(rows, key=lambda r: (order.get(str(r[0]).lower(), 4), str(r[0])))
+    rows = sorted(totals.items(), key=lambda r: (order.get(str(r[0]).lower(), 4), str(r[0])))
     return pd.DataFrame([(cat, str(cat).replace("_", " ").capitalize(), int(n), sql.money(a), sql.money(w))
-                         for cat, n, a, w in rows],
+                         for cat, (n, a, w) in rows],
                         columns=["forecast_category", "label", "deals", "amount", "weighted_amount"])
 
 

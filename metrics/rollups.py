@@ -62,7 +62,9 @@ LEDGER = "ledger_rollups"
 # each group: the tables it is built from and the rollup tables it fills (rebuilt together)
 GROUPS = {
     NAME: (SOURCES, (s.rollup_deals, s.rollup_deal_campaigns, s.rollup_contacts, s.rollup_contact_campaigns,
-                     s.rollup_deal_cycles, s.rollup_funnel_days)),  # the last two: metrics/rollup_days.py
+                     s.rollup_deal_cycles, s.rollup_funnel_days,  # metrics/rollup_days.py
+                     s.rollup_deal_forecast,  # metrics/rollup_forecast.py
+                     s.rollup_contact_days)),  # the edge days of a period (contact_rows)
     INVOICES: (("invoices",), (s.rollup_invoice_months, s.rollup_invoice_accounts)),
     LEDGER: (("ledger_entries",), (s.rollup_ledger_months,)),
 }
@@ -274,13 +276,15 @@ def _contact_campaigns_query(ctx: Ctx, role: str, where=(), sign: int = 1, delet
             .group_by(*_positions(1, 3, 4, 5, 6)))
 
 
-def _contacts_query(ctx: Ctx, role: str, where=(), sign: int = 1, deleted=c.c.is_deleted):
+def _contacts_query(ctx: Ctx, role: str, where=(), sign: int = 1, deleted=c.c.is_deleted, by_day: bool = False):
+    """rollup_contacts' rows (rollup_contact_days' with `by_day`) for the contacts reaching `role`."""
     at = {x: sql.reached_at(ctx, sql.stage_of(ctx, x)) for x in ROLES}
-    month = sql.period_bucket(ctx, at[role], "month")
+    month = sql.period_bucket(ctx, at[role], "day" if by_day else "month")
     keys = (month, literal(role), c.c.region, c.c.owner_id, c.c.original_source)
     in_time = follow_up_terms(ctx, at["mql"])[1] if role == "mql" else None
     followed = func.count().filter(in_time) if in_time is not None else literal(0)
-    return (select(*_named(s.rollup_contacts, *keys, func.count() * sign, func.count(at["mql"]) * sign,
+    return (select(*_named(s.rollup_contact_days if by_day else s.rollup_contacts, *keys, func.count() * sign,
+                           func.count(at["mql"]) * sign,
                            func.count(at["sql"]) * sign, func.count(at["opportunity"]) * sign,
                            func.count(at["customer"]) * sign, followed * sign))
             .where(not_(deleted), at[role].isnot(None), *where).group_by(*_positions(1, 3, 4, 5)))
@@ -360,8 +364,14 @@ def touched(ctx: Ctx, f: Filters) -> list:
 
 
 def contact_rows(ctx: Ctx, f: Filters, roles=ROLES):
-    """rollup_contacts' rows for the contacts of `f` reaching each of `roles` in its days (a
-    product-line or pipeline filter, which the rollup does not carry, applied here)."""
+    """rollup_contacts' rows for the contacts of `f` reaching each of `roles` in its days: summed
+    from rollup_contact_days when it is fresh and carries the filters, else from the contacts (a
+    product-line or pipeline filter, which the rollups do not carry, applied there)."""
+    if contact_filters_supported(f) and usable(ctx):
+        r = s.rollup_contact_days
+        return (select(func.substr(r.c.day, 1, 7).label("month"), *[r.c[col.name] for col in list(s.rollup_contacts.columns)[1:]])
+                .where(r.c.day >= f.start.isoformat(), r.c.day <= f.end.isoformat(), r.c.role.in_(roles))
+                .subquery("contact_rows"))
     conds = [*sql.contact_conditions(ctx, f), *touched(ctx, f)]
     return union_all(*[_contacts_query(ctx, role, [*conds, sql.in_period_dt(_reached(ctx, role), f)], deleted=live(f))
                        for role in roles]).subquery("contact_rows")

@@ -292,12 +292,15 @@ __all__ = [
 
 
 def period_bucket(ctx: Ctx, col, grain: str) -> ColumnElement:
-    """A date/datetime column as its period label: 'YYYY-MM' (month) or the Monday 'YYYY-MM-DD' (week)."""
+    """A date/datetime column as its period label: 'YYYY-MM' (month), the Monday 'YYYY-MM-DD'
+    (week) or the day 'YYYY-MM-DD' (day)."""
     sqlite = ctx.conn.dialect.name == "sqlite"
     if grain == "month":
         return func.strftime("%Y-%m", col) if sqlite else func.to_char(col, "YYYY-MM")
+    if grain == "day":
+        return func.strftime("%Y-%m-%d", col) if sqlite else func.to_char(col, "YYYY-MM-DD")
     if grain == "week":
         if sqlite:
             return func.date(col, "-6 days", "weekday 1")
         return func.to_char(func.date_trunc("week", cast(col, DateTime)), "YYYY-MM-DD")
-    raise ValueError(f"grain {grain!r} is not month or week")
+    raise ValueError(f"grain {grain!r} is not month, week or day")

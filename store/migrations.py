@@ -18,7 +18,8 @@ _ADDED_TABLES = {"definition_overrides": 2, "audit_log": 2, "decision_events": 3
                  "rollup_deals": 4, "rollup_deal_campaigns": 4, "rollup_contacts": 4,
                  "rollup_invoice_months": 4, "rollup_invoice_accounts": 4, "rollup_ledger_months": 4,
                  "rollup_contact_campaigns": 6, "import_replaced": 7,
-                 "rollup_deal_cycles": 9, "rollup_funnel_days": 9}
+                 "rollup_deal_cycles": 9, "rollup_funnel_days": 9,
+                 "rollup_deal_forecast": 9, "rollup_contact_days": 9}
 _ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2, ("rollup_deal_campaigns", "n"): 6,
                   ("import_runs", "read_options"): 7, ("import_runs", "company"): 7,
                   ("import_runs", "undone_at"): 7, ("import_runs", "undone_by"): 7,
@@ -156,7 +157,9 @@ def _v8(conn: Connection) -> None:
 def _v9(conn: Connection) -> None:
     """Day-resolution histograms for the medians that do not add up (issue #16): won deals by
     whole days of sales cycle (rollup_deal_cycles) and contacts by whole days between funnel
-    stages (rollup_funnel_days). The CRM rollups are marked stale: the next refresh builds them."""
+    stages (rollup_funnel_days); deals by forecast category (rollup_deal_forecast); the contact
+    rollup by day for the edge days of a period (rollup_contact_days). The CRM
+    rollups are marked stale: the next refresh builds them."""
     _create_tables(conn, 9, only_new=True)
     _ensure_declared_indexes(conn)
     if inspect(conn).has_table("rollup_state"):

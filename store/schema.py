@@ -523,6 +523,32 @@ rollup_funnel_days = Table(
     Column("n", Integer, nullable=False),
 )
 
+rollup_deal_forecast = Table(
+    "rollup_deal_forecast", metadata,
+    # deals by close month x pipeline, stage, currency, region, product line, deal source, owner x
+    # HubSpot forecast category: count and amount (version 9; the Sales page's forecast table,
+    # metrics/rollup_forecast.py)
+    Column("month", String(7), nullable=False),
+    _id("pipeline_id"), _id("stage_id"), Column("currency", String(3)),
+    Column("region", String(64)), Column("product_line", String(64)), Column("deal_source", String(64)),
+    _id("owner_id"), Column("forecast_category", String(64)),
+    Column("n", Integer, nullable=False),
+    Column("amount_cents", BigInteger),
+)
+
+rollup_contact_days = Table(
+    "rollup_contact_days", metadata,
+    # rollup_contacts by day (version 9): the edge days of a period (the month in progress, a
+    # custom date) read from here instead of the contacts (metrics/rollups.py, contact_rows)
+    Column("day", String(10), nullable=False),  # 'YYYY-MM-DD' when the contact reached `role` (any-stage)
+    Column("role", String(16), nullable=False),
+    Column("region", String(64)), _id("owner_id"), Column("source", String(64)),
+    Column("n", Integer, nullable=False),
+    Column("reached_mql", Integer, nullable=False), Column("reached_sql", Integer, nullable=False),
+    Column("reached_opportunity", Integer, nullable=False), Column("reached_customer", Integer, nullable=False),
+    Column("followed_up_in_sla", Integer, nullable=False),
+)
+
 # Indexes for the filters people use: period, region, product line, owner, stage.
 Index("ix_deals_close_date", deals.c.close_date)
 # covers the metrics' pass over the deals closing in a period (metrics/sales.py closed_stats):
@@ -587,5 +613,7 @@ Index("ix_rollup_contact_campaigns_month", rollup_contact_campaigns.c.month, rol
 Index("ix_rollup_invoice_months_month", rollup_invoice_months.c.month, rollup_invoice_months.c.basis)
 Index("ix_rollup_ledger_months_month", rollup_ledger_months.c.month, rollup_ledger_months.c.compte_num)
 Index("ix_rollup_deal_cycles_month", rollup_deal_cycles.c.month)
+Index("ix_rollup_contact_days_day", rollup_contact_days.c.day, rollup_contact_days.c.role)
+Index("ix_rollup_deal_forecast_month", rollup_deal_forecast.c.month)
 Index("ix_rollup_funnel_days_month", rollup_funnel_days.c.funnel_view, rollup_funnel_days.c.funnel_mode, rollup_funnel_days.c.month)
 Index("ix_rollup_invoice_accounts_month", rollup_invoice_accounts.c.month, rollup_invoice_accounts.c.prev_month)

@@ -508,3 +508,27 @@ def test_sales_cycle_median_is_the_won_deals_whole_day_median(demo_engine):
                 and (not f.regions or reg in f.regions)]
         got = _values(demo_engine, f, True, ["sales_cycle_days_median"])["sales_cycle_days_median"]
         assert len(days) > 2 and got == _py_median(days)
+
+
+def test_forecast_table_equal_with_and_without_rollups(demo_engine):
+    """The Sales page's forecast by category reads whole months from rollup_deal_forecast (won
+    deals of the period, open deals of its pipeline, past-due ones when the period holds today):
+    the same rows as from the deals, for whole and partial periods, a plan end and every filter."""
+    owner, team, region, pl, source = _owner_team_region(demo_engine)
+    today = dt.date.today()
+    filters = [Filters(*p) for p in PERIODS] + [
+        Filters(today.replace(day=1) - dt.timedelta(days=40), today),  # holds today: the past-due deals
+        Filters(D(2026, 10, 1), D(2026, 11, 20), plan_end=D(2026, 12, 31)),
+        *[Filters(*PERIODS[2], **kw) for kw in ({"regions": (region,)}, {"owners": (owner,)}, {"teams": (team,)},
+                                                {"sources": (source,)}, {"product_lines": (pl,)},
+                                                {"pipelines": ("default",)})]]
+    rolled, base = _details_both_ways(demo_engine, [("forecast_by_category", f, {}) for f in filters])
+    for f, a, b in zip(filters, rolled, base):
+        assert _frames_close(a, b), f"{f}:\n{a}\n{b}"
+    assert len(rolled[0]) > 2 and rolled[0]["deals"].sum() > 0
+    with demo_engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(s.rollup_deal_forecast)).scalar() > 0
+    from metrics import compute_many
+    for f in filters[:5]:  # and the weighted column still adds up to the forecast KPI
+        assert math.isclose(rolled[filters.index(f)]["weighted_amount"].sum(),
+                            compute_many(demo_engine, ["forecast"], f)["forecast"].value, abs_tol=0.05)
