@@ -157,13 +157,15 @@ def burnt_leads(engine: Engine, filters: Filters, limit: int = 500, only_burnt: 
     """Qualified leads of the period with no sales touch within the SLA (window elapsed), oldest first.
 
     age_hours: hours from becoming MQL to the first touch, or to now when never touched.
+    With the default stages, ix_contacts_mql_reached serves the period and the order: one page
+    of the index is read, whatever the number of contacts.
     """
     with _ctx(engine) as ctx:
         mql_at = sql.reached_at(ctx, sql.stage_of(ctx, "mql"))
         touch = c.c.first_sales_touch_at
         waited = sql.days_between(ctx, mql_at, func.coalesce(touch, now(ctx))) * 24.0
         elapsed, in_time = follow_up_terms(ctx, mql_at)
-        where = [*sql.contact_conditions(ctx, filters), sql.in_period_dt(mql_at, filters), elapsed]
+        where = [*sql.contact_conditions(ctx, filters, by_date_index=True), sql.in_period_dt(mql_at, filters), elapsed]
         if only_burnt:
             where.append(~in_time)
         rows = ctx.conn.execute(select(*_contact_columns(ctx), mql_at.label("became_mql_at"), touch,

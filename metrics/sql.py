@@ -93,7 +93,7 @@ def deal_conditions(ctx: Ctx, f: Filters, deal_table=d) -> list[ColumnElement]:
 SHORT_PERIOD_DAYS = 62
 
 
-def contact_conditions(ctx: Ctx, f: Filters) -> list[ColumnElement]:
+def contact_conditions(ctx: Ctx, f: Filters, by_date_index: bool | None = None) -> list[ColumnElement]:
     """WHERE conditions selecting the (not deleted) contacts in the slices of `f`.
 
     Region, owner, team and source are the contact's own (original source); a product line or
@@ -103,7 +103,9 @@ def contact_conditions(ctx: Ctx, f: Filters) -> list[ColumnElement]:
     periods: 150 ms against 640 ms for four days of the 3M-contact store, 2.1 s against 0.56 s
     for a quarter.
     """
-    deleted = broad(c.c.is_deleted) if f.days <= SHORT_PERIOD_DAYS else c.c.is_deleted
+    if by_date_index is None:  # a caller whose query an index on a stage date serves in order says so
+        by_date_index = f.days <= SHORT_PERIOD_DAYS
+    deleted = broad(c.c.is_deleted) if by_date_index else c.c.is_deleted
     conds: list[ColumnElement] = [not_(deleted), *conditions(f, region=broad(c.c.region), owner=c.c.owner_id,
                                                             source=broad(c.c.original_source))]
     if f.product_lines or f.pipelines:

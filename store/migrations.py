@@ -10,6 +10,7 @@ import hashlib
 from typing import Callable
 
 from sqlalchemy import Connection, MetaData, Table, UniqueConstraint, func, inspect, select
+from sqlalchemy.schema import CreateIndex
 
 from . import schema as s
 
@@ -85,7 +86,8 @@ def _ensure_declared_indexes(conn: Connection) -> None:
         existing = {ix["name"] for ix in insp.get_indexes(t.name)}
         for ix in t.indexes:
             if ix.name not in existing:
-                ix.create(conn)
+                # IF NOT EXISTS: SQLite does not reflect an index on an expression (ix_contacts_mql_reached)
+                conn.execute(CreateIndex(ix, if_not_exists=True))
 
 
 def _v3(conn: Connection) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger, Boolean, Column, Date, DateTime, Float, ForeignKey, Index, Integer,
-    MetaData, String, Table, Text, UniqueConstraint,
+    MetaData, String, Table, Text, UniqueConstraint, func,
 )
 
 SCHEMA_VERSION = 9
@@ -573,6 +573,11 @@ Index("ix_contacts_lead_at", contacts.c.became_lead_at)
 Index("ix_contacts_sql_at", contacts.c.became_sql_at)
 Index("ix_contacts_opportunity_at", contacts.c.became_opportunity_at)
 Index("ix_contacts_customer_at", contacts.c.became_customer_at)
+# when a contact became MQL with the default stages (any-stage: its MQL date, else its next stage's),
+# in order: the burnt-leads list reads one page of it (version 9)
+Index("ix_contacts_mql_reached", func.coalesce(contacts.c.became_mql_at, contacts.c.became_sql_at,
+                                               contacts.c.became_opportunity_at, contacts.c.became_customer_at),
+      contacts.c.contact_id)
 Index("ix_contacts_owner", contacts.c.owner_id)
 Index("ix_contacts_region", contacts.c.region)
 Index("ix_contacts_source", contacts.c.original_source)

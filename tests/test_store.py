@@ -118,6 +118,10 @@ def test_store_upgrades_v2_store_with_missing_table_and_indexes(store_url):
                   "rollup_contact_campaigns"):
         assert inspect(engine).has_table(table)
     names = {ix["name"] for ix in inspect(engine).get_indexes("contacts")}
+    if engine.dialect.name == "sqlite":  # SQLite's reflection skips an index on an expression
+        with engine.connect() as conn:
+            names |= set(conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'contacts'").scalars())
     assert {ix.name for ix in schema.contacts.indexes} <= names
 
 
