@@ -125,6 +125,37 @@ def test_store_upgrades_v2_store_with_missing_table_and_indexes(store_url):
     assert {ix.name for ix in schema.contacts.indexes} <= names
 
 
+def test_store_upgrade_to_v9_adds_the_cold_view_summaries_and_marks_the_crm_rollups_stale(store_url):
+    """A version-8 store with built rollups: version 9 adds the histograms, the forecast summary,
+    the contact rollup by day and the burnt-leads index; the CRM rollups are rebuilt before they
+    are read, the others stay fresh."""
+    from store.migrations import MIGRATIONS
+    new_tables = ("rollup_deal_cycles", "rollup_funnel_days", "rollup_deal_forecast", "rollup_contact_days")
+    raw = create_engine(store_url)
+    with raw.begin() as conn:
+        for v in range(1, 9):
+            MIGRATIONS[v](conn)
+        for name in new_tables:  # version 1 creates every table the schema declares at 1; these are 9's
+            assert not inspect(conn).has_table(name)
+        schema.schema_version.create(conn, checkfirst=True)
+        for v in range(1, 9):
+            conn.execute(schema.schema_version.insert().values(version=v, applied_at=dt.datetime(2025, 1, 1)))
+        conn.execute(schema.rollup_state.insert(), [
+            {"name": name, "built_version": 7, "defs_fingerprint": "x", "built_at": dt.datetime(2025, 1, 1),
+             "rows": 1, "seconds": 0.1} for name in ("metric_rollups", "invoice_rollups")])
+    raw.dispose()
+
+    engine = open_store(StoreSettings(store_url, "test"))
+    assert schema_version(engine) == schema.SCHEMA_VERSION >= 9
+    for name in new_tables:
+        assert inspect(engine).has_table(name)
+    with engine.connect() as conn:
+        built = dict(conn.execute(select(schema.rollup_state.c.name, schema.rollup_state.c.built_version)).all())
+        if engine.dialect.name == "sqlite":
+            assert conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'ix_contacts_mql_reached'").first()
+    assert built == {"metric_rollups": -1, "invoice_rollups": 7}
+
+
 def test_store_upgrade_to_v6_adds_the_campaign_rollups_and_marks_the_crm_rollups_stale(store_url):
     """A version-5 store with built rollups: version 6 adds rollup_contact_campaigns and the deal
     count of rollup_deal_campaigns, and the CRM rollups must be rebuilt before they are read."""
