@@ -24,7 +24,8 @@ valid for one set of definitions (its fingerprint) and one state of its source t
 
 When they are used: only while fresh (built from the current data of `SOURCES`, see
 `store.db.changed_since`, and from the current definitions), for the whole months of a period
-(the days at either edge of a custom period come from the base tables and are added), and for
+(the days at either edge of a period come from the base tables and are added; the contacts'
+from `rollup_contact_days`, the contact rollup by day, when fresh: `contact_rows`), and for
 the filters a rollup carries (a product-line or pipeline filter on the funnel, for instance,
 reads the base tables). Otherwise every metric reads the base tables exactly as before: the
 rollups change speed, never a number (tests/metrics/test_rollups.py checks both paths agree).
