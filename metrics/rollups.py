@@ -24,7 +24,8 @@ valid for one set of definitions (its fingerprint) and one state of its source t
 
 When they are used: only while fresh (built from the current data of `SOURCES`, see
 `store.db.changed_since`, and from the current definitions), for the whole months of a period
-(the days at either edge of a custom period come from the base tables and are added), and for
+(the days at either edge of a period come from the base tables and are added; the contacts'
+from `rollup_contact_days`, the contact rollup by day, when fresh: `contact_rows`), and for
 the filters a rollup carries (a product-line or pipeline filter on the funnel, for instance,
 reads the base tables). Otherwise every metric reads the base tables exactly as before: the
 rollups change speed, never a number (tests/metrics/test_rollups.py checks both paths agree).
@@ -44,7 +45,7 @@ import hashlib
 import json
 from typing import Any, Callable
 
-from sqlalchemy import Connection, Engine, and_, cast, func, literal, literal_column, not_, or_, select, union_all
+from sqlalchemy import Connection, Engine, and_, cast, func, literal, literal_column, not_, or_, select, union, union_all
 
 from store import schema as s
 from store.db import changed_since
@@ -61,7 +62,10 @@ INVOICES = "invoice_rollups"
 LEDGER = "ledger_rollups"
 # each group: the tables it is built from and the rollup tables it fills (rebuilt together)
 GROUPS = {
-    NAME: (SOURCES, (s.rollup_deals, s.rollup_deal_campaigns, s.rollup_contacts, s.rollup_contact_campaigns)),
+    NAME: (SOURCES, (s.rollup_deals, s.rollup_deal_campaigns, s.rollup_contacts, s.rollup_contact_campaigns,
+                     s.rollup_deal_cycles, s.rollup_funnel_days,  # metrics/rollup_days.py
+                     s.rollup_deal_forecast,  # metrics/rollup_forecast.py
+                     s.rollup_contact_days)),  # the edge days of a period (contact_rows)
     INVOICES: (("invoices",), (s.rollup_invoice_months, s.rollup_invoice_accounts)),
     LEDGER: (("ledger_entries",), (s.rollup_ledger_months,)),
 }
@@ -265,25 +269,27 @@ def _campaigns_query(ctx: Ctx, where=(), sign: int = 1):
             .group_by(*_grouped(*keys), *_positions(len(keys) + 3)))  # and the deal type, last
 
 
-def _contact_campaigns_query(ctx: Ctx, role: str, where=(), sign: int = 1):
+def _contact_campaigns_query(ctx: Ctx, role: str, where=(), sign: int = 1, deleted=c.c.is_deleted):
     at = sql.reached_at(ctx, sql.stage_of(ctx, role))
     keys = (sql.period_bucket(ctx, at, "month"), literal(role), c.c.campaign, c.c.region, c.c.owner_id,
             c.c.original_source)
     return (select(*_named(s.rollup_contact_campaigns, *keys, func.count() * sign))
-            .where(not_(c.c.is_deleted), at.isnot(None), c.c.campaign.isnot(None), c.c.campaign != "", *where)
+            .where(not_(deleted), at.isnot(None), c.c.campaign.isnot(None), c.c.campaign != "", *where)
             .group_by(*_positions(1, 3, 4, 5, 6)))
 
 
-def _contacts_query(ctx: Ctx, role: str, where=(), sign: int = 1):
+def _contacts_query(ctx: Ctx, role: str, where=(), sign: int = 1, deleted=c.c.is_deleted, by_day: bool = False):
+    """rollup_contacts' rows (rollup_contact_days' with `by_day`) for the contacts reaching `role`."""
     at = {x: sql.reached_at(ctx, sql.stage_of(ctx, x)) for x in ROLES}
-    month = sql.period_bucket(ctx, at[role], "month")
+    month = sql.period_bucket(ctx, at[role], "day" if by_day else "month")
     keys = (month, literal(role), c.c.region, c.c.owner_id, c.c.original_source)
     in_time = follow_up_terms(ctx, at["mql"])[1] if role == "mql" else None
     followed = func.count().filter(in_time) if in_time is not None else literal(0)
-    return (select(*_named(s.rollup_contacts, *keys, func.count() * sign, func.count(at["mql"]) * sign,
+    return (select(*_named(s.rollup_contact_days if by_day else s.rollup_contacts, *keys, func.count() * sign,
+                           func.count(at["mql"]) * sign,
                            func.count(at["sql"]) * sign, func.count(at["opportunity"]) * sign,
                            func.count(at["customer"]) * sign, followed * sign))
-            .where(not_(c.c.is_deleted), at[role].isnot(None), *where).group_by(*_positions(1, 3, 4, 5)))
+            .where(not_(deleted), at[role].isnot(None), *where).group_by(*_positions(1, 3, 4, 5)))
 
 
 def _invoice_month_query(ctx: Ctx, where=lambda date_col: []):
@@ -336,18 +342,47 @@ def _reached(ctx: Ctx, role: str):
     return sql.reached_at(ctx, sql.stage_of(ctx, role))
 
 
+def short(f: Filters) -> bool:
+    return f.days <= sql.SHORT_PERIOD_DAYS
+
+
+def live(f: Filters):
+    """The contacts' deleted flag for the builder's query over the days of `f`: for a short part,
+    wrapped so that no index serves it and the stage-date indexes of `touched` drive the query."""
+    return dimensions.broad(c.c.is_deleted) if short(f) else c.c.is_deleted
+
+
+def touched(ctx: Ctx, f: Filters) -> list:
+    """For a short part (the edge days of a period: at most sql.SHORT_PERIOD_DAYS), the condition
+    that keeps the contacts with a funnel stage date in its days, found through each stage's
+    date index: a contact reaching a stage in those days (any-stage: the first of its stage dates
+    from that stage on) has one of them there, so the query it joins reads those contacts instead
+    of every contact (an any-stage date is a COALESCE no index serves). No condition for a longer part."""
+    if not short(f):
+        return []
+    lo, hi = sql.day_start(f.start), sql.day_start(f.end + dt.timedelta(days=1))
+    cols = dict.fromkeys(sql.stage_column(st) for st in ctx.defs.funnel_stages)
+    return [c.c.contact_id.in_(union(*[select(c.c.contact_id).where(col >= lo, col < hi) for col in cols]))]
+
+
 def contact_rows(ctx: Ctx, f: Filters, roles=ROLES):
-    """rollup_contacts' rows for the contacts of `f` reaching each of `roles` in its days (a
-    product-line or pipeline filter, which the rollup does not carry, applied here)."""
-    conds = sql.contact_conditions(ctx, f)
-    return union_all(*[_contacts_query(ctx, role, [*conds, sql.in_period_dt(_reached(ctx, role), f)])
+    """rollup_contacts' rows for the contacts of `f` reaching each of `roles` in its days: summed
+    from rollup_contact_days when it is fresh and carries the filters, else from the contacts (a
+    product-line or pipeline filter, which the rollups do not carry, applied there)."""
+    if contact_filters_supported(f) and usable(ctx):
+        r = s.rollup_contact_days
+        return (select(func.substr(r.c.day, 1, 7).label("month"), *[r.c[col.name] for col in list(s.rollup_contacts.columns)[1:]])
+                .where(r.c.day >= f.start.isoformat(), r.c.day <= f.end.isoformat(), r.c.role.in_(roles))
+                .subquery("contact_rows"))
+    conds = [*sql.contact_conditions(ctx, f), *touched(ctx, f)]
+    return union_all(*[_contacts_query(ctx, role, [*conds, sql.in_period_dt(_reached(ctx, role), f)], deleted=live(f))
                        for role in roles]).subquery("contact_rows")
 
 
 def contact_campaign_rows(ctx: Ctx, f: Filters):
     """rollup_contact_campaigns' rows for the contacts of `f` reaching lead, MQL or customer in its days."""
-    conds = sql.contact_conditions(ctx, f)
-    return union_all(*[_contact_campaigns_query(ctx, role, [*conds, sql.in_period_dt(_reached(ctx, role), f)])
+    conds = [*sql.contact_conditions(ctx, f), *touched(ctx, f)]
+    return union_all(*[_contact_campaigns_query(ctx, role, [*conds, sql.in_period_dt(_reached(ctx, role), f)], deleted=live(f))
                        for role in CAMPAIGN_ROLES]).subquery("contact_campaign_rows")
 
 
@@ -505,7 +540,7 @@ def ledger_months(ctx: Ctx, f: Filters, account_condition=None) -> set[dt.date]:
 __all__ = ["CAMPAIGN_ROLES", "add_up", "gather", "GROUPS", "INVOICES", "LEDGER", "NAME", "ROLES", "SOURCES", "campaign_contacts",
            "campaign_filters_supported", "campaign_revenue", "campaign_won", "closed_raw", "closed_raw_by_owner", "closed_sums",
            "contact_conditions",
-           "contact_filters_supported", "deal_conditions", "fingerprint", "funnel_raw", "invoice_accounts",
+           "contact_filters_supported", "deal_conditions", "touched", "fingerprint", "funnel_raw", "invoice_accounts",
            "invoice_total", "is_fresh", "lead_cohorts_by_source", "leads_by_month_and_source", "ledger_cents",
            "ledger_months", "month_key", "months", "split", "state", "status", "usable", "whole_months",
            "won_by_effective_source"]

@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Engine, delete, func, select, update
 from store import schema as s
 from store.db import get_meta, shrink_wal, upsert, utcnow
 
+from . import rollup_days, rollup_forecast
 from .definitions import load_definitions
 from .registry import Ctx
 from .rollups import (CAMPAIGN_ROLES, GROUPS, INVOICES, LEDGER, NAME, ROLES, SOURCES, _campaigns_query,
@@ -50,7 +51,9 @@ def _queries(ctx: Ctx, group: str) -> list:
                 (s.rollup_invoice_accounts, _invoice_accounts_query(ctx))]
     return ([(s.rollup_deals, _deals_query(ctx)), (s.rollup_deal_campaigns, _campaigns_query(ctx))]
             + [(s.rollup_contacts, _contacts_query(ctx, role)) for role in ROLES]
-            + [(s.rollup_contact_campaigns, _contact_campaigns_query(ctx, role)) for role in CAMPAIGN_ROLES])
+            + [(s.rollup_contact_days, _contacts_query(ctx, role, by_day=True)) for role in ROLES]
+            + [(s.rollup_contact_campaigns, _contact_campaigns_query(ctx, role)) for role in CAMPAIGN_ROLES]
+            + rollup_days.build_queries(ctx, [], []) + rollup_forecast.build_queries(ctx, []))
 
 
 @dataclass(frozen=True)
@@ -172,8 +175,12 @@ class Keeper:
                         (s.rollup_deal_campaigns, _campaigns_query(self.ctx, deal_where, sign))]
         if contact_where:
             queries += [(s.rollup_contacts, _contacts_query(self.ctx, role, contact_where, sign)) for role in ROLES]
+            queries += [(s.rollup_contact_days, _contacts_query(self.ctx, role, contact_where, sign, by_day=True))
+                        for role in ROLES]
             queries += [(s.rollup_contact_campaigns, _contact_campaigns_query(self.ctx, role, contact_where, sign))
                         for role in CAMPAIGN_ROLES]
+        queries += rollup_days.build_queries(self.ctx, deal_where or None, contact_where or None, sign)
+        queries += rollup_forecast.build_queries(self.ctx, deal_where or None, sign)
         for target, query in queries:
             self.conn.execute(target.insert().from_select([col.name for col in target.columns], query))
 

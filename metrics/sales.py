@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from store import schema as s
 
-from . import dimensions, rollups, sql
+from . import dimensions, rollup_days, rollups, sql
 from .filters import Filters
 from .registry import Ctx, NotAvailable, Result, breaks_down, computes, first_unavailable
 from .rules import carries_past_due, in_pipeline, plan_lines
@@ -211,14 +211,6 @@ def win_rate(ctx: Ctx, f: Filters) -> Result:
     return won / (won + lost)
 
 
-def _cycle_days(ctx: Ctx):
-    return sql.days_between(ctx, d.c.created_at, d.c.close_date)
-
-
-def _won_in_period(ctx: Ctx, f: Filters) -> list:
-    return [*sql.deal_conditions(ctx, f), sql.is_won(ctx), sql.in_period_date(d.c.close_date, f)]
-
-
 @computes("sales_cycle_days")
 def sales_cycle_days(ctx: Ctx, f: Filters) -> Result:
     """Mean days from creation to close date of the deals won in the period."""
@@ -232,17 +224,16 @@ def sales_cycle_days(ctx: Ctx, f: Filters) -> Result:
 
 @computes("sales_cycle_days_median")
 def sales_cycle_days_median(ctx: Ctx, f: Filters) -> Result:
-    """Median days from creation to close date of the deals won in the period."""
+    """Median whole days from creation to close date of the deals won in the period, exact to the
+    day (read from the day-resolution histogram rollup_deal_cycles, metrics/rollup_days.py)."""
     if not has_deals(ctx):
         return NO_DEALS
-    days = _cycle_days(ctx).label("days")
-    conds = _won_in_period(ctx, f)
-    n = closed_stats(ctx, f)["won"]
-    if not n:
+    if not closed_stats(ctx, f)["won"]:
         return NotAvailable("no deal was won in this period")
-    middle = ctx.conn.execute(select(days).where(*conds).order_by(days)
-                              .offset((n - 1) // 2).limit(2 if n % 2 == 0 else 1)).scalars().all()
-    return sum(float(x) for x in middle) / len(middle)
+    middle = rollup_days.median(rollup_days.won_cycle_days(ctx, f))
+    if middle is None:
+        return NotAvailable("no deal won in this period has a creation date")
+    return middle
 
 
 @computes("open_pipeline")

@@ -93,7 +93,7 @@ def deal_conditions(ctx: Ctx, f: Filters, deal_table=d) -> list[ColumnElement]:
 SHORT_PERIOD_DAYS = 62
 
 
-def contact_conditions(ctx: Ctx, f: Filters) -> list[ColumnElement]:
+def contact_conditions(ctx: Ctx, f: Filters, by_date_index: bool | None = None) -> list[ColumnElement]:
     """WHERE conditions selecting the (not deleted) contacts in the slices of `f`.
 
     Region, owner, team and source are the contact's own (original source); a product line or
@@ -103,7 +103,9 @@ def contact_conditions(ctx: Ctx, f: Filters) -> list[ColumnElement]:
     periods: 150 ms against 640 ms for four days of the 3M-contact store, 2.1 s against 0.56 s
     for a quarter.
     """
-    deleted = broad(c.c.is_deleted) if f.days <= SHORT_PERIOD_DAYS else c.c.is_deleted
+    if by_date_index is None:  # a caller whose query an index on a stage date serves in order says so
+        by_date_index = f.days <= SHORT_PERIOD_DAYS
+    deleted = broad(c.c.is_deleted) if by_date_index else c.c.is_deleted
     conds: list[ColumnElement] = [not_(deleted), *conditions(f, region=broad(c.c.region), owner=c.c.owner_id,
                                                             source=broad(c.c.original_source))]
     if f.product_lines or f.pipelines:
@@ -292,12 +294,15 @@ __all__ = [
 
 
 def period_bucket(ctx: Ctx, col, grain: str) -> ColumnElement:
-    """A date/datetime column as its period label: 'YYYY-MM' (month) or the Monday 'YYYY-MM-DD' (week)."""
+    """A date/datetime column as its period label: 'YYYY-MM' (month), the Monday 'YYYY-MM-DD'
+    (week) or the day 'YYYY-MM-DD' (day)."""
     sqlite = ctx.conn.dialect.name == "sqlite"
     if grain == "month":
         return func.strftime("%Y-%m", col) if sqlite else func.to_char(col, "YYYY-MM")
+    if grain == "day":
+        return func.strftime("%Y-%m-%d", col) if sqlite else func.to_char(col, "YYYY-MM-DD")
     if grain == "week":
         if sqlite:
             return func.date(col, "-6 days", "weekday 1")
         return func.to_char(func.date_trunc("week", cast(col, DateTime)), "YYYY-MM-DD")
-    raise ValueError(f"grain {grain!r} is not month or week")
+    raise ValueError(f"grain {grain!r} is not month, week or day")

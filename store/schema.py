@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger, Boolean, Column, Date, DateTime, Float, ForeignKey, Index, Integer,
-    MetaData, String, Table, Text, UniqueConstraint,
+    MetaData, String, Table, Text, UniqueConstraint, func,
 )
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 
 metadata = MetaData()
 
@@ -437,7 +437,7 @@ decision_events = Table(
     Column("after_json", Text),
 )
 
-# --- alerts and notifications (schema 9) ----------------------------------------------------
+# --- alerts and notifications (schema 11) ----------------------------------------------------
 
 alerts = Table(
     "alerts", metadata,
@@ -578,6 +578,58 @@ rollup_contact_campaigns = Table(
     Column("n", Integer, nullable=False),
 )
 
+rollup_deal_cycles = Table(
+    "rollup_deal_cycles", metadata,
+    # won deals by close month x pipeline, region, product line, deal source, owner x whole days
+    # from creation to close (version 13): the sales cycle's median, exact to the day, is read
+    # from the summed counts (metrics/rollup_days.py)
+    Column("month", String(7), nullable=False),
+    _id("pipeline_id"), Column("region", String(64)), Column("product_line", String(64)),
+    Column("deal_source", String(64)), _id("owner_id"),
+    Column("days", Integer),  # whole days (NULL: no creation date)
+    Column("n", Integer, nullable=False),
+)
+
+rollup_funnel_days = Table(
+    "rollup_funnel_days", metadata,
+    # contacts by funnel view ('period': the month they reached `stage`; 'cohort': the month they
+    # reached the first stage), mode ('any' | 'strict', metrics.details.funnel) and stage x region,
+    # owner and original source x whole days from the previous stage (NULL for the first stage)
+    # (version 13): the funnel's counts and median days between stages, exact to the day
+    Column("month", String(7), nullable=False),
+    Column("funnel_view", String(8), nullable=False), Column("funnel_mode", String(8), nullable=False),
+    Column("stage", String(64), nullable=False),
+    Column("region", String(64)), _id("owner_id"), Column("source", String(64)),
+    Column("days", Integer),
+    Column("n", Integer, nullable=False),
+)
+
+rollup_deal_forecast = Table(
+    "rollup_deal_forecast", metadata,
+    # deals by close month x pipeline, stage, currency, region, product line, deal source, owner x
+    # HubSpot forecast category: count and amount (version 13; the Sales page's forecast table,
+    # metrics/rollup_forecast.py)
+    Column("month", String(7), nullable=False),
+    _id("pipeline_id"), _id("stage_id"), Column("currency", String(3)),
+    Column("region", String(64)), Column("product_line", String(64)), Column("deal_source", String(64)),
+    _id("owner_id"), Column("forecast_category", String(64)),
+    Column("n", Integer, nullable=False),
+    Column("amount_cents", BigInteger),
+)
+
+rollup_contact_days = Table(
+    "rollup_contact_days", metadata,
+    # rollup_contacts by day (version 13): the edge days of a period (the month in progress, a
+    # custom date) read from here instead of the contacts (metrics/rollups.py, contact_rows)
+    Column("day", String(10), nullable=False),  # 'YYYY-MM-DD' when the contact reached `role` (any-stage)
+    Column("role", String(16), nullable=False),
+    Column("region", String(64)), _id("owner_id"), Column("source", String(64)),
+    Column("n", Integer, nullable=False),
+    Column("reached_mql", Integer, nullable=False), Column("reached_sql", Integer, nullable=False),
+    Column("reached_opportunity", Integer, nullable=False), Column("reached_customer", Integer, nullable=False),
+    Column("followed_up_in_sla", Integer, nullable=False),
+)
+
 # Indexes for the filters people use: period, region, product line, owner, stage.
 Index("ix_deals_close_date", deals.c.close_date)
 # covers the metrics' pass over the deals closing in a period (metrics/sales.py closed_stats):
@@ -602,6 +654,11 @@ Index("ix_contacts_lead_at", contacts.c.became_lead_at)
 Index("ix_contacts_sql_at", contacts.c.became_sql_at)
 Index("ix_contacts_opportunity_at", contacts.c.became_opportunity_at)
 Index("ix_contacts_customer_at", contacts.c.became_customer_at)
+# when a contact became MQL with the default stages (any-stage: its MQL date, else its next stage's),
+# in order: the burnt-leads list reads one page of it (version 13)
+Index("ix_contacts_mql_reached", func.coalesce(contacts.c.became_mql_at, contacts.c.became_sql_at,
+                                               contacts.c.became_opportunity_at, contacts.c.became_customer_at),
+      contacts.c.contact_id)
 Index("ix_contacts_owner", contacts.c.owner_id)
 Index("ix_contacts_region", contacts.c.region)
 Index("ix_contacts_source", contacts.c.original_source)
@@ -641,6 +698,10 @@ Index("ix_rollup_contacts_month", rollup_contacts.c.month, rollup_contacts.c.rol
 Index("ix_rollup_contact_campaigns_month", rollup_contact_campaigns.c.month, rollup_contact_campaigns.c.role)
 Index("ix_rollup_invoice_months_month", rollup_invoice_months.c.month, rollup_invoice_months.c.basis)
 Index("ix_rollup_ledger_months_month", rollup_ledger_months.c.month, rollup_ledger_months.c.compte_num)
+Index("ix_rollup_deal_cycles_month", rollup_deal_cycles.c.month)
+Index("ix_rollup_contact_days_day", rollup_contact_days.c.day, rollup_contact_days.c.role)
+Index("ix_rollup_deal_forecast_month", rollup_deal_forecast.c.month)
+Index("ix_rollup_funnel_days_month", rollup_funnel_days.c.funnel_view, rollup_funnel_days.c.funnel_mode, rollup_funnel_days.c.month)
 Index("ix_rollup_invoice_accounts_month", rollup_invoice_accounts.c.month, rollup_invoice_accounts.c.prev_month)
 Index("ix_lead_feedback_contact", lead_feedback.c.contact_id, lead_feedback.c.decided_at)
 Index("ix_nps_submitted", nps_responses.c.submitted_at, nps_responses.c.score)

@@ -80,8 +80,8 @@ def test_funnel_views_and_modes(world, view, mode):
 def test_funnel_median_days_between_stages(world):
     df = D.funnel(world, Q1_F, view="period", mode="any")
     # lead -> MQL of the period's MQLs: c1 1.42 d, c2 4 d (SQL 01-12 stands in), c3 44 d, c4 1 d
-    # median of (1, 1.42, 4, 44) = (1.42 + 4) / 2 = 2.7
-    assert df["median_days_from_previous"].iloc[1] == pytest.approx(2.7)
+    # in whole days (1.42 d is 1 whole day): median of (1, 1, 4, 44) = (1 + 4) / 2 = 2.5
+    assert df["median_days_from_previous"].iloc[1] == pytest.approx(2.5)
 
 
 def test_pipeline_and_forecast_tables_match_kpis(world):
