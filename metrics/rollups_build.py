@@ -86,18 +86,21 @@ def _refresh_group(engine: Engine, group: str, force: bool) -> Built | None:
             return None
         version = int(get_meta(conn, "data_version", "0"))
         ctx = Ctx(conn, defs)
+        # rows held as tuples (a dict per row would take several times the memory at 1M deals);
+        # made into dicts one batch at a time as they are written
         results: list[tuple] = []
         for table, query in _queries(ctx, group):
-            names = [col.name for col in table.columns]
-            results.append((table, [dict(zip(names, row)) for row in conn.execute(query)]))
+            results.append((table, [tuple(row) for row in conn.execute(query)]))
         conn.rollback()
     total = sum(len(rows) for _, rows in results)
     with engine.begin() as conn:
         for table in GROUPS[group][1]:
             conn.execute(delete(table))
         for table, rows in results:
+            names = [col.name for col in table.columns]
             for i in range(0, len(rows), _BATCH):
-                conn.execute(table.insert(), rows[i:i + _BATCH])
+                conn.execute(table.insert(), [dict(zip(names, row)) for row in rows[i:i + _BATCH]])
+            rows.clear()
         seconds = time.perf_counter() - t0
         upsert(conn, s.rollup_state, [{"name": group, "built_version": version, "defs_fingerprint": fingerprint(defs),
                                        "built_at": utcnow(), "rows": total, "seconds": round(seconds, 3)}], ["name"])
