@@ -18,6 +18,8 @@ the base queries use.
 from __future__ import annotations
 
 import datetime as dt
+import pickle
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -79,6 +81,11 @@ def refresh(engine: Engine, force: bool = False) -> dict[str, Built]:
 
 
 def _refresh_group(engine: Engine, group: str, force: bool) -> Built | None:
+    with tempfile.TemporaryFile() as spool:
+        return _build_group(engine, group, force, spool)
+
+
+def _build_group(engine: Engine, group: str, force: bool, spool) -> Built | None:
     t0 = time.perf_counter()
     with engine.connect() as conn:
         defs = load_definitions(conn)
@@ -86,21 +93,29 @@ def _refresh_group(engine: Engine, group: str, force: bool) -> Built | None:
             return None
         version = int(get_meta(conn, "data_version", "0"))
         ctx = Ctx(conn, defs)
-        # rows held as tuples (a dict per row would take several times the memory at 1M deals);
-        # made into dicts one batch at a time as they are written
-        results: list[tuple] = []
+        # The rows read go to a temporary file a batch at a time and are written back from it in
+        # the write transaction: memory stays one batch, however big the summaries (the
+        # day-resolution ones grow with the data), and the long read holds no write lock.
+        counts: list[tuple] = []
         for table, query in _queries(ctx, group):
-            results.append((table, [tuple(row) for row in conn.execute(query)]))
+            n = 0
+            result = conn.execute(query, execution_options={"stream_results": True, "yield_per": _BATCH})
+            for part in result.partitions(_BATCH):
+                pickle.dump([tuple(row) for row in part], spool, protocol=pickle.HIGHEST_PROTOCOL)
+                n += len(part)
+            counts.append((table, n))
         conn.rollback()
-    total = sum(len(rows) for _, rows in results)
+    total = sum(n for _, n in counts)
+    spool.seek(0)
     with engine.begin() as conn:
         for table in GROUPS[group][1]:
             conn.execute(delete(table))
-        for table, rows in results:
+        for table, n in counts:
             names = [col.name for col in table.columns]
-            for i in range(0, len(rows), _BATCH):
-                conn.execute(table.insert(), [dict(zip(names, row)) for row in rows[i:i + _BATCH]])
-            rows.clear()
+            while n > 0:
+                rows = pickle.load(spool)  # our own file, written above
+                n -= len(rows)
+                conn.execute(table.insert(), [dict(zip(names, row)) for row in rows])
         seconds = time.perf_counter() - t0
         upsert(conn, s.rollup_state, [{"name": group, "built_version": version, "defs_fingerprint": fingerprint(defs),
                                        "built_at": utcnow(), "rows": total, "seconds": round(seconds, 3)}], ["name"])
