@@ -17,12 +17,14 @@ from . import schema as s
 _ADDED_TABLES = {"definition_overrides": 2, "audit_log": 2, "decision_events": 3, "rollup_state": 4,
                  "rollup_deals": 4, "rollup_deal_campaigns": 4, "rollup_contacts": 4,
                  "rollup_invoice_months": 4, "rollup_invoice_accounts": 4, "rollup_ledger_months": 4,
-                 "rollup_contact_campaigns": 6, "import_replaced": 7}
+                 "rollup_contact_campaigns": 6, "import_replaced": 7,
+                 "rollup_mrr": 9}
 _ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2, ("rollup_deal_campaigns", "n"): 6,
                   ("import_runs", "read_options"): 7, ("import_runs", "company"): 7,
                   ("import_runs", "undone_at"): 7, ("import_runs", "undone_by"): 7,
                   ("deals", "deal_type"): 8, ("rollup_deals", "deal_type"): 8,
-                  ("rollup_deal_campaigns", "deal_type"): 8}
+                  ("rollup_deal_campaigns", "deal_type"): 8,
+                  ("invoices", "service_period_start"): 9, ("invoices", "service_period_end"): 9}
 # Indexes an older version declared and a later one dropped, by the version that dropped them.
 _DROPPED_INDEXES = {"ix_ledger_date_account": 5}
 
@@ -81,8 +83,9 @@ def _ensure_declared_indexes(conn: Connection) -> None:
         if not insp.has_table(t.name):
             continue
         existing = {ix["name"] for ix in insp.get_indexes(t.name)}
-        for ix in t.indexes:
-            if ix.name not in existing:
+        columns = {c["name"] for c in insp.get_columns(t.name)}
+        for ix in t.indexes:  # an index on a column a later version adds waits for that version
+            if ix.name not in existing and {c.name for c in ix.columns} <= columns:
                 ix.create(conn)
 
 
@@ -152,6 +155,15 @@ def _v8(conn: Connection) -> None:
                      .values(built_version=-1))
 
 
+def _v9(conn: Connection) -> None:
+    """Recurring revenue: the invoices' service period (invoices.service_period_start, _end; NULL
+    on the invoices imported before, which re-importing the export with its period columns fills)
+    and the per-customer monthly MRR summary (rollup_mrr, built by the next refresh)."""
+    _create_tables(conn, 9, only_new=True)
+    _add_new_columns(conn, 9)
+    _ensure_declared_indexes(conn)
+
+
 def company_from_name(file_name: str) -> str:
     """The identity of a FEC whose name carries no SIREN and whose importer named no company:
     a hash of its file name (a corrected file of the same name is the same company)."""
@@ -159,5 +171,5 @@ def company_from_name(file_name: str) -> str:
     return "file:" + hashlib.sha256(base.encode("utf-8")).hexdigest()[:16]
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8, 9: _v9}
 assert max(MIGRATIONS) == s.SCHEMA_VERSION, "every schema version needs a migration"

@@ -12,7 +12,7 @@ from sqlalchemy import (
     MetaData, String, Table, Text, UniqueConstraint,
 )
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 metadata = MetaData()
 
@@ -305,6 +305,9 @@ invoices = Table(
     Column("is_credit_note", Boolean, nullable=False, default=False),
     Column("import_id", Integer, ForeignKey("import_runs.import_id")),
     Column("origin", String(16), nullable=False, default="csv"),
+    # the service period the amount pays for (version 9; both or neither): recurring revenue (MRR)
+    Column("service_period_start", Date),
+    Column("service_period_end", Date),
     UniqueConstraint("invoice_number", "origin", name="uq_invoice_number"),
 )
 
@@ -497,6 +500,18 @@ rollup_contact_campaigns = Table(
     Column("n", Integer, nullable=False),
 )
 
+rollup_mrr = Table(
+    "rollup_mrr", metadata,
+    # recurring revenue by month x customer x the region and product line of the invoice's deal
+    # (version 9; metrics/recurring.py builds and reads it): one row per customer and month, not
+    # per invoice line
+    Column("month_idx", Integer, nullable=False),  # year * 12 + month - 1
+    Column("customer", String(300), nullable=False),  # "c:" company id, else "n:" lower(trim(name))
+    Column("customer_name", String(255)),
+    Column("region", String(64)), Column("product_line", String(64)),
+    Column("mrr", Float, nullable=False),  # reporting currency, major units
+)
+
 # Indexes for the filters people use: period, region, product line, owner, stage.
 Index("ix_deals_close_date", deals.c.close_date)
 # covers the metrics' pass over the deals closing in a period (metrics/sales.py closed_stats):
@@ -561,3 +576,5 @@ Index("ix_rollup_contact_campaigns_month", rollup_contact_campaigns.c.month, rol
 Index("ix_rollup_invoice_months_month", rollup_invoice_months.c.month, rollup_invoice_months.c.basis)
 Index("ix_rollup_ledger_months_month", rollup_ledger_months.c.month, rollup_ledger_months.c.compte_num)
 Index("ix_rollup_invoice_accounts_month", rollup_invoice_accounts.c.month, rollup_invoice_accounts.c.prev_month)
+Index("ix_rollup_mrr_month", rollup_mrr.c.month_idx, rollup_mrr.c.customer)
+Index("ix_invoices_service_period", invoices.c.service_period_start, invoices.c.service_period_end)
