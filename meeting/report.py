@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlalchemy import Engine
 
-from metrics import REGISTRY, Filters, details, get_definitions
+from metrics import REGISTRY, Filters, details, get_definitions, recurring
 from metrics.pages import MEETING_QUARTER, MEETING_WEEK
 from metrics.dimensions import owner_names
 
@@ -61,6 +61,10 @@ class WeekReport:
     open_items: pd.DataFrame
     differences: list[dict] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)  # section -> why it is empty
+    # customers who churned or contracted on the month first in the week under review (else on the
+    # last month first before its end), by name with their MRR before and after: today's view
+    churned_customers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    churn_window: tuple[dt.date, dt.date] | None = None
 
     @property
     def title(self) -> str:
@@ -108,7 +112,8 @@ class WeekReport:
         out = {"Headline": self.headline(), "KPIs": self.kpis.drop(columns=["down_is_good"]), "Pipeline waterfall": wf,
                "Waterfall deals": self.waterfall_deals, "Forecast accuracy": self.accuracy,
                "Gap to target": self.quarter_table, "Leads not followed up": self.burnt_leads,
-               "Best campaigns": self.campaigns_best, "Worst campaigns": self.campaigns_worst}
+               "Best campaigns": self.campaigns_best, "Worst campaigns": self.campaigns_worst,
+               "Churned and contracted customers": self.churned_customers}
         for role in ROLES:
             out[f"{role} KPIs"] = self.role_kpis(role).drop(columns=["down_is_good"])
             out[f"{role} by cut"] = self.role_cuts(role)
@@ -231,6 +236,8 @@ def week_report(engine: Engine, week_start: dt.date, *, check_live: bool = True,
         unavailable["Pipeline waterfall"] = "no earlier snapshot to compare with"
 
     burnt = details.burnt_leads(engine, Filters(*review), limit=500)
+    churn_window = churn_window_of(review)
+    churned = recurring.movers(engine, Filters(*churn_window))
     campaigns = details.campaign_table(engine, Filters(quarter[0], review[1]) if quarter else Filters(*review))
     best, worst = _campaigns(campaigns)
     # the targets paced to the end of the week under review (budgets keep no history: as they are)
@@ -246,7 +253,17 @@ def week_report(engine: Engine, week_start: dt.date, *, check_live: bool = True,
         decisions=_decisions(dec.decisions_of_week(engine, week)),
         open_items=_decisions(dec.open_items(engine, week)),
         differences=live_differences(engine, snap, rows) if check_live else [],
-        unavailable=unavailable)
+        unavailable=unavailable, churned_customers=churned.reset_index(drop=True), churn_window=churn_window)
+
+
+def churn_window_of(review: tuple[dt.date, dt.date]) -> tuple[dt.date, dt.date]:
+    """The days whose month firsts hold the churn the meeting shows: the week under review when a
+    month begins in it, else from the first day of the month the week ends in (its latest MRR
+    change) to the week's end."""
+    start, end = review
+    if any((start + dt.timedelta(days=k)).day == 1 for k in range((end - start).days + 1)):
+        return review
+    return end.replace(day=1), end
 
 
 __all__ = ["WeekReport", "week_report", "ROLES", "KPI_COLUMNS"]

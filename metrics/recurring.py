@@ -535,5 +535,12 @@ def movers(engine: Engine, filters: Filters, kinds: tuple[str, ...] = ("churn", 
     return _with_ctx(engine, run)
 
 
-__all__ = ["GROUP", "MOVEMENTS", "MOVEMENT_METRICS", "cohorts", "is_fresh", "ltv_churn_rate", "measured_churn_rate",
+def ltv_note(engine: Engine, filters: Filters) -> pd.DataFrame:
+    """One row, "note": which monthly churn rate LTV divides by for `filters` (measured or configured)."""
+    def run(ctx: Ctx) -> pd.DataFrame:
+        return pd.DataFrame([{"note": ltv_churn_rate(ctx, filters.to_date())[1]}], columns=["note"])
+    return _with_ctx(engine, run)
+
+
+__all__ = ["GROUP", "MOVEMENTS", "MOVEMENT_METRICS", "cohorts", "is_fresh", "ltv_churn_rate", "ltv_note", "measured_churn_rate",
            "month_idx", "movements_by_month", "movers", "period_months", "refresh", "state"]

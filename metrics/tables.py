@@ -7,7 +7,7 @@ from typing import Callable
 
 import pandas as pd
 
-from . import details, finance_details
+from . import details, finance_details, recurring
 
 TABLES: dict[str, dict[str, Callable[..., pd.DataFrame]]] = {
     "metrics.details": {fn.__name__: fn for fn in (
@@ -18,11 +18,13 @@ TABLES: dict[str, dict[str, Callable[..., pd.DataFrame]]] = {
     "metrics.finance_details": {fn.__name__: fn for fn in (
         finance_details.revenue_bridge, finance_details.unmatched_items, finance_details.budget_vs_actual_table,
         finance_details.spend_by_channel)},
+    "metrics.recurring": {fn.__name__: fn for fn in (
+        recurring.movements_by_month, recurring.cohorts, recurring.movers, recurring.ltv_note)},
 }
 
 
 def table_function(module: str, name: str) -> Callable[..., pd.DataFrame]:
-    """The table `name` of `module` ('metrics.details' or 'metrics.finance_details')."""
+    """The table `name` of `module` ('metrics.details', 'metrics.finance_details' or 'metrics.recurring')."""
     if module not in TABLES:
         raise ValueError(f"{module} is not a metrics detail module ({', '.join(TABLES)})")
     if name not in TABLES[module]:
