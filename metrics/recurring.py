@@ -213,13 +213,15 @@ def unfilterable(f: Filters) -> str | None:
     return UNFILTERABLE if (f.owners or f.teams or f.pipelines or f.sources) else None
 
 
-def _customer_months(ctx: Ctx, f: Filters, r, upto: int):
-    """(month_idx, customer, mrr, name) of every customer with MRR in a month up to `upto`, in the slice."""
+def _customer_months(ctx: Ctx, f: Filters, r, upto: int, since: int | None = None, name: str = "cm"):
+    """(month_idx, customer, mrr, name) of every customer with MRR in a month of [since, upto], in the slice."""
     conds = dimensions.conditions(f, region=r.c.region, product_line=r.c.product_line)
+    if since is not None:
+        conds.append(r.c.month_idx >= since)
     return (select(r.c.month_idx, r.c.customer, func.sum(r.c.mrr).label("mrr"),
                    func.max(r.c.customer_name).label("name"))
             .where(r.c.month_idx <= upto, *conds).group_by(r.c.month_idx, r.c.customer)
-            .having(func.sum(r.c.mrr) > EPS).cte("cm"))
+            .having(func.sum(r.c.mrr) > EPS).cte(name))
 
 
 def _check(ctx: Ctx, f: Filters):
@@ -233,15 +235,18 @@ def _check(ctx: Ctx, f: Filters):
     return r
 
 
-def _changes(cm, lo: int, hi: int):
-    """Per (month, customer) in [lo, hi]: MRR this month (cur), last month (prev), first month with MRR."""
+def _changes(cm, lo: int, hi: int, history=None):
+    """Per (month, customer) in [lo, hi]: MRR this month (cur), last month (prev), first month with MRR
+    (from `history`, every month up to hi, when `cm` holds only [lo - 1, hi])."""
+    history = cm if history is None else history
     pairs = union_all(
         select(cm.c.month_idx.label("idx"), cm.c.customer, cm.c.mrr.label("cur"), literal(0.0, Float).label("prev")),
         select((cm.c.month_idx + 1).label("idx"), cm.c.customer, literal(0.0, Float).label("cur"), cm.c.mrr.label("prev")),
     ).subquery("pairs")
     per = (select(pairs.c.idx, pairs.c.customer, func.sum(pairs.c.cur).label("cur"), func.sum(pairs.c.prev).label("prev"))
            .where(pairs.c.idx >= lo, pairs.c.idx <= hi).group_by(pairs.c.idx, pairs.c.customer).subquery("per"))
-    firsts = select(cm.c.customer, func.min(cm.c.month_idx).label("first")).group_by(cm.c.customer).subquery("firsts")
+    firsts = (select(history.c.customer, func.min(history.c.month_idx).label("first"))
+              .group_by(history.c.customer).subquery("firsts"))
     return per, firsts
 
 
@@ -259,8 +264,8 @@ def _movement_sums(ctx: Ctx, f: Filters, lo: int, hi: int, by_month: bool = Fals
     "churned_customers" (distinct customers with a churn) and "starts" (the sum of each month's
     previous-month MRR)."""
     r = _source(ctx)
-    cm = _customer_months(ctx, f, r, hi)
-    per, firsts = _changes(cm, lo, hi)
+    cm = _customer_months(ctx, f, r, hi, since=lo - 1)
+    per, firsts = _changes(cm, lo, hi, _customer_months(ctx, f, r, hi, name="history"))
     kind = _kind(per, firsts)
     amount = func.abs(per.c.cur - per.c.prev)
     cols = [func.coalesce(func.sum(case((kind == k, amount), else_=0.0)), 0.0).label(k) for k in MOVEMENTS]
@@ -284,9 +289,8 @@ def movements(ctx: Ctx, f: Filters) -> dict:
 def mrr_at(ctx: Ctx, f: Filters, idx: int) -> float:
     key = ("mrr_at", f.regions, f.product_lines, idx)
     if key not in ctx.cache:
-        cm = _customer_months(ctx, f, _source(ctx), idx)
-        ctx.cache[key] = float(ctx.conn.execute(select(func.coalesce(func.sum(cm.c.mrr), 0.0))
-                                                .where(cm.c.month_idx == idx)).scalar_one())
+        cm = _customer_months(ctx, f, _source(ctx), idx, since=idx)
+        ctx.cache[key] = float(ctx.conn.execute(select(func.coalesce(func.sum(cm.c.mrr), 0.0))).scalar_one())
     return ctx.cache[key]
 
 
@@ -296,14 +300,15 @@ def retention(ctx: Ctx, f: Filters) -> tuple[float, float, float, int]:
     if key not in ctx.cache:
         start, _, end = period_months(f)
         end = max(end, start)
-        cm = _customer_months(ctx, f, _source(ctx), end)
-        a = select(cm.c.customer, cm.c.mrr).where(cm.c.month_idx == start).subquery("a")
-        b = select(cm.c.customer, cm.c.mrr).where(cm.c.month_idx == end).subquery("b")
-        later = func.coalesce(b.c.mrr, 0.0)
-        row = ctx.conn.execute(select(func.coalesce(func.sum(a.c.mrr), 0.0), func.coalesce(func.sum(later), 0.0),
-                                      func.coalesce(func.sum(case((later < a.c.mrr, later), else_=a.c.mrr)), 0.0),
-                                      func.count(a.c.customer))
-                               .select_from(a.outerjoin(b, b.c.customer == a.c.customer))).one()
+        cm = _customer_months(ctx, f, _source(ctx), end, since=start)
+        pair = (select(cm.c.customer,
+                       func.sum(case((cm.c.month_idx == start, cm.c.mrr), else_=0.0)).label("a"),
+                       func.sum(case((cm.c.month_idx == end, cm.c.mrr), else_=0.0)).label("b"))
+                .where(cm.c.month_idx.in_([start, end])).group_by(cm.c.customer)
+                .having(func.sum(case((cm.c.month_idx == start, cm.c.mrr), else_=0.0)) > 0).subquery("pair"))
+        row = ctx.conn.execute(select(func.coalesce(func.sum(pair.c.a), 0.0), func.coalesce(func.sum(pair.c.b), 0.0),
+                                      func.coalesce(func.sum(case((pair.c.b < pair.c.a, pair.c.b), else_=pair.c.a)), 0.0),
+                                      func.count(pair.c.customer))).one()
         ctx.cache[key] = (float(row[0]), float(row[1]), float(row[2]), int(row[3]))
     return ctx.cache[key]
 
@@ -317,8 +322,7 @@ def measured_churn_rate(ctx: Ctx, f: Filters) -> tuple[float | None, str]:
     if isinstance(_check(ctx, f), NotAvailable):
         return fallback
     end = month_idx(f.end)
-    cm = _customer_months(ctx, f, _source(ctx), end)
-    first = ctx.conn.execute(select(func.min(cm.c.month_idx))).scalar()
+    first = _first_month(ctx, f, end)
     if first is None or end - first < MIN_MONTHS_FOR_MEASURED_CHURN:
         return fallback
     lo = max(first + 1, end - 11)
@@ -328,6 +332,12 @@ def measured_churn_rate(ctx: Ctx, f: Filters) -> tuple[float | None, str]:
     rate = (m["churn"] + m["contraction"]) / m["starts"]
     return rate, (f"churn: measured, {rate:.2%}/month of MRR churned or contracted over the {end - lo + 1} months "
                   f"to {first_day(end):%Y-%m}")
+
+
+def _first_month(ctx: Ctx, f: Filters, end: int) -> int | None:
+    """The first month up to `end` in which some customer of the slice had MRR."""
+    cm = _customer_months(ctx, f, _source(ctx), end)
+    return ctx.conn.execute(select(func.min(cm.c.month_idx))).scalar()
 
 
 def ltv_churn_rate(ctx: Ctx, f: Filters) -> tuple[float, str]:
