@@ -213,11 +213,15 @@ def unfilterable(f: Filters) -> str | None:
     return UNFILTERABLE if (f.owners or f.teams or f.pipelines or f.sources) else None
 
 
-def _customer_months(ctx: Ctx, f: Filters, r, upto: int, since: int | None = None, name: str = "cm"):
-    """(month_idx, customer, mrr, name) of every customer with MRR in a month of [since, upto], in the slice."""
+def _customer_months(ctx: Ctx, f: Filters, r, upto: int, since: int | None = None, name: str = "cm",
+                     customers=None):
+    """(month_idx, customer, mrr, name) of every customer (of `customers`, a subquery, if given) with
+    MRR in a month of [since, upto], in the slice."""
     conds = dimensions.conditions(f, region=r.c.region, product_line=r.c.product_line)
     if since is not None:
         conds.append(r.c.month_idx >= since)
+    if customers is not None:
+        conds.append(r.c.customer.in_(customers))
     return (select(r.c.month_idx, r.c.customer, func.sum(r.c.mrr).label("mrr"),
                    func.max(r.c.customer_name).label("name"))
             .where(r.c.month_idx <= upto, *conds).group_by(r.c.month_idx, r.c.customer)
@@ -250,6 +254,15 @@ def _changes(cm, lo: int, hi: int, history=None):
     return per, firsts
 
 
+def _history(ctx: Ctx, f: Filters, r, cm, lo: int, hi: int):
+    """Every month with MRR up to `hi` of the customers that start a month of [lo, hi] without MRR
+    the month before (new or reactivated: their first month tells which); read through the
+    summary's (customer, month) index, not the whole summary."""
+    # a superset is fine: every customer of the window without MRR in each of its months
+    starting = select(cm.c.customer).group_by(cm.c.customer).having(func.count() < hi - lo + 2)
+    return _customer_months(ctx, f, r, hi, name="history", customers=starting)
+
+
 def _kind(per, firsts):
     """The movement kind of a (month, customer) change, as SQL."""
     return case((and_(per.c.prev <= 0, per.c.cur > 0, firsts.c.first == per.c.idx), literal("new")),
@@ -265,13 +278,13 @@ def _movement_sums(ctx: Ctx, f: Filters, lo: int, hi: int, by_month: bool = Fals
     previous-month MRR)."""
     r = _source(ctx)
     cm = _customer_months(ctx, f, r, hi, since=lo - 1)
-    per, firsts = _changes(cm, lo, hi, _customer_months(ctx, f, r, hi, name="history"))
+    per, firsts = _changes(cm, lo, hi, _history(ctx, f, r, cm, lo, hi))
     kind = _kind(per, firsts)
     amount = func.abs(per.c.cur - per.c.prev)
     cols = [func.coalesce(func.sum(case((kind == k, amount), else_=0.0)), 0.0).label(k) for k in MOVEMENTS]
     cols.append(func.count(func.distinct(case((kind == "churn", per.c.customer), else_=None))).label("churned_customers"))
     cols.append(func.coalesce(func.sum(per.c.prev), 0.0).label("starts"))
-    query = select(*cols).select_from(per.join(firsts, firsts.c.customer == per.c.customer))
+    query = select(*cols).select_from(per.outerjoin(firsts, firsts.c.customer == per.c.customer))
     if by_month:
         query = query.add_columns(per.c.idx).group_by(per.c.idx)
         return {row["idx"]: dict(row) for row in ctx.conn.execute(query).mappings()}
@@ -335,8 +348,16 @@ def measured_churn_rate(ctx: Ctx, f: Filters) -> tuple[float | None, str]:
 
 
 def _first_month(ctx: Ctx, f: Filters, end: int) -> int | None:
-    """The first month up to `end` in which some customer of the slice had MRR."""
-    cm = _customer_months(ctx, f, _source(ctx), end)
+    """The first month up to `end` in which some customer of the slice had MRR: the summary's
+    first month when a customer's MRR is positive in it (nearly always), else every month grouped."""
+    r = _source(ctx)
+    conds = dimensions.conditions(f, region=r.c.region, product_line=r.c.product_line)
+    low = ctx.conn.execute(select(func.min(r.c.month_idx)).where(r.c.month_idx <= end, *conds)).scalar()
+    if low is None:
+        return None
+    if ctx.conn.execute(select(_customer_months(ctx, f, r, low, since=low).c.customer).limit(1)).first():
+        return low
+    cm = _customer_months(ctx, f, r, end)
     return ctx.conn.execute(select(func.min(cm.c.month_idx))).scalar()
 
 
@@ -534,7 +555,7 @@ def movers(engine: Engine, filters: Filters, kinds: tuple[str, ...] = ("churn", 
         kind = _kind(per, firsts).label("movement")
         names = select(cm.c.customer, func.max(cm.c.name).label("name")).group_by(cm.c.customer).subquery("names")
         rows = ctx.conn.execute(select(per.c.idx, names.c.name, kind, per.c.prev, per.c.cur)
-                                .select_from(per.join(firsts, firsts.c.customer == per.c.customer)
+                                .select_from(per.outerjoin(firsts, firsts.c.customer == per.c.customer)
                                              .join(names, names.c.customer == per.c.customer))
                                 .where(kind.in_(kinds))).all()
         out = [{"month": f"{first_day(idx):%Y-%m}", "customer": name, "movement": k,

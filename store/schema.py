@@ -577,4 +577,6 @@ Index("ix_rollup_invoice_months_month", rollup_invoice_months.c.month, rollup_in
 Index("ix_rollup_ledger_months_month", rollup_ledger_months.c.month, rollup_ledger_months.c.compte_num)
 Index("ix_rollup_invoice_accounts_month", rollup_invoice_accounts.c.month, rollup_invoice_accounts.c.prev_month)
 Index("ix_rollup_mrr_month", rollup_mrr.c.month_idx, rollup_mrr.c.customer)
+# a customer's months (the first month with MRR tells a new customer from a reactivated one)
+Index("ix_rollup_mrr_customer", rollup_mrr.c.customer, rollup_mrr.c.month_idx)
 Index("ix_invoices_service_period", invoices.c.service_period_start, invoices.c.service_period_end)
