@@ -291,6 +291,16 @@ def _movement_sums(ctx: Ctx, f: Filters, lo: int, hi: int, by_month: bool = Fals
     return dict(ctx.conn.execute(query).mappings().one())
 
 
+def _losses(ctx: Ctx, f: Filters, lo: int, hi: int) -> tuple[float, float]:
+    """(churned + contraction MRR, the sum of each month's previous-month MRR) over the months
+    [lo, hi]: what the revenue churn rate needs, without telling new from reactivated customers."""
+    cm = _customer_months(ctx, f, _source(ctx), hi, since=lo - 1)
+    per, _firsts = _changes(cm, lo, hi)
+    lost = func.sum(case((per.c.prev > per.c.cur, per.c.prev - per.c.cur), else_=0.0))
+    losses, starts = ctx.conn.execute(select(func.coalesce(lost, 0.0), func.coalesce(func.sum(per.c.prev), 0.0))).one()
+    return float(losses), float(starts)
+
+
 def movements(ctx: Ctx, f: Filters) -> dict:
     key = ("mrr_movements", f)
     if key not in ctx.cache:
@@ -339,10 +349,10 @@ def measured_churn_rate(ctx: Ctx, f: Filters) -> tuple[float | None, str]:
     if first is None or end - first < MIN_MONTHS_FOR_MEASURED_CHURN:
         return fallback
     lo = max(first + 1, end - 11)
-    m = _movement_sums(ctx, f, lo, end)
-    if m["starts"] <= 0:
+    losses, starts = _losses(ctx, f, lo, end)
+    if starts <= 0:
         return fallback
-    rate = (m["churn"] + m["contraction"]) / m["starts"]
+    rate = losses / starts
     return rate, (f"churn: measured, {rate:.2%}/month of MRR churned or contracted over the {end - lo + 1} months "
                   f"to {first_day(end):%Y-%m}")
 
