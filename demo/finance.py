@@ -1,5 +1,12 @@
 """Finance rows of the demo: invoices and their FEC postings per block; spend, purchases, budgets and quotas once.
 
+Platform and Analytics deals are subscriptions: a won deal's amount is a year of service from its
+close date (a renewal, closed on the anniversary, continues it; its new amount is an upgrade or a
+downgrade; a renewal lost is a churn; a customer won back later is a reactivation), billed
+annually, quarterly or monthly, each invoice carrying the service period it pays for (a credit
+note the period of the invoice it refunds). Services are one-off projects, invoiced with no
+service period.
+
 The ledger is kept consistent with the invoices except for a few deliberate gaps (an invoice
 never posted, a posting with no invoice, an amount that differs, a won deal never invoiced) so
 that reconciliation has something real to find. Block 0 always holds one of each.
@@ -11,13 +18,13 @@ from collections import defaultdict
 from random import Random
 
 from . import world as w
-from .crm import Deal, Owner
+from .crm import _RECURRING as RECURRING_LINES, Deal, Owner
 from .timeline import DAY, MONTH_SEASON, Timeline, add_months, ds, month_start
 
 COLUMNS = {
     "invoices": ("invoice_number", "customer_name", "company_id", "deal_id", "issue_date", "due_date",
                  "paid_date", "amount_excl_tax_cents", "tax_cents", "currency", "status",
-                 "is_credit_note", "origin"),
+                 "is_credit_note", "origin", "service_period_start", "service_period_end"),
     "ledger_entries": ("siren", "line_no", "journal_code", "journal_lib", "ecriture_num", "ecriture_date",
                        "compte_num", "compte_lib", "comp_aux_num", "comp_aux_lib", "piece_ref", "piece_date",
                        "ecriture_lib", "debit_cents", "credit_cents", "ecriture_let", "date_let",
@@ -29,6 +36,8 @@ COLUMNS = {
 JOURNALS = {"VE": "Ventes", "BQ": "Banque", "AC": "Achats"}
 GAP_RATE = 0.003  # per invoice: not posted; posted with a wrong amount
 NEVER_INVOICED_RATE = 0.015
+MONTHLY_BILLING_RATE = 0.3  # subscriptions billed monthly (the others annually, big ones quarterly)
+TERM_DAYS = 365
 ORPHAN_RATE = 0.03  # per block: a sales posting with no invoice behind it
 
 
@@ -123,10 +132,22 @@ def generate_finance_block(tl: Timeline, seed: int, block: int, deals: list[Deal
             parts = 4
         elif d.product_line == "Services" and eur > 1_000_000 and rng.random() < 0.3:
             parts = 2
-        first = d.close_date + DAY * rng.randrange(2, 36)
+        subscription = d.product_line in RECURRING_LINES
+        if subscription and parts == 1 and Random(f"northstar-demo:{seed}:billing:{d.deal_id}").random() < MONTHLY_BILLING_RATE:
+            parts = 12
+        # a renewal is billed within days of its anniversary (the customer's service goes on); a
+        # new deal some days to weeks after it closes
+        first = d.close_date + DAY * (rng.randrange(2, 36) if d.pipeline != "renewals" else 1 + rng.randrange(2, 36) % 5)
         vat = w.VAT_RATE[d.contact.region]
         for k in range(parts):
-            issue = first if k == 0 else add_months(first, 3 * k if parts == 4 else k) + DAY * (first.day - 1)
+            period = None
+            if subscription:  # the k-th of `parts` equal slices of the year from the close date
+                period = (d.close_date + DAY * round(TERM_DAYS * k / parts),
+                          d.close_date + DAY * round(TERM_DAYS * (k + 1) / parts))
+            if parts == 12:  # monthly: billed on the first days of its month of service
+                issue = max(period[0], d.close_date + DAY) + DAY * (k % 3)
+            else:
+                issue = first if k == 0 else add_months(first, 3 * k if parts == 4 else k) + DAY * (first.day - 1)
             if issue >= as_of:
                 break
             ht = d.amount_cents // parts + (d.amount_cents % parts if k == parts - 1 else 0)
@@ -142,9 +163,10 @@ def generate_finance_block(tl: Timeline, seed: int, block: int, deals: list[Deal
                 paid = issue + DAY * rng.randrange(60, 151)
             if paid is not None and paid >= as_of:
                 paid = None
+            service = (ds(period[0]), ds(period[1])) if period else (None, None)
             invoices.append((number, d.contact.company.name, d.contact.company.company_id, d.deal_id,
                              ds(issue), ds(due), ds(paid), ht, tax, d.currency,
-                             "paid" if paid else "open", 0, "demo"))
+                             "paid" if paid else "open", 0, "demo", *service))
             ht_e, tva_e = to_eur(ht, d.currency), to_eur(tax, d.currency)
             revenue = w.REVENUE_ACCOUNT[d.product_line]
             if "unposted" in forced or rng.random() < GAP_RATE:
@@ -175,7 +197,7 @@ def generate_finance_block(tl: Timeline, seed: int, block: int, deals: list[Deal
                 refunded = refund < as_of
                 invoices.append((cn_number, d.contact.company.name, d.contact.company.company_id, d.deal_id,
                                  ds(cn_day), ds(cn_day), ds(refund) if refunded else None, -cn_ht, -cn_tax,
-                                 d.currency, "paid" if refunded else "open", 1, "demo"))
+                                 d.currency, "paid" if refunded else "open", 1, "demo", *service))
                 cn_e, cn_tva_e = to_eur(cn_ht, d.currency), to_eur(cn_tax, d.currency)
                 account = "709000" if rng.random() < 0.5 else revenue
                 ledger.post("VE", cn_day, cn_number, f"Avoir {cn_number} {d.contact.company.name}"[:255],

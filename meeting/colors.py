@@ -34,6 +34,9 @@ FIXED: dict[str, dict[str, str]] = {
     "series": {  # bridges and budget charts
         "booked": "#4C78A8", "invoiced": "#F58518", "ledger": "#54A24B",
         "budget": "#BAB0AC", "actual": "#4C78A8", "target": "#BAB0AC", "forecast": "#F58518",
+        # MRR movements (metrics/recurring.py): gains green-blue, losses orange-red, the net dark
+        "new_mrr": "#54A24B", "expansion_mrr": "#72B7B2", "reactivation_mrr": "#4C78A8",
+        "contraction_mrr": "#F58518", "churned_mrr": "#E45756", "net_new_mrr": "#333333",
     },
 }
 DIMENSIONS = ("region", "product_line", "source", "stage", "channel", "owner", "team",

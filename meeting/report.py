@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlalchemy import Engine
 
-from metrics import REGISTRY, Filters, compute, details, feedback_details, get_definitions, quotas
+from metrics import REGISTRY, Filters, compute, details, feedback_details, get_definitions, quotas, recurring
 from metrics.pages import MEETING_QUARTER, MEETING_WEEK
 from metrics.dimensions import owner_names
 
@@ -75,6 +75,10 @@ class WeekReport:
     behind_pace: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=BEHIND_PACE_COLUMNS))
     changes: WeekChanges | None = None  # what changed since the last meeting, explained
     outcomes: list[Outcome] = field(default_factory=list)  # the decisions followed to their outcome
+    # customers who churned or contracted on the month first in the week under review (else on the
+    # last month first before its end), by name with their MRR before and after: today's view
+    churned_customers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    churn_window: tuple[dt.date, dt.date] | None = None
 
     @property
     def title(self) -> str:
@@ -152,7 +156,8 @@ class WeekReport:
                "Gap to target": self.quarter_table, "Behind pace": self.behind_pace,
                "Leads not followed up": self.burnt_leads,
                "Burnt lead value by owner": self.burnt_value_by_owner, "Lead rejections": self.rejections,
-               "Best campaigns": self.campaigns_best, "Worst campaigns": self.campaigns_worst}
+               "Best campaigns": self.campaigns_best, "Worst campaigns": self.campaigns_worst,
+               "Churned and contracted customers": self.churned_customers}
         for role in ROLES:
             out[f"{role} KPIs"] = self.role_kpis(role).drop(columns=["down_is_good"])
             out[f"{role} by cut"] = self.role_cuts(role)
@@ -290,6 +295,8 @@ def week_report(engine: Engine, week_start: dt.date, *, check_live: bool = True,
     burnt = feedback_details.burnt_leads_valued(engine, Filters(*review), limit=500)
     rejections = feedback_details.lead_rejections(engine, Filters(*review), limit=500)
     burnt_value = feedback_details.burnt_value_by_owner(engine, Filters(*review))
+    churn_window = churn_window_of(review)
+    churned = recurring.movers(engine, Filters(*churn_window))
     campaigns = details.campaign_table(engine, Filters(quarter[0], review[1]) if quarter else Filters(*review))
     best, worst = _campaigns(campaigns)
     # the targets paced to the end of the week under review (budgets keep no history: as they are)
@@ -311,7 +318,18 @@ def week_report(engine: Engine, week_start: dt.date, *, check_live: bool = True,
         differences=live_differences(engine, snap, rows) if check_live else [],
         unavailable=unavailable, behind_pace=behind,
         changes=explain_week(engine, week, locale=defs.locale, currency=defs.reporting_currency),
-        outcomes=followed_decisions(engine, week, locale=defs.locale, currency=defs.reporting_currency))
+        outcomes=followed_decisions(engine, week, locale=defs.locale, currency=defs.reporting_currency),
+        churned_customers=churned.reset_index(drop=True), churn_window=churn_window)
+
+
+def churn_window_of(review: tuple[dt.date, dt.date]) -> tuple[dt.date, dt.date]:
+    """The days whose month firsts hold the churn the meeting shows: the week under review when a
+    month begins in it, else from the first day of the month the week ends in (its latest MRR
+    change) to the week's end."""
+    start, end = review
+    if any((start + dt.timedelta(days=k)).day == 1 for k in range((end - start).days + 1)):
+        return review
+    return end.replace(day=1), end
 
 
 __all__ = ["WeekReport", "week_report", "ROLES", "KPI_COLUMNS"]

@@ -26,7 +26,7 @@ from store.audit import record_audit
 from store.db import bump_data_version, get_meta, upsert, utcnow
 
 # The compute modules register their functions (@computes) when imported.
-from . import data_quality, dimensions, feedback, finance, forecasts, funnel, marketing, nps, quotas, sales  # noqa: F401
+from . import data_quality, dimensions, feedback, finance, forecasts, funnel, marketing, nps, quotas, recurring, sales  # noqa: F401
 from .definitions import NOT_IN_NUMBERS, Definitions, DefinitionsError, load_definitions, load_file, set_dotted, validate
 from .filters import NONE_BUCKET, Filters
 from .registry import (_BREAKDOWNS, CatalogError, Ctx, MetricDef, MetricValue, NotAvailable, Result, bind,

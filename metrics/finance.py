@@ -20,7 +20,7 @@ from sqlalchemy import and_, case, exists, func, not_, or_, select
 
 from store import schema as s
 
-from . import rollups
+from . import recurring, rollups
 from .filters import NONE_BUCKET, Filters
 from .registry import Ctx, NotAvailable, Result, computes, difference, ratio
 from .rules import NOT_REVENUE_STATUSES, signed, signed_net_cents
@@ -256,7 +256,8 @@ def ltv_value(ctx: Ctx, f: Filters) -> Result:
     arpa = arpa_value(ctx, f)
     if isinstance(arpa, NotAvailable):
         return arpa
-    margin, churn = _unit_economics(ctx)
+    margin, _ = _unit_economics(ctx)
+    churn, _note = recurring.ltv_churn_rate(ctx, f)
     return arpa * margin / churn
 
 

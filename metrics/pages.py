@@ -11,7 +11,7 @@ CEO_HEADLINE = ("north_star", "target_revenue", "forecast", "gap_to_target", "pi
 CEO_FUNNEL = ("new_leads", "mqls", "sqls", "opportunities", "new_customers")
 CEO_COHORT_RATES = ("lead_to_mql_rate", "mql_to_sql_rate", "sql_to_opportunity_rate", "opportunity_to_customer_rate")
 CEO_SCORECARD = ("marketing_sourced_share", "follow_up_rate", "win_rate", "forecast_accuracy",
-                 "cac_payback_months", "ltv_cac_ratio", "nps")
+                 "cac_payback_months", "ltv_cac_ratio", "nps", "nrr")
 MARKETING_VOLUME = ("new_leads", "mqls", "sqls", "new_customers", "marketing_sourced_revenue",
                     "marketing_sourced_share")
 MARKETING_COST = ("marketing_spend", "cost_per_lead", "cost_per_mql", "cost_per_customer", "campaign_roi")
@@ -30,6 +30,8 @@ MEETING_NPS = ("nps", "nps_responses")
 FINANCE_REVENUE = ("north_star", "invoiced_revenue", "ledger_revenue", "booked_to_invoiced_gap",
                    "invoiced_to_ledger_gap", "cash_collected")
 FINANCE_UNIT_ECONOMICS = ("sm_spend", "cac", "arpa", "ltv", "ltv_cac_ratio", "cac_payback_months")
+# Recurring revenue (metrics/recurring.py): the tiles above the MRR movements chart and cohorts
+FINANCE_RECURRING = ("mrr", "arr", "net_new_mrr", "nrr", "grr", "revenue_churn_rate")
 # The weekly meeting's top: the quarter headline (the CEO's row, for the quarter of the week under
 # review), then the week under review, whose tiles are named for their week: a label names one
 # thing with one scope everywhere, so a week's figure never wears the quarter's name.
@@ -48,5 +50,5 @@ PAGE_METRICS: dict[str, tuple[str, ...]] = {
     "ceo": _ids(CEO_HEADLINE, CEO_FUNNEL, CEO_COHORT_RATES, CEO_SCORECARD),
     "marketing": _ids(MARKETING_VOLUME, MARKETING_COST),
     "sales": _ids(SALES_PIPELINE, SALES_PERFORMANCE),
-    "finance": _ids(FINANCE_REVENUE, FINANCE_UNIT_ECONOMICS),
+    "finance": _ids(FINANCE_REVENUE, FINANCE_UNIT_ECONOMICS, FINANCE_RECURRING),
 }

@@ -31,7 +31,7 @@ from .filters import Filters
 
 # One YAML file per area, read in this order (the order metrics are listed in).
 CATALOG_DIR = Path(__file__).with_name("catalog")
-CATALOG_FILES = ("sales.yaml", "funnel.yaml", "marketing.yaml", "finance.yaml", "forecasts.yaml")
+CATALOG_FILES = ("sales.yaml", "funnel.yaml", "marketing.yaml", "finance.yaml", "forecasts.yaml", "recurring.yaml")
 UNITS = ("money", "count", "ratio", "days", "months", "ratio_x", "score")
 OWNER_ROLES = ("CEO", "CMO", "CSO", "CFO")
 # kind -> the fields its declaration needs (besides id, label, unit, definition, owner_role)

@@ -31,7 +31,7 @@ from sqlalchemy import Connection, Engine, delete, func, select, update
 from store import schema as s
 from store.db import get_meta, shrink_wal, upsert, utcnow
 
-from . import rollup_days, rollup_forecast
+from . import recurring, rollup_days, rollup_forecast
 from .definitions import load_definitions
 from .registry import Ctx
 from .rollups import (CAMPAIGN_ROLES, GROUPS, INVOICES, LEDGER, NAME, ROLES, SOURCES, _campaigns_query,
@@ -77,6 +77,9 @@ def refresh(engine: Engine, force: bool = False) -> dict[str, Built]:
             result = _refresh_group(engine, group, force)
             if result is not None:
                 built[group] = result
+        mrr = recurring.refresh(engine, force)  # the per-customer MRR summary (metrics/recurring.py)
+        if mrr is not None:
+            built[recurring.GROUP] = Built(mrr.rows, mrr.seconds, mrr.version)
     return built
 
 
@@ -295,7 +298,8 @@ def refresh_soon(engine: Engine, log=None, now: dt.datetime | None = None) -> bo
         if _checked.get(key) == version:
             return False
         defs = load_definitions(conn)
-        stale = [g for g in GROUPS if not is_fresh(conn, defs, g)]
+        stale = [g for g in GROUPS if not is_fresh(conn, defs, g)] + ([] if recurring.is_fresh(conn, defs)
+                                                                     else [recurring.GROUP])
         changed_at = get_meta(conn, "data_changed_at")
     if not stale:
         _checked[key] = version

@@ -7,7 +7,7 @@ from typing import Callable
 
 import pandas as pd
 
-from . import details, feedback_details, finance_details, quotas
+from . import details, feedback_details, finance_details, quotas, recurring
 
 TABLES: dict[str, dict[str, Callable[..., pd.DataFrame]]] = {
     "metrics.details": {fn.__name__: fn for fn in (
@@ -24,12 +24,15 @@ TABLES: dict[str, dict[str, Callable[..., pd.DataFrame]]] = {
         finance_details.spend_by_channel)},
     "metrics.quotas": {fn.__name__: fn for fn in (
         quotas.owner_quota_table, quotas.team_quota_table, quotas.behind_pace)},
+    "metrics.recurring": {fn.__name__: fn for fn in (
+        recurring.movements_by_month, recurring.cohorts, recurring.movers, recurring.ltv_note)},
 }
 
 
 def table_function(module: str, name: str) -> Callable[..., pd.DataFrame]:
     """The table `name` of `module` ('metrics.details', 'metrics.feedback_details', 'metrics.finance_details'
     or 'metrics.quotas')."""
+    """The table `name` of `module` ('metrics.details', 'metrics.finance_details' or 'metrics.recurring')."""
     if module not in TABLES:
         raise ValueError(f"{module} is not a metrics detail module ({', '.join(TABLES)})")
     if name not in TABLES[module]:

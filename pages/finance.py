@@ -1,5 +1,6 @@
 """Finance: booked -> invoiced -> ledger revenue with the gaps and the items behind them;
-unit economics; budget vs actual; spend by channel."""
+unit economics; recurring revenue (MRR movements, retention, cohorts); budget vs actual; spend by
+channel."""
 from __future__ import annotations
 
 import streamlit as st
@@ -11,7 +12,10 @@ from ui.page import draw_tabs, header, kpi_row, lazy_expander
 from ui.tables import table
 
 REVENUE, UNIT_ECONOMICS = list(pages.FINANCE_REVENUE), list(pages.FINANCE_UNIT_ECONOMICS)
+RECURRING = list(pages.FINANCE_RECURRING)
+FR = "metrics.recurring"
 FD = "metrics.finance_details"
+MRR_MONEY = ("mrr", "new_mrr", "expansion_mrr", "reactivation_mrr", "contraction_mrr", "churned_mrr", "net_new_mrr")
 MONEY = ["booked", "invoiced", "ledger", "booked_to_invoiced_gap", "invoiced_to_ledger_gap", "difference",
          "booked_new_business", "booked_expansion", "booked_renewal"]
 
@@ -41,6 +45,29 @@ def revenue_bridge(ctx) -> None:
           empty="No unmatched items: every amount on one side has its match on the other.")
 
 
+def recurring_revenue(ctx) -> None:
+    kpi_row(ctx, RECURRING)
+    moves = cache.detail(ctx.engine, FR, "movements_by_month", ctx.fs.filters)
+    charts.mrr_movements(moves, ctx.fs, title="MRR movements by month", key="fin_mrr_moves")
+    st.caption("MRR changes on the first of each month: new, expansion and reactivation add to it, contraction "
+               "and churn take from it (drawn below zero); the line is the net change. Each month against the "
+               "one before, per customer.")
+    with lazy_expander("MRR movements by month (table)", "fin_mrr_exp") as exp:
+        if exp.open:
+            table(moves, ctx.fs, key="fin_mrr_table", name="mrr_movements", money=MRR_MONEY)
+    basis = st.segmented_control("Cohorts retained by", ["pct_mrr", "pct_customers"], key="fin_cohort_basis",
+                                 default="pct_mrr",
+                                 format_func=lambda v: "MRR" if v == "pct_mrr" else "Customers") or "pct_mrr"
+    cohorts = cache.detail(ctx.engine, FR, "cohorts", ctx.fs.filters)
+    charts.cohort_heatmap(cohorts, ctx.fs, value=basis, key="fin_cohorts",
+                          title="Cohorts: share retained, by first month with MRR")
+    movers = cache.detail(ctx.engine, FR, "movers", ctx.fs.filters)
+    st.markdown("**Churned and contracted customers in the period**")
+    table(movers, ctx.fs, key="fin_mrr_movers", name="churned_contracted_customers",
+          money=("mrr_before", "mrr_after", "change"),
+          empty="No customer churned or contracted on the month firsts of this period.")
+
+
 def budget_vs_actual(ctx) -> None:
     budget = cache.detail(ctx.engine, FD, "budget_vs_actual_table", ctx.fs.filters)
     table(budget, ctx.fs, key="fin_budget", name="budget_vs_actual", ratio=("variance_pct",),
@@ -61,6 +88,8 @@ ctx = get_context()
 header("Finance", ctx, "does booked revenue become invoices and ledger entries?")
 kpi_row(ctx, REVENUE)
 kpi_row(ctx, UNIT_ECONOMICS)
-sections = {"Revenue bridge": revenue_bridge, "Budget vs actual": budget_vs_actual,
+st.caption("LTV " + cache.detail(ctx.engine, FR, "ltv_note", ctx.fs.filters)["note"].iloc[0] + ".")
+sections = {"Revenue bridge": revenue_bridge, "Recurring revenue": recurring_revenue,
+            "Budget vs actual": budget_vs_actual,
             "Spend by channel": spend_by_channel}
 draw_tabs(ctx, sections, "fin_tabs")

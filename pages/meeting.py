@@ -264,6 +264,19 @@ def _leads_and_campaigns(report: WeekReport) -> None:
               empty="No other campaign with spend.")
 
 
+def _churned(report: WeekReport) -> None:
+    st.subheader("Churned and contracted customers")
+    window = report.churn_window
+    if window:
+        st.caption(f"Recurring revenue changes on the first of each month: customers whose MRR went to zero "
+                   f"(churn) or down (contraction) on {window[0]:%d %b %Y}"
+                   + ("" if window == report.review else ", the last month start before the week's end")
+                   + "; today's view, not the snapshot.")
+    table(report.churned_customers, ctx.fs, key="meeting_churned", name="churned_contracted_customers",
+          money=("mrr_before", "mrr_after", "change"),
+          empty="No customer churned or contracted (or no invoice carries a service period yet).")
+
+
 def _role(report: WeekReport, role: str) -> None:
     st.subheader(ROLE_NAMES[role])
     st.dataframe(_shown(report.role_kpis(role)), hide_index=True, width="stretch", key=f"meeting_{role}_kpis")
@@ -451,6 +464,7 @@ _quarter(report)
 _behind_pace(report)
 _customer_voice(report)
 _leads_and_campaigns(report)
+_churned(report)
 for role in ROLES:
     _role(report, role)
 _pack(report)

@@ -22,14 +22,16 @@ _ADDED_TABLES = {"definition_overrides": 2, "audit_log": 2, "decision_events": 3
                  "rollup_contact_campaigns": 6, "import_replaced": 7,
                  "alerts": 11, "notifications": 11, "lead_feedback": 12, "nps_responses": 12,
                  "rollup_deal_cycles": 13, "rollup_funnel_days": 13,
-                 "rollup_deal_forecast": 13, "rollup_contact_days": 13}
+                 "rollup_deal_forecast": 13, "rollup_contact_days": 13,
+                 "rollup_mrr": 14}
 _ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2, ("rollup_deal_campaigns", "n"): 6,
                   ("import_runs", "read_options"): 7, ("import_runs", "company"): 7,
                   ("import_runs", "undone_at"): 7, ("import_runs", "undone_by"): 7,
                   ("deals", "deal_type"): 8, ("rollup_deals", "deal_type"): 8,
                   ("rollup_deal_campaigns", "deal_type"): 8, ("budgets", "owner_id"): 9, ("budgets", "team"): 9,
                   ("meeting_decisions", "segment_type"): 10, ("meeting_decisions", "segment_value"): 10,
-                  ("meeting_decisions", "direction"): 10, ("meeting_decisions", "target_value"): 10}
+                  ("meeting_decisions", "direction"): 10, ("meeting_decisions", "target_value"): 10,
+                  ("invoices", "service_period_start"): 14, ("invoices", "service_period_end"): 14}
 # Unique constraints whose columns changed: name -> (the columns before, the version that changed them).
 _CHANGED_UNIQUES = {"uq_budget_line": (("month", "region", "product_line", "metric"), 9)}
 # Indexes an older version declared and a later one dropped, by the version that dropped them.
@@ -99,8 +101,9 @@ def _ensure_declared_indexes(conn: Connection) -> None:
         with warnings.catch_warnings():  # reflection skips an index on an expression, saying so
             warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
             existing = {ix["name"] for ix in insp.get_indexes(t.name)}
-        for ix in t.indexes:
-            if ix.name not in existing:
+        columns = {c["name"] for c in insp.get_columns(t.name)}
+        for ix in t.indexes:  # an index on a column a later version adds waits for that version
+            if ix.name not in existing and {c.name for c in ix.columns} <= columns:
                 # IF NOT EXISTS: SQLite does not reflect an index on an expression (ix_contacts_mql_reached)
                 conn.execute(CreateIndex(ix, if_not_exists=True))
 
@@ -228,6 +231,15 @@ def _v13(conn: Connection) -> None:
                      .values(built_version=-1))
 
 
+def _v14(conn: Connection) -> None:
+    """Recurring revenue: the invoices' service period (invoices.service_period_start, _end; NULL
+    on the invoices imported before, which re-importing the export with its period columns fills)
+    and the per-customer monthly MRR summary (rollup_mrr, built by the next refresh)."""
+    _create_tables(conn, 14, only_new=True)
+    _add_new_columns(conn, 14)
+    _ensure_declared_indexes(conn)
+
+
 def company_from_name(file_name: str) -> str:
     """The identity of a FEC whose name carries no SIREN and whose importer named no company:
     a hash of its file name (a corrected file of the same name is the same company)."""
@@ -235,5 +247,5 @@ def company_from_name(file_name: str) -> str:
     return "file:" + hashlib.sha256(base.encode("utf-8")).hexdigest()[:16]
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8, 9: _v9, 10: _v10, 11: _v11, 12: _v12, 13: _v13}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8, 9: _v9, 10: _v10, 11: _v11, 12: _v12, 13: _v13, 14: _v14}
 assert max(MIGRATIONS) == s.SCHEMA_VERSION, "every schema version needs a migration"

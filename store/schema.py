@@ -12,7 +12,7 @@ from sqlalchemy import (
     MetaData, String, Table, Text, UniqueConstraint, func,
 )
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 
 metadata = MetaData()
 
@@ -305,6 +305,9 @@ invoices = Table(
     Column("is_credit_note", Boolean, nullable=False, default=False),
     Column("import_id", Integer, ForeignKey("import_runs.import_id")),
     Column("origin", String(16), nullable=False, default="csv"),
+    # the service period the amount pays for (version 14; both or neither): recurring revenue (MRR)
+    Column("service_period_start", Date),
+    Column("service_period_end", Date),
     UniqueConstraint("invoice_number", "origin", name="uq_invoice_number"),
 )
 
@@ -630,6 +633,18 @@ rollup_contact_days = Table(
     Column("followed_up_in_sla", Integer, nullable=False),
 )
 
+rollup_mrr = Table(
+    "rollup_mrr", metadata,
+    # recurring revenue by month x customer x the region and product line of the invoice's deal
+    # (version 14; metrics/recurring.py builds and reads it): one row per customer and month, not
+    # per invoice line
+    Column("month_idx", Integer, nullable=False),  # year * 12 + month - 1
+    Column("customer", String(300), nullable=False),  # "c:" company id, else "n:" lower(trim(name))
+    Column("customer_name", String(255)),
+    Column("region", String(64)), Column("product_line", String(64)),
+    Column("mrr", Float, nullable=False),  # reporting currency, major units
+)
+
 # Indexes for the filters people use: period, region, product line, owner, stage.
 Index("ix_deals_close_date", deals.c.close_date)
 # covers the metrics' pass over the deals closing in a period (metrics/sales.py closed_stats):
@@ -705,3 +720,8 @@ Index("ix_rollup_funnel_days_month", rollup_funnel_days.c.funnel_view, rollup_fu
 Index("ix_rollup_invoice_accounts_month", rollup_invoice_accounts.c.month, rollup_invoice_accounts.c.prev_month)
 Index("ix_lead_feedback_contact", lead_feedback.c.contact_id, lead_feedback.c.decided_at)
 Index("ix_nps_submitted", nps_responses.c.submitted_at, nps_responses.c.score)
+
+Index("ix_rollup_mrr_month", rollup_mrr.c.month_idx, rollup_mrr.c.customer)
+# a customer's months (the first month with MRR tells a new customer from a reactivated one)
+Index("ix_rollup_mrr_customer", rollup_mrr.c.customer, rollup_mrr.c.month_idx)
+Index("ix_invoices_service_period", invoices.c.service_period_start, invoices.c.service_period_end)

@@ -237,6 +237,62 @@ def frame_bars(df: pd.DataFrame, x: str, y: str | list[str], fs, *, unit: str, c
     return _show(traces, layouts, key)
 
 
+MOVEMENT_SERIES = (("new_mrr", "New"), ("expansion_mrr", "Expansion"), ("reactivation_mrr", "Reactivation"),
+                   ("contraction_mrr", "Contraction"), ("churned_mrr", "Churn"))
+
+
+def mrr_movements(df: pd.DataFrame, fs, *, title: str | None = None, key: str) -> str | None:
+    """The MRR movements of metrics.recurring.movements_by_month: new, expansion and reactivation
+    stacked up, contraction and churn stacked down (negative in the frame), net new MRR as a line.
+    Returns the clicked month."""
+    if df is None or df.empty:
+        no_data(f"{title or 'MRR movements'}: no recurring revenue for these filters (invoices need a service period).")
+        return None
+    axis = period_axis(df["month"], "month", fs.locale)
+    when = axis[1] if axis else {}
+    xs = [str(v) for v in df["month"]]
+    traces = []
+    for col, label in (*MOVEMENT_SERIES, ("net_new_mrr", "Net new MRR")):
+        ys = [_num(v) for v in df[col]]
+        text = [_fmt(v, "money", fs) for v in ys]
+        common = dict(x=xs, y=ys, name=label, text=text, customdata=xs, hovertext=[when.get(v, v) for v in xs],
+                      hovertemplate=f"{label} %{{hovertext}}: %{{text}}<extra></extra>")
+        if col == "net_new_mrr":
+            traces.append(("Scatter", dict(mode="lines+markers", line=dict(color=color_for("series", col)), **common)))
+        else:
+            traces.append(("Bar", dict(marker_color=color_for("series", col), textposition="none", **common)))
+    layouts = [_layout(fs, "money", title, legend=True), dict(barmode="relative")]
+    if axis:
+        layouts.append(dict(xaxis=axis[0]))
+    return _show(traces, layouts, key)
+
+
+def cohort_heatmap(df: pd.DataFrame, fs, *, value: str = "pct_mrr", title: str | None = None, key: str) -> None:
+    """metrics.recurring.cohorts as a heatmap: a row per cohort (first month with MRR), a column
+    per month since, the share retained (`pct_mrr` or `pct_customers`) written in each cell."""
+    if df is None or df.empty:
+        no_data(f"{title or 'Cohorts'}: no recurring revenue for these filters (invoices need a service period).")
+        return
+    grid = df.pivot(index="cohort", columns="months_since", values=value).sort_index()
+    counts = df.pivot(index="cohort", columns="months_since", values="customers").sort_index()
+    cohorts = [str(c) for c in grid.index]
+    shown = {c: format_period(c, "month", fs.locale) for c in cohorts}
+    z = [[_num(v) for v in row] for row in grid.to_numpy()]
+    text = [[("" if v is None else _fmt(v, "ratio", fs)) for v in row] for row in z]
+    hover = [[("" if v is None else f"{shown[c]}, month {k}: {_fmt(v, 'ratio', fs)} "
+               f"({int(n) if not pd.isna(n) else 0} customers)")
+              for k, v, n in zip(grid.columns, row, nrow)] for c, row, nrow in zip(cohorts, z, counts.to_numpy())]
+    heat = dict(z=z, x=[int(k) for k in grid.columns], y=[shown[c] for c in cohorts], text=text,
+                texttemplate="%{text}", hovertext=hover, hovertemplate="%{hovertext}<extra></extra>",
+                colorscale="Blues", zmin=0, zmax=max(1.0, max((v for row in z for v in row if v is not None),
+                                                              default=1.0)), showscale=False)
+    layout = _layout(fs, "ratio", title, legend=False)
+    layout.update(height=max(HEIGHT, 28 * len(cohorts) + 60),
+                  xaxis=dict(title="months since the first month with MRR", dtick=1),
+                  yaxis=dict(autorange="reversed", type="category"))
+    _show([("Heatmap", heat)], [layout], key)
+
+
 def funnel_chart(df: pd.DataFrame, fs, *, title: str | None = None, key: str) -> str | None:
     """The funnel of metrics.details.funnel: count per stage with % of previous stage."""
     if df is None or df.empty or df["count"].fillna(0).sum() == 0:

@@ -16,7 +16,8 @@ from . import cache
 from .labels import Labels, id_columns, readable
 
 ACRONYMS = {"mql": "MQL", "mqls": "MQLs", "sql": "SQL", "sqls": "SQLs", "roi": "ROI", "cac": "CAC", "ltv": "LTV",
-            "arpa": "ARPA", "id": "ID", "url": "URL", "pct": "%", "hubspot": "HubSpot", "eur": "EUR"}
+            "arpa": "ARPA", "id": "ID", "url": "URL", "pct": "%", "hubspot": "HubSpot", "eur": "EUR",
+            "mrr": "MRR", "arr": "ARR"}
 NAMES = {"label": "Label", "age_hours": "Age", "hubspot_url": "HubSpot", "amount_in_currency": "Amount in deal currency",
          "variance_pct": "Variance %", "pct_of_previous": "% of previous", "pct_of_top": "% of top",
          "is_marketing_sourced": "Marketing-sourced", "ledger_ref": "Ledger ref",

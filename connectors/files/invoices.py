@@ -26,6 +26,11 @@ FIELDS = [
     Field("currency", "text", False, ("currency", "devise"), 3),
     Field("status", "text", False, ("status", "statut", "état")),
     Field("credit_note", "text", False, ("credit note", "is credit note", "is_credit_note", "type")),
+    # the period the amount pays for (recurring revenue, metrics/recurring.py): both or neither
+    Field("service_period_start", "date", False, ("service period start", "service_period_start",
+                                                  "period start (utc)", "period start", "début de période")),
+    Field("service_period_end", "date", False, ("service period end", "service_period_end",
+                                                "period end (utc)", "period end", "fin de période")),
 ]
 
 _STATUS = {
@@ -45,7 +50,9 @@ def read_invoices(data: bytes, file_name: str, mapping: Mapping) -> Parsed:
     report, _table, records = read_mapped(data, file_name, "invoices", FIELDS, mapping)
     origin = str(mapping.constants.get("origin", "csv"))[:16]
     default_currency = str(mapping.constants.get("currency", "EUR")).upper()
-    if mapping.options.get("group_lines"):
+    if mapping.options.get("group_lines") == "service_period":
+        records = _group_lines_by_period(records, report)
+    elif mapping.options.get("group_lines"):
         records = _group_lines(records, report)
     rows: list[tuple[int, dict]] = []
     for line_no, r in records:
@@ -64,6 +71,16 @@ def read_invoices(data: bytes, file_name: str, mapping: Mapping) -> Parsed:
         credit = bool(r["credit_note"] and _CREDIT_TRUE.search(r["credit_note"].strip())) or amount < 0
         if credit and amount > 0:
             amount, tax = -amount, -abs(tax)
+        start, end = r.get("service_period_start"), r.get("service_period_end")
+        if (start is None) != (end is None):
+            missing = "service_period_end" if end is None else "service_period_start"
+            report.add(line_no, missing, "", "a service period needs both its start and its end; "
+                       "fill the other one, or leave both empty for a one-off charge")
+            ok = False
+        elif start is not None and end < start:
+            report.add(line_no, "service_period_end", end,
+                       f"service period ends ({end}) before it starts ({start}); swap the two columns or fix the dates")
+            ok = False
         if r["due_date"] and r["due_date"] < r["issue_date"]:
             report.add(line_no, "due_date", r["due_date"], "due date before the issue date", "warning")
         if not ok:
@@ -73,7 +90,7 @@ def read_invoices(data: bytes, file_name: str, mapping: Mapping) -> Parsed:
             "company_id": r["company_id"], "deal_id": r["deal_id"], "issue_date": r["issue_date"],
             "due_date": r["due_date"], "paid_date": r["paid_date"], "amount_excl_tax_cents": amount,
             "tax_cents": tax, "currency": currency, "status": status, "is_credit_note": credit,
-            "origin": origin}))
+            "service_period_start": start, "service_period_end": end, "origin": origin}))
     seen: dict[str, list[int]] = {}
     for line_no, row in rows:
         seen.setdefault(row["invoice_number"], []).append(line_no)
@@ -106,6 +123,39 @@ def _group_lines(records: list[tuple[int, dict]], report) -> list[tuple[int, dic
         g["amount_excl_tax"] += r["amount_excl_tax"]
         g["tax"] += r["tax"] or 0
     return list(grouped.values())
+
+
+def _group_lines_by_period(records: list[tuple[int, dict]], report) -> list[tuple[int, dict]]:
+    """A line-items export (one row per invoice line, each with its service period): the lines of
+    one invoice with the same service period are summed into one row; an invoice whose lines cover
+    several periods (a proration, an annual add-on) keeps one row per period, the first under the
+    invoice's number and the others under "<number> (period <start>)", so each period's amount is
+    recurring revenue of its own months and the invoice's total is unchanged."""
+    by_invoice: dict[str, dict[tuple, tuple[int, dict]]] = {}
+    for line_no, r in records:
+        key = r["invoice_number"]
+        period = (r.get("service_period_start"), r.get("service_period_end"))
+        groups = by_invoice.setdefault(key, {})
+        first = next(iter(groups.values()), None)
+        if first is not None and (first[1]["issue_date"] != r["issue_date"]
+                                  or (first[1]["currency"] or "") != (r["currency"] or "")):
+            report.add(line_no, "issue_date", r["issue_date"],
+                       f"line of invoice {key} disagrees with line {first[0]} on date or currency")
+            continue
+        if period not in groups:
+            groups[period] = (line_no, dict(r, tax=r["tax"] or 0))
+            continue
+        g = groups[period][1]
+        g["amount_excl_tax"] += r["amount_excl_tax"]
+        g["tax"] += r["tax"] or 0
+    out = []
+    for key, groups in by_invoice.items():
+        for k, (line_no, g) in enumerate(groups.values()):
+            if k:
+                suffix = f" (period {g.get('service_period_start') or 'none'})"
+                g = dict(g, invoice_number=(key[:64 - len(suffix)] + suffix))
+            out.append((line_no, g))
+    return out
 
 
 def write_invoices(conn: Connection, parsed: Parsed, import_id: int, replace: bool = False) -> tuple[dict, str]:

@@ -13,8 +13,20 @@ INVOICE_PRESETS: dict[str, dict] = {
         "columns": {"invoice_number": "Number", "customer_name": "Customer Name",
                     "issue_date": "Date (UTC)", "due_date": "Due Date (UTC)", "paid_date": "Paid At (UTC)",
                     "amount_excl_tax": "Subtotal", "tax": "Tax", "currency": "Currency", "status": "Status",
-                    "deal_id": "hubspot_deal_id (metadata)", "company_id": "hubspot_company_id (metadata)"},
+                    "deal_id": "hubspot_deal_id (metadata)", "company_id": "hubspot_company_id (metadata)",
+                    "service_period_start": "Period Start (UTC)", "service_period_end": "Period End (UTC)"},
         "options": {"decimal": ".", "thousands": ""},
+        "constants": {"origin": "stripe"},
+    },
+    # Stripe invoice line items (one row per line, each with its service period): the lines of an
+    # invoice with the same period are summed; other periods of the same invoice are kept apart.
+    "stripe-lines": {
+        "columns": {"invoice_number": "Invoice Number", "customer_name": "Customer Name",
+                    "issue_date": "Invoice Date (UTC)", "amount_excl_tax": "Amount", "currency": "Currency",
+                    "status": "Invoice Status", "paid_date": "Invoice Paid At (UTC)",
+                    "deal_id": "hubspot_deal_id (metadata)", "company_id": "hubspot_company_id (metadata)",
+                    "service_period_start": "Period Start (UTC)", "service_period_end": "Period End (UTC)"},
+        "options": {"decimal": ".", "thousands": "", "group_lines": "service_period"},
         "constants": {"origin": "stripe"},
     },
     # QuickBooks Online > Reports > Invoice List (US dates, "Credit Memo" transactions).

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from demo import generate_demo
+from metrics import Filters, compute_many
 from store import schema
 
 AS_OF = dt.date(2026, 3, 15)
@@ -373,3 +374,32 @@ def test_demo_voice_verdicts_by_owners_and_nps_by_customers(data):
         c = contacts[a["contact_id"]]
         assert 0 <= a["score"] <= 10 and a["origin"] == "demo"
         assert c["became_customer_at"] is not None and c["became_customer_at"] < a["submitted_at"] < NOW
+
+
+def test_demo_subscriptions_carry_their_service_periods(engine, data):
+    """Platform and Analytics invoices pay for a slice of a year from the deal's close date
+    (monthly, quarterly or annual billing); Services invoices are one-off; a credit note carries
+    its invoice's period; and the recurring revenue built from them moves every way."""
+    deals = {d["deal_id"]: d for d in data["deals"]}
+    months_seen = set()
+    for inv in data["invoices"]:
+        d = deals[inv["deal_id"]]
+        start, end = inv["service_period_start"], inv["service_period_end"]
+        if d["product_line"] == "Services":
+            assert start is None and end is None
+            continue
+        assert start is not None and d["close_date"] <= start < end <= d["close_date"] + dt.timedelta(days=365)
+        length = (end - start).days
+        assert length in (30, 31, 91, 92, 365), length
+        months_seen.add({30: 1, 31: 1, 91: 3, 92: 3, 365: 12}[length])
+        if inv["is_credit_note"]:
+            assert any(o["invoice_number"] != inv["invoice_number"] and not o["is_credit_note"]
+                       and (o["service_period_start"], o["service_period_end"]) == (start, end)
+                       for o in data["invoices"] if o["deal_id"] == inv["deal_id"])
+    assert months_seen == {1, 3, 12}  # monthly, quarterly and annual billing
+    with engine.connect() as conn:  # `data` is read once per backend; this test's store may be a fresh one
+        if conn.execute(select(schema.invoices.c.invoice_id).limit(1)).first() is None:
+            generate_demo(engine, scale="small", seed=3, as_of=AS_OF)
+    moves = compute_many(engine, ["new_mrr", "expansion_mrr", "reactivation_mrr", "contraction_mrr",
+                                  "churned_mrr", "mrr"], Filters(dt.date(2024, 3, 1), dt.date(2026, 2, 28)))
+    assert all(mv.value and mv.value > 0 for mv in moves.values()), {k: v.value for k, v in moves.items()}

@@ -1,0 +1,587 @@
+"""Recurring revenue: MRR and ARR, the MRR movements, retention (NRR, GRR, churn rates) and cohorts.
+
+Rules (also in catalog/recurring.yaml, shown to users):
+- Source: billing data, the invoices with a service period (invoices.service_period_start, _end).
+  An invoice counts unless it is a draft or void (rules.NOT_REVENUE_STATUSES, as for invoiced
+  revenue); its amount excluding tax, in the reporting currency, credit notes negative.
+- A customer is the invoice's company id when present, else its customer name (trimmed,
+  case-insensitive); an invoice with neither has no customer and no MRR.
+- MRR of a month: each invoice whose service period contains the month's first day contributes
+  its amount divided by the period's length in whole months (days / 30.4375 rounded, at least 1:
+  a 28-31-day period is 1 month, 365/366 days 12). A period [start, end] contains the days
+  start <= day < end (a one-day period, start = end, its one day), so an export writing the end
+  as the next period's first day (Stripe) and one writing the last day both count each month once.
+  A customer's MRR is the sum over its invoices, counted while positive.
+- MRR is a stock that changes on the first of a month: the MRR "on" a day is its month's. The
+  movements of a period [F, T] are the changes on the month firsts in it, per customer against
+  the previous month: new (0 -> positive, never before), reactivation (0 -> positive, had MRR
+  before), expansion, contraction (down, still positive), churn (positive -> 0); so
+  MRR(T's month) = MRR(the month of F - 1 day) + new + expansion + reactivation - contraction - churn.
+- Region and product line are those of the invoice's deal (metrics.dimensions rules); an invoice
+  with no deal is in the "(none)" segment. Other dimension filters are not available.
+
+The per-(month, customer, region, product line) summary `rollup_mrr` is built from the invoices
+(`refresh`, called with the other rollups' refresh); every figure is SQL over it while it is
+fresh, else over the builder's own query on the base tables (same rows, slower, never different).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import (Connection, Date, Engine, Float, Integer, String, and_, case, cast, delete, func, literal,
+                        literal_column, not_, or_, select, union_all)
+
+from store import schema as s
+from store.db import changed_since, get_meta, upsert, utcnow
+
+from . import dimensions, sql
+from .definitions import Definitions, load_definitions
+from .filters import Filters
+from .registry import Ctx, NotAvailable, Result, computes
+from .rollups import fingerprint
+from .rules import NOT_REVENUE_STATUSES, signed_net_cents
+
+GROUP = "mrr_summary"
+SOURCES = ("invoices", "deals", "companies", "owners", "line_items", "products")
+R = s.rollup_mrr
+EPS = 0.005  # below half a cent a customer has no MRR (float sums of credit notes)
+MAX_MONTHS = 1200  # service periods are expanded month by month: a century at most
+DAYS_PER_MONTH = 30.4375
+NO_SERVICE_PERIODS = ("no invoice carries a service period; import invoices with 'service period start' and "
+                      "'service period end' columns (Stripe: Period Start/End (UTC)) on the Data page")
+UNFILTERABLE = ("recurring revenue follows region and product line (the invoice's deal) only; remove the owner, "
+                "team, pipeline and source filters")
+MOVEMENTS = ("new", "expansion", "reactivation", "contraction", "churn")
+MOVEMENT_METRICS = {"new": "new_mrr", "expansion": "expansion_mrr", "reactivation": "reactivation_mrr",
+                    "contraction": "contraction_mrr", "churn": "churned_mrr"}
+MIN_MONTHS_FOR_MEASURED_CHURN = 6
+
+
+# --- months ----------------------------------------------------------------------------------
+
+def month_idx(day: dt.date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def first_day(idx: int) -> dt.date:
+    return dt.date(idx // 12, idx % 12 + 1, 1)
+
+
+def period_months(f: Filters) -> tuple[int, int, int]:
+    """(the month before the period: its starting MRR, the first and last month whose first day
+    is in [start, end]: its movements). Last < first when no month begins in the period."""
+    start_month = month_idx(f.start - dt.timedelta(days=1))
+    return start_month, start_month + 1, month_idx(f.end)
+
+
+def service_months(ctx: Ctx, start_col, end_col):
+    """A service period's length in whole months: days / 30.4375 rounded, at least 1."""
+    n = func.round(sql.days_between(ctx, start_col, end_col) / DAYS_PER_MONTH)
+    return case((n < 1, literal(1.0, Float)), else_=n)
+
+
+def customer_key():
+    """'c:<company id>', else 'n:<customer name, trimmed, lower case>'; NULL without either."""
+    i = s.invoices
+    has_company = and_(i.c.company_id.isnot(None), func.trim(i.c.company_id) != "")
+    named = and_(i.c.customer_name.isnot(None), func.trim(i.c.customer_name) != "")
+    return case((has_company, literal("c:", String) + func.trim(i.c.company_id)),
+                (named, literal("n:", String) + func.lower(func.trim(i.c.customer_name))), else_=None)
+
+
+# --- the summary: builder query, freshness, refresh --------------------------------------------
+
+def _month_span(conn: Connection) -> tuple[int, int] | None:
+    i = s.invoices
+    lo, hi = conn.execute(select(func.min(i.c.service_period_start), func.max(i.c.service_period_end))
+                          .where(i.c.service_period_start.isnot(None), i.c.service_period_end.isnot(None),
+                                 i.c.status.notin_(NOT_REVENUE_STATUSES))).one()
+    if lo is None:
+        return None
+    lo, hi = _as_date(lo), _as_date(hi)
+    return month_idx(lo), min(month_idx(hi), month_idx(lo) + MAX_MONTHS)
+
+
+def _as_date(v) -> dt.date:
+    return v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v)[:10])
+
+
+def _months_cte(ctx: Ctx, lo: int, hi: int):
+    """(month_idx, first_day) of the months lo..hi, as a recursive CTE (no table of months needed)."""
+    seed = select(literal(lo, Integer).label("month_idx"), literal(first_day(lo), Date).label("first_day"))
+    months = seed.cte("mrr_months", recursive=True)
+    if ctx.conn.dialect.name == "sqlite":
+        following = func.date(months.c.first_day, "+1 month")
+    else:
+        following = cast(months.c.first_day + literal_column("interval '1 month'"), Date)
+    return months.union_all(select(months.c.month_idx + 1, following).where(months.c.month_idx < hi))
+
+
+def summary_query(ctx: Ctx):
+    """rollup_mrr's rows from the invoices (None when no invoice has a service period)."""
+    span = _month_span(ctx.conn)
+    if span is None:
+        return None
+    i, d = s.invoices, s.deals
+    months = _months_cte(ctx, *span)
+    live_deal = and_(d.c.deal_id == i.c.deal_id, not_(d.c.is_deleted))
+    amount = sql.to_major(ctx, signed_net_cents(), i.c.currency) / service_months(
+        ctx, i.c.service_period_start, i.c.service_period_end)
+    lines = (select(months.c.month_idx, customer_key().label("customer"),
+                    func.trim(i.c.customer_name).label("customer_name"),
+                    dimensions.deal_region(ctx, d).label("region"), dimensions.deal_product_line(ctx, d).label("product_line"),
+                    amount.label("mrr"))
+             .select_from(i.join(months, and_(months.c.first_day >= i.c.service_period_start,
+                                              or_(months.c.first_day < i.c.service_period_end,
+                                                  months.c.first_day == i.c.service_period_start)))
+                          .outerjoin(d, live_deal))
+             .where(i.c.service_period_start.isnot(None), i.c.service_period_end.isnot(None),
+                    i.c.status.notin_(NOT_REVENUE_STATUSES))
+             .subquery("mrr_lines"))
+    return (select(lines.c.month_idx, lines.c.customer, func.max(lines.c.customer_name).label("customer_name"),
+                   lines.c.region, lines.c.product_line, func.sum(lines.c.mrr).label("mrr"))
+            .where(lines.c.customer.isnot(None), lines.c.mrr.isnot(None))
+            .group_by(lines.c.month_idx, lines.c.customer, lines.c.region, lines.c.product_line))
+
+
+def state(conn: Connection) -> dict | None:
+    row = conn.execute(select(s.rollup_state).where(s.rollup_state.c.name == GROUP)).mappings().first()
+    return dict(row) if row else None
+
+
+def is_fresh(conn: Connection, defs: Definitions) -> bool:
+    st = state(conn)
+    return (st is not None and st["built_version"] >= 0 and st["defs_fingerprint"] == fingerprint(defs)
+            and not changed_since(conn, int(st["built_version"]), SOURCES))
+
+
+def usable(ctx: Ctx) -> bool:
+    if ctx.cache.get("use_rollups") is False:
+        return False
+    key = ("rollups_fresh", GROUP)
+    if key not in ctx.cache:
+        ctx.cache[key] = is_fresh(ctx.conn, ctx.defs)
+    return bool(ctx.cache[key])
+
+
+@dataclass(frozen=True)
+class Built:
+    rows: int
+    seconds: float
+    version: int
+
+
+def refresh(engine: Engine, force: bool = False) -> Built | None:
+    """Rebuild rollup_mrr when stale (always with `force`): read first, then one short write."""
+    t0 = time.perf_counter()
+    with engine.connect() as conn:
+        defs = load_definitions(conn)
+        if not force and is_fresh(conn, defs):
+            return None
+        version = int(get_meta(conn, "data_version", "0"))
+        query = summary_query(Ctx(conn, defs))
+        names = [c.name for c in R.columns]
+        rows = [dict(zip(names, r)) for r in conn.execute(query)] if query is not None else []
+        conn.rollback()
+    with engine.begin() as conn:
+        conn.execute(delete(R))
+        for k in range(0, len(rows), 5000):
+            conn.execute(R.insert(), rows[k:k + 5000])
+        seconds = time.perf_counter() - t0
+        upsert(conn, s.rollup_state, [{"name": GROUP, "built_version": version, "defs_fingerprint": fingerprint(defs),
+                                       "built_at": utcnow(), "rows": len(rows), "seconds": round(seconds, 3)}], ["name"])
+    return Built(len(rows), seconds, version)
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+def _source(ctx: Ctx):
+    """rollup_mrr while fresh, else the same rows from the invoices (None: no service period)."""
+    if "mrr_source" not in ctx.cache:
+        if usable(ctx):
+            ctx.cache["mrr_source"] = R
+        else:
+            q = summary_query(ctx)
+            ctx.cache["mrr_source"] = None if q is None else q.subquery("mrr_rows")
+    return ctx.cache["mrr_source"]
+
+
+def unfilterable(f: Filters) -> str | None:
+    return UNFILTERABLE if (f.owners or f.teams or f.pipelines or f.sources) else None
+
+
+def _customer_months(ctx: Ctx, f: Filters, r, upto: int, since: int | None = None, name: str = "cm",
+                     customers=None):
+    """(month_idx, customer, mrr, name) of every customer (of `customers`, a subquery, if given) with
+    MRR in a month of [since, upto], in the slice."""
+    conds = dimensions.conditions(f, region=r.c.region, product_line=r.c.product_line)
+    if since is not None:
+        conds.append(r.c.month_idx >= since)
+    if customers is not None:
+        conds.append(r.c.customer.in_(customers))
+    return (select(r.c.month_idx, r.c.customer, func.sum(r.c.mrr).label("mrr"),
+                   func.max(r.c.customer_name).label("name"))
+            .where(r.c.month_idx <= upto, *conds).group_by(r.c.month_idx, r.c.customer)
+            .having(func.sum(r.c.mrr) > EPS).cte(name))
+
+
+def _check(ctx: Ctx, f: Filters):
+    """The summary source, or why there is no figure."""
+    reason = unfilterable(f)
+    if reason:
+        return NotAvailable(reason)
+    r = _source(ctx)
+    if r is None:
+        return NotAvailable(NO_SERVICE_PERIODS)
+    return r
+
+
+def _changes(cm, lo: int, hi: int, history=None):
+    """Per (month, customer) in [lo, hi]: MRR this month (cur), last month (prev), first month with MRR
+    (from `history`, every month up to hi, when `cm` holds only [lo - 1, hi])."""
+    history = cm if history is None else history
+    pairs = union_all(
+        select(cm.c.month_idx.label("idx"), cm.c.customer, cm.c.mrr.label("cur"), literal(0.0, Float).label("prev")),
+        select((cm.c.month_idx + 1).label("idx"), cm.c.customer, literal(0.0, Float).label("cur"), cm.c.mrr.label("prev")),
+    ).subquery("pairs")
+    per = (select(pairs.c.idx, pairs.c.customer, func.sum(pairs.c.cur).label("cur"), func.sum(pairs.c.prev).label("prev"))
+           .where(pairs.c.idx >= lo, pairs.c.idx <= hi).group_by(pairs.c.idx, pairs.c.customer).subquery("per"))
+    firsts = (select(history.c.customer, func.min(history.c.month_idx).label("first"))
+              .group_by(history.c.customer).subquery("firsts"))
+    return per, firsts
+
+
+def _history(ctx: Ctx, f: Filters, r, cm, lo: int, hi: int):
+    """Every month with MRR up to `hi` of the customers that start a month of [lo, hi] without MRR
+    the month before (new or reactivated: their first month tells which); read through the
+    summary's (customer, month) index, not the whole summary."""
+    # a superset is fine: every customer of the window without MRR in each of its months
+    starting = select(cm.c.customer).group_by(cm.c.customer).having(func.count() < hi - lo + 2)
+    return _customer_months(ctx, f, r, hi, name="history", customers=starting)
+
+
+def _kind(per, firsts):
+    """The movement kind of a (month, customer) change, as SQL."""
+    return case((and_(per.c.prev <= 0, per.c.cur > 0, firsts.c.first == per.c.idx), literal("new")),
+                (and_(per.c.prev <= 0, per.c.cur > 0), literal("reactivation")),
+                (and_(per.c.prev > 0, per.c.cur <= 0), literal("churn")),
+                (and_(per.c.prev > 0, per.c.cur > per.c.prev), literal("expansion")),
+                (and_(per.c.prev > 0, per.c.cur < per.c.prev), literal("contraction")), else_=None)
+
+
+def _movement_sums(ctx: Ctx, f: Filters, lo: int, hi: int, by_month: bool = False) -> dict:
+    """{kind: MRR moved} over the months [lo, hi] (by_month: {month_idx: {kind: ...}}), plus
+    "churned_customers" (distinct customers with a churn) and "starts" (the sum of each month's
+    previous-month MRR)."""
+    r = _source(ctx)
+    cm = _customer_months(ctx, f, r, hi, since=lo - 1)
+    per, firsts = _changes(cm, lo, hi, _history(ctx, f, r, cm, lo, hi))
+    kind = _kind(per, firsts)
+    amount = func.abs(per.c.cur - per.c.prev)
+    cols = [func.coalesce(func.sum(case((kind == k, amount), else_=0.0)), 0.0).label(k) for k in MOVEMENTS]
+    cols.append(func.count(func.distinct(case((kind == "churn", per.c.customer), else_=None))).label("churned_customers"))
+    cols.append(func.coalesce(func.sum(per.c.prev), 0.0).label("starts"))
+    query = select(*cols).select_from(per.outerjoin(firsts, firsts.c.customer == per.c.customer))
+    if by_month:
+        query = query.add_columns(per.c.idx).group_by(per.c.idx)
+        return {row["idx"]: dict(row) for row in ctx.conn.execute(query).mappings()}
+    return dict(ctx.conn.execute(query).mappings().one())
+
+
+def _losses(ctx: Ctx, f: Filters, lo: int, hi: int) -> tuple[float, float]:
+    """(churned + contraction MRR, the sum of each month's previous-month MRR) over the months
+    [lo, hi]: what the revenue churn rate needs, without telling new from reactivated customers."""
+    cm = _customer_months(ctx, f, _source(ctx), hi, since=lo - 1)
+    per, _firsts = _changes(cm, lo, hi)
+    lost = func.sum(case((per.c.prev > per.c.cur, per.c.prev - per.c.cur), else_=0.0))
+    losses, starts = ctx.conn.execute(select(func.coalesce(lost, 0.0), func.coalesce(func.sum(per.c.prev), 0.0))).one()
+    return float(losses), float(starts)
+
+
+def movements(ctx: Ctx, f: Filters) -> dict:
+    key = ("mrr_movements", f)
+    if key not in ctx.cache:
+        _, lo, hi = period_months(f)
+        ctx.cache[key] = _movement_sums(ctx, f, lo, hi)
+    return ctx.cache[key]
+
+
+def mrr_at(ctx: Ctx, f: Filters, idx: int) -> float:
+    key = ("mrr_at", f.regions, f.product_lines, idx)
+    if key not in ctx.cache:
+        cm = _customer_months(ctx, f, _source(ctx), idx, since=idx)
+        ctx.cache[key] = float(ctx.conn.execute(select(func.coalesce(func.sum(cm.c.mrr), 0.0))).scalar_one())
+    return ctx.cache[key]
+
+
+def retention(ctx: Ctx, f: Filters) -> tuple[float, float, float, int]:
+    """(starting MRR, its customers' MRR in the last month, the same capped at the start, customers at the start)."""
+    key = ("mrr_retention", f)
+    if key not in ctx.cache:
+        start, _, end = period_months(f)
+        end = max(end, start)
+        cm = _customer_months(ctx, f, _source(ctx), end, since=start)
+        pair = (select(cm.c.customer,
+                       func.sum(case((cm.c.month_idx == start, cm.c.mrr), else_=0.0)).label("a"),
+                       func.sum(case((cm.c.month_idx == end, cm.c.mrr), else_=0.0)).label("b"))
+                .where(cm.c.month_idx.in_([start, end])).group_by(cm.c.customer)
+                .having(func.sum(case((cm.c.month_idx == start, cm.c.mrr), else_=0.0)) > 0).subquery("pair"))
+        row = ctx.conn.execute(select(func.coalesce(func.sum(pair.c.a), 0.0), func.coalesce(func.sum(pair.c.b), 0.0),
+                                      func.coalesce(func.sum(case((pair.c.b < pair.c.a, pair.c.b), else_=pair.c.a)), 0.0),
+                                      func.count(pair.c.customer))).one()
+        ctx.cache[key] = (float(row[0]), float(row[1]), float(row[2]), int(row[3]))
+    return ctx.cache[key]
+
+
+def measured_churn_rate(ctx: Ctx, f: Filters) -> tuple[float | None, str]:
+    """The monthly revenue churn rate measured over the 12 months up to the period's last month
+    ((churned + contraction MRR) / the months' starting MRR), with the note saying where it comes
+    from; None (and the configured rate's note) before 6 months of movements exist."""
+    configured = float(ctx.defs.get("unit_economics.monthly_churn_rate"))
+    fallback = (None, f"churn: the configured rate ({configured:.2%}/month, unit_economics.monthly_churn_rate)")
+    if isinstance(_check(ctx, f), NotAvailable):
+        return fallback
+    end = month_idx(f.end)
+    first = _first_month(ctx, f, end)
+    if first is None or end - first < MIN_MONTHS_FOR_MEASURED_CHURN:
+        return fallback
+    lo = max(first + 1, end - 11)
+    losses, starts = _losses(ctx, f, lo, end)
+    if starts <= 0:
+        return fallback
+    rate = losses / starts
+    return rate, (f"churn: measured, {rate:.2%}/month of MRR churned or contracted over the {end - lo + 1} months "
+                  f"to {first_day(end):%Y-%m}")
+
+
+def _first_month(ctx: Ctx, f: Filters, end: int) -> int | None:
+    """The first month up to `end` in which some customer of the slice had MRR: the summary's
+    first month when a customer's MRR is positive in it (nearly always), else every month grouped."""
+    r = _source(ctx)
+    conds = dimensions.conditions(f, region=r.c.region, product_line=r.c.product_line)
+    low = ctx.conn.execute(select(func.min(r.c.month_idx)).where(r.c.month_idx <= end, *conds)).scalar()
+    if low is None:
+        return None
+    if ctx.conn.execute(select(_customer_months(ctx, f, r, low, since=low).c.customer).limit(1)).first():
+        return low
+    cm = _customer_months(ctx, f, r, end)
+    return ctx.conn.execute(select(func.min(cm.c.month_idx))).scalar()
+
+
+def ltv_churn_rate(ctx: Ctx, f: Filters) -> tuple[float, str]:
+    """The monthly churn rate LTV divides by, and the note saying which."""
+    key = ("ltv_churn", f)
+    if key not in ctx.cache:
+        rate, note = measured_churn_rate(ctx, f)
+        if rate is None or rate <= 0:
+            configured = float(ctx.defs.get("unit_economics.monthly_churn_rate"))
+            if rate is not None:
+                note = (f"churn: the configured rate ({configured:.2%}/month): no MRR churned or contracted in the "
+                        "trailing 12 months to measure")
+            rate = configured
+        ctx.cache[key] = (rate, note)
+    return ctx.cache[key]
+
+
+# --- metrics -----------------------------------------------------------------------------------
+
+def _movement(ctx: Ctx, f: Filters, kind: str) -> Result:
+    r = _check(ctx, f)
+    if isinstance(r, NotAvailable):
+        return r
+    return round(movements(ctx, f)[kind], 2)
+
+
+@computes("mrr")
+def compute_mrr(ctx: Ctx, f: Filters) -> Result:
+    """MRR of the month containing the period's last day."""
+    r = _check(ctx, f)
+    if isinstance(r, NotAvailable):
+        return r
+    return round(mrr_at(ctx, f, month_idx(f.end)), 2)
+
+
+@computes("arr")
+def compute_arr(ctx: Ctx, f: Filters) -> Result:
+    """12 x MRR."""
+    mrr = ctx.value("mrr", f)
+    return mrr if isinstance(mrr, NotAvailable) else round(12 * mrr, 2)
+
+
+@computes("new_mrr")
+def compute_new_mrr(ctx: Ctx, f: Filters) -> Result:
+    return _movement(ctx, f, "new")
+
+
+@computes("expansion_mrr")
+def compute_expansion_mrr(ctx: Ctx, f: Filters) -> Result:
+    return _movement(ctx, f, "expansion")
+
+
+@computes("reactivation_mrr")
+def compute_reactivation_mrr(ctx: Ctx, f: Filters) -> Result:
+    return _movement(ctx, f, "reactivation")
+
+
+@computes("contraction_mrr")
+def compute_contraction_mrr(ctx: Ctx, f: Filters) -> Result:
+    return _movement(ctx, f, "contraction")
+
+
+@computes("churned_mrr")
+def compute_churned_mrr(ctx: Ctx, f: Filters) -> Result:
+    return _movement(ctx, f, "churn")
+
+
+@computes("net_new_mrr")
+def compute_net_new_mrr(ctx: Ctx, f: Filters) -> Result:
+    """new + expansion + reactivation - contraction - churn."""
+    r = _check(ctx, f)
+    if isinstance(r, NotAvailable):
+        return r
+    m = movements(ctx, f)
+    return round(m["new"] + m["expansion"] + m["reactivation"] - m["contraction"] - m["churn"], 2)
+
+
+def _retention_ratio(ctx: Ctx, f: Filters, pick) -> Result:
+    r = _check(ctx, f)
+    if isinstance(r, NotAvailable):
+        return r
+    start, later, capped, customers = retention(ctx, f)
+    if start <= 0:
+        return NotAvailable("no customer had MRR in the month before this period, so there is nothing to retain")
+    return pick(start, later, capped, customers)
+
+
+@computes("nrr")
+def compute_nrr(ctx: Ctx, f: Filters) -> Result:
+    """Starting customers' MRR in the period's last month / their MRR the month before the period."""
+    return _retention_ratio(ctx, f, lambda start, later, capped, n: later / start)
+
+
+@computes("grr")
+def compute_grr(ctx: Ctx, f: Filters) -> Result:
+    """As NRR, each customer's later MRR capped at its starting MRR."""
+    return _retention_ratio(ctx, f, lambda start, later, capped, n: capped / start)
+
+
+@computes("logo_churn_rate")
+def compute_logo_churn_rate(ctx: Ctx, f: Filters) -> Result:
+    """Customers churned in the period / customers with MRR the month before it."""
+    return _retention_ratio(ctx, f, lambda start, later, capped, n: movements(ctx, f)["churned_customers"] / n)
+
+
+@computes("revenue_churn_rate")
+def compute_revenue_churn_rate(ctx: Ctx, f: Filters) -> Result:
+    """(Churned + contraction MRR in the period) / MRR the month before it."""
+    def rate(start, later, capped, n):
+        m = movements(ctx, f)
+        return (m["churn"] + m["contraction"]) / start
+    return _retention_ratio(ctx, f, rate)
+
+
+# --- tables for the pages and the meeting -------------------------------------------------------
+
+def _with_ctx(engine: Engine, fn):
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            return fn(Ctx(conn, load_definitions(conn)))
+
+
+def movements_by_month(engine: Engine, filters: Filters) -> pd.DataFrame:
+    """One row per month of the period (months whose first day is in it): MRR, each movement
+    (contraction and churn negative, as drawn), net new MRR. Empty without service periods."""
+    cols = ["month", "mrr", *MOVEMENT_METRICS.values(), "net_new_mrr"]
+
+    def run(ctx: Ctx) -> pd.DataFrame:
+        if isinstance(_check(ctx, filters), NotAvailable):
+            return pd.DataFrame(columns=cols)
+        _, lo, hi = period_months(filters)
+        if hi < lo:
+            return pd.DataFrame(columns=cols)
+        by = _movement_sums(ctx, filters, lo, hi, by_month=True)
+        cm = _customer_months(ctx, filters, _source(ctx), hi)
+        totals = dict(ctx.conn.execute(select(cm.c.month_idx, func.sum(cm.c.mrr)).where(cm.c.month_idx >= lo)
+                                       .group_by(cm.c.month_idx)).all())
+        rows = []
+        for idx in range(lo, hi + 1):
+            m = by.get(idx, {})
+            moved = {MOVEMENT_METRICS[k]: round(float(m.get(k) or 0.0), 2) * (-1 if k in ("contraction", "churn") else 1)
+                     for k in MOVEMENTS}
+            rows.append({"month": f"{first_day(idx):%Y-%m}", "mrr": round(float(totals.get(idx) or 0.0), 2), **moved,
+                         "net_new_mrr": round(sum(moved.values()), 2)})
+        return pd.DataFrame(rows, columns=cols)
+    return _with_ctx(engine, run)
+
+
+def cohorts(engine: Engine, filters: Filters, months: int = 12) -> pd.DataFrame:
+    """Customers by their first month with MRR (the cohorts starting in the `months` months up to
+    the period's last month, or from the period's start if earlier) x months since: customers
+    still with MRR and their MRR, as shares of the cohort's first month."""
+    cols = ["cohort", "months_since", "customers", "mrr", "pct_customers", "pct_mrr"]
+
+    def run(ctx: Ctx) -> pd.DataFrame:
+        if isinstance(_check(ctx, filters), NotAvailable):
+            return pd.DataFrame(columns=cols)
+        end = month_idx(filters.end)
+        lo = min(month_idx(filters.start), end - months + 1)
+        cm = _customer_months(ctx, filters, _source(ctx), end)
+        firsts = select(cm.c.customer, func.min(cm.c.month_idx).label("first")).group_by(cm.c.customer).subquery("f")
+        since = (cm.c.month_idx - firsts.c.first).label("months_since")
+        rows = ctx.conn.execute(select(firsts.c.first, since, func.count(), func.sum(cm.c.mrr))
+                                .select_from(cm.join(firsts, firsts.c.customer == cm.c.customer))
+                                .where(firsts.c.first >= lo).group_by(firsts.c.first, since)
+                                .order_by(firsts.c.first, since)).all()
+        cells = {(first, int(k)): (int(n), float(total)) for first, k, n, total in rows}
+        out = []
+        for first in sorted({first for first, _k in cells}):
+            n0, mrr0 = cells[(first, 0)]
+            for k in range(end - first + 1):  # a month the whole cohort was gone is 0 %, not blank
+                n, total = cells.get((first, k), (0, 0.0))
+                out.append({"cohort": f"{first_day(first):%Y-%m}", "months_since": k, "customers": n,
+                            "mrr": round(total, 2), "pct_customers": n / n0, "pct_mrr": total / mrr0})
+        return pd.DataFrame(out, columns=cols)
+    return _with_ctx(engine, run)
+
+
+def movers(engine: Engine, filters: Filters, kinds: tuple[str, ...] = ("churn", "contraction")) -> pd.DataFrame:
+    """The customers whose MRR moved (by `kinds`) on the month firsts of the period, by name:
+    month, customer, movement, MRR before, MRR after, change; the biggest loss first."""
+    cols = ["month", "customer", "movement", "mrr_before", "mrr_after", "change"]
+
+    def run(ctx: Ctx) -> pd.DataFrame:
+        if isinstance(_check(ctx, filters), NotAvailable):
+            return pd.DataFrame(columns=cols)
+        _, lo, hi = period_months(filters)
+        if hi < lo:
+            return pd.DataFrame(columns=cols)
+        cm = _customer_months(ctx, filters, _source(ctx), hi)
+        per, firsts = _changes(cm, lo, hi)
+        kind = _kind(per, firsts).label("movement")
+        names = select(cm.c.customer, func.max(cm.c.name).label("name")).group_by(cm.c.customer).subquery("names")
+        rows = ctx.conn.execute(select(per.c.idx, names.c.name, kind, per.c.prev, per.c.cur)
+                                .select_from(per.outerjoin(firsts, firsts.c.customer == per.c.customer)
+                                             .join(names, names.c.customer == per.c.customer))
+                                .where(kind.in_(kinds))).all()
+        out = [{"month": f"{first_day(idx):%Y-%m}", "customer": name, "movement": k,
+                "mrr_before": round(float(prev), 2), "mrr_after": round(float(cur), 2),
+                "change": round(float(cur) - float(prev), 2)} for idx, name, k, prev, cur in rows]
+        out.sort(key=lambda r: (r["change"], r["month"], r["customer"] or ""))
+        return pd.DataFrame(out, columns=cols)
+    return _with_ctx(engine, run)
+
+
+def ltv_note(engine: Engine, filters: Filters) -> pd.DataFrame:
+    """One row, "note": which monthly churn rate LTV divides by for `filters` (measured or configured)."""
+    def run(ctx: Ctx) -> pd.DataFrame:
+        return pd.DataFrame([{"note": ltv_churn_rate(ctx, filters.to_date())[1]}], columns=["note"])
+    return _with_ctx(engine, run)
+
+
+__all__ = ["GROUP", "MOVEMENTS", "MOVEMENT_METRICS", "cohorts", "is_fresh", "ltv_churn_rate", "ltv_note", "measured_churn_rate",
+           "month_idx", "movements_by_month", "movers", "period_months", "refresh", "state"]

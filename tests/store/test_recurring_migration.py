@@ -1,0 +1,44 @@
+"""Schema version 9: a version 8 store opens and upgrades; invoices get their service period (NULL
+on the invoices already there, which keep every other value), the MRR summary table and its
+indexes are created, and recurring revenue says what to import until invoices carry a period."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import create_engine, inspect, select
+
+from metrics import Filters, compute
+from store import StoreSettings, open_store, schema
+from store.db import schema_version
+from store.migrations import MIGRATIONS
+
+
+def test_service_period_migration_v8_store_upgrades(store_url):
+    raw = create_engine(store_url)
+    when = dt.datetime(2025, 1, 1)
+    with raw.begin() as conn:
+        for v in range(1, 9):
+            MIGRATIONS[v](conn)
+        schema.schema_version.create(conn, checkfirst=True)
+        for v in range(1, 9):
+            conn.execute(schema.schema_version.insert().values(version=v, applied_at=when))
+        conn.exec_driver_sql(  # plain SQL: the version 8 invoices table has no service period
+            "INSERT INTO invoices (invoice_number, customer_name, issue_date, amount_excl_tax_cents, tax_cents, "
+            "currency, status, is_credit_note, origin) VALUES ('F-1', 'Acme', '2025-01-10', 120000, 0, 'EUR', "
+            "'paid', false, 'csv')")
+    assert "service_period_start" not in {c["name"] for c in inspect(raw).get_columns("invoices")}
+    assert not inspect(raw).has_table("rollup_mrr")
+    raw.dispose()
+
+    engine = open_store(StoreSettings(store_url, "test"))
+    assert schema_version(engine) == schema.SCHEMA_VERSION >= 9
+    insp = inspect(engine)
+    assert {"service_period_start", "service_period_end"} <= {c["name"] for c in insp.get_columns("invoices")}
+    assert "ix_invoices_service_period" in {ix["name"] for ix in insp.get_indexes("invoices")}
+    assert {"ix_rollup_mrr_month", "ix_rollup_mrr_customer"} <= {ix["name"] for ix in insp.get_indexes("rollup_mrr")}
+    with engine.connect() as conn:
+        row = conn.execute(select(schema.invoices.c.amount_excl_tax_cents, schema.invoices.c.service_period_start,
+                                  schema.invoices.c.service_period_end)).one()
+    assert tuple(row) == (120000, None, None)
+    mv = compute(engine, "mrr", Filters(dt.date(2025, 1, 1), dt.date(2025, 1, 31)))
+    assert mv.value is None and "service period" in mv.reason
