@@ -1,4 +1,4 @@
-"""Schema version 9: a version 8 store opens and upgrades; invoices get their service period (NULL
+"""Schema version 14: a version 8 store opens and upgrades; invoices get their service period (NULL
 on the invoices already there, which keep every other value), the MRR summary table and its
 indexes are created, and recurring revenue says what to import until invoices carry a period."""
 from __future__ import annotations
@@ -31,7 +31,7 @@ def test_service_period_migration_v8_store_upgrades(store_url):
     raw.dispose()
 
     engine = open_store(StoreSettings(store_url, "test"))
-    assert schema_version(engine) == schema.SCHEMA_VERSION >= 9
+    assert schema_version(engine) == schema.SCHEMA_VERSION >= 14
     insp = inspect(engine)
     assert {"service_period_start", "service_period_end"} <= {c["name"] for c in insp.get_columns("invoices")}
     assert "ix_invoices_service_period" in {ix["name"] for ix in insp.get_indexes("invoices")}
