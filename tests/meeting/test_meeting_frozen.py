@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from meeting.snapshots import (QUARTER_CUT, as_of_engine, deals_as_of, metric_filters, reconstruct_snapshot,
+from meeting.snapshots import (QUARTER_CUT, as_of_store, deals_as_of, metric_filters, reconstruct_snapshot,
                                snapshot_deal_rows, snapshot_metric_rows, take_snapshot, value_of)
 from metrics import compute_many
 from store import bump_data_version, schema as s
@@ -157,37 +157,23 @@ def test_deals_as_of_leaves_out_deals_without_history_closed_later(crm):
     assert later["nohist"]["is_won"] and later["d6"]["is_won"] and later["d2"]["is_won"]
 
 
-def test_as_of_engine_holds_the_store_as_it_stood(crm):
+def test_as_of_store_serves_many_weeks_newest_first_only(crm):
     _add_marketing_and_finance(crm)
     _add_later_data(crm)
-    with as_of_engine(crm, T(2026, 11, 16)) as then:
+    with crm.connect() as conn:
+        nov16, nov9 = T(2026, 11, 16), T(2026, 11, 9)
+        deals16, deals9 = deals_as_of(conn, nov16), deals_as_of(conn, nov9)
+    with as_of_store(crm) as rewind:
+        then = rewind(nov16, deals16)
         with then.connect() as conn:  # c2 (17 Nov) gone, c1 SQL date emptied; F-1 unpaid; 17 Nov ledger gone
             assert conn.execute(select(s.contacts.c.contact_id, s.contacts.c.became_sql_at)).all() == [("c1", None)]
             assert conn.execute(select(s.invoices.c.invoice_number, s.invoices.c.status,
                                        s.invoices.c.paid_date)).all() == [("F-1", "open", None)]
             assert conn.execute(select(func.count()).select_from(s.ledger_entries)).scalar() == 1
-            assert conn.execute(select(func.count()).select_from(s.marketing_spend)).scalar() == 1
-            # no rollup, snapshot or audit row comes along: the metrics read the base tables
-            assert conn.execute(select(func.count()).select_from(s.rollup_state)).scalar() == 0
-    with as_of_engine(crm, T(2026, 11, 9)) as then:
+        then = rewind(nov9, deals9)
         with then.connect() as conn:  # 9 Nov: c1 not yet MQL, F-1 and the 12 Nov ledger entry not yet there
             assert conn.execute(select(s.contacts.c.became_mql_at)).scalars().all() == [None]
             assert conn.execute(select(func.count()).select_from(s.invoices)).scalar() == 0
             assert conn.execute(select(func.count()).select_from(s.ledger_entries)).scalar() == 0
-    with crm.connect() as conn:  # the live store is untouched
-        assert conn.execute(select(func.count()).select_from(s.invoices)).scalar() == 2
-
-
-@pytest.mark.parametrize("moment", [T(2026, 11, 2), T(2026, 11, 9), T(2026, 11, 16), T(2026, 11, 17, 9),
-                                    T(2026, 11, 18)])
-def test_as_of_engine_deals_are_deals_as_of(crm, moment):
-    """The as-of store's deals (one SELECT) are `deals_as_of`'s (the Python reading), column by column."""
-    _add_marketing_and_finance(crm)
-    _add_later_data(crm)
-    with crm.connect() as conn:
-        expected = {d["deal_id"]: {k: v for k, v in d.items() if k not in ("is_closed", "is_won")}
-                    for d in deals_as_of(conn, moment)}
-    with as_of_engine(crm, moment) as then:
-        with then.connect() as conn:
-            got = {r["deal_id"]: dict(r) for r in conn.execute(select(s.deals)).mappings()}
-    assert expected and got == expected
+        with pytest.raises(ValueError, match="cannot show 2026-11-16"):
+            rewind(nov16, deals16)
