@@ -4,6 +4,7 @@ against the same figures computed by DuckDB over the same tables in the same run
 
     .venv/bin/python benchmarks/metrics_bench.py                      # data/bench/northstar-1M.db
     .venv/bin/python benchmarks/metrics_bench.py --db /tmp/medium.db  # any SQLite store
+    .venv/bin/python benchmarks/metrics_bench.py --url postgresql+psycopg://postgres@127.0.0.1/big  # PostgreSQL
 
 The metrics read the monthly rollups (metrics/rollups.py) for whole months; the bench first
 rebuilds them if they are stale and prints how long that took (a sync or an import pays it once
@@ -22,7 +23,6 @@ import argparse
 import datetime as dt
 import json
 import resource
-import sqlite3
 import statistics
 import sys
 import time
@@ -105,19 +105,20 @@ def timed(fn) -> tuple[float, list[float]]:
     return cold, warm
 
 
-def load_duckdb(db_path: Path):
-    """Copy the tables the reference reads from the SQLite store into an in-memory DuckDB."""
+def load_duckdb(engine):
+    """Copy the tables the reference reads from the store (SQLite or PostgreSQL) into an in-memory DuckDB."""
     import duckdb
     import pandas as pd
+    from sqlalchemy import text
     duck = duckdb.connect()
-    src = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    src = engine.connect()
     dates = {"created_at", "close_date", "became_lead_at", "became_mql_at", "became_sql_at", "became_opportunity_at",
              "became_customer_at", "first_sales_touch_at", "spend_date", "month", "issue_date", "paid_date",
              "ecriture_date"}
     for table, cols in TABLE_COLUMNS.items():
         names = [c.strip() for c in cols.split(",")]
         first = True
-        for df in pd.read_sql_query(f"SELECT {cols} FROM {table}", src, chunksize=250_000):  # bounded memory
+        for df in pd.read_sql_query(text(f"SELECT {cols} FROM {table}"), src, chunksize=250_000):  # bounded memory
             for col in names:
                 if col in dates:
                     df[col] = pd.to_datetime(df[col], errors="coerce", format="mixed")
@@ -182,12 +183,13 @@ def reference_queries(defs, rules) -> dict[str, str]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", type=Path, default=DEFAULT_DB, help="SQLite store to read (default: the 1M demo store)")
+    ap.add_argument("--url", help="any store URL instead of --db, e.g. postgresql+psycopg://postgres@127.0.0.1/big1m")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--ensure-indexes", action="store_true",
                     help="first create the indexes store/schema.py declares that the store lacks (a store made "
                          "by an older Northstar), and report how long that took")
     args = ap.parse_args()
-    if not args.db.exists():
+    if not args.url and not args.db.exists():
         print(f"error: {args.db} does not exist; make it with `python cli.py demo --scale 1M` "
               "(benchmarks/demo_bench.py --scale 1M) or pass --db", file=sys.stderr)
         return 2
@@ -200,7 +202,7 @@ def main() -> int:
     from metrics.sql import stage_rules
     from store import StoreSettings, open_store
 
-    engine = open_store(StoreSettings(f"sqlite:///{args.db}", "benchmark store"), upgrade=False)
+    engine = open_store(StoreSettings(args.url or f"sqlite:///{args.db}", "benchmark store"), upgrade=False)
     missing = missing_indexes(engine)
     if missing and args.ensure_indexes:
         t0 = time.perf_counter()
@@ -218,7 +220,7 @@ def main() -> int:
         counts = {t: conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar() for t in ("deals", "contacts")}
     _, start, end = fiscal_quarter(AS_OF, defs.fiscal_year_start_month)  # the whole quarter, as always measured
     filters = Filters(start, end)
-    print(f"store {args.db.name}: {counts['deals']:,} deals, {counts['contacts']:,} contacts; "
+    print(f"store {engine.dialect.name} {engine.url.database}: {counts['deals']:,} deals, {counts['contacts']:,} contacts; "
           f"period {start} to {end}")
     from metrics import rollups_build as rollups
     t0 = time.perf_counter()
@@ -247,7 +249,7 @@ def main() -> int:
     base = {page: statistics.median(timed(lambda ids=ids: base_only(ids))[1][:3]) for page, ids in PAGE_METRICS.items()}
 
     t0 = time.perf_counter()
-    duck = load_duckdb(args.db)
+    duck = load_duckdb(engine)
     load_s = time.perf_counter() - t0
     queries = reference_queries(defs, rules)
     params = {"start": start, "end": end, "now": dt.datetime.combine(AS_OF, dt.time())}

@@ -31,11 +31,11 @@ PAGES = [("Marketing", "marketing"), ("Sales", "sales"), ("Finance", "finance"),
 WARM_RUNS = 3
 
 
-def visit(page, title: str, path: str) -> float:
+def visit(page, title: str, path: str, timeout_ms: int = 30000) -> float:
     started = time.monotonic()
     page.locator("[data-testid='stSidebarNav'] a", has_text=title).first.click()
-    page.wait_for_url(lambda url: urlparse(url).path.strip("/") == path)
-    wait_for_app(page)
+    page.wait_for_url(lambda url: urlparse(url).path.strip("/") == path, timeout=timeout_ms)
+    wait_for_app(page, timeout_ms=timeout_ms)
     return time.monotonic() - started
 
 
