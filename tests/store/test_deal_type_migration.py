@@ -3,24 +3,19 @@ HubSpot deal type (deals.deal_type), existing deals keep every other value, and 
 are marked for a rebuild."""
 from __future__ import annotations
 
-import datetime as dt
 
 from sqlalchemy import create_engine, inspect, select
 
 from store import StoreSettings, open_store, schema
 from store.db import schema_version
-from store.migrations import MIGRATIONS
+
+from older_stores import store_at
 
 
 def test_deal_type_migration_v7_store_upgrades(store_url):
     raw = create_engine(store_url)
-    when = dt.datetime(2025, 1, 1)
     with raw.begin() as conn:
-        for v in range(1, 8):
-            MIGRATIONS[v](conn)
-        schema.schema_version.create(conn, checkfirst=True)
-        for v in range(1, 8):
-            conn.execute(schema.schema_version.insert().values(version=v, applied_at=when))
+        store_at(conn, 7)
         # plain SQL: the version 7 deals table has no deal_type
         conn.exec_driver_sql(
             "INSERT INTO deals (deal_id, name, amount_cents, currency, pipeline_id, stage_id, created_at, "

@@ -9,20 +9,16 @@ from sqlalchemy import create_engine, inspect, select
 
 from store import StoreSettings, open_store, schema
 from store.db import schema_version
-from store.migrations import MIGRATIONS
+
+from older_stores import store_at
 
 NEW = {"segment_type", "segment_value", "direction", "target_value"}
 
 
 def test_decision_outcome_migration_v8_store_upgrades(store_url):
     raw = create_engine(store_url)
-    when = dt.datetime(2025, 1, 1)
     with raw.begin() as conn:
-        for v in range(1, 9):
-            MIGRATIONS[v](conn)
-        schema.schema_version.create(conn, checkfirst=True)
-        for v in range(1, 9):
-            conn.execute(schema.schema_version.insert().values(version=v, applied_at=when))
+        store_at(conn, 8)
         # plain SQL: the version 8 decision log has none of the new columns
         conn.exec_driver_sql(
             "INSERT INTO meeting_decisions (decision_id, week_start, text, owner, due_date, metric_id, status, "

@@ -10,18 +10,15 @@ from sqlalchemy.exc import IntegrityError
 
 from store import StoreSettings, open_store, schema
 from store.db import schema_version
-from store.migrations import MIGRATIONS
+
+from older_stores import store_at
 
 
 def test_feedback_migration_v8_store_upgrades(store_url):
     raw = create_engine(store_url)
     when = dt.datetime(2025, 1, 1)
     with raw.begin() as conn:
-        for v in range(1, 9):
-            MIGRATIONS[v](conn)
-        schema.schema_version.create(conn, checkfirst=True)
-        for v in range(1, 9):
-            conn.execute(schema.schema_version.insert().values(version=v, applied_at=when))
+        store_at(conn, 8)
         conn.exec_driver_sql("INSERT INTO contacts (contact_id, email, is_deleted, origin) "
                              "VALUES ('c1', 'ann@client.example', false, 'hubspot')")
     assert not {"lead_feedback", "nps_responses"} & set(inspect(raw).get_table_names())

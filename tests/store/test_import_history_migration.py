@@ -1,24 +1,20 @@
 """Schema version 7: a version 6 store opens and upgrades; its FEC imports get a company identity."""
 from __future__ import annotations
 
-import datetime as dt
 
 from sqlalchemy import create_engine, inspect, select
 
 from store import StoreSettings, open_store, schema
 from store.db import schema_version
-from store.migrations import MIGRATIONS, company_from_name
+from store.migrations import company_from_name
+
+from older_stores import store_at
 
 
 def test_v6_store_upgrades_to_import_history(store_url):
     raw = create_engine(store_url)
-    when = dt.datetime(2025, 1, 1)
     with raw.begin() as conn:
-        for v in range(1, 7):
-            MIGRATIONS[v](conn)
-        schema.schema_version.create(conn, checkfirst=True)
-        for v in range(1, 7):
-            conn.execute(schema.schema_version.insert().values(version=v, applied_at=when))
+        store_at(conn, 6)
         # plain SQL: the version 6 import_runs has none of the new columns
         for i, name in ((1, "123456789FEC20231231.txt"), (2, "ledger_companyA.txt")):
             conn.exec_driver_sql(

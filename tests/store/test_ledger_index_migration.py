@@ -1,23 +1,19 @@
 """Schema version 5 drops ix_ledger_date_account (ix_ledger_cover begins with the same columns)."""
 from __future__ import annotations
 
-import datetime as dt
 
 from sqlalchemy import create_engine, inspect
 
 from store import StoreSettings, open_store, schema
 from store.db import schema_version
-from store.migrations import MIGRATIONS
+
+from older_stores import store_at
 
 
 def test_v4_store_loses_the_redundant_ledger_index_and_keeps_the_rest(store_url):
     raw = create_engine(store_url)
     with raw.begin() as conn:
-        for v in (1, 2, 3, 4):
-            MIGRATIONS[v](conn)
-        schema.schema_version.create(conn, checkfirst=True)
-        for v in (1, 2, 3, 4):
-            conn.execute(schema.schema_version.insert().values(version=v, applied_at=dt.datetime(2025, 1, 1)))
+        store_at(conn, 4)
         # what a version 4 store holds: the old index beside the covering one
         # (plain SQL: an Index() on the table's columns would join the shared schema's indexes)
         conn.exec_driver_sql("CREATE INDEX ix_ledger_date_account ON ledger_entries (ecriture_date, compte_num)")

@@ -1,4 +1,4 @@
-"""Schema version 9: a version 8 store opens and upgrades; its budget lines keep every value and
+"""Schema version 9 (quotas): a version 8 store opens and upgrades; its budget lines keep every value and
 get an empty owner and team (company, region and product-line lines), and a line per owner or
 team of the same month, region, product line and metric can then be stored beside them, while
 two lines of the same owner stay refused."""
@@ -12,18 +12,14 @@ from sqlalchemy.exc import IntegrityError
 
 from store import StoreSettings, open_store, schema
 from store.db import schema_version
-from store.migrations import MIGRATIONS
+
+from older_stores import store_at
 
 
 def test_quota_migration_v8_store_upgrades(store_url):
     raw = create_engine(store_url)
-    when = dt.datetime(2025, 1, 1)
     with raw.begin() as conn:
-        for v in range(1, 9):
-            MIGRATIONS[v](conn)
-        schema.schema_version.create(conn, checkfirst=True)
-        for v in range(1, 9):
-            conn.execute(schema.schema_version.insert().values(version=v, applied_at=when))
+        store_at(conn, 8)
         # plain SQL: the version 8 budgets table has no owner_id or team
         conn.exec_driver_sql("INSERT INTO budgets (month, region, product_line, metric, value) "
                              "VALUES ('2025-01-01', 'France', '', 'target_revenue', 5000000)")

@@ -10,18 +10,14 @@ from sqlalchemy import create_engine, inspect, select
 from metrics import Filters, compute
 from store import StoreSettings, open_store, schema
 from store.db import schema_version
-from store.migrations import MIGRATIONS
+
+from older_stores import store_at
 
 
 def test_service_period_migration_v8_store_upgrades(store_url):
     raw = create_engine(store_url)
-    when = dt.datetime(2025, 1, 1)
     with raw.begin() as conn:
-        for v in range(1, 9):
-            MIGRATIONS[v](conn)
-        schema.schema_version.create(conn, checkfirst=True)
-        for v in range(1, 9):
-            conn.execute(schema.schema_version.insert().values(version=v, applied_at=when))
+        store_at(conn, 8)
         conn.exec_driver_sql(  # plain SQL: the version 8 invoices table has no service period
             "INSERT INTO invoices (invoice_number, customer_name, issue_date, amount_excl_tax_cents, tax_cents, "
             "currency, status, is_credit_note, origin) VALUES ('F-1', 'Acme', '2025-01-10', 120000, 0, 'EUR', "
