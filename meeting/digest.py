@@ -23,7 +23,7 @@ from typing import Any, Callable
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from metrics import REGISTRY, Filters, breakdown
+from metrics import NONE_BUCKET, REGISTRY
 from metrics.format import format_day
 from store import schema as s, utcnow
 from store.secrets import mask
@@ -36,7 +36,7 @@ from .report import WeekReport, week_report
 
 log = logging.getLogger("northstar.digest")
 
-BURNT_LEAD_VALUE_METRIC = "burnt_lead_value"  # declared by the sales-feedback work (#18); optional here
+BURNT_LEAD_VALUE_METRIC = "burnt_lead_value"  # the meeting's burnt_value_by_owner table is this metric by owner
 CHANGES_SHOWN = 6
 HEADLINE = ("north_star", "forecast", "gap_to_target", "pipeline_coverage")
 MEETING_PATH = "meeting"  # the Weekly meeting page's url_path (ui/shell.py)
@@ -164,17 +164,14 @@ def decisions_followed(inp: DigestInput, figures: dict) -> Section | None:
 
 
 def burnt_lead_values(inp: DigestInput) -> tuple[dict[str, float] | None, str | None]:
-    """The value of the leads not followed up per owner name, from the metric
-    BURNT_LEAD_VALUE_METRIC broken down by owner over the week under review; (None, why) while
-    the catalog does not declare it or it has no owner breakdown."""
-    mdef = REGISTRY.get(BURNT_LEAD_VALUE_METRIC)
-    if mdef is None:
-        return None, f"Their value is not tracked yet (metric {BURNT_LEAD_VALUE_METRIC})."
-    if "owner" not in mdef.breakdowns:
-        return None, f"Their value by owner is not available ({BURNT_LEAD_VALUE_METRIC} has no owner breakdown)."
-    r = inp.report
-    return {owner: mv.value for owner, mv in breakdown(inp.engine, BURNT_LEAD_VALUE_METRIC, Filters(*r.review), "owner")
-            if mv.value is not None}, None
+    """What the leads not followed up were worth, per owner name: the meeting's own table
+    (`WeekReport.burnt_value_by_owner`, the `burnt_lead_value` metric by owner over the week under
+    review); (None, why) when the week has no such table."""
+    by_owner = inp.report.burnt_value_by_owner
+    if by_owner is None or "burnt_lead_value" not in getattr(by_owner, "columns", ()):
+        return None, f"Their value is not available ({BURNT_LEAD_VALUE_METRIC} by owner)."
+    return {("(no owner)" if row["owner"] == NONE_BUCKET else row["owner"]): float(row["burnt_lead_value"])
+            for row in by_owner.to_dict("records")}, None
 
 
 def burnt_leads(inp: DigestInput, figures: dict) -> Section:

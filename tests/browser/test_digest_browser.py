@@ -24,7 +24,7 @@ def test_digest_email_renders(engine, page):
     button = page.get_by_role("link", name="Open the meeting page")
     assert button.get_attribute("href") == "https://northstar.acme.example/meeting?week=2026-11-16"
     owners = page.locator("h2[data-section=burnt_leads] + table td").all_inner_texts()
-    assert owners == ["Ana Roux", "2", "Ben Maier", "1"]
+    assert owners == ["Ana Roux", "2", "€0", "Ben Maier", "1", "€0"]
     align = page.locator("h2[data-section=burnt_leads] + table td").nth(1).evaluate("e => getComputedStyle(e).textAlign")
     assert align == "right"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -93,27 +93,20 @@ def test_digest_of_a_first_week_without_decisions_or_leads(crm):
     assert d.section("what_changed").note == "No earlier meeting to compare with yet."
 
 
-def test_burnt_lead_value_is_a_hook_not_a_figure(week):
+def test_burnt_leads_carry_the_meetings_value_by_owner(week):
+    """The value column is the meeting's own table (burnt_lead_value by owner over the week under
+    review, metrics.feedback_details; hand-worked values in tests/metrics/test_lead_feedback_metrics):
+    here no source has won a deal in the 12 months, so every burnt lead is worth €0."""
     d = digest.build_digest(week, THIS_WEEK, today=NOW.date())
+    report = week_report(week, THIS_WEEK, check_live=False, today=NOW.date())
+    table = report.burnt_value_by_owner.set_index("owner")
     sec = d.section("burnt_leads")
-    if digest.BURNT_LEAD_VALUE_METRIC in digest.REGISTRY:  # wired at merge: the metric's own values
-        assert sec.columns == ["owner", "leads", "value"]
-    else:
-        assert sec.columns == ["owner", "leads"] and "not tracked yet" in sec.note
-        assert not any(key.startswith("burnt_lead_value") for key in d.figures)
-    assert d.section("link").note.startswith("Set NORTHSTAR_BASE_URL")
-
-
-def test_burnt_lead_value_hook_reads_a_metric_by_owner(week, monkeypatch):
-    """Once the catalog declares the metric, its breakdown by owner fills the value column (here a
-    stand-in money metric with an owner breakdown: won revenue of the week, 10,000 for Ana Roux)."""
-    monkeypatch.setattr(digest, "BURNT_LEAD_VALUE_METRIC", "won_revenue")
-    sec = digest.build_digest(week, THIS_WEEK, today=NOW.date()).section("burnt_leads")
     assert sec.columns == ["owner", "leads", "value"] and sec.note is None
-    assert sec.rows == [["Ana Roux", "2", "€10,000"], ["Ben Maier", "1", "not available"]]
-    monkeypatch.setattr(digest, "BURNT_LEAD_VALUE_METRIC", "pipeline_coverage")  # no owner breakdown
-    sec = digest.build_digest(week, THIS_WEEK, today=NOW.date()).section("burnt_leads")
-    assert sec.columns == ["owner", "leads"] and "has no owner breakdown" in sec.note
+    assert sec.rows == [["Ana Roux", "2", "€0"], ["Ben Maier", "1", "€0"]]
+    for owner in ("Ana Roux", "Ben Maier"):
+        assert d.figures[f"burnt_lead_value.{owner}"] == table.loc[owner, "burnt_lead_value"] == 0
+        assert d.figures[f"burnt_leads.{owner}"] == table.loc[owner, "burnt_leads"]
+    assert d.section("link").note.startswith("Set NORTHSTAR_BASE_URL")
 
 
 def test_digest_by_email_through_a_local_relay_with_login(week, channels_env, monkeypatch, capsys, caplog):
