@@ -32,9 +32,11 @@ STAGE_LABELS = {"lead": "Leads", "marketingqualifiedlead": "MQLs", "salesqualifi
 WON_METRICS = ("won_revenue", "won_deals", "north_star", "avg_deal_size", "sales_cycle_days",
                "sales_cycle_days_median", "marketing_sourced_revenue", "marketing_sourced_share", "gap_to_target",
                "booked_to_invoiced_gap", "budget_vs_actual",  # these two: their booked side
-               "new_business_revenue", "expansion_revenue", "renewal_revenue")
+               "new_business_revenue", "expansion_revenue", "renewal_revenue",
+               "quota_attainment", "quota_attainment_paced")  # the quota's won side
 TYPE_METRICS = {"new_business_revenue": "new_business", "expansion_revenue": "expansion", "renewal_revenue": "renewal"}
-OPEN_METRICS = ("open_pipeline", "weighted_pipeline", "pipeline_coverage", "sales_velocity")
+OPEN_METRICS = ("open_pipeline", "weighted_pipeline", "pipeline_coverage", "sales_velocity",
+                "quota_coverage")  # the open pipeline it divides
 CLOSED_METRICS = ("win_rate",)
 LOST_METRICS = ("lost_deals",)
 FORECAST_METRICS = ("forecast",)
