@@ -376,7 +376,8 @@ def generate_account(seed: int = 7, *, owners: int = 8, companies: int = 40, con
             li = make("line_items", {
                 "name": prod.props["name"], "hs_product_id": prod.id, "quantity": qty,
                 "price": price, "amount": f"{float(qty) * float(price):.2f}",
-                "hs_line_item_currency_code": rec.props["deal_currency_code"]}, created)
+                "hs_line_item_currency_code": rec.props["deal_currency_code"],
+                **_recurring(len(line_item_deal), close)}, created)
             line_item_deal[li.id] = rec.id
     account = Account(owner_list, pipelines, objects, deal_contacts, deal_companies,
                       line_item_deal, next(ids))
