@@ -69,7 +69,7 @@ BILLING_PERIOD_MONTHS = {"weekly": 12 / 52, "biweekly": 12 / 26, "monthly": 1.0,
                          "per_six_months": 6.0, "annually": 12.0, "per_two_years": 24.0, "per_three_years": 36.0,
                          "per_four_years": 48.0, "per_five_years": 60.0}
 SOURCE_LABELS = {"invoices": "billing data (invoices with a service period)",
-                 "line_items": "HubSpot line items with recurring billing on won deals (no invoice has a service period)"}
+                 "line_items": "HubSpot line items with recurring billing on won deals"}
 UNFILTERABLE = ("recurring revenue follows region and product line (the invoice's deal) only; remove the owner, "
                 "team, pipeline and source filters")
 MOVEMENTS = ("new", "expansion", "reactivation", "contraction", "churn")
@@ -313,10 +313,11 @@ def refresh(engine: Engine, force: bool = False) -> Built | None:
 # --- reading -----------------------------------------------------------------------------------
 
 def _source(ctx: Ctx):
-    """rollup_mrr while fresh, else the same rows from the invoices (None: no service period)."""
+    """rollup_mrr while fresh, else the same rows from the source in use (None: no recurring data)."""
     if "mrr_source" not in ctx.cache:
-        if usable(ctx):
-            ctx.cache["mrr_source"] = R
+        if usable(ctx):  # an empty summary may mean no source at all (NotAvailable), as the base tables say
+            empty = ctx.conn.execute(select(R.c.month_idx).limit(1)).first() is None
+            ctx.cache["mrr_source"] = None if empty and source_in_use(ctx) is None else R
         else:
             q = summary_query(ctx)
             ctx.cache["mrr_source"] = None if q is None else q.subquery("mrr_rows")
@@ -695,7 +696,8 @@ def source_note(engine: Engine, filters: Filters) -> pd.DataFrame:
     def run(ctx: Ctx) -> pd.DataFrame:
         use = source_in_use(ctx)
         setting = source_setting(ctx.defs)
-        how = "" if setting == "auto" else f", set by recurring.source = {setting}"
+        how = (f", set by recurring.source = {setting}" if setting != "auto" else
+               " (no invoice has a service period)" if use == "line_items" else "")
         note = (f"Recurring revenue from {SOURCE_LABELS[use]}{how}." if use else
                 f"No recurring revenue yet{how}: {NO_SERVICE_PERIODS}")
         return pd.DataFrame([{"note": note}], columns=["note"])

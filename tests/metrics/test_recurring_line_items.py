@@ -29,10 +29,11 @@ from dataclasses import replace
 import pytest
 
 from metrics import Filters, breakdown, compute_many
-from metrics import recurring
+from metrics import recurring, rollups_build
 from metrics.definitions import load_definitions
 from metrics.registry import Ctx
 from store import schema as s
+from store.db import utcnow
 
 from metrics_world import prepare, value
 from test_finance_scenario import insert, set_definition
@@ -175,3 +176,36 @@ def test_no_recurring_data_says_where_it_would_come_from(engine):
     set_definition(engine, "recurring.source", "invoices")
     mv = compute_many(engine, ["mrr"], _month_f(6))["mrr"]
     assert not mv.available and "service period" in mv.reason and "line item" in mv.reason
+
+
+def test_every_frequency_in_the_reporting_currency(engine):
+    """One customer, one won deal closed 1 Jan 2026, each line from 1 Jan for 24 months:
+    weekly 120 USD -> 120 x 0.92 x 52 / 12 = 478.40; biweekly 60 -> 60 x 26 / 12 = 130;
+    per_six_months 600 -> 100; per_two_years 2400 -> 100; per_five_years 6000 -> 100;
+    an unknown frequency ("daily") and a line on no deal count nothing. MRR 908.40."""
+    build(engine)
+    with engine.begin() as conn:  # only this test's lines: the store's own are removed
+        conn.execute(s.line_items.delete())
+    usd = {**_line("W", "D1", 120, "weekly", D(2026, 1, 1), 24), "currency": "USD"}
+    insert(engine, s.line_items, [usd, _line("B", "D1", 60, "biweekly", D(2026, 1, 1), 24),
+                                  _line("S", "D1", 600, "per_six_months", D(2026, 1, 1), 24),
+                                  _line("T", "D1", 2400, "per_two_years", D(2026, 1, 1), 24),
+                                  _line("F", "D1", 6000, "per_five_years", D(2026, 1, 1), 24),
+                                  _line("X", "D1", 999, "daily", D(2026, 1, 1), 24),
+                                  _line("N", None, 999, "monthly", D(2026, 1, 1), 24)])
+    assert value(engine, "mrr", _month_f(3)) == pytest.approx(478.40 + 130 + 300)
+    assert value(engine, "mrr", Filters(D(2027, 12, 1), D(2027, 12, 31))) == pytest.approx(908.40)
+    assert value(engine, "mrr", Filters(D(2028, 1, 1), D(2028, 1, 31))) == 0  # 24 months: Jan 2026 - Dec 2027
+
+
+def test_a_summary_built_in_an_earlier_month_is_stale(engine):
+    """Lines without a term run up to the current month: last month's summary is out of date."""
+    build(engine)
+    rollups_build.refresh(engine)
+    with engine.connect() as conn:
+        assert recurring.is_fresh(conn, load_definitions(conn))
+    with engine.begin() as conn:
+        conn.execute(s.rollup_state.update().where(s.rollup_state.c.name == recurring.GROUP)
+                     .values(built_at=utcnow() - dt.timedelta(days=40)))
+    with engine.connect() as conn:
+        assert not recurring.is_fresh(conn, load_definitions(conn))
