@@ -22,6 +22,7 @@ LOCALES = ("en-US", "fr-FR")
 BASES = ("booked", "invoiced")
 REGION_SOURCES = ("deal", "company", "owner")
 PRODUCT_LINE_SOURCES = ("deal", "line_items")
+RECURRING_SOURCES = ("auto", "invoices", "line_items")  # recurring.source: where MRR comes from
 REVENUE_TYPES = ("new_business", "expansion", "renewal")
 COUNTED_BY = ("north_star", "marketing_sourced_revenue", "campaign_roi", "win_rate")
 PAST_DUE_RULES = ("count_in_current_period", "exclude")
@@ -160,6 +161,8 @@ def validate(raw: dict) -> list[str]:
             need(f"pipelines.{pid}.probabilities.{stage}", lambda v: 0.0 <= float(v) <= 1.0, "a probability between 0 and 1")
     need("dimensions.region_from", lambda v: v in REGION_SOURCES, " or ".join(REGION_SOURCES))
     need("dimensions.product_line_from", lambda v: v in PRODUCT_LINE_SOURCES, " or ".join(PRODUCT_LINE_SOURCES))
+    if "recurring" in raw:
+        need("recurring.source", lambda v: v in RECURRING_SOURCES, " or ".join(RECURRING_SOURCES))
     if "revenue_types" in raw:
         for key in ("renewal_pipelines", "renewal_deal_types", "expansion_deal_types"):
             need(f"revenue_types.{key}", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),

@@ -1,9 +1,19 @@
 """Recurring revenue: MRR and ARR, the MRR movements, retention (NRR, GRR, churn rates) and cohorts.
 
-Rules (also in catalog/recurring.yaml, shown to users):
-- Source: billing data, the invoices with a service period (invoices.service_period_start, _end).
+Rules (also in catalog/recurring.yaml and definitions.yaml `recurring.source`, shown to users):
+- Source (`recurring.source`: auto, invoices or line_items; auto = billing data when any invoice
+  has a service period, else the HubSpot line items with recurring billing on won deals):
+- Billing data: the invoices with a service period (invoices.service_period_start, _end).
   An invoice counts unless it is a draft or void (rules.NOT_REVENUE_STATUSES, as for invoiced
   revenue); its amount excluding tax, in the reporting currency, credit notes negative.
+- Line items (`line_items_query`): a live line item with a known billing frequency
+  (BILLING_PERIOD_MONTHS) on a live won deal. HubSpot's line `amount` is what one billing period
+  bills (price x quantity less the discount), so its MRR is amount / the period's months (monthly
+  x1, quarterly /3, annually /12, weekly x52/12 ...), in the reporting currency. It runs from its
+  billing start date (else the deal's close date) for its term in months: the months whose first
+  day falls in [start, start + term months). With no term it renews on its own: every month from
+  its start through the current month (MRR is not projected past today; the summary is rebuilt
+  when the month changes). The customer is the deal's company, else its primary contact.
 - A customer is the invoice's company id when present, else its customer name (trimmed,
   case-insensitive); an invoice with neither has no customer and no MRR.
 - MRR of a month: each invoice whose service period contains the month's first day contributes
@@ -17,10 +27,10 @@ Rules (also in catalog/recurring.yaml, shown to users):
   the previous month: new (0 -> positive, never before), reactivation (0 -> positive, had MRR
   before), expansion, contraction (down, still positive), churn (positive -> 0); so
   MRR(T's month) = MRR(the month of F - 1 day) + new + expansion + reactivation - contraction - churn.
-- Region and product line are those of the invoice's deal (metrics.dimensions rules); an invoice
-  with no deal is in the "(none)" segment. Other dimension filters are not available.
+- Region and product line are those of the invoice's (the line's) deal (metrics.dimensions rules);
+  an invoice with no deal is in the "(none)" segment. Other dimension filters are not available.
 
-The per-(month, customer, region, product line) summary `rollup_mrr` is built from the invoices
+The per-(month, customer, region, product line) summary `rollup_mrr` is built from the source
 (`refresh`, called with the other rollups' refresh); every figure is SQL over it while it is
 fresh, else over the builder's own query on the base tables (same rows, slower, never different).
 """
@@ -31,13 +41,13 @@ import time
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import (Connection, Date, Engine, Float, Integer, String, and_, case, cast, delete, func, literal,
-                        literal_column, not_, or_, select, union_all)
+from sqlalchemy import (Connection, Date, Engine, Float, Integer, String, and_, case, cast, delete, extract, func,
+                        literal, literal_column, not_, or_, select, union_all)
 
 from store import schema as s
 from store.db import changed_since, get_meta, upsert, utcnow
 
-from . import dimensions, sql
+from . import dimensions, rules, sql
 from .definitions import Definitions, load_definitions
 from .filters import Filters
 from .registry import Ctx, NotAvailable, Result, computes
@@ -45,13 +55,21 @@ from .rollups import fingerprint
 from .rules import NOT_REVENUE_STATUSES, signed_net_cents
 
 GROUP = "mrr_summary"
-SOURCES = ("invoices", "deals", "companies", "owners", "line_items", "products")
+SOURCES = ("invoices", "deals", "companies", "contacts", "owners", "line_items", "products")
 R = s.rollup_mrr
 EPS = 0.005  # below half a cent a customer has no MRR (float sums of credit notes)
 MAX_MONTHS = 1200  # service periods are expanded month by month: a century at most
 DAYS_PER_MONTH = 30.4375
-NO_SERVICE_PERIODS = ("no invoice carries a service period; import invoices with 'service period start' and "
-                      "'service period end' columns (Stripe: Period Start/End (UTC)) on the Data page")
+NO_SERVICE_PERIODS = ("no invoice carries a service period and no won deal has a line item with recurring billing; "
+                      "import invoices with 'service period start' and 'service period end' columns (Stripe: Period "
+                      "Start/End (UTC)) on the Data page, or sync HubSpot deals whose line items bill monthly, "
+                      "quarterly, annually ...")
+# Months of one billing period, by HubSpot's line-item property recurringbillingfrequency.
+BILLING_PERIOD_MONTHS = {"weekly": 12 / 52, "biweekly": 12 / 26, "monthly": 1.0, "quarterly": 3.0,
+                         "per_six_months": 6.0, "annually": 12.0, "per_two_years": 24.0, "per_three_years": 36.0,
+                         "per_four_years": 48.0, "per_five_years": 60.0}
+SOURCE_LABELS = {"invoices": "billing data (invoices with a service period)",
+                 "line_items": "HubSpot line items with recurring billing on won deals"}
 UNFILTERABLE = ("recurring revenue follows region and product line (the invoice's deal) only; remove the owner, "
                 "team, pipeline and source filters")
 MOVEMENTS = ("new", "expansion", "reactivation", "contraction", "churn")
@@ -120,9 +138,31 @@ def _months_cte(ctx: Ctx, lo: int, hi: int):
     return months.union_all(select(months.c.month_idx + 1, following).where(months.c.month_idx < hi))
 
 
+def source_setting(defs: Definitions) -> str:
+    """The shared definition `recurring.source` (auto when absent)."""
+    return str((defs.raw.get("recurring") or {}).get("source") or "auto")
+
+
+def source_in_use(ctx: Ctx) -> str | None:
+    """Where MRR comes from: "invoices", "line_items", or None (neither has recurring data)."""
+    key = "mrr_source_in_use"
+    if key not in ctx.cache:
+        setting = source_setting(ctx.defs)
+        use = None
+        if setting in ("auto", "invoices") and _month_span(ctx.conn) is not None:
+            use = "invoices"
+        elif setting in ("auto", "line_items") and _line_span(ctx) is not None:
+            use = "line_items"
+        ctx.cache[key] = use
+    return ctx.cache[key]
+
+
 def summary_query(ctx: Ctx):
-    """rollup_mrr's rows from the invoices (None when no invoice has a service period)."""
-    span = _month_span(ctx.conn)
+    """rollup_mrr's rows from the source in use (None when it has no recurring data)."""
+    source = source_in_use(ctx)
+    if source == "line_items":
+        return line_items_query(ctx)
+    span = _month_span(ctx.conn) if source == "invoices" else None
     if span is None:
         return None
     i, d = s.invoices, s.deals
@@ -147,6 +187,73 @@ def summary_query(ctx: Ctx):
             .group_by(lines.c.month_idx, lines.c.customer, lines.c.region, lines.c.product_line))
 
 
+def _recurring_lines(ctx: Ctx):
+    """(line item, deal, its first month, its term) of the live lines with a known billing
+    frequency on live won deals, as a subquery; the first month is that of the billing start
+    (else the deal's close date) when it starts on the 1st, else the next one."""
+    li, d = s.line_items, s.deals
+    start = func.coalesce(li.c.billing_start_date, d.c.close_date)
+    idx = cast(extract("year", start), Integer) * 12 + cast(extract("month", start), Integer) - 1
+    first = idx + case((cast(extract("day", start), Integer) == 1, literal(0, Integer)), else_=literal(1, Integer))
+    return (select(li.c.line_item_id, li.c.deal_id, first.label("first_idx"), li.c.term_months)
+            .select_from(li.join(d, d.c.deal_id == li.c.deal_id))
+            .where(not_(li.c.is_deleted), not_(d.c.is_deleted), sql.is_won(ctx, d),
+                   li.c.billing_frequency.in_(list(BILLING_PERIOD_MONTHS)), start.isnot(None))
+            .subquery("recurring_lines"))
+
+
+def _line_span(ctx: Ctx) -> tuple[int, int] | None:
+    """The months of the recurring line items: from the first start to the last term's end, or to
+    the current month when a line has no term (None without any line)."""
+    lines = _recurring_lines(ctx)
+    lo, hi, open_ended = ctx.conn.execute(select(
+        func.min(lines.c.first_idx), func.max(lines.c.first_idx + lines.c.term_months - 1),
+        func.count(case((lines.c.term_months.is_(None), 1), else_=None)))).one()
+    if lo is None:
+        return None
+    lo = int(lo)
+    ends = [int(hi)] if hi is not None else []
+    if open_ended:
+        ends.append(month_idx(rules.today(ctx)))
+    return lo, min(max([lo, *ends]), lo + MAX_MONTHS)
+
+
+def line_items_query(ctx: Ctx):
+    """rollup_mrr's rows from the line items with recurring billing on won deals (the rules above)."""
+    span = _line_span(ctx)
+    if span is None:
+        return None
+    li, d, co, ct = s.line_items, s.deals, s.companies, s.contacts
+    lines = _recurring_lines(ctx)
+    months = _months_cte(ctx, *span)
+    has_company = and_(d.c.company_id.isnot(None), func.trim(d.c.company_id) != "")
+    has_contact = and_(d.c.contact_id.isnot(None), func.trim(d.c.contact_id) != "")
+    customer = case((has_company, literal("c:", String) + func.trim(d.c.company_id)),
+                    (has_contact, literal("p:", String) + func.trim(d.c.contact_id)), else_=None)
+    person = func.nullif(func.trim(func.coalesce(ct.c.first_name, "") + literal(" ", String)
+                                   + func.coalesce(ct.c.last_name, "")), "")
+    name = case((has_company, func.coalesce(co.c.name, d.c.company_id)),
+                else_=func.coalesce(person, ct.c.email, d.c.contact_id))
+    per_month = case(*[(li.c.billing_frequency == k, literal(v, Float)) for k, v in BILLING_PERIOD_MONTHS.items()],
+                     else_=None)
+    cents = func.coalesce(li.c.amount_cents, li.c.price_cents * li.c.quantity)
+    rows = (select(months.c.month_idx, customer.label("customer"), name.label("customer_name"),
+                   dimensions.deal_region(ctx, d).label("region"), dimensions.deal_product_line(ctx, d).label("product_line"),
+                   (sql.to_major(ctx, cents, li.c.currency) / per_month).label("mrr"))
+            .select_from(lines.join(li, li.c.line_item_id == lines.c.line_item_id)
+                         .join(d, d.c.deal_id == lines.c.deal_id)
+                         .join(months, and_(months.c.month_idx >= lines.c.first_idx,
+                                            or_(lines.c.term_months.is_(None),
+                                                months.c.month_idx < lines.c.first_idx + lines.c.term_months)))
+                         .outerjoin(co, co.c.company_id == d.c.company_id)
+                         .outerjoin(ct, ct.c.contact_id == d.c.contact_id))
+            .subquery("mrr_line_items"))
+    return (select(rows.c.month_idx, rows.c.customer, func.max(rows.c.customer_name).label("customer_name"),
+                   rows.c.region, rows.c.product_line, func.sum(rows.c.mrr).label("mrr"))
+            .where(rows.c.customer.isnot(None), rows.c.mrr.isnot(None))
+            .group_by(rows.c.month_idx, rows.c.customer, rows.c.region, rows.c.product_line))
+
+
 def state(conn: Connection) -> dict | None:
     row = conn.execute(select(s.rollup_state).where(s.rollup_state.c.name == GROUP)).mappings().first()
     return dict(row) if row else None
@@ -155,7 +262,14 @@ def state(conn: Connection) -> dict | None:
 def is_fresh(conn: Connection, defs: Definitions) -> bool:
     st = state(conn)
     return (st is not None and st["built_version"] >= 0 and st["defs_fingerprint"] == fingerprint(defs)
-            and not changed_since(conn, int(st["built_version"]), SOURCES))
+            and not changed_since(conn, int(st["built_version"]), SOURCES)
+            and _built_this_month(st["built_at"]))
+
+
+def _built_this_month(built_at) -> bool:
+    """Line items without a term count up to the current month: a summary built in an earlier
+    month is stale."""
+    return built_at is not None and month_idx(_as_date(built_at)) == month_idx(utcnow().date())
 
 
 def usable(ctx: Ctx) -> bool:
@@ -199,10 +313,11 @@ def refresh(engine: Engine, force: bool = False) -> Built | None:
 # --- reading -----------------------------------------------------------------------------------
 
 def _source(ctx: Ctx):
-    """rollup_mrr while fresh, else the same rows from the invoices (None: no service period)."""
+    """rollup_mrr while fresh, else the same rows from the source in use (None: no recurring data)."""
     if "mrr_source" not in ctx.cache:
-        if usable(ctx):
-            ctx.cache["mrr_source"] = R
+        if usable(ctx):  # an empty summary may mean no source at all (NotAvailable), as the base tables say
+            empty = ctx.conn.execute(select(R.c.month_idx).limit(1)).first() is None
+            ctx.cache["mrr_source"] = None if empty and source_in_use(ctx) is None else R
         else:
             q = summary_query(ctx)
             ctx.cache["mrr_source"] = None if q is None else q.subquery("mrr_rows")
@@ -576,6 +691,19 @@ def movers(engine: Engine, filters: Filters, kinds: tuple[str, ...] = ("churn", 
     return _with_ctx(engine, run)
 
 
+def source_note(engine: Engine, filters: Filters) -> pd.DataFrame:
+    """One row, "note": where recurring revenue comes from (the shared definition recurring.source)."""
+    def run(ctx: Ctx) -> pd.DataFrame:
+        use = source_in_use(ctx)
+        setting = source_setting(ctx.defs)
+        how = (f", set by recurring.source = {setting}" if setting != "auto" else
+               " (no invoice has a service period)" if use == "line_items" else "")
+        note = (f"Recurring revenue from {SOURCE_LABELS[use]}{how}." if use else
+                f"No recurring revenue yet{how}: {NO_SERVICE_PERIODS}")
+        return pd.DataFrame([{"note": note}], columns=["note"])
+    return _with_ctx(engine, run)
+
+
 def ltv_note(engine: Engine, filters: Filters) -> pd.DataFrame:
     """One row, "note": which monthly churn rate LTV divides by for `filters` (measured or configured)."""
     def run(ctx: Ctx) -> pd.DataFrame:
@@ -584,4 +712,5 @@ def ltv_note(engine: Engine, filters: Filters) -> pd.DataFrame:
 
 
 __all__ = ["GROUP", "MOVEMENTS", "MOVEMENT_METRICS", "cohorts", "is_fresh", "ltv_churn_rate", "ltv_note", "measured_churn_rate",
-           "month_idx", "movements_by_month", "movers", "period_months", "refresh", "state"]
+           "month_idx", "movements_by_month", "movers", "period_months", "refresh", "source_in_use", "source_note",
+           "state"]

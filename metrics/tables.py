@@ -25,7 +25,8 @@ TABLES: dict[str, dict[str, Callable[..., pd.DataFrame]]] = {
     "metrics.quotas": {fn.__name__: fn for fn in (
         quotas.owner_quota_table, quotas.team_quota_table, quotas.behind_pace)},
     "metrics.recurring": {fn.__name__: fn for fn in (
-        recurring.movements_by_month, recurring.cohorts, recurring.movers, recurring.ltv_note)},
+        recurring.movements_by_month, recurring.cohorts, recurring.movers, recurring.ltv_note,
+        recurring.source_note)},
 }
 
 

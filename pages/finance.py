@@ -47,6 +47,7 @@ def revenue_bridge(ctx) -> None:
 
 def recurring_revenue(ctx) -> None:
     kpi_row(ctx, RECURRING)
+    st.caption(cache.detail(ctx.engine, FR, "source_note", ctx.fs.filters)["note"].iloc[0])
     moves = cache.detail(ctx.engine, FR, "movements_by_month", ctx.fs.filters)
     charts.mrr_movements(moves, ctx.fs, title="MRR movements by month", key="fin_mrr_moves")
     st.caption("MRR changes on the first of each month: new, expansion and reactivation add to it, contraction "

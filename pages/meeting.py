@@ -274,7 +274,7 @@ def _churned(report: WeekReport) -> None:
                    + "; today's view, not the snapshot.")
     table(report.churned_customers, ctx.fs, key="meeting_churned", name="churned_contracted_customers",
           money=("mrr_before", "mrr_after", "change"),
-          empty="No customer churned or contracted (or no invoice carries a service period yet).")
+          empty="No customer churned or contracted (or there is no recurring revenue yet: see the Finance page).")
 
 
 def _role(report: WeekReport, role: str) -> None:

@@ -31,7 +31,9 @@ _ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2, ("rollup_deal_campaign
                   ("rollup_deal_campaigns", "deal_type"): 8, ("budgets", "owner_id"): 9, ("budgets", "team"): 9,
                   ("meeting_decisions", "segment_type"): 10, ("meeting_decisions", "segment_value"): 10,
                   ("meeting_decisions", "direction"): 10, ("meeting_decisions", "target_value"): 10,
-                  ("invoices", "service_period_start"): 14, ("invoices", "service_period_end"): 14}
+                  ("invoices", "service_period_start"): 14, ("invoices", "service_period_end"): 14,
+                  ("line_items", "billing_frequency"): 14, ("line_items", "billing_start_date"): 14,
+                  ("line_items", "term_months"): 14}
 # Unique constraints whose columns changed: name -> (the columns before, the version that changed them).
 _CHANGED_UNIQUES = {"uq_budget_line": (("month", "region", "product_line", "metric"), 9)}
 # Indexes an older version declared and a later one dropped, by the version that dropped them.
@@ -233,11 +235,18 @@ def _v13(conn: Connection) -> None:
 
 def _v14(conn: Connection) -> None:
     """Recurring revenue: the invoices' service period (invoices.service_period_start, _end; NULL
-    on the invoices imported before, which re-importing the export with its period columns fills)
-    and the per-customer monthly MRR summary (rollup_mrr, built by the next refresh)."""
+    on the invoices imported before, which re-importing the export with its period columns fills),
+    the line items' recurring billing (line_items.billing_frequency, billing_start_date,
+    term_months; NULL until the next HubSpot sync writes them) and the per-customer monthly MRR
+    summary (rollup_mrr, built by the next refresh). The HubSpot line items are marked for a
+    backfill, so the next sync re-reads them with their recurring billing properties."""
     _create_tables(conn, 14, only_new=True)
     _add_new_columns(conn, 14)
     _ensure_declared_indexes(conn)
+    if inspect(conn).has_table("sync_state"):
+        conn.execute(s.sync_state.update().where(s.sync_state.c.connector == "hubspot",
+                                                 s.sync_state.c.object_type == "line_items")
+                     .values(phase="idle", page_after=None, cursor_at=None))
 
 
 def company_from_name(file_name: str) -> str:

@@ -241,6 +241,11 @@ line_items = Table(
     Column("price_cents", BigInteger),
     Column("amount_cents", BigInteger),
     Column("currency", String(3), nullable=False, default="EUR"),
+    # recurring billing (HubSpot recurringbillingfrequency, hs_recurring_billing_start_date,
+    # hs_term_in_months): NULL frequency = a one-time line; amount_cents is then one billing period's
+    Column("billing_frequency", String(32)),
+    Column("billing_start_date", Date),
+    Column("term_months", Integer),
     Column("updated_at", DateTime),
     Column("is_deleted", Boolean, nullable=False, default=False),
 )

@@ -237,6 +237,7 @@ def frame_bars(df: pd.DataFrame, x: str, y: str | list[str], fs, *, unit: str, c
     return _show(traces, layouts, key)
 
 
+NO_RECURRING = "(it needs invoices with a service period, or line items with recurring billing on won deals)"
 MOVEMENT_SERIES = (("new_mrr", "New"), ("expansion_mrr", "Expansion"), ("reactivation_mrr", "Reactivation"),
                    ("contraction_mrr", "Contraction"), ("churned_mrr", "Churn"))
 
@@ -246,7 +247,7 @@ def mrr_movements(df: pd.DataFrame, fs, *, title: str | None = None, key: str) -
     stacked up, contraction and churn stacked down (negative in the frame), net new MRR as a line.
     Returns the clicked month."""
     if df is None or df.empty:
-        no_data(f"{title or 'MRR movements'}: no recurring revenue for these filters (invoices need a service period).")
+        no_data(f"{title or 'MRR movements'}: no recurring revenue for these filters {NO_RECURRING}.")
         return None
     axis = period_axis(df["month"], "month", fs.locale)
     when = axis[1] if axis else {}
@@ -271,7 +272,7 @@ def cohort_heatmap(df: pd.DataFrame, fs, *, value: str = "pct_mrr", title: str |
     """metrics.recurring.cohorts as a heatmap: a row per cohort (first month with MRR), a column
     per month since, the share retained (`pct_mrr` or `pct_customers`) written in each cell."""
     if df is None or df.empty:
-        no_data(f"{title or 'Cohorts'}: no recurring revenue for these filters (invoices need a service period).")
+        no_data(f"{title or 'Cohorts'}: no recurring revenue for these filters {NO_RECURRING}.")
         return
     grid = df.pivot(index="cohort", columns="months_since", values=value).sort_index()
     counts = df.pivot(index="cohort", columns="months_since", values="customers").sort_index()

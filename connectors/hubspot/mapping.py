@@ -207,9 +207,18 @@ def line_item_row(rec: Any, currency: str) -> dict:
         "name": p.get("name"), "quantity": _float(p.get("quantity"), 1.0),
         "price_cents": to_cents(p.get("price")), "amount_cents": to_cents(p.get("amount")),
         "currency": (p.get("hs_line_item_currency_code") or currency).upper(),
+        "billing_frequency": (str(p.get("recurringbillingfrequency") or "").strip().lower() or None),
+        "billing_start_date": parse_date(p.get("hs_recurring_billing_start_date")),
+        "term_months": _term(p.get("hs_term_in_months")),
         "updated_at": parse_datetime(p.get("hs_lastmodifieddate")) or parse_datetime(rec.updated_at),
         "is_deleted": False,
     })
+
+
+def _term(value: Any) -> int | None:
+    """hs_term_in_months ('12', '12.0') -> 12; empty, zero, negative or not a number -> None (no term)."""
+    months = _float(value, 0.0)
+    return int(round(months)) if months >= 1 else None
 
 
 def stage_history_rows(rec: Any) -> list[dict]:

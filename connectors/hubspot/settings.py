@@ -65,6 +65,14 @@ REGION_PROPERTY = "region"
 PRODUCT_LINE_PROPERTY = "product_line"
 DISQUALIFIED_REASON_PROPERTY = "disqualification_reason"
 
+# A line item's recurring billing (the recurring-revenue source when no invoice has a service
+# period, metrics/recurring.py): how often it bills (HubSpot's internal values below), the day
+# billing starts (else the deal's close date) and the term in months (none: auto-renewing).
+# `amount` is what one billing period bills (price x quantity less the discount).
+RECURRING_PROPERTIES = ("recurringbillingfrequency", "hs_recurring_billing_start_date", "hs_term_in_months")
+BILLING_FREQUENCIES = ("weekly", "biweekly", "monthly", "quarterly", "per_six_months", "annually",
+                       "per_two_years", "per_three_years", "per_four_years", "per_five_years")
+
 PROPERTIES = {
     "contacts": [
         "email", "firstname", "lastname", "associatedcompanyid", "hubspot_owner_id",
@@ -88,7 +96,7 @@ PROPERTIES = {
     "products": ["name", "hs_sku", PRODUCT_LINE_PROPERTY, "price", "hs_lastmodifieddate"],
     "line_items": [
         "name", "hs_product_id", "quantity", "price", "amount", "hs_line_item_currency_code",
-        "hs_lastmodifieddate",
+        "hs_lastmodifieddate", *RECURRING_PROPERTIES,
     ],
 }
 

@@ -226,6 +226,21 @@ class Account:
             self._touch("deals", self.objects["deals"][deal_id])
 
 
+def _recurring(n: int, close_ms: int) -> dict:
+    """The recurring billing of the account's n-th line item, drawn without rng (the rest of the
+    account stays as it was): a one-time line, monthly with no term (auto-renewing), annual for
+    12 months from a start date, quarterly for 6 months from the deal's close date."""
+    kind = n % 4
+    if kind == 0:
+        return {}
+    if kind == 1:
+        return {"recurringbillingfrequency": "monthly"}
+    if kind == 2:
+        return {"recurringbillingfrequency": "annually", "hs_term_in_months": "12",
+                "hs_recurring_billing_start_date": iso(close_ms + 7 * DAY_MS)[:10]}
+    return {"recurringbillingfrequency": "quarterly", "hs_term_in_months": "6"}
+
+
 def generate_account(seed: int = 7, *, owners: int = 8, companies: int = 40, contacts: int = 120,
                      deals: int = 60, products: int = 6, max_line_items: int = 3,
                      archived_fraction: float = 0.05, same_ms_contacts: int = 0,
@@ -361,7 +376,8 @@ def generate_account(seed: int = 7, *, owners: int = 8, companies: int = 40, con
             li = make("line_items", {
                 "name": prod.props["name"], "hs_product_id": prod.id, "quantity": qty,
                 "price": price, "amount": f"{float(qty) * float(price):.2f}",
-                "hs_line_item_currency_code": rec.props["deal_currency_code"]}, created)
+                "hs_line_item_currency_code": rec.props["deal_currency_code"],
+                **_recurring(len(line_item_deal), close)}, created)
             line_item_deal[li.id] = rec.id
     account = Account(owner_list, pipelines, objects, deal_contacts, deal_companies,
                       line_item_deal, next(ids))

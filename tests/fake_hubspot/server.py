@@ -56,7 +56,7 @@ DEFAULT_PROPS = {"contacts": ["firstname", "lastname", "email"], "companies": ["
 # portal has them unless a test removes them from `FakeHubSpot.writable_contact_properties`).
 WRITABLE_CONTACT_PROPERTIES = {"northstar_lead_verdict", "northstar_rejection_reason", "firstname", "lastname",
                                "email", "region", "hs_lead_status"}
-NUMERIC = {"hs_object_id", "amount", "price", "quantity"}
+NUMERIC = {"hs_object_id", "amount", "price", "quantity", "hs_term_in_months"}
 FAULT_KINDS = ("429", "500", "502", "503", "slow", "drop", "truncate", "cut")
 
 

@@ -120,8 +120,17 @@ def expected_store(acct: Account, currency: str = "EUR") -> dict[str, dict]:
         "quantity": float(r.props["quantity"]), "price_cents": _cents(r.props["price"]),
         "amount_cents": _cents(r.props["amount"]),
         "currency": r.props.get("hs_line_item_currency_code") or currency,
+        "billing_frequency": (r.props.get("recurringbillingfrequency") or "").lower() or None,
+        "billing_start_date": (dt.date.fromisoformat(r.props["hs_recurring_billing_start_date"])
+                               if r.props.get("hs_recurring_billing_start_date") else None),
+        "term_months": _term(r.props.get("hs_term_in_months")),
         "updated_at": EPOCH + dt.timedelta(milliseconds=r.updated_ms)} for r in live["line_items"]}
     return out
+
+
+def _term(value) -> int | None:
+    """hs_term_in_months as stored: whole months, none below 1."""
+    return int(float(value)) if value and float(value) >= 1 else None
 
 
 KEYS = {"owners": ["owner_id"], "pipelines": ["pipeline_id"],

@@ -1,6 +1,7 @@
 """Sync against the fake HubSpot: backfill, incremental, deletions, faults, kills, limits."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -290,3 +291,42 @@ def test_sync_incremental_reads_past_the_10000_search_cap(engine):
         assert 400 not in fake.statuses  # no query ever paged past HubSpot's 10,000 results
         with engine.connect() as conn:
             assert conn.execute(select(func.count()).select_from(s.contacts)).scalar() == 10_050
+
+
+def test_sync_reads_the_line_items_recurring_billing(engine, fake):
+    """recurringbillingfrequency, hs_recurring_billing_start_date and hs_term_in_months land on the
+    line item (amount, price and quantity as before), on the backfill and on an incremental run."""
+    acct = fake.account
+    deal = acct.live("deals")[0]
+    product = acct.live("products")[0].id
+
+    def line(**props):
+        rec = acct.create("line_items", {"name": "Plan", "hs_product_id": product, "quantity": "2",
+                                         "price": "50.00", "amount": "100.00",
+                                         "hs_line_item_currency_code": "EUR", **props})
+        acct.link_line_item(rec.id, deal.id)
+        return rec.id
+
+    monthly = line(recurringbillingfrequency="monthly")
+    annual = line(recurringbillingfrequency="annually", hs_recurring_billing_start_date="2026-02-15",
+                  hs_term_in_months="12")
+    half = line(recurringbillingfrequency="PER_SIX_MONTHS", hs_term_in_months="24.0")
+    one_time = line(hs_term_in_months="0")
+    sync_hubspot(engine, client_for(fake))
+    assert_store_matches(engine, acct)  # the generated lines too (monthly, annual, quarterly, one-time)
+
+    def stored():
+        li = s.line_items
+        with engine.connect() as conn:
+            rows = conn.execute(select(li.c.line_item_id, li.c.billing_frequency, li.c.billing_start_date,
+                                       li.c.term_months, li.c.amount_cents, li.c.price_cents, li.c.quantity)
+                                .where(li.c.line_item_id.in_([monthly, annual, half, one_time]))).all()
+        return {r[0]: tuple(r[1:]) for r in rows}
+
+    assert stored() == {monthly: ("monthly", None, None, 10000, 5000, 2.0),
+                        annual: ("annually", dt.date(2026, 2, 15), 12, 10000, 5000, 2.0),
+                        half: ("per_six_months", None, 24, 10000, 5000, 2.0),
+                        one_time: (None, None, None, 10000, 5000, 2.0)}
+    acct.update("line_items", monthly, hs_term_in_months="6", hs_recurring_billing_start_date="2026-03-01")
+    sync_hubspot(engine, client_for(fake))
+    assert stored()[monthly] == ("monthly", dt.date(2026, 3, 1), 6, 10000, 5000, 2.0)
