@@ -159,35 +159,18 @@ def summary_query(ctx: Ctx):
             .group_by(lines.c.month_idx, lines.c.customer, lines.c.region, lines.c.product_line))
 
 
-def _none_bucket(col):
-    """A region / product line as the moves summary keys it: "" for none (NULL or empty)."""
-    return case((or_(col.is_(None), col == ""), literal_column("''")), else_=col)
+SLICES = ((0, False, False), (1, True, False), (2, False, True), (3, True, True))  # (slice, by region, by product line)
 
 
-def _slice_months(r=R):
-    """(slice, region, product_line, customer, month_idx, mrr) of every customer with MRR in a month,
-    in each slice (0: each customer's total, 1: by region, 2: by product line, 3: by both; "" for
-    none, or for any at a level that does not split by it), the customer's MRR taken in the slice
-    exactly as the readers over rollup_mrr take it (`_customer_months`); ordered by customer and
-    month within each slice."""
-    none = literal_column("''")
-    levels = []
-    for level, by_region, by_line in ((0, False, False), (1, True, False), (2, False, True), (3, True, True)):
-        levels.append(select(literal_column(str(level)).label("slice"),
-                             (_none_bucket(r.c.region) if by_region else none).label("region"),
-                             (_none_bucket(r.c.product_line) if by_line else none).label("product_line"),
-                             r.c.customer, r.c.month_idx, r.c.mrr))
-    base = union_all(*levels).subquery("mv_base")
-    key = [base.c.slice, base.c.region, base.c.product_line, base.c.customer]
-    return (select(*key, base.c.month_idx, func.sum(base.c.mrr).label("mrr"))
-            .group_by(*key, base.c.month_idx).having(func.sum(base.c.mrr) > EPS).order_by(*key, base.c.month_idx))
-
-
-def summaries(conn: Connection) -> tuple[list[dict], list[dict]]:
-    """rollup_mrr_moves' and rollup_mrr_retention's rows from rollup_mrr, one customer's months at
-    a time (streamed in order): per slice and month, the stock ("mrr"), each customer's change
-    against the month before (new, reactivation, expansion, contraction) and churn (the month
-    after its last month with MRR, with its previous churn month, -1 if none), counted and summed;
+def summaries(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """rollup_mrr_moves' and rollup_mrr_retention's rows from rollup_mrr's, in memory, one slice at a
+    time (0: each customer's total, 1: by region, 2: by product line, 3: by both; region / product
+    line "" for none, NULL or empty, or for any at a level that does not split by it), each
+    customer's MRR in a month summed in the slice and counted while above EPS, exactly as the
+    readers over rollup_mrr take it (`_customer_months`). Per slice and month: the stock ("mrr"),
+    each customer's change against the month before (new, reactivation, expansion, contraction)
+    and churn (the month after its last month with MRR, with its previous churn month, -1 if
+    none), counted and summed;
     and per starting month and months later (1 to RETENTION_MONTHS) the MRR then of the customers
     with MRR in both months, and the same capped at their start."""
     moves: dict[tuple, list] = {}
@@ -225,16 +208,18 @@ def summaries(conn: Connection) -> tuple[list[dict], list[dict]]:
                 if w is not None:
                     add(kept, (*seg, m, k), w, w if w < v else v)
 
-    current, live = None, []
-    for level, region, line, customer, m, v in conn.execute(_slice_months().execution_options(stream_results=True)):
-        key = (level, region, line, customer)
-        if key != current:
+    for level, by_region, by_line in SLICES:
+        series: dict[tuple, dict[int, float]] = {}
+        for row in rows:
+            key = (row["region"] or "" if by_region else "", row["product_line"] or "" if by_line else "",
+                   row["customer"])
+            months = series.setdefault(key, {})
+            m = int(row["month_idx"])
+            months[m] = months.get(m, 0.0) + float(row["mrr"])
+        for (region, line, _customer), months in series.items():
+            live = sorted((m, v) for m, v in months.items() if v > EPS)
             if live:
-                fold(current[:3], live)
-            current, live = key, []
-        live.append((int(m), float(v)))
-    if live:
-        fold(current[:3], live)
+                fold((level, region, line), live)
     move_rows = [{"slice": k[0], "region": k[1], "product_line": k[2], "month_idx": k[3], "kind": k[4],
                   "prev_churn": k[5], "customers": c[0], "mrr": c[1]} for k, c in moves.items()]
     kept_rows = [{"slice": k[0], "region": k[1], "product_line": k[2], "month_idx": k[3], "months": k[4],
@@ -270,8 +255,8 @@ class Built:
 
 
 def refresh(engine: Engine, force: bool = False) -> Built | None:
-    """Rebuild rollup_mrr when stale (always with `force`): read first, then one write, which also
-    builds rollup_mrr_moves and rollup_mrr_retention from the rows it wrote (`summaries`)."""
+    """Rebuild rollup_mrr and its summaries rollup_mrr_moves and rollup_mrr_retention (`summaries`,
+    from the rows read) when stale (always with `force`): read first, then one short write."""
     t0 = time.perf_counter()
     with engine.connect() as conn:
         defs = load_definitions(conn)
@@ -282,13 +267,14 @@ def refresh(engine: Engine, force: bool = False) -> Built | None:
         names = [c.name for c in R.columns]
         rows = [dict(zip(names, r)) for r in conn.execute(query)] if query is not None else []
         conn.rollback()
+    moves, kept = summaries(rows)
     with engine.begin() as conn:
         conn.execute(delete(R))
         conn.execute(delete(M))
         conn.execute(delete(RET))
         for k in range(0, len(rows), 5000):
             conn.execute(R.insert(), rows[k:k + 5000])
-        for table, summary in zip((M, RET), summaries(conn)):
+        for table, summary in ((M, moves), (RET, kept)):
             for k in range(0, len(summary), 5000):
                 conn.execute(table.insert(), summary[k:k + 5000])
         seconds = time.perf_counter() - t0
