@@ -33,6 +33,15 @@ Rules (also in catalog/recurring.yaml and definitions.yaml `recurring.source`, s
 The per-(month, customer, region, product line) summary `rollup_mrr` is built from the source
 (`refresh`, called with the other rollups' refresh); every figure is SQL over it while it is
 fresh, else over the builder's own query on the base tables (same rows, slower, never different).
+The same refresh folds rollup_mrr into two small summaries (`summaries`), per slice (every
+customer's total, by region, by product line, by both: a customer's movement is decided on its MRR
+in the slice filtered on, as over rollup_mrr): rollup_mrr_moves (per month: the MRR stock and each
+movement's customers and amount, churns with the customer's previous churn month so distinct
+churned customers add up) and rollup_mrr_retention (per starting month and 1-12 months later:
+what the starting customers kept, and capped). With no filter or one region and / or one product
+line, MRR, the movements, the churn rates, NRR / GRR (periods up to 12 months after their
+starting month) and LTV's measured churn are sums over a few of their rows; other filters and
+longer spans read rollup_mrr.
 """
 from __future__ import annotations
 
@@ -49,7 +58,7 @@ from store.db import changed_since, get_meta, upsert, utcnow
 
 from . import dimensions, rules, sql
 from .definitions import Definitions, load_definitions
-from .filters import Filters
+from .filters import NONE_BUCKET, Filters
 from .registry import Ctx, NotAvailable, Result, computes
 from .rollups import fingerprint
 from .rules import NOT_REVENUE_STATUSES, signed_net_cents
@@ -57,6 +66,9 @@ from .rules import NOT_REVENUE_STATUSES, signed_net_cents
 GROUP = "mrr_summary"
 SOURCES = ("invoices", "deals", "companies", "contacts", "owners", "line_items", "products")
 R = s.rollup_mrr
+M = s.rollup_mrr_moves
+RET = s.rollup_mrr_retention
+RETENTION_MONTHS = 12  # rollup_mrr_retention's pairs of months: up to a year apart
 EPS = 0.005  # below half a cent a customer has no MRR (float sums of credit notes)
 MAX_MONTHS = 1200  # service periods are expanded month by month: a century at most
 DAYS_PER_MONTH = 30.4375
@@ -254,6 +266,74 @@ def line_items_query(ctx: Ctx):
             .group_by(rows.c.month_idx, rows.c.customer, rows.c.region, rows.c.product_line))
 
 
+SLICES = ((0, False, False), (1, True, False), (2, False, True), (3, True, True))  # (slice, by region, by product line)
+
+
+def summaries(rows: list[dict]) -> tuple[list[dict], list[dict]]:
+    """rollup_mrr_moves' and rollup_mrr_retention's rows from rollup_mrr's, in memory, one slice at a
+    time (0: each customer's total, 1: by region, 2: by product line, 3: by both; region / product
+    line "" for none, NULL or empty, or for any at a level that does not split by it), each
+    customer's MRR in a month summed in the slice and counted while above EPS, exactly as the
+    readers over rollup_mrr take it (`_customer_months`). Per slice and month: the stock ("mrr"),
+    each customer's change against the month before (new, reactivation, expansion, contraction)
+    and churn (the month after its last month with MRR, with its previous churn month, -1 if
+    none), counted and summed;
+    and per starting month and months later (1 to RETENTION_MONTHS) the MRR then of the customers
+    with MRR in both months, and the same capped at their start."""
+    moves: dict[tuple, list] = {}
+    kept: dict[tuple, list] = {}
+
+    def add(acc: dict, key: tuple, a: float, b: float = 0.0) -> None:
+        cell = acc.get(key)
+        if cell is None:
+            acc[key] = [1, a, b]
+        else:
+            cell[0] += 1
+            cell[1] += a
+            cell[2] += b
+
+    def fold(seg: tuple, live: list[tuple[int, float]]) -> None:
+        at = dict(live)
+        last_churn = -1
+        for i, (m, v) in enumerate(live):
+            add(moves, (*seg, m, "mrr", -1), v)
+            if i == 0:
+                add(moves, (*seg, m, "new", -1), v)
+            else:
+                pm, pv = live[i - 1]
+                if pm < m - 1:
+                    add(moves, (*seg, m, "reactivation", -1), v)
+                elif v > pv:
+                    add(moves, (*seg, m, "expansion", -1), v - pv)
+                elif v < pv:
+                    add(moves, (*seg, m, "contraction", -1), pv - v)
+            if i == len(live) - 1 or live[i + 1][0] != m + 1:
+                add(moves, (*seg, m + 1, "churn", last_churn), v)
+                last_churn = m + 1
+            for k in range(1, RETENTION_MONTHS + 1):
+                w = at.get(m + k)
+                if w is not None:
+                    add(kept, (*seg, m, k), w, w if w < v else v)
+
+    for level, by_region, by_line in SLICES:
+        series: dict[tuple, dict[int, float]] = {}
+        for row in rows:
+            key = (row["region"] or "" if by_region else "", row["product_line"] or "" if by_line else "",
+                   row["customer"])
+            months = series.setdefault(key, {})
+            m = int(row["month_idx"])
+            months[m] = months.get(m, 0.0) + float(row["mrr"])
+        for (region, line, _customer), months in series.items():
+            live = sorted((m, v) for m, v in months.items() if v > EPS)
+            if live:
+                fold((level, region, line), live)
+    move_rows = [{"slice": k[0], "region": k[1], "product_line": k[2], "month_idx": k[3], "kind": k[4],
+                  "prev_churn": k[5], "customers": c[0], "mrr": c[1]} for k, c in moves.items()]
+    kept_rows = [{"slice": k[0], "region": k[1], "product_line": k[2], "month_idx": k[3], "months": k[4],
+                  "kept": c[1], "kept_capped": c[2]} for k, c in kept.items()]
+    return move_rows, kept_rows
+
+
 def state(conn: Connection) -> dict | None:
     row = conn.execute(select(s.rollup_state).where(s.rollup_state.c.name == GROUP)).mappings().first()
     return dict(row) if row else None
@@ -289,7 +369,8 @@ class Built:
 
 
 def refresh(engine: Engine, force: bool = False) -> Built | None:
-    """Rebuild rollup_mrr when stale (always with `force`): read first, then one short write."""
+    """Rebuild rollup_mrr and its summaries rollup_mrr_moves and rollup_mrr_retention (`summaries`,
+    from the rows read) when stale (always with `force`): read first, then one short write."""
     t0 = time.perf_counter()
     with engine.connect() as conn:
         defs = load_definitions(conn)
@@ -300,10 +381,16 @@ def refresh(engine: Engine, force: bool = False) -> Built | None:
         names = [c.name for c in R.columns]
         rows = [dict(zip(names, r)) for r in conn.execute(query)] if query is not None else []
         conn.rollback()
+    moves, kept = summaries(rows)
     with engine.begin() as conn:
         conn.execute(delete(R))
+        conn.execute(delete(M))
+        conn.execute(delete(RET))
         for k in range(0, len(rows), 5000):
             conn.execute(R.insert(), rows[k:k + 5000])
+        for table, summary in ((M, moves), (RET, kept)):
+            for k in range(0, len(summary), 5000):
+                conn.execute(table.insert(), summary[k:k + 5000])
         seconds = time.perf_counter() - t0
         upsert(conn, s.rollup_state, [{"name": GROUP, "built_version": version, "defs_fingerprint": fingerprint(defs),
                                        "built_at": utcnow(), "rows": len(rows), "seconds": round(seconds, 3)}], ["name"])
@@ -406,9 +493,63 @@ def _movement_sums(ctx: Ctx, f: Filters, lo: int, hi: int, by_month: bool = Fals
     return dict(ctx.conn.execute(query).mappings().one())
 
 
+def _slice(f: Filters) -> tuple[int, str, str] | None:
+    """rollup_mrr_moves' (slice, region, product line) for the region / product line filter of `f`;
+    None for a filter on two values or more of one (read from rollup_mrr instead)."""
+    keys = []
+    for values in (f.regions, f.product_lines):
+        if len(values) > 1 or (values and values[0] == ""):
+            return None
+        keys.append("" if not values or values[0] == NONE_BUCKET else values[0])
+    return (1 if f.regions else 0) + (2 if f.product_lines else 0), keys[0], keys[1]
+
+
+def _moves(ctx: Ctx, f: Filters) -> list | None:
+    """The conditions picking f's slice of rollup_mrr_moves while the summaries are fresh and it
+    carries that slice, else None (the figures are then read from rollup_mrr or the invoices)."""
+    sl = _slice(f)
+    if sl is None or not usable(ctx):
+        return None
+    return _slice_conds(M, sl)
+
+
+def _slice_conds(table, sl: tuple[int, str, str]) -> list:
+    return [table.c.slice == sl[0], table.c.region == sl[1], table.c.product_line == sl[2]]
+
+
+def _moves_sums(ctx: Ctx, conds: list, lo: int, hi: int, by_month: bool = False) -> dict:
+    """_movement_sums from rollup_mrr_moves: a few rows per month."""
+    zero = {**{k: 0.0 for k in MOVEMENTS}, "churned_customers": 0, "starts": 0.0}
+    per: dict[int, dict] = {}
+    rows = ctx.conn.execute(
+        select(M.c.month_idx, M.c.kind, func.sum(M.c.mrr), func.sum(M.c.customers),
+               func.sum(case((M.c.prev_churn < lo, M.c.customers), else_=0)))
+        .where(*conds, M.c.month_idx >= lo - 1, M.c.month_idx <= hi).group_by(M.c.month_idx, M.c.kind)).all()
+    for idx, kind, mrr, customers, first_churns in rows:
+        if kind == "mrr":
+            if lo <= idx + 1 <= hi:
+                per.setdefault(idx + 1, dict(zero))["starts"] += float(mrr)
+        elif lo <= idx and kind in MOVEMENTS:
+            b = per.setdefault(idx, dict(zero))
+            b[kind] += float(mrr)
+            if kind == "churn":  # distinct over the period: a customer's first churn in it
+                b["churned_customers"] += int(customers if by_month else first_churns)
+    if by_month:
+        return per
+    total = dict(zero)
+    for b in per.values():
+        for k, v in b.items():
+            total[k] += v
+    return total
+
+
 def _losses(ctx: Ctx, f: Filters, lo: int, hi: int) -> tuple[float, float]:
     """(churned + contraction MRR, the sum of each month's previous-month MRR) over the months
     [lo, hi]: what the revenue churn rate needs, without telling new from reactivated customers."""
+    conds = _moves(ctx, f)
+    if conds is not None:
+        m = _moves_sums(ctx, conds, lo, hi)
+        return m["churn"] + m["contraction"], m["starts"]
     cm = _customer_months(ctx, f, _source(ctx), hi, since=lo - 1)
     per, _firsts = _changes(cm, lo, hi)
     lost = func.sum(case((per.c.prev > per.c.cur, per.c.prev - per.c.cur), else_=0.0))
@@ -420,13 +561,19 @@ def movements(ctx: Ctx, f: Filters) -> dict:
     key = ("mrr_movements", f)
     if key not in ctx.cache:
         _, lo, hi = period_months(f)
-        ctx.cache[key] = _movement_sums(ctx, f, lo, hi)
+        conds = _moves(ctx, f)
+        ctx.cache[key] = _movement_sums(ctx, f, lo, hi) if conds is None else _moves_sums(ctx, conds, lo, hi)
     return ctx.cache[key]
 
 
 def mrr_at(ctx: Ctx, f: Filters, idx: int) -> float:
     key = ("mrr_at", f.regions, f.product_lines, idx)
     if key not in ctx.cache:
+        conds = _moves(ctx, f)
+        if conds is not None:
+            ctx.cache[key] = float(ctx.conn.execute(select(func.coalesce(func.sum(M.c.mrr), 0.0))
+                                                    .where(*conds, M.c.kind == "mrr", M.c.month_idx == idx)).scalar_one())
+            return ctx.cache[key]
         cm = _customer_months(ctx, f, _source(ctx), idx, since=idx)
         ctx.cache[key] = float(ctx.conn.execute(select(func.coalesce(func.sum(cm.c.mrr), 0.0))).scalar_one())
     return ctx.cache[key]
@@ -438,6 +585,10 @@ def retention(ctx: Ctx, f: Filters) -> tuple[float, float, float, int]:
     if key not in ctx.cache:
         start, _, end = period_months(f)
         end = max(end, start)
+        conds = _moves(ctx, f)
+        if conds is not None and end - start <= RETENTION_MONTHS:
+            ctx.cache[key] = _retention_summary(ctx, f, start, end)
+            return ctx.cache[key]
         cm = _customer_months(ctx, f, _source(ctx), end, since=start)
         pair = (select(cm.c.customer,
                        func.sum(case((cm.c.month_idx == start, cm.c.mrr), else_=0.0)).label("a"),
@@ -449,6 +600,21 @@ def retention(ctx: Ctx, f: Filters) -> tuple[float, float, float, int]:
                                       func.count(pair.c.customer))).one()
         ctx.cache[key] = (float(row[0]), float(row[1]), float(row[2]), int(row[3]))
     return ctx.cache[key]
+
+
+def _retention_summary(ctx: Ctx, f: Filters, start: int, end: int) -> tuple[float, float, float, int]:
+    """retention() from the summaries: the start's MRR and customers (rollup_mrr_moves), what they
+    kept `end - start` months later (rollup_mrr_retention; all of it when the months are the same)."""
+    sl = _slice(f)
+    mrr, n = ctx.conn.execute(select(func.coalesce(func.sum(M.c.mrr), 0.0), func.coalesce(func.sum(M.c.customers), 0))
+                              .where(*_slice_conds(M, sl), M.c.kind == "mrr", M.c.month_idx == start)).one()
+    mrr, n = float(mrr), int(n)
+    if end == start:
+        return mrr, mrr, mrr, n
+    kept, capped = ctx.conn.execute(select(func.coalesce(func.sum(RET.c.kept), 0.0),
+                                           func.coalesce(func.sum(RET.c.kept_capped), 0.0))
+                                    .where(*_slice_conds(RET, sl), RET.c.month_idx == start, RET.c.months == end - start)).one()
+    return mrr, float(kept), float(capped), n
 
 
 def measured_churn_rate(ctx: Ctx, f: Filters) -> tuple[float | None, str]:
@@ -475,6 +641,10 @@ def measured_churn_rate(ctx: Ctx, f: Filters) -> tuple[float | None, str]:
 def _first_month(ctx: Ctx, f: Filters, end: int) -> int | None:
     """The first month up to `end` in which some customer of the slice had MRR: the summary's
     first month when a customer's MRR is positive in it (nearly always), else every month grouped."""
+    conds = _moves(ctx, f)
+    if conds is not None:
+        return ctx.conn.execute(select(func.min(M.c.month_idx))
+                                .where(*conds, M.c.kind == "mrr", M.c.month_idx <= end)).scalar()
     r = _source(ctx)
     conds = dimensions.conditions(f, region=r.c.region, product_line=r.c.product_line)
     low = ctx.conn.execute(select(func.min(r.c.month_idx)).where(r.c.month_idx <= end, *conds)).scalar()
@@ -619,10 +789,17 @@ def movements_by_month(engine: Engine, filters: Filters) -> pd.DataFrame:
         _, lo, hi = period_months(filters)
         if hi < lo:
             return pd.DataFrame(columns=cols)
-        by = _movement_sums(ctx, filters, lo, hi, by_month=True)
-        cm = _customer_months(ctx, filters, _source(ctx), hi)
-        totals = dict(ctx.conn.execute(select(cm.c.month_idx, func.sum(cm.c.mrr)).where(cm.c.month_idx >= lo)
-                                       .group_by(cm.c.month_idx)).all())
+        conds = _moves(ctx, filters)
+        if conds is not None:
+            by = _moves_sums(ctx, conds, lo, hi, by_month=True)
+            totals = dict(ctx.conn.execute(select(M.c.month_idx, func.sum(M.c.mrr))
+                                           .where(*conds, M.c.kind == "mrr", M.c.month_idx >= lo, M.c.month_idx <= hi)
+                                           .group_by(M.c.month_idx)).all())
+        else:
+            by = _movement_sums(ctx, filters, lo, hi, by_month=True)
+            cm = _customer_months(ctx, filters, _source(ctx), hi)
+            totals = dict(ctx.conn.execute(select(cm.c.month_idx, func.sum(cm.c.mrr)).where(cm.c.month_idx >= lo)
+                                           .group_by(cm.c.month_idx)).all())
         rows = []
         for idx in range(lo, hi + 1):
             m = by.get(idx, {})

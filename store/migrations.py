@@ -23,7 +23,8 @@ _ADDED_TABLES = {"definition_overrides": 2, "audit_log": 2, "decision_events": 3
                  "alerts": 11, "notifications": 11, "lead_feedback": 12, "nps_responses": 12,
                  "rollup_deal_cycles": 13, "rollup_funnel_days": 13,
                  "rollup_deal_forecast": 13, "rollup_contact_days": 13,
-                 "rollup_mrr": 14}
+                 "rollup_mrr": 14, "rollup_mrr_moves": 14,
+                 "rollup_mrr_retention": 14}
 _ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2, ("rollup_deal_campaigns", "n"): 6,
                   ("import_runs", "read_options"): 7, ("import_runs", "company"): 7,
                   ("import_runs", "undone_at"): 7, ("import_runs", "undone_by"): 7,
@@ -237,8 +238,9 @@ def _v14(conn: Connection) -> None:
     """Recurring revenue: the invoices' service period (invoices.service_period_start, _end; NULL
     on the invoices imported before, which re-importing the export with its period columns fills),
     the line items' recurring billing (line_items.billing_frequency, billing_start_date,
-    term_months; NULL until the next HubSpot sync writes them) and the per-customer monthly MRR
-    summary (rollup_mrr, built by the next refresh). The HubSpot line items are marked for a
+    term_months; NULL until the next HubSpot sync writes them), the per-customer monthly MRR
+    summary (rollup_mrr) with its per-month movements and retention (rollup_mrr_moves,
+    rollup_mrr_retention), built by the next refresh. The HubSpot line items are marked for a
     backfill, so the next sync re-reads them with their recurring billing properties."""
     _create_tables(conn, 14, only_new=True)
     _add_new_columns(conn, 14)

@@ -650,6 +650,37 @@ rollup_mrr = Table(
     Column("mrr", Float, nullable=False),  # reporting currency, major units
 )
 
+rollup_mrr_moves = Table(
+    "rollup_mrr_moves", metadata,
+    # the MRR movements and stock by month, built from rollup_mrr in the same refresh (version 14;
+    # metrics/recurring.py): per slice (0 every customer's total, 1 by region, 2 by product line,
+    # 3 by both; region / product line "" = none, or any at a level that does not split by it),
+    # month and kind ("mrr": the month's stock; new, expansion, reactivation, contraction, churn:
+    # the changes on the month's first day), the customers and the MRR (moved, positive)
+    Column("slice", Integer, nullable=False),
+    Column("region", String(64), nullable=False), Column("product_line", String(64), nullable=False),
+    Column("month_idx", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    # churn rows: the month of the customer's previous churn in the slice (-1: none), so distinct
+    # churned customers over months [lo, hi] are those with prev_churn < lo; -1 on the other kinds
+    Column("prev_churn", Integer, nullable=False),
+    Column("customers", Integer, nullable=False),
+    Column("mrr", Float, nullable=False),
+)
+
+rollup_mrr_retention = Table(
+    "rollup_mrr_retention", metadata,
+    # NRR / GRR by starting month and months later (1 to 12), built with rollup_mrr_moves (version
+    # 14; metrics/recurring.py): per slice (as rollup_mrr_moves), the customers with MRR in the
+    # starting month and still in the later one: their MRR then, and the same capped at their start
+    Column("slice", Integer, nullable=False),
+    Column("region", String(64), nullable=False), Column("product_line", String(64), nullable=False),
+    Column("month_idx", Integer, nullable=False),  # the starting month
+    Column("months", Integer, nullable=False),  # the later month is month_idx + months
+    Column("kept", Float, nullable=False),
+    Column("kept_capped", Float, nullable=False),
+)
+
 # Indexes for the filters people use: period, region, product line, owner, stage.
 Index("ix_deals_close_date", deals.c.close_date)
 # covers the metrics' pass over the deals closing in a period (metrics/sales.py closed_stats):
@@ -729,4 +760,8 @@ Index("ix_nps_submitted", nps_responses.c.submitted_at, nps_responses.c.score)
 Index("ix_rollup_mrr_month", rollup_mrr.c.month_idx, rollup_mrr.c.customer)
 # a customer's months (the first month with MRR tells a new customer from a reactivated one)
 Index("ix_rollup_mrr_customer", rollup_mrr.c.customer, rollup_mrr.c.month_idx)
+Index("ix_rollup_mrr_moves", rollup_mrr_moves.c.slice, rollup_mrr_moves.c.region, rollup_mrr_moves.c.product_line,
+      rollup_mrr_moves.c.month_idx)
+Index("ix_rollup_mrr_retention", rollup_mrr_retention.c.slice, rollup_mrr_retention.c.region,
+      rollup_mrr_retention.c.product_line, rollup_mrr_retention.c.month_idx, rollup_mrr_retention.c.months)
 Index("ix_invoices_service_period", invoices.c.service_period_start, invoices.c.service_period_end)

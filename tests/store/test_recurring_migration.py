@@ -40,6 +40,9 @@ def test_service_period_migration_v8_store_upgrades(store_url):
     assert {"service_period_start", "service_period_end"} <= {c["name"] for c in insp.get_columns("invoices")}
     assert "ix_invoices_service_period" in {ix["name"] for ix in insp.get_indexes("invoices")}
     assert {"ix_rollup_mrr_month", "ix_rollup_mrr_customer"} <= {ix["name"] for ix in insp.get_indexes("rollup_mrr")}
+    # its summaries (the movements and retention by month) come with it
+    assert "ix_rollup_mrr_moves" in {ix["name"] for ix in insp.get_indexes("rollup_mrr_moves")}
+    assert "ix_rollup_mrr_retention" in {ix["name"] for ix in insp.get_indexes("rollup_mrr_retention")}
     li = schema.line_items
     with engine.connect() as conn:
         invoice = conn.execute(select(schema.invoices.c.amount_excl_tax_cents, schema.invoices.c.service_period_start,
