@@ -13,7 +13,7 @@ from metrics import Filters, compute
 from store import StoreSettings, open_store, schema
 from store.db import schema_version
 
-from older_stores import store_at
+from older_stores import APPLIED_AT as when, store_at
 
 
 def test_service_period_migration_v8_store_upgrades(store_url):
