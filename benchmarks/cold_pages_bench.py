@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Cold and warm page views, small store against a big one, in a real browser (issue #16).
 
-    .venv/bin/python benchmarks/cold_pages_bench.py --big-url sqlite:////work/big/scale-1m.db
-    .venv/bin/python benchmarks/cold_pages_bench.py --big-url sqlite:////work/big/scale-1m.db \\
+    .venv/bin/python benchmarks/cold_pages_bench.py --big-url sqlite:////data/northstar-1m.db
+    .venv/bin/python benchmarks/cold_pages_bench.py --big-url sqlite:////data/northstar-1m.db \\
         --pg --pg-url postgresql+psycopg://postgres@127.0.0.1:5432/big1m
 
 Starts one Streamlit server per store (the small demo store, built fresh with the same seed and
@@ -67,7 +67,7 @@ def measure(pages: dict, query: dict) -> tuple[dict, dict]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--big-url", required=True, help="the big store (e.g. sqlite:////work/big/scale-1m.db)")
+    parser.add_argument("--big-url", required=True, help="the big store (e.g. sqlite:////data/northstar-1m.db)")
     parser.add_argument("--small-url", help="the small store (default: a fresh small demo store, same seed and date)")
     parser.add_argument("--pg", action="store_true", help="also measure a PostgreSQL big store (--pg-url)")
     parser.add_argument("--pg-url", help="the PostgreSQL big store, e.g. postgresql+psycopg://postgres@127.0.0.1/big1m")
