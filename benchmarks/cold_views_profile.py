@@ -1,6 +1,6 @@
 """What each page reads on a cold view: every SQL statement a page run issues, with its time.
 
-    python benchmarks/cold_views_profile.py --db sqlite:////work/big/store.db [--region France]
+    python benchmarks/cold_views_profile.py --db sqlite:////data/northstar-1m.db [--region France]
         [--period this_quarter] [--pages ceo marketing sales finance] [--top 8] [--profile]
 
 Runs app.py in-process (Streamlit's AppTest), warms the shell (engine, filter options, labels),
