@@ -24,7 +24,7 @@ run: install
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
 test: install-dev
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
 
 demo: install
 	$(PY) cli.py demo --reset
