@@ -16,8 +16,10 @@ What they hold (store/schema.py):
   campaign x region, owner and original source (the campaign table).
 - `rollup_invoice_months` (invoiced revenue by issue month, cash by paid month),
   `rollup_invoice_accounts` (customers by month and previous invoiced month: ARPA's distinct
-  customers over any months is a sum) and `rollup_ledger_months` (debit and credit by month and
-  account), each group with its own source table, so an import of one leaves the others fresh.
+  customers over any months is a sum), the same two by day (`rollup_invoice_days`,
+  `rollup_invoice_account_days`: a period's edge days, and ARPA's trailing 12 months, which end
+  on any day) and `rollup_ledger_months` (debit and credit by month and account), each group with
+  its own source table, so an import of one leaves the others fresh.
 
 Region and product line are resolved with the definitions' rules when built, so a rollup is
 valid for one set of definitions (its fingerprint) and one state of its source tables.
@@ -66,7 +68,8 @@ GROUPS = {
                      s.rollup_deal_cycles, s.rollup_funnel_days,  # metrics/rollup_days.py
                      s.rollup_deal_forecast,  # metrics/rollup_forecast.py
                      s.rollup_contact_days)),  # the edge days of a period (contact_rows)
-    INVOICES: (("invoices",), (s.rollup_invoice_months, s.rollup_invoice_accounts)),
+    INVOICES: (("invoices",), (s.rollup_invoice_months, s.rollup_invoice_accounts,
+                               s.rollup_invoice_days, s.rollup_invoice_account_days)),  # by day: the edge days
     LEDGER: (("ledger_entries",), (s.rollup_ledger_months,)),
 }
 GROUP_TABLES = {t.name for _, tables in GROUPS.values() for t in tables}
@@ -292,12 +295,14 @@ def _contacts_query(ctx: Ctx, role: str, where=(), sign: int = 1, deleted=c.c.is
             .where(not_(deleted), at[role].isnot(None), *where).group_by(*_positions(1, 3, 4, 5)))
 
 
-def _invoice_month_query(ctx: Ctx, where=lambda date_col: []):
+def _invoice_month_query(ctx: Ctx, where=lambda date_col: [], grain: str = "month"):
+    """rollup_invoice_months' rows (grain "day": rollup_invoice_days')."""
     i = s.invoices
-    issued_month = sql.period_bucket(ctx, i.c.issue_date, "month")
-    paid_month = sql.period_bucket(ctx, i.c.paid_date, "month")
+    issued_month = sql.period_bucket(ctx, i.c.issue_date, grain)
+    paid_month = sql.period_bucket(ctx, i.c.paid_date, grain)
     revenue = i.c.status.notin_(NOT_REVENUE_STATUSES)
-    issued = (select(*_named(s.rollup_invoice_months, issued_month, literal("issued"), i.c.currency,
+    table = s.rollup_invoice_months if grain == "month" else s.rollup_invoice_days
+    issued = (select(*_named(table, issued_month, literal("issued"), i.c.currency,
                              func.sum(signed_net_cents())))
               .where(revenue, i.c.issue_date.isnot(None), *where(i.c.issue_date)).group_by(*_positions(1, 3)))
     paid = (select(paid_month, literal("paid"), i.c.currency, func.sum(signed(i.c.amount_excl_tax_cents + i.c.tax_cents)))
@@ -314,16 +319,18 @@ def _ledger_month_query(ctx: Ctx, where=()):
             .group_by(*_grouped(month, led.c.compte_num)))
 
 
-def _invoice_accounts_query(ctx: Ctx):
+def _invoice_accounts_query(ctx: Ctx, grain: str = "month"):
+    """rollup_invoice_accounts' rows (grain "day": rollup_invoice_account_days')."""
     i = s.invoices
     pairs = (select(func.coalesce(i.c.company_id, i.c.customer_name).label("customer"),
-                    sql.period_bucket(ctx, i.c.issue_date, "month").label("month"))
+                    sql.period_bucket(ctx, i.c.issue_date, grain).label("month"))
              .where(i.c.status.notin_(NOT_REVENUE_STATUSES), not_(i.c.is_credit_note), i.c.issue_date.isnot(None),
                     func.coalesce(i.c.company_id, i.c.customer_name).isnot(None))
              .distinct().subquery())
     lagged = select(pairs.c.month, func.lag(pairs.c.month).over(partition_by=pairs.c.customer,
                                                                  order_by=pairs.c.month).label("prev")).subquery()
-    return select(*_named(s.rollup_invoice_accounts, lagged.c.month, lagged.c.prev, func.count())).group_by(lagged.c.month, lagged.c.prev)
+    table = s.rollup_invoice_accounts if grain == "month" else s.rollup_invoice_account_days
+    return select(*_named(table, lagged.c.month, lagged.c.prev, func.count())).group_by(lagged.c.month, lagged.c.prev)
 
 
 def deal_rows(ctx: Ctx, f: Filters):
@@ -392,9 +399,15 @@ def ledger_rows(ctx: Ctx, f: Filters):
     return _ledger_month_query(ctx, [led.c.ecriture_date >= f.start, led.c.ecriture_date <= f.end]).subquery("ledger_rows")
 
 
-def invoice_rows(ctx: Ctx, f: Filters, where: Callable[[Any], list]):
-    """rollup_invoice_months' rows for the invoices `where(date column)` selects (the caller's
-    conditions: the days of a part, and any deal dimension, which the rollup does not carry)."""
+def invoice_rows(ctx: Ctx, f: Filters, where: Callable[[Any], list], supported: bool = False):
+    """rollup_invoice_months' rows for the invoices of the days of `f`: summed from
+    rollup_invoice_days when the caller's filters are `supported` (no deal dimension, which the
+    rollups do not carry) and it is fresh, else from the invoices `where(date column)` selects
+    (the caller's conditions: the days of a part, and any deal dimension)."""
+    if supported and usable(ctx, INVOICES):
+        r = s.rollup_invoice_days
+        return (select(func.substr(r.c.day, 1, 7).label("month"), r.c.basis, r.c.currency, r.c.cents)
+                .where(r.c.day >= f.start.isoformat(), r.c.day <= f.end.isoformat()).subquery("invoice_rows"))
     return _invoice_month_query(ctx, where).subquery("invoice_rows")
 
 
@@ -520,6 +533,14 @@ def invoice_accounts(ctx: Ctx, f: Filters) -> int:
         *months(f, a.c.month), or_(a.c.prev_month.is_(None), a.c.prev_month < first))).scalar() or 0)
 
 
+def invoice_accounts_by_day(ctx: Ctx, f: Filters) -> int:
+    """Customers invoiced (not by a credit note) in the days of `f`, any days, from rollup_invoice_account_days."""
+    a = s.rollup_invoice_account_days
+    first = f.start.isoformat()
+    return int(ctx.conn.execute(select(func.sum(a.c.n)).where(
+        a.c.day >= first, a.c.day <= f.end.isoformat(), or_(a.c.prev_day.is_(None), a.c.prev_day < first))).scalar() or 0)
+
+
 def ledger_cents(ctx: Ctx, f: Filters, account_condition, credit_minus_debit: bool, r=s.rollup_ledger_months) -> int:
     """Signed ledger total in cents over the months of `f`, from rows shaped like rollup_ledger_months."""
     cents = (r.c.credit_cents - r.c.debit_cents) if credit_minus_debit else (r.c.debit_cents - r.c.credit_cents)
@@ -540,7 +561,7 @@ def ledger_months(ctx: Ctx, f: Filters, account_condition=None) -> set[dt.date]:
 __all__ = ["CAMPAIGN_ROLES", "add_up", "gather", "GROUPS", "INVOICES", "LEDGER", "NAME", "ROLES", "SOURCES", "campaign_contacts",
            "campaign_filters_supported", "campaign_revenue", "campaign_won", "closed_raw", "closed_raw_by_owner", "closed_sums",
            "contact_conditions",
-           "contact_filters_supported", "deal_conditions", "touched", "fingerprint", "funnel_raw", "invoice_accounts",
+           "contact_filters_supported", "deal_conditions", "touched", "fingerprint", "funnel_raw", "invoice_accounts", "invoice_accounts_by_day",
            "invoice_total", "is_fresh", "lead_cohorts_by_source", "leads_by_month_and_source", "ledger_cents",
            "ledger_months", "month_key", "months", "split", "state", "status", "usable", "whole_months",
            "won_by_effective_source"]

@@ -152,7 +152,7 @@ def test_store_upgrade_to_v13_adds_the_cold_view_summaries_and_marks_the_crm_rol
         built = dict(conn.execute(select(schema.rollup_state.c.name, schema.rollup_state.c.built_version)).all())
         if engine.dialect.name == "sqlite":
             assert conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'ix_contacts_mql_reached'").first()
-    assert built == {"metric_rollups": -1, "invoice_rollups": 7}
+    assert built["metric_rollups"] == -1  # (version 15 marks the invoice rollups stale too: its own test)
 
 
 def test_store_upgrade_to_v6_adds_the_campaign_rollups_and_marks_the_crm_rollups_stale(store_url):

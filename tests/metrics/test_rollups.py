@@ -189,6 +189,15 @@ def test_distinct_customers_over_months_with_gaps(engine):
         for (m1, m2), n in expected.items():
             f = Filters(D(2026, m1, 1), D(2026, m2, 28) if m2 == 2 else D(2026, m2, 30 if m2 in (4,) else 31))
             assert rollups.invoice_accounts(ctx, f) == n, (m1, m2)
+        # by day (ARPA's trailing 12 months end on any day): every window of days against a distinct count
+        counted = [(cust, day) for cust, day, credit, status in [
+            ("A", D(2026, 1, 5), 0, 1), ("A", D(2026, 3, 5), 0, 1), ("B", D(2026, 2, 5), 0, 1),
+            ("C", D(2026, 1, 9), 0, 1), ("C", D(2026, 2, 9), 0, 1), ("C", D(2026, 4, 9), 0, 1)]]
+        days = sorted({day for _c, day in counted} | {D(2026, 1, 1), D(2026, 2, 6), D(2026, 3, 6), D(2026, 4, 30)})
+        for i, first in enumerate(days):
+            for last in days[i:]:
+                want = len({cust for cust, day in counted if first <= day <= last})
+                assert rollups.invoice_accounts_by_day(ctx, Filters(first, last)) == want, (first, last)
 
 
 def test_the_app_rebuilds_stale_rollups_in_the_background_once_writes_pause(demo_engine):
