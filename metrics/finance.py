@@ -89,6 +89,9 @@ def invoice_total(ctx: Ctx, f: Filters, amount, date_col, *extra) -> Result:
         return NotAvailable(NO_INVOICES)
     basis = "paid" if date_col is inv.c.paid_date else "issued"  # the rollup's same sums by month
     supported = not has_dimension_filters(f)
+    if not supported:  # by the deal's dimensions: rollup_invoice_dims, its rows for the edge days
+        return money(rollups.gather(ctx, f, lambda c_, part, *r: rollups.invoice_dims_total(c_, part, basis, *r) or 0.0,
+                                    rollups.invoice_dims_rows, True, rollups.INVOICE_DIMS))
     return money(rollups.gather(ctx, f, lambda c_, part, *m: rollups.invoice_total(c_, part, basis, *m) or 0.0,
                                 lambda c_, part: rollups.invoice_rows(c_, part, lambda col: invoice_conditions(c_, part, col),
                                                                       supported),

@@ -18,7 +18,8 @@ What they hold (store/schema.py):
   `rollup_invoice_accounts` (customers by month and previous invoiced month: ARPA's distinct
   customers over any months is a sum), the same two by day (`rollup_invoice_days`,
   `rollup_invoice_account_days`: a period's edge days, and ARPA's trailing 12 months, which end
-  on any day) and `rollup_ledger_months` (debit and credit by month and account), each group with
+  on any day), the first by the invoice's deal's dimensions (`rollup_invoice_dims`, a group of
+  its own: it is stale after any write to the deals) and `rollup_ledger_months` (debit and credit by month and account), each group with
   its own source table, so an import of one leaves the others fresh.
 
 Region and product line are resolved with the definitions' rules when built, so a rollup is
@@ -62,6 +63,7 @@ NAME = "metric_rollups"  # the CRM rollups
 SOURCES = ("deals", "contacts", "companies", "owners", "line_items", "products")
 INVOICES = "invoice_rollups"
 LEDGER = "ledger_rollups"
+INVOICE_DIMS = "invoice_dim_rollups"
 # each group: the tables it is built from and the rollup tables it fills (rebuilt together)
 GROUPS = {
     NAME: (SOURCES, (s.rollup_deals, s.rollup_deal_campaigns, s.rollup_contacts, s.rollup_contact_campaigns,
@@ -71,6 +73,8 @@ GROUPS = {
     INVOICES: (("invoices",), (s.rollup_invoice_months, s.rollup_invoice_accounts,
                                s.rollup_invoice_days, s.rollup_invoice_account_days)),  # by day: the edge days
     LEDGER: (("ledger_entries",), (s.rollup_ledger_months,)),
+    # by the invoice's deal's dimensions: stale after a write to the deals (rebuilt once writes pause)
+    INVOICE_DIMS: (("invoices", "deals", "companies", "owners", "line_items", "products"), (s.rollup_invoice_dims,)),
 }
 GROUP_TABLES = {t.name for _, tables in GROUPS.values() for t in tables}
 ROLES = ("lead", "mql", "sql", "opportunity", "customer")
@@ -319,6 +323,23 @@ def _ledger_month_query(ctx: Ctx, where=()):
             .group_by(*_grouped(month, led.c.compte_num)))
 
 
+def _invoice_dims_query(ctx: Ctx, where=lambda date_col: []):
+    """rollup_invoice_dims' rows: rollup_invoice_months' by the invoice's live deal's region,
+    product line, owner, pipeline and source (NULL without one)."""
+    i = s.invoices
+    live = and_(d.c.deal_id == i.c.deal_id, not_(d.c.is_deleted))
+    dims = (dimensions.deal_region(ctx), dimensions.deal_product_line(ctx), d.c.owner_id, d.c.pipeline_id, d.c.deal_source)
+    revenue = i.c.status.notin_(NOT_REVENUE_STATUSES)
+    parts = []
+    for basis, date_col, amount in (("issued", i.c.issue_date, signed_net_cents()),
+                                    ("paid", i.c.paid_date, signed(i.c.amount_excl_tax_cents + i.c.tax_cents))):
+        parts.append(select(*_named(s.rollup_invoice_dims, sql.period_bucket(ctx, date_col, "month"), literal(basis),
+                                    i.c.currency, *dims, func.sum(amount)))
+                     .select_from(i.outerjoin(d, live))
+                     .where(revenue, date_col.isnot(None), *where(date_col)).group_by(*_positions(1, *range(3, 9))))
+    return parts[0].union_all(parts[1])
+
+
 def _invoice_accounts_query(ctx: Ctx, grain: str = "month"):
     """rollup_invoice_accounts' rows (grain "day": rollup_invoice_account_days')."""
     i = s.invoices
@@ -533,6 +554,17 @@ def invoice_accounts(ctx: Ctx, f: Filters) -> int:
         *months(f, a.c.month), or_(a.c.prev_month.is_(None), a.c.prev_month < first))).scalar() or 0)
 
 
+def invoice_dims_total(ctx: Ctx, f: Filters, basis: str, r=s.rollup_invoice_dims) -> float | None:
+    """invoice_total for a deal dimension filter, from rows shaped like rollup_invoice_dims."""
+    return ctx.conn.execute(select(func.sum(sql.to_major(ctx, r.c.cents, r.c.currency))).where(
+        *months(f, r.c.month), r.c.basis == basis, *deal_conditions(f, r))).scalar()
+
+
+def invoice_dims_rows(ctx: Ctx, f: Filters):
+    """rollup_invoice_dims' rows for the invoices dated in the days of `f`, from the invoices."""
+    return _invoice_dims_query(ctx, lambda col: [col >= f.start, col <= f.end]).subquery("invoice_dims_rows")
+
+
 def invoice_accounts_by_day(ctx: Ctx, f: Filters) -> int:
     """Customers invoiced (not by a credit note) in the days of `f`, any days, from rollup_invoice_account_days."""
     a = s.rollup_invoice_account_days
@@ -561,7 +593,8 @@ def ledger_months(ctx: Ctx, f: Filters, account_condition=None) -> set[dt.date]:
 __all__ = ["CAMPAIGN_ROLES", "add_up", "gather", "GROUPS", "INVOICES", "LEDGER", "NAME", "ROLES", "SOURCES", "campaign_contacts",
            "campaign_filters_supported", "campaign_revenue", "campaign_won", "closed_raw", "closed_raw_by_owner", "closed_sums",
            "contact_conditions",
-           "contact_filters_supported", "deal_conditions", "touched", "fingerprint", "funnel_raw", "invoice_accounts", "invoice_accounts_by_day",
+           "contact_filters_supported", "deal_conditions", "touched", "fingerprint", "funnel_raw", "invoice_accounts", "invoice_accounts_by_day", "invoice_dims_rows", "invoice_dims_total",
+           "INVOICE_DIMS",
            "invoice_total", "is_fresh", "lead_cohorts_by_source", "leads_by_month_and_source", "ledger_cents",
            "ledger_months", "month_key", "months", "split", "state", "status", "usable", "whole_months",
            "won_by_effective_source"]

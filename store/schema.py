@@ -575,6 +575,20 @@ rollup_invoice_days = Table(
     Column("cents", BigInteger),
 )
 
+rollup_invoice_dims = Table(
+    "rollup_invoice_dims", metadata,
+    # rollup_invoice_months by the dimensions of the invoice's deal (version 15): region and product
+    # line (by the definitions' rules), owner, pipeline and deal source; all NULL for an invoice
+    # with no live deal (the "(none)" bucket of every dimension), so a dimension filter on the
+    # Finance page reads a few rows per month, not the invoices
+    Column("month", String(7), nullable=False),
+    Column("basis", String(8), nullable=False),
+    Column("currency", String(3)),
+    Column("region", String(64)), Column("product_line", String(64)), _id("owner_id"), _id("pipeline_id"),
+    Column("deal_source", String(64)),
+    Column("cents", BigInteger),
+)
+
 rollup_invoice_account_days = Table(
     "rollup_invoice_account_days", metadata,
     # rollup_invoice_accounts by day (version 15): customers invoiced on `day` whose previous
@@ -810,6 +824,7 @@ Index("ix_rollup_mrr_customer", rollup_mrr.c.customer, rollup_mrr.c.month_idx)
 Index("ix_rollup_mrr_moves", rollup_mrr_moves.c.slice, rollup_mrr_moves.c.region, rollup_mrr_moves.c.product_line,
       rollup_mrr_moves.c.month_idx)
 Index("ix_rollup_invoice_days_day", rollup_invoice_days.c.day, rollup_invoice_days.c.basis)
+Index("ix_rollup_invoice_dims_month", rollup_invoice_dims.c.month, rollup_invoice_dims.c.basis)
 Index("ix_rollup_invoice_account_days_day", rollup_invoice_account_days.c.day, rollup_invoice_account_days.c.prev_day)
 Index("ix_rollup_mrr_cohorts", rollup_mrr_cohorts.c.slice, rollup_mrr_cohorts.c.region,
       rollup_mrr_cohorts.c.product_line, rollup_mrr_cohorts.c.first_idx)
