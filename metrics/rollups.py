@@ -323,9 +323,9 @@ def _ledger_month_query(ctx: Ctx, where=()):
             .group_by(*_grouped(month, led.c.compte_num)))
 
 
-def _invoice_dims_query(ctx: Ctx, where=lambda date_col: []):
+def _invoice_dims_query(ctx: Ctx, where=lambda date_col: [], sign: int = 1):
     """rollup_invoice_dims' rows: rollup_invoice_months' by the invoice's live deal's region,
-    product line, owner, pipeline and source (NULL without one)."""
+    product line, owner, pipeline and source (NULL without one); counted `sign`."""
     i = s.invoices
     live = and_(d.c.deal_id == i.c.deal_id, not_(d.c.is_deleted))
     dims = (dimensions.deal_region(ctx), dimensions.deal_product_line(ctx), d.c.owner_id, d.c.pipeline_id, d.c.deal_source)
@@ -334,7 +334,7 @@ def _invoice_dims_query(ctx: Ctx, where=lambda date_col: []):
     for basis, date_col, amount in (("issued", i.c.issue_date, signed_net_cents()),
                                     ("paid", i.c.paid_date, signed(i.c.amount_excl_tax_cents + i.c.tax_cents))):
         parts.append(select(*_named(s.rollup_invoice_dims, sql.period_bucket(ctx, date_col, "month"), literal(basis),
-                                    i.c.currency, *dims, func.sum(amount)))
+                                    i.c.currency, *dims, func.sum(amount) * sign))
                      .select_from(i.outerjoin(d, live))
                      .where(revenue, date_col.isnot(None), *where(date_col)).group_by(*_positions(1, *range(3, 9))))
     return parts[0].union_all(parts[1])

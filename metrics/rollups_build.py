@@ -142,7 +142,8 @@ class Keeper:
         keeper.publish(version)                    # still exact at this version
 
     `around` subtracts what the rows contributed before the write and adds what they contribute
-    after it (rows of opposite sign; `compact` and `refresh` fold them). A write the keeper cannot
+    after it (rows of opposite sign; `compact` and `refresh` fold them), in the CRM rollups and in
+    the invoices by their deal's dimensions (rollup_invoice_dims, while that group is fresh too). A write the keeper cannot
     follow (line items when product lines come from line items) marks the rollups stale at once,
     in the same transaction. Rollups already stale are left alone (a full `refresh` follows).
     """
@@ -153,6 +154,8 @@ class Keeper:
         self.conn = conn
         self.ctx = Ctx(conn, load_definitions(conn))
         self.active = is_fresh(conn, self.ctx.defs, NAME)
+        # the invoices by their deal's dimensions are kept too, while both groups are fresh
+        self.dims_active = self.active and is_fresh(conn, self.ctx.defs, INVOICE_DIMS)
 
     def _scope(self, table: str, ids: list) -> tuple[list | None, list | None] | None:
         """(deal conditions, contact conditions) of the rows a write to `table` can move; None when
@@ -206,18 +209,38 @@ class Keeper:
                         for role in CAMPAIGN_ROLES]
         queries += rollup_days.build_queries(self.ctx, deal_where or None, contact_where or None, sign)
         queries += rollup_forecast.build_queries(self.ctx, deal_where or None, sign)
+        invoices = self._invoice_scope(table, ids) if self.dims_active else None
+        if invoices is not None:
+            queries.append((s.rollup_invoice_dims, _invoice_dims_query(self.ctx, lambda _col: [invoices], sign)))
         for target, query in queries:
             self.conn.execute(target.insert().from_select([col.name for col in target.columns], query))
 
+    @staticmethod
+    def _invoice_scope(table: str, ids: list):
+        """The condition on the invoices whose deal's dimensions a write to `table` can move (a
+        contact's write moves none: a deal's region, product line, owner, pipeline and source are
+        its own, its company's or its owner's)."""
+        inv, kd = s.invoices, s.deals.alias("kept_deals")
+        if table == "deals":
+            return inv.c.deal_id.in_(ids)
+        if table in ("companies", "owners"):
+            col = kd.c.company_id if table == "companies" else kd.c.owner_id
+            return inv.c.deal_id.in_(select(kd.c.deal_id).where(col.in_(ids)))
+        return None
+
+    def _groups(self) -> list[str]:
+        return [NAME, INVOICE_DIMS] if self.dims_active else [NAME]
+
     def stale(self) -> None:
         """The rollups no longer match the data: say so now, in this transaction."""
-        self.conn.execute(update(s.rollup_state).where(s.rollup_state.c.name == NAME).values(built_version=-1))
-        self.active = False
+        self.conn.execute(update(s.rollup_state).where(s.rollup_state.c.name.in_(self._groups()))
+                          .values(built_version=-1))
+        self.active = self.dims_active = False
 
     def publish(self, version: int) -> None:
         """After this transaction's data-version bump: the rollups are exact at `version`."""
         if self.active:
-            self.conn.execute(update(s.rollup_state).where(s.rollup_state.c.name == NAME)
+            self.conn.execute(update(s.rollup_state).where(s.rollup_state.c.name.in_(self._groups()))
                               .values(built_version=version))
 
 
@@ -253,12 +276,14 @@ def settle(engine: Engine, log=None) -> dict[str, Built]:
     """After a sync or an import: rebuild what is stale, fold what a Keeper grew (once the rows
     reach twice what the last build or fold left)."""
     built = refresh_quietly(engine, log)
-    if NAME not in built:
+    for group in (NAME, INVOICE_DIMS):  # the groups a Keeper grows
+        if group in built:
+            continue
         with engine.connect() as conn:
-            st = state(conn)
-            rows = sum(conn.execute(select(func.count()).select_from(t)).scalar_one() for t in GROUPS[NAME][1])
+            st = state(conn, group)
+            rows = sum(conn.execute(select(func.count()).select_from(t)).scalar_one() for t in GROUPS[group][1])
         if st and rows > 2 * max(st["rows"], 1000):
-            compact(engine)
+            compact(engine, group)
     return built
 
 

@@ -136,7 +136,8 @@ def test_a_write_makes_them_stale_until_refreshed(demo_engine):
     after = compute_many(demo_engine, ["won_deals"], f)
     assert after["won_deals"].value == before["won_deals"].value - 1  # read from the deals, not the stale rollup
     built = rollups_build.refresh(demo_engine)
-    assert set(built) == {rollups.NAME, recurring.GROUP}  # the MRR summary reads the deals' region and product line
+    # the MRR summary and the invoices by deal dimension read the deals' region and product line
+    assert set(built) == {rollups.NAME, rollups.INVOICE_DIMS, recurring.GROUP}
     assert compute_many(demo_engine, ["won_deals"], f)["won_deals"].value == before["won_deals"].value - 1
     _assert_same(demo_engine, f)
 
