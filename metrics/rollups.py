@@ -55,7 +55,7 @@ from store.db import changed_since
 
 from . import dimensions, sql
 from .definitions import NOT_IN_NUMBERS, Definitions, load_definitions
-from .filters import Filters
+from .filters import NONE_BUCKET, Filters
 from .registry import Ctx
 from .rules import NOT_REVENUE_STATUSES, contact_field, effective_source, follow_up_terms, signed, signed_net_cents
 
@@ -341,17 +341,30 @@ def _invoice_dims_query(ctx: Ctx, where=lambda date_col: [], sign: int = 1):
 
 
 def _invoice_accounts_query(ctx: Ctx, grain: str = "month"):
-    """rollup_invoice_accounts' rows (grain "day": rollup_invoice_account_days')."""
+    """rollup_invoice_accounts' rows (grain "day": rollup_invoice_account_days', per slice: every
+    invoice, each region, each product line of the invoice's live deal)."""
     i = s.invoices
-    pairs = (select(func.coalesce(i.c.company_id, i.c.customer_name).label("customer"),
-                    sql.period_bucket(ctx, i.c.issue_date, grain).label("month"))
-             .where(i.c.status.notin_(NOT_REVENUE_STATUSES), not_(i.c.is_credit_note), i.c.issue_date.isnot(None),
-                    func.coalesce(i.c.company_id, i.c.customer_name).isnot(None))
-             .distinct().subquery())
-    lagged = select(pairs.c.month, func.lag(pairs.c.month).over(partition_by=pairs.c.customer,
-                                                                 order_by=pairs.c.month).label("prev")).subquery()
-    table = s.rollup_invoice_accounts if grain == "month" else s.rollup_invoice_account_days
-    return select(*_named(table, lagged.c.month, lagged.c.prev, func.count())).group_by(lagged.c.month, lagged.c.prev)
+    customer = func.coalesce(i.c.company_id, i.c.customer_name)
+    day = sql.period_bucket(ctx, i.c.issue_date, grain)
+    conds = [i.c.status.notin_(NOT_REVENUE_STATUSES), not_(i.c.is_credit_note), i.c.issue_date.isnot(None),
+             customer.isnot(None)]
+    if grain == "month":
+        pairs = select(customer.label("customer"), day.label("month")).where(*conds).distinct().subquery()
+        lagged = select(pairs.c.month, func.lag(pairs.c.month).over(partition_by=pairs.c.customer,
+                                                                     order_by=pairs.c.month).label("prev")).subquery()
+        return (select(*_named(s.rollup_invoice_accounts, lagged.c.month, lagged.c.prev, func.count()))
+                .group_by(lagged.c.month, lagged.c.prev))
+    live = and_(d.c.deal_id == i.c.deal_id, not_(d.c.is_deleted))
+    slices = (("", literal("")), ("region", func.coalesce(dimensions.deal_region(ctx), "")),
+              ("product_line", func.coalesce(dimensions.deal_product_line(ctx), "")))
+    pairs = union(*[select(literal(dim).label("dim"), value.label("value"), customer.label("customer"),
+                           day.label("month")).select_from(i.outerjoin(d, live)).where(*conds)
+                    for dim, value in slices]).subquery()
+    lagged = select(pairs.c.dim, pairs.c.value, pairs.c.month,
+                    func.lag(pairs.c.month).over(partition_by=(pairs.c.dim, pairs.c.value, pairs.c.customer),
+                                                 order_by=pairs.c.month).label("prev")).subquery()
+    keys = (lagged.c.dim, lagged.c.value, lagged.c.month, lagged.c.prev)
+    return select(*_named(s.rollup_invoice_account_days, *keys, func.count())).group_by(*keys)
 
 
 def deal_rows(ctx: Ctx, f: Filters):
@@ -565,12 +578,26 @@ def invoice_dims_rows(ctx: Ctx, f: Filters):
     return _invoice_dims_query(ctx, lambda col: [col >= f.start, col <= f.end]).subquery("invoice_dims_rows")
 
 
+def account_slice(f: Filters) -> tuple[str, str] | None:
+    """rollup_invoice_account_days' (dim, value) for the filters of `f`: none, one region or one
+    product line (the "(none)" bucket: ''); None for any other filter (no slice holds it)."""
+    if f.owners or f.teams or f.pipelines or f.sources or (f.regions and f.product_lines):
+        return None
+    for dim, values in (("region", f.regions), ("product_line", f.product_lines)):
+        if values:
+            return (dim, "" if values[0] == NONE_BUCKET else values[0]) if len(values) == 1 and values[0] else None
+    return "", ""
+
+
 def invoice_accounts_by_day(ctx: Ctx, f: Filters) -> int:
-    """Customers invoiced (not by a credit note) in the days of `f`, any days, from rollup_invoice_account_days."""
+    """Customers invoiced (not by a credit note) in the days of `f`, any days, in its slice
+    (`account_slice`, which must not be None), from rollup_invoice_account_days."""
     a = s.rollup_invoice_account_days
+    dim, value = account_slice(f)
     first = f.start.isoformat()
     return int(ctx.conn.execute(select(func.sum(a.c.n)).where(
-        a.c.day >= first, a.c.day <= f.end.isoformat(), or_(a.c.prev_day.is_(None), a.c.prev_day < first))).scalar() or 0)
+        a.c.dim == dim, a.c.value == value, a.c.day >= first, a.c.day <= f.end.isoformat(),
+        or_(a.c.prev_day.is_(None), a.c.prev_day < first))).scalar() or 0)
 
 
 def ledger_cents(ctx: Ctx, f: Filters, account_condition, credit_minus_debit: bool, r=s.rollup_ledger_months) -> int:
@@ -593,7 +620,7 @@ def ledger_months(ctx: Ctx, f: Filters, account_condition=None) -> set[dt.date]:
 __all__ = ["CAMPAIGN_ROLES", "add_up", "gather", "GROUPS", "INVOICES", "LEDGER", "NAME", "ROLES", "SOURCES", "campaign_contacts",
            "campaign_filters_supported", "campaign_revenue", "campaign_won", "closed_raw", "closed_raw_by_owner", "closed_sums",
            "contact_conditions",
-           "contact_filters_supported", "deal_conditions", "touched", "fingerprint", "funnel_raw", "invoice_accounts", "invoice_accounts_by_day", "invoice_dims_rows", "invoice_dims_total",
+           "contact_filters_supported", "deal_conditions", "touched", "fingerprint", "funnel_raw", "invoice_accounts", "invoice_accounts_by_day", "account_slice", "invoice_dims_rows", "invoice_dims_total",
            "INVOICE_DIMS",
            "invoice_total", "is_fresh", "lead_cohorts_by_source", "leads_by_month_and_source", "ledger_cents",
            "ledger_months", "month_key", "months", "split", "state", "status", "usable", "whole_months",

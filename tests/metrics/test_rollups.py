@@ -91,7 +91,7 @@ def test_invoice_figures_by_deal_dimension_equal_with_and_without_rollups(demo_e
     """rollup_invoice_dims (the invoice's deal's dimensions) for whole months and edge days,
     including the "(none)" bucket, which holds the invoices with no live deal."""
     owner, team, region, pl, source = _owner_team_region(demo_engine)
-    ids = ["invoiced_revenue", "cash_collected", "booked_to_invoiced_gap"]
+    ids = ["invoiced_revenue", "cash_collected", "booked_to_invoiced_gap", "arpa"]
     seen = 0.0
     for period in ((D(2026, 7, 1), D(2026, 9, 30)), (D(2026, 8, 17), D(2026, 11, 9)), (D(2026, 11, 3), D(2026, 11, 19))):
         for kw in ({"regions": (region,)}, {"regions": (NONE_BUCKET,)}, {"regions": (region, NONE_BUCKET)},
