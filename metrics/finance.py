@@ -245,7 +245,7 @@ def arpa_value(ctx: Ctx, f: Filters) -> Result:
     window = arpa_window(ctx, f)
     if window is None:
         return NotAvailable("no customer was invoiced up to the end of this period")
-    if rollups.account_slice(window) is not None and rollups.usable(ctx, rollups.INVOICES):  # the day rollups
+    if rollups.account_slice_usable(ctx, window):  # the invoice accounts by day (and slice)
         total, accounts = invoice_total(ctx, window, None, inv.c.issue_date), rollups.invoice_accounts_by_day(ctx, window)
     else:  # revenue as invoiced_revenue computes it, and the customers, in one pass
         customer = case((not_(inv.c.is_credit_note), func.coalesce(inv.c.company_id, inv.c.customer_name)))

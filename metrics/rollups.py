@@ -64,6 +64,7 @@ SOURCES = ("deals", "contacts", "companies", "owners", "line_items", "products")
 INVOICES = "invoice_rollups"
 LEDGER = "ledger_rollups"
 INVOICE_DIMS = "invoice_dim_rollups"
+ACCOUNT_SLICES = "invoice_account_slices"
 # each group: the tables it is built from and the rollup tables it fills (rebuilt together)
 GROUPS = {
     NAME: (SOURCES, (s.rollup_deals, s.rollup_deal_campaigns, s.rollup_contacts, s.rollup_contact_campaigns,
@@ -75,6 +76,10 @@ GROUPS = {
     LEDGER: (("ledger_entries",), (s.rollup_ledger_months,)),
     # by the invoice's deal's dimensions: stale after a write to the deals (rebuilt once writes pause)
     INVOICE_DIMS: (("invoices", "deals", "companies", "owners", "line_items", "products"), (s.rollup_invoice_dims,)),
+    # ARPA's customers by region or product line of the deal: stale after a write to the deals (a
+    # distinct count cannot be kept by rows of opposite sign), rebuilt once writes pause
+    ACCOUNT_SLICES: (("invoices", "deals", "companies", "owners", "line_items", "products"),
+                     (s.rollup_invoice_account_slices,)),
 }
 GROUP_TABLES = {t.name for _, tables in GROUPS.values() for t in tables}
 ROLES = ("lead", "mql", "sql", "opportunity", "customer")
@@ -340,9 +345,10 @@ def _invoice_dims_query(ctx: Ctx, where=lambda date_col: [], sign: int = 1):
     return parts[0].union_all(parts[1])
 
 
-def _invoice_accounts_query(ctx: Ctx, grain: str = "month"):
-    """rollup_invoice_accounts' rows (grain "day": rollup_invoice_account_days', per slice: every
-    invoice, each region, each product line of the invoice's live deal)."""
+def _invoice_accounts_query(ctx: Ctx, grain: str = "month", sliced: bool = False):
+    """rollup_invoice_accounts' rows (grain "day": rollup_invoice_account_days', every invoice;
+    `sliced`: rollup_invoice_account_slices', each region and each product line of the invoice's
+    live deal)."""
     i = s.invoices
     customer = func.coalesce(i.c.company_id, i.c.customer_name)
     day = sql.period_bucket(ctx, i.c.issue_date, grain)
@@ -355,16 +361,21 @@ def _invoice_accounts_query(ctx: Ctx, grain: str = "month"):
         return (select(*_named(s.rollup_invoice_accounts, lagged.c.month, lagged.c.prev, func.count()))
                 .group_by(lagged.c.month, lagged.c.prev))
     live = and_(d.c.deal_id == i.c.deal_id, not_(d.c.is_deleted))
-    slices = (("", literal("")), ("region", func.coalesce(dimensions.deal_region(ctx), "")),
-              ("product_line", func.coalesce(dimensions.deal_product_line(ctx), "")))
-    pairs = union(*[select(literal(dim).label("dim"), value.label("value"), customer.label("customer"),
-                           day.label("month")).select_from(i.outerjoin(d, live)).where(*conds)
-                    for dim, value in slices]).subquery()
+    if sliced:
+        pairs = union(*[select(literal(dim).label("dim"), value.label("value"), customer.label("customer"),
+                               day.label("month")).select_from(i.outerjoin(d, live)).where(*conds)
+                        for dim, value in (("region", func.coalesce(dimensions.deal_region(ctx), "")),
+                                           ("product_line", func.coalesce(dimensions.deal_product_line(ctx), "")))
+                        ]).subquery()
+    else:
+        pairs = select(literal("").label("dim"), literal("").label("value"), customer.label("customer"),
+                       day.label("month")).where(*conds).distinct().subquery()
     lagged = select(pairs.c.dim, pairs.c.value, pairs.c.month,
                     func.lag(pairs.c.month).over(partition_by=(pairs.c.dim, pairs.c.value, pairs.c.customer),
                                                  order_by=pairs.c.month).label("prev")).subquery()
     keys = (lagged.c.dim, lagged.c.value, lagged.c.month, lagged.c.prev)
-    return select(*_named(s.rollup_invoice_account_days, *keys, func.count())).group_by(*keys)
+    table = s.rollup_invoice_account_slices if sliced else s.rollup_invoice_account_days
+    return select(*_named(table, *keys, func.count())).group_by(*keys)
 
 
 def deal_rows(ctx: Ctx, f: Filters):
@@ -589,11 +600,18 @@ def account_slice(f: Filters) -> tuple[str, str] | None:
     return "", ""
 
 
+def account_slice_usable(ctx: Ctx, f: Filters) -> bool:
+    """Whether invoice_accounts_by_day can answer for `f`: a slice it holds, in a fresh summary."""
+    sl = account_slice(f)
+    return sl is not None and usable(ctx, ACCOUNT_SLICES if sl[0] else INVOICES)
+
+
 def invoice_accounts_by_day(ctx: Ctx, f: Filters) -> int:
     """Customers invoiced (not by a credit note) in the days of `f`, any days, in its slice
-    (`account_slice`, which must not be None), from rollup_invoice_account_days."""
-    a = s.rollup_invoice_account_days
+    (`account_slice`, which must not be None), from rollup_invoice_account_days (every invoice)
+    or rollup_invoice_account_slices (one region or product line)."""
     dim, value = account_slice(f)
+    a = s.rollup_invoice_account_slices if dim else s.rollup_invoice_account_days
     first = f.start.isoformat()
     return int(ctx.conn.execute(select(func.sum(a.c.n)).where(
         a.c.dim == dim, a.c.value == value, a.c.day >= first, a.c.day <= f.end.isoformat(),
@@ -620,7 +638,7 @@ def ledger_months(ctx: Ctx, f: Filters, account_condition=None) -> set[dt.date]:
 __all__ = ["CAMPAIGN_ROLES", "add_up", "gather", "GROUPS", "INVOICES", "LEDGER", "NAME", "ROLES", "SOURCES", "campaign_contacts",
            "campaign_filters_supported", "campaign_revenue", "campaign_won", "closed_raw", "closed_raw_by_owner", "closed_sums",
            "contact_conditions",
-           "contact_filters_supported", "deal_conditions", "touched", "fingerprint", "funnel_raw", "invoice_accounts", "invoice_accounts_by_day", "account_slice", "invoice_dims_rows", "invoice_dims_total",
+           "contact_filters_supported", "deal_conditions", "touched", "fingerprint", "funnel_raw", "invoice_accounts", "invoice_accounts_by_day", "account_slice", "account_slice_usable", "ACCOUNT_SLICES", "invoice_dims_rows", "invoice_dims_total",
            "INVOICE_DIMS",
            "invoice_total", "is_fresh", "lead_cohorts_by_source", "leads_by_month_and_source", "ledger_cents",
            "ledger_months", "month_key", "months", "split", "state", "status", "usable", "whole_months",

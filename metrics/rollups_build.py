@@ -34,7 +34,7 @@ from store.db import get_meta, shrink_wal, upsert, utcnow
 from . import recurring, rollup_days, rollup_forecast
 from .definitions import load_definitions
 from .registry import Ctx
-from .rollups import (CAMPAIGN_ROLES, GROUPS, INVOICE_DIMS, INVOICES, LEDGER, NAME, ROLES, SOURCES, _campaigns_query,
+from .rollups import (ACCOUNT_SLICES, CAMPAIGN_ROLES, GROUPS, INVOICE_DIMS, INVOICES, LEDGER, NAME, ROLES, SOURCES, _campaigns_query,
                       _contact_campaigns_query, _contacts_query, _deals_query, _invoice_accounts_query, _invoice_dims_query,
                       _invoice_month_query, _ledger_month_query, fingerprint, is_fresh, state)
 
@@ -50,6 +50,8 @@ def _queries(ctx: Ctx, group: str) -> list:
         return [(s.rollup_ledger_months, _ledger_month_query(ctx))]
     if group == INVOICE_DIMS:
         return [(s.rollup_invoice_dims, _invoice_dims_query(ctx))]
+    if group == ACCOUNT_SLICES:
+        return [(s.rollup_invoice_account_slices, _invoice_accounts_query(ctx, grain="day", sliced=True))]
     if group == INVOICES:
         return [(s.rollup_invoice_months, _invoice_month_query(ctx)),
                 (s.rollup_invoice_accounts, _invoice_accounts_query(ctx)),

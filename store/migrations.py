@@ -24,7 +24,7 @@ _ADDED_TABLES = {"definition_overrides": 2, "audit_log": 2, "decision_events": 3
                  "rollup_deal_cycles": 13, "rollup_funnel_days": 13,
                  "rollup_deal_forecast": 13, "rollup_contact_days": 13,
                  "rollup_mrr": 14, "rollup_mrr_moves": 14,
-                 "rollup_mrr_retention": 14, "rollup_invoice_days": 15, "rollup_invoice_dims": 15, "rollup_invoice_account_days": 15,
+                 "rollup_mrr_retention": 14, "rollup_invoice_days": 15, "rollup_invoice_dims": 15, "rollup_invoice_account_slices": 15, "rollup_invoice_account_days": 15,
                  "rollup_mrr_cohorts": 15, "rollup_mrr_movers": 15}
 _ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2, ("rollup_deal_campaigns", "n"): 6,
                   ("import_runs", "read_options"): 7, ("import_runs", "company"): 7,
@@ -258,7 +258,8 @@ def _v15(conn: Connection) -> None:
     the edge days of a period, ARPA's trailing 12 months ending on any day), the MRR cohort table
     (rollup_mrr_cohorts) and the churned and contracted customers (rollup_mrr_movers). The invoice
     rollups and the MRR summary are marked stale: the next refresh builds them, and the invoice
-    rollup by the deal's dimensions (rollup_invoice_dims, a rollup group of its own)."""
+    rollup by the deal's dimensions (rollup_invoice_dims) and ARPA's customers by region and by
+    product line (rollup_invoice_account_slices), two groups of their own."""
     _create_tables(conn, 15, only_new=True)
     _ensure_declared_indexes(conn)
     if inspect(conn).has_table("rollup_state"):

@@ -593,9 +593,20 @@ rollup_invoice_account_days = Table(
     "rollup_invoice_account_days", metadata,
     # rollup_invoice_accounts by day (version 15): customers invoiced on `day` whose previous
     # invoice day was `prev_day` (NULL: none), so the distinct customers invoiced over any days
-    # d1..d2 (ARPA's trailing 12 months, which end on any day) are a sum; per slice: every
-    # invoice (dim ''), or the invoices of one region or one product line of their deal (dim
-    # 'region' / 'product_line', value '' for none or no live deal), the previous day in the slice
+    # d1..d2 (ARPA's trailing 12 months, which end on any day) are a sum; dim and value '' (every
+    # invoice: rollup_invoice_account_slices holds the region and product line slices)
+    Column("dim", String(16), nullable=False),
+    Column("value", String(64), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("prev_day", String(10)),
+    Column("n", Integer, nullable=False),
+)
+
+rollup_invoice_account_slices = Table(
+    "rollup_invoice_account_slices", metadata,
+    # rollup_invoice_account_days for one region or one product line of the invoice's deal
+    # (version 15; dim 'region' / 'product_line', value '' for none or no live deal; the previous
+    # day within the slice): ARPA under such a filter. A group of its own, which reads the deals
     Column("dim", String(16), nullable=False),
     Column("value", String(64), nullable=False),
     Column("day", String(10), nullable=False),
@@ -829,6 +840,8 @@ Index("ix_rollup_mrr_moves", rollup_mrr_moves.c.slice, rollup_mrr_moves.c.region
       rollup_mrr_moves.c.month_idx)
 Index("ix_rollup_invoice_days_day", rollup_invoice_days.c.day, rollup_invoice_days.c.basis)
 Index("ix_rollup_invoice_dims_month", rollup_invoice_dims.c.month, rollup_invoice_dims.c.basis)
+Index("ix_rollup_invoice_account_slices_day", rollup_invoice_account_slices.c.dim, rollup_invoice_account_slices.c.value,
+      rollup_invoice_account_slices.c.day, rollup_invoice_account_slices.c.prev_day)
 Index("ix_rollup_invoice_account_days_day", rollup_invoice_account_days.c.dim, rollup_invoice_account_days.c.value,
       rollup_invoice_account_days.c.day, rollup_invoice_account_days.c.prev_day)
 Index("ix_rollup_mrr_cohorts", rollup_mrr_cohorts.c.slice, rollup_mrr_cohorts.c.region,

@@ -13,6 +13,8 @@ from older_stores import APPLIED_AT as when, store_at
 
 NEW = {"rollup_invoice_days": "ix_rollup_invoice_days_day",
        "rollup_invoice_account_days": "ix_rollup_invoice_account_days_day",
+       "rollup_invoice_account_slices": "ix_rollup_invoice_account_slices_day",
+       "rollup_invoice_dims": "ix_rollup_invoice_dims_month",
        "rollup_mrr_cohorts": "ix_rollup_mrr_cohorts", "rollup_mrr_movers": "ix_rollup_mrr_movers"}
 
 
