@@ -12,7 +12,7 @@ from sqlalchemy import (
     MetaData, String, Table, Text, UniqueConstraint, func,
 )
 
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 16  # 15: reserved (the invoice tables of another branch)
 
 metadata = MetaData()
 
@@ -638,6 +638,31 @@ rollup_contact_days = Table(
     Column("followed_up_in_sla", Integer, nullable=False),
 )
 
+rollup_recent_funnel_days = Table(
+    "rollup_recent_funnel_days", metadata,
+    # rollup_funnel_days by day, for the recent days only (version 16): the days from the first
+    # day of the previous month on, as of the last build (store_meta 'rollup_recent_from'), so the
+    # edge days of the default views (the month in progress) read no contact. Not every day:
+    # by day the histogram is close to one row per contact and stage (metrics/rollup_days.py)
+    Column("day", String(10), nullable=False),  # 'YYYY-MM-DD' (the view's date, as `month` there)
+    Column("funnel_view", String(8), nullable=False), Column("funnel_mode", String(8), nullable=False),
+    Column("stage", String(64), nullable=False),
+    Column("region", String(64)), _id("owner_id"), Column("source", String(64)),
+    Column("days", Integer),
+    Column("n", Integer, nullable=False),
+)
+
+rollup_recent_contact_campaigns = Table(
+    "rollup_recent_contact_campaigns", metadata,
+    # rollup_contact_campaigns by day, for the same recent days (version 16): the campaign
+    # table's edge days (metrics/rollups.py, contact_campaign_rows)
+    Column("day", String(10), nullable=False),
+    Column("role", String(16), nullable=False),  # lead | mql | customer
+    Column("campaign", String(255), nullable=False),
+    Column("region", String(64)), _id("owner_id"), Column("source", String(64)),
+    Column("n", Integer, nullable=False),
+)
+
 rollup_mrr = Table(
     "rollup_mrr", metadata,
     # recurring revenue by month x customer x the region and product line of the invoice's deal
@@ -753,6 +778,10 @@ Index("ix_rollup_deal_cycles_month", rollup_deal_cycles.c.month)
 Index("ix_rollup_contact_days_day", rollup_contact_days.c.day, rollup_contact_days.c.role)
 Index("ix_rollup_deal_forecast_month", rollup_deal_forecast.c.month)
 Index("ix_rollup_funnel_days_month", rollup_funnel_days.c.funnel_view, rollup_funnel_days.c.funnel_mode, rollup_funnel_days.c.month)
+Index("ix_rollup_recent_funnel_days_day", rollup_recent_funnel_days.c.funnel_view,
+      rollup_recent_funnel_days.c.funnel_mode, rollup_recent_funnel_days.c.day)
+Index("ix_rollup_recent_contact_campaigns_day", rollup_recent_contact_campaigns.c.day,
+      rollup_recent_contact_campaigns.c.role)
 Index("ix_rollup_invoice_accounts_month", rollup_invoice_accounts.c.month, rollup_invoice_accounts.c.prev_month)
 Index("ix_lead_feedback_contact", lead_feedback.c.contact_id, lead_feedback.c.decided_at)
 Index("ix_nps_submitted", nps_responses.c.submitted_at, nps_responses.c.score)
