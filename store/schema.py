@@ -663,6 +663,17 @@ rollup_recent_contact_campaigns = Table(
     Column("n", Integer, nullable=False),
 )
 
+rollup_invoice_account_days = Table(
+    "rollup_invoice_account_days", metadata,
+    # rollup_invoice_accounts by day (version 16): customers invoiced on `day` whose previous
+    # invoice day was `prev_day` (NULL: none), so ARPA's customers over a trailing 12 months that
+    # start and end mid-month are a sum too. Its size is bounded by days x billing intervals, not
+    # by the customers (18k rows on the 100k-deal demo, 163k invoices)
+    Column("day", String(10), nullable=False),
+    Column("prev_day", String(10)),
+    Column("n", Integer, nullable=False),
+)
+
 rollup_mrr = Table(
     "rollup_mrr", metadata,
     # recurring revenue by month x customer x the region and product line of the invoice's deal
@@ -783,6 +794,7 @@ Index("ix_rollup_recent_funnel_days_day", rollup_recent_funnel_days.c.funnel_vie
 Index("ix_rollup_recent_contact_campaigns_day", rollup_recent_contact_campaigns.c.day,
       rollup_recent_contact_campaigns.c.role)
 Index("ix_rollup_invoice_accounts_month", rollup_invoice_accounts.c.month, rollup_invoice_accounts.c.prev_month)
+Index("ix_rollup_invoice_account_days_day", rollup_invoice_account_days.c.day, rollup_invoice_account_days.c.prev_day)
 Index("ix_lead_feedback_contact", lead_feedback.c.contact_id, lead_feedback.c.decided_at)
 Index("ix_nps_submitted", nps_responses.c.submitted_at, nps_responses.c.score)
 
