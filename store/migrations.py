@@ -40,7 +40,7 @@ _ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2, ("rollup_deal_campaign
 # Unique constraints whose columns changed: name -> (the columns before, the version that changed them).
 _CHANGED_UNIQUES = {"uq_budget_line": (("month", "region", "product_line", "metric"), 9)}
 # Indexes an older version declared and a later one dropped, by the version that dropped them.
-_DROPPED_INDEXES = {"ix_ledger_date_account": 5}
+_DROPPED_INDEXES = {"ix_ledger_date_account": 5, "ix_nps_submitted": 16}
 
 
 def _table_as_of(table: Table, version: int, md: MetaData) -> Table:
@@ -262,8 +262,10 @@ def _v16(conn: Connection) -> None:
     """The edge days of the Marketing page's cold view (issue #16): the funnel histogram and the
     contacts by campaign by day, for the recent days (rollup_recent_funnel_days,
     rollup_recent_contact_campaigns); ARPA's customers by invoice day (rollup_invoice_account_days).
-    The CRM and invoice rollups are marked stale: the next refresh builds them."""
+    The CRM and invoice rollups are marked stale: the next refresh builds them. The NPS answers'
+    index covers the NPS counts (ix_nps_cover replaces ix_nps_submitted)."""
     _create_tables(conn, 16, only_new=True)
+    _drop_indexes(conn, 16)
     _ensure_declared_indexes(conn)
     if inspect(conn).has_table("rollup_state"):
         conn.execute(s.rollup_state.update().where(s.rollup_state.c.name.in_(("metric_rollups", "invoice_rollups")))

@@ -168,6 +168,8 @@ def test_store_upgrade_to_v16_adds_the_recent_day_summaries_and_marks_the_crm_ro
             MIGRATIONS[v](conn)
         for name in new_tables:
             assert not inspect(conn).has_table(name)
+        conn.exec_driver_sql("DROP INDEX ix_nps_cover")  # the NPS answers' index as version 12 made it
+        conn.exec_driver_sql("CREATE INDEX ix_nps_submitted ON nps_responses (submitted_at, score)")
         schema.schema_version.create(conn, checkfirst=True)
         for v in range(1, 15):
             conn.execute(schema.schema_version.insert().values(version=v, applied_at=dt.datetime(2025, 1, 1)))
@@ -182,6 +184,8 @@ def test_store_upgrade_to_v16_adds_the_recent_day_summaries_and_marks_the_crm_ro
         assert inspect(engine).has_table(name)
     names = {ix["name"] for ix in inspect(engine).get_indexes("rollup_recent_funnel_days")}
     assert "ix_rollup_recent_funnel_days_day" in names
+    names = {ix["name"] for ix in inspect(engine).get_indexes("nps_responses")}
+    assert "ix_nps_cover" in names and "ix_nps_submitted" not in names
     with engine.connect() as conn:
         built = dict(conn.execute(select(schema.rollup_state.c.name, schema.rollup_state.c.built_version)).all())
         assert get_meta(conn, "rollup_recent_from") is None  # not built yet: the contacts are read
