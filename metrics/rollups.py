@@ -69,7 +69,10 @@ GROUPS = {
                      s.rollup_recent_funnel_days, s.rollup_recent_contact_campaigns)),  # the recent days (recent)
     INVOICES: (("invoices",), (s.rollup_invoice_months, s.rollup_invoice_accounts, s.rollup_invoice_account_days)),
     LEDGER: (("ledger_entries",), (s.rollup_ledger_months,)),
+    # the respondent's region comes from the contact's company (metrics/nps.py builds and reads it)
+    "nps_rollups": (("nps_responses", "contacts", "companies"), (s.rollup_nps_months,)),
 }
+NPS = "nps_rollups"
 GROUP_TABLES = {t.name for _, tables in GROUPS.values() for t in tables}
 ROLES = ("lead", "mql", "sql", "opportunity", "customer")
 CAMPAIGN_ROLES = ("lead", "mql", "customer")  # the campaign table's columns
@@ -595,7 +598,7 @@ def ledger_months(ctx: Ctx, f: Filters, account_condition=None) -> set[dt.date]:
             for m in ctx.conn.execute(select(r.c.month).distinct().where(*conds)).scalars()}
 
 
-__all__ = ["CAMPAIGN_ROLES", "add_up", "gather", "GROUPS", "INVOICES", "LEDGER", "NAME", "ROLES", "SOURCES", "campaign_contacts",
+__all__ = ["CAMPAIGN_ROLES", "add_up", "gather", "GROUPS", "INVOICES", "LEDGER", "NAME", "NPS", "ROLES", "SOURCES", "campaign_contacts",
            "campaign_filters_supported", "campaign_revenue", "campaign_won", "closed_raw", "closed_raw_by_owner", "closed_sums",
            "contact_conditions",
            "contact_filters_supported", "deal_conditions", "touched", "fingerprint", "funnel_raw", "invoice_accounts",

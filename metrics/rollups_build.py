@@ -31,10 +31,10 @@ from sqlalchemy import Connection, Engine, delete, func, select, update
 from store import schema as s
 from store.db import get_meta, set_meta, shrink_wal, upsert, utcnow
 
-from . import recurring, rollup_days, rollup_forecast, sql
+from . import nps, recurring, rollup_days, rollup_forecast, sql
 from .definitions import load_definitions
 from .registry import Ctx
-from .rollups import (CAMPAIGN_ROLES, GROUPS, INVOICES, LEDGER, NAME, ROLES, SOURCES, _campaigns_query,
+from .rollups import (CAMPAIGN_ROLES, GROUPS, INVOICES, LEDGER, NAME, NPS, ROLES, SOURCES, _campaigns_query,
                       _contact_campaigns_query, _contacts_query, _deals_query, _invoice_accounts_query,
                       _invoice_month_query, _ledger_month_query, RECENT_FROM, fingerprint, is_fresh, recent_from,
                       recent_start, state)
@@ -64,6 +64,8 @@ def _queries(ctx: Ctx, group: str, since: dt.date | None = None) -> list:
     """(table, query) pairs filling a group's rollups (the CRM group's recent days from `since`)."""
     if group == LEDGER:
         return [(s.rollup_ledger_months, _ledger_month_query(ctx))]
+    if group == NPS:
+        return [(s.rollup_nps_months, nps.build_query(ctx))]
     if group == INVOICES:
         return [(s.rollup_invoice_months, _invoice_month_query(ctx)),
                 (s.rollup_invoice_accounts, _invoice_accounts_query(ctx)),

@@ -674,6 +674,16 @@ rollup_invoice_account_days = Table(
     Column("n", Integer, nullable=False),
 )
 
+rollup_nps_months = Table(
+    "rollup_nps_months", metadata,
+    # NPS answers by submission month x the respondent's company's region x score (version 16;
+    # metrics/nps.py): the NPS tiles' whole months with or without a region filter
+    Column("month", String(7), nullable=False),
+    Column("region", String(64)),  # NULL: no contact or company in the store, or no region
+    Column("score", Integer, nullable=False),
+    Column("n", Integer, nullable=False),
+)
+
 rollup_mrr = Table(
     "rollup_mrr", metadata,
     # recurring revenue by month x customer x the region and product line of the invoice's deal
@@ -795,6 +805,7 @@ Index("ix_rollup_recent_contact_campaigns_day", rollup_recent_contact_campaigns.
       rollup_recent_contact_campaigns.c.role)
 Index("ix_rollup_invoice_accounts_month", rollup_invoice_accounts.c.month, rollup_invoice_accounts.c.prev_month)
 Index("ix_rollup_invoice_account_days_day", rollup_invoice_account_days.c.day, rollup_invoice_account_days.c.prev_day)
+Index("ix_rollup_nps_months_month", rollup_nps_months.c.month, rollup_nps_months.c.region)
 Index("ix_lead_feedback_contact", lead_feedback.c.contact_id, lead_feedback.c.decided_at)
 # the period's answers read from the index alone (version 16; was ix_nps_submitted, on the first two)
 Index("ix_nps_cover", nps_responses.c.submitted_at, nps_responses.c.score, nps_responses.c.is_deleted,

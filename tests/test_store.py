@@ -161,7 +161,8 @@ def test_store_upgrade_to_v16_adds_the_recent_day_summaries_and_marks_the_crm_ro
     invoice rollups are rebuilt before they are read (and then the CRM ones say from which day
     they hold the recent days), the others stay fresh."""
     from store.db import get_meta
-    new_tables = ("rollup_recent_funnel_days", "rollup_recent_contact_campaigns", "rollup_invoice_account_days")
+    new_tables = ("rollup_recent_funnel_days", "rollup_recent_contact_campaigns", "rollup_invoice_account_days",
+                  "rollup_nps_months")
     raw = create_engine(store_url)
     with raw.begin() as conn:
         for v in range(1, 15):

@@ -636,3 +636,35 @@ def test_a_new_month_trims_the_recent_days_and_they_stay_exact(demo_engine, monk
     rolled, base = _details_both_ways(demo_engine, calls)
     for (_, f, _), a, b in zip(calls, rolled, base):
         assert _frames_close(a, b), f"{f}:\n{a}\n{b}"
+
+
+def test_nps_counts_from_the_monthly_summary_equal_the_answers(demo_engine):
+    """The NPS tiles read whole months from rollup_nps_months (the respondent's company's region
+    carried, a product line not): the same counts as from the answers, for whole and partial
+    periods, a region (and the none bucket) and a product line; a contact write makes it stale."""
+    from metrics import nps
+    owner, team, region, pl, source = _owner_team_region(demo_engine)
+    filters = [Filters(*p) for p in PERIODS] + [
+        Filters(*period, **kw) for period in (PERIODS[1], PERIODS[2])
+        for kw in ({"regions": (region,)}, {"regions": (region, NONE_BUCKET)}, {"regions": (NONE_BUCKET,)},
+                   {"product_lines": (pl,)})]
+    with demo_engine.connect() as conn:
+        ctx = Ctx(conn, load_definitions(conn))
+        assert rollups.usable(ctx, rollups.NPS) and conn_count(demo_engine, s.rollup_nps_months) > 0
+        fast = [nps.nps_counts(ctx, f) for f in filters]
+        base_ctx = Ctx(conn, ctx.defs)
+        base_ctx.cache["use_rollups"] = False
+        assert fast == [nps.nps_counts(base_ctx, f) for f in filters]
+    assert fast[1][0] > 0 and fast[4 + 0][0] > 0  # the year, and the year in one region
+    with demo_engine.begin() as conn:
+        conn.execute(update(s.contacts).where(s.contacts.c.contact_id.in_(
+            select(s.nps_responses.c.contact_id).limit(5))).values(company_id=None))
+        bump_data_version(conn, "contacts")
+    with demo_engine.connect() as conn:
+        assert not rollups.is_fresh(conn, load_definitions(conn), rollups.NPS)
+        ctx = Ctx(conn, load_definitions(conn))
+        moved = nps.nps_counts(ctx, filters[4])
+    assert set(rollups_build.refresh(demo_engine)) >= {rollups.NPS}
+    with demo_engine.connect() as conn:
+        ctx = Ctx(conn, load_definitions(conn))
+        assert rollups.usable(ctx, rollups.NPS) and nps.nps_counts(ctx, filters[4]) == moved
