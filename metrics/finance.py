@@ -240,12 +240,9 @@ def arpa_value(ctx: Ctx, f: Filters) -> Result:
     window = arpa_window(ctx, f)
     if window is None:
         return NotAvailable("no customer was invoiced up to the end of this period")
-    if not has_dimension_filters(window) and rollups.usable(ctx, rollups.INVOICES):
-        if rollups.whole_months(window):
-            total, accounts = rollups.invoice_total(ctx, window, "issued"), rollups.invoice_accounts(ctx, window)
-        else:  # a window from mid-month: revenue as invoiced_revenue reads it, the customers by day
-            total = invoice_total(ctx, window, signed_net_cents(), inv.c.issue_date)
-            accounts = rollups.invoice_account_days(ctx, window)
+    if (not has_dimension_filters(window) and rollups.whole_months(window)
+            and rollups.usable(ctx, rollups.INVOICES)):
+        total, accounts = rollups.invoice_total(ctx, window, "issued"), rollups.invoice_accounts(ctx, window)
     else:  # revenue as invoiced_revenue computes it, and the customers, in one pass
         customer = case((not_(inv.c.is_credit_note), func.coalesce(inv.c.company_id, inv.c.customer_name)))
         total, accounts = ctx.conn.execute(select(

@@ -67,7 +67,7 @@ GROUPS = {
                      s.rollup_deal_forecast,  # metrics/rollup_forecast.py
                      s.rollup_contact_days,  # the edge days of a period (contact_rows)
                      s.rollup_recent_funnel_days, s.rollup_recent_contact_campaigns)),  # the recent days (recent)
-    INVOICES: (("invoices",), (s.rollup_invoice_months, s.rollup_invoice_accounts, s.rollup_invoice_account_days)),
+    INVOICES: (("invoices",), (s.rollup_invoice_months, s.rollup_invoice_accounts)),
     LEDGER: (("ledger_entries",), (s.rollup_ledger_months,)),
     # the respondent's region comes from the contact's company (metrics/nps.py builds and reads it)
     "nps_rollups": (("nps_responses", "contacts", "companies"), (s.rollup_nps_months,)),
@@ -357,18 +357,16 @@ def _ledger_month_query(ctx: Ctx, where=()):
             .group_by(*_grouped(month, led.c.compte_num)))
 
 
-def _invoice_accounts_query(ctx: Ctx, by_day: bool = False):
-    """rollup_invoice_accounts' rows (rollup_invoice_account_days' with `by_day`)."""
+def _invoice_accounts_query(ctx: Ctx):
     i = s.invoices
     pairs = (select(func.coalesce(i.c.company_id, i.c.customer_name).label("customer"),
-                    sql.period_bucket(ctx, i.c.issue_date, "day" if by_day else "month").label("month"))
+                    sql.period_bucket(ctx, i.c.issue_date, "month").label("month"))
              .where(i.c.status.notin_(NOT_REVENUE_STATUSES), not_(i.c.is_credit_note), i.c.issue_date.isnot(None),
                     func.coalesce(i.c.company_id, i.c.customer_name).isnot(None))
              .distinct().subquery())
     lagged = select(pairs.c.month, func.lag(pairs.c.month).over(partition_by=pairs.c.customer,
                                                                  order_by=pairs.c.month).label("prev")).subquery()
-    table = s.rollup_invoice_account_days if by_day else s.rollup_invoice_accounts
-    return select(*_named(table, lagged.c.month, lagged.c.prev, func.count())).group_by(lagged.c.month, lagged.c.prev)
+    return select(*_named(s.rollup_invoice_accounts, lagged.c.month, lagged.c.prev, func.count())).group_by(lagged.c.month, lagged.c.prev)
 
 
 def deal_rows(ctx: Ctx, f: Filters):
@@ -572,15 +570,6 @@ def invoice_accounts(ctx: Ctx, f: Filters) -> int:
         *months(f, a.c.month), or_(a.c.prev_month.is_(None), a.c.prev_month < first))).scalar() or 0)
 
 
-def invoice_account_days(ctx: Ctx, f: Filters) -> int:
-    """Customers invoiced (not by a credit note) in the days of `f`, from rollup_invoice_account_days
-    (those invoiced in its days whose previous invoice day is before it, or who have none)."""
-    a = s.rollup_invoice_account_days
-    first = f.start.isoformat()
-    return int(ctx.conn.execute(select(func.sum(a.c.n)).where(
-        *day_range(f, a.c.day), or_(a.c.prev_day.is_(None), a.c.prev_day < first))).scalar() or 0)
-
-
 def ledger_cents(ctx: Ctx, f: Filters, account_condition, credit_minus_debit: bool, r=s.rollup_ledger_months) -> int:
     """Signed ledger total in cents over the months of `f`, from rows shaped like rollup_ledger_months."""
     cents = (r.c.credit_cents - r.c.debit_cents) if credit_minus_debit else (r.c.debit_cents - r.c.credit_cents)
@@ -602,7 +591,6 @@ __all__ = ["CAMPAIGN_ROLES", "add_up", "gather", "GROUPS", "INVOICES", "LEDGER",
            "campaign_filters_supported", "campaign_revenue", "campaign_won", "closed_raw", "closed_raw_by_owner", "closed_sums",
            "contact_conditions",
            "contact_filters_supported", "deal_conditions", "touched", "fingerprint", "funnel_raw", "invoice_accounts",
-           "invoice_account_days",
            "invoice_total", "is_fresh", "lead_cohorts_by_source", "leads_by_month_and_source", "ledger_cents",
            "ledger_months", "month_key", "months", "recent", "recent_from", "recent_start", "split", "state", "status", "usable", "whole_months",
            "won_by_effective_source"]

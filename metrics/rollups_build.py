@@ -68,8 +68,7 @@ def _queries(ctx: Ctx, group: str, since: dt.date | None = None) -> list:
         return [(s.rollup_nps_months, nps.build_query(ctx))]
     if group == INVOICES:
         return [(s.rollup_invoice_months, _invoice_month_query(ctx)),
-                (s.rollup_invoice_accounts, _invoice_accounts_query(ctx)),
-                (s.rollup_invoice_account_days, _invoice_accounts_query(ctx, by_day=True))]
+                (s.rollup_invoice_accounts, _invoice_accounts_query(ctx))]
     return ([(s.rollup_deals, _deals_query(ctx)), (s.rollup_deal_campaigns, _campaigns_query(ctx))]
             + [(s.rollup_contacts, _contacts_query(ctx, role)) for role in ROLES]
             + [(s.rollup_contact_days, _contacts_query(ctx, role, by_day=True)) for role in ROLES]

@@ -26,7 +26,7 @@ _ADDED_TABLES = {"definition_overrides": 2, "audit_log": 2, "decision_events": 3
                  "rollup_mrr": 14, "rollup_mrr_moves": 14,
                  "rollup_mrr_retention": 14,
                  "rollup_recent_funnel_days": 16, "rollup_recent_contact_campaigns": 16,
-                 "rollup_invoice_account_days": 16, "rollup_nps_months": 16}
+                 "rollup_nps_months": 16}
 _ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2, ("rollup_deal_campaigns", "n"): 6,
                   ("import_runs", "read_options"): 7, ("import_runs", "company"): 7,
                   ("import_runs", "undone_at"): 7, ("import_runs", "undone_by"): 7,
@@ -261,15 +261,14 @@ def _v15(conn: Connection) -> None:
 def _v16(conn: Connection) -> None:
     """The edge days of the Marketing page's cold view (issue #16): the funnel histogram and the
     contacts by campaign by day, for the recent days (rollup_recent_funnel_days,
-    rollup_recent_contact_campaigns); ARPA's customers by invoice day (rollup_invoice_account_days).
-    The CRM and invoice rollups are marked stale: the next refresh builds them, and the NPS
-    answers by month (rollup_nps_months, a group of its own). The NPS answers' index covers the
-    NPS counts (ix_nps_cover replaces ix_nps_submitted)."""
+    rollup_recent_contact_campaigns). The CRM rollups are marked stale: the next refresh builds
+    them, and the NPS answers by month (rollup_nps_months, a group of its own). The NPS answers'
+    index covers the NPS counts (ix_nps_cover replaces ix_nps_submitted)."""
     _create_tables(conn, 16, only_new=True)
     _drop_indexes(conn, 16)
     _ensure_declared_indexes(conn)
     if inspect(conn).has_table("rollup_state"):
-        conn.execute(s.rollup_state.update().where(s.rollup_state.c.name.in_(("metric_rollups", "invoice_rollups")))
+        conn.execute(s.rollup_state.update().where(s.rollup_state.c.name == "metric_rollups")
                      .values(built_version=-1))
 
 

@@ -663,17 +663,6 @@ rollup_recent_contact_campaigns = Table(
     Column("n", Integer, nullable=False),
 )
 
-rollup_invoice_account_days = Table(
-    "rollup_invoice_account_days", metadata,
-    # rollup_invoice_accounts by day (version 16): customers invoiced on `day` whose previous
-    # invoice day was `prev_day` (NULL: none), so ARPA's customers over a trailing 12 months that
-    # start and end mid-month are a sum too. Its size is bounded by days x billing intervals, not
-    # by the customers (18k rows on the 100k-deal demo, 163k invoices)
-    Column("day", String(10), nullable=False),
-    Column("prev_day", String(10)),
-    Column("n", Integer, nullable=False),
-)
-
 rollup_nps_months = Table(
     "rollup_nps_months", metadata,
     # NPS answers by submission month x the respondent's company's region x score (version 16;
@@ -804,7 +793,6 @@ Index("ix_rollup_recent_funnel_days_day", rollup_recent_funnel_days.c.funnel_vie
 Index("ix_rollup_recent_contact_campaigns_day", rollup_recent_contact_campaigns.c.day,
       rollup_recent_contact_campaigns.c.role)
 Index("ix_rollup_invoice_accounts_month", rollup_invoice_accounts.c.month, rollup_invoice_accounts.c.prev_month)
-Index("ix_rollup_invoice_account_days_day", rollup_invoice_account_days.c.day, rollup_invoice_account_days.c.prev_day)
 Index("ix_rollup_nps_months_month", rollup_nps_months.c.month, rollup_nps_months.c.region)
 Index("ix_lead_feedback_contact", lead_feedback.c.contact_id, lead_feedback.c.decided_at)
 # the period's answers read from the index alone (version 16; was ix_nps_submitted, on the first two)

@@ -152,17 +152,16 @@ def test_store_upgrade_to_v13_adds_the_cold_view_summaries_and_marks_the_crm_rol
         built = dict(conn.execute(select(schema.rollup_state.c.name, schema.rollup_state.c.built_version)).all())
         if engine.dialect.name == "sqlite":
             assert conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'ix_contacts_mql_reached'").first()
-    assert built == {"metric_rollups": -1, "invoice_rollups": -1 if schema.SCHEMA_VERSION >= 16 else 7}  # 16's too
+    assert built == {"metric_rollups": -1, "invoice_rollups": 7}
 
 
 def test_store_upgrade_to_v16_adds_the_recent_day_summaries_and_marks_the_crm_rollups_stale(store_url):
     """A version-14 store with built rollups: version 16 adds the funnel histogram and the contacts
-    by campaign by day for the recent days, and ARPA's customers by invoice day; the CRM and
-    invoice rollups are rebuilt before they are read (and then the CRM ones say from which day
-    they hold the recent days), the others stay fresh."""
+    by campaign by day for the recent days, the NPS answers by month, and a covering index for the
+    NPS counts instead of ix_nps_submitted; the CRM rollups are rebuilt before they are read (and
+    then say from which day they hold the recent days), the others stay fresh."""
     from store.db import get_meta
-    new_tables = ("rollup_recent_funnel_days", "rollup_recent_contact_campaigns", "rollup_invoice_account_days",
-                  "rollup_nps_months")
+    new_tables = ("rollup_recent_funnel_days", "rollup_recent_contact_campaigns", "rollup_nps_months")
     raw = create_engine(store_url)
     with raw.begin() as conn:
         for v in range(1, 15):
@@ -176,7 +175,7 @@ def test_store_upgrade_to_v16_adds_the_recent_day_summaries_and_marks_the_crm_ro
             conn.execute(schema.schema_version.insert().values(version=v, applied_at=dt.datetime(2025, 1, 1)))
         conn.execute(schema.rollup_state.insert(), [
             {"name": name, "built_version": 7, "defs_fingerprint": "x", "built_at": dt.datetime(2025, 1, 1),
-             "rows": 1, "seconds": 0.1} for name in ("metric_rollups", "invoice_rollups", "ledger_rollups")])
+             "rows": 1, "seconds": 0.1} for name in ("metric_rollups", "invoice_rollups")])
     raw.dispose()
 
     engine = open_store(StoreSettings(store_url, "test"))
@@ -190,7 +189,7 @@ def test_store_upgrade_to_v16_adds_the_recent_day_summaries_and_marks_the_crm_ro
     with engine.connect() as conn:
         built = dict(conn.execute(select(schema.rollup_state.c.name, schema.rollup_state.c.built_version)).all())
         assert get_meta(conn, "rollup_recent_from") is None  # not built yet: the contacts are read
-    assert built == {"metric_rollups": -1, "invoice_rollups": -1, "ledger_rollups": 7}
+    assert built == {"metric_rollups": -1, "invoice_rollups": 7}
     from metrics import rollups_build
     rollups_build.refresh(engine)
     with engine.connect() as conn:
