@@ -137,12 +137,14 @@ def load_duckdb(engine):
 
 def missing_indexes(engine) -> list:
     """Indexes store/schema.py declares on the tables the metrics read that the store does not have."""
-    from sqlalchemy import inspect
     from store import schema as s
-    insp = inspect(engine)
+    # by name from the catalog: reflection skips expression indexes (ix_contacts_mql_reached)
+    query = ("SELECT name FROM sqlite_master WHERE type = 'index'" if engine.dialect.name == "sqlite" else
+             "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")
+    with engine.connect() as conn:
+        have = {name for (name,) in conn.exec_driver_sql(query)}
     out = []
     for name in ("deals", "contacts", "marketing_spend", "invoices", "ledger_entries", "budgets"):
-        have = {ix["name"] for ix in insp.get_indexes(name)}
         out += [ix for ix in s.metadata.tables[name].indexes if ix.name not in have]
     return out
 

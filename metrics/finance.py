@@ -88,9 +88,14 @@ def invoice_total(ctx: Ctx, f: Filters, amount, date_col, *extra) -> Result:
     if not _any_invoice(ctx):
         return NotAvailable(NO_INVOICES)
     basis = "paid" if date_col is inv.c.paid_date else "issued"  # the rollup's same sums by month
+    supported = not has_dimension_filters(f)
+    if not supported:  # by the deal's dimensions: rollup_invoice_dims, its rows for the edge days
+        return money(rollups.gather(ctx, f, lambda c_, part, *r: rollups.invoice_dims_total(c_, part, basis, *r) or 0.0,
+                                    rollups.invoice_dims_rows, True, rollups.INVOICE_DIMS))
     return money(rollups.gather(ctx, f, lambda c_, part, *m: rollups.invoice_total(c_, part, basis, *m) or 0.0,
-                                lambda c_, part: rollups.invoice_rows(c_, part, lambda col: invoice_conditions(c_, part, col)),
-                                not has_dimension_filters(f), rollups.INVOICES))
+                                lambda c_, part: rollups.invoice_rows(c_, part, lambda col: invoice_conditions(c_, part, col),
+                                                                      supported),
+                                supported, rollups.INVOICES))
 
 
 # --- ledger ----------------------------------------------------------------------------
@@ -240,9 +245,8 @@ def arpa_value(ctx: Ctx, f: Filters) -> Result:
     window = arpa_window(ctx, f)
     if window is None:
         return NotAvailable("no customer was invoiced up to the end of this period")
-    if (not has_dimension_filters(window) and rollups.whole_months(window)
-            and rollups.usable(ctx, rollups.INVOICES)):
-        total, accounts = rollups.invoice_total(ctx, window, "issued"), rollups.invoice_accounts(ctx, window)
+    if rollups.account_slice(window) is not None and rollups.usable(ctx, rollups.INVOICES):  # the day rollups
+        total, accounts = invoice_total(ctx, window, None, inv.c.issue_date), rollups.invoice_accounts_by_day(ctx, window)
     else:  # revenue as invoiced_revenue computes it, and the customers, in one pass
         customer = case((not_(inv.c.is_credit_note), func.coalesce(inv.c.company_id, inv.c.customer_name)))
         total, accounts = ctx.conn.execute(select(

@@ -33,19 +33,25 @@ Rules (also in catalog/recurring.yaml and definitions.yaml `recurring.source`, s
 The per-(month, customer, region, product line) summary `rollup_mrr` is built from the source
 (`refresh`, called with the other rollups' refresh); every figure is SQL over it while it is
 fresh, else over the builder's own query on the base tables (same rows, slower, never different).
-The same refresh folds rollup_mrr into two small summaries (`summaries`), per slice (every
+The same refresh folds rollup_mrr into small summaries (`Fold`), per slice (every
 customer's total, by region, by product line, by both: a customer's movement is decided on its MRR
 in the slice filtered on, as over rollup_mrr): rollup_mrr_moves (per month: the MRR stock and each
 movement's customers and amount, churns with the customer's previous churn month so distinct
 churned customers add up) and rollup_mrr_retention (per starting month and 1-12 months later:
-what the starting customers kept, and capped). With no filter or one region and / or one product
-line, MRR, the movements, the churn rates, NRR / GRR (periods up to 12 months after their
-starting month) and LTV's measured churn are sums over a few of their rows; other filters and
-longer spans read rollup_mrr.
+what the starting customers kept, and capped), rollup_mrr_cohorts (per first month with MRR and
+months since: customers still there and their MRR) and rollup_mrr_movers (each churn and
+contraction by customer and month). With no filter or one region and / or one product line, MRR,
+the movements, the churn rates, NRR / GRR (periods up to 12 months after their starting month),
+LTV's measured churn, the cohort table and the churned / contracted customers are read from a few
+of their rows (the customers' names through rollup_mrr's customer index); other filters and
+longer spans read rollup_mrr. The build reads rollup_mrr's rows in customer order and folds one
+customer at a time, spooling the rows to a temporary file: its memory is the summaries and a batch.
 """
 from __future__ import annotations
 
 import datetime as dt
+import pickle
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -68,8 +74,12 @@ SOURCES = ("invoices", "deals", "companies", "contacts", "owners", "line_items",
 R = s.rollup_mrr
 M = s.rollup_mrr_moves
 RET = s.rollup_mrr_retention
+COHORTS = s.rollup_mrr_cohorts
+MOVERS = s.rollup_mrr_movers
 RETENTION_MONTHS = 12  # rollup_mrr_retention's pairs of months: up to a year apart
 EPS = 0.005  # below half a cent a customer has no MRR (float sums of credit notes)
+_BATCH = 5_000  # rows per read and per insert when building the summaries
+MAX_MONTH_IDX = 10_000 * 12  # after any month
 MAX_MONTHS = 1200  # service periods are expanded month by month: a century at most
 DAYS_PER_MONTH = 30.4375
 NO_SERVICE_PERIODS = ("no invoice carries a service period and no won deal has a line item with recurring billing; "
@@ -269,21 +279,28 @@ def line_items_query(ctx: Ctx):
 SLICES = ((0, False, False), (1, True, False), (2, False, True), (3, True, True))  # (slice, by region, by product line)
 
 
-def summaries(rows: list[dict]) -> tuple[list[dict], list[dict]]:
-    """rollup_mrr_moves' and rollup_mrr_retention's rows from rollup_mrr's, in memory, one slice at a
-    time (0: each customer's total, 1: by region, 2: by product line, 3: by both; region / product
-    line "" for none, NULL or empty, or for any at a level that does not split by it), each
-    customer's MRR in a month summed in the slice and counted while above EPS, exactly as the
-    readers over rollup_mrr take it (`_customer_months`). Per slice and month: the stock ("mrr"),
-    each customer's change against the month before (new, reactivation, expansion, contraction)
-    and churn (the month after its last month with MRR, with its previous churn month, -1 if
-    none), counted and summed;
-    and per starting month and months later (1 to RETENTION_MONTHS) the MRR then of the customers
-    with MRR in both months, and the same capped at their start."""
-    moves: dict[tuple, list] = {}
-    kept: dict[tuple, list] = {}
+class Fold:
+    """rollup_mrr_moves', rollup_mrr_retention's, rollup_mrr_cohorts' and rollup_mrr_movers' rows
+    from rollup_mrr's, fed one customer at a time (`add`: all of a customer's rows), so the rows
+    themselves need not be held: per slice (0: each customer's total, 1: by region, 2: by
+    product line, 3: by both; region / product line "" for none, NULL or empty, or for any at a
+    level that does not split by it), each customer's MRR in a month summed in the slice and
+    counted while above EPS, exactly as the readers over rollup_mrr take it (`_customer_months`).
+    Per slice and month: the stock ("mrr"), each customer's change against the month before (new,
+    reactivation, expansion, contraction) and churn (the month after its last month with MRR, with
+    its previous churn month, -1 if none), counted and summed; per starting month and months later
+    (1 to RETENTION_MONTHS) the MRR then of the customers with MRR in both months, and the same
+    capped at their start; per first month with MRR and months since, the customers still with
+    MRR and their MRR; and each churn and contraction by customer."""
 
-    def add(acc: dict, key: tuple, a: float, b: float = 0.0) -> None:
+    def __init__(self) -> None:
+        self.moves: dict[tuple, list] = {}
+        self.kept: dict[tuple, list] = {}
+        self.cohort: dict[tuple, list] = {}
+        self.movers: list[dict] = []
+
+    @staticmethod
+    def _count(acc: dict, key: tuple, a: float, b: float = 0.0) -> None:
         cell = acc.get(key)
         if cell is None:
             acc[key] = [1, a, b]
@@ -292,11 +309,18 @@ def summaries(rows: list[dict]) -> tuple[list[dict], list[dict]]:
             cell[1] += a
             cell[2] += b
 
-    def fold(seg: tuple, live: list[tuple[int, float]]) -> None:
+    def _moved(self, seg: tuple, customer: str, m: int, kind: str, before: float, after: float) -> None:
+        self.movers.append({"slice": seg[0], "region": seg[1], "product_line": seg[2], "month_idx": m,
+                            "customer": customer, "kind": kind, "mrr_before": before, "mrr_after": after})
+
+    def _fold(self, seg: tuple, customer: str, live: list[tuple[int, float]]) -> None:
+        add, moves, kept = self._count, self.moves, self.kept
         at = dict(live)
         last_churn = -1
+        first = live[0][0]
         for i, (m, v) in enumerate(live):
             add(moves, (*seg, m, "mrr", -1), v)
+            add(self.cohort, (*seg, first, m - first), v)
             if i == 0:
                 add(moves, (*seg, m, "new", -1), v)
             else:
@@ -307,31 +331,42 @@ def summaries(rows: list[dict]) -> tuple[list[dict], list[dict]]:
                     add(moves, (*seg, m, "expansion", -1), v - pv)
                 elif v < pv:
                     add(moves, (*seg, m, "contraction", -1), pv - v)
+                    self._moved(seg, customer, m, "contraction", pv, v)
             if i == len(live) - 1 or live[i + 1][0] != m + 1:
                 add(moves, (*seg, m + 1, "churn", last_churn), v)
+                self._moved(seg, customer, m + 1, "churn", v, 0.0)
                 last_churn = m + 1
             for k in range(1, RETENTION_MONTHS + 1):
                 w = at.get(m + k)
                 if w is not None:
                     add(kept, (*seg, m, k), w, w if w < v else v)
 
-    for level, by_region, by_line in SLICES:
-        series: dict[tuple, dict[int, float]] = {}
-        for row in rows:
-            key = (row["region"] or "" if by_region else "", row["product_line"] or "" if by_line else "",
-                   row["customer"])
-            months = series.setdefault(key, {})
-            m = int(row["month_idx"])
-            months[m] = months.get(m, 0.0) + float(row["mrr"])
-        for (region, line, _customer), months in series.items():
-            live = sorted((m, v) for m, v in months.items() if v > EPS)
-            if live:
-                fold((level, region, line), live)
-    move_rows = [{"slice": k[0], "region": k[1], "product_line": k[2], "month_idx": k[3], "kind": k[4],
-                  "prev_churn": k[5], "customers": c[0], "mrr": c[1]} for k, c in moves.items()]
-    kept_rows = [{"slice": k[0], "region": k[1], "product_line": k[2], "month_idx": k[3], "months": k[4],
-                  "kept": c[1], "kept_capped": c[2]} for k, c in kept.items()]
-    return move_rows, kept_rows
+    def add(self, customer: str, rows: list[dict]) -> None:
+        """Every rollup_mrr row of one customer."""
+        for level, by_region, by_line in SLICES:
+            series: dict[tuple, dict[int, float]] = {}
+            for row in rows:
+                key = (row["region"] or "" if by_region else "", row["product_line"] or "" if by_line else "")
+                months = series.setdefault(key, {})
+                m = int(row["month_idx"])
+                months[m] = months.get(m, 0.0) + float(row["mrr"])
+            for (region, line), months in series.items():
+                live = sorted((m, v) for m, v in months.items() if v > EPS)
+                if live:
+                    self._fold((level, region, line), customer, live)
+
+    def tables(self) -> dict:
+        """{summary table: its rows}."""
+        return {
+            M: [{"slice": k[0], "region": k[1], "product_line": k[2], "month_idx": k[3], "kind": k[4],
+                 "prev_churn": k[5], "customers": c[0], "mrr": c[1]} for k, c in self.moves.items()],
+            RET: [{"slice": k[0], "region": k[1], "product_line": k[2], "month_idx": k[3], "months": k[4],
+                   "kept": c[1], "kept_capped": c[2]} for k, c in self.kept.items()],
+            COHORTS: [{"slice": k[0], "region": k[1], "product_line": k[2], "first_idx": k[3], "months_since": k[4],
+                       "customers": c[0], "mrr": c[1]} for k, c in self.cohort.items()],
+            MOVERS: self.movers,
+        }
+
 
 
 def state(conn: Connection) -> dict | None:
@@ -369,32 +404,56 @@ class Built:
 
 
 def refresh(engine: Engine, force: bool = False) -> Built | None:
-    """Rebuild rollup_mrr and its summaries rollup_mrr_moves and rollup_mrr_retention (`summaries`,
+    """Rebuild rollup_mrr and its summaries (rollup_mrr_moves, _retention, _cohorts, _movers: `Fold`,
     from the rows read) when stale (always with `force`): read first, then one short write."""
     t0 = time.perf_counter()
-    with engine.connect() as conn:
-        defs = load_definitions(conn)
-        if not force and is_fresh(conn, defs):
-            return None
-        version = int(get_meta(conn, "data_version", "0"))
-        query = summary_query(Ctx(conn, defs))
-        names = [c.name for c in R.columns]
-        rows = [dict(zip(names, r)) for r in conn.execute(query)] if query is not None else []
-        conn.rollback()
-    moves, kept = summaries(rows)
-    with engine.begin() as conn:
-        conn.execute(delete(R))
-        conn.execute(delete(M))
-        conn.execute(delete(RET))
-        for k in range(0, len(rows), 5000):
-            conn.execute(R.insert(), rows[k:k + 5000])
-        for table, summary in ((M, moves), (RET, kept)):
-            for k in range(0, len(summary), 5000):
-                conn.execute(table.insert(), summary[k:k + 5000])
-        seconds = time.perf_counter() - t0
-        upsert(conn, s.rollup_state, [{"name": GROUP, "built_version": version, "defs_fingerprint": fingerprint(defs),
-                                       "built_at": utcnow(), "rows": len(rows), "seconds": round(seconds, 3)}], ["name"])
-    return Built(len(rows), seconds, version)
+    with tempfile.TemporaryFile() as spool:
+        with engine.connect() as conn:
+            defs = load_definitions(conn)
+            if not force and is_fresh(conn, defs):
+                return None
+            version = int(get_meta(conn, "data_version", "0"))
+            query = summary_query(Ctx(conn, defs))
+            # read in customer order, one customer's rows folded at a time, the rows spooled to a
+            # temporary file for the write: memory holds the (small) summaries and one batch, and
+            # the long read holds no write lock
+            fold, n = Fold(), 0
+            if query is not None:
+                q = query.subquery("mrr_rows")
+                names = [c.name for c in R.columns]
+                result = conn.execute(select(*[q.c[k] for k in names]).order_by(q.c.customer),
+                                      execution_options={"stream_results": True, "yield_per": _BATCH})
+                customer, its = None, []
+                for part in result.partitions(_BATCH):
+                    batch = [dict(zip(names, r)) for r in part]
+                    pickle.dump(batch, spool, protocol=pickle.HIGHEST_PROTOCOL)
+                    n += len(batch)
+                    for row in batch:
+                        if row["customer"] != customer:
+                            if its:
+                                fold.add(customer, its)
+                            customer, its = row["customer"], []
+                        its.append(row)
+                if its:
+                    fold.add(customer, its)
+            conn.rollback()
+        spool.seek(0)
+        with engine.begin() as conn:
+            for table in (R, M, RET, COHORTS, MOVERS):
+                conn.execute(delete(table))
+            left = n
+            while left > 0:
+                batch = pickle.load(spool)  # our own file, written above
+                conn.execute(R.insert(), batch)
+                left -= len(batch)
+            for table, summary in fold.tables().items():
+                for k in range(0, len(summary), _BATCH):
+                    conn.execute(table.insert(), summary[k:k + _BATCH])
+            seconds = time.perf_counter() - t0
+            upsert(conn, s.rollup_state, [{"name": GROUP, "built_version": version,
+                                           "defs_fingerprint": fingerprint(defs), "built_at": utcnow(),
+                                           "rows": n, "seconds": round(seconds, 3)}], ["name"])
+    return Built(n, seconds, version)
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -428,6 +487,13 @@ def _customer_months(ctx: Ctx, f: Filters, r, upto: int, since: int | None = Non
                    func.max(r.c.customer_name).label("name"))
             .where(r.c.month_idx <= upto, *conds).group_by(r.c.month_idx, r.c.customer)
             .having(func.sum(r.c.mrr) > EPS).cte(name))
+
+
+def _names(ctx: Ctx, f: Filters, r, customers):
+    """(customer, name) of `customers` (a select of customer keys): the greatest name over their
+    months with MRR in the slice, whatever the period, read through rollup_mrr's customer index."""
+    cm = _customer_months(ctx, f, r, MAX_MONTH_IDX, name="named", customers=customers)
+    return select(cm.c.customer, func.max(cm.c.name).label("name")).group_by(cm.c.customer).subquery("names")
 
 
 def _check(ctx: Ctx, f: Filters):
@@ -822,13 +888,19 @@ def cohorts(engine: Engine, filters: Filters, months: int = 12) -> pd.DataFrame:
             return pd.DataFrame(columns=cols)
         end = month_idx(filters.end)
         lo = min(month_idx(filters.start), end - months + 1)
-        cm = _customer_months(ctx, filters, _source(ctx), end)
-        firsts = select(cm.c.customer, func.min(cm.c.month_idx).label("first")).group_by(cm.c.customer).subquery("f")
-        since = (cm.c.month_idx - firsts.c.first).label("months_since")
-        rows = ctx.conn.execute(select(firsts.c.first, since, func.count(), func.sum(cm.c.mrr))
-                                .select_from(cm.join(firsts, firsts.c.customer == cm.c.customer))
-                                .where(firsts.c.first >= lo).group_by(firsts.c.first, since)
-                                .order_by(firsts.c.first, since)).all()
+        sl = _slice(filters)
+        if sl is not None and usable(ctx):  # the cohort summary: a few rows per cohort
+            k = COHORTS
+            rows = ctx.conn.execute(select(k.c.first_idx, k.c.months_since, k.c.customers, k.c.mrr)
+                                    .where(*_slice_conds(k, sl), k.c.first_idx >= lo, k.c.first_idx <= end,
+                                           k.c.first_idx + k.c.months_since <= end)).all()
+        else:
+            cm = _customer_months(ctx, filters, _source(ctx), end)
+            firsts = select(cm.c.customer, func.min(cm.c.month_idx).label("first")).group_by(cm.c.customer).subquery("f")
+            since = (cm.c.month_idx - firsts.c.first).label("months_since")
+            rows = ctx.conn.execute(select(firsts.c.first, since, func.count(), func.sum(cm.c.mrr))
+                                    .select_from(cm.join(firsts, firsts.c.customer == cm.c.customer))
+                                    .where(firsts.c.first >= lo).group_by(firsts.c.first, since)).all()
         cells = {(first, int(k)): (int(n), float(total)) for first, k, n, total in rows}
         out = []
         for first in sorted({first for first, _k in cells}):
@@ -852,13 +924,25 @@ def movers(engine: Engine, filters: Filters, kinds: tuple[str, ...] = ("churn", 
         _, lo, hi = period_months(filters)
         if hi < lo:
             return pd.DataFrame(columns=cols)
-        cm = _customer_months(ctx, filters, _source(ctx), hi)
-        per, firsts = _changes(cm, lo, hi)
-        kind = _kind(per, firsts).label("movement")
-        names = select(cm.c.customer, func.max(cm.c.name).label("name")).group_by(cm.c.customer).subquery("names")
+        r = _source(ctx)
+        sl = _slice(filters)
+        if sl is not None and usable(ctx) and set(kinds) <= {"churn", "contraction"}:  # the movers summary
+            mv = MOVERS
+            per = (select(mv.c.month_idx.label("idx"), mv.c.customer, mv.c.kind.label("movement"),
+                          mv.c.mrr_before.label("prev"), mv.c.mrr_after.label("cur"))
+                   .where(*_slice_conds(mv, sl), mv.c.month_idx >= lo, mv.c.month_idx <= hi, mv.c.kind.in_(kinds))
+                   .subquery("per"))
+            kind = per.c.movement
+            moved = per
+        else:
+            cm = _customer_months(ctx, filters, r, hi)
+            changes, firsts = _changes(cm, lo, hi)
+            kind = _kind(changes, firsts).label("movement")
+            per = changes
+            moved = changes.outerjoin(firsts, firsts.c.customer == changes.c.customer)
+        names = _names(ctx, filters, r, select(per.c.customer).select_from(moved).where(kind.in_(kinds)))
         rows = ctx.conn.execute(select(per.c.idx, names.c.name, kind, per.c.prev, per.c.cur)
-                                .select_from(per.outerjoin(firsts, firsts.c.customer == per.c.customer)
-                                             .join(names, names.c.customer == per.c.customer))
+                                .select_from(moved.join(names, names.c.customer == per.c.customer))
                                 .where(kind.in_(kinds))).all()
         out = [{"month": f"{first_day(idx):%Y-%m}", "customer": name, "movement": k,
                 "mrr_before": round(float(prev), 2), "mrr_after": round(float(cur), 2),

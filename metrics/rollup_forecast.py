@@ -64,6 +64,27 @@ def _by_category(won: bool):
     return reader
 
 
+def open_sums(ctx: Ctx, f: Filters, r=s.rollup_deal_forecast) -> tuple[int, float, float]:
+    """(open deals, amount, probability-weighted amount) closing in the months of `f`, from rows
+    shaped like rollup_deal_forecast: the past-due deals of metrics.sales.past_due_open, read from
+    this summary (a few rows per month) rather than from rollup_deals over every month since the first."""
+    amount = sql.to_major(ctx, r.c.amount_cents, r.c.currency)
+    n, a, w = ctx.conn.execute(select(func.sum(r.c.n), func.sum(amount), func.sum(amount * sql.stage_probability(ctx, r)))
+                               .where(*rollups.months(f, r.c.month), *rollups.deal_conditions(f, r),
+                                      sql.is_open(ctx, r))).one()
+    return int(n or 0), float(a or 0.0), float(w or 0.0)
+
+
+def open_sums_by_owner(ctx: Ctx, f: Filters, r=s.rollup_deal_forecast) -> dict[str, tuple[int, float, float]]:
+    """open_sums by deal owner (the quota tables' past-due deals, every rep in one pass)."""
+    amount = sql.to_major(ctx, r.c.amount_cents, r.c.currency)
+    rows = ctx.conn.execute(select(r.c.owner_id, func.sum(r.c.n), func.sum(amount),
+                                   func.sum(amount * sql.stage_probability(ctx, r)))
+                            .where(*rollups.months(f, r.c.month), *rollups.deal_conditions(f, r), sql.is_open(ctx, r))
+                            .group_by(r.c.owner_id)).all()
+    return {oid: (int(n or 0), float(a or 0.0), float(w or 0.0)) for oid, n, a, w in rows if oid not in (None, "")}
+
+
 def forecast_by_category(ctx: Ctx, f: Filters) -> dict:
     """{category: (deals, amount, weighted amount)}: 'closed_won' for the deals won in the period
     (to date), the open deals of its pipeline by their forecast category ('' and none: NONE_BUCKET)."""
@@ -76,4 +97,4 @@ def forecast_by_category(ctx: Ctx, f: Filters) -> dict:
     return out
 
 
-__all__ = ["build_queries", "deal_forecast_rows", "forecast_by_category"]
+__all__ = ["build_queries", "deal_forecast_rows", "forecast_by_category", "open_sums", "open_sums_by_owner"]

@@ -16,8 +16,11 @@ What they hold (store/schema.py):
   campaign x region, owner and original source (the campaign table).
 - `rollup_invoice_months` (invoiced revenue by issue month, cash by paid month),
   `rollup_invoice_accounts` (customers by month and previous invoiced month: ARPA's distinct
-  customers over any months is a sum) and `rollup_ledger_months` (debit and credit by month and
-  account), each group with its own source table, so an import of one leaves the others fresh.
+  customers over any months is a sum), the same two by day (`rollup_invoice_days`,
+  `rollup_invoice_account_days`: a period's edge days, and ARPA's trailing 12 months, which end
+  on any day), the first by the invoice's deal's dimensions (`rollup_invoice_dims`, a group of
+  its own: it is stale after any write to the deals) and `rollup_ledger_months` (debit and credit by month and account), each group with
+  its own source table, so an import of one leaves the others fresh.
 
 Region and product line are resolved with the definitions' rules when built, so a rollup is
 valid for one set of definitions (its fingerprint) and one state of its source tables.
@@ -52,7 +55,7 @@ from store.db import changed_since, get_meta
 
 from . import dimensions, sql
 from .definitions import NOT_IN_NUMBERS, Definitions, load_definitions
-from .filters import Filters
+from .filters import NONE_BUCKET, Filters
 from .registry import Ctx
 from .rules import NOT_REVENUE_STATUSES, contact_field, effective_source, follow_up_terms, signed, signed_net_cents
 
@@ -60,6 +63,7 @@ NAME = "metric_rollups"  # the CRM rollups
 SOURCES = ("deals", "contacts", "companies", "owners", "line_items", "products")
 INVOICES = "invoice_rollups"
 LEDGER = "ledger_rollups"
+INVOICE_DIMS = "invoice_dim_rollups"
 # each group: the tables it is built from and the rollup tables it fills (rebuilt together)
 GROUPS = {
     NAME: (SOURCES, (s.rollup_deals, s.rollup_deal_campaigns, s.rollup_contacts, s.rollup_contact_campaigns,
@@ -67,8 +71,11 @@ GROUPS = {
                      s.rollup_deal_forecast,  # metrics/rollup_forecast.py
                      s.rollup_contact_days,  # the edge days of a period (contact_rows)
                      s.rollup_recent_funnel_days, s.rollup_recent_contact_campaigns)),  # the recent days (recent)
-    INVOICES: (("invoices",), (s.rollup_invoice_months, s.rollup_invoice_accounts)),
+    INVOICES: (("invoices",), (s.rollup_invoice_months, s.rollup_invoice_accounts,
+                               s.rollup_invoice_days, s.rollup_invoice_account_days)),  # by day: the edge days
     LEDGER: (("ledger_entries",), (s.rollup_ledger_months,)),
+    # by the invoice's deal's dimensions: stale after a write to the deals (rebuilt once writes pause)
+    INVOICE_DIMS: (("invoices", "deals", "companies", "owners", "line_items", "products"), (s.rollup_invoice_dims,)),
     # the respondent's region comes from the contact's company (metrics/nps.py builds and reads it)
     "nps_rollups": (("nps_responses", "contacts", "companies"), (s.rollup_nps_months,)),
 }
@@ -335,12 +342,14 @@ def _contacts_query(ctx: Ctx, role: str, where=(), sign: int = 1, deleted=c.c.is
             .where(not_(deleted), at[role].isnot(None), *where).group_by(*_positions(1, 3, 4, 5)))
 
 
-def _invoice_month_query(ctx: Ctx, where=lambda date_col: []):
+def _invoice_month_query(ctx: Ctx, where=lambda date_col: [], grain: str = "month"):
+    """rollup_invoice_months' rows (grain "day": rollup_invoice_days')."""
     i = s.invoices
-    issued_month = sql.period_bucket(ctx, i.c.issue_date, "month")
-    paid_month = sql.period_bucket(ctx, i.c.paid_date, "month")
+    issued_month = sql.period_bucket(ctx, i.c.issue_date, grain)
+    paid_month = sql.period_bucket(ctx, i.c.paid_date, grain)
     revenue = i.c.status.notin_(NOT_REVENUE_STATUSES)
-    issued = (select(*_named(s.rollup_invoice_months, issued_month, literal("issued"), i.c.currency,
+    table = s.rollup_invoice_months if grain == "month" else s.rollup_invoice_days
+    issued = (select(*_named(table, issued_month, literal("issued"), i.c.currency,
                              func.sum(signed_net_cents())))
               .where(revenue, i.c.issue_date.isnot(None), *where(i.c.issue_date)).group_by(*_positions(1, 3)))
     paid = (select(paid_month, literal("paid"), i.c.currency, func.sum(signed(i.c.amount_excl_tax_cents + i.c.tax_cents)))
@@ -357,16 +366,48 @@ def _ledger_month_query(ctx: Ctx, where=()):
             .group_by(*_grouped(month, led.c.compte_num)))
 
 
-def _invoice_accounts_query(ctx: Ctx):
+def _invoice_dims_query(ctx: Ctx, where=lambda date_col: [], sign: int = 1):
+    """rollup_invoice_dims' rows: rollup_invoice_months' by the invoice's live deal's region,
+    product line, owner, pipeline and source (NULL without one); counted `sign`."""
     i = s.invoices
-    pairs = (select(func.coalesce(i.c.company_id, i.c.customer_name).label("customer"),
-                    sql.period_bucket(ctx, i.c.issue_date, "month").label("month"))
-             .where(i.c.status.notin_(NOT_REVENUE_STATUSES), not_(i.c.is_credit_note), i.c.issue_date.isnot(None),
-                    func.coalesce(i.c.company_id, i.c.customer_name).isnot(None))
-             .distinct().subquery())
-    lagged = select(pairs.c.month, func.lag(pairs.c.month).over(partition_by=pairs.c.customer,
-                                                                 order_by=pairs.c.month).label("prev")).subquery()
-    return select(*_named(s.rollup_invoice_accounts, lagged.c.month, lagged.c.prev, func.count())).group_by(lagged.c.month, lagged.c.prev)
+    live = and_(d.c.deal_id == i.c.deal_id, not_(d.c.is_deleted))
+    dims = (dimensions.deal_region(ctx), dimensions.deal_product_line(ctx), d.c.owner_id, d.c.pipeline_id, d.c.deal_source)
+    revenue = i.c.status.notin_(NOT_REVENUE_STATUSES)
+    parts = []
+    for basis, date_col, amount in (("issued", i.c.issue_date, signed_net_cents()),
+                                    ("paid", i.c.paid_date, signed(i.c.amount_excl_tax_cents + i.c.tax_cents))):
+        parts.append(select(*_named(s.rollup_invoice_dims, sql.period_bucket(ctx, date_col, "month"), literal(basis),
+                                    i.c.currency, *dims, func.sum(amount) * sign))
+                     .select_from(i.outerjoin(d, live))
+                     .where(revenue, date_col.isnot(None), *where(date_col)).group_by(*_positions(1, *range(3, 9))))
+    return parts[0].union_all(parts[1])
+
+
+def _invoice_accounts_query(ctx: Ctx, grain: str = "month"):
+    """rollup_invoice_accounts' rows (grain "day": rollup_invoice_account_days', per slice: every
+    invoice, each region, each product line of the invoice's live deal)."""
+    i = s.invoices
+    customer = func.coalesce(i.c.company_id, i.c.customer_name)
+    day = sql.period_bucket(ctx, i.c.issue_date, grain)
+    conds = [i.c.status.notin_(NOT_REVENUE_STATUSES), not_(i.c.is_credit_note), i.c.issue_date.isnot(None),
+             customer.isnot(None)]
+    if grain == "month":
+        pairs = select(customer.label("customer"), day.label("month")).where(*conds).distinct().subquery()
+        lagged = select(pairs.c.month, func.lag(pairs.c.month).over(partition_by=pairs.c.customer,
+                                                                     order_by=pairs.c.month).label("prev")).subquery()
+        return (select(*_named(s.rollup_invoice_accounts, lagged.c.month, lagged.c.prev, func.count()))
+                .group_by(lagged.c.month, lagged.c.prev))
+    live = and_(d.c.deal_id == i.c.deal_id, not_(d.c.is_deleted))
+    slices = (("", literal("")), ("region", func.coalesce(dimensions.deal_region(ctx), "")),
+              ("product_line", func.coalesce(dimensions.deal_product_line(ctx), "")))
+    pairs = union(*[select(literal(dim).label("dim"), value.label("value"), customer.label("customer"),
+                           day.label("month")).select_from(i.outerjoin(d, live)).where(*conds)
+                    for dim, value in slices]).subquery()
+    lagged = select(pairs.c.dim, pairs.c.value, pairs.c.month,
+                    func.lag(pairs.c.month).over(partition_by=(pairs.c.dim, pairs.c.value, pairs.c.customer),
+                                                 order_by=pairs.c.month).label("prev")).subquery()
+    keys = (lagged.c.dim, lagged.c.value, lagged.c.month, lagged.c.prev)
+    return select(*_named(s.rollup_invoice_account_days, *keys, func.count())).group_by(*keys)
 
 
 def deal_rows(ctx: Ctx, f: Filters):
@@ -442,9 +483,15 @@ def ledger_rows(ctx: Ctx, f: Filters):
     return _ledger_month_query(ctx, [led.c.ecriture_date >= f.start, led.c.ecriture_date <= f.end]).subquery("ledger_rows")
 
 
-def invoice_rows(ctx: Ctx, f: Filters, where: Callable[[Any], list]):
-    """rollup_invoice_months' rows for the invoices `where(date column)` selects (the caller's
-    conditions: the days of a part, and any deal dimension, which the rollup does not carry)."""
+def invoice_rows(ctx: Ctx, f: Filters, where: Callable[[Any], list], supported: bool = False):
+    """rollup_invoice_months' rows for the invoices of the days of `f`: summed from
+    rollup_invoice_days when the caller's filters are `supported` (no deal dimension, which the
+    rollups do not carry) and it is fresh, else from the invoices `where(date column)` selects
+    (the caller's conditions: the days of a part, and any deal dimension)."""
+    if supported and usable(ctx, INVOICES):
+        r = s.rollup_invoice_days
+        return (select(func.substr(r.c.day, 1, 7).label("month"), r.c.basis, r.c.currency, r.c.cents)
+                .where(r.c.day >= f.start.isoformat(), r.c.day <= f.end.isoformat()).subquery("invoice_rows"))
     return _invoice_month_query(ctx, where).subquery("invoice_rows")
 
 
@@ -570,6 +617,39 @@ def invoice_accounts(ctx: Ctx, f: Filters) -> int:
         *months(f, a.c.month), or_(a.c.prev_month.is_(None), a.c.prev_month < first))).scalar() or 0)
 
 
+def invoice_dims_total(ctx: Ctx, f: Filters, basis: str, r=s.rollup_invoice_dims) -> float | None:
+    """invoice_total for a deal dimension filter, from rows shaped like rollup_invoice_dims."""
+    return ctx.conn.execute(select(func.sum(sql.to_major(ctx, r.c.cents, r.c.currency))).where(
+        *months(f, r.c.month), r.c.basis == basis, *deal_conditions(f, r))).scalar()
+
+
+def invoice_dims_rows(ctx: Ctx, f: Filters):
+    """rollup_invoice_dims' rows for the invoices dated in the days of `f`, from the invoices."""
+    return _invoice_dims_query(ctx, lambda col: [col >= f.start, col <= f.end]).subquery("invoice_dims_rows")
+
+
+def account_slice(f: Filters) -> tuple[str, str] | None:
+    """rollup_invoice_account_days' (dim, value) for the filters of `f`: none, one region or one
+    product line (the "(none)" bucket: ''); None for any other filter (no slice holds it)."""
+    if f.owners or f.teams or f.pipelines or f.sources or (f.regions and f.product_lines):
+        return None
+    for dim, values in (("region", f.regions), ("product_line", f.product_lines)):
+        if values:
+            return (dim, "" if values[0] == NONE_BUCKET else values[0]) if len(values) == 1 and values[0] else None
+    return "", ""
+
+
+def invoice_accounts_by_day(ctx: Ctx, f: Filters) -> int:
+    """Customers invoiced (not by a credit note) in the days of `f`, any days, in its slice
+    (`account_slice`, which must not be None), from rollup_invoice_account_days."""
+    a = s.rollup_invoice_account_days
+    dim, value = account_slice(f)
+    first = f.start.isoformat()
+    return int(ctx.conn.execute(select(func.sum(a.c.n)).where(
+        a.c.dim == dim, a.c.value == value, a.c.day >= first, a.c.day <= f.end.isoformat(),
+        or_(a.c.prev_day.is_(None), a.c.prev_day < first))).scalar() or 0)
+
+
 def ledger_cents(ctx: Ctx, f: Filters, account_condition, credit_minus_debit: bool, r=s.rollup_ledger_months) -> int:
     """Signed ledger total in cents over the months of `f`, from rows shaped like rollup_ledger_months."""
     cents = (r.c.credit_cents - r.c.debit_cents) if credit_minus_debit else (r.c.debit_cents - r.c.credit_cents)
@@ -590,7 +670,8 @@ def ledger_months(ctx: Ctx, f: Filters, account_condition=None) -> set[dt.date]:
 __all__ = ["CAMPAIGN_ROLES", "add_up", "gather", "GROUPS", "INVOICES", "LEDGER", "NAME", "NPS", "ROLES", "SOURCES", "campaign_contacts",
            "campaign_filters_supported", "campaign_revenue", "campaign_won", "closed_raw", "closed_raw_by_owner", "closed_sums",
            "contact_conditions",
-           "contact_filters_supported", "deal_conditions", "touched", "fingerprint", "funnel_raw", "invoice_accounts",
+           "contact_filters_supported", "deal_conditions", "touched", "fingerprint", "funnel_raw", "invoice_accounts", "invoice_accounts_by_day", "account_slice", "invoice_dims_rows", "invoice_dims_total",
+           "INVOICE_DIMS",
            "invoice_total", "is_fresh", "lead_cohorts_by_source", "leads_by_month_and_source", "ledger_cents",
            "ledger_months", "month_key", "months", "recent", "recent_from", "recent_start", "split", "state", "status", "usable", "whole_months",
            "won_by_effective_source"]

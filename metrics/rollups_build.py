@@ -34,10 +34,10 @@ from store.db import get_meta, set_meta, shrink_wal, upsert, utcnow
 from . import nps, recurring, rollup_days, rollup_forecast, sql
 from .definitions import load_definitions
 from .registry import Ctx
-from .rollups import (CAMPAIGN_ROLES, GROUPS, INVOICES, LEDGER, NAME, NPS, ROLES, SOURCES, _campaigns_query,
-                      _contact_campaigns_query, _contacts_query, _deals_query, _invoice_accounts_query,
-                      _invoice_month_query, _ledger_month_query, RECENT_FROM, fingerprint, is_fresh, recent_from,
-                      recent_start, state)
+from .rollups import (CAMPAIGN_ROLES, GROUPS, INVOICE_DIMS, INVOICES, LEDGER, NAME, NPS, ROLES, SOURCES,
+                      _campaigns_query, _contact_campaigns_query, _contacts_query, _deals_query,
+                      _invoice_accounts_query, _invoice_dims_query, _invoice_month_query, _ledger_month_query,
+                      RECENT_FROM, fingerprint, is_fresh, recent_from, recent_start, state)
 
 _BATCH = 5_000
 _lock = threading.Lock()
@@ -66,9 +66,13 @@ def _queries(ctx: Ctx, group: str, since: dt.date | None = None) -> list:
         return [(s.rollup_ledger_months, _ledger_month_query(ctx))]
     if group == NPS:
         return [(s.rollup_nps_months, nps.build_query(ctx))]
+    if group == INVOICE_DIMS:
+        return [(s.rollup_invoice_dims, _invoice_dims_query(ctx))]
     if group == INVOICES:
         return [(s.rollup_invoice_months, _invoice_month_query(ctx)),
-                (s.rollup_invoice_accounts, _invoice_accounts_query(ctx))]
+                (s.rollup_invoice_accounts, _invoice_accounts_query(ctx)),
+                (s.rollup_invoice_days, _invoice_month_query(ctx, grain="day")),
+                (s.rollup_invoice_account_days, _invoice_accounts_query(ctx, grain="day"))]
     return ([(s.rollup_deals, _deals_query(ctx)), (s.rollup_deal_campaigns, _campaigns_query(ctx))]
             + [(s.rollup_contacts, _contacts_query(ctx, role)) for role in ROLES]
             + [(s.rollup_contact_days, _contacts_query(ctx, role, by_day=True)) for role in ROLES]
@@ -160,7 +164,8 @@ class Keeper:
         keeper.publish(version)                    # still exact at this version
 
     `around` subtracts what the rows contributed before the write and adds what they contribute
-    after it (rows of opposite sign; `compact` and `refresh` fold them). A write the keeper cannot
+    after it (rows of opposite sign; `compact` and `refresh` fold them), in the CRM rollups and in
+    the invoices by their deal's dimensions (rollup_invoice_dims, while that group is fresh too). A write the keeper cannot
     follow (line items when product lines come from line items) marks the rollups stale at once,
     in the same transaction. Rollups already stale are left alone (a full `refresh` follows).
     """
@@ -172,6 +177,8 @@ class Keeper:
         self.ctx = Ctx(conn, load_definitions(conn))
         self.active = is_fresh(conn, self.ctx.defs, NAME)
         self.since = recent_start(conn) if self.active else None  # the recent days' first
+        # the invoices by their deal's dimensions are kept too, while both groups are fresh
+        self.dims_active = self.active and is_fresh(conn, self.ctx.defs, INVOICE_DIMS)
 
     def _scope(self, table: str, ids: list) -> tuple[list | None, list | None] | None:
         """(deal conditions, contact conditions) of the rows a write to `table` can move; None when
@@ -227,18 +234,38 @@ class Keeper:
                 queries += _recent_queries(self.ctx, self.since, contact_where, sign)
         queries += rollup_days.build_queries(self.ctx, deal_where or None, contact_where or None, sign, self.since)
         queries += rollup_forecast.build_queries(self.ctx, deal_where or None, sign)
+        invoices = self._invoice_scope(table, ids) if self.dims_active else None
+        if invoices is not None:
+            queries.append((s.rollup_invoice_dims, _invoice_dims_query(self.ctx, lambda _col: [invoices], sign)))
         for target, query in queries:
             self.conn.execute(target.insert().from_select([col.name for col in target.columns], query))
 
+    @staticmethod
+    def _invoice_scope(table: str, ids: list):
+        """The condition on the invoices whose deal's dimensions a write to `table` can move (a
+        contact's write moves none: a deal's region, product line, owner, pipeline and source are
+        its own, its company's or its owner's)."""
+        inv, kd = s.invoices, s.deals.alias("kept_deals")
+        if table == "deals":
+            return inv.c.deal_id.in_(ids)
+        if table in ("companies", "owners"):
+            col = kd.c.company_id if table == "companies" else kd.c.owner_id
+            return inv.c.deal_id.in_(select(kd.c.deal_id).where(col.in_(ids)))
+        return None
+
+    def _groups(self) -> list[str]:
+        return [NAME, INVOICE_DIMS] if self.dims_active else [NAME]
+
     def stale(self) -> None:
         """The rollups no longer match the data: say so now, in this transaction."""
-        self.conn.execute(update(s.rollup_state).where(s.rollup_state.c.name == NAME).values(built_version=-1))
-        self.active = False
+        self.conn.execute(update(s.rollup_state).where(s.rollup_state.c.name.in_(self._groups()))
+                          .values(built_version=-1))
+        self.active = self.dims_active = False
 
     def publish(self, version: int) -> None:
         """After this transaction's data-version bump: the rollups are exact at `version`."""
         if self.active:
-            self.conn.execute(update(s.rollup_state).where(s.rollup_state.c.name == NAME)
+            self.conn.execute(update(s.rollup_state).where(s.rollup_state.c.name.in_(self._groups()))
                               .values(built_version=version))
 
 
@@ -300,11 +327,14 @@ def settle(engine: Engine, log=None) -> dict[str, Built]:
         except Exception as exc:  # noqa: BLE001 - the write it follows has committed; do not fail it
             if log is not None:
                 log.warning("recent rollup days not trimmed (%s: %s)", type(exc).__name__, exc)
+    for group in (NAME, INVOICE_DIMS):  # the groups a Keeper grows
+        if group in built:
+            continue
         with engine.connect() as conn:
-            st = state(conn)
-            rows = sum(conn.execute(select(func.count()).select_from(t)).scalar_one() for t in GROUPS[NAME][1])
+            st = state(conn, group)
+            rows = sum(conn.execute(select(func.count()).select_from(t)).scalar_one() for t in GROUPS[group][1])
         if st and rows > 2 * max(st["rows"], 1000):
-            compact(engine)
+            compact(engine, group)
     return built
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from store import schema as s
 
-from . import dimensions, rollup_days, rollups, sql
+from . import dimensions, rollup_days, rollup_forecast, rollups, sql
 from .filters import Filters
 from .registry import Ctx, NotAvailable, Result, breaks_down, computes, first_unavailable
 from .rules import carries_past_due, in_pipeline, plan_lines
@@ -71,7 +71,8 @@ def prefetch_closed(ctx: Ctx, f: Filters, owners: list[str], teams: dict[str, li
     due_by_owner: dict = {}
     if carries_past_due(ctx, f) and f.start > EARLIEST:
         before = f.with_period(EARLIEST, f.start - dt.timedelta(days=1))
-        due_by_owner = rollups.gather(ctx, before, rollups.closed_raw_by_owner, rollups.deal_rows, empty={})
+        due_by_owner = rollups.gather(ctx, before, rollup_forecast.open_sums_by_owner,
+                                      rollup_forecast.deal_forecast_rows, empty={})
     width = len(rollups.closed_sums(ctx))
 
     def sums(members: list[str]) -> tuple[list, tuple[int, float, float]]:
@@ -81,7 +82,7 @@ def prefetch_closed(ctx: Ctx, f: Filters, owners: list[str], teams: dict[str, li
             totals = rollups.add_up(totals, by_owner.get(oid, [0] * width))
             if oid in due_by_owner:
                 part = due_by_owner[oid]
-                due = (due[0] + int(part[6]), due[1] + float(part[7]), due[2] + float(part[8]))
+                due = (due[0] + int(part[0]), due[1] + float(part[1]), due[2] + float(part[2]))
         return totals, due
 
     for oid in owners:
@@ -100,8 +101,8 @@ def past_due_open(ctx: Ctx, f: Filters) -> tuple[int, float, float]:
     if not carries_past_due(ctx, f) or f.start <= EARLIEST:
         return 0, 0.0, 0.0
     before = f.with_period(EARLIEST, f.start - dt.timedelta(days=1))
-    totals = rollups.gather(ctx, before, rollups.closed_raw, rollups.deal_rows)
-    return int(totals[6]), float(totals[7]), float(totals[8])
+    n, amount, weighted = rollups.gather(ctx, before, rollup_forecast.open_sums, rollup_forecast.deal_forecast_rows)
+    return int(n), float(amount), float(weighted)
 
 
 def _closed(ctx: Ctx, f: Filters) -> tuple[int, int, float]:

@@ -24,7 +24,8 @@ _ADDED_TABLES = {"definition_overrides": 2, "audit_log": 2, "decision_events": 3
                  "rollup_deal_cycles": 13, "rollup_funnel_days": 13,
                  "rollup_deal_forecast": 13, "rollup_contact_days": 13,
                  "rollup_mrr": 14, "rollup_mrr_moves": 14,
-                 "rollup_mrr_retention": 14,
+                 "rollup_mrr_retention": 14, "rollup_invoice_days": 15, "rollup_invoice_dims": 15, "rollup_invoice_account_days": 15,
+                 "rollup_mrr_cohorts": 15, "rollup_mrr_movers": 15,
                  "rollup_recent_funnel_days": 16, "rollup_recent_contact_campaigns": 16,
                  "rollup_nps_months": 16}
 _ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2, ("rollup_deal_campaigns", "n"): 6,
@@ -254,8 +255,17 @@ def _v14(conn: Connection) -> None:
 
 
 def _v15(conn: Connection) -> None:
-    """Reserved: version 15 is another branch's (the invoice tables); this one adds nothing, so a
-    merge can renumber the two without a store of either having skipped a step."""
+    """Summaries so that the Finance page reads no invoice and no per-customer MRR on a cold
+    view (issues #16, #17): the invoice rollups by day (rollup_invoice_days, rollup_invoice_account_days:
+    the edge days of a period, ARPA's trailing 12 months ending on any day), the MRR cohort table
+    (rollup_mrr_cohorts) and the churned and contracted customers (rollup_mrr_movers). The invoice
+    rollups and the MRR summary are marked stale: the next refresh builds them, and the invoice
+    rollup by the deal's dimensions (rollup_invoice_dims, a rollup group of its own)."""
+    _create_tables(conn, 15, only_new=True)
+    _ensure_declared_indexes(conn)
+    if inspect(conn).has_table("rollup_state"):
+        conn.execute(s.rollup_state.update().where(s.rollup_state.c.name.in_(("invoice_rollups", "mrr_summary")))
+                     .values(built_version=-1))
 
 
 def _v16(conn: Connection) -> None:

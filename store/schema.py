@@ -12,7 +12,7 @@ from sqlalchemy import (
     MetaData, String, Table, Text, UniqueConstraint, func,
 )
 
-SCHEMA_VERSION = 16  # 15: reserved (the invoice tables of another branch)
+SCHEMA_VERSION = 16
 
 metadata = MetaData()
 
@@ -565,6 +565,44 @@ rollup_invoice_accounts = Table(
     Column("n", Integer, nullable=False),
 )
 
+rollup_invoice_days = Table(
+    "rollup_invoice_days", metadata,
+    # rollup_invoice_months by day (version 15): the edge days of a period without a deal
+    # dimension filter are read from it, not from the invoices
+    Column("day", String(10), nullable=False),  # YYYY-MM-DD of the issue (basis 'issued') or paid date
+    Column("basis", String(8), nullable=False),
+    Column("currency", String(3)),
+    Column("cents", BigInteger),
+)
+
+rollup_invoice_dims = Table(
+    "rollup_invoice_dims", metadata,
+    # rollup_invoice_months by the dimensions of the invoice's deal (version 15): region and product
+    # line (by the definitions' rules), owner, pipeline and deal source; all NULL for an invoice
+    # with no live deal (the "(none)" bucket of every dimension), so a dimension filter on the
+    # Finance page reads a few rows per month, not the invoices
+    Column("month", String(7), nullable=False),
+    Column("basis", String(8), nullable=False),
+    Column("currency", String(3)),
+    Column("region", String(64)), Column("product_line", String(64)), _id("owner_id"), _id("pipeline_id"),
+    Column("deal_source", String(64)),
+    Column("cents", BigInteger),
+)
+
+rollup_invoice_account_days = Table(
+    "rollup_invoice_account_days", metadata,
+    # rollup_invoice_accounts by day (version 15): customers invoiced on `day` whose previous
+    # invoice day was `prev_day` (NULL: none), so the distinct customers invoiced over any days
+    # d1..d2 (ARPA's trailing 12 months, which end on any day) are a sum; per slice: every
+    # invoice (dim ''), or the invoices of one region or one product line of their deal (dim
+    # 'region' / 'product_line', value '' for none or no live deal), the previous day in the slice
+    Column("dim", String(16), nullable=False),
+    Column("value", String(64), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("prev_day", String(10)),
+    Column("n", Integer, nullable=False),
+)
+
 rollup_contacts = Table(
     "rollup_contacts", metadata,
     Column("month", String(7), nullable=False),  # when the contact reached `role` (any-stage)
@@ -716,6 +754,33 @@ rollup_mrr_retention = Table(
     Column("kept_capped", Float, nullable=False),
 )
 
+rollup_mrr_cohorts = Table(
+    "rollup_mrr_cohorts", metadata,
+    # the cohort table (version 15; metrics/recurring.py): per slice (as rollup_mrr_moves), the
+    # customers by their first month with MRR in the slice x months since: how many still have MRR
+    # and their MRR then
+    Column("slice", Integer, nullable=False),
+    Column("region", String(64), nullable=False), Column("product_line", String(64), nullable=False),
+    Column("first_idx", Integer, nullable=False),
+    Column("months_since", Integer, nullable=False),
+    Column("customers", Integer, nullable=False),
+    Column("mrr", Float, nullable=False),
+)
+
+rollup_mrr_movers = Table(
+    "rollup_mrr_movers", metadata,
+    # the customers who churned or contracted (version 15; metrics/recurring.py), per slice (as
+    # rollup_mrr_moves) and month, with their MRR the month before and this month: the Finance
+    # page's and the meeting's list by name reads a period's rows through its index
+    Column("slice", Integer, nullable=False),
+    Column("region", String(64), nullable=False), Column("product_line", String(64), nullable=False),
+    Column("month_idx", Integer, nullable=False),
+    Column("customer", String(300), nullable=False),  # its name is read from rollup_mrr
+    Column("kind", String(16), nullable=False),  # churn | contraction
+    Column("mrr_before", Float, nullable=False),
+    Column("mrr_after", Float, nullable=False),
+)
+
 # Indexes for the filters people use: period, region, product line, owner, stage.
 Index("ix_deals_close_date", deals.c.close_date)
 # covers the metrics' pass over the deals closing in a period (metrics/sales.py closed_stats):
@@ -804,6 +869,14 @@ Index("ix_rollup_mrr_month", rollup_mrr.c.month_idx, rollup_mrr.c.customer)
 Index("ix_rollup_mrr_customer", rollup_mrr.c.customer, rollup_mrr.c.month_idx)
 Index("ix_rollup_mrr_moves", rollup_mrr_moves.c.slice, rollup_mrr_moves.c.region, rollup_mrr_moves.c.product_line,
       rollup_mrr_moves.c.month_idx)
+Index("ix_rollup_invoice_days_day", rollup_invoice_days.c.day, rollup_invoice_days.c.basis)
+Index("ix_rollup_invoice_dims_month", rollup_invoice_dims.c.month, rollup_invoice_dims.c.basis)
+Index("ix_rollup_invoice_account_days_day", rollup_invoice_account_days.c.dim, rollup_invoice_account_days.c.value,
+      rollup_invoice_account_days.c.day, rollup_invoice_account_days.c.prev_day)
+Index("ix_rollup_mrr_cohorts", rollup_mrr_cohorts.c.slice, rollup_mrr_cohorts.c.region,
+      rollup_mrr_cohorts.c.product_line, rollup_mrr_cohorts.c.first_idx)
+Index("ix_rollup_mrr_movers", rollup_mrr_movers.c.slice, rollup_mrr_movers.c.region,
+      rollup_mrr_movers.c.product_line, rollup_mrr_movers.c.month_idx)
 Index("ix_rollup_mrr_retention", rollup_mrr_retention.c.slice, rollup_mrr_retention.c.region,
       rollup_mrr_retention.c.product_line, rollup_mrr_retention.c.month_idx, rollup_mrr_retention.c.months)
 Index("ix_invoices_service_period", invoices.c.service_period_start, invoices.c.service_period_end)

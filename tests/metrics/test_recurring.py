@@ -284,7 +284,7 @@ def test_the_movements_summary_equals_the_base_answer(engine, monkeypatch):
               {"regions": ("France",), "product_lines": ("Services",)},
               {"regions": (NONE_BUCKET,), "product_lines": ("Platform",)},
               {"regions": ("France", "Germany")}, {"regions": ("Nowhere",)}]
-    tables = {}
+    tables, lists = {}, {}
     for (start, end), kw in itertools.product(periods, slices):
         f = Filters(start, end, **kw)
         summary, base = _recurring_values(engine, f, True), _recurring_values(engine, f, False)
@@ -292,6 +292,7 @@ def test_the_movements_summary_equals_the_base_answer(engine, monkeypatch):
         for k in base:
             assert _close(summary[k], base[k]), (f, k, summary[k], base[k])
         tables[f] = recurring.movements_by_month(engine, f)
+        lists[f] = (recurring.cohorts(engine, f), recurring.movers(engine, f))
     whole = _recurring_values(engine, Filters(D(2025, 4, 1), D(2025, 12, 31)), True)
     assert whole["churned_mrr"] > 0 and whole["reactivation_mrr"] > 0 and whole["contraction_mrr"] > 0
     assert whole["logo_churn_rate"] > 0 and whole["ltv_churn"][1].startswith("churn: measured")
@@ -302,3 +303,13 @@ def test_the_movements_summary_equals_the_base_answer(engine, monkeypatch):
         for col in table.columns:
             got, want = list(table[col]), list(other[col])
             assert got == want if col == "month" else got == pytest.approx(want, abs=0.011), (f, col)
+    assert any(len(c) for c, _m in lists.values()) and any(len(m) for _c, m in lists.values())
+    assert any("contraction" in set(m["movement"]) for _c, m in lists.values())
+    monkeypatch.setattr(recurring, "usable", lambda ctx: False)  # cohorts and movers from the invoices
+
+    def rows(df):
+        return sorted(tuple(round(v, 6) if isinstance(v, float) else v for v in r) for r in df.itertuples(index=False))
+    for f, (cohort, moved) in lists.items():
+        other_cohort, other_moved = recurring.cohorts(engine, f), recurring.movers(engine, f)
+        assert rows(cohort) == rows(other_cohort), f
+        assert rows(moved) == rows(other_moved), f
