@@ -10,11 +10,11 @@ source filters do not apply to survey answers: with one set the NPS is not avail
 """
 from __future__ import annotations
 
-from sqlalchemy import exists, func, not_, or_, select
+from sqlalchemy import exists, func, literal_column, not_, or_, select
 
 from store import schema as s
 
-from . import sql
+from . import rollups, sql
 from .dimensions import deal_product_line, in_values
 from .filters import NONE_BUCKET, Filters
 from .registry import Ctx, NotAvailable, Result, computes
@@ -35,13 +35,17 @@ def unfilterable(f: Filters) -> str | None:
 
 
 
+def respondent_region():
+    """An answer's region: its contact's company's (NULL without one in the store)."""
+    return (select(co.c.region).select_from(c.join(co, co.c.company_id == c.c.company_id))
+            .where(c.c.contact_id == n.c.contact_id).scalar_subquery())
+
+
 def response_conditions(ctx: Ctx, f: Filters) -> list:
     """The period's live answers in the region and product-line slices of `f`."""
     conds = [not_(n.c.is_deleted), sql.in_period_dt(n.c.submitted_at, f)]
     if f.regions:
-        region = (select(co.c.region).select_from(c.join(co, co.c.company_id == c.c.company_id))
-                  .where(c.c.contact_id == n.c.contact_id).scalar_subquery())
-        conds.append(in_values(region, f.regions))
+        conds.append(in_values(respondent_region(), f.regions))
     if f.product_lines:
         pl = deal_product_line(ctx, d)
         deal_of = [c.c.contact_id == n.c.contact_id, c.c.company_id == d.c.company_id, not_(d.c.is_deleted)]
@@ -66,14 +70,35 @@ def has_responses(ctx: Ctx) -> bool:
     return ctx.cache["has_nps"]
 
 
+def build_query(ctx: Ctx, where=()):
+    """rollup_nps_months' rows from the answers (all live ones, or those `where` also selects)."""
+    keys = (sql.period_bucket(ctx, n.c.submitted_at, "month"), respondent_region(), n.c.score)
+    return (select(*rollups._named(s.rollup_nps_months, *keys, func.count()))
+            .where(not_(n.c.is_deleted), *where).group_by(*[literal_column(str(i)) for i in (1, 2, 3)]))
+
+
+def nps_rows(ctx: Ctx, f: Filters):
+    """rollup_nps_months' rows for the answers of `f` submitted in its days (a product-line
+    filter, which the summary lacks, applied here)."""
+    return build_query(ctx, response_conditions(ctx, f)).subquery("nps_rows")
+
+
+def counts_of(ctx: Ctx, f: Filters, r=s.rollup_nps_months) -> tuple[int, int, int]:
+    """(answers, promoters, detractors) over the months of `f`, from rows shaped like rollup_nps_months."""
+    conds = [*rollups.months(f, r.c.month)] + ([in_values(r.c.region, f.regions)] if f.regions else [])
+    total, promoters, detractors = ctx.conn.execute(
+        select(func.sum(r.c.n), func.sum(r.c.n).filter(r.c.score >= PROMOTER_MIN),
+               func.sum(r.c.n).filter(r.c.score <= DETRACTOR_MAX)).where(*conds)).one()
+    return int(total or 0), int(promoters or 0), int(detractors or 0)
+
+
 def nps_counts(ctx: Ctx, f: Filters) -> tuple[int, int, int]:
-    """(answers, promoters, detractors) of the period (memoised per Ctx)."""
+    """(answers, promoters, detractors) of the period (memoised per Ctx): whole months from
+    rollup_nps_months when it is fresh (not with a product-line filter), the rest from the answers."""
     key = ("nps_counts", f)
     if key not in ctx.cache:
-        total, promoters, detractors = ctx.conn.execute(
-            select(func.count(), func.count().filter(n.c.score >= PROMOTER_MIN),
-                   func.count().filter(n.c.score <= DETRACTOR_MAX)).where(*response_conditions(ctx, f))).one()
-        ctx.cache[key] = (int(total or 0), int(promoters or 0), int(detractors or 0))
+        ctx.cache[key] = rollups.gather(ctx, f, counts_of, nps_rows, not f.product_lines, rollups.NPS,
+                                        empty=(0, 0, 0))
     return ctx.cache[key]
 
 
@@ -102,4 +127,5 @@ def nps(ctx: Ctx, f: Filters) -> Result:
     return round(100.0 * (promoters - detractors) / total, 1)
 
 
-__all__ = ["DETRACTOR_MAX", "PROMOTER_MIN", "nps_counts", "response_conditions", "unfilterable"]
+__all__ = ["DETRACTOR_MAX", "PROMOTER_MIN", "build_query", "counts_of", "nps_counts", "nps_rows", "respondent_region",
+           "response_conditions", "unfilterable"]

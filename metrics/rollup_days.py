@@ -11,12 +11,19 @@ the day (the mean of the two middle values when the count is even, so x or x.5 d
 - `rollup_funnel_days`: contacts by funnel view and mode (metrics.details.funnel) x stage x
   region, owner, original source x whole days from the previous stage (NULL for the first stage),
   by the month they reached the stage (view 'period') or the first stage (view 'cohort').
+- `rollup_recent_funnel_days`: the same by day, for the recent days only (from the first day of
+  the month before the last build's, `rollups.recent`): the edge days of the default views (the
+  month in progress) read from it instead of the contacts. Not the whole history: by day the
+  histogram is nearly a row per contact and stage (2.7x the monthly rows at 100k deals, and it
+  would grow with the contacts), while two months of days stay small.
 
 Both belong to the CRM group (rollups.NAME): built, kept through a sync's writes (rollups_build.Keeper)
 and read while fresh like the monthly rollups, through `rollups.gather` with one reader for the
 summary and for the builder's query over the base tables (`deal_cycle_rows`, `funnel_day_rows`).
 """
 from __future__ import annotations
+
+import datetime as dt
 
 from sqlalchemy import ColumnElement, Integer, and_, cast, func, literal, literal_column, not_, select, union_all
 
@@ -67,9 +74,10 @@ def _cycles_query(ctx: Ctx, where=(), sign: int = 1):
 
 
 def _funnel_queries(ctx: Ctx, view: str, mode: str, where=(), in_period=None, sign: int = 1,
-                    deleted=c.c.is_deleted) -> list:
+                    deleted=c.c.is_deleted, by_day: bool = False) -> list:
     """rollup_funnel_days' rows of one view and mode, one query per stage (the contacts `where`
-    selects, counted `sign`; `in_period(col)`: the condition on the month's date, for a part's days)."""
+    selects, counted `sign`; `in_period(col)`: the condition on the month's date, for a part's days;
+    `by_day`: rollup_recent_funnel_days' rows, by day instead of month)."""
     stages = ctx.defs.funnel_stages
     strict = mode == "strict"
     at = {st: sql.reached_at(ctx, st, strict=strict) for st in stages}
@@ -82,23 +90,31 @@ def _funnel_queries(ctx: Ctx, view: str, mode: str, where=(), in_period=None, si
         if in_period is not None:
             cond.append(in_period(dated))
         days = whole_days(ctx, at[stages[i - 1]], at[st]) if i else literal(None, Integer)
-        keys = (sql.period_bucket(ctx, dated, "month"), literal(view), literal(mode), literal(st),
+        keys = (sql.period_bucket(ctx, dated, "day" if by_day else "month"), literal(view), literal(mode), literal(st),
                 c.c.region, c.c.owner_id, c.c.original_source, days)
         grouped = (1, 5, 6, 7, 8) if i else (1, 5, 6, 7)  # the first stage's days are NULL
-        out.append(select(*rollups._named(s.rollup_funnel_days, *keys, func.count() * sign))
+        table = s.rollup_recent_funnel_days if by_day else s.rollup_funnel_days
+        out.append(select(*rollups._named(table, *keys, func.count() * sign))
                    .where(*cond).group_by(*[literal_column(str(n)) for n in grouped]))
     return out
 
 
-def build_queries(ctx: Ctx, deal_where=None, contact_where=None, sign: int = 1) -> list:
+def build_queries(ctx: Ctx, deal_where=None, contact_where=None, sign: int = 1,
+                  recent_from: dt.date | None = None) -> list:
     """(table, query) pairs filling the histograms (all rows, or the rows of the deals and contacts
-    `deal_where` / `contact_where` select, counted `sign`; None: none of them)."""
+    `deal_where` / `contact_where` select, counted `sign`; None: none of them); with `recent_from`,
+    the funnel's by day too, for the days from then on (rollup_recent_funnel_days)."""
     out = []
     if deal_where is not None:
         out.append((s.rollup_deal_cycles, _cycles_query(ctx, deal_where, sign)))
     if contact_where is not None:
         out += [(s.rollup_funnel_days, q) for view in VIEWS for mode in MODES
                 for q in _funnel_queries(ctx, view, mode, contact_where, sign=sign)]
+        if recent_from is not None:
+            since = sql.day_start(recent_from)
+            out += [(s.rollup_recent_funnel_days, q) for view in VIEWS for mode in MODES
+                    for q in _funnel_queries(ctx, view, mode, contact_where, lambda col: col >= since, sign=sign,
+                                             by_day=True)]
     return out
 
 
@@ -110,8 +126,16 @@ def deal_cycle_rows(ctx: Ctx, f: Filters):
 
 def funnel_day_rows(view: str, mode: str):
     """rows(ctx, part): rollup_funnel_days' rows of `view` and `mode` for the contacts of `part`
-    dated in its days (a product-line or pipeline filter, which the summary lacks, applied here)."""
+    dated in its days: from rollup_recent_funnel_days when those are recent days it holds and the
+    filters are ones it carries, else from the contacts (a product-line or pipeline filter, which
+    the summaries lack, applied there)."""
     def rows(ctx: Ctx, f: Filters):
+        if rollups.contact_filters_supported(f) and rollups.recent(ctx, f):  # recent days: by day, summed
+            r = s.rollup_recent_funnel_days
+            return (select(func.substr(r.c.day, 1, 7).label("month"),
+                           *[r.c[col.name] for col in list(s.rollup_funnel_days.columns)[1:]])
+                    .where(r.c.funnel_view == view, r.c.funnel_mode == mode, *rollups.day_range(f, r.c.day))
+                    .subquery("funnel_day_rows"))
         return union_all(*_funnel_queries(ctx, view, mode, [*sql.contact_conditions(ctx, f), *rollups.touched(ctx, f)],
                                           lambda col: sql.in_period_dt(col, f), deleted=rollups.live(f))).subquery(
             "funnel_day_rows")

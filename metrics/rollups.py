@@ -51,7 +51,7 @@ from typing import Any, Callable
 from sqlalchemy import Connection, Engine, and_, cast, func, literal, literal_column, not_, or_, select, union, union_all
 
 from store import schema as s
-from store.db import changed_since
+from store.db import changed_since, get_meta
 
 from . import dimensions, sql
 from .definitions import NOT_IN_NUMBERS, Definitions, load_definitions
@@ -70,7 +70,8 @@ GROUPS = {
     NAME: (SOURCES, (s.rollup_deals, s.rollup_deal_campaigns, s.rollup_contacts, s.rollup_contact_campaigns,
                      s.rollup_deal_cycles, s.rollup_funnel_days,  # metrics/rollup_days.py
                      s.rollup_deal_forecast,  # metrics/rollup_forecast.py
-                     s.rollup_contact_days)),  # the edge days of a period (contact_rows)
+                     s.rollup_contact_days,  # the edge days of a period (contact_rows)
+                     s.rollup_recent_funnel_days, s.rollup_recent_contact_campaigns)),  # the recent days (recent)
     INVOICES: (("invoices",), (s.rollup_invoice_months, s.rollup_invoice_accounts,
                                s.rollup_invoice_days, s.rollup_invoice_account_days)),  # by day: the edge days
     LEDGER: (("ledger_entries",), (s.rollup_ledger_months,)),
@@ -80,7 +81,10 @@ GROUPS = {
     # distinct count cannot be kept by rows of opposite sign), rebuilt once writes pause
     ACCOUNT_SLICES: (("invoices", "deals", "companies", "owners", "line_items", "products"),
                      (s.rollup_invoice_account_slices,)),
+    # the respondent's region comes from the contact's company (metrics/nps.py builds and reads it)
+    "nps_rollups": (("nps_responses", "contacts", "companies"), (s.rollup_nps_months,)),
 }
+NPS = "nps_rollups"
 GROUP_TABLES = {t.name for _, tables in GROUPS.values() for t in tables}
 ROLES = ("lead", "mql", "sql", "opportunity", "customer")
 CAMPAIGN_ROLES = ("lead", "mql", "customer")  # the campaign table's columns
@@ -165,6 +169,42 @@ def split(ctx: Ctx, f: Filters, supported: bool, group: str = NAME) -> list[tupl
 
 def months(f: Filters, col) -> list:
     return [col >= month_key(f.start), col <= month_key(f.end)]
+
+
+def day_range(f: Filters, col) -> list:
+    """The days of `f` on a 'YYYY-MM-DD' column (the day-resolution summaries)."""
+    return [col >= f.start.isoformat(), col <= f.end.isoformat()]
+
+
+# The recent days at day resolution (rollup_recent_*): from the first day of the month before the
+# build's, so the month in progress (and a period of the last 30 days) has its edge days there.
+# Day resolution over the whole history would hold about a row per contact and stage; this
+# window keeps them to about two months of rows, whatever the history's length.
+RECENT_FROM = "rollup_recent_from"  # store_meta: the first day the rollup_recent_* tables hold
+
+
+def recent_from(today: dt.date) -> dt.date:
+    """The first day a build (or a trim) on `today` keeps at day resolution: the previous month's first."""
+    first = today.replace(day=1)
+    return (first - dt.timedelta(days=1)).replace(day=1)
+
+
+def recent_start(conn: Connection) -> dt.date | None:
+    """The first day the rollup_recent_* tables hold (None: not built)."""
+    value = get_meta(conn, RECENT_FROM)
+    return dt.date.fromisoformat(value) if value else None
+
+
+def recent(ctx: Ctx, f: Filters) -> bool:
+    """Whether the days of `f` can be read from the rollup_recent_* tables: usable, and every day
+    of `f` at or after their first day (they hold every later day, the future's too)."""
+    if not usable(ctx):
+        return False
+    key = ("rollups_recent_from",)
+    if key not in ctx.cache:
+        ctx.cache[key] = recent_start(ctx.conn)
+    start = ctx.cache[key]
+    return start is not None and f.start >= start
 
 
 Reader = Callable[..., Any]  # reader(ctx, part, r=<its rollup table>): the figures of rows shaped like r
@@ -281,11 +321,14 @@ def _campaigns_query(ctx: Ctx, where=(), sign: int = 1):
             .group_by(*_grouped(*keys), *_positions(len(keys) + 3)))  # and the deal type, last
 
 
-def _contact_campaigns_query(ctx: Ctx, role: str, where=(), sign: int = 1, deleted=c.c.is_deleted):
+def _contact_campaigns_query(ctx: Ctx, role: str, where=(), sign: int = 1, deleted=c.c.is_deleted, by_day: bool = False):
+    """rollup_contact_campaigns' rows (rollup_recent_contact_campaigns' with `by_day`) for the
+    contacts reaching `role`."""
     at = sql.reached_at(ctx, sql.stage_of(ctx, role))
-    keys = (sql.period_bucket(ctx, at, "month"), literal(role), c.c.campaign, c.c.region, c.c.owner_id,
-            c.c.original_source)
-    return (select(*_named(s.rollup_contact_campaigns, *keys, func.count() * sign))
+    keys = (sql.period_bucket(ctx, at, "day" if by_day else "month"), literal(role), c.c.campaign, c.c.region,
+            c.c.owner_id, c.c.original_source)
+    table = s.rollup_recent_contact_campaigns if by_day else s.rollup_contact_campaigns
+    return (select(*_named(table, *keys, func.count() * sign))
             .where(not_(deleted), at.isnot(None), c.c.campaign.isnot(None), c.c.campaign != "", *where)
             .group_by(*_positions(1, 3, 4, 5, 6)))
 
@@ -432,7 +475,14 @@ def contact_rows(ctx: Ctx, f: Filters, roles=ROLES):
 
 
 def contact_campaign_rows(ctx: Ctx, f: Filters):
-    """rollup_contact_campaigns' rows for the contacts of `f` reaching lead, MQL or customer in its days."""
+    """rollup_contact_campaigns' rows for the contacts of `f` reaching lead, MQL or customer in its
+    days: summed from rollup_recent_contact_campaigns when the days are recent ones it holds and it
+    carries the filters, else from the contacts."""
+    if contact_filters_supported(f) and recent(ctx, f):
+        r = s.rollup_recent_contact_campaigns
+        return (select(func.substr(r.c.day, 1, 7).label("month"),
+                       *[r.c[col.name] for col in list(s.rollup_contact_campaigns.columns)[1:]])
+                .where(*day_range(f, r.c.day)).subquery("contact_campaign_rows"))
     conds = [*sql.contact_conditions(ctx, f), *touched(ctx, f)]
     return union_all(*[_contact_campaigns_query(ctx, role, [*conds, sql.in_period_dt(_reached(ctx, role), f)], deleted=live(f))
                        for role in CAMPAIGN_ROLES]).subquery("contact_campaign_rows")
@@ -635,11 +685,11 @@ def ledger_months(ctx: Ctx, f: Filters, account_condition=None) -> set[dt.date]:
             for m in ctx.conn.execute(select(r.c.month).distinct().where(*conds)).scalars()}
 
 
-__all__ = ["CAMPAIGN_ROLES", "add_up", "gather", "GROUPS", "INVOICES", "LEDGER", "NAME", "ROLES", "SOURCES", "campaign_contacts",
+__all__ = ["CAMPAIGN_ROLES", "add_up", "gather", "GROUPS", "INVOICES", "LEDGER", "NAME", "NPS", "ROLES", "SOURCES", "campaign_contacts",
            "campaign_filters_supported", "campaign_revenue", "campaign_won", "closed_raw", "closed_raw_by_owner", "closed_sums",
            "contact_conditions",
            "contact_filters_supported", "deal_conditions", "touched", "fingerprint", "funnel_raw", "invoice_accounts", "invoice_accounts_by_day", "account_slice", "account_slice_usable", "ACCOUNT_SLICES", "invoice_dims_rows", "invoice_dims_total",
            "INVOICE_DIMS",
            "invoice_total", "is_fresh", "lead_cohorts_by_source", "leads_by_month_and_source", "ledger_cents",
-           "ledger_months", "month_key", "months", "split", "state", "status", "usable", "whole_months",
+           "ledger_months", "month_key", "months", "recent", "recent_from", "recent_start", "split", "state", "status", "usable", "whole_months",
            "won_by_effective_source"]

@@ -29,14 +29,15 @@ from typing import Iterator
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from store import schema as s
-from store.db import get_meta, shrink_wal, upsert, utcnow
+from store.db import get_meta, set_meta, shrink_wal, upsert, utcnow
 
-from . import recurring, rollup_days, rollup_forecast
+from . import nps, recurring, rollup_days, rollup_forecast, sql
 from .definitions import load_definitions
 from .registry import Ctx
-from .rollups import (ACCOUNT_SLICES, CAMPAIGN_ROLES, GROUPS, INVOICE_DIMS, INVOICES, LEDGER, NAME, ROLES, SOURCES, _campaigns_query,
-                      _contact_campaigns_query, _contacts_query, _deals_query, _invoice_accounts_query, _invoice_dims_query,
-                      _invoice_month_query, _ledger_month_query, fingerprint, is_fresh, state)
+from .rollups import (ACCOUNT_SLICES, CAMPAIGN_ROLES, GROUPS, INVOICE_DIMS, INVOICES, LEDGER, NAME, NPS, ROLES,
+                      SOURCES, _campaigns_query, _contact_campaigns_query, _contacts_query, _deals_query,
+                      _invoice_accounts_query, _invoice_dims_query, _invoice_month_query, _ledger_month_query,
+                      RECENT_FROM, fingerprint, is_fresh, recent_from, recent_start, state)
 
 _BATCH = 5_000
 _lock = threading.Lock()
@@ -45,9 +46,26 @@ d, c = s.deals, s.contacts
 
 # --- building ----------------------------------------------------------------------------------
 
-def _queries(ctx: Ctx, group: str) -> list:
+def _today() -> dt.date:
+    """The day a build counts as recent from (rollups.recent_from); tests pin it."""
+    return utcnow().date()
+
+
+def _recent_queries(ctx: Ctx, since: dt.date, where=(), sign: int = 1) -> list:
+    """(table, query) pairs of the campaign contacts by day from `since` on (the funnel's are in
+    rollup_days.build_queries)."""
+    return [(s.rollup_recent_contact_campaigns,
+             _contact_campaigns_query(ctx, role, [*where, sql.reached_at(ctx, sql.stage_of(ctx, role)) >= sql.day_start(since)],
+                                      sign, by_day=True))
+            for role in CAMPAIGN_ROLES]
+
+
+def _queries(ctx: Ctx, group: str, since: dt.date | None = None) -> list:
+    """(table, query) pairs filling a group's rollups (the CRM group's recent days from `since`)."""
     if group == LEDGER:
         return [(s.rollup_ledger_months, _ledger_month_query(ctx))]
+    if group == NPS:
+        return [(s.rollup_nps_months, nps.build_query(ctx))]
     if group == INVOICE_DIMS:
         return [(s.rollup_invoice_dims, _invoice_dims_query(ctx))]
     if group == ACCOUNT_SLICES:
@@ -61,7 +79,8 @@ def _queries(ctx: Ctx, group: str) -> list:
             + [(s.rollup_contacts, _contacts_query(ctx, role)) for role in ROLES]
             + [(s.rollup_contact_days, _contacts_query(ctx, role, by_day=True)) for role in ROLES]
             + [(s.rollup_contact_campaigns, _contact_campaigns_query(ctx, role)) for role in CAMPAIGN_ROLES]
-            + rollup_days.build_queries(ctx, [], []) + rollup_forecast.build_queries(ctx, []))
+            + _recent_queries(ctx, since)
+            + rollup_days.build_queries(ctx, [], [], recent_from=since) + rollup_forecast.build_queries(ctx, []))
 
 
 @dataclass(frozen=True)
@@ -102,11 +121,12 @@ def _build_group(engine: Engine, group: str, force: bool, spool) -> Built | None
             return None
         version = int(get_meta(conn, "data_version", "0"))
         ctx = Ctx(conn, defs)
+        since = recent_from(_today()) if group == NAME else None
         # The rows read go to a temporary file a batch at a time and are written back from it in
         # the write transaction: memory stays one batch, however big the summaries (the
         # day-resolution ones grow with the data), and the long read holds no write lock.
         counts: list[tuple] = []
-        for table, query in _queries(ctx, group):
+        for table, query in _queries(ctx, group, since):
             n = 0
             result = conn.execute(query, execution_options={"stream_results": True, "yield_per": _BATCH})
             for part in result.partitions(_BATCH):
@@ -125,6 +145,8 @@ def _build_group(engine: Engine, group: str, force: bool, spool) -> Built | None
                 rows = pickle.load(spool)  # our own file, written above
                 n -= len(rows)
                 conn.execute(table.insert(), [dict(zip(names, row)) for row in rows])
+        if since is not None:
+            set_meta(conn, RECENT_FROM, since.isoformat())
         seconds = time.perf_counter() - t0
         upsert(conn, s.rollup_state, [{"name": group, "built_version": version, "defs_fingerprint": fingerprint(defs),
                                        "built_at": utcnow(), "rows": total, "seconds": round(seconds, 3)}], ["name"])
@@ -156,6 +178,7 @@ class Keeper:
         self.conn = conn
         self.ctx = Ctx(conn, load_definitions(conn))
         self.active = is_fresh(conn, self.ctx.defs, NAME)
+        self.since = recent_start(conn) if self.active else None  # the recent days' first
         # the invoices by their deal's dimensions are kept too, while both groups are fresh
         self.dims_active = self.active and is_fresh(conn, self.ctx.defs, INVOICE_DIMS)
 
@@ -209,7 +232,9 @@ class Keeper:
                         for role in ROLES]
             queries += [(s.rollup_contact_campaigns, _contact_campaigns_query(self.ctx, role, contact_where, sign))
                         for role in CAMPAIGN_ROLES]
-        queries += rollup_days.build_queries(self.ctx, deal_where or None, contact_where or None, sign)
+            if self.since is not None:
+                queries += _recent_queries(self.ctx, self.since, contact_where, sign)
+        queries += rollup_days.build_queries(self.ctx, deal_where or None, contact_where or None, sign, self.since)
         queries += rollup_forecast.build_queries(self.ctx, deal_where or None, sign)
         invoices = self._invoice_scope(table, ids) if self.dims_active else None
         if invoices is not None:
@@ -274,10 +299,36 @@ _SUMMED = {"n", "amount_cents", "cycle_days_sum", "cycle_days_n", "reached_mql",
            "reached_opportunity", "reached_customer", "followed_up_in_sla", "cents"}
 
 
+def trim_recent(engine: Engine, today: dt.date | None = None) -> int:
+    """Drop the recent days' rows older than a build today would keep (rollups.recent_from), so
+    the rollup_recent_* tables hold about two months however long the rollups go without a rebuild
+    (a Keeper adds every new day's rows); returns the rows dropped. The days they held are read
+    from the contacts again: slower, never different."""
+    since = recent_from(today or _today())
+    with _lock, engine.begin() as conn:
+        start = recent_start(conn)
+        if start is None or start >= since:
+            return 0
+        dropped = 0
+        for table in (s.rollup_recent_funnel_days, s.rollup_recent_contact_campaigns):
+            dropped += conn.execute(delete(table).where(table.c.day < since.isoformat())).rowcount or 0
+        set_meta(conn, RECENT_FROM, since.isoformat())
+        conn.execute(update(s.rollup_state).where(s.rollup_state.c.name == NAME)
+                     .values(rows=s.rollup_state.c.rows - dropped))
+    return dropped
+
+
 def settle(engine: Engine, log=None) -> dict[str, Built]:
     """After a sync or an import: rebuild what is stale, fold what a Keeper grew (once the rows
-    reach twice what the last build or fold left)."""
+    reach twice what the last build or fold left), drop the recent days' rows a new month left
+    behind (`trim_recent`)."""
     built = refresh_quietly(engine, log)
+    if NAME not in built:
+        try:
+            trim_recent(engine)
+        except Exception as exc:  # noqa: BLE001 - the write it follows has committed; do not fail it
+            if log is not None:
+                log.warning("recent rollup days not trimmed (%s: %s)", type(exc).__name__, exc)
     for group in (NAME, INVOICE_DIMS):  # the groups a Keeper grows
         if group in built:
             continue
@@ -345,4 +396,4 @@ def refresh_soon(engine: Engine, log=None, now: dt.datetime | None = None) -> bo
 
 
 __all__ = ["GROUPS", "NAME", "SOURCES", "Built", "Keeper", "QUIET_SECONDS", "compact", "refresh", "refresh_in_background",
-           "refresh_quietly", "refresh_soon", "settle", "state"]
+           "refresh_quietly", "refresh_soon", "settle", "state", "trim_recent"]

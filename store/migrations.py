@@ -24,8 +24,11 @@ _ADDED_TABLES = {"definition_overrides": 2, "audit_log": 2, "decision_events": 3
                  "rollup_deal_cycles": 13, "rollup_funnel_days": 13,
                  "rollup_deal_forecast": 13, "rollup_contact_days": 13,
                  "rollup_mrr": 14, "rollup_mrr_moves": 14,
-                 "rollup_mrr_retention": 14, "rollup_invoice_days": 15, "rollup_invoice_dims": 15, "rollup_invoice_account_slices": 15, "rollup_invoice_account_days": 15,
-                 "rollup_mrr_cohorts": 15, "rollup_mrr_movers": 15}
+                 "rollup_mrr_retention": 14, "rollup_invoice_days": 15, "rollup_invoice_dims": 15,
+                 "rollup_invoice_account_slices": 15, "rollup_invoice_account_days": 15,
+                 "rollup_mrr_cohorts": 15, "rollup_mrr_movers": 15,
+                 "rollup_recent_funnel_days": 16, "rollup_recent_contact_campaigns": 16,
+                 "rollup_nps_months": 16}
 _ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2, ("rollup_deal_campaigns", "n"): 6,
                   ("import_runs", "read_options"): 7, ("import_runs", "company"): 7,
                   ("import_runs", "undone_at"): 7, ("import_runs", "undone_by"): 7,
@@ -39,7 +42,7 @@ _ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2, ("rollup_deal_campaign
 # Unique constraints whose columns changed: name -> (the columns before, the version that changed them).
 _CHANGED_UNIQUES = {"uq_budget_line": (("month", "region", "product_line", "metric"), 9)}
 # Indexes an older version declared and a later one dropped, by the version that dropped them.
-_DROPPED_INDEXES = {"ix_ledger_date_account": 5}
+_DROPPED_INDEXES = {"ix_ledger_date_account": 5, "ix_nps_submitted": 16}
 
 
 def _table_as_of(table: Table, version: int, md: MetaData) -> Table:
@@ -267,6 +270,20 @@ def _v15(conn: Connection) -> None:
                      .values(built_version=-1))
 
 
+def _v16(conn: Connection) -> None:
+    """The edge days of the Marketing page's cold view (issue #16): the funnel histogram and the
+    contacts by campaign by day, for the recent days (rollup_recent_funnel_days,
+    rollup_recent_contact_campaigns). The CRM rollups are marked stale: the next refresh builds
+    them, and the NPS answers by month (rollup_nps_months, a group of its own). The NPS answers'
+    index covers the NPS counts (ix_nps_cover replaces ix_nps_submitted)."""
+    _create_tables(conn, 16, only_new=True)
+    _drop_indexes(conn, 16)
+    _ensure_declared_indexes(conn)
+    if inspect(conn).has_table("rollup_state"):
+        conn.execute(s.rollup_state.update().where(s.rollup_state.c.name == "metric_rollups")
+                     .values(built_version=-1))
+
+
 def company_from_name(file_name: str) -> str:
     """The identity of a FEC whose name carries no SIREN and whose importer named no company:
     a hash of its file name (a corrected file of the same name is the same company)."""
@@ -274,5 +291,6 @@ def company_from_name(file_name: str) -> str:
     return "file:" + hashlib.sha256(base.encode("utf-8")).hexdigest()[:16]
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8, 9: _v9, 10: _v10, 11: _v11, 12: _v12, 13: _v13, 14: _v14, 15: _v15}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8, 9: _v9, 10: _v10, 11: _v11, 12: _v12, 13: _v13, 14: _v14,
+                                                 15: _v15, 16: _v16}
 assert max(MIGRATIONS) == s.SCHEMA_VERSION, "every schema version needs a migration"

@@ -12,7 +12,7 @@ from sqlalchemy import (
     MetaData, String, Table, Text, UniqueConstraint, func,
 )
 
-SCHEMA_VERSION = 15
+SCHEMA_VERSION = 16
 
 metadata = MetaData()
 
@@ -687,6 +687,41 @@ rollup_contact_days = Table(
     Column("followed_up_in_sla", Integer, nullable=False),
 )
 
+rollup_recent_funnel_days = Table(
+    "rollup_recent_funnel_days", metadata,
+    # rollup_funnel_days by day, for the recent days only (version 16): the days from the first
+    # day of the previous month on, as of the last build (store_meta 'rollup_recent_from'), so the
+    # edge days of the default views (the month in progress) read no contact. Not every day:
+    # by day the histogram is close to one row per contact and stage (metrics/rollup_days.py)
+    Column("day", String(10), nullable=False),  # 'YYYY-MM-DD' (the view's date, as `month` there)
+    Column("funnel_view", String(8), nullable=False), Column("funnel_mode", String(8), nullable=False),
+    Column("stage", String(64), nullable=False),
+    Column("region", String(64)), _id("owner_id"), Column("source", String(64)),
+    Column("days", Integer),
+    Column("n", Integer, nullable=False),
+)
+
+rollup_recent_contact_campaigns = Table(
+    "rollup_recent_contact_campaigns", metadata,
+    # rollup_contact_campaigns by day, for the same recent days (version 16): the campaign
+    # table's edge days (metrics/rollups.py, contact_campaign_rows)
+    Column("day", String(10), nullable=False),
+    Column("role", String(16), nullable=False),  # lead | mql | customer
+    Column("campaign", String(255), nullable=False),
+    Column("region", String(64)), _id("owner_id"), Column("source", String(64)),
+    Column("n", Integer, nullable=False),
+)
+
+rollup_nps_months = Table(
+    "rollup_nps_months", metadata,
+    # NPS answers by submission month x the respondent's company's region x score (version 16;
+    # metrics/nps.py): the NPS tiles' whole months with or without a region filter
+    Column("month", String(7), nullable=False),
+    Column("region", String(64)),  # NULL: no contact or company in the store, or no region
+    Column("score", Integer, nullable=False),
+    Column("n", Integer, nullable=False),
+)
+
 rollup_mrr = Table(
     "rollup_mrr", metadata,
     # recurring revenue by month x customer x the region and product line of the invoice's deal
@@ -829,9 +864,16 @@ Index("ix_rollup_deal_cycles_month", rollup_deal_cycles.c.month)
 Index("ix_rollup_contact_days_day", rollup_contact_days.c.day, rollup_contact_days.c.role)
 Index("ix_rollup_deal_forecast_month", rollup_deal_forecast.c.month)
 Index("ix_rollup_funnel_days_month", rollup_funnel_days.c.funnel_view, rollup_funnel_days.c.funnel_mode, rollup_funnel_days.c.month)
+Index("ix_rollup_recent_funnel_days_day", rollup_recent_funnel_days.c.funnel_view,
+      rollup_recent_funnel_days.c.funnel_mode, rollup_recent_funnel_days.c.day)
+Index("ix_rollup_recent_contact_campaigns_day", rollup_recent_contact_campaigns.c.day,
+      rollup_recent_contact_campaigns.c.role)
 Index("ix_rollup_invoice_accounts_month", rollup_invoice_accounts.c.month, rollup_invoice_accounts.c.prev_month)
+Index("ix_rollup_nps_months_month", rollup_nps_months.c.month, rollup_nps_months.c.region)
 Index("ix_lead_feedback_contact", lead_feedback.c.contact_id, lead_feedback.c.decided_at)
-Index("ix_nps_submitted", nps_responses.c.submitted_at, nps_responses.c.score)
+# the period's answers read from the index alone (version 16; was ix_nps_submitted, on the first two)
+Index("ix_nps_cover", nps_responses.c.submitted_at, nps_responses.c.score, nps_responses.c.is_deleted,
+      nps_responses.c.contact_id)
 
 Index("ix_rollup_mrr_month", rollup_mrr.c.month_idx, rollup_mrr.c.customer)
 # a customer's months (the first month with MRR tells a new customer from a reactivated one)

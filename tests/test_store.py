@@ -155,6 +155,47 @@ def test_store_upgrade_to_v13_adds_the_cold_view_summaries_and_marks_the_crm_rol
     assert built["metric_rollups"] == -1  # (version 15 marks the invoice rollups stale too: its own test)
 
 
+def test_store_upgrade_to_v16_adds_the_recent_day_summaries_and_marks_the_crm_rollups_stale(store_url):
+    """A version-15 store with built rollups: version 16 adds the funnel histogram and the contacts
+    by campaign by day for the recent days, the NPS answers by month, and a covering index for the
+    NPS counts instead of ix_nps_submitted; the CRM rollups are rebuilt before they are read (and
+    then say from which day they hold the recent days), the others stay fresh."""
+    from store.db import get_meta
+    new_tables = ("rollup_recent_funnel_days", "rollup_recent_contact_campaigns", "rollup_nps_months")
+    raw = create_engine(store_url)
+    with raw.begin() as conn:
+        for v in range(1, 16):
+            MIGRATIONS[v](conn)
+        for name in new_tables:
+            assert not inspect(conn).has_table(name)
+        conn.exec_driver_sql("DROP INDEX ix_nps_cover")  # the NPS answers' index as version 12 made it
+        conn.exec_driver_sql("CREATE INDEX ix_nps_submitted ON nps_responses (submitted_at, score)")
+        schema.schema_version.create(conn, checkfirst=True)
+        for v in range(1, 16):
+            conn.execute(schema.schema_version.insert().values(version=v, applied_at=dt.datetime(2025, 1, 1)))
+        conn.execute(schema.rollup_state.insert(), [
+            {"name": name, "built_version": 7, "defs_fingerprint": "x", "built_at": dt.datetime(2025, 1, 1),
+             "rows": 1, "seconds": 0.1} for name in ("metric_rollups", "invoice_rollups")])
+    raw.dispose()
+
+    engine = open_store(StoreSettings(store_url, "test"))
+    assert schema_version(engine) == schema.SCHEMA_VERSION >= 16
+    for name in new_tables:
+        assert inspect(engine).has_table(name)
+    names = {ix["name"] for ix in inspect(engine).get_indexes("rollup_recent_funnel_days")}
+    assert "ix_rollup_recent_funnel_days_day" in names
+    names = {ix["name"] for ix in inspect(engine).get_indexes("nps_responses")}
+    assert "ix_nps_cover" in names and "ix_nps_submitted" not in names
+    with engine.connect() as conn:
+        built = dict(conn.execute(select(schema.rollup_state.c.name, schema.rollup_state.c.built_version)).all())
+        assert get_meta(conn, "rollup_recent_from") is None  # not built yet: the contacts are read
+    assert built == {"metric_rollups": -1, "invoice_rollups": 7}
+    from metrics import rollups_build
+    rollups_build.refresh(engine)
+    with engine.connect() as conn:
+        assert get_meta(conn, "rollup_recent_from") is not None
+
+
 def test_store_upgrade_to_v6_adds_the_campaign_rollups_and_marks_the_crm_rollups_stale(store_url):
     """A version-5 store with built rollups: version 6 adds rollup_contact_campaigns and the deal
     count of rollup_deal_campaigns, and the CRM rollups must be rebuilt before they are read."""

@@ -22,8 +22,12 @@ NOW = dt.datetime(2026, 11, 22, 12, 0)  # inside the data: some MQLs' follow-up 
 D = dt.date
 
 
+RECENT_FROM = D(2026, 10, 1)  # the recent days a build on AS_OF holds by day (rollups.recent_from)
+
+
 @pytest.fixture
-def demo_engine(engine):
+def demo_engine(engine, monkeypatch):
+    monkeypatch.setattr(rollups_build, "_today", lambda: AS_OF)  # the recent days: from 1 Oct
     generate_demo(engine, scale="small", as_of=AS_OF)
     upkeep.after_demo(engine)  # builds the rollups, as `cli.py demo` does
     return engine
@@ -36,8 +40,9 @@ def _values(engine, f: Filters, use_rollups: bool, ids=None) -> dict:
         if not use_rollups:
             ctx.cache["use_rollups"] = False
         else:
-            # every group but ARPA's customers by slice, which a Keeper cannot keep (a distinct count)
-            assert all(rollups.usable(ctx, g) for g in rollups.GROUPS if g != rollups.ACCOUNT_SLICES)
+            # every group but ARPA's customers by slice, which a Keeper cannot keep (a distinct count),
+            # and the NPS summary, not kept through a contact write (settle rebuilds them): may be stale
+            assert all(rollups.usable(ctx, g) for g in rollups.GROUPS if g not in (rollups.ACCOUNT_SLICES, rollups.NPS))
         return {mid: ctx.value(mid, f) for mid in (ids or REGISTRY)}
 
 
@@ -281,7 +286,7 @@ def test_a_keeper_keeps_the_rollups_exact_through_deal_and_contact_writes(demo_e
     with demo_engine.connect() as conn:
         deal_ids = conn.execute(select(d.c.deal_id).where(~d.c.is_deleted).order_by(d.c.deal_id).limit(40)).scalars().all()
         contact_ids = conn.execute(select(c.c.contact_id).where(c.c.became_mql_at.isnot(None))
-                                   .order_by(c.c.contact_id).limit(30)).scalars().all()
+                                   .order_by(c.c.contact_id).limit(40)).scalars().all()
         template = dict(conn.execute(select(d).where(d.c.deal_id == deal_ids[0])).mappings().one())
 
     def change_deals(conn):
@@ -298,6 +303,9 @@ def test_a_keeper_keeps_the_rollups_exact_through_deal_and_contact_writes(demo_e
         conn.execute(update(c).where(c.c.contact_id.in_(contact_ids[10:20]))
                      .values(became_sql_at=dt.datetime(2026, 9, 3, 10, 0), campaign="spring-x"))
         conn.execute(update(c).where(c.c.contact_id.in_(contact_ids[20:30])).values(is_deleted=True))
+        conn.execute(update(c).where(c.c.contact_id.in_(contact_ids[30:40]))  # into the recent days
+                     .values(became_lead_at=dt.datetime(2026, 10, 20, 9, 0), became_mql_at=dt.datetime(2026, 11, 4, 9, 0),
+                             campaign="autumn-y"))
 
     _sync_like_write(demo_engine, d, "deal_id", deal_ids + ["new-1"], change_deals)
     _sync_like_write(demo_engine, c, "contact_id", contact_ids, change_contacts)
@@ -314,14 +322,33 @@ def test_a_keeper_keeps_the_rollups_exact_through_deal_and_contact_writes(demo_e
         base = [details.campaign_table(demo_engine, f) for f in periods]
     assert all(_frames_close(a, b) for a, b in zip(rolled, base))
     assert "spring-x" in set(rolled[1]["campaign"])  # the moved contacts' new campaign
+    # the edge days in the recent summaries (the custom period's 1-9 Nov, the week) after the write
+    recent = [Filters(*PERIODS[2]), Filters(*PERIODS[3]), Filters(D(2026, 10, 15), D(2026, 11, 9))]
+    calls = [("campaign_table", {})] + [("funnel", {"view": v, "mode": m}) for v in ("period", "cohort")
+                                         for m in ("any", "strict")]
+    rolled = [getattr(details, name)(demo_engine, f, **kw) for name, kw in calls for f in recent]
+    with monkeypatch.context() as m:
+        m.setattr(rollups, "usable", lambda ctx, group=rollups.NAME: False)
+        base = [getattr(details, name)(demo_engine, f, **kw) for name, kw in calls for f in recent]
+    assert all(_frames_close(a, b) for a, b in zip(rolled, base))
+    assert "autumn-y" in set(rolled[2]["campaign"])  # the moved contacts, in the recent days
     grown = {t: conn_count(demo_engine, t) for t in (s.rollup_deals, s.rollup_contacts, s.rollup_deal_campaigns,
                                                      s.rollup_contact_campaigns)}
+    kept = (s.rollup_recent_funnel_days, s.rollup_recent_contact_campaigns)
     rollups_build.compact(demo_engine)  # one row per key again, the same sums
     _assert_same(demo_engine, Filters(*PERIODS[1]))
-    compacted = {t: conn_count(demo_engine, t) for t in grown}
+    compacted = {t: conn_count(demo_engine, t) for t in (*grown, *kept)}
+    sums = {t: _sums_by_key(demo_engine, t) for t in kept}
     rollups_build.refresh(demo_engine, force=True)
-    assert compacted == {t: conn_count(demo_engine, t) for t in grown}  # what a rebuild from the rows gives
+    assert compacted == {t: conn_count(demo_engine, t) for t in compacted}  # what a rebuild from the rows gives
+    assert sums == {t: _sums_by_key(demo_engine, t) for t in kept}
     assert all(grown[t] > compacted[t] for t in grown)
+
+
+def _sums_by_key(engine, table) -> dict:
+    keys = [col for col in table.columns if col.name != "n"]
+    with engine.connect() as conn:
+        return {tuple(k): int(n) for *k, n in conn.execute(select(*keys, func.sum(table.c.n)).group_by(*keys))}
 
 
 def conn_count(engine, table) -> int:
@@ -408,8 +435,9 @@ def test_campaign_table_equal_with_and_without_rollups(demo_engine):
     periods and the filters each rollup carries or lacks."""
     owner, team, region, pl, source = _owner_team_region(demo_engine)
     filters = [Filters(*p) for p in PERIODS] + [
-        Filters(*PERIODS[1], **kw) for kw in ({"regions": (region,)}, {"owners": (owner,)}, {"sources": (source,)},
-                                              {"product_lines": (pl,)}, {"teams": (team,)})]
+        Filters(*period, **kw) for period in (PERIODS[1], PERIODS[2], PERIODS[3])  # custom, week: recent days
+        for kw in ({"regions": (region,)}, {"owners": (owner,)}, {"sources": (source,)},
+                   {"product_lines": (pl,)}, {"teams": (team,)})]
     with demo_engine.connect() as conn:
         ctx = Ctx(conn, load_definitions(conn))
         assert rollups.split(ctx, filters[1], True) == [(filters[1], True)]  # the year: all from the rollups
@@ -565,3 +593,103 @@ def test_forecast_table_equal_with_and_without_rollups(demo_engine):
     for f in filters[:5]:  # and the weighted column still adds up to the forecast KPI
         assert math.isclose(rolled[filters.index(f)]["weighted_amount"].sum(),
                             compute_many(demo_engine, ["forecast"], f)["forecast"].value, abs_tol=0.05)
+
+
+# --- the recent days by day: the Marketing page's edge days (rollup_recent_*) ------------------
+
+def test_the_recent_days_are_read_from_the_day_summaries_and_equal_the_contacts(demo_engine):
+    """The edge days from the first recent day on (1 Oct, a build on AS_OF) are summed from
+    rollup_recent_funnel_days and rollup_recent_contact_campaigns, earlier ones from the contacts;
+    both give what the contacts give, for every funnel view and mode and every filter."""
+    from metrics import rollup_days
+    owner, team, region, pl, source = _owner_team_region(demo_engine)
+    named = {"region": (region,), "owner": (owner,), "team": (team,), "source": (source,), "pl": (pl,)}
+    recent, older = Filters(D(2026, 11, 1), D(2026, 11, 9)), Filters(D(2026, 9, 20), D(2026, 9, 30))
+    with demo_engine.connect() as conn:
+        assert rollups.recent_start(conn) == RECENT_FROM
+        for table in (s.rollup_recent_funnel_days, s.rollup_recent_contact_campaigns):
+            first, n = conn.execute(select(func.min(table.c.day), func.count()).select_from(table)).one()
+            assert first >= RECENT_FROM.isoformat() and n > 0
+        ctx = Ctx(conn, load_definitions(conn))
+        assert rollups.recent(ctx, recent) and not rollups.recent(ctx, older)
+        for f in (recent, older):
+            sources = [str(select(rows).compile()) for rows in (rollup_days.funnel_day_rows("period", "any")(ctx, f),
+                                                                rollups.contact_campaign_rows(ctx, f))]
+            assert ["rollup_recent_" in q for q in sources] == [f is recent] * 2
+        pl_rows = str(select(rollup_days.funnel_day_rows("period", "any")(ctx, Filters(recent.start, recent.end, product_lines=(pl,))))
+                      .compile())
+        assert "rollup_recent_" not in pl_rows  # a product line: the contacts
+
+    def both(f):
+        out = []
+        for use in (True, False):
+            with demo_engine.connect() as conn:
+                ctx = Ctx(conn, load_definitions(conn))
+                if not use:
+                    ctx.cache["use_rollups"] = False
+                out.append(([rollup_days.funnel_days(ctx, f, v, m) for v in rollup_days.VIEWS for m in rollup_days.MODES],
+                            rollups.gather(ctx, f, rollups.campaign_contacts, rollups.contact_campaign_rows,
+                                           rollups.contact_filters_supported(f))))
+        return out
+
+    for f in [recent, older, Filters(D(2026, 9, 15), D(2026, 11, 9))] + [
+            Filters(D(2026, 9, 15), D(2026, 11, 9), **{k: named[v] for k, v in kw.items()}) for kw in FUNNEL_FILTERS[1:]]:
+        fast, slow = both(f)
+        assert fast == slow, f
+    fast, _ = both(recent)
+    assert all(fast[0]) and fast[1]["lead"]  # not a comparison of empty sets
+
+
+def test_a_new_month_trims_the_recent_days_and_they_stay_exact(demo_engine, monkeypatch):
+    """settle, once the month moved on without a rebuild, drops the days before the previous
+    month's first; those days then come from the contacts, the same figures."""
+    monkeypatch.setattr(rollups_build, "_today", lambda: D(2026, 12, 2))
+    with demo_engine.connect() as conn:
+        before = conn_count(demo_engine, s.rollup_recent_funnel_days)
+    assert rollups_build.settle(demo_engine) == {}  # fresh: nothing rebuilt, only trimmed
+    with demo_engine.connect() as conn:
+        ctx = Ctx(conn, load_definitions(conn))
+        assert rollups.is_fresh(conn, ctx.defs) and rollups.recent_start(conn) == D(2026, 11, 1)
+        assert conn.execute(select(func.min(s.rollup_recent_funnel_days.c.day))).scalar() >= "2026-11-01"
+        assert not rollups.recent(ctx, Filters(D(2026, 10, 20), D(2026, 10, 31)))
+        assert rollups.recent(ctx, Filters(D(2026, 11, 1), D(2026, 11, 9)))
+        assert rollups.state(conn)["rows"] == sum(conn_count(demo_engine, t) for t in rollups.GROUPS[rollups.NAME][1])
+    assert 0 < conn_count(demo_engine, s.rollup_recent_funnel_days) < before
+    assert rollups_build.trim_recent(demo_engine) == 0  # once
+    filters = [Filters(D(2026, 9, 15), D(2026, 11, 9)), Filters(D(2026, 10, 20), D(2026, 11, 9))]
+    calls = [(name, f, kw) for f in filters for name, kw in (("campaign_table", {}), ("funnel", {"mode": "any"}))]
+    rolled, base = _details_both_ways(demo_engine, calls)
+    for (_, f, _), a, b in zip(calls, rolled, base):
+        assert _frames_close(a, b), f"{f}:\n{a}\n{b}"
+
+
+def test_nps_counts_from_the_monthly_summary_equal_the_answers(demo_engine):
+    """The NPS tiles read whole months from rollup_nps_months (the respondent's company's region
+    carried, a product line not): the same counts as from the answers, for whole and partial
+    periods, a region (and the none bucket) and a product line; a contact write makes it stale."""
+    from metrics import nps
+    owner, team, region, pl, source = _owner_team_region(demo_engine)
+    filters = [Filters(*p) for p in PERIODS] + [
+        Filters(*period, **kw) for period in (PERIODS[1], PERIODS[2])
+        for kw in ({"regions": (region,)}, {"regions": (region, NONE_BUCKET)}, {"regions": (NONE_BUCKET,)},
+                   {"product_lines": (pl,)})]
+    with demo_engine.connect() as conn:
+        ctx = Ctx(conn, load_definitions(conn))
+        assert rollups.usable(ctx, rollups.NPS) and conn_count(demo_engine, s.rollup_nps_months) > 0
+        fast = [nps.nps_counts(ctx, f) for f in filters]
+        base_ctx = Ctx(conn, ctx.defs)
+        base_ctx.cache["use_rollups"] = False
+        assert fast == [nps.nps_counts(base_ctx, f) for f in filters]
+    assert fast[1][0] > 0 and fast[4 + 0][0] > 0  # the year, and the year in one region
+    with demo_engine.begin() as conn:
+        conn.execute(update(s.contacts).where(s.contacts.c.contact_id.in_(
+            select(s.nps_responses.c.contact_id).limit(5))).values(company_id=None))
+        bump_data_version(conn, "contacts")
+    with demo_engine.connect() as conn:
+        assert not rollups.is_fresh(conn, load_definitions(conn), rollups.NPS)
+        ctx = Ctx(conn, load_definitions(conn))
+        moved = nps.nps_counts(ctx, filters[4])
+    assert set(rollups_build.refresh(demo_engine)) >= {rollups.NPS}
+    with demo_engine.connect() as conn:
+        ctx = Ctx(conn, load_definitions(conn))
+        assert rollups.usable(ctx, rollups.NPS) and nps.nps_counts(ctx, filters[4]) == moved

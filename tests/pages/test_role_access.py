@@ -130,7 +130,7 @@ def test_roles_data_page_shows_summary_freshness_and_only_admin_rebuilds(tiny_st
     monkeypatch.setattr(rollups_build, "QUIET_SECONDS", 10**9)  # no background rebuild during the test
     at = app_as(USERS[role], "pages/data.py")
     assert ("Monthly summaries: metric_rollups, invoice_rollups, ledger_rollups, invoice_dim_rollups, "
-            "invoice_account_slices out of date" in texts(at))
+            "invoice_account_slices, nps_rollups out of date" in texts(at))
     assert ("data_rollups_rebuild" in keys(at)) is may_rebuild
     if may_rebuild:
         at.button(key="data_rollups_rebuild").click().run()
