@@ -891,9 +891,11 @@ def cohorts(engine: Engine, filters: Filters, months: int = 12) -> pd.DataFrame:
         sl = _slice(filters)
         if sl is not None and usable(ctx):  # the cohort summary: a few rows per cohort
             k = COHORTS
-            rows = ctx.conn.execute(select(k.c.first_idx, k.c.months_since, k.c.customers, k.c.mrr)
+            rows = ctx.conn.execute(select(k.c.first_idx, k.c.months_since, func.sum(k.c.customers), func.sum(k.c.mrr))
                                     .where(*_slice_conds(k, sl), k.c.first_idx >= lo, k.c.first_idx <= end,
-                                           k.c.first_idx + k.c.months_since <= end)).all()
+                                           k.c.first_idx + k.c.months_since <= end)
+                                    .group_by(k.c.first_idx, k.c.months_since)
+                                    .having(func.sum(k.c.customers) != 0)).all()
         else:
             cm = _customer_months(ctx, filters, _source(ctx), end)
             firsts = select(cm.c.customer, func.min(cm.c.month_idx).label("first")).group_by(cm.c.customer).subquery("f")
