@@ -31,7 +31,7 @@ from sqlalchemy import Connection, Engine, delete, func, select, update
 from store import schema as s
 from store.db import get_meta, shrink_wal, upsert, utcnow
 
-from . import recurring, rollup_days, rollup_forecast
+from . import dimensions, recurring, rollup_days, rollup_forecast
 from .definitions import load_definitions
 from .registry import Ctx
 from .rollups import (CAMPAIGN_ROLES, GROUPS, INVOICES, LEDGER, NAME, ROLES, SOURCES, _campaigns_query,
@@ -194,13 +194,20 @@ class Keeper:
         if deal_where:
             queries += [(s.rollup_deals, _deals_query(self.ctx, deal_where, sign)),
                         (s.rollup_deal_campaigns, _campaigns_query(self.ctx, deal_where, sign))]
+        # the contacts' deleted flag wrapped so that no index serves it: left indexable, SQLite
+        # reads every contact through the funnel's covering index (which starts with it) instead
+        # of looking up the few contacts of `ids` (0.1-0.7 s a query on a 100k-deal store)
+        deleted = dimensions.broad(c.c.is_deleted)
         if contact_where:
-            queries += [(s.rollup_contacts, _contacts_query(self.ctx, role, contact_where, sign)) for role in ROLES]
-            queries += [(s.rollup_contact_days, _contacts_query(self.ctx, role, contact_where, sign, by_day=True))
+            queries += [(s.rollup_contacts, _contacts_query(self.ctx, role, contact_where, sign, deleted=deleted))
                         for role in ROLES]
-            queries += [(s.rollup_contact_campaigns, _contact_campaigns_query(self.ctx, role, contact_where, sign))
+            queries += [(s.rollup_contact_days, _contacts_query(self.ctx, role, contact_where, sign, deleted=deleted,
+                                                                by_day=True))
+                        for role in ROLES]
+            queries += [(s.rollup_contact_campaigns, _contact_campaigns_query(self.ctx, role, contact_where, sign,
+                                                                              deleted=deleted))
                         for role in CAMPAIGN_ROLES]
-        queries += rollup_days.build_queries(self.ctx, deal_where or None, contact_where or None, sign)
+        queries += rollup_days.build_queries(self.ctx, deal_where or None, contact_where or None, sign, deleted)
         queries += rollup_forecast.build_queries(self.ctx, deal_where or None, sign)
         for target, query in queries:
             self.conn.execute(target.insert().from_select([col.name for col in target.columns], query))
