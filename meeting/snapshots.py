@@ -39,12 +39,12 @@ import datetime as dt
 import logging
 import sqlite3
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, and_, bindparam, case, desc, false, func, not_, null, or_, select, text
+from sqlalchemy import Column, Connection, Engine, MetaData, Table, Text, and_, bindparam, case, desc, false, func, not_, null, or_, select, text
 
 from metrics import REGISTRY, Filters, compute_many, compute_many_on, get_definitions
 from metrics.definitions import load_definitions
@@ -515,6 +515,24 @@ def rewound(engine: Engine, moment: dt.datetime) -> Iterator[Connection]:
             trans.rollback()
 
 
+_TOUCHED = Table("northstar_rewound", MetaData(), Column("kind", Text), Column("id", Text))
+
+
+def _touched(conn: Connection, kind: str, ids: list):
+    """A SELECT of `ids` from a temporary table of this connection (rolled back with the rewind),
+    for the Keeper to follow rows the rewind deletes in one pass."""
+    conn.execute(text(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_TOUCHED.name} (kind TEXT, id TEXT)"))
+    conn.execute(_TOUCHED.delete().where(_TOUCHED.c.kind == kind))
+    for chunk in _chunks(ids, 5000):
+        conn.execute(_TOUCHED.insert(), [{"kind": kind, "id": i} for i in chunk])
+    return select(_TOUCHED.c.id).where(_TOUCHED.c.kind == kind)
+
+
+def _kept(keeper, conn: Connection, table: str, ids: list):
+    """The Keeper following a write of the rows of `table` with these ids (nothing when none)."""
+    return keeper.around_query(table, _touched(conn, table, ids)) if ids else nullcontext()
+
+
 def _ids(conn: Connection, *queries) -> list:
     out: set = set()
     for q in queries:
@@ -542,8 +560,16 @@ def _rewind(conn: Connection, moment: dt.datetime) -> dict:
     changed, moved = _changed_deals(conn, moment, flags, category)
     then = {r["deal_id"]: r for r in deals_as_of(conn, moment, changed, flags, category)}
     gone = sorted(changed - set(then))
+    # the MRR summary's customers whose rows the rewind can move: those of the changed deals and
+    # of the invoices issued from `moment` on (their rows are summed again at the end)
+    mrr_customers = None
+    if recurring.is_fresh(conn, ctx.defs):
+        source = recurring.source_in_use(ctx)
+        keys = _ids(conn, *recurring.customers_of(_touched(conn, "deals", sorted(changed)), [inv.c.issue_date >= day]))
+        mrr_customers = _touched(conn, "mrr", [k for k in keys if k is not None])
+        mrr_before = recurring.customer_rows(conn, mrr_customers)
     cols = ("stage_id", "amount_cents", "close_date", "forecast_category", "lost_reason")
-    with keeper.around("deals", sorted(changed)):
+    with _kept(keeper, conn, "deals", sorted(changed)):
         for chunk in _chunks(gone):
             conn.execute(d.delete().where(d.c.deal_id.in_(chunk)))
         rows = [{"key": r["deal_id"], **{f"v_{k}": r[k] for k in cols}} for r in then.values()]
@@ -558,14 +584,14 @@ def _rewind(conn: Connection, moment: dt.datetime) -> dict:
     gone_contacts = _ids(conn, select(c.c.contact_id).where(c.c.created_at >= moment))
     dated = _ids(conn, *[select(c.c.contact_id).where(c.c[col] >= moment) for col in _CONTACT_DATES])
     touched = sorted(set(gone_contacts) | set(dated))
-    with keeper.around("contacts", touched):
+    with _kept(keeper, conn, "contacts", touched):
         for chunk in _chunks(gone_contacts):
             conn.execute(c.delete().where(c.c.contact_id.in_(chunk)))
         for col in _CONTACT_DATES:
             conn.execute(c.update().where(c.c[col] >= moment).values({col: None}))
     done["contacts"] = len(touched)
     gone_companies = _ids(conn, select(co.c.company_id).where(co.c.created_at >= moment))
-    with keeper.around("companies", gone_companies):
+    with _kept(keeper, conn, "companies", gone_companies):
         for chunk in _chunks(gone_companies):
             conn.execute(co.delete().where(co.c.company_id.in_(chunk)))
     done["companies"] = len(gone_companies)
@@ -580,7 +606,7 @@ def _rewind(conn: Connection, moment: dt.datetime) -> dict:
         conn.execute(dco.delete().where(dco.c.company_id.in_(chunk)))
     items = _ids(conn, select(li.c.line_item_id).where(li.c.deal_id.is_(None)),
                  *[select(li.c.line_item_id).where(li.c.deal_id.in_(chunk)) for chunk in _chunks(gone)])
-    with keeper.around("line_items", items):
+    with _kept(keeper, conn, "line_items", items):
         for chunk in _chunks(items):
             conn.execute(li.delete().where(li.c.line_item_id.in_(chunk)))
     done["line_items"] = len(items)
@@ -612,10 +638,13 @@ def _rewind(conn: Connection, moment: dt.datetime) -> dict:
         conn.execute(r.delete().where(r.c.month >= month_key(first)))
         conn.execute(r.insert().from_select([col.name for col in r.columns],
                                             _ledger_month_query(ctx, [led.c.ecriture_date >= first])))
-    # the MRR summary (per customer and month, from invoices and deals) is not followed: the
-    # recurring metrics read the base tables here
-    if any(done.values()):
-        conn.execute(s.rollup_state.update().where(s.rollup_state.c.name == recurring.GROUP).values(built_version=-1))
+    # the MRR summary: the rows of the customers found above summed again, its summaries corrected
+    if mrr_customers is not None:
+        if recurring.source_in_use(Ctx(conn, ctx.defs)) == source:
+            done["mrr_rows"] = recurring.replace_customers(conn, Ctx(conn, ctx.defs), mrr_customers, mrr_before)
+        else:  # the rewind changed the source MRR comes from: the recurring metrics read the base tables
+            conn.execute(s.rollup_state.update().where(s.rollup_state.c.name == recurring.GROUP)
+                         .values(built_version=-1))
     return done
 
 

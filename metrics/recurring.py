@@ -169,11 +169,12 @@ def source_in_use(ctx: Ctx) -> str | None:
     return ctx.cache[key]
 
 
-def summary_query(ctx: Ctx):
-    """rollup_mrr's rows from the source in use (None when it has no recurring data)."""
+def summary_query(ctx: Ctx, customers=None):
+    """rollup_mrr's rows from the source in use (None when it has no recurring data); with
+    `customers` (a SELECT of customer keys), those customers' rows only."""
     source = source_in_use(ctx)
     if source == "line_items":
-        return line_items_query(ctx)
+        return line_items_query(ctx, customers)
     span = _month_span(ctx.conn) if source == "invoices" else None
     if span is None:
         return None
@@ -191,7 +192,8 @@ def summary_query(ctx: Ctx):
                                                   months.c.first_day == i.c.service_period_start)))
                           .outerjoin(d, live_deal))
              .where(i.c.service_period_start.isnot(None), i.c.service_period_end.isnot(None),
-                    i.c.status.notin_(NOT_REVENUE_STATUSES))
+                    i.c.status.notin_(NOT_REVENUE_STATUSES),
+                    *([] if customers is None else [customer_key().in_(customers)]))
              .subquery("mrr_lines"))
     return (select(lines.c.month_idx, lines.c.customer, func.max(lines.c.customer_name).label("customer_name"),
                    lines.c.region, lines.c.product_line, func.sum(lines.c.mrr).label("mrr"))
@@ -230,8 +232,9 @@ def _line_span(ctx: Ctx) -> tuple[int, int] | None:
     return lo, min(max([lo, *ends]), lo + MAX_MONTHS)
 
 
-def line_items_query(ctx: Ctx):
-    """rollup_mrr's rows from the line items with recurring billing on won deals (the rules above)."""
+def line_items_query(ctx: Ctx, customers=None):
+    """rollup_mrr's rows from the line items with recurring billing on won deals (the rules above);
+    with `customers` (a SELECT of customer keys), those customers' rows only."""
     span = _line_span(ctx)
     if span is None:
         return None
@@ -259,6 +262,7 @@ def line_items_query(ctx: Ctx):
                                                 months.c.month_idx < lines.c.first_idx + lines.c.term_months)))
                          .outerjoin(co, co.c.company_id == d.c.company_id)
                          .outerjoin(ct, ct.c.contact_id == d.c.contact_id))
+            .where(*([] if customers is None else [customer.in_(customers)]))
             .subquery("mrr_line_items"))
     return (select(rows.c.month_idx, rows.c.customer, func.max(rows.c.customer_name).label("customer_name"),
                    rows.c.region, rows.c.product_line, func.sum(rows.c.mrr).label("mrr"))
@@ -395,6 +399,58 @@ def refresh(engine: Engine, force: bool = False) -> Built | None:
         upsert(conn, s.rollup_state, [{"name": GROUP, "built_version": version, "defs_fingerprint": fingerprint(defs),
                                        "built_at": utcnow(), "rows": len(rows), "seconds": round(seconds, 3)}], ["name"])
     return Built(len(rows), seconds, version)
+
+
+def customers_of(deal_ids, invoice_where=()) -> list:
+    """SELECTs of the customer keys (both sources' rules) of the deals `deal_ids` (a SELECT of
+    deal ids) and of the invoices `invoice_where` selects: the customers whose rollup_mrr rows a
+    change to those rows can move."""
+    i, d = s.invoices, s.deals
+    has_company = and_(d.c.company_id.isnot(None), func.trim(d.c.company_id) != "")
+    has_contact = and_(d.c.contact_id.isnot(None), func.trim(d.c.contact_id) != "")
+    of_deal = case((has_company, literal("c:", String) + func.trim(d.c.company_id)),
+                   (has_contact, literal("p:", String) + func.trim(d.c.contact_id)), else_=None)
+    out = [select(customer_key()).where(i.c.deal_id.in_(deal_ids)), select(of_deal).where(d.c.deal_id.in_(deal_ids))]
+    if invoice_where:
+        out.append(select(customer_key()).where(*invoice_where))
+    return out
+
+
+def replace_customers(conn: Connection, ctx: Ctx, customers, before: list[dict]) -> int:
+    """Inside a write transaction that changed the source rows of `customers` (a SELECT of their
+    keys, over rows the write left alone): rollup_mrr's rows of those customers summed again,
+    and the summaries corrected by what those customers' old rows (`before`, read before the
+    write) and new rows give (`summaries` adds up customer by customer: rows of opposite sign,
+    customers counted negative). Returns the rows rewritten. The summary stays exact at the
+    transaction's data (meeting.snapshots rewinds the store this way)."""
+    query = summary_query(ctx, customers)
+    names = [c.name for c in R.columns]
+    after = [dict(zip(names, r)) for r in conn.execute(query)] if query is not None else []
+    conn.execute(delete(R).where(R.c.customer.in_(customers)))
+    for k in range(0, len(after), 5000):
+        conn.execute(R.insert(), after[k:k + 5000])
+    def by_customer(rows: list[dict]) -> dict[str, list]:
+        out: dict[str, list] = {}
+        for r in rows:
+            out.setdefault(r["customer"], []).append(tuple(r[n] for n in names))
+        return {k: sorted(v, key=repr) for k, v in out.items()}
+    was, now = by_customer(before), by_customer(after)
+    moved = {k for k in was.keys() | now.keys() if was.get(k) != now.get(k)}  # the others' summaries stand
+    old_moves, old_kept = summaries([r for r in before if r["customer"] in moved])
+    new_moves, new_kept = summaries([r for r in after if r["customer"] in moved])
+    for m in old_moves:
+        m["customers"], m["mrr"] = -m["customers"], -m["mrr"]
+    for k in old_kept:
+        k["kept"], k["kept_capped"] = -k["kept"], -k["kept_capped"]
+    for table, rows in ((M, old_moves + new_moves), (RET, old_kept + new_kept)):
+        for k in range(0, len(rows), 5000):
+            conn.execute(table.insert(), rows[k:k + 5000])
+    return len(after)
+
+
+def customer_rows(conn: Connection, customers) -> list[dict]:
+    """rollup_mrr's rows of `customers` (a SELECT of their keys)."""
+    return [dict(r) for r in conn.execute(select(R).where(R.c.customer.in_(customers))).mappings()]
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -643,8 +699,10 @@ def _first_month(ctx: Ctx, f: Filters, end: int) -> int | None:
     first month when a customer's MRR is positive in it (nearly always), else every month grouped."""
     conds = _moves(ctx, f)
     if conds is not None:
-        return ctx.conn.execute(select(func.min(M.c.month_idx))
-                                .where(*conds, M.c.kind == "mrr", M.c.month_idx <= end)).scalar()
+        # months with customers (a corrected summary, see replace_customers, may hold rows that cancel out)
+        held = (select(M.c.month_idx).where(*conds, M.c.kind == "mrr", M.c.month_idx <= end)
+                .group_by(M.c.month_idx).having(func.sum(M.c.customers) > 0).subquery())
+        return ctx.conn.execute(select(func.min(held.c.month_idx))).scalar()
     r = _source(ctx)
     conds = dimensions.conditions(f, region=r.c.region, product_line=r.c.product_line)
     low = ctx.conn.execute(select(func.min(r.c.month_idx)).where(r.c.month_idx <= end, *conds)).scalar()

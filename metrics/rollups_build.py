@@ -188,6 +188,23 @@ class Keeper:
         for chunk in _chunks(ids, 500) if (deal_where or contact_where) else []:
             self._apply(table, chunk, +1)
 
+    @contextmanager
+    def around_query(self, table: str, ids_query) -> Iterator[None]:
+        """`around`, for the rows of `table` whose ids `ids_query` gives (a SELECT of one column,
+        over rows the write leaves alone, e.g. a temporary table): one pass each way, however
+        many rows (the rewound store of a frozen meeting snapshot, meeting/snapshots.py)."""
+        scope = self._scope(table, ids_query) if self.active else ([], [])
+        if scope is None:
+            self.stale()
+            yield
+            return
+        moves = bool(scope[0] or scope[1])
+        if moves:
+            self._apply(table, ids_query, -1)
+        yield
+        if moves:
+            self._apply(table, ids_query, +1)
+
     def _apply(self, table: str, ids: list, sign: int) -> None:
         deal_where, contact_where = self._scope(table, ids)
         queries = []
