@@ -113,9 +113,8 @@ def service_months(ctx: Ctx, start_col, end_col):
     return case((n < 1, literal(1.0, Float)), else_=n)
 
 
-def customer_key():
+def customer_key(i=s.invoices):
     """'c:<company id>', else 'n:<customer name, trimmed, lower case>'; NULL without either."""
-    i = s.invoices
     has_company = and_(i.c.company_id.isnot(None), func.trim(i.c.company_id) != "")
     named = and_(i.c.customer_name.isnot(None), func.trim(i.c.customer_name) != "")
     return case((has_company, literal("c:", String) + func.trim(i.c.company_id)),
@@ -193,12 +192,19 @@ def summary_query(ctx: Ctx, customers=None):
                           .outerjoin(d, live_deal))
              .where(i.c.service_period_start.isnot(None), i.c.service_period_end.isnot(None),
                     i.c.status.notin_(NOT_REVENUE_STATUSES),
-                    *([] if customers is None else [customer_key().in_(customers)]))
+                    *([] if customers is None else [i.c.invoice_id.in_(_invoices_of(customers))]))
              .subquery("mrr_lines"))
     return (select(lines.c.month_idx, lines.c.customer, func.max(lines.c.customer_name).label("customer_name"),
                    lines.c.region, lines.c.product_line, func.sum(lines.c.mrr).label("mrr"))
             .where(lines.c.customer.isnot(None), lines.c.mrr.isnot(None))
             .group_by(lines.c.month_idx, lines.c.customer, lines.c.region, lines.c.product_line))
+
+
+def _invoices_of(customers):
+    """The ids of the invoices of `customers` (a SELECT of customer keys), found in one pass, so
+    that only those invoices are spread over their months."""
+    own = s.invoices.alias("of_customers")
+    return select(own.c.invoice_id).where(customer_key(own).in_(customers))
 
 
 def _recurring_lines(ctx: Ctx):
