@@ -74,6 +74,7 @@ def main() -> int:
             pass
         rewind_s = time.perf_counter() - t0
         counts = snapshots._LAST_REWIND.copy()
+        phases = snapshots._REWIND_SECONDS.copy()
         t0 = time.perf_counter()
         sid = frozen_snapshot(engine, week, "on_demand", now)
         snap_s = time.perf_counter() - t0
@@ -89,6 +90,7 @@ def main() -> int:
             line += f" {old_s:8.2f} {old_s / snap_s:8.1f}"
         print(line)
         print(f"{'':16s} rewritten: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        print(f"{'':16s} rewind s by phase: " + ", ".join(f"{k} {v}" for k, v in phases.items()))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MB; targets on the 1M store: this week <= 5 s, a past week <= 20 s")
     return 0

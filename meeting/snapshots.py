@@ -24,7 +24,9 @@ Kinds: `weekly` (one per week, the first taken wins), `on_demand` (any number), 
 
 Frozen at the end of the review week: a weekly or reconstructed snapshot (and an on-demand one of a
 past week) computes every figure, week and quarter alike, over the store as it stood on its
-Monday at 00:00 (`as_of_store`): deals at their stage of then (deal_stage_history), only deals,
+Monday at 00:00 (`rewound`: the store rewound in place, in a transaction rolled back, only the rows
+changed since rewritten; `as_of_store`, the whole copy cut back, gives the same figures and is
+kept as the tests' reference): deals at their stage of then (deal_stage_history), only deals,
 contacts and companies created by then, contacts' lifecycle dates and first touches reached by
 then, spend, invoices and ledger entries dated by then, invoices unpaid if paid later. Whether the
 week is taken live on its Monday or rebuilt months later, it gets the same figures; a deal won
@@ -39,6 +41,7 @@ import datetime as dt
 import logging
 import sqlite3
 import tempfile
+import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -485,7 +488,9 @@ def as_of_store(engine: Engine) -> Iterator[Callable[[dt.datetime, list[dict]], 
 
 # --- the store rewound in place (what frozen snapshots use) ------------------------------
 
-_LAST_REWIND: dict[str, int] = {}  # what the last rewind rewrote, by table (benchmarks/snapshot_bench.py)
+REWIND_CACHE_KB = 512 * 1024  # SQLite's page cache while the store is rewound
+_LAST_REWIND: dict[str, int] = {}
+_REWIND_SECONDS: dict[str, float] = {}  # how long each phase of the last rewind took  # what the last rewind rewrote, by table (benchmarks/snapshot_bench.py)
 
 
 @contextmanager
@@ -501,11 +506,16 @@ def rewound(engine: Engine, moment: dt.datetime) -> Iterator[Connection]:
         if conn.dialect.name == "postgresql":
             conn.execution_options(isolation_level="REPEATABLE READ")
         trans = conn.begin()
+        cache = None
         try:
             if conn.dialect.name == "sqlite":  # pysqlite opens its transaction at the first write:
                 # write first, so every read below sees one state of the store
                 conn.execute(s.store_meta.update().where(s.store_meta.c.key == "data_version")
                              .values(value=s.store_meta.c.value))
+                # the rewound pages stay in memory instead of spilling to the write-ahead log
+                # (the default cache is 2 MB; restored below, the connection goes back to the pool)
+                cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+                conn.exec_driver_sql(f"PRAGMA cache_size = -{REWIND_CACHE_KB}")
             done = _rewind(conn, moment)
             _LAST_REWIND.clear()
             _LAST_REWIND.update(done)
@@ -513,6 +523,8 @@ def rewound(engine: Engine, moment: dt.datetime) -> Iterator[Connection]:
             yield conn
         finally:
             trans.rollback()
+            if cache is not None:
+                conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")
 
 
 _TOUCHED = Table("northstar_rewound", MetaData(), Column("kind", Text), Column("id", Text))
@@ -555,6 +567,13 @@ def _rewind(conn: Connection, moment: dt.datetime) -> dict:
     d, h, c, co, inv = s.deals, s.deal_stage_history, s.contacts, s.companies, s.invoices
     dc, dco, li = s.deal_contacts, s.deal_companies, s.line_items
     done: dict[str, int] = {}
+    _REWIND_SECONDS.clear()
+    clock = [time.perf_counter()]
+
+    def lap(phase: str) -> None:  # seconds per phase, for benchmarks/snapshot_bench.py
+        now = time.perf_counter()
+        _REWIND_SECONDS[phase] = round(now - clock[0], 2)
+        clock[0] = now
 
     # deals: the changed ones as deals_as_of rebuilds them, the others are as they were
     changed, moved = _changed_deals(conn, moment, flags, category)
@@ -580,6 +599,7 @@ def _rewind(conn: Connection, moment: dt.datetime) -> dict:
     for chunk in _chunks(sorted(moved)):
         conn.execute(h.delete().where(h.c.deal_id.in_(chunk), h.c.entered_at >= moment))
 
+    lap("deals")
     # contacts created from `moment` on go, lifecycle dates and first touches reached since are emptied
     gone_contacts = _ids(conn, select(c.c.contact_id).where(c.c.created_at >= moment))
     dated = _ids(conn, *[select(c.c.contact_id).where(c.c[col] >= moment) for col in _CONTACT_DATES])
@@ -596,6 +616,7 @@ def _rewind(conn: Connection, moment: dt.datetime) -> dict:
             conn.execute(co.delete().where(co.c.company_id.in_(chunk)))
     done["companies"] = len(gone_companies)
 
+    lap("contacts")
     # links and line items of what went
     for chunk in _chunks(gone):
         conn.execute(dc.delete().where(dc.c.deal_id.in_(chunk)))
@@ -611,6 +632,7 @@ def _rewind(conn: Connection, moment: dt.datetime) -> dict:
             conn.execute(li.delete().where(li.c.line_item_id.in_(chunk)))
     done["line_items"] = len(items)
 
+    lap("links")
     # finance and marketing: dated from `moment` on goes, invoices paid since are unpaid
     n_inv = conn.execute(inv.delete().where(inv.c.issue_date >= day)).rowcount
     n_inv += conn.execute(inv.update().where(inv.c.paid_date >= day).values(
@@ -622,6 +644,7 @@ def _rewind(conn: Connection, moment: dt.datetime) -> dict:
     conn.execute(s.nps_responses.delete().where(s.nps_responses.c.submitted_at >= moment))
     done["invoices"], done["ledger_entries"] = n_inv, n_led
 
+    lap("finance")
     # the invoice and ledger rollups: the months from `moment`'s on are summed again from the rows
     # left (a write there touches no earlier month); ARPA's customer months from every invoice
     first = day.replace(day=1)
@@ -638,6 +661,7 @@ def _rewind(conn: Connection, moment: dt.datetime) -> dict:
         conn.execute(r.delete().where(r.c.month >= month_key(first)))
         conn.execute(r.insert().from_select([col.name for col in r.columns],
                                             _ledger_month_query(ctx, [led.c.ecriture_date >= first])))
+    lap("finance rollups")
     # the MRR summary: the rows of the customers found above summed again, its summaries corrected
     if mrr_customers is not None:
         if recurring.source_in_use(Ctx(conn, ctx.defs)) == source:
@@ -645,6 +669,7 @@ def _rewind(conn: Connection, moment: dt.datetime) -> dict:
         else:  # the rewind changed the source MRR comes from: the recurring metrics read the base tables
             conn.execute(s.rollup_state.update().where(s.rollup_state.c.name == recurring.GROUP)
                          .values(built_version=-1))
+    lap("mrr")
     return done
 
 
