@@ -579,12 +579,17 @@ def _rewind(conn: Connection, moment: dt.datetime) -> dict:
     changed, moved = _changed_deals(conn, moment, flags, category)
     then = {r["deal_id"]: r for r in deals_as_of(conn, moment, changed, flags, category)}
     gone = sorted(changed - set(then))
-    # the MRR summary's customers whose rows the rewind can move: those of the changed deals and
-    # of the invoices issued from `moment` on (their rows are summed again at the end)
+    # the MRR summary's customers whose rows the rewind can move: those of the invoices issued from
+    # `moment` on, and of the changed deals (from billing data with the deals' own region and
+    # product line, only a deal that goes changes its invoices' rows: their segment becomes none);
+    # their rows are summed again at the end
     mrr_customers = None
     if recurring.is_fresh(conn, ctx.defs):
         source = recurring.source_in_use(ctx)
-        keys = _ids(conn, *recurring.customers_of(_touched(conn, "deals", sorted(changed)), [inv.c.issue_date >= day]))
+        own = (source == "invoices" and ctx.defs.get("dimensions.region_from") == "deal"
+               and ctx.defs.get("dimensions.product_line_from") == "deal")
+        keys = _ids(conn, *recurring.customers_of(_touched(conn, "mrr_deals", gone if own else sorted(changed)),
+                                                  [inv.c.issue_date >= day], deals_too=not own))
         mrr_customers = _touched(conn, "mrr", [k for k in keys if k is not None])
         mrr_before = recurring.customer_rows(conn, mrr_customers)
     cols = ("stage_id", "amount_cents", "close_date", "forecast_category", "lost_reason")

@@ -407,16 +407,18 @@ def refresh(engine: Engine, force: bool = False) -> Built | None:
     return Built(len(rows), seconds, version)
 
 
-def customers_of(deal_ids, invoice_where=()) -> list:
-    """SELECTs of the customer keys (both sources' rules) of the deals `deal_ids` (a SELECT of
-    deal ids) and of the invoices `invoice_where` selects: the customers whose rollup_mrr rows a
-    change to those rows can move."""
+def customers_of(deal_ids, invoice_where=(), deals_too: bool = True) -> list:
+    """SELECTs of the customer keys (both sources' rules; the invoices' only without `deals_too`)
+    of the deals `deal_ids` (a SELECT of deal ids) and of the invoices `invoice_where` selects:
+    the customers whose rollup_mrr rows a change to those rows can move."""
     i, d = s.invoices, s.deals
     has_company = and_(d.c.company_id.isnot(None), func.trim(d.c.company_id) != "")
     has_contact = and_(d.c.contact_id.isnot(None), func.trim(d.c.contact_id) != "")
     of_deal = case((has_company, literal("c:", String) + func.trim(d.c.company_id)),
                    (has_contact, literal("p:", String) + func.trim(d.c.contact_id)), else_=None)
-    out = [select(customer_key()).where(i.c.deal_id.in_(deal_ids)), select(of_deal).where(d.c.deal_id.in_(deal_ids))]
+    out = [select(customer_key()).where(i.c.deal_id.in_(deal_ids))]
+    if deals_too:  # the line items' customers (the deal's company, else its contact)
+        out.append(select(of_deal).where(d.c.deal_id.in_(deal_ids)))
     if invoice_where:
         out.append(select(customer_key()).where(*invoice_where))
     return out
