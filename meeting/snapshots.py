@@ -52,7 +52,11 @@ from sqlalchemy import Column, Connection, Engine, MetaData, Table, Text, and_, 
 from metrics import REGISTRY, Filters, compute_many, compute_many_on, get_definitions
 from metrics.definitions import load_definitions
 from metrics.finance_details import BUDGET_ACTUALS
+from metrics import recurring
 from metrics.registry import Ctx, NotAvailable
+from metrics.rollups import (INVOICES, LEDGER, _invoice_accounts_query, _invoice_month_query, _ledger_month_query,
+                             is_fresh, month_key)
+from metrics.rollups_build import Keeper
 from metrics.sales import budget_for_period
 from metrics.sql import stage_rules
 from store import StoreError, StoreSettings, bump_data_version, open_store, schema as s, utcnow
@@ -556,10 +560,6 @@ def _rewind(conn: Connection, moment: dt.datetime) -> dict:
     """Bring the store on `conn` back to `moment` inside its open transaction: the same result as
     `_cut_to` on a whole copy, written only where the store changed since. Returns what it
     rewrote, by table (row counts)."""
-    from metrics import recurring  # noqa: PLC0415 - the MRR summary's group name and sources
-    from metrics.rollups import INVOICES, LEDGER, _invoice_accounts_query, _invoice_month_query, _ledger_month_query
-    from metrics.rollups import is_fresh, month_key
-    from metrics.rollups_build import Keeper
     day = moment.date()
     keeper = Keeper(conn)  # before any write: notes whether the CRM rollups are fresh
     ctx = keeper.ctx
