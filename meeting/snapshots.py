@@ -558,8 +558,9 @@ def _ids(conn: Connection, *queries) -> list:
 
 def _rewind(conn: Connection, moment: dt.datetime) -> dict:
     """Bring the store on `conn` back to `moment` inside its open transaction: the same result as
-    `_cut_to` on a whole copy, written only where the store changed since. Returns what it
-    rewrote, by table (row counts)."""
+    `_cut_to` on a whole copy, written only where the store changed since (one difference no
+    figure reads: a deal-contact or deal-company link to a row the store never had stays; the
+    copy dropped it). Returns what it rewrote, by table (row counts)."""
     day = moment.date()
     keeper = Keeper(conn)  # before any write: notes whether the CRM rollups are fresh
     ctx = keeper.ctx
