@@ -47,6 +47,7 @@ def main() -> int:
     parser.add_argument("--weeks-back", type=int, default=4, help="the past week rebuilt (default 4 weeks back)")
     parser.add_argument("--old", action="store_true", help="also time the whole-copy path of before")
     parser.add_argument("--past-only", action="store_true", help="only the past week (a big store's long run)")
+    parser.add_argument("--this-only", action="store_true", help="only this week")
     args = parser.parse_args()
 
     from meeting.decisions import week_of
@@ -62,6 +63,8 @@ def main() -> int:
 
     if args.past_only:
         weeks = weeks[1:]
+    elif args.this_only:
+        weeks = weeks[:1]
     started = time.perf_counter()  # reference: the metric layer on the live store, total cut
     compute_many(engine, list(REGISTRY), Filters(this_week - dt.timedelta(days=7), this_week - dt.timedelta(days=1)))
     reference = time.perf_counter() - started
