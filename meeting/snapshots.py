@@ -24,7 +24,9 @@ Kinds: `weekly` (one per week, the first taken wins), `on_demand` (any number), 
 
 Frozen at the end of the review week: a weekly or reconstructed snapshot (and an on-demand one of a
 past week) computes every figure, week and quarter alike, over the store as it stood on its
-Monday at 00:00 (`as_of_store`): deals at their stage of then (deal_stage_history), only deals,
+Monday at 00:00 (`rewound`: the store rewound in place, in a transaction rolled back, only the rows
+changed since rewritten; `as_of_store`, the whole copy cut back, gives the same figures and is
+kept as the tests' reference): deals at their stage of then (deal_stage_history), only deals,
 contacts and companies created by then, contacts' lifecycle dates and first touches reached by
 then, spend, invoices and ledger entries dated by then, invoices unpaid if paid later. Whether the
 week is taken live on its Monday or rebuilt months later, it gets the same figures; a deal won
@@ -39,17 +41,22 @@ import datetime as dt
 import logging
 import sqlite3
 import tempfile
-from contextlib import contextmanager
+import time
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, and_, case, desc, func, or_, select, text
+from sqlalchemy import Column, Connection, Engine, MetaData, Table, Text, and_, bindparam, case, desc, false, func, not_, null, or_, select, text
 
-from metrics import REGISTRY, Filters, compute_many, get_definitions
+from metrics import REGISTRY, Filters, compute_many, compute_many_on, get_definitions
 from metrics.definitions import load_definitions
 from metrics.finance_details import BUDGET_ACTUALS
+from metrics import recurring
 from metrics.registry import Ctx, NotAvailable
+from metrics.rollups import (ACCOUNT_SLICES, INVOICE_DIMS, INVOICES, LEDGER, NPS, _invoice_accounts_query,
+                             _invoice_dims_query, _invoice_month_query, _ledger_month_query, is_fresh, month_key)
+from metrics.rollups_build import Keeper
 from metrics.sales import budget_for_period
 from metrics.sql import stage_rules
 from store import StoreError, StoreSettings, bump_data_version, open_store, schema as s, utcnow
@@ -150,12 +157,29 @@ def _metric_rows(engine: Engine, cuts: list[tuple[str, str]], review: tuple[dt.d
                  note_of: Callable[[str], str] | None = None) -> list[dict]:
     """Every registry metric for every cut, computed on `engine`; `note_of(metric_id)` is put
     before each row's own note (why a value is not available)."""
+    def compute(ids: list[str], f: Filters) -> dict:
+        return compute_many(engine, ids, f)
+    with engine.connect() as conn:
+        targets = _target_rows(conn, quarter)
+    return _rows(compute, cuts, review, quarter, note_of) + targets
+
+
+def _metric_rows_on(conn: Connection, cuts: list[tuple[str, str]], review: tuple[dt.date, dt.date],
+                    quarter: tuple[dt.date, dt.date], note_of: Callable[[str], str] | None = None) -> list[dict]:
+    """_metric_rows on a connection the caller holds (the store rewound on it, in its transaction)."""
+    def compute(ids: list[str], f: Filters) -> dict:
+        return compute_many_on(conn, ids, f)
+    return _rows(compute, cuts, review, quarter, note_of) + _target_rows(conn, quarter)
+
+
+def _rows(compute: Callable[[list[str], Filters], dict], cuts: list[tuple[str, str]], review: tuple[dt.date, dt.date],
+          quarter: tuple[dt.date, dt.date], note_of: Callable[[str], str] | None) -> list[dict]:
     ids = list(REGISTRY)
     plan = [(ct, cv, review) for ct, cv in cuts] + [(QUARTER_CUT, "", quarter)]
     rows = []
     for cut_type, cut_value, (start, end) in plan:
         f = _filters("total" if cut_type == QUARTER_CUT else cut_type, cut_value, start, end)
-        values = compute_many(engine, ids, f)
+        values = compute(ids, f)
         for mid in ids:
             mv = values[mid]
             note = mv.reason
@@ -165,38 +189,44 @@ def _metric_rows(engine: Engine, cuts: list[tuple[str, str]], review: tuple[dt.d
                          "period_start": start, "period_end": end,
                          "value": None if mv.value is None else float(mv.value),
                          "unit": mv.unit, "note": note})
-    return rows + _target_rows(engine, quarter)
+    return rows
 
 
-def budget_targets(engine: Engine, start: dt.date, end: dt.date) -> dict[str, tuple[float, str]]:
+def budget_targets(engine: Engine | Connection, start: dt.date, end: dt.date) -> dict[str, tuple[float, str]]:
     """{metric_id: (target, budget line)} of each budgeted metric for start..end, prorated to the
     days as the metric layer does (metrics.sales.budget_for_period); `target_revenue` is the
     North Star's target. Over the quarter to a day, it is the target paced to that day."""
+    if isinstance(engine, Connection):
+        return _budget_targets_on(engine, start, end)
+    with engine.connect() as conn:
+        return _budget_targets_on(conn, start, end)
+
+
+def _budget_targets_on(conn: Connection, start: dt.date, end: dt.date) -> dict[str, tuple[float, str]]:
     b = s.budgets
     f = Filters(start, end)
     out: dict[str, tuple[float, str]] = {}
-    with engine.connect() as conn:
-        ctx = Ctx(conn, load_definitions(conn))
-        names = conn.execute(select(b.c.metric).where(b.c.month >= start.replace(day=1), b.c.month <= end)
-                             .distinct().order_by(b.c.metric)).scalars().all()
-        for budget_metric in names:
-            metric_id = BUDGET_ACTUALS.get(budget_metric, budget_metric)
-            if metric_id not in REGISTRY or metric_id in out:
-                continue
-            value = budget_for_period(ctx, budget_metric, f)
-            if isinstance(value, NotAvailable) or value is None:
-                continue
-            if REGISTRY[metric_id].unit == "money":
-                value = value / 100.0  # budgets hold money in cents
-            out[metric_id] = (round(float(value), 2), budget_metric)
+    ctx = Ctx(conn, load_definitions(conn))
+    names = conn.execute(select(b.c.metric).where(b.c.month >= start.replace(day=1), b.c.month <= end)
+                         .distinct().order_by(b.c.metric)).scalars().all()
+    for budget_metric in names:
+        metric_id = BUDGET_ACTUALS.get(budget_metric, budget_metric)
+        if metric_id not in REGISTRY or metric_id in out:
+            continue
+        value = budget_for_period(ctx, budget_metric, f)
+        if isinstance(value, NotAvailable) or value is None:
+            continue
+        if REGISTRY[metric_id].unit == "money":
+            value = value / 100.0  # budgets hold money in cents
+        out[metric_id] = (round(float(value), 2), budget_metric)
     return out
 
 
-def _target_rows(engine: Engine, quarter: tuple[dt.date, dt.date]) -> list[dict]:
+def _target_rows(conn: Connection, quarter: tuple[dt.date, dt.date]) -> list[dict]:
     """The quarter's budget of each budgeted metric (budget_targets)."""
     return [{"metric_id": mid, "cut_type": TARGET_CUT, "cut_value": "", "period_start": quarter[0],
              "period_end": quarter[1], "value": value, "unit": REGISTRY[mid].unit, "note": f"budget line: {line}"}
-            for mid, (value, line) in budget_targets(engine, *quarter).items()]
+            for mid, (value, line) in budget_targets(conn, *quarter).items()]
 
 
 # --- deal state ------------------------------------------------------------------------
@@ -238,9 +268,28 @@ def live_deals(conn: Connection, recent_from: dt.date, changed_since: dt.datetim
     return out
 
 
-def deals_as_of(conn: Connection, moment: dt.datetime) -> list[dict]:
+def _stage_categories(conn: Connection) -> dict[str, str]:
+    """{stage: the forecast category most deals in that stage carry today}."""
+    d_ = s.deals
+    category = {}
+    for stage_id, cat, n in conn.execute(
+            select(d_.c.stage_id, d_.c.forecast_category, func.count())
+            .where(d_.c.forecast_category.is_not(None)).group_by(d_.c.stage_id, d_.c.forecast_category)
+            .order_by(d_.c.stage_id, func.count())):
+        category[stage_id] = cat  # ascending count: the most common category wins
+    return category
+
+
+def _chunks(items: list, size: int = 500) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def deals_as_of(conn: Connection, moment: dt.datetime, ids: Iterable[str] | None = None,
+                _flags: dict | None = None, _category: dict | None = None) -> list[dict]:
     """Every deal as it stood at `moment` (all `deals` columns plus is_closed / is_won), rebuilt
-    from deal_stage_history.
+    from deal_stage_history; with `ids`, only those deals (the ones `_changed_deals` finds: every
+    other deal stood then as it stands now).
 
     A deal's stage, amount and close date are those of its last history row entered before
     `moment` (or its first row, when history starts later; amount or close date missing on that
@@ -249,25 +298,31 @@ def deals_as_of(conn: Connection, moment: dt.datetime) -> list[dict]:
     and its stage of then is unknown. Deals created after `moment`, or deleted since, are left
     out. The forecast category is the one deals in that stage carry today.
     """
-    flags = _stage_flags(conn)
-    h = s.deal_stage_history
+    flags = _stage_flags(conn) if _flags is None else _flags
+    category = _stage_categories(conn) if _category is None else _category
+    if ids is None:
+        return _deals_then(conn, moment, flags, category, [])
+    out = []
+    for chunk in _chunks(sorted(set(ids))):
+        out += _deals_then(conn, moment, flags, category, chunk)
+    return out
+
+
+def _deals_then(conn: Connection, moment: dt.datetime, flags: dict, category: dict, ids: list) -> list[dict]:
+    """deals_as_of for every deal (`ids` empty) or for the deals of `ids`."""
+    h, d_ = s.deal_stage_history, s.deals
+    h_where = [h.c.deal_id.in_(ids)] if ids else []
     last = (select(h.c.deal_id, func.max(h.c.entered_at).label("at"))
-            .where(h.c.entered_at < moment).group_by(h.c.deal_id).subquery())
-    first = select(h.c.deal_id, func.min(h.c.entered_at).label("at")).group_by(h.c.deal_id).subquery()
+            .where(h.c.entered_at < moment, *h_where).group_by(h.c.deal_id).subquery())
+    first = select(h.c.deal_id, func.min(h.c.entered_at).label("at")).where(*h_where).group_by(h.c.deal_id).subquery()
     cols = (h.c.deal_id, h.c.stage_id, h.c.amount_cents, h.c.close_date)
     hist = {r.deal_id: r for r in conn.execute(
         select(*cols).join(first, and_(h.c.deal_id == first.c.deal_id, h.c.entered_at == first.c.at)))}
     hist.update({r.deal_id: r for r in conn.execute(
         select(*cols).join(last, and_(h.c.deal_id == last.c.deal_id, h.c.entered_at == last.c.at)))})
-    d_ = s.deals
-    category = {}
-    for stage_id, cat, n in conn.execute(
-            select(d_.c.stage_id, d_.c.forecast_category, func.count())
-            .where(d_.c.forecast_category.is_not(None)).group_by(d_.c.stage_id, d_.c.forecast_category)
-            .order_by(d_.c.stage_id, func.count())):
-        category[stage_id] = cat  # ascending count: the most common category wins
     out = []
-    for r in conn.execute(select(d_).where(d_.c.is_deleted.is_(False), d_.c.created_at < moment)).mappings():
+    d_where = [d_.c.deal_id.in_(ids)] if ids else []
+    for r in conn.execute(select(d_).where(d_.c.is_deleted.is_(False), d_.c.created_at < moment, *d_where)).mappings():
         d = dict(r)
         past = hist.get(d["deal_id"])
         if past is not None:
@@ -284,6 +339,44 @@ def deals_as_of(conn: Connection, moment: dt.datetime) -> list[dict]:
             d["lost_reason"] = None
         out.append(d)
     return out
+
+
+def _changed_deals(conn: Connection, moment: dt.datetime, flags: dict, category: dict) -> tuple[set, set]:
+    """(the deals whose row as of `moment` (deals_as_of) may differ from their row now, those of
+    them with stage history entered from `moment` on). Besides those, the deals deleted, created
+    from `moment` on, closed without history on or after its day, and the deals whose last history
+    row before `moment` says another stage, amount or close date than their row now (or whose
+    forecast category or lost reason deals_as_of changes, for a deal open then): one pass over the deals, each
+    joined through the history index to its last row before `moment`."""
+    h, d_ = s.deal_stage_history, s.deals
+    moved = set(conn.execute(select(h.c.deal_id).where(h.c.entered_at >= moment).distinct()).scalars())
+    then = h.alias("then")
+    before = h.alias("before")
+    last_at = (select(func.max(before.c.entered_at)).where(before.c.deal_id == d_.c.deal_id,
+                                                           before.c.entered_at < moment)
+               .correlate(d_).scalar_subquery())
+    stage_then = func.coalesce(then.c.stage_id, d_.c.stage_id)
+    closed_pairs = [key for key, (closed, _) in flags.items() if closed]
+    closed_then = (or_(*[and_(d_.c.pipeline_id == p, stage_then == st) for p, st in closed_pairs])
+                   if closed_pairs else false())
+    category_then = case(category, value=then.c.stage_id, else_=null()) if category else null()
+    # a closed deal's forecast category, which deals_as_of clears, is read by no figure (the forecast
+    # counts won deals as closed_won): the snapshot's deals clear it (`_snapshot_deals`), and closed
+    # deals are not rewritten for it alone
+    fc_then = case((then.c.deal_id.is_(None), d_.c.forecast_category), else_=category_then)
+    differs = or_(
+        d_.c.is_deleted, d_.c.created_at >= moment,
+        and_(then.c.deal_id.is_not(None),
+             or_(then.c.stage_id != d_.c.stage_id,
+                 and_(then.c.amount_cents.is_not(None), then.c.amount_cents.is_distinct_from(d_.c.amount_cents)),
+                 and_(then.c.close_date.is_not(None), then.c.close_date.is_distinct_from(d_.c.close_date)))),
+        and_(then.c.deal_id.is_(None), closed_then,
+             or_(d_.c.close_date.is_(None), d_.c.close_date >= moment.date())),
+        and_(not_(closed_then), or_(fc_then.is_distinct_from(d_.c.forecast_category), d_.c.lost_reason.is_not(None))))
+    q = (select(d_.c.deal_id)
+         .select_from(d_.outerjoin(then, and_(then.c.deal_id == d_.c.deal_id, then.c.entered_at == last_at)))
+         .where(differs))
+    return moved | set(conn.execute(q).scalars()), moved
 
 
 # Contacts' lifecycle dates, each reached by `moment` or not yet (then emptied).
@@ -397,6 +490,213 @@ def as_of_store(engine: Engine) -> Iterator[Callable[[dt.datetime, list[dict]], 
             store_db._ENGINES.pop(url, None)
 
 
+# --- the store rewound in place (what frozen snapshots use) ------------------------------
+
+REWIND_CACHE_KB = 512 * 1024  # SQLite's page cache while the store is rewound
+_LAST_REWIND: dict[str, int] = {}
+_REWIND_SECONDS: dict[str, float] = {}  # how long each phase of the last rewind took  # what the last rewind rewrote, by table (benchmarks/snapshot_bench.py)
+
+
+@contextmanager
+def rewound(engine: Engine, moment: dt.datetime) -> Iterator[Connection]:
+    """A connection on which the store reads as it stood at `moment` (as `_cut_to` brings an
+    as-of copy back, see the module docstring), in a transaction that is always rolled back:
+    only the rows changed since `moment` are rewritten (`_rewind`), and the fresh rollups are
+    kept exact through those writes by their `Keeper`, so the metric layer reads summaries as
+    it does on the live store. Nothing is ever committed; other connections never see it. The
+    transaction holds the store's write lock (SQLite) or the changed rows' locks (PostgreSQL)
+    until it ends: a write arriving meanwhile waits (SQLite's busy timeout is 15 s)."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        trans = conn.begin()
+        cache = None
+        try:
+            if conn.dialect.name == "sqlite":  # pysqlite opens its transaction at the first write:
+                # write first, so every read below sees one state of the store
+                conn.execute(s.store_meta.update().where(s.store_meta.c.key == "data_version")
+                             .values(value=s.store_meta.c.value))
+                # the rewound pages stay in memory instead of spilling to the write-ahead log
+                # (the default cache is 2 MB; restored below, the connection goes back to the pool)
+                cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+                conn.exec_driver_sql(f"PRAGMA cache_size = -{REWIND_CACHE_KB}")
+            done = _rewind(conn, moment)
+            _LAST_REWIND.clear()
+            _LAST_REWIND.update(done)
+            log.debug("store rewound to %s: %s", moment, done)
+            yield conn
+        finally:
+            trans.rollback()
+            if cache is not None:
+                conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")
+
+
+_TOUCHED = Table("northstar_rewound", MetaData(), Column("kind", Text), Column("id", Text))
+
+
+def _touched(conn: Connection, kind: str, ids: list):
+    """A SELECT of `ids` from a temporary table of this connection (rolled back with the rewind),
+    for the Keeper to follow rows the rewind deletes in one pass."""
+    conn.execute(text(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_TOUCHED.name} (kind TEXT, id TEXT)"))
+    conn.execute(_TOUCHED.delete().where(_TOUCHED.c.kind == kind))
+    for chunk in _chunks(ids, 5000):
+        conn.execute(_TOUCHED.insert(), [{"kind": kind, "id": i} for i in chunk])
+    return select(_TOUCHED.c.id).where(_TOUCHED.c.kind == kind)
+
+
+def _kept(keeper, conn: Connection, table: str, ids: list):
+    """The Keeper following a write of the rows of `table` with these ids (nothing when none)."""
+    return keeper.around_query(table, _touched(conn, table, ids)) if ids else nullcontext()
+
+
+def _ids(conn: Connection, *queries) -> list:
+    out: set = set()
+    for q in queries:
+        out.update(conn.execute(q).scalars())
+    return sorted(out)
+
+
+def _rewind(conn: Connection, moment: dt.datetime) -> dict:
+    """Bring the store on `conn` back to `moment` inside its open transaction: the same result as
+    `_cut_to` on a whole copy, written only where the store changed since (one difference no
+    figure reads: a deal-contact or deal-company link to a row the store never had stays; the
+    copy dropped it). Returns what it rewrote, by table (row counts)."""
+    day = moment.date()
+    keeper = Keeper(conn)  # before any write: notes whether the CRM rollups are fresh
+    ctx = keeper.ctx
+    flags, category = _stage_flags(conn), _stage_categories(conn)
+    d, h, c, co, inv = s.deals, s.deal_stage_history, s.contacts, s.companies, s.invoices
+    dc, dco, li = s.deal_contacts, s.deal_companies, s.line_items
+    done: dict[str, int] = {}
+    _REWIND_SECONDS.clear()
+    clock = [time.perf_counter()]
+
+    def lap(phase: str) -> None:  # seconds per phase, for benchmarks/snapshot_bench.py
+        now = time.perf_counter()
+        _REWIND_SECONDS[phase] = round(now - clock[0], 2)
+        clock[0] = now
+
+    # deals: the changed ones as deals_as_of rebuilds them, the others are as they were
+    changed, moved = _changed_deals(conn, moment, flags, category)
+    then = {r["deal_id"]: r for r in deals_as_of(conn, moment, changed, flags, category)}
+    gone = sorted(changed - set(then))
+    # the MRR summary's customers whose rows the rewind can move: those of the invoices issued from
+    # `moment` on, and of the changed deals (from billing data with the deals' own region and
+    # product line, only a deal that goes changes its invoices' rows: their segment becomes none);
+    # their rows are summed again at the end
+    mrr_customers = None
+    if recurring.is_fresh(conn, ctx.defs):
+        source = recurring.source_in_use(ctx)
+        own = (source == "invoices" and ctx.defs.get("dimensions.region_from") == "deal"
+               and ctx.defs.get("dimensions.product_line_from") == "deal")
+        keys = _ids(conn, *recurring.customers_of(_touched(conn, "mrr_deals", gone if own else sorted(changed)),
+                                                  [inv.c.issue_date >= day], deals_too=not own))
+        mrr_customers = _touched(conn, "mrr", [k for k in keys if k is not None])
+        mrr_before = recurring.customer_rows(conn, mrr_customers)
+    cols = ("stage_id", "amount_cents", "close_date", "forecast_category", "lost_reason")
+    with _kept(keeper, conn, "deals", sorted(changed)):
+        for chunk in _chunks(gone):
+            conn.execute(d.delete().where(d.c.deal_id.in_(chunk)))
+        rows = [{"key": r["deal_id"], **{f"v_{k}": r[k] for k in cols}} for r in then.values()]
+        if rows:
+            conn.execute(d.update().where(d.c.deal_id == bindparam("key"))
+                         .values({k: bindparam(f"v_{k}") for k in cols}), rows)
+    done["deals"] = len(changed)
+    for chunk in _chunks(sorted(moved)):
+        conn.execute(h.delete().where(h.c.deal_id.in_(chunk), h.c.entered_at >= moment))
+
+    lap("deals")
+    # contacts created from `moment` on go, lifecycle dates and first touches reached since are emptied
+    gone_contacts = _ids(conn, select(c.c.contact_id).where(c.c.created_at >= moment))
+    dated = _ids(conn, *[select(c.c.contact_id).where(c.c[col] >= moment) for col in _CONTACT_DATES])
+    touched = sorted(set(gone_contacts) | set(dated))
+    with _kept(keeper, conn, "contacts", touched):
+        for chunk in _chunks(gone_contacts):
+            conn.execute(c.delete().where(c.c.contact_id.in_(chunk)))
+        for col in _CONTACT_DATES:
+            conn.execute(c.update().where(c.c[col] >= moment).values({col: None}))
+    done["contacts"] = len(touched)
+    gone_companies = _ids(conn, select(co.c.company_id).where(co.c.created_at >= moment))
+    with _kept(keeper, conn, "companies", gone_companies):
+        for chunk in _chunks(gone_companies):
+            conn.execute(co.delete().where(co.c.company_id.in_(chunk)))
+    done["companies"] = len(gone_companies)
+
+    lap("contacts")
+    # links and line items of what went
+    for chunk in _chunks(gone):
+        conn.execute(dc.delete().where(dc.c.deal_id.in_(chunk)))
+        conn.execute(dco.delete().where(dco.c.deal_id.in_(chunk)))
+    for chunk in _chunks(gone_contacts):
+        conn.execute(dc.delete().where(dc.c.contact_id.in_(chunk)))
+    for chunk in _chunks(gone_companies):
+        conn.execute(dco.delete().where(dco.c.company_id.in_(chunk)))
+    items = _ids(conn, select(li.c.line_item_id).where(li.c.deal_id.is_(None)),
+                 *[select(li.c.line_item_id).where(li.c.deal_id.in_(chunk)) for chunk in _chunks(gone)])
+    with _kept(keeper, conn, "line_items", items):
+        for chunk in _chunks(items):
+            conn.execute(li.delete().where(li.c.line_item_id.in_(chunk)))
+    done["line_items"] = len(items)
+
+    lap("links")
+    # finance and marketing: dated from `moment` on goes, invoices paid since are unpaid
+    n_inv = conn.execute(inv.delete().where(inv.c.issue_date >= day)).rowcount
+    n_inv += conn.execute(inv.update().where(inv.c.paid_date >= day).values(
+        paid_date=None, status=case((inv.c.status == "paid", "open"), else_=inv.c.status))).rowcount
+    led = s.ledger_entries
+    n_led = conn.execute(led.delete().where(led.c.ecriture_date >= day)).rowcount
+    conn.execute(s.marketing_spend.delete().where(s.marketing_spend.c.spend_date >= day))
+    conn.execute(s.lead_feedback.delete().where(s.lead_feedback.c.decided_at >= moment))
+    conn.execute(s.nps_responses.delete().where(s.nps_responses.c.submitted_at >= moment))
+    done["invoices"], done["ledger_entries"] = n_inv, n_led
+
+    lap("finance")
+    # the invoice and ledger rollups: the months from `moment`'s on are summed again from the rows
+    # left (a write there touches no earlier month); ARPA's customer months from every invoice
+    first = day.replace(day=1)
+    if n_inv and is_fresh(conn, ctx.defs, INVOICES):
+        m = s.rollup_invoice_months
+        conn.execute(m.delete().where(m.c.month >= month_key(first)))
+        conn.execute(m.insert().from_select([col.name for col in m.columns],
+                                            _invoice_month_query(ctx, lambda col: [col >= first])))
+        a = s.rollup_invoice_accounts
+        conn.execute(a.delete())
+        conn.execute(a.insert().from_select([col.name for col in a.columns], _invoice_accounts_query(ctx)))
+        # by day: the days from the month's first summed again; the customers by (day, previous
+        # day) of the days before `day` stand (a previous day is an earlier one, and an invoice
+        # paid later still counts), those of the days that went have no invoice left
+        r = s.rollup_invoice_days
+        conn.execute(r.delete().where(r.c.day >= first.isoformat()))
+        conn.execute(r.insert().from_select([col.name for col in r.columns],
+                                            _invoice_month_query(ctx, lambda col: [col >= first], grain="day")))
+        a = s.rollup_invoice_account_days
+        conn.execute(a.delete().where(a.c.day >= day.isoformat()))
+    if n_inv and is_fresh(conn, ctx.defs, INVOICE_DIMS):  # the deals' own moves were kept by the Keeper
+        r = s.rollup_invoice_dims
+        conn.execute(r.delete().where(r.c.month >= month_key(first)))
+        conn.execute(r.insert().from_select([col.name for col in r.columns],
+                                            _invoice_dims_query(ctx, lambda col: [col >= first])))
+    # what no Keeper follows (distinct customers by region or product line, the NPS answers by
+    # region): read from the base tables in the rewound store
+    conn.execute(s.rollup_state.update().where(s.rollup_state.c.name.in_((ACCOUNT_SLICES, NPS)))
+                 .values(built_version=-1))
+    if n_led and is_fresh(conn, ctx.defs, LEDGER):
+        r = s.rollup_ledger_months
+        conn.execute(r.delete().where(r.c.month >= month_key(first)))
+        conn.execute(r.insert().from_select([col.name for col in r.columns],
+                                            _ledger_month_query(ctx, [led.c.ecriture_date >= first])))
+    lap("finance rollups")
+    # the MRR summary: the rows of the customers found above summed again, its summaries corrected
+    if mrr_customers is not None:
+        if recurring.source_in_use(Ctx(conn, ctx.defs)) == source:
+            done["mrr_rows"] = recurring.replace_customers(conn, Ctx(conn, ctx.defs), mrr_customers, mrr_before)
+        else:  # the rewind changed the source MRR comes from: the recurring metrics read the base tables
+            conn.execute(s.rollup_state.update().where(s.rollup_state.c.name == recurring.GROUP)
+                         .values(built_version=-1))
+    lap("mrr")
+    return done
+
+
 # --- taking snapshots ------------------------------------------------------------------
 
 def _find(conn: Connection, week: dt.date, kinds: Iterable[str]) -> dict | None:
@@ -464,8 +764,9 @@ def take_snapshot(engine: Engine, week_start: dt.date | None = None, kind: str =
 def frozen_snapshot(engine: Engine, week: dt.date, kind: str, now: dt.datetime,
                     rewind: Callable[[dt.datetime, list[dict]], Engine] | None = None) -> int:
     """The snapshot of `week` (a Monday) computed over the store as it stood that Monday at 00:00,
-    the end of the week under review (see the module docstring); `rewind` reuses an `as_of_store`.
-    A weekly or reconstructed one that exists is returned as it is."""
+    the end of the week under review (see the module docstring): on the store rewound in place
+    (`rewound`), or, given `rewind`, on an `as_of_store` copy (the reference the tests compare
+    with). A weekly or reconstructed one that exists is returned as it is."""
     moment = dt.datetime.combine(week, dt.time())
     with engine.connect() as conn:
         if kind in WEEKLY_KINDS:
@@ -473,7 +774,6 @@ def frozen_snapshot(engine: Engine, week: dt.date, kind: str, now: dt.datetime,
             if existing:
                 return existing["snapshot_id"]
         defs = load_definitions(conn)
-        deals_then = deals_as_of(conn, moment)
     review = review_period(week, "weekly", week)
     quarter = fiscal_quarter(review[1], defs.fiscal_year_start_month)
     recent_from = fiscal_quarter(quarter[0] - dt.timedelta(days=1), defs.fiscal_year_start_month)[0]
@@ -481,22 +781,42 @@ def frozen_snapshot(engine: Engine, week: dt.date, kind: str, now: dt.datetime,
     def note_of(metric_id: str) -> str:
         return frozen_note(metric_id, moment, now.date())
 
-    def figures(then: Engine) -> list[dict]:
-        with then.connect() as conn:
-            cuts = standard_cuts(conn)
-        return _metric_rows(then, cuts, review, quarter, note_of)
-
     if rewind is None:
-        with as_of_store(engine) as own:
-            metrics = figures(own(moment, deals_then))
+        with rewound(engine, moment) as then:
+            metrics = _metric_rows_on(then, standard_cuts(then), review, quarter, note_of)
+            deals = _snapshot_deals(then, recent_from)
     else:
-        metrics = figures(rewind(moment, deals_then))
-    deals = [{k: d[k] for k in (*_DEAL_COLS, "is_closed", "is_won")}
-             for d in deals_then if _keep(d, recent_from, None)]
+        with engine.connect() as conn:
+            deals_then = deals_as_of(conn, moment)
+        copy = rewind(moment, deals_then)
+        with copy.connect() as conn:
+            metrics = _metric_rows_on(conn, standard_cuts(conn), review, quarter, note_of)
+        deals = [{k: d[k] for k in (*_DEAL_COLS, "is_closed", "is_won")}
+                 for d in deals_then if _keep(d, recent_from, None)]
     sid = _write(engine, week, kind, now, deals, metrics)
     log.info("snapshot %s of week %s (%s, as of %s): %d deals, %d metric values",
              sid, week, kind, moment, len(deals), len(metrics))
     return sid
+
+
+def _snapshot_deals(conn: Connection, recent_from: dt.date) -> list[dict]:
+    """The snapshot's deals from the (rewound) store on `conn`: open ones and those closed
+    recently (`_keep` without the changed-since rule), as frozen_snapshot stores them."""
+    flags = _stage_flags(conn)
+    d_ = s.deals
+    closed_pairs = [key for key, (closed, _) in flags.items() if closed]
+    closed = or_(*[and_(d_.c.pipeline_id == p, d_.c.stage_id == st) for p, st in closed_pairs]) if closed_pairs else false()
+    q = (select(*[d_.c[col] for col in _DEAL_COLS]).where(d_.c.is_deleted.is_(False),
+                                                           or_(not_(closed), d_.c.close_date >= recent_from)))
+    out = []
+    for r in conn.execute(q).mappings():
+        row = dict(r)
+        row["is_closed"], row["is_won"] = flags.get((row["pipeline_id"], row["stage_id"]), (False, False))
+        if row["is_closed"]:
+            row["forecast_category"] = None  # as deals_as_of has it
+        if _keep(row, recent_from, None):
+            out.append(row)
+    return out
 
 
 def reconstruct_snapshot(engine: Engine, week_start: dt.date, now: dt.datetime | None = None,
@@ -524,10 +844,10 @@ def backfill_demo_snapshots(engine: Engine, weeks: int = 12, as_of: dt.date | No
     today = as_of or utcnow().date()
     this_week = week_of(today)
     now = dt.datetime.combine(today, dt.time(7, 0)) if as_of else utcnow()
-    with as_of_store(engine) as rewind:  # newest first: the copy is cut further back each week
-        ids = [frozen_snapshot(engine, this_week, "weekly", now, rewind)]
-        ids += [reconstruct_snapshot(engine, this_week - dt.timedelta(days=7 * n), now=now, _as_of=rewind)
-                for n in range(1, weeks + 1)]
+    # each week on the store rewound in place to its Monday: its cost is what changed since then
+    ids = [frozen_snapshot(engine, this_week, "weekly", now)]
+    ids += [reconstruct_snapshot(engine, this_week - dt.timedelta(days=7 * n), now=now)
+            for n in range(1, weeks + 1)]
     ids.reverse()  # oldest week first
     if engine.dialect.name == "sqlite":  # fold the WAL into the file: a copied demo store is complete
         with engine.connect() as conn:
@@ -628,7 +948,7 @@ def live_differences(engine: Engine, snapshot: dict, rows: pd.DataFrame, toleran
 
 
 __all__ = ["KINDS", "SnapshotError", "budget_targets", "stocks_as_of", "fiscal_quarter", "review_period", "standard_cuts", "metric_filters",
-           "live_deals", "deals_as_of", "as_of_store", "frozen_note", "take_snapshot",
+           "live_deals", "deals_as_of", "as_of_store", "rewound", "frozen_note", "take_snapshot",
            "frozen_snapshot", "reconstruct_snapshot", "ensure_weekly_snapshot",
            "backfill_demo_snapshots", "list_snapshots", "get_snapshot", "snapshot_for_week",
            "previous_snapshot", "snapshot_metric_rows", "snapshot_deal_rows", "value_of", "live_differences"]

@@ -80,6 +80,21 @@ def _with_ctx(engine: Engine, fn: Callable[[Ctx, dt.datetime | None], Any], now:
             return fn(ctx, _as_of(conn))
 
 
+def compute_many_on(conn: Connection, metric_ids: Iterable[str], filters: Filters,
+                    now: dt.datetime | None = None) -> dict[str, MetricValue]:
+    """`compute_many` on a connection the caller holds, inside the transaction it has open (it
+    sees that transaction's uncommitted rows: meeting.snapshots computes a frozen week on the
+    store rewound, in a transaction it rolls back)."""
+    ids = list(metric_ids)
+    for mid in ids:
+        metric_def(mid)
+    ctx = Ctx(conn, load_definitions(conn))
+    if now is not None:
+        ctx.cache["now"] = now
+    as_of = _as_of(conn)
+    return {mid: _evaluate(ctx, mid, filters, as_of) for mid in ids}
+
+
 def _evaluate(ctx: Ctx, metric_id: str, f: Filters, as_of: dt.datetime | None) -> MetricValue:
     return _to_value(metric_def(metric_id), ctx.value(metric_id, f), as_of)
 
@@ -252,5 +267,5 @@ def definition_history(engine: Engine) -> list[dict]:
                  "changed_by": who, "changed_at": at} for k, b, n, who, at in conn.execute(q)]
 
 __all__ = ["Filters", "NONE_BUCKET", "REGISTRY", "BREAKDOWNS", "CatalogError", "MetricDef", "MetricValue", "NotAvailable",
-           "Definitions", "DefinitionsError", "UnknownMetric", "compute", "compute_many", "breakdown",
+           "Definitions", "DefinitionsError", "UnknownMetric", "compute", "compute_many", "compute_many_on", "breakdown",
            "get_definitions", "save_definition", "definition_history", "metric_def", "data_quality"]

@@ -123,9 +123,8 @@ def service_months(ctx: Ctx, start_col, end_col):
     return case((n < 1, literal(1.0, Float)), else_=n)
 
 
-def customer_key():
+def customer_key(i=s.invoices):
     """'c:<company id>', else 'n:<customer name, trimmed, lower case>'; NULL without either."""
-    i = s.invoices
     has_company = and_(i.c.company_id.isnot(None), func.trim(i.c.company_id) != "")
     named = and_(i.c.customer_name.isnot(None), func.trim(i.c.customer_name) != "")
     return case((has_company, literal("c:", String) + func.trim(i.c.company_id)),
@@ -179,11 +178,12 @@ def source_in_use(ctx: Ctx) -> str | None:
     return ctx.cache[key]
 
 
-def summary_query(ctx: Ctx):
-    """rollup_mrr's rows from the source in use (None when it has no recurring data)."""
+def summary_query(ctx: Ctx, customers=None):
+    """rollup_mrr's rows from the source in use (None when it has no recurring data); with
+    `customers` (a SELECT of customer keys), those customers' rows only."""
     source = source_in_use(ctx)
     if source == "line_items":
-        return line_items_query(ctx)
+        return line_items_query(ctx, customers)
     span = _month_span(ctx.conn) if source == "invoices" else None
     if span is None:
         return None
@@ -201,12 +201,20 @@ def summary_query(ctx: Ctx):
                                                   months.c.first_day == i.c.service_period_start)))
                           .outerjoin(d, live_deal))
              .where(i.c.service_period_start.isnot(None), i.c.service_period_end.isnot(None),
-                    i.c.status.notin_(NOT_REVENUE_STATUSES))
+                    i.c.status.notin_(NOT_REVENUE_STATUSES),
+                    *([] if customers is None else [i.c.invoice_id.in_(_invoices_of(customers))]))
              .subquery("mrr_lines"))
     return (select(lines.c.month_idx, lines.c.customer, func.max(lines.c.customer_name).label("customer_name"),
                    lines.c.region, lines.c.product_line, func.sum(lines.c.mrr).label("mrr"))
             .where(lines.c.customer.isnot(None), lines.c.mrr.isnot(None))
             .group_by(lines.c.month_idx, lines.c.customer, lines.c.region, lines.c.product_line))
+
+
+def _invoices_of(customers):
+    """The ids of the invoices of `customers` (a SELECT of customer keys), found in one pass, so
+    that only those invoices are spread over their months."""
+    own = s.invoices.alias("of_customers")
+    return select(own.c.invoice_id).where(customer_key(own).in_(customers))
 
 
 def _recurring_lines(ctx: Ctx):
@@ -240,8 +248,9 @@ def _line_span(ctx: Ctx) -> tuple[int, int] | None:
     return lo, min(max([lo, *ends]), lo + MAX_MONTHS)
 
 
-def line_items_query(ctx: Ctx):
-    """rollup_mrr's rows from the line items with recurring billing on won deals (the rules above)."""
+def line_items_query(ctx: Ctx, customers=None):
+    """rollup_mrr's rows from the line items with recurring billing on won deals (the rules above);
+    with `customers` (a SELECT of customer keys), those customers' rows only."""
     span = _line_span(ctx)
     if span is None:
         return None
@@ -269,6 +278,7 @@ def line_items_query(ctx: Ctx):
                                                 months.c.month_idx < lines.c.first_idx + lines.c.term_months)))
                          .outerjoin(co, co.c.company_id == d.c.company_id)
                          .outerjoin(ct, ct.c.contact_id == d.c.contact_id))
+            .where(*([] if customers is None else [customer.in_(customers)]))
             .subquery("mrr_line_items"))
     return (select(rows.c.month_idx, rows.c.customer, func.max(rows.c.customer_name).label("customer_name"),
                    rows.c.region, rows.c.product_line, func.sum(rows.c.mrr).label("mrr"))
@@ -454,6 +464,77 @@ def refresh(engine: Engine, force: bool = False) -> Built | None:
                                            "defs_fingerprint": fingerprint(defs), "built_at": utcnow(),
                                            "rows": n, "seconds": round(seconds, 3)}], ["name"])
     return Built(n, seconds, version)
+
+
+def customers_of(deal_ids, invoice_where=(), deals_too: bool = True) -> list:
+    """SELECTs of the customer keys (both sources' rules; the invoices' only without `deals_too`)
+    of the deals `deal_ids` (a SELECT of deal ids) and of the invoices `invoice_where` selects:
+    the customers whose rollup_mrr rows a change to those rows can move."""
+    i, d = s.invoices, s.deals
+    has_company = and_(d.c.company_id.isnot(None), func.trim(d.c.company_id) != "")
+    has_contact = and_(d.c.contact_id.isnot(None), func.trim(d.c.contact_id) != "")
+    of_deal = case((has_company, literal("c:", String) + func.trim(d.c.company_id)),
+                   (has_contact, literal("p:", String) + func.trim(d.c.contact_id)), else_=None)
+    out = [select(customer_key()).where(i.c.deal_id.in_(deal_ids))]
+    if deals_too:  # the line items' customers (the deal's company, else its contact)
+        out.append(select(of_deal).where(d.c.deal_id.in_(deal_ids)))
+    if invoice_where:
+        out.append(select(customer_key()).where(*invoice_where))
+    return out
+
+
+def _folded(rows: list[dict]) -> dict:
+    """The summary tables' rows (`Fold`) of rollup_mrr rows in any order."""
+    by_customer: dict[str, list[dict]] = {}
+    for row in rows:
+        by_customer.setdefault(row["customer"], []).append(row)
+    fold = Fold()
+    for customer, its in by_customer.items():
+        fold.add(customer, its)
+    return fold.tables()
+
+
+def replace_customers(conn: Connection, ctx: Ctx, customers, before: list[dict]) -> int:
+    """Inside a write transaction that changed the source rows of `customers` (a SELECT of their
+    keys, over rows the write left alone): rollup_mrr's rows of those customers summed again,
+    and the summaries corrected by what those customers' old rows (`before`, read before the
+    write) and new rows give (`Fold` adds up customer by customer: rows of opposite sign,
+    customers counted negative; the churned / contracted customers' rows replaced). Returns the rows rewritten. The summary stays exact at the
+    transaction's data (meeting.snapshots rewinds the store this way)."""
+    query = summary_query(ctx, customers)
+    names = [c.name for c in R.columns]
+    after = [dict(zip(names, r)) for r in conn.execute(query)] if query is not None else []
+    conn.execute(delete(R).where(R.c.customer.in_(customers)))
+    for k in range(0, len(after), 5000):
+        conn.execute(R.insert(), after[k:k + 5000])
+    def by_customer(rows: list[dict]) -> dict[str, list]:
+        out: dict[str, list] = {}
+        for r in rows:
+            out.setdefault(r["customer"], []).append(tuple(r[n] for n in names))
+        return {k: sorted(v, key=repr) for k, v in out.items()}
+    was, now = by_customer(before), by_customer(after)
+    moved = {k for k in was.keys() | now.keys() if was.get(k) != now.get(k)}  # the others' summaries stand
+    old = _folded([r for r in before if r["customer"] in moved])
+    new = _folded([r for r in after if r["customer"] in moved])
+    for table, sums in ((M, ("customers", "mrr")), (RET, ("kept", "kept_capped")), (COHORTS, ("customers", "mrr"))):
+        for row in old[table]:
+            for col in sums:
+                row[col] = -row[col]
+        rows = old[table] + new[table]
+        for k in range(0, len(rows), 5000):
+            conn.execute(table.insert(), rows[k:k + 5000])
+    # the churned and contracted customers are rows by customer, not sums: those customers' are replaced
+    gone = sorted(moved)
+    for k in range(0, len(gone), 500):
+        conn.execute(delete(MOVERS).where(MOVERS.c.customer.in_(gone[k:k + 500])))
+    for k in range(0, len(new[MOVERS]), 5000):
+        conn.execute(MOVERS.insert(), new[MOVERS][k:k + 5000])
+    return len(after)
+
+
+def customer_rows(conn: Connection, customers) -> list[dict]:
+    """rollup_mrr's rows of `customers` (a SELECT of their keys)."""
+    return [dict(r) for r in conn.execute(select(R).where(R.c.customer.in_(customers))).mappings()]
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -709,8 +790,10 @@ def _first_month(ctx: Ctx, f: Filters, end: int) -> int | None:
     first month when a customer's MRR is positive in it (nearly always), else every month grouped."""
     conds = _moves(ctx, f)
     if conds is not None:
-        return ctx.conn.execute(select(func.min(M.c.month_idx))
-                                .where(*conds, M.c.kind == "mrr", M.c.month_idx <= end)).scalar()
+        # months with customers (a corrected summary, see replace_customers, may hold rows that cancel out)
+        held = (select(M.c.month_idx).where(*conds, M.c.kind == "mrr", M.c.month_idx <= end)
+                .group_by(M.c.month_idx).having(func.sum(M.c.customers) > 0).subquery())
+        return ctx.conn.execute(select(func.min(held.c.month_idx))).scalar()
     r = _source(ctx)
     conds = dimensions.conditions(f, region=r.c.region, product_line=r.c.product_line)
     low = ctx.conn.execute(select(func.min(r.c.month_idx)).where(r.c.month_idx <= end, *conds)).scalar()

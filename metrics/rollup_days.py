@@ -100,21 +100,22 @@ def _funnel_queries(ctx: Ctx, view: str, mode: str, where=(), in_period=None, si
 
 
 def build_queries(ctx: Ctx, deal_where=None, contact_where=None, sign: int = 1,
-                  recent_from: dt.date | None = None) -> list:
+                  recent_from: dt.date | None = None, deleted=c.c.is_deleted) -> list:
     """(table, query) pairs filling the histograms (all rows, or the rows of the deals and contacts
     `deal_where` / `contact_where` select, counted `sign`; None: none of them); with `recent_from`,
-    the funnel's by day too, for the days from then on (rollup_recent_funnel_days)."""
+    the funnel's by day too, for the days from then on (rollup_recent_funnel_days); `deleted`: the
+    contacts' deleted flag as the queries test it (wrapped by the Keeper, see rollups.live)."""
     out = []
     if deal_where is not None:
         out.append((s.rollup_deal_cycles, _cycles_query(ctx, deal_where, sign)))
     if contact_where is not None:
         out += [(s.rollup_funnel_days, q) for view in VIEWS for mode in MODES
-                for q in _funnel_queries(ctx, view, mode, contact_where, sign=sign)]
+                for q in _funnel_queries(ctx, view, mode, contact_where, sign=sign, deleted=deleted)]
         if recent_from is not None:
             since = sql.day_start(recent_from)
             out += [(s.rollup_recent_funnel_days, q) for view in VIEWS for mode in MODES
                     for q in _funnel_queries(ctx, view, mode, contact_where, lambda col: col >= since, sign=sign,
-                                             by_day=True)]
+                                             deleted=deleted, by_day=True)]
     return out
 
 

@@ -1,0 +1,130 @@
+"""Frozen snapshots on the store rewound in place (`meeting.snapshots.rewound`): the same figures
+and deals as on a whole copy cut back to the Monday (`as_of_store`, the way they were computed
+before issue #16), with the rollups kept exact through the rewind or not built at all, on SQLite
+and PostgreSQL; the rewind rewrites only what changed since the Monday and is never committed."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+import upkeep
+from demo import generate_demo
+from meeting.snapshots import (_LAST_REWIND, as_of_store, frozen_snapshot, rewound, snapshot_deal_rows,
+                               snapshot_metric_rows)
+from metrics import recurring, rollups, rollups_build
+from metrics.definitions import load_definitions
+from store import bump_data_version, schema as s
+from store.db import data_version
+
+from meeting_crm import NOW, THIS_WEEK
+from test_meeting_frozen import LAST_WEEK, _add_later_data, _add_marketing_and_finance
+
+D = dt.date
+T = dt.datetime
+
+
+def _add_more_changes(engine) -> None:
+    """More of what happens after Monday 16 Nov 00:00: d4 moves on and its amount changes, d3
+    (lost on the 10th) is reopened, c3 (a lead since October) reaches MQL, F-1 is paid (already
+    in _add_marketing_and_finance: on the 20th), a deal is deleted."""
+    with engine.begin() as conn:
+        conn.execute(s.deals.update().where(s.deals.c.deal_id == "d4").values(
+            stage_id="contractsent", amount_cents=900000))
+        conn.execute(s.deal_stage_history.insert().values(
+            deal_id="d4", stage_id="contractsent", entered_at=T(2026, 11, 17, 9), amount_cents=900000,
+            close_date=D(2026, 12, 20)))
+        conn.execute(s.deals.update().where(s.deals.c.deal_id == "d3").values(stage_id="qualifiedtobuy"))
+        conn.execute(s.deal_stage_history.insert().values(
+            deal_id="d3", stage_id="qualifiedtobuy", entered_at=T(2026, 11, 17, 11), amount_cents=200000))
+        conn.execute(s.deals.update().where(s.deals.c.deal_id == "d5").values(is_deleted=True))
+        conn.execute(s.contacts.insert().values(
+            contact_id="c3", region="DACH", original_source="ORGANIC_SEARCH", lifecycle_stage="marketingqualifiedlead",
+            created_at=T(2026, 10, 2), became_lead_at=T(2026, 10, 2), became_mql_at=T(2026, 11, 17, 14),
+            origin="demo"))
+        conn.execute(s.deal_contacts.insert(), [{"deal_id": "d4", "contact_id": "c3"},
+                                                {"deal_id": "d6", "contact_id": "c2"}])
+        bump_data_version(conn)
+
+
+def _changed_store(engine) -> None:
+    _add_marketing_and_finance(engine)
+    _add_later_data(engine)
+    _add_more_changes(engine)
+
+
+def _snapshot(engine, week: dt.date, whole_copy: bool) -> tuple[pd.DataFrame, list[dict]]:
+    if whole_copy:
+        with as_of_store(engine) as rewind:
+            sid = frozen_snapshot(engine, week, "on_demand", NOW, rewind)
+    else:
+        sid = frozen_snapshot(engine, week, "on_demand", NOW)
+    rows = snapshot_metric_rows(engine, sid).drop(columns=["snapshot_id"]).reset_index(drop=True)
+    deals = [{k: v for k, v in d.items() if k != "snapshot_id"} for d in snapshot_deal_rows(engine, sid)]
+    return rows, deals
+
+
+def _assert_same(engine, week: dt.date) -> pd.DataFrame:
+    old_rows, old_deals = _snapshot(engine, week, whole_copy=True)
+    new_rows, new_deals = _snapshot(engine, week, whole_copy=False)
+    pd.testing.assert_frame_equal(new_rows.drop(columns=["value"]), old_rows.drop(columns=["value"]))
+    differ = [(r.metric_id, r.cut_type, r.cut_value, a, b)
+              for r, a, b in zip(old_rows.itertuples(), old_rows.value, new_rows.value)
+              if not ((pd.isna(a) and pd.isna(b)) or (not pd.isna(a) and not pd.isna(b)
+                                                      and math.isclose(a, b, rel_tol=1e-9, abs_tol=0.011)))]
+    assert not differ, f"rewound in place vs whole copy, week {week}: {differ[:20]}"
+    assert new_deals == old_deals
+    return new_rows
+
+
+@pytest.mark.parametrize("with_rollups", [False, True], ids=["base-tables", "rollups"])
+def test_rewound_equals_whole_copy_after_later_changes(crm, with_rollups):
+    _changed_store(crm)
+    if with_rollups:
+        rollups_build.refresh(crm, force=True)
+    for week in (THIS_WEEK, LAST_WEEK):
+        _assert_same(crm, week)
+
+
+def test_rewound_rewrites_only_what_changed_and_commits_nothing(crm):
+    _changed_store(crm)
+    rollups_build.refresh(crm, force=True)
+    version = data_version(crm)
+    with crm.connect() as conn:
+        before = {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                  for t in (s.deals, s.contacts, s.invoices, s.ledger_entries, s.rollup_deals, s.rollup_state)}
+        rollup_state = conn.execute(select(s.rollup_state).order_by(s.rollup_state.c.name)).all()
+    with rewound(crm, T(2026, 11, 16)) as conn:
+        # d6 created later, nohist closed later and d5 deleted are gone; d2, d3, d4 rewritten
+        assert _LAST_REWIND["deals"] == 6
+        assert _LAST_REWIND["contacts"] == 3  # c2 created later, c1 SQL and c3 MQL reached later
+        stages = dict(conn.execute(select(s.deals.c.deal_id, s.deals.c.stage_id)).all())
+        assert stages == {"d1": "closedwon", "d2": "qualifiedtobuy", "d3": "closedlost", "d4": "appointmentscheduled"}
+        assert conn.execute(select(s.contacts.c.became_mql_at).where(s.contacts.c.contact_id == "c3")).scalar() is None
+        assert conn.execute(select(s.invoices.c.status, s.invoices.c.paid_date)).all() == [("open", None)]
+        assert conn.execute(select(func.count()).select_from(s.deal_contacts)).scalar() == 1  # d6-c2 went
+        defs = load_definitions(conn)  # the CRM rollups kept exact through the rewind, so still read
+        assert rollups.is_fresh(conn, defs) and recurring.is_fresh(conn, defs)
+    with crm.connect() as conn:  # nothing of it was committed
+        after = {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+                 for t in (s.deals, s.contacts, s.invoices, s.ledger_entries, s.rollup_deals, s.rollup_state)}
+        assert after == before
+        assert conn.execute(select(s.rollup_state).order_by(s.rollup_state.c.name)).all() == rollup_state
+        assert conn.execute(select(s.deals.c.stage_id).where(s.deals.c.deal_id == "d4")).scalar() == "contractsent"
+    assert data_version(crm) == version
+
+
+def test_rewound_equals_whole_copy_on_the_demo_store(engine):
+    """The small demo store (1,500 deals, three years of stage moves, contacts, invoices, ledger),
+    its rollups built as `cli.py demo` builds them: this week and weeks back, each as it stood."""
+    today = D(2026, 11, 25)
+    generate_demo(engine, scale="small", as_of=today)
+    upkeep.after_demo(engine)  # builds the rollups, as `cli.py demo` does
+    this_week = D(2026, 11, 23)
+    for weeks_back in (0, 3):
+        week = this_week - dt.timedelta(days=7 * weeks_back)
+        rows = _assert_same(engine, week)
+        assert rows.value.notna().sum() > 100  # real figures, not an empty store
