@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Iterator
 
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Date, Engine, Numeric, cast, func, literal, or_, select, union_all
 
 from store import schema as s
 
@@ -87,15 +87,6 @@ def revenue_bridge(engine: Engine, filters: Filters) -> pd.DataFrame:
 
 # --- items behind the gaps -------------------------------------------------------------
 
-def _won_deals(ctx: Ctx, f: Filters) -> list:
-    """The deals won_revenue counts (won stage, close date in the period, in the slices of `f`)."""
-    d = s.deals
-    return ctx.conn.execute(select(d.c.deal_id, d.c.name, d.c.close_date,
-                                   to_major(ctx, d.c.amount_cents, d.c.currency).label("amount"))
-                            .where(is_won(ctx), in_period_date(d.c.close_date, f), *deal_conditions(ctx, f))
-                            .order_by(d.c.close_date, d.c.deal_id)).all()
-
-
 def _invoice_rows(ctx: Ctx, f: Filters) -> list:
     """The revenue invoices of the period (issue date), net in the reporting currency."""
     i = s.invoices
@@ -105,41 +96,91 @@ def _invoice_rows(ctx: Ctx, f: Filters) -> list:
                             .order_by(i.c.issue_date, i.c.invoice_number)).all()
 
 
-def _booked_to_invoiced(ctx: Ctx, f: Filters) -> list[dict]:
-    """Won deals whose invoices of the period differ from their amount, and invoices of other deals."""
-    won = _won_deals(ctx, f)
-    invoices = _invoice_rows(ctx, f)
-    won_ids = {d.deal_id for d in won}
+def _round_cents(x):
+    """A money expression rounded to cents in SQL (NUMERIC: PostgreSQL has no round(float, n))."""
+    return func.round(cast(x, Numeric), 2)
+
+
+def _cents(x):
+    """A money expression in major units, rounded to cents; an unknown currency (NULL) counts 0."""
+    return func.coalesce(_round_cents(x), 0)
+
+
+def _deal_names(ctx: Ctx, ids) -> dict[str, str]:
+    """{deal id: name} of the (not deleted) deals among `ids` (looked up by id, in chunks)."""
+    d = s.deals
+    out: dict[str, str] = {}
+    for part in _chunks(sorted(ids)):
+        out.update(ctx.conn.execute(select(d.c.deal_id, d.c.name).where(d.c.deal_id.in_(part), ~d.c.is_deleted)).all())
+    return out
+
+
+def _chunks(ids: list, size: int = 500) -> Iterator[list]:
+    """`ids` in lists of at most `size` (an IN list within every backend's parameter limit)."""
+    for k in range(0, len(ids), size):
+        yield ids[k:k + size]
+
+
+def _booked_to_invoiced(ctx: Ctx, f: Filters, limit: int | None) -> list[dict]:
+    """Won deals whose invoices of the period differ from their amount, and invoices of other deals,
+    largest difference first (then deals before invoices, by date and id).
+
+    The matching, the ordering and the limit run in SQL, so a view reads `limit` items whatever the
+    number of deals and invoices in the period; only those items' names and invoice numbers are then
+    looked up (by id). Amounts are rounded to cents per deal and per invoice line, as the KPIs show them.
+    """
+    d, i = s.deals, s.invoices
+    won = (select(d.c.deal_id, d.c.close_date,
+                  _cents(to_major(ctx, d.c.amount_cents, d.c.currency)).label("booked"))
+           .where(is_won(ctx), in_period_date(d.c.close_date, f), *deal_conditions(ctx, f)).cte("won"))
+    inv = (select(i.c.invoice_number, i.c.deal_id, i.c.issue_date,
+                  _cents(to_major(ctx, rules.signed_net_cents(), i.c.currency)).label("net"))
+           .where(*fin.invoice_conditions(ctx, f, i.c.issue_date)).cte("inv"))
+    # per won deal: its amount and its invoices of the period, summed in one grouping (no join)
+    lines = union_all(select(won.c.deal_id, won.c.close_date.label("day"), won.c.booked, literal(0).label("invoiced")),
+                      select(inv.c.deal_id, literal(None, Date), literal(0), inv.c.net)
+                      .where(inv.c.deal_id.in_(select(won.c.deal_id)))).subquery()
+    per_deal = (select(lines.c.deal_id, func.max(lines.c.day).label("day"), func.sum(lines.c.booked).label("booked"),
+                       func.sum(lines.c.invoiced).label("invoiced"))
+                .group_by(lines.c.deal_id).subquery())
+    gap = _round_cents(per_deal.c.booked - per_deal.c.invoiced)
+    deals_side = (select(literal(0).label("side"), per_deal.c.deal_id, per_deal.c.day, per_deal.c.deal_id.label("ref"),
+                         per_deal.c.booked, per_deal.c.invoiced, gap.label("difference"))
+                  .where(func.abs(per_deal.c.booked - per_deal.c.invoiced) >= CENT))
+    invoices_side = (select(literal(1), inv.c.deal_id, inv.c.issue_date, inv.c.invoice_number, literal(0), inv.c.net,
+                            -inv.c.net)
+                     .where(or_(inv.c.deal_id.is_(None), inv.c.deal_id.notin_(select(won.c.deal_id)))))
+    both = union_all(deals_side, invoices_side).subquery()
+    q = select(both).order_by(func.abs(both.c.difference).desc(), both.c.side, both.c.day, both.c.ref)
+    picked = ctx.conn.execute(q if limit is None else q.limit(limit)).all()
+
+    deal_ids = [r.deal_id for r in picked if r.side == 0]
+    own: dict[str, list] = {}  # the period's invoices of the picked won deals, by date and number
     ever_invoiced: set[str] = set()
-    if won_ids:
-        i = s.invoices
-        ever_invoiced = set(ctx.conn.execute(select(i.c.deal_id).distinct().where(
-            i.c.deal_id.in_(sorted(won_ids)), i.c.status.notin_(rules.NOT_REVENUE_STATUSES))).scalars())
-    by_deal: dict[str, list] = {}
-    for r in invoices:
-        if r.deal_id in won_ids:
-            by_deal.setdefault(r.deal_id, []).append(r)
+    for part in _chunks(deal_ids):
+        for r in ctx.conn.execute(select(i.c.deal_id, i.c.invoice_number)
+                                  .where(i.c.issue_date >= f.start, i.c.issue_date <= f.end,  # in the slice: their deal is
+                                         i.c.status.notin_(rules.NOT_REVENUE_STATUSES), i.c.deal_id.in_(part))
+                                  .order_by(i.c.issue_date, i.c.invoice_number)):
+            own.setdefault(r.deal_id, []).append(r.invoice_number)
+        ever_invoiced.update(ctx.conn.execute(select(i.c.deal_id).distinct().where(
+            i.c.deal_id.in_(part), i.c.status.notin_(rules.NOT_REVENUE_STATUSES))).scalars())
+    names = _deal_names(ctx, {r.deal_id for r in picked if r.deal_id})
     items = []
-    for deal in won:
-        own = by_deal.get(deal.deal_id, [])
-        booked, invoiced = money(deal.amount), money(sum(money(r.net) for r in own))
-        if abs(booked - invoiced) < CENT:
-            continue
-        kind = ("won, not invoiced" if deal.deal_id not in ever_invoiced
-                else "won, invoiced in another period" if not own else "won, invoiced amount differs")
-        items.append({"kind": kind, "deal_id": deal.deal_id, "deal_name": deal.name,
-                      "invoice_number": ", ".join(r.invoice_number for r in own) or None, "date": deal.close_date,
-                      "booked": booked, "invoiced": invoiced, "difference": round(booked - invoiced, 2)})
-    others = [r for r in invoices if r.deal_id not in won_ids]
-    other_ids = sorted({r.deal_id for r in others if r.deal_id})
-    names = dict(ctx.conn.execute(select(s.deals.c.deal_id, s.deals.c.name).where(
-        s.deals.c.deal_id.in_(other_ids), ~s.deals.c.is_deleted)).all()) if other_ids else {}
-    for r in others:
-        known = r.deal_id in names
-        items.append({"kind": "invoice for a deal not won in this period" if known else "invoice with no deal",
-                      "deal_id": r.deal_id if known else None, "deal_name": names.get(r.deal_id),
-                      "invoice_number": r.invoice_number, "date": r.issue_date, "booked": 0.0,
-                      "invoiced": money(r.net), "difference": -money(r.net)})
+    for r in picked:
+        if r.side == 0:
+            numbers = own.get(r.deal_id, [])
+            kind = ("won, not invoiced" if r.deal_id not in ever_invoiced
+                    else "won, invoiced in another period" if not numbers else "won, invoiced amount differs")
+            items.append({"kind": kind, "deal_id": r.deal_id, "deal_name": names.get(r.deal_id),
+                          "invoice_number": ", ".join(numbers) or None, "date": r.day, "booked": money(r.booked),
+                          "invoiced": money(r.invoiced), "difference": money(r.difference)})
+        else:
+            known = r.deal_id in names
+            items.append({"kind": "invoice for a deal not won in this period" if known else "invoice with no deal",
+                          "deal_id": r.deal_id if known else None, "deal_name": names.get(r.deal_id),
+                          "invoice_number": r.ref, "date": r.day, "booked": 0.0, "invoiced": money(r.invoiced),
+                          "difference": money(r.difference)})
     return items
 
 
@@ -228,7 +269,7 @@ def unmatched_items(engine: Engine, filters: Filters, gap: str = "booked_to_invo
     if gap not in GAPS:
         raise ValueError(f"gap must be one of {', '.join(GAPS)} (got {gap!r})")
     with _ctx(engine) as ctx:
-        items = _booked_to_invoiced(ctx, filters) if gap == "booked_to_invoiced" else _invoiced_to_ledger(ctx, filters)
+        items = _booked_to_invoiced(ctx, filters, limit) if gap == "booked_to_invoiced" else _invoiced_to_ledger(ctx, filters)
     df = pd.DataFrame(items, columns=UNMATCHED_COLUMNS)
     if df.empty:
         return df

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
 from metrics import Filters, compute
+from metrics.definitions import load_definitions
 from metrics.finance_details import (budget_vs_actual_table, match_invoice, revenue_bridge, spend_by_channel,
                                      unmatched_items)
 from store import schema as s
@@ -201,3 +202,57 @@ def test_unmatched_items_add_up_to_the_gaps(engine, invoices, postings, won):
     i2l = unmatched_items(engine, f, gap="invoiced_to_ledger", limit=None)
     if kpis["invoiced_to_ledger_gap"].available:
         assert i2l["difference"].sum() == pytest.approx(kpis["invoiced_to_ledger_gap"].value, abs=0.02)
+
+
+def _expected_booked_to_invoiced(invoices, won, f) -> list[tuple]:
+    """The booked-to-invoiced items worked out in Python from the inserted rows: (kind, deal id,
+    invoice number, difference), the rule the SQL implements."""
+    fx = load_definitions().fx
+    revenue = [(f"F-{n}", day, round((-1 if credit else 1) * cents * fx[cur] / 100.0, 2), did)
+               for n, (day, cents, status, credit, cur, did) in enumerate(invoices) if status in ("open", "paid")]
+    in_period = [r for r in revenue if f.start <= r[1] <= f.end]
+    won_here = {did: round(cents * fx["EUR"] / 100.0, 2) for did, day, cents in won if f.start <= day <= f.end}
+    known = {did for did, _day, _cents in won}
+    out = []
+    for did, booked in won_here.items():
+        own = [r for r in in_period if r[3] == did]
+        diff = round(booked - sum(r[2] for r in own), 2)
+        if abs(diff) >= 0.005:
+            kind = ("won, not invoiced" if not any(r[3] == did for r in revenue)
+                    else "won, invoiced in another period" if not own else "won, invoiced amount differs")
+            out.append((kind, did, ", ".join(r[0] for r in sorted(own, key=lambda r: (r[1], r[0]))) or None, diff))
+    for number, _day, net, did in in_period:
+        if did not in won_here:
+            kind = "invoice for a deal not won in this period" if did in known else "invoice with no deal"
+            out.append((kind, did if did in known else None, number, -net))
+    return out
+
+
+@settings(max_examples=30, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(invoices=_invoices, won=_won, limit=st.integers(min_value=1, max_value=4))
+def test_booked_to_invoiced_items_are_the_worked_out_ones_largest_first(engine, invoices, won, limit):
+    """The SQL that matches, orders and limits the items gives the items worked out by hand, the
+    largest difference first, and a limited list is the head of the whole one."""
+    _clear(engine)
+    insert(engine, s.deals, [{"deal_id": did, "name": f"Deal {did}", "amount_cents": cents, "pipeline_id": "default",
+                              "stage_id": "closedwon", "created_at": dt.datetime(2024, 1, 1), "close_date": day}
+                             for did, day, cents in won])
+    insert(engine, s.invoices, [invoice(f"F-{n}", day, cents, did, status=status, credit=credit, currency=cur)
+                                for n, (day, cents, status, credit, cur, did) in enumerate(invoices)])
+    whole = unmatched_items(engine, JAN_F, gap="booked_to_invoiced", limit=None)
+    got = [(r.kind, None if pd_isnull(r.deal_id) else r.deal_id,
+            None if pd_isnull(r.invoice_number) else r.invoice_number, r.difference) for r in whole.itertuples()]
+    want = _expected_booked_to_invoiced(invoices, won, JAN_F)
+    assert sorted((g[:3] for g in got), key=repr) == sorted((w[:3] for w in want), key=repr)  # each item once, of its kind
+    differences = {g[:3]: g[3] for g in got}
+    assert all(differences[w[:3]] == pytest.approx(w[3], abs=0.011) for w in want)  # cents rounded per line
+    assert list(whole["difference"].abs()) == sorted(whole["difference"].abs(), reverse=True)
+    assert all(name == f"Deal {did}" for did, name in zip(whole["deal_id"], whole["deal_name"]) if not pd_isnull(did))
+    head = unmatched_items(engine, JAN_F, gap="booked_to_invoiced", limit=limit)
+    assert _records(head) == _records(whole.head(limit))
+
+
+def _records(df) -> list[tuple]:
+    """The rows in order, missing values as None (a column's dtype depends on which rows it holds)."""
+    return [tuple(None if pd_isnull(x) else x for x in r) for r in df.itertuples(index=False, name=None)]
