@@ -91,11 +91,11 @@ def invoice_total(ctx: Ctx, f: Filters, amount, date_col, *extra) -> Result:
     supported = not has_dimension_filters(f)
     if not supported:  # by the deal's dimensions: rollup_invoice_dims, its rows for the edge days
         return money(rollups.gather(ctx, f, lambda c_, part, *r: rollups.invoice_dims_total(c_, part, basis, *r) or 0.0,
-                                    rollups.invoice_dims_rows, True, rollups.INVOICE_DIMS))
+                                    rollups.invoice_dims_rows, True, rollups.INVOICE_DIMS, complement=True))
     return money(rollups.gather(ctx, f, lambda c_, part, *m: rollups.invoice_total(c_, part, basis, *m) or 0.0,
                                 lambda c_, part: rollups.invoice_rows(c_, part, lambda col: invoice_conditions(c_, part, col),
                                                                       supported),
-                                supported, rollups.INVOICES))
+                                supported, rollups.INVOICES, complement=True))
 
 
 # --- ledger ----------------------------------------------------------------------------
@@ -148,7 +148,7 @@ def ledger_sum(ctx: Ctx, f: Filters, prefixes: Iterable[str], credit_minus_debit
         return rate
     total = rollups.gather(ctx, f, lambda c_, part, *r: rollups.ledger_cents(
                                c_, part, lambda col: account_prefix_condition(prefixes, col), credit_minus_debit, *r),
-                           rollups.ledger_rows, group=rollups.LEDGER)
+                           rollups.ledger_rows, group=rollups.LEDGER, complement=True)
     return round(total * rate / 100.0, 2)
 
 

@@ -228,17 +228,49 @@ def add_up(a: Any, b: Any) -> Any:
     return a + b
 
 
+def negate(a: Any) -> Any:
+    """A part's figures counted negatively (numbers, lists and tuples of them; None stays None)."""
+    if a is None:
+        return None
+    if isinstance(a, dict):  # a key whose figures cancel out would stay, with zeros: not the base tables' answer
+        raise TypeError("figures by key cannot be read as a month less its other days")
+    if isinstance(a, (list, tuple)):
+        return type(a)(negate(x) for x in a)
+    return -a
+
+
+def by_complement(part: Filters) -> list[tuple[Filters, int]] | None:
+    """Days inside one calendar month as that whole month (+1, from the rollup) less the month's other
+    days (-1, from the base tables), when those are fewer than the part's own: the 26 last days of a
+    trailing year's first month read 5 days of rows, not 26. None when reading the part is cheaper."""
+    first = part.start.replace(day=1)
+    last = _next_month(first) - dt.timedelta(days=1)
+    if part.end > last or (part.start == first and part.end == last):
+        return None
+    other = [(a, b) for a, b in ((first, part.start - dt.timedelta(days=1)), (part.end + dt.timedelta(days=1), last))
+             if a <= b]
+    if sum((b - a).days + 1 for a, b in other) >= (part.end - part.start).days + 1:
+        return None
+    return [(part.with_period(first, last), 1)] + [(part.with_period(a, b), -1) for a, b in other]
+
+
 def gather(ctx: Ctx, f: Filters, reader: Reader, rows: Rows, supported: bool = True, group: str = NAME,
-           empty: Any = None) -> Any:
+           empty: Any = None, complement: bool = False) -> Any:
     """An aggregate over the period of `f`: the one place that chooses between a rollup and the
     base tables, with one reader for both. `reader(ctx, part)` reads the whole months of `part`
     from its rollup table; `reader(ctx, part, rows(ctx, part))` reads the same figures from the
     rollup's rows built from the base tables for the days of `part` (the builder's own query,
     see `deal_rows`...). Figures are a number, a list or tuple of numbers, or a dict of those;
-    the parts of `split` are added up (`add_up`); `empty` is the result when every part is empty."""
+    the parts of `split` are added up (`add_up`); `empty` is the result when every part is empty.
+    With `complement` (figures without keys only), an edge part of most of a month is read as that
+    month from the rollup less its other days from the base tables (`by_complement`)."""
+    parts = [(part, 1 if from_rollup else 0) for part, from_rollup in split(ctx, f, supported, group)]
+    if complement and any(how == 1 for _part, how in parts):  # the rollup is usable for these filters
+        parts = [p for part, how in parts for p in ((how == 0 and by_complement(part)) or [(part, how)])]
     total = None
-    for part, from_rollup in split(ctx, f, supported, group):
-        total = add_up(total, reader(ctx, part) if from_rollup else reader(ctx, part, rows(ctx, part)))
+    for part, how in parts:
+        figures = reader(ctx, part) if how == 1 else reader(ctx, part, rows(ctx, part))
+        total = add_up(total, negate(figures) if how == -1 else figures)
     return empty if total is None else total
 
 

@@ -75,10 +75,11 @@ PERIODS = [
     (D(2026, 1, 1), D(2026, 12, 31)),  # a year
     (D(2026, 8, 17), D(2026, 11, 9)),  # custom: partial months at both edges
     (D(2026, 11, 16), D(2026, 11, 22)),  # a week: no whole month, all from the base tables
+    (D(2026, 8, 5), D(2026, 11, 27)),  # edges of most of a month: that month less its other days
 ]
 
 
-@pytest.mark.parametrize("period", PERIODS, ids=["quarter", "year", "custom", "week"])
+@pytest.mark.parametrize("period", PERIODS, ids=["quarter", "year", "custom", "week", "long-edges"])
 def test_every_metric_equal_with_and_without_rollups(demo_engine, period):
     values = _assert_same(demo_engine, Filters(*period))
     assert values["won_revenue"] > 0 and values["new_leads"] > 0  # the comparison is not of empty sets
@@ -99,7 +100,8 @@ def test_invoice_figures_by_deal_dimension_equal_with_and_without_rollups(demo_e
     owner, team, region, pl, source = _owner_team_region(demo_engine)
     ids = ["invoiced_revenue", "cash_collected", "booked_to_invoiced_gap", "arpa"]
     seen = 0.0
-    for period in ((D(2026, 7, 1), D(2026, 9, 30)), (D(2026, 8, 17), D(2026, 11, 9)), (D(2026, 11, 3), D(2026, 11, 19))):
+    for period in ((D(2026, 7, 1), D(2026, 9, 30)), (D(2026, 8, 17), D(2026, 11, 9)), (D(2026, 11, 3), D(2026, 11, 19)),
+                   (D(2026, 8, 3), D(2026, 11, 28))):
         for kw in ({"regions": (region,)}, {"regions": (NONE_BUCKET,)}, {"regions": (region, NONE_BUCKET)},
                    {"product_lines": (pl,)}, {"owners": (owner,)}, {"teams": (team,)}, {"pipelines": ("default",)},
                    {"sources": (source,)}, {"regions": (NONE_BUCKET,), "owners": (NONE_BUCKET,)},
@@ -113,6 +115,21 @@ def test_invoice_figures_by_deal_dimension_equal_with_and_without_rollups(demo_e
     assert seen > 0
     with demo_engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(s.rollup_invoice_dims)).scalar() > 0
+
+
+def test_an_edge_of_most_of_a_month_is_read_as_the_month_less_its_other_days():
+    f = Filters(D(2025, 12, 6), D(2025, 12, 31))  # a trailing year's first days
+    assert rollups.by_complement(f) == [(Filters(D(2025, 12, 1), D(2025, 12, 31)), 1),
+                                        (Filters(D(2025, 12, 1), D(2025, 12, 5)), -1)]
+    assert rollups.by_complement(Filters(D(2026, 3, 2), D(2026, 3, 30))) == [
+        (Filters(D(2026, 3, 1), D(2026, 3, 31)), 1), (Filters(D(2026, 3, 1), D(2026, 3, 1)), -1),
+        (Filters(D(2026, 3, 31), D(2026, 3, 31)), -1)]
+    assert rollups.by_complement(Filters(D(2026, 12, 1), D(2026, 12, 5))) is None  # its own days are fewer
+    assert rollups.by_complement(Filters(D(2026, 2, 1), D(2026, 2, 14))) is None  # as many: read them
+    assert rollups.by_complement(Filters(D(2026, 1, 20), D(2026, 2, 10))) is None  # two months
+    assert rollups.negate((3, 2.5, None)) == (-3, -2.5, None) and rollups.negate(None) is None
+    with pytest.raises(TypeError):
+        rollups.negate({"owner": 1})  # a key that cancels out would stay with zeros
 
 
 def test_rollups_are_read_and_sum_like_the_base(demo_engine):
