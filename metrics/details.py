@@ -283,21 +283,16 @@ def past_due_deals(engine: Engine, filters: Filters, limit: int = 500) -> pd.Dat
 
 def pipeline_by_stage(engine: Engine, filters: Filters) -> pd.DataFrame:
     """Open deals closing in the period by stage: deals, amount, weighted_amount (totals = the KPIs),
-    and of them the past-due ones (close date before today): past_due_deals, past_due_amount."""
+    and of them the past-due ones (close date before today): past_due_deals, past_due_amount. Whole
+    months from rollup_deal_forecast while fresh, the edge days from the deals."""
     with _ctx(engine) as ctx:
-        amount = sql.to_major(ctx, d.c.amount_cents, d.c.currency)
-        prob = sql.stage_probability(ctx)
-        due = d.c.close_date < today(ctx)
-        rows = ctx.conn.execute(
-            select(d.c.pipeline_id, d.c.stage_id, func.count(), func.sum(amount), func.sum(amount * prob),
-                   func.count().filter(due), func.sum(amount).filter(due))
-            .where(*sql.deal_conditions(ctx, filters), sql.is_open(ctx), in_pipeline(ctx, filters.whole()))
-            .group_by(d.c.pipeline_id, d.c.stage_id)).all()
+        open_, due = rollup_forecast.open_by_stage(ctx, filters, today(ctx))
         rules = sql.stage_rules(ctx)
-    rows = sorted(rows, key=lambda r: (r[0], rules.order.get((r[0], r[1]), 0), r[1]))
+    keys = sorted(open_, key=lambda k: (k[0], rules.order.get(k, 0), k[1]))
     return pd.DataFrame([(pid, sid, rules.labels.get((pid, sid), sid), rules.probability.get((pid, sid), 0.0),
-                          int(n), sql.money(a), sql.money(w), int(nd or 0), sql.money(ad))
-                         for pid, sid, n, a, w, nd, ad in rows],
+                          open_[pid, sid][0], sql.money(open_[pid, sid][1]), sql.money(open_[pid, sid][2]),
+                          due.get((pid, sid), (0,))[0], sql.money(due.get((pid, sid), (0, 0.0))[1]))
+                         for pid, sid in keys],
                         columns=["pipeline_id", "stage", "label", "probability", "deals", "amount", "weighted_amount",
                                  "past_due_deals", "past_due_amount"])
 

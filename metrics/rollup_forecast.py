@@ -98,3 +98,31 @@ def forecast_by_category(ctx: Ctx, f: Filters) -> dict:
 
 
 __all__ = ["build_queries", "deal_forecast_rows", "forecast_by_category", "open_sums", "open_sums_by_owner"]
+
+
+def _by_stage(ctx: Ctx, f: Filters, r=s.rollup_deal_forecast) -> dict:
+    """reader(ctx, part, r): {(pipeline, stage): (open deals, amount, weighted amount)} closing in
+    the months of `part`, from rows shaped like rollup_deal_forecast."""
+    amount = sql.to_major(ctx, r.c.amount_cents, r.c.currency)
+    rows = ctx.conn.execute(select(r.c.pipeline_id, r.c.stage_id, func.sum(r.c.n), func.sum(amount),
+                                   func.sum(amount * sql.stage_probability(ctx, r)))
+                            .where(*rollups.months(f, r.c.month), *rollups.deal_conditions(f, r), sql.is_open(ctx, r))
+                            .group_by(r.c.pipeline_id, r.c.stage_id)).all()
+    return {(pid, sid): (int(n or 0), float(a or 0.0), float(w or 0.0)) for pid, sid, n, a, w in rows if n}
+
+
+def open_by_stage(ctx: Ctx, f: Filters, today: dt.date) -> tuple[dict, dict]:
+    """The open deals of the pipeline of `f` (closing in [start, plan end], and before the start
+    when the period carries the past-due deals: rules.in_pipeline), by (pipeline, stage):
+    {key: (deals, amount, weighted amount)}, and of them those closing before `today` (past due)."""
+    plan = f.whole()
+    out = rollups.gather(ctx, plan, _by_stage, deal_forecast_rows, empty={})
+    first = plan.start
+    if carries_past_due(ctx, plan) and plan.start > EARLIEST:
+        first = EARLIEST
+        out = rollups.add_up(out, rollups.gather(ctx, plan.with_period(EARLIEST, plan.start - dt.timedelta(days=1)),
+                                                 _by_stage, deal_forecast_rows, empty={}))
+    due_end = min(plan.end, today - dt.timedelta(days=1))
+    due = (rollups.gather(ctx, plan.with_period(first, due_end), _by_stage, deal_forecast_rows, empty={})
+           if first <= due_end else {})
+    return out, due

@@ -589,6 +589,7 @@ def test_sales_cycle_median_is_the_won_deals_whole_day_median(demo_engine):
 
 
 def test_forecast_table_equal_with_and_without_rollups(demo_engine):
+    from metrics import compute_many
     """The Sales page's forecast by category reads whole months from rollup_deal_forecast (won
     deals of the period, open deals of its pipeline, past-due ones when the period holds today):
     the same rows as from the deals, for whole and partial periods, a plan end and every filter."""
@@ -603,10 +604,18 @@ def test_forecast_table_equal_with_and_without_rollups(demo_engine):
     rolled, base = _details_both_ways(demo_engine, [("forecast_by_category", f, {}) for f in filters])
     for f, a, b in zip(filters, rolled, base):
         assert _frames_close(a, b), f"{f}:\n{a}\n{b}"
+    # the open pipeline by stage, with its past-due deals, from the same summary
+    by_stage, by_stage_base = _details_both_ways(demo_engine, [("pipeline_by_stage", f, {}) for f in filters])
+    for f, a, b in zip(filters, by_stage, by_stage_base):
+        assert _frames_close(a, b), f"{f}:\n{a}\n{b}"
+    assert any(t["past_due_deals"].sum() > 0 for t in by_stage) and all(len(t) for t in by_stage[:3])
+    for f, table in zip(filters[:5], by_stage):  # its totals are the KPIs
+        kpis = compute_many(demo_engine, ["open_pipeline", "weighted_pipeline"], f)
+        assert math.isclose(table["amount"].sum(), kpis["open_pipeline"].value, abs_tol=0.05)
+        assert math.isclose(table["weighted_amount"].sum(), kpis["weighted_pipeline"].value, abs_tol=0.05)
     assert len(rolled[0]) > 2 and rolled[0]["deals"].sum() > 0
     with demo_engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(s.rollup_deal_forecast)).scalar() > 0
-    from metrics import compute_many
     for f in filters[:5]:  # and the weighted column still adds up to the forecast KPI
         assert math.isclose(rolled[filters.index(f)]["weighted_amount"].sum(),
                             compute_many(demo_engine, ["forecast"], f)["forecast"].value, abs_tol=0.05)
