@@ -12,7 +12,7 @@ use these rules, so a region a chart shows is a region the filter can select, an
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import ColumnElement, Connection, false, func, literal, or_, select
 
@@ -118,20 +118,58 @@ SOURCE_COLUMNS = (d.c.deal_source, s.contacts.c.original_source)
 TEAM_COLUMNS = (o.c.team_name,)
 
 
-def _all_distinct(conn: Connection, col) -> set:
-    return {v for (v,) in conn.execute(select(col).distinct())}
+def _index_position(col) -> tuple[int, Any] | None:
+    """(0, None) when `col` leads an index of its table, (1, first column) when it comes second in
+    one, else None."""
+    second = None
+    for ix in col.table.indexes:
+        cols = list(ix.columns)
+        if cols and cols[0] is col:
+            return 0, None
+        if len(cols) > 1 and cols[1] is col:
+            second = cols[0]
+    return (1, second) if second is not None else None
 
 
-def distinct_values(conn: Connection, cols: Iterable, distinct: Distinct = _all_distinct) -> list[str]:
+def _seek_distinct(conn, col, where=None) -> set:
+    """Distinct non-NULL values by one index seek each: MIN(col) WHERE col > previous."""
+    out: set = set()
+    base = select(func.min(col)) if where is None else select(func.min(col)).where(where)
+    value = conn.execute(base).scalar()
+    while value is not None:
+        out.add(value)
+        value = conn.execute(base.where(col > value)).scalar()
+    return out
+
+
+def indexed_distinct(conn: Connection, col) -> set:
+    """The distinct non-NULL values of a column. When the column leads an index (or comes second,
+    after a column with few values), by index seeks, one per value, instead of reading the whole
+    table or index: milliseconds instead of 0.1-0.2 s per column on the 1M-deal, 3M-contact store."""
+    where = _index_position(col)
+    if where is None:
+        return {v for (v,) in conn.execute(select(col).distinct()) if v is not None}
+    if where[0] == 0:
+        return _seek_distinct(conn, col)
+    lead = where[1]
+    out: set = set()
+    for value in _seek_distinct(conn, lead):
+        out |= _seek_distinct(conn, col, lead == value)
+    if conn.execute(select(lead).where(lead.is_(None)).limit(1)).first() is not None:
+        out |= _seek_distinct(conn, col, lead.is_(None))
+    return out
+
+
+def distinct_values(conn: Connection, cols: Iterable, distinct: Distinct = indexed_distinct) -> list[str]:
     """The non-empty values of `cols`, sorted case-insensitively (`distinct(conn, col)` reads one
-    column's distinct values; the app passes a faster one that seeks through an index)."""
+    column's distinct values: by default through an index where one leads with the column)."""
     values: set[str] = set()
     for col in cols:
         values |= {v for v in distinct(conn, col) if v not in (None, "")}
     return sorted(values, key=str.lower)
 
 
-def options(conn: Connection, defs: Definitions, distinct: Distinct = _all_distinct) -> dict[str, list]:
+def options(conn: Connection, defs: Definitions, distinct: Distinct = indexed_distinct) -> dict[str, list]:
     """What people can filter on: regions, product lines, sources and teams (values), owners
     ((owner id, name) by name) and pipelines ((id, label)). Breakdown segments come from here too."""
     return {
