@@ -97,8 +97,6 @@ def forecast_by_category(ctx: Ctx, f: Filters) -> dict:
     return out
 
 
-__all__ = ["build_queries", "deal_forecast_rows", "forecast_by_category", "open_sums", "open_sums_by_owner"]
-
 
 def _by_stage(ctx: Ctx, f: Filters, r=s.rollup_deal_forecast) -> dict:
     """reader(ctx, part, r): {(pipeline, stage): (open deals, amount, weighted amount)} closing in
@@ -126,3 +124,7 @@ def open_by_stage(ctx: Ctx, f: Filters, today: dt.date) -> tuple[dict, dict]:
     due = (rollups.gather(ctx, plan.with_period(first, due_end), _by_stage, deal_forecast_rows, empty={})
            if first <= due_end else {})
     return out, due
+
+
+__all__ = ["build_queries", "deal_forecast_rows", "forecast_by_category", "open_by_stage", "open_sums",
+           "open_sums_by_owner"]
