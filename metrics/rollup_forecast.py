@@ -97,7 +97,6 @@ def forecast_by_category(ctx: Ctx, f: Filters) -> dict:
     return out
 
 
-
 def _by_stage(ctx: Ctx, f: Filters, r=s.rollup_deal_forecast) -> dict:
     """reader(ctx, part, r): {(pipeline, stage): (open deals, amount, weighted amount)} closing in
     the months of `part`, from rows shaped like rollup_deal_forecast."""
