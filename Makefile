@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
+# one test worker per core and one more: the suite waits on PostgreSQL, browsers and servers
+TEST_JOBS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 
 .PHONY: run test install install-dev demo bench clean
 
@@ -24,7 +26,7 @@ run: install
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
 test: install-dev
-	$(PY) -m pytest -n auto --dist loadfile
+	$(PY) -m pytest -n $(TEST_JOBS) --dist load
 
 demo: install
 	$(PY) cli.py demo --reset
