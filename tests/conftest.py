@@ -16,6 +16,7 @@ if str(ROOT) not in sys.path:
 
 from store import StoreSettings, open_store  # noqa: E402
 from store import db as store_db  # noqa: E402
+from tests.store_templates import Templates  # noqa: E402
 
 PG_URL = os.environ.get("NORTHSTAR_TEST_PG_URL", "").strip()
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -75,7 +76,20 @@ def store_url(make_store_url, backend) -> str:
     return make_store_url(backend)
 
 
+@pytest.fixture(scope="session")
+def store_templates(tmp_path_factory):
+    """Stores built once per worker and copied into a test's own (tests/store_templates.py)."""
+    templates = Templates(tmp_path_factory.mktemp("templates"), PG_URL, _pg_schema_url)
+    yield templates
+    templates.drop()
+
+
+def _migrated(engine) -> None:
+    """The empty store as open_store leaves it (nothing more)."""
+
+
 @pytest.fixture
-def engine(store_url):
-    """A fresh, upgraded, empty store, once per backend."""
+def engine(store_url, backend, store_templates):
+    """A fresh, upgraded, empty store, once per backend (a copy of one migrated once per worker)."""
+    store_templates.fill(backend, store_url, "empty", _migrated)
     return open_store(StoreSettings(store_url, "test store"))

@@ -14,7 +14,7 @@ from demo import generate_demo
 from metrics import REGISTRY, Filters, NONE_BUCKET, compute_many, recurring, rollups, rollups_build, save_definition
 from metrics.definitions import load_definitions
 from metrics.registry import Ctx, NotAvailable
-from store import bump_data_version, observers, schema as s
+from store import StoreSettings, bump_data_version, observers, open_store, schema as s
 from store.db import changed_since
 
 AS_OF = dt.date(2026, 11, 23)
@@ -25,12 +25,17 @@ D = dt.date
 RECENT_FROM = D(2026, 10, 1)  # the recent days a build on AS_OF holds by day (rollups.recent_from)
 
 
-@pytest.fixture
-def demo_engine(engine, monkeypatch):
-    monkeypatch.setattr(rollups_build, "_today", lambda: AS_OF)  # the recent days: from 1 Oct
+def _demo_with_rollups(engine) -> None:
     generate_demo(engine, scale="small", as_of=AS_OF)
     upkeep.after_demo(engine)  # builds the rollups, as `cli.py demo` does
-    return engine
+
+
+@pytest.fixture
+def demo_engine(store_url, backend, store_templates, monkeypatch):
+    """The small demo as of AS_OF with its rollups (built once per worker, copied per test)."""
+    monkeypatch.setattr(rollups_build, "_today", lambda: AS_OF)  # the recent days: from 1 Oct
+    store_templates.fill(backend, store_url, f"demo-rollups-{AS_OF}", _demo_with_rollups)
+    return open_store(StoreSettings(store_url, "test store"))
 
 
 def _values(engine, f: Filters, use_rollups: bool, ids=None) -> dict:
