@@ -91,7 +91,8 @@ def invoice_total(ctx: Ctx, f: Filters, amount, date_col, *extra) -> Result:
     supported = not has_dimension_filters(f)
     if not supported:  # by the deal's dimensions: rollup_invoice_dims, its rows for the edge days
         return money(rollups.gather(ctx, f, lambda c_, part, *r: rollups.invoice_dims_total(c_, part, basis, *r) or 0.0,
-                                    rollups.invoice_dims_rows, True, rollups.INVOICE_DIMS, complement=True))
+                                    lambda c_, part: rollups.invoice_dims_rows(c_, part, basis), True,
+                                    rollups.INVOICE_DIMS, complement=True))
     return money(rollups.gather(ctx, f, lambda c_, part, *m: rollups.invoice_total(c_, part, basis, *m) or 0.0,
                                 lambda c_, part: rollups.invoice_rows(c_, part, lambda col: invoice_conditions(c_, part, col),
                                                                       supported),

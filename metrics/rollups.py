@@ -403,9 +403,10 @@ def _ledger_month_query(ctx: Ctx, where=()):
             .group_by(*_grouped(month, led.c.compte_num)))
 
 
-def _invoice_dims_query(ctx: Ctx, where=lambda date_col: [], sign: int = 1):
+def _invoice_dims_query(ctx: Ctx, where=lambda date_col: [], sign: int = 1, bases=("issued", "paid")):
     """rollup_invoice_dims' rows: rollup_invoice_months' by the invoice's live deal's region,
-    product line, owner, pipeline and source (NULL without one); counted `sign`."""
+    product line, owner, pipeline and source (NULL without one); counted `sign`; only those of
+    `bases` (issued: by issue date, net; paid: by payment date, with tax)."""
     i = s.invoices
     live = and_(d.c.deal_id == i.c.deal_id, not_(d.c.is_deleted))
     dims = (dimensions.deal_region(ctx), dimensions.deal_product_line(ctx), d.c.owner_id, d.c.pipeline_id, d.c.deal_source)
@@ -413,11 +414,13 @@ def _invoice_dims_query(ctx: Ctx, where=lambda date_col: [], sign: int = 1):
     parts = []
     for basis, date_col, amount in (("issued", i.c.issue_date, signed_net_cents()),
                                     ("paid", i.c.paid_date, signed(i.c.amount_excl_tax_cents + i.c.tax_cents))):
+        if basis not in bases:
+            continue
         parts.append(select(*_named(s.rollup_invoice_dims, sql.period_bucket(ctx, date_col, "month"), literal(basis),
                                     i.c.currency, *dims, func.sum(amount) * sign))
                      .select_from(i.outerjoin(d, live))
                      .where(revenue, date_col.isnot(None), *where(date_col)).group_by(*_positions(1, *range(3, 9))))
-    return parts[0].union_all(parts[1])
+    return parts[0].union_all(*parts[1:]) if len(parts) > 1 else parts[0]
 
 
 def _invoice_accounts_query(ctx: Ctx, grain: str = "month", sliced: bool = False):
@@ -666,9 +669,11 @@ def invoice_dims_total(ctx: Ctx, f: Filters, basis: str, r=s.rollup_invoice_dims
         *months(f, r.c.month), r.c.basis == basis, *deal_conditions(f, r))).scalar()
 
 
-def invoice_dims_rows(ctx: Ctx, f: Filters):
-    """rollup_invoice_dims' rows for the invoices dated in the days of `f`, from the invoices."""
-    return _invoice_dims_query(ctx, lambda col: [col >= f.start, col <= f.end]).subquery("invoice_dims_rows")
+def invoice_dims_rows(ctx: Ctx, f: Filters, basis: str | None = None):
+    """rollup_invoice_dims' rows for the invoices dated in the days of `f`, from the invoices (only
+    those of one `basis`, when given: the edge days of one figure read one date column)."""
+    return _invoice_dims_query(ctx, lambda col: [col >= f.start, col <= f.end],
+                               bases=(basis,) if basis else ("issued", "paid")).subquery("invoice_dims_rows")
 
 
 def account_slice(f: Filters) -> tuple[str, str] | None:
