@@ -171,12 +171,12 @@ def contacts_behind(engine: Engine, metric_id: str, filters: Filters, limit: int
 def _judged_mqls(engine: Engine, filters: Filters, verdicts: tuple[str, ...], limit: int) -> pd.DataFrame:
     """The period's MQLs whose latest sales verdict is one of `verdicts`, newest verdict first."""
     with _ctx(engine) as ctx:
-        v = feedback.latest_verdicts()
+        judged, v = feedback.latest_verdicts()
         mql_at = sql.reached_at(ctx, sql.stage_of(ctx, "mql"))
         rows = ctx.conn.execute(
             select(*_contact_columns(ctx), mql_at.label("became_mql_at"), v.c.verdict, v.c.reason, v.c.decided_by,
                    v.c.decided_at)
-            .select_from(c.join(v, v.c.contact_id == c.c.contact_id))
+            .select_from(judged)
             .where(*sql.contact_conditions(ctx, filters), sql.in_period_dt(mql_at, filters), v.c.verdict.in_(verdicts))
             .order_by(v.c.decided_at.desc(), c.c.contact_id).limit(limit)).all()
         labels = ctx.defs.rejection_reasons

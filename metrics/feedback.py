@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import and_, func, literal, select
 
 from store import schema as s
 
-from . import sql
+from . import rollups, sql
 from .filters import NONE_BUCKET, Filters
 from .funnel import NO_CONTACTS, has_contacts
 from .dimensions import owner_names
@@ -33,22 +33,25 @@ c, d, lf = s.contacts, s.deals, s.lead_feedback
 VERDICTS = ("accepted", "rejected")
 
 
-def latest_verdicts():
-    """A subquery of each contact's latest verdict: contact_id, verdict, reason, decided_by, decided_at."""
-    rank = func.row_number().over(partition_by=lf.c.contact_id,
-                                  order_by=(lf.c.decided_at.desc(), lf.c.feedback_id.desc())).label("rank")
-    ranked = select(lf.c.contact_id, lf.c.verdict, lf.c.reason, lf.c.decided_by, lf.c.decided_at, rank).subquery()
-    return (select(ranked.c.contact_id, ranked.c.verdict, ranked.c.reason, ranked.c.decided_by, ranked.c.decided_at)
-            .where(ranked.c.rank == 1).subquery("latest_verdict"))
+def latest_verdicts(outer: bool = False):
+    """(contacts joined to their latest verdict, the verdict): each contact's latest lead_feedback
+    row (decided_at, then feedback_id), found by one seek in ix_lead_feedback_contact per contact
+    (`outer`: contacts without a verdict kept, its columns NULL). The verdict has the columns
+    contact_id, verdict, reason, decided_by, decided_at."""
+    v = lf.alias("latest_verdict")
+    newest = (select(lf.c.feedback_id).where(lf.c.contact_id == c.c.contact_id)
+              .order_by(lf.c.decided_at.desc(), lf.c.feedback_id.desc()).limit(1).correlate(c).scalar_subquery())
+    on = and_(v.c.contact_id == c.c.contact_id, v.c.feedback_id == newest)
+    return (c.outerjoin(v, on) if outer else c.join(v, on)), v
 
 
 def verdict_counts(ctx: Ctx, f: Filters) -> dict[str, int]:
     """{accepted, rejected}: MQLs of the period by their latest verdict (memoised per Ctx)."""
     key = ("verdict_counts", f)
     if key not in ctx.cache:
-        v = latest_verdicts()
+        judged, v = latest_verdicts()
         mql_at = sql.reached_at(ctx, sql.stage_of(ctx, "mql"))
-        rows = ctx.conn.execute(select(v.c.verdict, func.count()).select_from(c.join(v, v.c.contact_id == c.c.contact_id))
+        rows = ctx.conn.execute(select(v.c.verdict, func.count()).select_from(judged)
                                 .where(*sql.contact_conditions(ctx, f), sql.in_period_dt(mql_at, f))
                                 .group_by(v.c.verdict)).all()
         counts = dict.fromkeys(VERDICTS, 0)
@@ -98,15 +101,19 @@ def source_lead_values(ctx: Ctx, f: Filters) -> dict[str, dict]:
     if key in ctx.cache:
         return ctx.cache[key]
     window = Filters(start, end)
-    src = _source(c.c.original_source)
     out: dict[str, dict] = {}
+    roles = ("lead", "customer")
 
-    def entered(role: str) -> dict[str, int]:
-        at = sql.reached_at(ctx, sql.stage_of(ctx, role))
-        return {k: int(n) for k, n in ctx.conn.execute(
-            select(src, func.count()).where(~c.c.is_deleted, sql.in_period_dt(at, window)).group_by(src)).all()}
+    def entered(c_: Ctx, part: Filters, r=s.rollup_contacts) -> dict[tuple[str, str], int]:
+        """{(role, source): contacts that entered the role's stage} over the months of `part`, from
+        rows shaped like rollup_contacts (the funnel's own counts, whole months from the rollup)."""
+        src = _source(r.c.source)
+        return {(role, k): int(n or 0) for role, k, n in c_.conn.execute(
+            select(r.c.role, src, func.sum(r.c.n)).where(*rollups.months(part, r.c.month), r.c.role.in_(roles))
+            .group_by(r.c.role, src)).all()}
 
-    leads, customers = entered("lead"), entered("customer")
+    counts = rollups.gather(ctx, window, entered, lambda c_, part: rollups.contact_rows(c_, part, roles), empty={})
+    leads, customers = ({k: n for (role, k), n in counts.items() if role == which} for which in roles)
     dsrc = _source(func.coalesce(func.nullif(d.c.deal_source, ""), contact_field("original_source")))
     won = {k: (int(n), float(a or 0.0)) for k, n, a in ctx.conn.execute(
         select(dsrc, func.count(), func.sum(sql.to_major(ctx, d.c.amount_cents, d.c.currency)))

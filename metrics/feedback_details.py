@@ -31,7 +31,7 @@ def lead_review_queue(engine: Engine, filters: Filters, limit: int = 500, pendin
     verdict: accepted | rejected | None (not judged yet); reason: the rejection reason's label;
     owner_email: the owner's email (who may judge the lead)."""
     with _ctx(engine) as ctx:
-        v = latest_verdicts()
+        judged, v = latest_verdicts(outer=True)
         mql_at = sql.reached_at(ctx, sql.stage_of(ctx, "mql"))
         where = [*sql.contact_conditions(ctx, filters), sql.in_period_dt(mql_at, filters)]
         if pending_only:
@@ -40,7 +40,7 @@ def lead_review_queue(engine: Engine, filters: Filters, limit: int = 500, pendin
             select(*_contact_columns(ctx), mql_at.label("became_mql_at"), v.c.verdict, v.c.reason, v.c.decided_by,
                    v.c.decided_at, select(s.owners.c.email).where(s.owners.c.owner_id == c.c.owner_id)
                    .scalar_subquery().label("owner_email"))
-            .select_from(c.outerjoin(v, v.c.contact_id == c.c.contact_id))
+            .select_from(judged)
             .where(*where).order_by(mql_at.desc(), c.c.contact_id).limit(limit)).all()
         labels = ctx.defs.rejection_reasons
     df = _frame(rows, CONTACT_COLS + ["became_mql_at", "verdict", "reason", "decided_by", "decided_at",
@@ -57,12 +57,12 @@ def feedback_by(engine: Engine, filters: Filters, by: str = "source") -> pd.Data
     if by not in SEGMENTS:
         raise ValueError(f"feedback is broken down by {' or '.join(SEGMENTS)}, not {by!r}")
     with _ctx(engine) as ctx:
-        v = latest_verdicts()
+        judged, v = latest_verdicts(outer=True)
         seg = func.coalesce(func.nullif(SEGMENTS[by], ""), NONE_BUCKET)
         mql_at = sql.reached_at(ctx, sql.stage_of(ctx, "mql"))
         rows = ctx.conn.execute(
             select(seg, v.c.verdict, v.c.reason, func.count())
-            .select_from(c.outerjoin(v, v.c.contact_id == c.c.contact_id))
+            .select_from(judged)
             .where(*sql.contact_conditions(ctx, filters), sql.in_period_dt(mql_at, filters))
             .group_by(seg, v.c.verdict, v.c.reason)).all()
         labels = ctx.defs.rejection_reasons
@@ -89,10 +89,10 @@ def feedback_by(engine: Engine, filters: Filters, by: str = "source") -> pd.Data
 def lead_rejections(engine: Engine, filters: Filters, limit: int = 500) -> pd.DataFrame:
     """Leads whose latest verdict is a rejection decided in the period, newest first."""
     with _ctx(engine) as ctx:
-        v = latest_verdicts()
+        judged, v = latest_verdicts()
         rows = ctx.conn.execute(
             select(*_contact_columns(ctx), v.c.reason, v.c.decided_by, v.c.decided_at)
-            .select_from(c.join(v, v.c.contact_id == c.c.contact_id))
+            .select_from(judged)
             .where(*sql.contact_conditions(ctx, filters), v.c.verdict == "rejected",
                    sql.in_period_dt(v.c.decided_at, filters))
             .order_by(v.c.decided_at.desc(), c.c.contact_id).limit(limit)).all()

@@ -171,3 +171,16 @@ def test_bad_verdicts_are_refused_whole(engine):
     with engine.connect() as conn:
         assert conn.execute(select(s.lead_feedback)).first() is None
         assert conn.execute(select(s.audit_log)).first() is None
+
+
+def test_two_verdicts_at_the_same_moment_the_later_recorded_counts(engine):
+    """The latest verdict is found per contact (decided_at, then feedback_id): a tie on the time
+    goes to the verdict recorded last, in the counts and in every list behind them."""
+    build(engine)
+    at = D(2026, 11, 20, 10)
+    record_verdicts(engine, ["b1", "b2"], "rejected", "no_budget", "alice@example.com", reasons=REASONS, now=at)
+    record_verdicts(engine, ["b2"], "accepted", None, "alice@example.com", reasons=REASONS, now=at)
+    values = compute_many(engine, ["mqls_accepted", "mqls_rejected", "mqls_reviewed"], Q4, now=NOW)
+    assert {k: v.value for k, v in values.items()} == {"mqls_accepted": 1, "mqls_rejected": 1, "mqls_reviewed": 2}
+    assert contacts_behind(engine, "mqls_rejected", Q4)["contact_id"].tolist() == ["b1"]
+    assert contacts_behind(engine, "mqls_accepted", Q4)["contact_id"].tolist() == ["b2"]
