@@ -166,9 +166,12 @@ def _metric_rows(engine: Engine, cuts: list[tuple[str, str]], review: tuple[dt.d
 
 def _metric_rows_on(conn: Connection, cuts: list[tuple[str, str]], review: tuple[dt.date, dt.date],
                     quarter: tuple[dt.date, dt.date], note_of: Callable[[str], str] | None = None) -> list[dict]:
-    """_metric_rows on a connection the caller holds (the store rewound on it, in its transaction)."""
+    """_metric_rows on a connection the caller holds (the store rewound on it, in its transaction);
+    the cuts share one metric cache (what does not depend on the filters is read once)."""
+    shared: dict = {}
+
     def compute(ids: list[str], f: Filters) -> dict:
-        return compute_many_on(conn, ids, f)
+        return compute_many_on(conn, ids, f, cache=shared)
     return _rows(compute, cuts, review, quarter, note_of) + _target_rows(conn, quarter)
 
 

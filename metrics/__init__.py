@@ -81,14 +81,16 @@ def _with_ctx(engine: Engine, fn: Callable[[Ctx, dt.datetime | None], Any], now:
 
 
 def compute_many_on(conn: Connection, metric_ids: Iterable[str], filters: Filters,
-                    now: dt.datetime | None = None) -> dict[str, MetricValue]:
+                    now: dt.datetime | None = None, cache: dict | None = None) -> dict[str, MetricValue]:
     """`compute_many` on a connection the caller holds, inside the transaction it has open (it
     sees that transaction's uncommitted rows: meeting.snapshots computes a frozen week on the
-    store rewound, in a transaction it rolls back)."""
+    store rewound, in a transaction it rolls back). Calls given the same `cache` (one dict, one
+    connection, no write between them) share what they looked up: a figure that does not depend
+    on the filters, such as a source's lead value, is read once for every cut of a snapshot."""
     ids = list(metric_ids)
     for mid in ids:
         metric_def(mid)
-    ctx = Ctx(conn, load_definitions(conn))
+    ctx = Ctx(conn, load_definitions(conn)) if cache is None else Ctx(conn, load_definitions(conn), cache)
     if now is not None:
         ctx.cache["now"] = now
     as_of = _as_of(conn)
