@@ -679,6 +679,10 @@ def _rewind(conn: Connection, moment: dt.datetime) -> dict:
         conn.execute(r.delete().where(r.c.month >= month_key(first)))
         conn.execute(r.insert().from_select([col.name for col in r.columns],
                                             _invoice_dims_query(ctx, lambda col: [col >= first])))
+        r = s.rollup_invoice_dim_days
+        conn.execute(r.delete().where(r.c.day >= first.isoformat()))
+        conn.execute(r.insert().from_select([col.name for col in r.columns],
+                                            _invoice_dims_query(ctx, lambda col: [col >= first], grain="day")))
     # what no Keeper follows (distinct customers by region or product line, the NPS answers by
     # region): read from the base tables in the rewound store
     conn.execute(s.rollup_state.update().where(s.rollup_state.c.name.in_((ACCOUNT_SLICES, NPS)))

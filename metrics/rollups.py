@@ -76,7 +76,8 @@ GROUPS = {
                                s.rollup_invoice_days, s.rollup_invoice_account_days)),  # by day: the edge days
     LEDGER: (("ledger_entries",), (s.rollup_ledger_months,)),
     # by the invoice's deal's dimensions: stale after a write to the deals (rebuilt once writes pause)
-    INVOICE_DIMS: (("invoices", "deals", "companies", "owners", "line_items", "products"), (s.rollup_invoice_dims,)),
+    INVOICE_DIMS: (("invoices", "deals", "companies", "owners", "line_items", "products"),
+                   (s.rollup_invoice_dims, s.rollup_invoice_dim_days)),  # by day: a region's edge days
     # ARPA's customers by region or product line of the deal: stale after a write to the deals (a
     # distinct count cannot be kept by rows of opposite sign), rebuilt once writes pause
     ACCOUNT_SLICES: (("invoices", "deals", "companies", "owners", "line_items", "products"),
@@ -403,23 +404,29 @@ def _ledger_month_query(ctx: Ctx, where=()):
             .group_by(*_grouped(month, led.c.compte_num)))
 
 
-def _invoice_dims_query(ctx: Ctx, where=lambda date_col: [], sign: int = 1, bases=("issued", "paid")):
+def _invoice_dims_query(ctx: Ctx, where=lambda date_col: [], sign: int = 1, bases=("issued", "paid"),
+                        grain: str = "month"):
     """rollup_invoice_dims' rows: rollup_invoice_months' by the invoice's live deal's region,
     product line, owner, pipeline and source (NULL without one); counted `sign`; only those of
-    `bases` (issued: by issue date, net; paid: by payment date, with tax)."""
+    `bases` (issued: by issue date, net; paid: by payment date, with tax). Grain "day":
+    rollup_invoice_dim_days' rows (by day, region and product line only)."""
     i = s.invoices
     live = and_(d.c.deal_id == i.c.deal_id, not_(d.c.is_deleted))
     dims = (dimensions.deal_region(ctx), dimensions.deal_product_line(ctx), d.c.owner_id, d.c.pipeline_id, d.c.deal_source)
+    table = s.rollup_invoice_dims
+    if grain == "day":
+        dims, table = dims[:2], s.rollup_invoice_dim_days
     revenue = i.c.status.notin_(NOT_REVENUE_STATUSES)
     parts = []
     for basis, date_col, amount in (("issued", i.c.issue_date, signed_net_cents()),
                                     ("paid", i.c.paid_date, signed(i.c.amount_excl_tax_cents + i.c.tax_cents))):
         if basis not in bases:
             continue
-        parts.append(select(*_named(s.rollup_invoice_dims, sql.period_bucket(ctx, date_col, "month"), literal(basis),
+        parts.append(select(*_named(table, sql.period_bucket(ctx, date_col, grain), literal(basis),
                                     i.c.currency, *dims, func.sum(amount) * sign))
                      .select_from(i.outerjoin(d, live))
-                     .where(revenue, date_col.isnot(None), *where(date_col)).group_by(*_positions(1, *range(3, 9))))
+                     .where(revenue, date_col.isnot(None), *where(date_col))
+                     .group_by(*_positions(1, *range(3, 4 + len(dims)))))
     return parts[0].union_all(*parts[1:]) if len(parts) > 1 else parts[0]
 
 
@@ -670,8 +677,18 @@ def invoice_dims_total(ctx: Ctx, f: Filters, basis: str, r=s.rollup_invoice_dims
 
 
 def invoice_dims_rows(ctx: Ctx, f: Filters, basis: str | None = None):
-    """rollup_invoice_dims' rows for the invoices dated in the days of `f`, from the invoices (only
-    those of one `basis`, when given: the edge days of one figure read one date column)."""
+    """rollup_invoice_dims' rows for the invoices dated in the days of `f` (only those of one
+    `basis`, when given: the edge days of one figure read one date column): summed from
+    rollup_invoice_dim_days when `f` filters by region or product line only and it is fresh, else
+    from the invoices joined to their deals."""
+    if not (f.owners or f.teams or f.pipelines or f.sources) and usable(ctx, INVOICE_DIMS):
+        r = s.rollup_invoice_dim_days
+        none = [literal(None, col.type).label(col.name) for col in s.rollup_invoice_dims.columns
+                if col.name in ("owner_id", "pipeline_id", "deal_source")]
+        return (select(func.substr(r.c.day, 1, 7).label("month"), r.c.basis, r.c.currency, r.c.region,
+                       r.c.product_line, *none, r.c.cents)
+                .where(*day_range(f, r.c.day), *([r.c.basis == basis] if basis else []))
+                .subquery("invoice_dims_rows"))
     return _invoice_dims_query(ctx, lambda col: [col >= f.start, col <= f.end],
                                bases=(basis,) if basis else ("issued", "paid")).subquery("invoice_dims_rows")
 

@@ -67,7 +67,8 @@ def _queries(ctx: Ctx, group: str, since: dt.date | None = None) -> list:
     if group == NPS:
         return [(s.rollup_nps_months, nps.build_query(ctx))]
     if group == INVOICE_DIMS:
-        return [(s.rollup_invoice_dims, _invoice_dims_query(ctx))]
+        return [(s.rollup_invoice_dims, _invoice_dims_query(ctx)),
+                (s.rollup_invoice_dim_days, _invoice_dims_query(ctx, grain="day"))]
     if group == ACCOUNT_SLICES:
         return [(s.rollup_invoice_account_slices, _invoice_accounts_query(ctx, grain="day", sliced=True))]
     if group == INVOICES:
@@ -263,7 +264,8 @@ class Keeper:
         queries += rollup_forecast.build_queries(self.ctx, deal_where or None, sign)
         invoices = self._invoice_scope(table, ids) if self.dims_active else None
         if invoices is not None:
-            queries.append((s.rollup_invoice_dims, _invoice_dims_query(self.ctx, lambda _col: [invoices], sign)))
+            queries += [(table, _invoice_dims_query(self.ctx, lambda _col: [invoices], sign, grain=grain))
+                        for table, grain in ((s.rollup_invoice_dims, "month"), (s.rollup_invoice_dim_days, "day"))]
         for target, query in queries:
             self.conn.execute(target.insert().from_select([col.name for col in target.columns], query))
 

@@ -12,7 +12,7 @@ from sqlalchemy import (
     MetaData, String, Table, Text, UniqueConstraint, func,
 )
 
-SCHEMA_VERSION = 16
+SCHEMA_VERSION = 17
 
 metadata = MetaData()
 
@@ -589,6 +589,18 @@ rollup_invoice_dims = Table(
     Column("cents", BigInteger),
 )
 
+rollup_invoice_dim_days = Table(
+    "rollup_invoice_dim_days", metadata,
+    # rollup_invoice_dims by day, by region and product line only (version 17): the edge days of a
+    # period viewed for a region or a product line (a team lead's first view of the Finance page)
+    # read a few rows a day, not the day's invoices joined to their deals
+    Column("day", String(10), nullable=False),
+    Column("basis", String(8), nullable=False),
+    Column("currency", String(3)),
+    Column("region", String(64)), Column("product_line", String(64)),
+    Column("cents", BigInteger),
+)
+
 rollup_invoice_account_days = Table(
     "rollup_invoice_account_days", metadata,
     # rollup_invoice_accounts by day (version 15): customers invoiced on `day` whose previous
@@ -882,6 +894,7 @@ Index("ix_rollup_mrr_moves", rollup_mrr_moves.c.slice, rollup_mrr_moves.c.region
       rollup_mrr_moves.c.month_idx)
 Index("ix_rollup_invoice_days_day", rollup_invoice_days.c.day, rollup_invoice_days.c.basis)
 Index("ix_rollup_invoice_dims_month", rollup_invoice_dims.c.month, rollup_invoice_dims.c.basis)
+Index("ix_rollup_invoice_dim_days_day", rollup_invoice_dim_days.c.day, rollup_invoice_dim_days.c.basis)
 Index("ix_rollup_invoice_account_slices_day", rollup_invoice_account_slices.c.dim, rollup_invoice_account_slices.c.value,
       rollup_invoice_account_slices.c.day, rollup_invoice_account_slices.c.prev_day)
 Index("ix_rollup_invoice_account_days_day", rollup_invoice_account_days.c.dim, rollup_invoice_account_days.c.value,

@@ -196,6 +196,31 @@ def test_store_upgrade_to_v16_adds_the_recent_day_summaries_and_marks_the_crm_ro
         assert get_meta(conn, "rollup_recent_from") is not None
 
 
+def test_store_upgrade_to_v17_adds_the_invoices_by_day_and_region_and_rebuilds_their_group(store_url):
+    """A version-16 store with built rollups: version 17 adds rollup_invoice_dim_days (and its day
+    index); the invoice rollup by the deal's dimensions is rebuilt before it is read, the others
+    stay fresh."""
+    raw = create_engine(store_url)
+    with raw.begin() as conn:
+        for v in range(1, 17):
+            MIGRATIONS[v](conn)
+        assert not inspect(conn).has_table("rollup_invoice_dim_days")
+        schema.schema_version.create(conn, checkfirst=True)
+        for v in range(1, 17):
+            conn.execute(schema.schema_version.insert().values(version=v, applied_at=dt.datetime(2025, 1, 1)))
+        conn.execute(schema.rollup_state.insert(), [
+            {"name": name, "built_version": 7, "defs_fingerprint": "x", "built_at": dt.datetime(2025, 1, 1),
+             "rows": 1, "seconds": 0.1} for name in ("invoice_rollups", "invoice_dim_rollups")])
+    raw.dispose()
+
+    engine = open_store(StoreSettings(store_url, "test"))
+    assert schema_version(engine) == schema.SCHEMA_VERSION >= 17
+    assert "ix_rollup_invoice_dim_days_day" in {ix["name"] for ix in inspect(engine).get_indexes("rollup_invoice_dim_days")}
+    with engine.connect() as conn:
+        built = dict(conn.execute(select(schema.rollup_state.c.name, schema.rollup_state.c.built_version)).all())
+    assert built == {"invoice_rollups": 7, "invoice_dim_rollups": -1}
+
+
 def test_store_upgrade_to_v6_adds_the_campaign_rollups_and_marks_the_crm_rollups_stale(store_url):
     """A version-5 store with built rollups: version 6 adds rollup_contact_campaigns and the deal
     count of rollup_deal_campaigns, and the CRM rollups must be rebuilt before they are read."""

@@ -120,6 +120,7 @@ def test_invoice_figures_by_deal_dimension_equal_with_and_without_rollups(demo_e
     assert seen > 0
     with demo_engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(s.rollup_invoice_dims)).scalar() > 0
+        assert conn.execute(select(func.count()).select_from(s.rollup_invoice_dim_days)).scalar() > 0
 
 
 def test_an_edge_of_most_of_a_month_is_read_as_the_month_less_its_other_days():
@@ -336,6 +337,10 @@ def test_a_keeper_keeps_the_rollups_exact_through_deal_and_contact_writes(demo_e
     for period in PERIODS[:3]:
         _assert_same(demo_engine, Filters(*period))
     _assert_same(demo_engine, Filters(D(2026, 7, 1), D(2026, 9, 30), regions=("Atlantis",)))
+    # the invoices of the moved deals, by day (a region's edge days): kept exact too
+    _assert_same(demo_engine, Filters(D(2026, 8, 17), D(2026, 11, 9), regions=("Atlantis",)))
+    dim_days = _cents_by_key(demo_engine, s.rollup_invoice_dim_days)
+    assert any(key[3] == "Atlantis" for key in dim_days)
     from metrics import details
     periods = [Filters(*p) for p in PERIODS[:3]]
     rolled = [details.campaign_table(demo_engine, f) for f in periods]
@@ -365,6 +370,15 @@ def test_a_keeper_keeps_the_rollups_exact_through_deal_and_contact_writes(demo_e
     assert compacted == {t: conn_count(demo_engine, t) for t in compacted}  # what a rebuild from the rows gives
     assert sums == {t: _sums_by_key(demo_engine, t) for t in kept}
     assert all(grown[t] > compacted[t] for t in grown)
+    assert dim_days == _cents_by_key(demo_engine, s.rollup_invoice_dim_days)
+
+
+def _cents_by_key(engine, table) -> dict:
+    """A summary's cents by key, without the keys whose rows add up to nothing."""
+    keys = [col for col in table.columns if col.name != "cents"]
+    with engine.connect() as conn:
+        return {tuple(k): int(n) for *k, n in conn.execute(select(*keys, func.sum(table.c.cents)).group_by(*keys))
+                if n}
 
 
 def _sums_by_key(engine, table) -> dict:
