@@ -972,7 +972,7 @@ def stocks_as_of(engine: Engine, metric_ids: Iterable[str], start: dt.date, end:
     week = day + dt.timedelta(days=1)
     if not ids or week.weekday() != 0:
         return {}, None
-    m, p = s.snapshot_metrics, s.pipeline_snapshots
+    m = s.snapshot_metrics
     with engine.connect() as conn:
         found = _find(conn, week, WEEKLY_KINDS)
         if not found:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import MetaData, create_engine, inspect, select
+from sqlalchemy import create_engine, inspect, select
 
 from store import StoreError, StoreSettings, open_store, schema, upsert
 from store.db import bump_data_version, data_version, schema_version, upgrade_store
