@@ -8,7 +8,7 @@ import streamlit as st
 from metrics import pages
 from ui import cache, charts
 from ui.context import get_context
-from ui.page import draw_tabs, header, kpi_row, lazy_expander
+from ui.page import draw_tabs, header, kpi_row, kpi_rows, lazy_expander
 from ui.tables import table
 
 REVENUE, UNIT_ECONOMICS = list(pages.FINANCE_REVENUE), list(pages.FINANCE_UNIT_ECONOMICS)
@@ -91,8 +91,7 @@ def spend_by_channel(ctx) -> None:
 
 ctx = get_context()
 header("Finance", ctx, "does booked revenue become invoices and ledger entries?")
-kpi_row(ctx, REVENUE)
-kpi_row(ctx, UNIT_ECONOMICS)
+kpi_rows(ctx, REVENUE, UNIT_ECONOMICS)
 st.caption("LTV " + cache.detail(ctx.engine, FR, "ltv_note", ctx.fs.filters)["note"].iloc[0] + ".")
 sections = {"Revenue bridge": revenue_bridge, "Recurring revenue": recurring_revenue,
             "Budget vs actual": budget_vs_actual,

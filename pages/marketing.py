@@ -7,7 +7,7 @@ import streamlit as st
 from metrics import REGISTRY, pages
 from ui import cache, charts, drill
 from ui.context import get_context
-from ui.page import draw_tabs, header, kpi_row, supports
+from ui.page import draw_tabs, header, kpi_row, kpi_rows, supports
 from ui.tables import table
 
 VOLUME, COST = list(pages.MARKETING_VOLUME), list(pages.MARKETING_COST)
@@ -15,8 +15,7 @@ D = "metrics.details"
 
 ctx = get_context()
 header("Marketing", ctx, "where leads come from, what they cost and what they become")
-kpi_row(ctx, VOLUME)
-kpi_row(ctx, COST)
+kpi_rows(ctx, VOLUME, COST)
 
 left, right = st.columns(2)
 with left:

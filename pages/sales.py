@@ -13,7 +13,7 @@ from metrics import REGISTRY, pages
 from store.lead_feedback import FeedbackError
 from ui import cache, charts, drill
 from ui.context import get_context, user_can
-from ui.page import draw_tabs, header, kpi_row
+from ui.page import draw_tabs, header, kpi_row, kpi_rows
 from ui.tables import table
 
 PIPELINE, PERFORMANCE = list(pages.SALES_PIPELINE), list(pages.SALES_PERFORMANCE)
@@ -28,8 +28,7 @@ QUEUE_COLUMNS = ["contact_id", "first_name", "last_name", "email", "owner", "ori
 
 ctx = get_context()
 header("Sales", ctx, "pipeline, conversion, speed and follow-up")
-kpi_row(ctx, PIPELINE)
-kpi_row(ctx, PERFORMANCE)
+kpi_rows(ctx, PIPELINE, PERFORMANCE)
 
 left, right = st.columns(2)
 stages = cache.detail(ctx.engine, D, "pipeline_by_stage", ctx.fs.filters)

@@ -76,6 +76,16 @@ def kpi_row(ctx, metric_ids, *, owners: dict[str, str] | None = None, big_first:
     return now
 
 
+def kpi_rows(ctx, *rows) -> dict:
+    """Rows of tiles drawn one under the other from one computation of all their metrics: the
+    figures they share (the period's won and lost deals, the funnel counts) are read once, not
+    once a row. Returns the values."""
+    now, before = values_with_compare(ctx, [m for row in rows for m in row])
+    for metric_ids in rows:
+        tile_row(now, ctx.fs, before, list(metric_ids), REGISTRY, None)
+    return now
+
+
 def supports(metric_id: str, by: str) -> bool:
     mdef = REGISTRY.get(metric_id)
     return bool(mdef and by in mdef.breakdowns)
