@@ -218,6 +218,15 @@ def team_quota_table(engine: Engine, filters: Filters) -> pd.DataFrame:
     return _table(engine, filters, "team")
 
 
+def quota_tables(engine: Engine, filters: Filters) -> pd.DataFrame:
+    """owner_quota_table's rows (`kind` "owner") then team_quota_table's (`kind` "team"), computed
+    on one connection: the reps' deal figures, which the teams' add up, are read once for both."""
+    with engine.connect() as conn:
+        ctx = Ctx(conn, load_definitions(conn))
+        reps, teams = quota_rows(ctx, filters, "owner"), quota_rows(ctx, filters, "team")
+    return pd.concat([reps.assign(kind="owner"), teams.assign(kind="team")], ignore_index=True)
+
+
 def behind_pace(engine: Engine, filters: Filters) -> pd.DataFrame:
     """The reps and teams whose paced attainment is under 100 %, worst first (the meeting pack's
     "Behind pace"): the rows of the two quota tables, with `kind` owner or team and `name`."""

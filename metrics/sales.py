@@ -67,12 +67,16 @@ def prefetch_closed(ctx: Ctx, f: Filters, owners: list[str], teams: dict[str, li
     kept in the Ctx, so the metrics then computed for each rep and team (won revenue, pipeline,
     forecast...) read them instead of one query each. Every figure is a sum, so a team's are its
     members'. Under `f`'s other filters (a team filter included), as the narrowed filters have them."""
-    by_owner = rollups.gather(ctx, f, rollups.closed_raw_by_owner, rollups.deal_rows, empty={})
-    due_by_owner: dict = {}
-    if carries_past_due(ctx, f) and f.start > EARLIEST:
-        before = f.with_period(EARLIEST, f.start - dt.timedelta(days=1))
-        due_by_owner = rollups.gather(ctx, before, rollup_forecast.open_sums_by_owner,
-                                      rollup_forecast.deal_forecast_rows, empty={})
+    key = ("closed_by_owner", f)  # the reps' and the teams' tables of one Ctx read it once
+    if key not in ctx.cache:
+        by_owner = rollups.gather(ctx, f, rollups.closed_raw_by_owner, rollups.deal_rows, empty={})
+        due_by_owner: dict = {}
+        if carries_past_due(ctx, f) and f.start > EARLIEST:
+            before = f.with_period(EARLIEST, f.start - dt.timedelta(days=1))
+            due_by_owner = rollups.gather(ctx, before, rollup_forecast.open_sums_by_owner,
+                                          rollup_forecast.deal_forecast_rows, empty={})
+        ctx.cache[key] = by_owner, due_by_owner
+    by_owner, due_by_owner = ctx.cache[key]
     width = len(rollups.closed_sums(ctx))
 
     def sums(members: list[str]) -> tuple[list, tuple[int, float, float]]:

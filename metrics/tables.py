@@ -23,7 +23,7 @@ TABLES: dict[str, dict[str, Callable[..., pd.DataFrame]]] = {
         finance_details.revenue_bridge, finance_details.unmatched_items, finance_details.budget_vs_actual_table,
         finance_details.spend_by_channel)},
     "metrics.quotas": {fn.__name__: fn for fn in (
-        quotas.owner_quota_table, quotas.team_quota_table, quotas.behind_pace)},
+        quotas.owner_quota_table, quotas.team_quota_table, quotas.quota_tables, quotas.behind_pace)},
     "metrics.recurring": {fn.__name__: fn for fn in (
         recurring.movements_by_month, recurring.cohorts, recurring.movers, recurring.ltv_note,
         recurring.source_note)},
@@ -31,9 +31,8 @@ TABLES: dict[str, dict[str, Callable[..., pd.DataFrame]]] = {
 
 
 def table_function(module: str, name: str) -> Callable[..., pd.DataFrame]:
-    """The table `name` of `module` ('metrics.details', 'metrics.feedback_details', 'metrics.finance_details'
-    or 'metrics.quotas')."""
-    """The table `name` of `module` ('metrics.details', 'metrics.finance_details' or 'metrics.recurring')."""
+    """The table `name` of `module` ('metrics.details', 'metrics.feedback_details', 'metrics.finance_details',
+    'metrics.quotas' or 'metrics.recurring')."""
     if module not in TABLES:
         raise ValueError(f"{module} is not a metrics detail module ({', '.join(TABLES)})")
     if name not in TABLES[module]:

@@ -136,7 +136,9 @@ def quotas(ctx) -> None:
                "attainment, paced attainment (won to date against the quota of the days lived so far; under "
                "100 % is behind pace), forecast and coverage of what is left. Behind pace first; click a "
                "header to sort.")
-    reps = cache.detail(ctx.engine, Q, "owner_quota_table", ctx.fs.filters)
+    both = cache.detail(ctx.engine, Q, "quota_tables", ctx.fs.filters)  # reps and teams, one read
+    reps = both[both["kind"] == "owner"].drop(columns="kind").reset_index(drop=True)
+    teams = both[both["kind"] == "team"].drop(columns=["kind", "owner_id", "owner"]).reset_index(drop=True)
     empty = None
     if reps.empty:  # the quota metric says why (no quota line, or a slice quotas do not have)
         empty = cache.metric_values(ctx.engine, ["quota"], ctx.fs.filters)["quota"].reason
@@ -145,8 +147,7 @@ def quotas(ctx) -> None:
     table(reps, ctx.fs, key="sales_quota_reps", name="quotas_by_rep", empty=empty, **units)
     if not reps.empty:
         st.markdown("**By team**")
-        table(cache.detail(ctx.engine, Q, "team_quota_table", ctx.fs.filters), ctx.fs, key="sales_quota_teams",
-              name="quotas_by_team", **units)
+        table(teams, ctx.fs, key="sales_quota_teams", name="quotas_by_team", **units)
 
 
 def stage_table(ctx) -> None:

@@ -20,10 +20,11 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 
+import pandas as pd
 import pytest
 
 from metrics import Filters, compute_many
-from metrics.quotas import QUOTA_COLUMNS, behind_pace, owner_quota_table, team_quota_table
+from metrics.quotas import QUOTA_COLUMNS, behind_pace, owner_quota_table, quota_tables, team_quota_table
 from store import schema as s
 
 from metrics_world import D, Q1, build_world, insert, prepare, reason, value
@@ -114,6 +115,17 @@ def test_quota_tables_use_the_metrics_and_sort_worst_pace_first(world):
     assert list(teams.won_revenue) == pytest.approx([4000.0, 1840.0])
     # an owner filter narrows the rep table to them
     assert list(owner_quota_table(world, Filters(*Q1, owners=("o2",))).owner) == ["Bob Ray"]
+
+
+def test_both_quota_tables_read_together_are_the_two_tables(world):
+    """What the Sales page reads (one connection for reps and teams) is the two tables, row for row."""
+    for f in (Q1_F, Filters(*Q1, owners=("o2",)), Filters(*Q1, teams=("Alpha",)), Filters(*Q1, regions=("EMEA",))):
+        both = quota_tables(world, f)
+        reps = both[both["kind"] == "owner"].drop(columns="kind").reset_index(drop=True)
+        teams = both[both["kind"] == "team"].drop(columns=["kind", "owner_id", "owner"]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(reps, owner_quota_table(world, f), check_dtype=False)
+        pd.testing.assert_frame_equal(teams, team_quota_table(world, f), check_dtype=False)
+    assert set(quota_tables(world, Q1_F)["kind"]) == {"owner", "team"}
 
 
 def test_behind_pace_lists_reps_and_teams_under_100_percent_worst_first(world):
