@@ -287,7 +287,8 @@ def _v16(conn: Connection) -> None:
 def _v17(conn: Connection) -> None:
     """The Finance page's edge days for a region or a product line (issue #16): the invoices by day
     and by their deal's region and product line (rollup_invoice_dim_days). The invoice rollup by the
-    deal's dimensions is marked stale: the next refresh builds both."""
+    deal's dimensions is marked stale: the next refresh builds both. The deals' source and the
+    contacts' campaign get an index (the breakdowns' segments by index seeks)."""
     _create_tables(conn, 17, only_new=True)
     _ensure_declared_indexes(conn)
     if inspect(conn).has_table("rollup_state"):

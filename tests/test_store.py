@@ -216,6 +216,8 @@ def test_store_upgrade_to_v17_adds_the_invoices_by_day_and_region_and_rebuilds_t
     engine = open_store(StoreSettings(store_url, "test"))
     assert schema_version(engine) == schema.SCHEMA_VERSION >= 17
     assert "ix_rollup_invoice_dim_days_day" in {ix["name"] for ix in inspect(engine).get_indexes("rollup_invoice_dim_days")}
+    assert "ix_deals_source" in {ix["name"] for ix in inspect(engine).get_indexes("deals")}
+    assert "ix_contacts_campaign" in {ix["name"] for ix in inspect(engine).get_indexes("contacts")}
     with engine.connect() as conn:
         built = dict(conn.execute(select(schema.rollup_state.c.name, schema.rollup_state.c.built_version)).all())
     assert built == {"invoice_rollups": 7, "invoice_dim_rollups": -1}
