@@ -125,24 +125,36 @@ def test_store_upgrades_v2_store_with_missing_table_and_indexes(store_url):
     assert {ix.name for ix in schema.contacts.indexes} <= names
 
 
+def _old_store(store_url: str, version: int, built: tuple[str, ...], check=lambda conn: None) -> None:
+    """A store at schema `version` (migrations 1..version, stamped) whose rollup groups `built`
+    are recorded as built; `check(conn)` runs on it before it is stamped (what it lacks)."""
+    raw = create_engine(store_url)
+    with raw.begin() as conn:
+        for v in range(1, version + 1):
+            MIGRATIONS[v](conn)
+        check(conn)
+        schema.schema_version.create(conn, checkfirst=True)
+        for v in range(1, version + 1):
+            conn.execute(schema.schema_version.insert().values(version=v, applied_at=dt.datetime(2025, 1, 1)))
+        conn.execute(schema.rollup_state.insert(), [
+            {"name": name, "built_version": 7, "defs_fingerprint": "x", "built_at": dt.datetime(2025, 1, 1),
+             "rows": 1, "seconds": 0.1} for name in built])
+    raw.dispose()
+
+
+def _lacks(*tables):
+    def check(conn) -> None:
+        for name in tables:  # version 1 creates every table the schema declares at 1
+            assert not inspect(conn).has_table(name)
+    return check
+
+
 def test_store_upgrade_to_v13_adds_the_cold_view_summaries_and_marks_the_crm_rollups_stale(store_url):
     """A version-8 store with built rollups: version 13 adds the histograms, the forecast summary,
     the contact rollup by day and the burnt-leads index; the CRM rollups are rebuilt before they
     are read, the others stay fresh."""
     new_tables = ("rollup_deal_cycles", "rollup_funnel_days", "rollup_deal_forecast", "rollup_contact_days")
-    raw = create_engine(store_url)
-    with raw.begin() as conn:
-        for v in range(1, 9):
-            MIGRATIONS[v](conn)
-        for name in new_tables:  # version 1 creates every table the schema declares at 1; these are 13's
-            assert not inspect(conn).has_table(name)
-        schema.schema_version.create(conn, checkfirst=True)
-        for v in range(1, 9):
-            conn.execute(schema.schema_version.insert().values(version=v, applied_at=dt.datetime(2025, 1, 1)))
-        conn.execute(schema.rollup_state.insert(), [
-            {"name": name, "built_version": 7, "defs_fingerprint": "x", "built_at": dt.datetime(2025, 1, 1),
-             "rows": 1, "seconds": 0.1} for name in ("metric_rollups", "invoice_rollups")])
-    raw.dispose()
+    _old_store(store_url, 8, ("metric_rollups", "invoice_rollups"), _lacks(*new_tables))
 
     engine = open_store(StoreSettings(store_url, "test"))
     assert schema_version(engine) == schema.SCHEMA_VERSION >= 13
@@ -162,21 +174,13 @@ def test_store_upgrade_to_v16_adds_the_recent_day_summaries_and_marks_the_crm_ro
     then say from which day they hold the recent days), the others stay fresh."""
     from store.db import get_meta
     new_tables = ("rollup_recent_funnel_days", "rollup_recent_contact_campaigns", "rollup_nps_months")
-    raw = create_engine(store_url)
-    with raw.begin() as conn:
-        for v in range(1, 16):
-            MIGRATIONS[v](conn)
-        for name in new_tables:
-            assert not inspect(conn).has_table(name)
+
+    def as_version_15(conn) -> None:
+        _lacks(*new_tables)(conn)
         conn.exec_driver_sql("DROP INDEX ix_nps_cover")  # the NPS answers' index as version 12 made it
         conn.exec_driver_sql("CREATE INDEX ix_nps_submitted ON nps_responses (submitted_at, score)")
-        schema.schema_version.create(conn, checkfirst=True)
-        for v in range(1, 16):
-            conn.execute(schema.schema_version.insert().values(version=v, applied_at=dt.datetime(2025, 1, 1)))
-        conn.execute(schema.rollup_state.insert(), [
-            {"name": name, "built_version": 7, "defs_fingerprint": "x", "built_at": dt.datetime(2025, 1, 1),
-             "rows": 1, "seconds": 0.1} for name in ("metric_rollups", "invoice_rollups")])
-    raw.dispose()
+
+    _old_store(store_url, 15, ("metric_rollups", "invoice_rollups"), as_version_15)
 
     engine = open_store(StoreSettings(store_url, "test"))
     assert schema_version(engine) == schema.SCHEMA_VERSION >= 16
@@ -200,18 +204,7 @@ def test_store_upgrade_to_v17_adds_the_invoices_by_day_and_region_and_rebuilds_t
     """A version-16 store with built rollups: version 17 adds rollup_invoice_dim_days (and its day
     index); the invoice rollup by the deal's dimensions is rebuilt before it is read, the others
     stay fresh."""
-    raw = create_engine(store_url)
-    with raw.begin() as conn:
-        for v in range(1, 17):
-            MIGRATIONS[v](conn)
-        assert not inspect(conn).has_table("rollup_invoice_dim_days")
-        schema.schema_version.create(conn, checkfirst=True)
-        for v in range(1, 17):
-            conn.execute(schema.schema_version.insert().values(version=v, applied_at=dt.datetime(2025, 1, 1)))
-        conn.execute(schema.rollup_state.insert(), [
-            {"name": name, "built_version": 7, "defs_fingerprint": "x", "built_at": dt.datetime(2025, 1, 1),
-             "rows": 1, "seconds": 0.1} for name in ("invoice_rollups", "invoice_dim_rollups")])
-    raw.dispose()
+    _old_store(store_url, 16, ("invoice_rollups", "invoice_dim_rollups"), _lacks("rollup_invoice_dim_days"))
 
     engine = open_store(StoreSettings(store_url, "test"))
     assert schema_version(engine) == schema.SCHEMA_VERSION >= 17
