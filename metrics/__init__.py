@@ -90,7 +90,7 @@ def compute_many_on(conn: Connection, metric_ids: Iterable[str], filters: Filter
     ids = list(metric_ids)
     for mid in ids:
         metric_def(mid)
-    ctx = Ctx(conn, load_definitions(conn)) if cache is None else Ctx(conn, load_definitions(conn), cache)
+    ctx = Ctx(conn, load_definitions(conn), {} if cache is None else cache)
     if now is not None:
         ctx.cache["now"] = now
     as_of = _as_of(conn)

@@ -220,24 +220,30 @@ def team_quota_table(engine: Engine, filters: Filters) -> pd.DataFrame:
 
 def quota_tables(engine: Engine, filters: Filters) -> pd.DataFrame:
     """owner_quota_table's rows (`kind` "owner") then team_quota_table's (`kind` "team"), computed
-    on one connection: the reps' deal figures, which the teams' add up, are read once for both."""
+    on one connection: the reps' deal figures, which the teams' add up, are read once for both
+    (`split_quota_tables` gives the two tables back)."""
     with engine.connect() as conn:
         ctx = Ctx(conn, load_definitions(conn))
         reps, teams = quota_rows(ctx, filters, "owner"), quota_rows(ctx, filters, "team")
     return pd.concat([reps.assign(kind="owner"), teams.assign(kind="team")], ignore_index=True)
 
 
+def split_quota_tables(both: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(owner_quota_table, team_quota_table) from quota_tables' rows."""
+    reps = both[both["kind"] == "owner"].drop(columns="kind").reset_index(drop=True)
+    teams = both[both["kind"] == "team"].drop(columns=["kind", "owner_id", "owner"]).reset_index(drop=True)
+    return reps, teams
+
+
 def behind_pace(engine: Engine, filters: Filters) -> pd.DataFrame:
     """The reps and teams whose paced attainment is under 100 %, worst first (the meeting pack's
     "Behind pace"): the rows of the two quota tables, with `kind` owner or team and `name`."""
-    with engine.connect() as conn:
-        ctx = Ctx(conn, load_definitions(conn))
-        reps, teams = quota_rows(ctx, filters, "owner"), quota_rows(ctx, filters, "team")
-    parts = [reps.assign(kind="owner", name=reps["owner"]), teams.assign(kind="team", name=teams["team"])]
-    df = pd.concat([p[["kind", "name", *QUOTA_COLUMNS]] for p in parts], ignore_index=True)
+    df = quota_tables(engine, filters)
+    df["name"] = df["owner"].where(df["kind"] == "owner", df["team"])
+    df = df[["kind", "name", *QUOTA_COLUMNS]]
     df = df[df["quota_attainment_paced"].notna() & (df["quota_attainment_paced"] < 1.0)]
     return df.sort_values("quota_attainment_paced", kind="stable").reset_index(drop=True)
 
 
 __all__ = ["QUOTA_COLUMNS", "QUOTA_METRIC", "behind_pace", "owner_quota_table", "owner_teams", "quota_for_period",
-           "quota_rows", "team_quota_table"]
+           "quota_rows", "quota_tables", "split_quota_tables", "team_quota_table"]

@@ -10,6 +10,7 @@ import streamlit as st
 from auth import PermissionDenied
 from commands.feedback import review_leads
 from metrics import REGISTRY, pages
+from metrics.quotas import split_quota_tables
 from store.lead_feedback import FeedbackError
 from ui import cache, charts, drill
 from ui.context import get_context, user_can
@@ -136,9 +137,7 @@ def quotas(ctx) -> None:
                "attainment, paced attainment (won to date against the quota of the days lived so far; under "
                "100 % is behind pace), forecast and coverage of what is left. Behind pace first; click a "
                "header to sort.")
-    both = cache.detail(ctx.engine, Q, "quota_tables", ctx.fs.filters)  # reps and teams, one read
-    reps = both[both["kind"] == "owner"].drop(columns="kind").reset_index(drop=True)
-    teams = both[both["kind"] == "team"].drop(columns=["kind", "owner_id", "owner"]).reset_index(drop=True)
+    reps, teams = split_quota_tables(cache.detail(ctx.engine, Q, "quota_tables", ctx.fs.filters))  # one read
     empty = None
     if reps.empty:  # the quota metric says why (no quota line, or a slice quotas do not have)
         empty = cache.metric_values(ctx.engine, ["quota"], ctx.fs.filters)["quota"].reason

@@ -24,7 +24,8 @@ import pandas as pd
 import pytest
 
 from metrics import Filters, compute_many
-from metrics.quotas import QUOTA_COLUMNS, behind_pace, owner_quota_table, quota_tables, team_quota_table
+from metrics.quotas import (QUOTA_COLUMNS, behind_pace, owner_quota_table, quota_tables, split_quota_tables,
+                            team_quota_table)
 from store import schema as s
 
 from metrics_world import D, Q1, build_world, insert, prepare, reason, value
@@ -120,9 +121,7 @@ def test_quota_tables_use_the_metrics_and_sort_worst_pace_first(world):
 def test_both_quota_tables_read_together_are_the_two_tables(world):
     """What the Sales page reads (one connection for reps and teams) is the two tables, row for row."""
     for f in (Q1_F, Filters(*Q1, owners=("o2",)), Filters(*Q1, teams=("Alpha",)), Filters(*Q1, regions=("EMEA",))):
-        both = quota_tables(world, f)
-        reps = both[both["kind"] == "owner"].drop(columns="kind").reset_index(drop=True)
-        teams = both[both["kind"] == "team"].drop(columns=["kind", "owner_id", "owner"]).reset_index(drop=True)
+        reps, teams = split_quota_tables(quota_tables(world, f))
         pd.testing.assert_frame_equal(reps, owner_quota_table(world, f), check_dtype=False)
         pd.testing.assert_frame_equal(teams, team_quota_table(world, f), check_dtype=False)
     assert set(quota_tables(world, Q1_F)["kind"]) == {"owner", "team"}
