@@ -71,7 +71,8 @@ GROUPS = {
                      s.rollup_deal_cycles, s.rollup_funnel_days,  # metrics/rollup_days.py
                      s.rollup_deal_forecast,  # metrics/rollup_forecast.py
                      s.rollup_contact_days,  # the edge days of a period (contact_rows)
-                     s.rollup_recent_funnel_days, s.rollup_recent_contact_campaigns)),  # the recent days (recent)
+                     s.rollup_recent_funnel_days, s.rollup_recent_contact_campaigns,  # the recent days (recent)
+                     s.rollup_recent_deals, s.rollup_recent_deal_campaigns)),
     INVOICES: (("invoices",), (s.rollup_invoice_months, s.rollup_invoice_accounts,
                                s.rollup_invoice_days, s.rollup_invoice_account_days)),  # by day: the edge days
     LEDGER: (("ledger_entries",), (s.rollup_ledger_months,)),
@@ -329,25 +330,29 @@ def _grouped(*keys):
     return _positions(*range(1, len(keys) + 1))
 
 
-def _deals_query(ctx: Ctx, where=(), sign: int = 1):
-    """rollup_deals' rows from the deals (all of them, or those `where` selects, counted `sign`)."""
-    month = sql.period_bucket(ctx, d.c.close_date, "month")
+def _deals_query(ctx: Ctx, where=(), sign: int = 1, by_day: bool = False):
+    """rollup_deals' rows from the deals (all of them, or those `where` selects, counted `sign`;
+    rollup_recent_deals' with `by_day`)."""
+    month = sql.period_bucket(ctx, d.c.close_date, "day" if by_day else "month")
     effective = effective_source()
     keys = (month, d.c.pipeline_id, d.c.stage_id, d.c.currency, dimensions.deal_region(ctx), dimensions.deal_product_line(ctx),
             d.c.deal_source, effective, d.c.owner_id)
     cycle = sql.days_between(ctx, d.c.created_at, d.c.close_date)
-    return (select(*_named(s.rollup_deals, *keys, func.count() * sign, func.sum(d.c.amount_cents) * sign,
+    table = s.rollup_recent_deals if by_day else s.rollup_deals
+    return (select(*_named(table, *keys, func.count() * sign, func.sum(d.c.amount_cents) * sign,
                            func.sum(cycle) * sign, func.count(cycle) * sign, d.c.deal_type))
             .where(not_(d.c.is_deleted), d.c.close_date.isnot(None), *where)
             .group_by(*_grouped(*keys), *_positions(len(keys) + 5)))  # and the deal type, last
 
 
-def _campaigns_query(ctx: Ctx, where=(), sign: int = 1):
-    month = sql.period_bucket(ctx, d.c.close_date, "month")
+def _campaigns_query(ctx: Ctx, where=(), sign: int = 1, by_day: bool = False):
+    """rollup_deal_campaigns' rows (rollup_recent_deal_campaigns' with `by_day`)."""
+    month = sql.period_bucket(ctx, d.c.close_date, "day" if by_day else "month")
     campaign = contact_field("campaign")
     keys = (month, d.c.pipeline_id, d.c.stage_id, d.c.currency, dimensions.deal_region(ctx), dimensions.deal_product_line(ctx),
             campaign)
-    return (select(*_named(s.rollup_deal_campaigns, *keys, func.sum(d.c.amount_cents) * sign, func.count() * sign,
+    table = s.rollup_recent_deal_campaigns if by_day else s.rollup_deal_campaigns
+    return (select(*_named(table, *keys, func.sum(d.c.amount_cents) * sign, func.count() * sign,
                            d.c.deal_type))
             .where(not_(d.c.is_deleted), d.c.close_date.isnot(None), d.c.contact_id.isnot(None),
                    campaign.isnot(None), *where)
@@ -463,14 +468,29 @@ def _invoice_accounts_query(ctx: Ctx, grain: str = "month", sliced: bool = False
     return select(*_named(table, *keys, func.count())).group_by(*keys)
 
 
+def _by_day(r, like, f: Filters, name: str, conditions=()):
+    """The rows of `r` (a rollup_recent_* table by day) for the days of `f`, shaped like `like`
+    (its month rollup: the day's month in place of the day)."""
+    return (select(func.substr(r.c.day, 1, 7).label("month"), *[r.c[col.name] for col in list(like.columns)[1:]])
+            .where(*day_range(f, r.c.day), *conditions).subquery(name))
+
+
 def deal_rows(ctx: Ctx, f: Filters):
-    """rollup_deals' rows for the deals of `f` closed in its days, from the deals."""
+    """rollup_deals' rows for the deals of `f` closed in its days: from rollup_recent_deals when
+    those are recent days it holds (it carries every deal filter), else from the deals."""
+    if recent(ctx, f):
+        r = s.rollup_recent_deals
+        return _by_day(r, s.rollup_deals, f, "deal_rows", deal_conditions(f, r))
     return _deals_query(ctx, [*sql.deal_conditions(ctx, f), sql.in_period_date(d.c.close_date, f)]).subquery("deal_rows")
 
 
 def deal_campaign_rows(ctx: Ctx, f: Filters):
-    """rollup_deal_campaigns' rows for the deals of `f` closed in its days (every filter of `f`
-    applied here, owner and source too, which the rollup does not carry)."""
+    """rollup_deal_campaigns' rows for the deals of `f` closed in its days: from
+    rollup_recent_deal_campaigns when those are recent days it holds and it carries the filters
+    (no owner or source), else from the deals (every filter of `f` applied there)."""
+    if campaign_filters_supported(f) and recent(ctx, f):
+        r = s.rollup_recent_deal_campaigns
+        return _by_day(r, s.rollup_deal_campaigns, f, "deal_campaign_rows", deal_conditions(f, r))
     return _campaigns_query(ctx, [*sql.deal_conditions(ctx, f), sql.in_period_date(d.c.close_date, f)]).subquery(
         "deal_campaign_rows")
 
@@ -521,10 +541,7 @@ def contact_campaign_rows(ctx: Ctx, f: Filters):
     days: summed from rollup_recent_contact_campaigns when the days are recent ones it holds and it
     carries the filters, else from the contacts."""
     if contact_filters_supported(f) and recent(ctx, f):
-        r = s.rollup_recent_contact_campaigns
-        return (select(func.substr(r.c.day, 1, 7).label("month"),
-                       *[r.c[col.name] for col in list(s.rollup_contact_campaigns.columns)[1:]])
-                .where(*day_range(f, r.c.day)).subquery("contact_campaign_rows"))
+        return _by_day(s.rollup_recent_contact_campaigns, s.rollup_contact_campaigns, f, "contact_campaign_rows")
     conds = [*sql.contact_conditions(ctx, f), *touched(ctx, f)]
     return union_all(*[_contact_campaigns_query(ctx, role, [*conds, sql.in_period_dt(_reached(ctx, role), f)], deleted=live(f))
                        for role in CAMPAIGN_ROLES]).subquery("contact_campaign_rows")

@@ -60,6 +60,13 @@ def _recent_queries(ctx: Ctx, since: dt.date, where=(), sign: int = 1, deleted=c
             for role in CAMPAIGN_ROLES]
 
 
+def _recent_deal_queries(ctx: Ctx, since: dt.date, where=(), sign: int = 1) -> list:
+    """(table, query) pairs of the deals and the deals by campaign by close day from `since` on."""
+    where = [*where, d.c.close_date >= since]
+    return [(s.rollup_recent_deals, _deals_query(ctx, where, sign, by_day=True)),
+            (s.rollup_recent_deal_campaigns, _campaigns_query(ctx, where, sign, by_day=True))]
+
+
 def _queries(ctx: Ctx, group: str, since: dt.date | None = None) -> list:
     """(table, query) pairs filling a group's rollups (the CRM group's recent days from `since`)."""
     if group == LEDGER:
@@ -80,7 +87,7 @@ def _queries(ctx: Ctx, group: str, since: dt.date | None = None) -> list:
             + [(s.rollup_contacts, _contacts_query(ctx, role)) for role in ROLES]
             + [(s.rollup_contact_days, _contacts_query(ctx, role, by_day=True)) for role in ROLES]
             + [(s.rollup_contact_campaigns, _contact_campaigns_query(ctx, role)) for role in CAMPAIGN_ROLES]
-            + _recent_queries(ctx, since)
+            + _recent_queries(ctx, since) + _recent_deal_queries(ctx, since)
             + rollup_days.build_queries(ctx, [], [], recent_from=since) + rollup_forecast.build_queries(ctx, []))
 
 
@@ -244,6 +251,8 @@ class Keeper:
         if deal_where:
             queries += [(s.rollup_deals, _deals_query(self.ctx, deal_where, sign)),
                         (s.rollup_deal_campaigns, _campaigns_query(self.ctx, deal_where, sign))]
+            if self.since is not None:
+                queries += _recent_deal_queries(self.ctx, self.since, deal_where, sign)
         # the contacts' deleted flag wrapped so that no index serves it: left indexable, SQLite
         # reads every contact through the funnel's covering index (which starts with it) instead
         # of looking up the few contacts of `ids` (0.1-0.7 s a query on a 100k-deal store)
@@ -326,18 +335,22 @@ _SUMMED = {"n", "amount_cents", "cycle_days_sum", "cycle_days_n", "reached_mql",
            "reached_opportunity", "reached_customer", "followed_up_in_sla", "cents"}
 
 
+RECENT_TABLES = (s.rollup_recent_funnel_days, s.rollup_recent_contact_campaigns, s.rollup_recent_deals,
+                 s.rollup_recent_deal_campaigns)
+
+
 def trim_recent(engine: Engine, today: dt.date | None = None) -> int:
     """Drop the recent days' rows older than a build today would keep (rollups.recent_from), so
     the rollup_recent_* tables hold about two months however long the rollups go without a rebuild
     (a Keeper adds every new day's rows); returns the rows dropped. The days they held are read
-    from the contacts again: slower, never different."""
+    from the contacts and deals again: slower, never different."""
     since = recent_from(today or _today())
     with _lock, engine.begin() as conn:
         start = recent_start(conn)
         if start is None or start >= since:
             return 0
         dropped = 0
-        for table in (s.rollup_recent_funnel_days, s.rollup_recent_contact_campaigns):
+        for table in RECENT_TABLES:
             dropped += conn.execute(delete(table).where(table.c.day < since.isoformat())).rowcount or 0
         set_meta(conn, RECENT_FROM, since.isoformat())
         conn.execute(update(s.rollup_state).where(s.rollup_state.c.name == NAME)

@@ -28,7 +28,8 @@ _ADDED_TABLES = {"definition_overrides": 2, "audit_log": 2, "decision_events": 3
                  "rollup_invoice_account_slices": 15, "rollup_invoice_account_days": 15,
                  "rollup_mrr_cohorts": 15, "rollup_mrr_movers": 15,
                  "rollup_recent_funnel_days": 16, "rollup_recent_contact_campaigns": 16,
-                 "rollup_nps_months": 16, "rollup_invoice_dim_days": 17}
+                 "rollup_nps_months": 16, "rollup_invoice_dim_days": 17,
+                 "rollup_recent_deals": 18, "rollup_recent_deal_campaigns": 18}
 _ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2, ("rollup_deal_campaigns", "n"): 6,
                   ("import_runs", "read_options"): 7, ("import_runs", "company"): 7,
                   ("import_runs", "undone_at"): 7, ("import_runs", "undone_by"): 7,
@@ -296,6 +297,17 @@ def _v17(conn: Connection) -> None:
                      .values(built_version=-1))
 
 
+def _v18(conn: Connection) -> None:
+    """The deals' edge days (issue #16): the deals and the deals by campaign by close day, for the
+    recent days (rollup_recent_deals, rollup_recent_deal_campaigns). The CRM rollups are marked
+    stale: the next refresh builds them."""
+    _create_tables(conn, 18, only_new=True)
+    _ensure_declared_indexes(conn)
+    if inspect(conn).has_table("rollup_state"):
+        conn.execute(s.rollup_state.update().where(s.rollup_state.c.name == "metric_rollups")
+                     .values(built_version=-1))
+
+
 def company_from_name(file_name: str) -> str:
     """The identity of a FEC whose name carries no SIREN and whose importer named no company:
     a hash of its file name (a corrected file of the same name is the same company)."""
@@ -304,5 +316,5 @@ def company_from_name(file_name: str) -> str:
 
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8, 9: _v9, 10: _v10, 11: _v11, 12: _v12, 13: _v13, 14: _v14,
-                                                 15: _v15, 16: _v16, 17: _v17}
+                                                 15: _v15, 16: _v16, 17: _v17, 18: _v18}
 assert max(MIGRATIONS) == s.SCHEMA_VERSION, "every schema version needs a migration"

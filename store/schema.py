@@ -12,7 +12,7 @@ from sqlalchemy import (
     MetaData, String, Table, Text, UniqueConstraint, func,
 )
 
-SCHEMA_VERSION = 17
+SCHEMA_VERSION = 18
 
 metadata = MetaData()
 
@@ -724,6 +724,34 @@ rollup_recent_contact_campaigns = Table(
     Column("n", Integer, nullable=False),
 )
 
+rollup_recent_deals = Table(
+    "rollup_recent_deals", metadata,
+    # rollup_deals by close day, for the same recent days (version 18): the deals closing in the
+    # edge days of the month in progress (and of a review week) read a few rows a day, not the
+    # day's deals with their primary contact's source (metrics/rollups.py, deal_rows)
+    Column("day", String(10), nullable=False),
+    _id("pipeline_id"), _id("stage_id"), Column("currency", String(3)),
+    Column("region", String(64)), Column("product_line", String(64)), Column("deal_source", String(64)),
+    Column("effective_source", String(64)),
+    _id("owner_id"),
+    Column("n", Integer, nullable=False),
+    Column("amount_cents", BigInteger),
+    Column("cycle_days_sum", Float), Column("cycle_days_n", Integer, nullable=False),
+    Column("deal_type", String(64)),
+)
+
+rollup_recent_deal_campaigns = Table(
+    "rollup_recent_deal_campaigns", metadata,
+    # rollup_deal_campaigns by close day, for the same recent days (version 18; deal_campaign_rows)
+    Column("day", String(10), nullable=False),
+    _id("pipeline_id"), _id("stage_id"), Column("currency", String(3)),
+    Column("region", String(64)), Column("product_line", String(64)),
+    Column("campaign", String(255), nullable=False),
+    Column("amount_cents", BigInteger),
+    Column("n", Integer),
+    Column("deal_type", String(64)),
+)
+
 rollup_nps_months = Table(
     "rollup_nps_months", metadata,
     # NPS answers by submission month x the respondent's company's region x score (version 16;
@@ -884,6 +912,8 @@ Index("ix_rollup_recent_funnel_days_day", rollup_recent_funnel_days.c.funnel_vie
       rollup_recent_funnel_days.c.funnel_mode, rollup_recent_funnel_days.c.day)
 Index("ix_rollup_recent_contact_campaigns_day", rollup_recent_contact_campaigns.c.day,
       rollup_recent_contact_campaigns.c.role)
+Index("ix_rollup_recent_deals_day", rollup_recent_deals.c.day)
+Index("ix_rollup_recent_deal_campaigns_day", rollup_recent_deal_campaigns.c.day)
 Index("ix_rollup_invoice_accounts_month", rollup_invoice_accounts.c.month, rollup_invoice_accounts.c.prev_month)
 Index("ix_rollup_nps_months_month", rollup_nps_months.c.month, rollup_nps_months.c.region)
 Index("ix_lead_feedback_contact", lead_feedback.c.contact_id, lead_feedback.c.decided_at)

@@ -217,6 +217,23 @@ def test_store_upgrade_to_v17_adds_the_invoices_by_day_and_region_and_rebuilds_t
     assert built == {"invoice_rollups": 7, "invoice_dim_rollups": -1}
 
 
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+def test_store_upgrade_to_v18_adds_the_recent_deal_days_and_rebuilds_the_crm_rollups(store_url):
+    """A version-17 store with built rollups: version 18 adds rollup_recent_deals and
+    rollup_recent_deal_campaigns (and their day indexes); the CRM rollups are rebuilt before they
+    are read, the invoice rollups stay fresh."""
+    new_tables = ("rollup_recent_deals", "rollup_recent_deal_campaigns")
+    _old_store(store_url, 17, ("metric_rollups", "invoice_rollups"), _lacks(*new_tables))
+
+    engine = open_store(StoreSettings(store_url, "test"))
+    assert schema_version(engine) == schema.SCHEMA_VERSION >= 18
+    for name in new_tables:
+        assert f"ix_{name}_day" in {ix["name"] for ix in inspect(engine).get_indexes(name)}
+    with engine.connect() as conn:
+        built = dict(conn.execute(select(schema.rollup_state.c.name, schema.rollup_state.c.built_version)).all())
+    assert built == {"metric_rollups": -1, "invoice_rollups": 7}
+
+
 def test_store_upgrade_to_v6_adds_the_campaign_rollups_and_marks_the_crm_rollups_stale(store_url):
     """A version-5 store with built rollups: version 6 adds rollup_contact_campaigns and the deal
     count of rollup_deal_campaigns, and the CRM rollups must be rebuilt before they are read."""

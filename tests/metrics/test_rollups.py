@@ -59,6 +59,15 @@ def _same(a, b) -> bool:
     return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=0.011)
 
 
+def _close(a, b) -> bool:
+    """Figures alike: numbers within a cent, lists, tuples and dicts of them element by element."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    return _same(a, b)
+
+
 def _assert_same(engine, f: Filters) -> dict:
     base, rolled = _values(engine, f, False), _values(engine, f, True)
     diff = {mid: (base[mid], rolled[mid]) for mid in base if not _same(base[mid], rolled[mid])}
@@ -314,6 +323,8 @@ def test_a_keeper_keeps_the_rollups_exact_through_deal_and_contact_writes(demo_e
 
     def change_deals(conn):
         conn.execute(update(d).where(d.c.deal_id.in_(deal_ids[:10])).values(amount_cents=d.c.amount_cents + 12345))
+        conn.execute(update(d).where(d.c.deal_id.in_(deal_ids[:4])).values(close_date=D(2026, 11, 3),  # recent days
+                                                                           stage_id="closedwon"))
         conn.execute(update(d).where(d.c.deal_id.in_(deal_ids[10:20])).values(close_date=D(2026, 8, 14),
                                                                               stage_id="closedwon"))
         conn.execute(update(d).where(d.c.deal_id.in_(deal_ids[20:30])).values(is_deleted=True))
@@ -361,7 +372,7 @@ def test_a_keeper_keeps_the_rollups_exact_through_deal_and_contact_writes(demo_e
     assert "autumn-y" in set(rolled[2]["campaign"])  # the moved contacts, in the recent days
     grown = {t: conn_count(demo_engine, t) for t in (s.rollup_deals, s.rollup_contacts, s.rollup_deal_campaigns,
                                                      s.rollup_contact_campaigns)}
-    kept = (s.rollup_recent_funnel_days, s.rollup_recent_contact_campaigns)
+    kept = rollups_build.RECENT_TABLES
     rollups_build.compact(demo_engine)  # one row per key again, the same sums
     _assert_same(demo_engine, Filters(*PERIODS[1]))
     compacted = {t: conn_count(demo_engine, t) for t in (*grown, *kept)}
@@ -652,15 +663,20 @@ def test_the_recent_days_are_read_from_the_day_summaries_and_equal_the_contacts(
     recent, older = Filters(D(2026, 11, 1), D(2026, 11, 9)), Filters(D(2026, 9, 20), D(2026, 9, 30))
     with demo_engine.connect() as conn:
         assert rollups.recent_start(conn) == RECENT_FROM
-        for table in (s.rollup_recent_funnel_days, s.rollup_recent_contact_campaigns):
+        for table in rollups_build.RECENT_TABLES:
             first, n = conn.execute(select(func.min(table.c.day), func.count()).select_from(table)).one()
             assert first >= RECENT_FROM.isoformat() and n > 0
         ctx = Ctx(conn, load_definitions(conn))
         assert rollups.recent(ctx, recent) and not rollups.recent(ctx, older)
         for f in (recent, older):
             sources = [str(select(rows).compile()) for rows in (rollup_days.funnel_day_rows("period", "any")(ctx, f),
-                                                                rollups.contact_campaign_rows(ctx, f))]
-            assert ["rollup_recent_" in q for q in sources] == [f is recent] * 2
+                                                                rollups.contact_campaign_rows(ctx, f),
+                                                                rollups.deal_rows(ctx, f),
+                                                                rollups.deal_campaign_rows(ctx, f))]
+            assert ["rollup_recent_" in q for q in sources] == [f is recent] * 4
+        by_owner = str(select(rollups.deal_campaign_rows(ctx, Filters(recent.start, recent.end, owners=(owner,))))
+                       .compile())
+        assert "rollup_recent_" not in by_owner  # the campaign summaries carry no owner: the deals
         pl_rows = str(select(rollup_days.funnel_day_rows("period", "any")(ctx, Filters(recent.start, recent.end, product_lines=(pl,))))
                       .compile())
         assert "rollup_recent_" not in pl_rows  # a product line: the contacts
@@ -683,6 +699,45 @@ def test_the_recent_days_are_read_from_the_day_summaries_and_equal_the_contacts(
         assert fast == slow, f
     fast, _ = both(recent)
     assert all(fast[0]) and fast[1]["lead"]  # not a comparison of empty sets
+
+
+def test_the_deals_of_recent_days_from_the_day_summaries_equal_the_deals(demo_engine):
+    """The deals closing in recent edge days (rollup_recent_deals, rollup_recent_deal_campaigns):
+    the Sales figures (closed and open deals, by owner, by effective source) and the campaigns'
+    won deals give what the deals give, for every deal filter, alone and combined."""
+    owner, team, region, pl, source = _owner_team_region(demo_engine)
+    with demo_engine.connect() as conn:
+        pipeline = conn.execute(select(s.deals.c.pipeline_id).limit(1)).scalar()
+        deal_source = conn.execute(select(s.deals.c.deal_source).where(s.deals.c.deal_source.isnot(None))
+                                   .limit(1)).scalar()
+    named = [{}, {"regions": (region,)}, {"product_lines": (pl,)}, {"owners": (owner,)}, {"teams": (team,)},
+             {"pipelines": (pipeline,)}, {"sources": (deal_source,)}, {"regions": (region, NONE_BUCKET)},
+             {"regions": (region,), "product_lines": (pl,)}]
+    periods = [(D(2026, 11, 1), D(2026, 11, 9)), (D(2026, 10, 1), D(2026, 12, 5)), (D(2026, 9, 20), D(2026, 11, 9)),
+               (D(2026, 10, 3), D(2026, 12, 31))]
+
+    def both(f):
+        out = []
+        for use in (True, False):
+            with demo_engine.connect() as conn:
+                ctx = Ctx(conn, load_definitions(conn))
+                if not use:
+                    ctx.cache["use_rollups"] = False
+                out.append((rollups.gather(ctx, f, rollups.closed_raw, rollups.deal_rows),
+                            rollups.gather(ctx, f, rollups.closed_raw_by_owner, rollups.deal_rows, empty={}),
+                            rollups.gather(ctx, f, lambda c_, part, *r: rollups.won_by_effective_source(c_, part, "(none)", *r),
+                                           rollups.deal_rows, empty={}),
+                            rollups.gather(ctx, f, rollups.campaign_won, rollups.deal_campaign_rows,
+                                           rollups.campaign_filters_supported(f), empty={})))
+        return out
+
+    seen = 0
+    for period in periods:
+        for kw in named:
+            fast, slow = both(Filters(*period, **kw))
+            assert _close(fast, slow), (period, kw, fast, slow)
+            seen += bool(fast[0][0])
+    assert seen > len(named)  # won deals in most of them: not a comparison of empty sets
 
 
 def test_a_new_month_trims_the_recent_days_and_they_stay_exact(demo_engine, monkeypatch):
