@@ -1,6 +1,7 @@
 """What each page reads on a cold view: every SQL statement a page run issues, with its time.
 
     python benchmarks/cold_views_profile.py --db sqlite:////data/northstar-1m.db [--region France]
+        [--product-line Analytics]
         [--period this_quarter] [--pages ceo marketing sales finance] [--top 8] [--profile]
 
 Runs app.py in-process (Streamlit's AppTest), warms the shell (engine, filter options, labels),
@@ -50,6 +51,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", required=True)
     ap.add_argument("--region", action="append", default=[])
+    ap.add_argument("--product-line", action="append", default=[])
     ap.add_argument("--period", default=None)
     ap.add_argument("--pages", nargs="*", default=list(PAGES))
     ap.add_argument("--top", type=int, default=8)
@@ -63,6 +65,8 @@ def main() -> int:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
     if args.region:
         at.query_params["region"] = args.region
+    if args.product_line:
+        at.query_params["product_line"] = args.product_line
     if args.period:
         at.query_params["period"] = args.period
     t0 = time.perf_counter()
@@ -86,7 +90,7 @@ def main() -> int:
         if at.exception:
             print(f"{name}: exception {[e.value for e in at.exception]}")
         in_sql = sum(t for t, *_ in LOG)
-        print(f"\n== {name} (region {args.region or 'all'}): {took:.2f} s, SQL {in_sql:.2f} s in {len(LOG)} statements")
+        print(f"\n== {name} (region {args.region or 'all'}, product line {args.product_line or 'all'}): {took:.2f} s, SQL {in_sql:.2f} s in {len(LOG)} statements")
         for t, stmt, dates in sorted(LOG, reverse=True)[:args.top]:
             print(f"  {t * 1000:8.1f} ms  {stmt[:200]}  dates {' '.join(dates)}")
         if profiler is not None:

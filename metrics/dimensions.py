@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import ColumnElement, Connection, false, func, literal, or_, select
+from sqlalchemy import ColumnElement, Connection, Integer, false, func, literal, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from store import schema as s
 
@@ -95,6 +97,58 @@ def deal_product_line(ctx: Ctx, deal_table=d) -> ColumnElement:
                 .where(li.c.deal_id == deal_table.c.deal_id, ~li.c.is_deleted)
                 .order_by(li.c.amount_cents.desc(), li.c.line_item_id).limit(1).scalar_subquery())
     return broad(deal_table.c.product_line)
+
+
+# --- a contact's product lines (the contact rollups' deal_lines) ------------------------------
+
+LINE_SEP, LINE_ESC = ",", "\x1f"  # between a contact's product lines; a comma inside a name
+
+
+class position_of(FunctionElement):
+    """position_of(text, part): where `part` first occurs in `text`, 0 if nowhere (instr / strpos)."""
+    type = Integer()
+    name = "position_of"
+    inherit_cache = True
+
+
+@compiles(position_of)
+def _position_of(element, compiler, **kw):
+    return f"instr({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(position_of, "postgresql")
+def _position_of_pg(element, compiler, **kw):
+    return f"strpos({compiler.process(element.clauses, **kw)})"
+
+
+def contact_deal_lines(ctx: Ctx, contact_table=s.contacts, without=None) -> ColumnElement:
+    """The product lines of a contact's live deals (those it is the primary contact of) as one
+    text: each line once, in no set order, separated by LINE_SEP (a LINE_SEP inside a name
+    written LINE_ESC), '' for none; `without`: the ids of deals left out (a SELECT or a list)."""
+    dd = d.alias("line_deals")
+    pl = deal_product_line(ctx, dd)
+    conds = [dd.c.contact_id == contact_table.c.contact_id, ~dd.c.is_deleted, pl.isnot(None), pl != ""]
+    if without is not None:
+        conds.append(dd.c.deal_id.notin_(without))
+    # each line once, sorted: the order is not guaranteed by either database (readers do not depend
+    # on it), but sorted lines keep one row per set of lines in the rollups
+    item = func.replace(pl, LINE_SEP, LINE_ESC).label("line")
+    lines = select(item).where(*conds).distinct().order_by(item).correlate(contact_table).subquery("lines")
+    agg = func.string_agg if ctx.conn.dialect.name == "postgresql" else func.group_concat
+    return func.coalesce(select(agg(lines.c.line, literal(LINE_SEP))).scalar_subquery(), literal(""))
+
+
+def lines_condition(product_lines: Iterable[str], col) -> ColumnElement:
+    """The rows of a contact rollup whose contact is in one of `product_lines` (a deal in a named
+    line; NONE_BUCKET: no deal with a product line), over its deal_lines column `col`, as
+    sql.contact_conditions selects the contacts themselves."""
+    values = tuple(product_lines)
+    padded = literal(LINE_SEP) + col + literal(LINE_SEP)
+    conds = [position_of(padded, LINE_SEP + v.replace(LINE_SEP, LINE_ESC) + LINE_SEP) > 0
+             for v in values if v != NONE_BUCKET]
+    if NONE_BUCKET in values:
+        conds.append(col == "")
+    return or_(*conds) if conds else false()
 
 
 # --- the values a slice can take ---------------------------------------------------------------

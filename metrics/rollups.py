@@ -48,7 +48,7 @@ import hashlib
 import json
 from typing import Any, Callable
 
-from sqlalchemy import Connection, Engine, and_, cast, func, literal, literal_column, not_, or_, select, union, union_all
+from sqlalchemy import Connection, Engine, and_, cast, func, literal, literal_column, not_, null, or_, select, union, union_all
 
 from store import schema as s
 from store.db import changed_since, get_meta
@@ -294,11 +294,24 @@ def deal_conditions(f: Filters, r) -> list:
 
 
 def contact_filters_supported(f: Filters) -> bool:
-    return not (f.product_lines or f.pipelines)  # those go through the contact's deals
+    """Whether the contact summaries without deal_lines (campaigns, funnel histograms) carry the
+    filters of `f`: not a product line or a pipeline, which go through the contact's deals."""
+    return not (f.product_lines or f.pipelines)
+
+
+def contact_rows_supported(f: Filters) -> bool:
+    """Whether rollup_contacts and rollup_contact_days carry the filters of `f`: a product line
+    too (their deal_lines), not a pipeline."""
+    return not f.pipelines
 
 
 def contact_conditions(f: Filters, r) -> list:
-    return dimensions.conditions(f, region=r.c.region, owner=r.c.owner_id, source=r.c.source)
+    """WHERE conditions on a contact rollup for the slices of `f`; a product line through its
+    deal_lines, where it has them (NULL there: rows built from the contacts, the filter applied)."""
+    conds = dimensions.conditions(f, region=r.c.region, owner=r.c.owner_id, source=r.c.source)
+    if f.product_lines and "deal_lines" in r.c:
+        conds.append(or_(r.c.deal_lines.is_(None), dimensions.lines_condition(f.product_lines, r.c.deal_lines)))
+    return conds
 
 
 # --- the rows of each rollup, from the base tables (the builder's queries; also the base-table
@@ -371,8 +384,11 @@ def _contact_campaigns_query(ctx: Ctx, role: str, where=(), sign: int = 1, delet
             .group_by(*_positions(1, 3, 4, 5, 6)))
 
 
-def _contacts_query(ctx: Ctx, role: str, where=(), sign: int = 1, deleted=c.c.is_deleted, by_day: bool = False):
-    """rollup_contacts' rows (rollup_contact_days' with `by_day`) for the contacts reaching `role`."""
+def _contacts_query(ctx: Ctx, role: str, where=(), sign: int = 1, deleted=c.c.is_deleted, by_day: bool = False,
+                    lines: bool = True, lines_without=None):
+    """rollup_contacts' rows (rollup_contact_days' with `by_day`) for the contacts reaching `role`;
+    their deal_lines without the deals `lines_without` (a contact's lines before a write that
+    brought it those deals), or NULL without `lines` (rows for a reader, the filters applied)."""
     at = {x: sql.reached_at(ctx, sql.stage_of(ctx, x)) for x in ROLES}
     month = sql.period_bucket(ctx, at[role], "day" if by_day else "month")
     keys = (month, literal(role), c.c.region, c.c.owner_id, c.c.original_source)
@@ -381,8 +397,9 @@ def _contacts_query(ctx: Ctx, role: str, where=(), sign: int = 1, deleted=c.c.is
     return (select(*_named(s.rollup_contact_days if by_day else s.rollup_contacts, *keys, func.count() * sign,
                            func.count(at["mql"]) * sign,
                            func.count(at["sql"]) * sign, func.count(at["opportunity"]) * sign,
-                           func.count(at["customer"]) * sign, followed * sign))
-            .where(not_(deleted), at[role].isnot(None), *where).group_by(*_positions(1, 3, 4, 5)))
+                           func.count(at["customer"]) * sign, followed * sign,
+                           dimensions.contact_deal_lines(ctx, c, lines_without) if lines else null()))
+            .where(not_(deleted), at[role].isnot(None), *where).group_by(*_positions(1, 3, 4, 5, 12)))
 
 
 def _invoice_month_query(ctx: Ctx, where=lambda date_col: [], grain: str = "month"):
@@ -526,13 +543,14 @@ def contact_rows(ctx: Ctx, f: Filters, roles=ROLES):
     """rollup_contacts' rows for the contacts of `f` reaching each of `roles` in its days: summed
     from rollup_contact_days when it is fresh and carries the filters, else from the contacts (a
     product-line or pipeline filter, which the rollups do not carry, applied there)."""
-    if contact_filters_supported(f) and usable(ctx):
+    if contact_rows_supported(f) and usable(ctx):
         r = s.rollup_contact_days
         return (select(func.substr(r.c.day, 1, 7).label("month"), *[r.c[col.name] for col in list(s.rollup_contacts.columns)[1:]])
                 .where(r.c.day >= f.start.isoformat(), r.c.day <= f.end.isoformat(), r.c.role.in_(roles))
                 .subquery("contact_rows"))
     conds = [*sql.contact_conditions(ctx, f), *touched(ctx, f)]
-    return union_all(*[_contacts_query(ctx, role, [*conds, sql.in_period_dt(_reached(ctx, role), f)], deleted=live(f))
+    return union_all(*[_contacts_query(ctx, role, [*conds, sql.in_period_dt(_reached(ctx, role), f)], deleted=live(f),
+                                       lines=False)
                        for role in roles]).subquery("contact_rows")
 
 
@@ -759,7 +777,7 @@ def ledger_months(ctx: Ctx, f: Filters, account_condition=None) -> set[dt.date]:
 __all__ = ["CAMPAIGN_ROLES", "add_up", "gather", "GROUPS", "INVOICES", "LEDGER", "NAME", "NPS", "ROLES", "SOURCES", "campaign_contacts",
            "campaign_filters_supported", "campaign_revenue", "campaign_won", "closed_raw", "closed_raw_by_owner", "closed_sums",
            "contact_conditions",
-           "contact_filters_supported", "deal_conditions", "touched", "fingerprint", "funnel_raw", "invoice_accounts", "invoice_accounts_by_day", "account_slice", "account_slice_usable", "ACCOUNT_SLICES", "invoice_dims_rows", "invoice_dims_total",
+           "contact_filters_supported", "contact_rows_supported", "deal_conditions", "touched", "fingerprint", "funnel_raw", "invoice_accounts", "invoice_accounts_by_day", "account_slice", "account_slice_usable", "ACCOUNT_SLICES", "invoice_dims_rows", "invoice_dims_total",
            "INVOICE_DIMS",
            "invoice_total", "is_fresh", "lead_cohorts_by_source", "leads_by_month_and_source", "ledger_cents",
            "ledger_months", "month_key", "months", "recent", "recent_from", "recent_start", "split", "state", "status", "usable", "whole_months",

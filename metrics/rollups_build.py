@@ -224,7 +224,8 @@ class Keeper:
         deal_where, contact_where = scope
         for chunk in _chunks(ids, 500) if (deal_where or contact_where) else []:
             self._apply(table, chunk, -1)
-        yield
+        with self._deal_lines(table, ids):
+            yield
         for chunk in _chunks(ids, 500) if (deal_where or contact_where) else []:
             self._apply(table, chunk, +1)
 
@@ -241,9 +242,46 @@ class Keeper:
         moves = bool(scope[0] or scope[1])
         if moves:
             self._apply(table, ids_query, -1)
-        yield
+        with self._deal_lines(table, ids_query):
+            yield
         if moves:
             self._apply(table, ids_query, +1)
+
+    @contextmanager
+    def _deal_lines(self, table: str, ids) -> Iterator[None]:
+        """Around a write of the deals `ids` (a list or a SELECT): the contact rollups' rows of
+        their primary contacts, whose product lines (deal_lines) the write can change, moved.
+        The contacts of the deals before the write are subtracted before it and added after it;
+        a contact the write gave one of these deals (after it, not before) is subtracted after
+        it as it stood: its lines without those deals."""
+        if table != "deals" or not self.active or (isinstance(ids, list) and not ids):
+            yield
+            return
+        before = self._contacts_of(ids)
+        self._contact_lines(before, -1)
+        yield
+        after = self._contacts_of(ids)
+        self._contact_lines(sorted(set(before) | set(after)), +1)
+        self._contact_lines(sorted(set(after) - set(before)), -1, without=ids)
+
+    def _contacts_of(self, ids) -> list:
+        """The primary contacts of the deals `ids` (a list or a SELECT), now."""
+        out: set = set()
+        for chunk in (_chunks(ids, 5000) if isinstance(ids, list) else [ids]):
+            out.update(self.conn.execute(select(d.c.contact_id).where(d.c.deal_id.in_(chunk), d.c.contact_id.isnot(None))
+                                         .distinct()).scalars())
+        return sorted(out)
+
+    def _contact_lines(self, contact_ids: list, sign: int, without=None) -> None:
+        """rollup_contacts' and rollup_contact_days' rows of these contacts, counted `sign`."""
+        deleted = dimensions.broad(c.c.is_deleted)  # as _apply: the contact_id index finds them
+        for chunk in _chunks(contact_ids, 5000):
+            where = [c.c.contact_id.in_(chunk)]
+            for target, by_day in ((s.rollup_contacts, False), (s.rollup_contact_days, True)):
+                for role in ROLES:
+                    query = _contacts_query(self.ctx, role, where, sign, deleted=deleted, by_day=by_day,
+                                            lines_without=without)
+                    self.conn.execute(target.insert().from_select([col.name for col in target.columns], query))
 
     def _apply(self, table: str, ids: list, sign: int) -> None:
         deal_where, contact_where = self._scope(table, ids)

@@ -39,7 +39,8 @@ _ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2, ("rollup_deal_campaign
                   ("meeting_decisions", "direction"): 10, ("meeting_decisions", "target_value"): 10,
                   ("invoices", "service_period_start"): 14, ("invoices", "service_period_end"): 14,
                   ("line_items", "billing_frequency"): 14, ("line_items", "billing_start_date"): 14,
-                  ("line_items", "term_months"): 14}
+                  ("line_items", "term_months"): 14, ("rollup_contacts", "deal_lines"): 19,
+                  ("rollup_contact_days", "deal_lines"): 19}
 # Unique constraints whose columns changed: name -> (the columns before, the version that changed them).
 _CHANGED_UNIQUES = {"uq_budget_line": (("month", "region", "product_line", "metric"), 9)}
 # Indexes an older version declared and a later one dropped, by the version that dropped them.
@@ -308,6 +309,16 @@ def _v18(conn: Connection) -> None:
                      .values(built_version=-1))
 
 
+def _v19(conn: Connection) -> None:
+    """Product-line filters on the contacts' figures (issue #16): the contact rollups by month and
+    by day carry the product lines of each contact's deals (rollup_contacts.deal_lines,
+    rollup_contact_days.deal_lines). The CRM rollups are marked stale: the next refresh builds them."""
+    _add_new_columns(conn, 19)
+    if inspect(conn).has_table("rollup_state"):
+        conn.execute(s.rollup_state.update().where(s.rollup_state.c.name == "metric_rollups")
+                     .values(built_version=-1))
+
+
 def company_from_name(file_name: str) -> str:
     """The identity of a FEC whose name carries no SIREN and whose importer named no company:
     a hash of its file name (a corrected file of the same name is the same company)."""
@@ -316,5 +327,5 @@ def company_from_name(file_name: str) -> str:
 
 
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8, 9: _v9, 10: _v10, 11: _v11, 12: _v12, 13: _v13, 14: _v14,
-                                                 15: _v15, 16: _v16, 17: _v17, 18: _v18}
+                                                 15: _v15, 16: _v16, 17: _v17, 18: _v18, 19: _v19}
 assert max(MIGRATIONS) == s.SCHEMA_VERSION, "every schema version needs a migration"

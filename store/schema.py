@@ -12,7 +12,7 @@ from sqlalchemy import (
     MetaData, String, Table, Text, UniqueConstraint, func,
 )
 
-SCHEMA_VERSION = 18
+SCHEMA_VERSION = 19
 
 metadata = MetaData()
 
@@ -635,6 +635,10 @@ rollup_contacts = Table(
     Column("reached_mql", Integer, nullable=False), Column("reached_sql", Integer, nullable=False),
     Column("reached_opportunity", Integer, nullable=False), Column("reached_customer", Integer, nullable=False),
     Column("followed_up_in_sla", Integer, nullable=False),  # first sales touch within the SLA
+    # the product lines of the contact's live deals (it is their primary contact), sorted or not,
+    # comma-separated (a comma inside a name as \x1f), '' for none (version 19): a product-line
+    # filter reads these rows instead of the contacts joined to their deals (metrics/rollups.py)
+    Column("deal_lines", String(255)),
 )
 
 rollup_contact_campaigns = Table(
@@ -697,6 +701,7 @@ rollup_contact_days = Table(
     Column("reached_mql", Integer, nullable=False), Column("reached_sql", Integer, nullable=False),
     Column("reached_opportunity", Integer, nullable=False), Column("reached_customer", Integer, nullable=False),
     Column("followed_up_in_sla", Integer, nullable=False),
+    Column("deal_lines", String(255)),  # as rollup_contacts' (version 19)
 )
 
 rollup_recent_funnel_days = Table(

@@ -234,6 +234,25 @@ def test_store_upgrade_to_v18_adds_the_recent_deal_days_and_rebuilds_the_crm_rol
     assert built == {"metric_rollups": -1, "invoice_rollups": 7}
 
 
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+def test_store_upgrade_to_v19_adds_the_contacts_product_lines_and_rebuilds_the_crm_rollups(store_url):
+    """A version-18 store with built rollups: version 19 adds deal_lines to the contact rollups by
+    month and by day; the CRM rollups are rebuilt before they are read, the others stay fresh."""
+    def without_lines(conn) -> None:
+        for name in ("rollup_contacts", "rollup_contact_days"):
+            assert "deal_lines" not in {col["name"] for col in inspect(conn).get_columns(name)}
+
+    _old_store(store_url, 18, ("metric_rollups", "invoice_rollups"), without_lines)
+
+    engine = open_store(StoreSettings(store_url, "test"))
+    assert schema_version(engine) == schema.SCHEMA_VERSION >= 19
+    for name in ("rollup_contacts", "rollup_contact_days"):
+        assert "deal_lines" in {col["name"] for col in inspect(engine).get_columns(name)}
+    with engine.connect() as conn:
+        built = dict(conn.execute(select(schema.rollup_state.c.name, schema.rollup_state.c.built_version)).all())
+    assert built == {"metric_rollups": -1, "invoice_rollups": 7}
+
+
 def test_store_upgrade_to_v6_adds_the_campaign_rollups_and_marks_the_crm_rollups_stale(store_url):
     """A version-5 store with built rollups: version 6 adds rollup_contact_campaigns and the deal
     count of rollup_deal_campaigns, and the CRM rollups must be rebuilt before they are read."""

@@ -316,7 +316,11 @@ def _sync_like_write(engine, table, key, ids, change, publish=True):
 def test_a_keeper_keeps_the_rollups_exact_through_deal_and_contact_writes(demo_engine, keeper, monkeypatch):
     d, c = s.deals, s.contacts
     with demo_engine.connect() as conn:
-        deal_ids = conn.execute(select(d.c.deal_id).where(~d.c.is_deleted).order_by(d.c.deal_id).limit(40)).scalars().all()
+        deal_ids = conn.execute(select(d.c.deal_id).where(~d.c.is_deleted).order_by(d.c.deal_id).limit(50)).scalars().all()
+        # contacts without a deal, to be given one (their product lines change with the deal write)
+        dealless = conn.execute(select(c.c.contact_id).where(c.c.became_lead_at.isnot(None), c.c.contact_id.notin_(
+            select(d.c.contact_id).where(d.c.contact_id.isnot(None)))).order_by(c.c.contact_id).limit(3)).scalars().all()
+        pl = conn.execute(select(d.c.product_line).where(d.c.product_line.isnot(None)).limit(1)).scalar()
         contact_ids = conn.execute(select(c.c.contact_id).where(c.c.became_mql_at.isnot(None))
                                    .order_by(c.c.contact_id).limit(40)).scalars().all()
         template = dict(conn.execute(select(d).where(d.c.deal_id == deal_ids[0])).mappings().one())
@@ -331,6 +335,12 @@ def test_a_keeper_keeps_the_rollups_exact_through_deal_and_contact_writes(demo_e
         conn.execute(update(d).where(d.c.deal_id.in_(deal_ids[30:40])).values(region="Atlantis", owner_id=None))
         conn.execute(d.insert().values({**template, "deal_id": "new-1", "close_date": D(2026, 10, 2),
                                         "amount_cents": 99_900, "stage_id": "closedwon"}))
+        # the contacts' product lines: a new line, one with a comma, deals moved to contacts without one
+        conn.execute(update(d).where(d.c.deal_id.in_(deal_ids[40:43])).values(product_line="Zeta"))
+        conn.execute(update(d).where(d.c.deal_id == deal_ids[43]).values(product_line="Data, EU"))
+        for deal_id, contact_id in zip(deal_ids[44:47], dealless):
+            conn.execute(update(d).where(d.c.deal_id == deal_id).values(contact_id=contact_id))
+        conn.execute(update(d).where(d.c.deal_id.in_(deal_ids[47:50])).values(contact_id=None))
 
     def change_contacts(conn):
         conn.execute(update(c).where(c.c.contact_id.in_(contact_ids[:10])).values(original_source="OFFLINE"))
@@ -348,6 +358,10 @@ def test_a_keeper_keeps_the_rollups_exact_through_deal_and_contact_writes(demo_e
     for period in PERIODS[:3]:
         _assert_same(demo_engine, Filters(*period))
     _assert_same(demo_engine, Filters(D(2026, 7, 1), D(2026, 9, 30), regions=("Atlantis",)))
+    assert len(dealless) == 3
+    for lines in (("Zeta",), ("Data, EU",), (pl, NONE_BUCKET), (NONE_BUCKET,), (pl, "Zeta")):
+        for period in (PERIODS[1], PERIODS[2], (D(2024, 1, 1), D(2026, 12, 31))):
+            _assert_same(demo_engine, Filters(*period, product_lines=lines))
     # the invoices of the moved deals, by day (a region's edge days): kept exact too
     _assert_same(demo_engine, Filters(D(2026, 8, 17), D(2026, 11, 9), regions=("Atlantis",)))
     dim_days = _cents_by_key(demo_engine, s.rollup_invoice_dim_days)
