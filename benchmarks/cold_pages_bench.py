@@ -7,7 +7,8 @@
 
 Starts one Streamlit server per store (the small demo store, built fresh with the same seed and
 date as the big one unless --small-url names one; the big store; with --pg a PostgreSQL store
-too) and drives Chromium headless. For each filter combination (everyone; one region, --region),
+too) and drives Chromium headless. For each filter combination (everyone; one region, --region;
+one product line, --product-line),
 a new session lands on the Definitions page (no KPI) with the filters in its URL, then clicks
 each page in the sidebar: the first click is the page's first view of that filter combination
 in that server (a cold view: nothing cached for it yet), a later click the warm view (median of
@@ -75,6 +76,8 @@ def main() -> int:
     parser.add_argument("--as-of", type=dt.date.fromisoformat, default=dt.date.today(),
                         help="the big store's demo date, YYYY-MM-DD (default: today)")
     parser.add_argument("--region", default="France", help="the region of the one-region views (default France)")
+    parser.add_argument("--product-line", default="Analytics",
+                        help="the product line of the one-product-line views (default Analytics; '' to skip them)")
     args = parser.parse_args()
     if args.pg and not args.pg_url:
         parser.error("--pg needs --pg-url")
@@ -93,7 +96,10 @@ def main() -> int:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
                 results = {}
-                for label, query in (("everyone", {}), (f"region {args.region}", {"region": args.region})):
+                views = [("everyone", {}), (f"region {args.region}", {"region": args.region})]
+                if args.product_line:
+                    views.append((f"line {args.product_line}", {"product_line": args.product_line}))
+                for label, query in views:
                     pages = {}
                     for side, (_proc, base) in servers.items():
                         pages[side] = (browser.new_context(viewport={"width": 1440, "height": 900}).new_page(), base)

@@ -399,7 +399,7 @@ def source_quality(engine: Engine, filters: Filters) -> pd.DataFrame:
     with _ctx(engine) as ctx:
         cohort: dict[str, tuple] = rollups.gather(
             ctx, filters, lambda c_, part, *r: rollups.lead_cohorts_by_source(c_, part, NONE_BUCKET, *r),
-            lambda c_, part: rollups.contact_rows(c_, part, ("lead",)), rollups.contact_rows_supported(filters), empty={})
+            lambda c_, part: rollups.contact_rows(c_, part, ("lead",)), rollups.contact_filters_supported(filters), empty={})
         revenue: dict[str, tuple] = rollups.gather(
             ctx, filters, lambda c_, part, *r: rollups.won_by_effective_source(c_, part, NONE_BUCKET, *r),
             rollups.deal_rows, empty={})
@@ -443,7 +443,7 @@ def leads_by_source_over_time(engine: Engine, filters: Filters, grain: str = "mo
         if grain == "month":
             counts: dict[tuple[str, str], int] = rollups.gather(
                 ctx, filters, lambda c_, part, *r: rollups.leads_by_month_and_source(c_, part, NONE_BUCKET, *r),
-                lambda c_, part: rollups.contact_rows(c_, part, ("lead",)), rollups.contact_rows_supported(filters),
+                lambda c_, part: rollups.contact_rows(c_, part, ("lead",)), rollups.contact_filters_supported(filters),
                 empty={})
         else:  # weeks and quarters: no rollup is shaped by them
             counts = _leads_by_period_and_source(ctx, filters, grain)

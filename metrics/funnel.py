@@ -44,7 +44,7 @@ def funnel_stats(ctx: Ctx, f: Filters) -> dict:
     if key in ctx.cache:
         return ctx.cache[key]
     n = len(ROLES)
-    totals = rollups.gather(ctx, f, _funnel_figures, rollups.contact_rows, rollups.contact_rows_supported(f))
+    totals = rollups.gather(ctx, f, _funnel_figures, rollups.contact_rows, rollups.contact_filters_supported(f))
     stats = {"entered": {role: totals[i] for i, role in enumerate(ROLES)},
              "reached": {pair: totals[n + i] for i, pair in enumerate(CONVERSIONS)},
              "follow_up": (totals[-2], totals[-1])}

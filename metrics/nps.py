@@ -10,12 +10,12 @@ source filters do not apply to survey answers: with one set the NPS is not avail
 """
 from __future__ import annotations
 
-from sqlalchemy import false, func, literal_column, not_, or_, select
+from sqlalchemy import false, func, literal, literal_column, not_, null, or_, select
 
 from store import schema as s
 
 from . import rollups, sql
-from .dimensions import deal_product_line, in_values
+from .dimensions import LINE_ESC, LINE_SEP, deal_product_line, in_values, lines_condition
 from .filters import NONE_BUCKET, Filters
 from .registry import Ctx, NotAvailable, Result, computes
 
@@ -78,22 +78,44 @@ def has_responses(ctx: Ctx) -> bool:
     return ctx.cache["has_nps"]
 
 
-def build_query(ctx: Ctx, where=()):
-    """rollup_nps_months' rows from the answers (all live ones, or those `where` also selects)."""
+def company_lines(ctx: Ctx):
+    """(company_id, lines): the product lines of each company's live deals, as the contact
+    rollups' deal_lines (metrics.dimensions.contact_deal_lines), in one pass over the deals."""
+    pl = deal_product_line(ctx, d)
+    item = func.replace(pl, LINE_SEP, LINE_ESC)
+    pairs = (select(d.c.company_id.label("company_id"), item.label("line"))
+             .where(d.c.company_id.isnot(None), not_(d.c.is_deleted), pl.isnot(None), pl != "")
+             .distinct().order_by(d.c.company_id, item).subquery("company_line_pairs"))
+    agg = func.string_agg if ctx.conn.dialect.name == "postgresql" else func.group_concat
+    return (select(pairs.c.company_id, agg(pairs.c.line, literal(LINE_SEP)).label("lines"))
+            .group_by(pairs.c.company_id).subquery("company_lines"))
+
+
+def build_query(ctx: Ctx, where=(), lines: bool = True):
+    """rollup_nps_months' rows from the answers (all live ones, or those `where` also selects);
+    without `lines`, deal_lines NULL (rows read with the filters applied to the answers)."""
     keys = (sql.period_bucket(ctx, n.c.submitted_at, "month"), respondent_region(), n.c.score)
-    return (select(*rollups._named(s.rollup_nps_months, *keys, func.count()))
-            .where(not_(n.c.is_deleted), *where).group_by(*[literal_column(str(i)) for i in (1, 2, 3)]))
+    if not lines:
+        return (select(*rollups._named(s.rollup_nps_months, *keys, func.count(), null()))
+                .where(not_(n.c.is_deleted), *where).group_by(*[literal_column(str(i)) for i in (1, 2, 3)]))
+    cl = company_lines(ctx)
+    source = n.outerjoin(c, c.c.contact_id == n.c.contact_id).outerjoin(cl, cl.c.company_id == c.c.company_id)
+    return (select(*rollups._named(s.rollup_nps_months, *keys, func.count(), func.coalesce(cl.c.lines, literal(""))))
+            .select_from(source).where(not_(n.c.is_deleted), *where)
+            .group_by(*[literal_column(str(i)) for i in (1, 2, 3, 5)]))
 
 
 def nps_rows(ctx: Ctx, f: Filters):
-    """rollup_nps_months' rows for the answers of `f` submitted in its days (a product-line
-    filter, which the summary lacks, applied here)."""
-    return build_query(ctx, response_conditions(ctx, f)).subquery("nps_rows")
+    """rollup_nps_months' rows for the answers of `f` submitted in its days (its filters applied
+    to the answers)."""
+    return build_query(ctx, response_conditions(ctx, f), lines=False).subquery("nps_rows")
 
 
 def counts_of(ctx: Ctx, f: Filters, r=s.rollup_nps_months) -> tuple[int, int, int]:
     """(answers, promoters, detractors) over the months of `f`, from rows shaped like rollup_nps_months."""
     conds = [*rollups.months(f, r.c.month)] + ([in_values(r.c.region, f.regions)] if f.regions else [])
+    if f.product_lines:  # rows from the answers (NULL) have it applied
+        conds.append(or_(r.c.deal_lines.is_(None), lines_condition(f.product_lines, r.c.deal_lines)))
     total, promoters, detractors = ctx.conn.execute(
         select(func.sum(r.c.n), func.sum(r.c.n).filter(r.c.score >= PROMOTER_MIN),
                func.sum(r.c.n).filter(r.c.score <= DETRACTOR_MAX)).where(*conds)).one()
@@ -102,11 +124,10 @@ def counts_of(ctx: Ctx, f: Filters, r=s.rollup_nps_months) -> tuple[int, int, in
 
 def nps_counts(ctx: Ctx, f: Filters) -> tuple[int, int, int]:
     """(answers, promoters, detractors) of the period (memoised per Ctx): whole months from
-    rollup_nps_months when it is fresh (not with a product-line filter), the rest from the answers."""
+    rollup_nps_months when it is fresh, the rest from the answers."""
     key = ("nps_counts", f)
     if key not in ctx.cache:
-        ctx.cache[key] = rollups.gather(ctx, f, counts_of, nps_rows, not f.product_lines, rollups.NPS,
-                                        empty=(0, 0, 0))
+        ctx.cache[key] = rollups.gather(ctx, f, counts_of, nps_rows, True, rollups.NPS, empty=(0, 0, 0))
     return ctx.cache[key]
 
 

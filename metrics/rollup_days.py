@@ -74,10 +74,11 @@ def _cycles_query(ctx: Ctx, where=(), sign: int = 1):
 
 
 def _funnel_queries(ctx: Ctx, view: str, mode: str, where=(), in_period=None, sign: int = 1,
-                    deleted=c.c.is_deleted, by_day: bool = False) -> list:
+                    deleted=c.c.is_deleted, by_day: bool = False, lines: bool = True, lines_as=None) -> list:
     """rollup_funnel_days' rows of one view and mode, one query per stage (the contacts `where`
     selects, counted `sign`; `in_period(col)`: the condition on the month's date, for a part's days;
-    `by_day`: rollup_recent_funnel_days' rows, by day instead of month)."""
+    `by_day`: rollup_recent_funnel_days' rows, by day instead of month; deal_lines as
+    rollups.lines_column's)."""
     stages = ctx.defs.funnel_stages
     strict = mode == "strict"
     at = {st: sql.reached_at(ctx, st, strict=strict) for st in stages}
@@ -92,15 +93,16 @@ def _funnel_queries(ctx: Ctx, view: str, mode: str, where=(), in_period=None, si
         days = whole_days(ctx, at[stages[i - 1]], at[st]) if i else literal(None, Integer)
         keys = (sql.period_bucket(ctx, dated, "day" if by_day else "month"), literal(view), literal(mode), literal(st),
                 c.c.region, c.c.owner_id, c.c.original_source, days)
-        grouped = (1, 5, 6, 7, 8) if i else (1, 5, 6, 7)  # the first stage's days are NULL
+        grouped = (1, 5, 6, 7, 8, 10) if i else (1, 5, 6, 7, 10)  # the first stage's days are NULL
         table = s.rollup_recent_funnel_days if by_day else s.rollup_funnel_days
-        out.append(select(*rollups._named(table, *keys, func.count() * sign))
+        out.append(select(*rollups._named(table, *keys, func.count() * sign,
+                                          rollups.lines_column(ctx, lines, lines_as)))
                    .where(*cond).group_by(*[literal_column(str(n)) for n in grouped]))
     return out
 
 
 def build_queries(ctx: Ctx, deal_where=None, contact_where=None, sign: int = 1,
-                  recent_from: dt.date | None = None, deleted=c.c.is_deleted) -> list:
+                  recent_from: dt.date | None = None, deleted=c.c.is_deleted, lines_as=None) -> list:
     """(table, query) pairs filling the histograms (all rows, or the rows of the deals and contacts
     `deal_where` / `contact_where` select, counted `sign`; None: none of them); with `recent_from`,
     the funnel's by day too, for the days from then on (rollup_recent_funnel_days); `deleted`: the
@@ -110,12 +112,13 @@ def build_queries(ctx: Ctx, deal_where=None, contact_where=None, sign: int = 1,
         out.append((s.rollup_deal_cycles, _cycles_query(ctx, deal_where, sign)))
     if contact_where is not None:
         out += [(s.rollup_funnel_days, q) for view in VIEWS for mode in MODES
-                for q in _funnel_queries(ctx, view, mode, contact_where, sign=sign, deleted=deleted)]
+                for q in _funnel_queries(ctx, view, mode, contact_where, sign=sign, deleted=deleted,
+                                         lines_as=lines_as)]
         if recent_from is not None:
             since = sql.day_start(recent_from)
             out += [(s.rollup_recent_funnel_days, q) for view in VIEWS for mode in MODES
                     for q in _funnel_queries(ctx, view, mode, contact_where, lambda col: col >= since, sign=sign,
-                                             deleted=deleted, by_day=True)]
+                                             deleted=deleted, by_day=True, lines_as=lines_as)]
     return out
 
 
@@ -138,7 +141,8 @@ def funnel_day_rows(view: str, mode: str):
                     .where(r.c.funnel_view == view, r.c.funnel_mode == mode, *rollups.day_range(f, r.c.day))
                     .subquery("funnel_day_rows"))
         return union_all(*_funnel_queries(ctx, view, mode, [*sql.contact_conditions(ctx, f), *rollups.touched(ctx, f)],
-                                          lambda col: sql.in_period_dt(col, f), deleted=rollups.live(f))).subquery(
+                                          lambda col: sql.in_period_dt(col, f), deleted=rollups.live(f),
+                                          lines=False)).subquery(
             "funnel_day_rows")
     return rows
 

@@ -84,7 +84,8 @@ GROUPS = {
     ACCOUNT_SLICES: (("invoices", "deals", "companies", "owners", "line_items", "products"),
                      (s.rollup_invoice_account_slices,)),
     # the respondent's region comes from the contact's company (metrics/nps.py builds and reads it)
-    "nps_rollups": (("nps_responses", "contacts", "companies"), (s.rollup_nps_months,)),
+    # and its product lines from the company's deals (stale after a deal write, rebuilt once writes pause)
+    "nps_rollups": (("nps_responses", "contacts", "companies", "deals", "line_items", "products"), (s.rollup_nps_months,)),
 }
 NPS = "nps_rollups"
 GROUP_TABLES = {t.name for _, tables in GROUPS.values() for t in tables}
@@ -294,14 +295,8 @@ def deal_conditions(f: Filters, r) -> list:
 
 
 def contact_filters_supported(f: Filters) -> bool:
-    """Whether the contact summaries without deal_lines (campaigns, funnel histograms) carry the
-    filters of `f`: not a product line or a pipeline, which go through the contact's deals."""
-    return not (f.product_lines or f.pipelines)
-
-
-def contact_rows_supported(f: Filters) -> bool:
-    """Whether rollup_contacts and rollup_contact_days carry the filters of `f`: a product line
-    too (their deal_lines), not a pipeline."""
+    """Whether the contact summaries carry the filters of `f`: a product line through their
+    deal_lines, not a pipeline (the contacts with a deal in it are read from the contacts)."""
     return not f.pipelines
 
 
@@ -372,23 +367,32 @@ def _campaigns_query(ctx: Ctx, where=(), sign: int = 1, by_day: bool = False):
             .group_by(*_grouped(*keys), *_positions(len(keys) + 3)))  # and the deal type, last
 
 
-def _contact_campaigns_query(ctx: Ctx, role: str, where=(), sign: int = 1, deleted=c.c.is_deleted, by_day: bool = False):
+def _contact_campaigns_query(ctx: Ctx, role: str, where=(), sign: int = 1, deleted=c.c.is_deleted, by_day: bool = False,
+                             lines: bool = True, lines_as=None):
     """rollup_contact_campaigns' rows (rollup_recent_contact_campaigns' with `by_day`) for the
-    contacts reaching `role`."""
+    contacts reaching `role` (deal_lines as `_contacts_query`'s)."""
     at = sql.reached_at(ctx, sql.stage_of(ctx, role))
     keys = (sql.period_bucket(ctx, at, "day" if by_day else "month"), literal(role), c.c.campaign, c.c.region,
             c.c.owner_id, c.c.original_source)
     table = s.rollup_recent_contact_campaigns if by_day else s.rollup_contact_campaigns
-    return (select(*_named(table, *keys, func.count() * sign))
+    return (select(*_named(table, *keys, func.count() * sign, lines_column(ctx, lines, lines_as)))
             .where(not_(deleted), at.isnot(None), c.c.campaign.isnot(None), c.c.campaign != "", *where)
-            .group_by(*_positions(1, 3, 4, 5, 6)))
+            .group_by(*_positions(1, 3, 4, 5, 6, 8)))
+
+
+def lines_column(ctx: Ctx, lines: bool, lines_as: str | None = None):
+    """A contact rollup's deal_lines: the contact's product lines (`lines_as`, when given: those
+    lines, what the contacts had before a write of their deals), or NULL for rows read with the
+    filters applied at the contacts (`lines` False)."""
+    if not lines:
+        return null()
+    return dimensions.contact_deal_lines(ctx, c) if lines_as is None else literal(lines_as)
 
 
 def _contacts_query(ctx: Ctx, role: str, where=(), sign: int = 1, deleted=c.c.is_deleted, by_day: bool = False,
-                    lines: bool = True, lines_without=None):
+                    lines: bool = True, lines_as=None):
     """rollup_contacts' rows (rollup_contact_days' with `by_day`) for the contacts reaching `role`;
-    their deal_lines without the deals `lines_without` (a contact's lines before a write that
-    brought it those deals), or NULL without `lines` (rows for a reader, the filters applied)."""
+    their deal_lines as `lines_column` gives them (`lines`, `lines_as`)."""
     at = {x: sql.reached_at(ctx, sql.stage_of(ctx, x)) for x in ROLES}
     month = sql.period_bucket(ctx, at[role], "day" if by_day else "month")
     keys = (month, literal(role), c.c.region, c.c.owner_id, c.c.original_source)
@@ -398,7 +402,7 @@ def _contacts_query(ctx: Ctx, role: str, where=(), sign: int = 1, deleted=c.c.is
                            func.count(at["mql"]) * sign,
                            func.count(at["sql"]) * sign, func.count(at["opportunity"]) * sign,
                            func.count(at["customer"]) * sign, followed * sign,
-                           dimensions.contact_deal_lines(ctx, c, lines_without) if lines else null()))
+                           lines_column(ctx, lines, lines_as)))
             .where(not_(deleted), at[role].isnot(None), *where).group_by(*_positions(1, 3, 4, 5, 12)))
 
 
@@ -543,7 +547,7 @@ def contact_rows(ctx: Ctx, f: Filters, roles=ROLES):
     """rollup_contacts' rows for the contacts of `f` reaching each of `roles` in its days: summed
     from rollup_contact_days when it is fresh and carries the filters, else from the contacts (a
     product-line or pipeline filter, which the rollups do not carry, applied there)."""
-    if contact_rows_supported(f) and usable(ctx):
+    if contact_filters_supported(f) and usable(ctx):
         r = s.rollup_contact_days
         return (select(func.substr(r.c.day, 1, 7).label("month"), *[r.c[col.name] for col in list(s.rollup_contacts.columns)[1:]])
                 .where(r.c.day >= f.start.isoformat(), r.c.day <= f.end.isoformat(), r.c.role.in_(roles))
@@ -561,7 +565,8 @@ def contact_campaign_rows(ctx: Ctx, f: Filters):
     if contact_filters_supported(f) and recent(ctx, f):
         return _by_day(s.rollup_recent_contact_campaigns, s.rollup_contact_campaigns, f, "contact_campaign_rows")
     conds = [*sql.contact_conditions(ctx, f), *touched(ctx, f)]
-    return union_all(*[_contact_campaigns_query(ctx, role, [*conds, sql.in_period_dt(_reached(ctx, role), f)], deleted=live(f))
+    return union_all(*[_contact_campaigns_query(ctx, role, [*conds, sql.in_period_dt(_reached(ctx, role), f)], deleted=live(f),
+                                                lines=False)
                        for role in CAMPAIGN_ROLES]).subquery("contact_campaign_rows")
 
 
@@ -777,7 +782,7 @@ def ledger_months(ctx: Ctx, f: Filters, account_condition=None) -> set[dt.date]:
 __all__ = ["CAMPAIGN_ROLES", "add_up", "gather", "GROUPS", "INVOICES", "LEDGER", "NAME", "NPS", "ROLES", "SOURCES", "campaign_contacts",
            "campaign_filters_supported", "campaign_revenue", "campaign_won", "closed_raw", "closed_raw_by_owner", "closed_sums",
            "contact_conditions",
-           "contact_filters_supported", "contact_rows_supported", "deal_conditions", "touched", "fingerprint", "funnel_raw", "invoice_accounts", "invoice_accounts_by_day", "account_slice", "account_slice_usable", "ACCOUNT_SLICES", "invoice_dims_rows", "invoice_dims_total",
+           "contact_filters_supported", "deal_conditions", "touched", "fingerprint", "funnel_raw", "invoice_accounts", "invoice_accounts_by_day", "account_slice", "account_slice_usable", "ACCOUNT_SLICES", "invoice_dims_rows", "invoice_dims_total",
            "INVOICE_DIMS",
            "invoice_total", "is_fresh", "lead_cohorts_by_source", "leads_by_month_and_source", "ledger_cents",
            "ledger_months", "month_key", "months", "recent", "recent_from", "recent_start", "split", "state", "status", "usable", "whole_months",

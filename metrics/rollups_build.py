@@ -51,12 +51,13 @@ def _today() -> dt.date:
     return utcnow().date()
 
 
-def _recent_queries(ctx: Ctx, since: dt.date, where=(), sign: int = 1, deleted=c.c.is_deleted) -> list:
+def _recent_queries(ctx: Ctx, since: dt.date, where=(), sign: int = 1, deleted=c.c.is_deleted,
+                    lines_as=None) -> list:
     """(table, query) pairs of the campaign contacts by day from `since` on (the funnel's are in
     rollup_days.build_queries)."""
     return [(s.rollup_recent_contact_campaigns,
              _contact_campaigns_query(ctx, role, [*where, sql.reached_at(ctx, sql.stage_of(ctx, role)) >= sql.day_start(since)],
-                                      sign, deleted=deleted, by_day=True))
+                                      sign, deleted=deleted, by_day=True, lines_as=lines_as))
             for role in CAMPAIGN_ROLES]
 
 
@@ -249,20 +250,26 @@ class Keeper:
 
     @contextmanager
     def _deal_lines(self, table: str, ids) -> Iterator[None]:
-        """Around a write of the deals `ids` (a list or a SELECT): the contact rollups' rows of
-        their primary contacts, whose product lines (deal_lines) the write can change, moved.
-        The contacts of the deals before the write are subtracted before it and added after it;
-        a contact the write gave one of these deals (after it, not before) is subtracted after
-        it as it stood: its lines without those deals."""
+        """Around a write of the deals `ids` (a list or a SELECT): the contact rollups' rows of the
+        contacts whose product lines (deal_lines) the write changes, moved from their old lines
+        to their new ones. Those contacts are the deals' primary contacts before the write and
+        after it; a contact's lines before it are read then, or, for a contact the write gave
+        one of these deals, after it without those deals. The common write (amounts, stages)
+        changes no contact's lines and costs two lookups."""
         if table != "deals" or not self.active or (isinstance(ids, list) and not ids):
             yield
             return
-        before = self._contacts_of(ids)
-        self._contact_lines(before, -1)
+        before = self._lines_of(self._contacts_of(ids))
         yield
-        after = self._contacts_of(ids)
-        self._contact_lines(sorted(set(before) | set(after)), +1)
-        self._contact_lines(sorted(set(after) - set(before)), -1, without=ids)
+        now = self._lines_of(sorted(set(before) | set(self._contacts_of(ids))))
+        before.update(self._lines_of(sorted(set(now) - set(before)), without=ids))
+        moved = {k: v for k, v in now.items() if before.get(k) != v}
+        by_old: dict[str, list] = {}
+        for contact_id in sorted(moved):
+            by_old.setdefault(before[contact_id], []).append(contact_id)
+        for old, contact_ids in by_old.items():
+            self._contact_lines(contact_ids, -1, lines_as=old)
+        self._contact_lines(sorted(moved), +1)
 
     def _contacts_of(self, ids) -> list:
         """The primary contacts of the deals `ids` (a list or a SELECT), now."""
@@ -272,16 +279,19 @@ class Keeper:
                                          .distinct()).scalars())
         return sorted(out)
 
-    def _contact_lines(self, contact_ids: list, sign: int, without=None) -> None:
-        """rollup_contacts' and rollup_contact_days' rows of these contacts, counted `sign`."""
-        deleted = dimensions.broad(c.c.is_deleted)  # as _apply: the contact_id index finds them
+    def _lines_of(self, contact_ids: list, without=None) -> dict:
+        """{contact: its deal_lines now (without the deals `without`)} of the live contacts among these."""
+        out: dict = {}
+        lines = dimensions.contact_deal_lines(self.ctx, c, without)
         for chunk in _chunks(contact_ids, 5000):
-            where = [c.c.contact_id.in_(chunk)]
-            for target, by_day in ((s.rollup_contacts, False), (s.rollup_contact_days, True)):
-                for role in ROLES:
-                    query = _contacts_query(self.ctx, role, where, sign, deleted=deleted, by_day=by_day,
-                                            lines_without=without)
-                    self.conn.execute(target.insert().from_select([col.name for col in target.columns], query))
+            out.update(self.conn.execute(select(c.c.contact_id, lines).where(c.c.contact_id.in_(chunk))).all())
+        return out
+
+    def _contact_lines(self, contact_ids: list, sign: int, lines_as: str | None = None) -> None:
+        """Every contact rollup's rows of these contacts, counted `sign` (with their product
+        lines `lines_as` when given, else their own)."""
+        for chunk in _chunks(contact_ids, 5000):
+            self._run(self._contact_queries([c.c.contact_id.in_(chunk)], sign, lines_as))
 
     def _apply(self, table: str, ids: list, sign: int) -> None:
         deal_where, contact_where = self._scope(table, ids)
@@ -291,30 +301,37 @@ class Keeper:
                         (s.rollup_deal_campaigns, _campaigns_query(self.ctx, deal_where, sign))]
             if self.since is not None:
                 queries += _recent_deal_queries(self.ctx, self.since, deal_where, sign)
-        # the contacts' deleted flag wrapped so that no index serves it: left indexable, SQLite
-        # reads every contact through the funnel's covering index (which starts with it) instead
-        # of looking up the few contacts of `ids` (0.1-0.7 s a query on a 100k-deal store)
-        deleted = dimensions.broad(c.c.is_deleted)
         if contact_where:
-            queries += [(s.rollup_contacts, _contacts_query(self.ctx, role, contact_where, sign, deleted=deleted))
-                        for role in ROLES]
-            queries += [(s.rollup_contact_days, _contacts_query(self.ctx, role, contact_where, sign, deleted=deleted,
-                                                                by_day=True))
-                        for role in ROLES]
-            queries += [(s.rollup_contact_campaigns, _contact_campaigns_query(self.ctx, role, contact_where, sign,
-                                                                              deleted=deleted))
-                        for role in CAMPAIGN_ROLES]
-            if self.since is not None:
-                queries += _recent_queries(self.ctx, self.since, contact_where, sign, deleted)
-        queries += rollup_days.build_queries(self.ctx, deal_where or None, contact_where or None, sign, self.since,
-                                             deleted)
+            queries += self._contact_queries(contact_where, sign)
+        queries += rollup_days.build_queries(self.ctx, deal_where or None, None, sign)
         queries += rollup_forecast.build_queries(self.ctx, deal_where or None, sign)
         invoices = self._invoice_scope(table, ids) if self.dims_active else None
         if invoices is not None:
             queries += [(table, _invoice_dims_query(self.ctx, lambda _col: [invoices], sign, grain=grain))
                         for table, grain in ((s.rollup_invoice_dims, "month"), (s.rollup_invoice_dim_days, "day"))]
+        self._run(queries)
+
+    def _run(self, queries: list) -> None:
         for target, query in queries:
             self.conn.execute(target.insert().from_select([col.name for col in target.columns], query))
+
+    def _contact_queries(self, contact_where: list, sign: int, lines_as=None) -> list:
+        """(table, query) pairs of every contact rollup's rows of the contacts `contact_where`
+        selects, counted `sign` (their deal_lines `lines_as`, when given)."""
+        # the contacts' deleted flag wrapped so that no index serves it: left indexable, SQLite
+        # reads every contact through the funnel's covering index (which starts with it) instead
+        # of looking up the few contacts of `ids` (0.1-0.7 s a query on a 100k-deal store)
+        deleted, ctx, as_ = dimensions.broad(c.c.is_deleted), self.ctx, lines_as
+        queries = [(s.rollup_contacts, _contacts_query(ctx, role, contact_where, sign, deleted=deleted,
+                                                       lines_as=as_)) for role in ROLES]
+        queries += [(s.rollup_contact_days, _contacts_query(ctx, role, contact_where, sign, deleted=deleted, by_day=True,
+                                                            lines_as=as_)) for role in ROLES]
+        queries += [(s.rollup_contact_campaigns, _contact_campaigns_query(ctx, role, contact_where, sign, deleted=deleted,
+                                                                          lines_as=as_))
+                    for role in CAMPAIGN_ROLES]
+        if self.since is not None:
+            queries += _recent_queries(ctx, self.since, contact_where, sign, deleted, as_)
+        return queries + rollup_days.build_queries(ctx, None, contact_where, sign, self.since, deleted, as_)
 
     @staticmethod
     def _invoice_scope(table: str, ids: list):

@@ -40,7 +40,9 @@ _ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2, ("rollup_deal_campaign
                   ("invoices", "service_period_start"): 14, ("invoices", "service_period_end"): 14,
                   ("line_items", "billing_frequency"): 14, ("line_items", "billing_start_date"): 14,
                   ("line_items", "term_months"): 14, ("rollup_contacts", "deal_lines"): 19,
-                  ("rollup_contact_days", "deal_lines"): 19}
+                  ("rollup_contact_days", "deal_lines"): 19, ("rollup_contact_campaigns", "deal_lines"): 19,
+                  ("rollup_funnel_days", "deal_lines"): 19, ("rollup_recent_funnel_days", "deal_lines"): 19,
+                  ("rollup_recent_contact_campaigns", "deal_lines"): 19, ("rollup_nps_months", "deal_lines"): 19}
 # Unique constraints whose columns changed: name -> (the columns before, the version that changed them).
 _CHANGED_UNIQUES = {"uq_budget_line": (("month", "region", "product_line", "metric"), 9)}
 # Indexes an older version declared and a later one dropped, by the version that dropped them.
@@ -310,12 +312,13 @@ def _v18(conn: Connection) -> None:
 
 
 def _v19(conn: Connection) -> None:
-    """Product-line filters on the contacts' figures (issue #16): the contact rollups by month and
-    by day carry the product lines of each contact's deals (rollup_contacts.deal_lines,
-    rollup_contact_days.deal_lines). The CRM rollups are marked stale: the next refresh builds them."""
+    """Product-line filters on the contacts' figures (issue #16): every contact rollup (by month,
+    by day, by campaign, the funnel histograms) carries the product lines of each contact's deals
+    (deal_lines), and the NPS answers by month their respondent's company's. Both groups are
+    marked stale: the next refresh builds them."""
     _add_new_columns(conn, 19)
     if inspect(conn).has_table("rollup_state"):
-        conn.execute(s.rollup_state.update().where(s.rollup_state.c.name == "metric_rollups")
+        conn.execute(s.rollup_state.update().where(s.rollup_state.c.name.in_(("metric_rollups", "nps_rollups")))
                      .values(built_version=-1))
 
 

@@ -649,6 +649,7 @@ rollup_contact_campaigns = Table(
     Column("campaign", String(255), nullable=False),
     Column("region", String(64)), _id("owner_id"), Column("source", String(64)),
     Column("n", Integer, nullable=False),
+    Column("deal_lines", String(255)),  # as rollup_contacts' (version 19)
 )
 
 rollup_deal_cycles = Table(
@@ -675,6 +676,7 @@ rollup_funnel_days = Table(
     Column("region", String(64)), _id("owner_id"), Column("source", String(64)),
     Column("days", Integer),
     Column("n", Integer, nullable=False),
+    Column("deal_lines", String(255)),  # as rollup_contacts' (version 19)
 )
 
 rollup_deal_forecast = Table(
@@ -716,6 +718,7 @@ rollup_recent_funnel_days = Table(
     Column("region", String(64)), _id("owner_id"), Column("source", String(64)),
     Column("days", Integer),
     Column("n", Integer, nullable=False),
+    Column("deal_lines", String(255)),  # as rollup_contacts' (version 19)
 )
 
 rollup_recent_contact_campaigns = Table(
@@ -727,6 +730,7 @@ rollup_recent_contact_campaigns = Table(
     Column("campaign", String(255), nullable=False),
     Column("region", String(64)), _id("owner_id"), Column("source", String(64)),
     Column("n", Integer, nullable=False),
+    Column("deal_lines", String(255)),  # as rollup_contacts' (version 19)
 )
 
 rollup_recent_deals = Table(
@@ -765,6 +769,9 @@ rollup_nps_months = Table(
     Column("region", String(64)),  # NULL: no contact or company in the store, or no region
     Column("score", Integer, nullable=False),
     Column("n", Integer, nullable=False),
+    # the product lines of the respondent's company's live deals (as rollup_contacts' deal_lines;
+    # version 19): the NPS of a product line
+    Column("deal_lines", String(255)),
 )
 
 rollup_mrr = Table(

@@ -236,17 +236,20 @@ def test_store_upgrade_to_v18_adds_the_recent_deal_days_and_rebuilds_the_crm_rol
 
 @pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 def test_store_upgrade_to_v19_adds_the_contacts_product_lines_and_rebuilds_the_crm_rollups(store_url):
-    """A version-18 store with built rollups: version 19 adds deal_lines to the contact rollups by
-    month and by day; the CRM rollups are rebuilt before they are read, the others stay fresh."""
+    """A version-18 store with built rollups: version 19 adds deal_lines to every contact rollup;
+    the CRM rollups are rebuilt before they are read, the others stay fresh."""
+    tables = ("rollup_contacts", "rollup_contact_days", "rollup_contact_campaigns", "rollup_recent_contact_campaigns",
+              "rollup_funnel_days", "rollup_recent_funnel_days")
+
     def without_lines(conn) -> None:
-        for name in ("rollup_contacts", "rollup_contact_days"):
+        for name in tables:
             assert "deal_lines" not in {col["name"] for col in inspect(conn).get_columns(name)}
 
     _old_store(store_url, 18, ("metric_rollups", "invoice_rollups"), without_lines)
 
     engine = open_store(StoreSettings(store_url, "test"))
     assert schema_version(engine) == schema.SCHEMA_VERSION >= 19
-    for name in ("rollup_contacts", "rollup_contact_days"):
+    for name in tables:
         assert "deal_lines" in {col["name"] for col in inspect(engine).get_columns(name)}
     with engine.connect() as conn:
         built = dict(conn.execute(select(schema.rollup_state.c.name, schema.rollup_state.c.built_version)).all())

@@ -176,8 +176,9 @@ def test_a_write_makes_them_stale_until_refreshed(demo_engine):
     after = compute_many(demo_engine, ["won_deals"], f)
     assert after["won_deals"].value == before["won_deals"].value - 1  # read from the deals, not the stale rollup
     built = rollups_build.refresh(demo_engine)
-    # the MRR summary and the invoices by deal dimension read the deals' region and product line
-    assert set(built) == {rollups.NAME, rollups.INVOICE_DIMS, rollups.ACCOUNT_SLICES, recurring.GROUP}
+    # the MRR summary and the invoices by deal dimension read the deals' region and product line,
+    # the NPS answers their company's deals' product lines
+    assert set(built) == {rollups.NAME, rollups.INVOICE_DIMS, rollups.ACCOUNT_SLICES, recurring.GROUP, rollups.NPS}
     assert compute_many(demo_engine, ["won_deals"], f)["won_deals"].value == before["won_deals"].value - 1
     _assert_same(demo_engine, f)
 
@@ -321,6 +322,10 @@ def test_a_keeper_keeps_the_rollups_exact_through_deal_and_contact_writes(demo_e
         dealless = conn.execute(select(c.c.contact_id).where(c.c.became_lead_at.isnot(None), c.c.contact_id.notin_(
             select(d.c.contact_id).where(d.c.contact_id.isnot(None)))).order_by(c.c.contact_id).limit(3)).scalars().all()
         pl = conn.execute(select(d.c.product_line).where(d.c.product_line.isnot(None)).limit(1)).scalar()
+        # a contact with a deal of its own in another line, to be given a Zeta deal too
+        holder = conn.execute(select(d.c.contact_id).where(d.c.deal_id.notin_(deal_ids), d.c.contact_id.isnot(None),
+                                                           d.c.product_line.isnot(None), ~d.c.is_deleted)
+                              .order_by(d.c.deal_id).limit(1)).scalar()
         contact_ids = conn.execute(select(c.c.contact_id).where(c.c.became_mql_at.isnot(None))
                                    .order_by(c.c.contact_id).limit(40)).scalars().all()
         template = dict(conn.execute(select(d).where(d.c.deal_id == deal_ids[0])).mappings().one())
@@ -341,6 +346,7 @@ def test_a_keeper_keeps_the_rollups_exact_through_deal_and_contact_writes(demo_e
         for deal_id, contact_id in zip(deal_ids[44:47], dealless):
             conn.execute(update(d).where(d.c.deal_id == deal_id).values(contact_id=contact_id))
         conn.execute(update(d).where(d.c.deal_id.in_(deal_ids[47:50])).values(contact_id=None))
+        conn.execute(update(d).where(d.c.deal_id == deal_ids[39]).values(contact_id=holder, product_line="Zeta"))
 
     def change_contacts(conn):
         conn.execute(update(c).where(c.c.contact_id.in_(contact_ids[:10])).values(original_source="OFFLINE"))
@@ -362,11 +368,19 @@ def test_a_keeper_keeps_the_rollups_exact_through_deal_and_contact_writes(demo_e
     for lines in (("Zeta",), ("Data, EU",), (pl, NONE_BUCKET), (NONE_BUCKET,), (pl, "Zeta")):
         for period in (PERIODS[1], PERIODS[2], (D(2024, 1, 1), D(2026, 12, 31))):
             _assert_same(demo_engine, Filters(*period, product_lines=lines))
+    from metrics import details
+    by_line = [Filters(D(2024, 1, 1), D(2026, 11, 9), product_lines=lines) for lines in (("Zeta",), (pl, NONE_BUCKET))]
+    calls = [("campaign_table", {})] + [("funnel", {"view": v, "mode": "any"}) for v in ("period", "cohort")]
+    rolled = [getattr(details, name)(demo_engine, f, **kw) for name, kw in calls for f in by_line]
+    with monkeypatch.context() as m:  # the same from the contacts joined to their deals
+        m.setattr(rollups, "usable", lambda ctx, group=rollups.NAME: False)
+        base = [getattr(details, name)(demo_engine, f, **kw) for name, kw in calls for f in by_line]
+    assert all(_frames_close(a, b) for a, b in zip(rolled, base))
+    assert rolled[2]["count"].sum() > 0  # the Zeta contacts' funnel: not empty
     # the invoices of the moved deals, by day (a region's edge days): kept exact too
     _assert_same(demo_engine, Filters(D(2026, 8, 17), D(2026, 11, 9), regions=("Atlantis",)))
     dim_days = _cents_by_key(demo_engine, s.rollup_invoice_dim_days)
     assert any(key[3] == "Atlantis" for key in dim_days)
-    from metrics import details
     periods = [Filters(*p) for p in PERIODS[:3]]
     rolled = [details.campaign_table(demo_engine, f) for f in periods]
     with monkeypatch.context() as m:  # the same tables from the contacts and deals
@@ -693,7 +707,12 @@ def test_the_recent_days_are_read_from_the_day_summaries_and_equal_the_contacts(
         assert "rollup_recent_" not in by_owner  # the campaign summaries carry no owner: the deals
         pl_rows = str(select(rollup_days.funnel_day_rows("period", "any")(ctx, Filters(recent.start, recent.end, product_lines=(pl,))))
                       .compile())
-        assert "rollup_recent_" not in pl_rows  # a product line: the contacts
+        assert "rollup_recent_" in pl_rows  # a product line: the summaries' deal_lines
+        pipeline = conn.execute(select(s.deals.c.pipeline_id).limit(1)).scalar()
+        by_pipeline = str(select(rollup_days.funnel_day_rows("period", "any")(ctx, Filters(recent.start, recent.end,
+                                                                                           pipelines=(pipeline,))))
+                          .compile())
+        assert "rollup_recent_" not in by_pipeline  # a pipeline: the contacts with a deal in it
 
     def both(f):
         out = []
@@ -779,14 +798,19 @@ def test_a_new_month_trims_the_recent_days_and_they_stay_exact(demo_engine, monk
 
 def test_nps_counts_from_the_monthly_summary_equal_the_answers(demo_engine):
     """The NPS tiles read whole months from rollup_nps_months (the respondent's company's region
-    carried, a product line not): the same counts as from the answers, for whole and partial
-    periods, a region (and the none bucket) and a product line; a contact write makes it stale."""
+    and its deals' product lines carried): the same counts as from the answers, for whole and
+    partial periods, a region (and the none bucket), product lines (and the none bucket); a
+    contact write, and a deal write, make it stale."""
     from metrics import nps
     owner, team, region, pl, source = _owner_team_region(demo_engine)
+    with demo_engine.connect() as conn:
+        lines = sorted(conn.execute(select(s.deals.c.product_line).where(s.deals.c.product_line.isnot(None))
+                                    .distinct()).scalars())
     filters = [Filters(*p) for p in PERIODS] + [
         Filters(*period, **kw) for period in (PERIODS[1], PERIODS[2])
         for kw in ({"regions": (region,)}, {"regions": (region, NONE_BUCKET)}, {"regions": (NONE_BUCKET,)},
-                   {"product_lines": (pl,)})]
+                   {"product_lines": (pl,)}, {"product_lines": tuple(lines[:2])}, {"product_lines": (NONE_BUCKET,)},
+                   {"product_lines": (lines[-1], NONE_BUCKET), "regions": (region,)})]
     with demo_engine.connect() as conn:
         ctx = Ctx(conn, load_definitions(conn))
         assert rollups.usable(ctx, rollups.NPS) and conn_count(demo_engine, s.rollup_nps_months) > 0
@@ -794,7 +818,20 @@ def test_nps_counts_from_the_monthly_summary_equal_the_answers(demo_engine):
         base_ctx = Ctx(conn, ctx.defs)
         base_ctx.cache["use_rollups"] = False
         assert fast == [nps.nps_counts(base_ctx, f) for f in filters]
-    assert fast[1][0] > 0 and fast[4 + 0][0] > 0  # the year, and the year in one region
+    assert fast[1][0] > 0 and fast[5][0] > 0 and fast[8][0] > 0  # the year; in one region; in one product line
+    with demo_engine.begin() as conn:  # a deal's product line: the NPS of its company's answers moves
+        conn.execute(update(s.deals).where(s.deals.c.company_id.in_(select(s.contacts.c.company_id).where(
+            s.contacts.c.contact_id.in_(select(s.nps_responses.c.contact_id))))).values(product_line="Zeta"))
+        bump_data_version(conn, "deals")
+    with demo_engine.connect() as conn:
+        assert not rollups.is_fresh(conn, load_definitions(conn), rollups.NPS)
+    zeta = Filters(*PERIODS[1], product_lines=("Zeta",))
+    with demo_engine.connect() as conn:
+        from_answers = nps.nps_counts(Ctx(conn, load_definitions(conn)), zeta)
+    assert from_answers[0] > 0 and set(rollups_build.refresh(demo_engine)) >= {rollups.NPS}
+    with demo_engine.connect() as conn:
+        ctx = Ctx(conn, load_definitions(conn))
+        assert rollups.usable(ctx, rollups.NPS) and nps.nps_counts(ctx, zeta) == from_answers
     with demo_engine.begin() as conn:
         conn.execute(update(s.contacts).where(s.contacts.c.contact_id.in_(
             select(s.nps_responses.c.contact_id).limit(5))).values(company_id=None))
