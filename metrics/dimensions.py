@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import ColumnElement, Connection, Integer, false, func, literal, or_, select
+from sqlalchemy import Column, ColumnElement, Connection, Integer, MetaData, String, Table, Text, false, func, literal, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -124,7 +124,12 @@ def _position_of_pg(element, compiler, **kw):
 def contact_deal_lines(ctx: Ctx, contact_table=s.contacts, without=None) -> ColumnElement:
     """The product lines of a contact's live deals (those it is the primary contact of) as one
     text: each line once, in no set order, separated by LINE_SEP (a LINE_SEP inside a name
-    written LINE_ESC), '' for none; `without`: the ids of deals left out (a SELECT or a list)."""
+    written LINE_ESC), '' for none; `without`: the ids of deals left out (a SELECT or a list).
+    During a full build (stage_contact_lines), read from its temporary table."""
+    staged = ctx.cache.get(LINES_TABLE)
+    if staged is not None and without is None:
+        found = select(staged.c.lines).where(staged.c.contact_id == contact_table.c.contact_id).scalar_subquery()
+        return func.coalesce(found, literal(""))
     dd = d.alias("line_deals")
     pl = deal_product_line(ctx, dd)
     conds = [dd.c.contact_id == contact_table.c.contact_id, ~dd.c.is_deleted, pl.isnot(None), pl != ""]
@@ -136,6 +141,38 @@ def contact_deal_lines(ctx: Ctx, contact_table=s.contacts, without=None) -> Colu
     lines = select(item).where(*conds).distinct().order_by(item).correlate(contact_table).subquery("lines")
     agg = func.string_agg if ctx.conn.dialect.name == "postgresql" else func.group_concat
     return func.coalesce(select(agg(lines.c.line, literal(LINE_SEP))).scalar_subquery(), literal(""))
+
+
+def lines_by(ctx: Ctx, key: str, name: str):
+    """(key, lines): the product lines of the live deals of each value of the deals' column `key`
+    (contact_id: each contact's, as contact_deal_lines; company_id: each company's), in one pass
+    over the deals."""
+    pl = deal_product_line(ctx, d)
+    item = func.replace(pl, LINE_SEP, LINE_ESC)
+    pairs = (select(d.c[key].label("key"), item.label("line"))
+             .where(d.c[key].isnot(None), ~d.c.is_deleted, pl.isnot(None), pl != "")
+             .distinct().order_by(d.c[key], item).subquery(f"{name}_pairs"))
+    agg = func.string_agg if ctx.conn.dialect.name == "postgresql" else func.group_concat
+    return select(pairs.c.key, agg(pairs.c.line, literal(LINE_SEP)).label("lines")).group_by(pairs.c.key).subquery(name)
+
+
+LINES_TABLE = "northstar_contact_lines"  # a full build's contacts' lines, in a temporary table
+
+
+def stage_contact_lines(ctx: Ctx) -> None:
+    """For a full build of the contact rollups on `ctx`'s connection: every contact's lines
+    (lines_by) written once to a temporary table, which `contact_deal_lines` then reads by the
+    contact's id instead of reading its deals again for every summary query."""
+    conn = ctx.conn
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {LINES_TABLE}")
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {LINES_TABLE} (contact_id VARCHAR(64) PRIMARY KEY, lines TEXT)")
+    staged = _lines_table()
+    conn.execute(staged.insert().from_select(["contact_id", "lines"], select(*lines_by(ctx, "contact_id", "contact_lines").c)))
+    ctx.cache[LINES_TABLE] = staged
+
+
+def _lines_table() -> Table:
+    return Table(LINES_TABLE, MetaData(), Column("contact_id", String(64), primary_key=True), Column("lines", Text))
 
 
 def lines_condition(product_lines: Iterable[str], col) -> ColumnElement:

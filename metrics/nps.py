@@ -10,12 +10,12 @@ source filters do not apply to survey answers: with one set the NPS is not avail
 """
 from __future__ import annotations
 
-from sqlalchemy import false, func, literal, literal_column, not_, null, or_, select
+from sqlalchemy import exists, false, func, literal, literal_column, not_, null, or_, select
 
 from store import schema as s
 
 from . import rollups, sql
-from .dimensions import LINE_ESC, LINE_SEP, deal_product_line, in_values, lines_condition
+from .dimensions import deal_product_line, in_values, lines_by, lines_condition
 from .filters import NONE_BUCKET, Filters
 from .registry import Ctx, NotAvailable, Result, computes
 
@@ -48,13 +48,17 @@ def response_conditions(ctx: Ctx, f: Filters) -> list:
         conds.append(in_values(respondent_region(), f.regions))
     if f.product_lines:
         # the answer's company (through its contact) has a live deal of a named line (none: has no
-        # deal with a product line). The companies with such deals are found once (one pass over
-        # the deals), not for every answer: a correlated EXISTS read every deal per answer, the
-        # deals having no index on their company (10 s a product line on a 100k-deal store)
-        pl = deal_product_line(ctx, d)
-        company = select(c.c.company_id).where(c.c.contact_id == n.c.contact_id).scalar_subquery()
+        # deal with a product line). Over a few days (the edge days of a period) each answer's
+        # company's deals are looked up by ix_deals_company; over a longer period the companies
+        # with such deals are found once, in one pass over the deals
+        short = f.days <= sql.SHORT_PERIOD_DAYS
+        dd = d.alias("nps_deals") if short else d
+        pl = deal_product_line(ctx, dd)
+        company = select(c.c.company_id).where(c.c.contact_id == n.c.contact_id).correlate(n).scalar_subquery()
 
         def has_deal(*where):
+            if short:
+                return exists().where(dd.c.company_id == company, not_(dd.c.is_deleted), *where)
             companies = select(d.c.company_id).where(d.c.company_id.isnot(None), not_(d.c.is_deleted), *where)
             return func.coalesce(company.in_(companies), false())
         named = tuple(v for v in f.product_lines if v != NONE_BUCKET)
@@ -78,19 +82,6 @@ def has_responses(ctx: Ctx) -> bool:
     return ctx.cache["has_nps"]
 
 
-def company_lines(ctx: Ctx):
-    """(company_id, lines): the product lines of each company's live deals, as the contact
-    rollups' deal_lines (metrics.dimensions.contact_deal_lines), in one pass over the deals."""
-    pl = deal_product_line(ctx, d)
-    item = func.replace(pl, LINE_SEP, LINE_ESC)
-    pairs = (select(d.c.company_id.label("company_id"), item.label("line"))
-             .where(d.c.company_id.isnot(None), not_(d.c.is_deleted), pl.isnot(None), pl != "")
-             .distinct().order_by(d.c.company_id, item).subquery("company_line_pairs"))
-    agg = func.string_agg if ctx.conn.dialect.name == "postgresql" else func.group_concat
-    return (select(pairs.c.company_id, agg(pairs.c.line, literal(LINE_SEP)).label("lines"))
-            .group_by(pairs.c.company_id).subquery("company_lines"))
-
-
 def build_query(ctx: Ctx, where=(), lines: bool = True):
     """rollup_nps_months' rows from the answers (all live ones, or those `where` also selects);
     without `lines`, deal_lines NULL (rows read with the filters applied to the answers)."""
@@ -98,8 +89,8 @@ def build_query(ctx: Ctx, where=(), lines: bool = True):
     if not lines:
         return (select(*rollups._named(s.rollup_nps_months, *keys, func.count(), null()))
                 .where(not_(n.c.is_deleted), *where).group_by(*[literal_column(str(i)) for i in (1, 2, 3)]))
-    cl = company_lines(ctx)
-    source = n.outerjoin(c, c.c.contact_id == n.c.contact_id).outerjoin(cl, cl.c.company_id == c.c.company_id)
+    cl = lines_by(ctx, "company_id", "company_lines")  # each company's deals' lines, in one pass
+    source = n.outerjoin(c, c.c.contact_id == n.c.contact_id).outerjoin(cl, cl.c.key == c.c.company_id)
     return (select(*rollups._named(s.rollup_nps_months, *keys, func.count(), func.coalesce(cl.c.lines, literal(""))))
             .select_from(source).where(not_(n.c.is_deleted), *where)
             .group_by(*[literal_column(str(i)) for i in (1, 2, 3, 5)]))

@@ -131,6 +131,8 @@ def _build_group(engine: Engine, group: str, force: bool, spool) -> Built | None
         version = int(get_meta(conn, "data_version", "0"))
         ctx = Ctx(conn, defs)
         since = recent_from(_today()) if group == NAME else None
+        if group == NAME:  # every contact's product lines read once, not by every contact query
+            dimensions.stage_contact_lines(ctx)
         # The rows read go to a temporary file a batch at a time and are written back from it in
         # the write transaction: memory stays one batch, however big the summaries (the
         # day-resolution ones grow with the data), and the long read holds no write lock.

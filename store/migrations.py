@@ -314,9 +314,10 @@ def _v18(conn: Connection) -> None:
 def _v19(conn: Connection) -> None:
     """Product-line filters on the contacts' figures (issue #16): every contact rollup (by month,
     by day, by campaign, the funnel histograms) carries the product lines of each contact's deals
-    (deal_lines), and the NPS answers by month their respondent's company's. Both groups are
-    marked stale: the next refresh builds them."""
+    (deal_lines), and the NPS answers by month their respondent's company's; the deals get an
+    index on their company. Both groups are marked stale: the next refresh builds them."""
     _add_new_columns(conn, 19)
+    _ensure_declared_indexes(conn)
     if inspect(conn).has_table("rollup_state"):
         conn.execute(s.rollup_state.update().where(s.rollup_state.c.name.in_(("metric_rollups", "nps_rollups")))
                      .values(built_version=-1))

@@ -864,6 +864,9 @@ Index("ix_deals_updated_at", deals.c.updated_at)
 # the sources and campaigns people filter and split by, listed by index seeks (metrics.dimensions.
 # indexed_distinct: milliseconds, not a read of every deal or contact; version 17)
 Index("ix_deals_source", deals.c.deal_source)
+# a company's deals (version 19): the NPS of a product line over a few days finds each answer's
+# company's deals by it, and the rollups' Keeper the deals of a written company
+Index("ix_deals_company", deals.c.company_id)
 Index("ix_contacts_campaign", contacts.c.campaign)
 Index("ix_contacts_created_at", contacts.c.created_at)
 Index("ix_contacts_mql_at", contacts.c.became_mql_at)
