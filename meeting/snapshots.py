@@ -692,6 +692,10 @@ def _rewind(conn: Connection, moment: dt.datetime) -> dict:
         conn.execute(r.delete().where(r.c.month >= month_key(first)))
         conn.execute(r.insert().from_select([col.name for col in r.columns],
                                             _ledger_month_query(ctx, [led.c.ecriture_date >= first])))
+        r = s.rollup_ledger_days
+        conn.execute(r.delete().where(r.c.day >= first.isoformat()))
+        conn.execute(r.insert().from_select([col.name for col in r.columns],
+                                            _ledger_month_query(ctx, [led.c.ecriture_date >= first], grain="day")))
     lap("finance rollups")
     # the MRR summary: the rows of the customers found above summed again, its summaries corrected
     if mrr_customers is not None:

@@ -75,7 +75,7 @@ GROUPS = {
                      s.rollup_recent_deals, s.rollup_recent_deal_campaigns)),
     INVOICES: (("invoices",), (s.rollup_invoice_months, s.rollup_invoice_accounts,
                                s.rollup_invoice_days, s.rollup_invoice_account_days)),  # by day: the edge days
-    LEDGER: (("ledger_entries",), (s.rollup_ledger_months,)),
+    LEDGER: (("ledger_entries",), (s.rollup_ledger_months, s.rollup_ledger_days)),  # by day: the edge days
     # by the invoice's deal's dimensions: stale after a write to the deals (rebuilt once writes pause)
     INVOICE_DIMS: (("invoices", "deals", "companies", "owners", "line_items", "products"),
                    (s.rollup_invoice_dims, s.rollup_invoice_dim_days)),  # by day: a region's edge days
@@ -421,10 +421,12 @@ def _invoice_month_query(ctx: Ctx, where=lambda date_col: [], grain: str = "mont
     return issued.union_all(paid)
 
 
-def _ledger_month_query(ctx: Ctx, where=()):
+def _ledger_month_query(ctx: Ctx, where=(), grain: str = "month"):
+    """rollup_ledger_months' rows (grain "day": rollup_ledger_days')."""
     led = s.ledger_entries
-    month = sql.period_bucket(ctx, led.c.ecriture_date, "month")
-    return (select(*_named(s.rollup_ledger_months, month, led.c.compte_num, func.coalesce(func.sum(led.c.debit_cents), 0),
+    month = sql.period_bucket(ctx, led.c.ecriture_date, grain)
+    table = s.rollup_ledger_months if grain == "month" else s.rollup_ledger_days
+    return (select(*_named(table, month, led.c.compte_num, func.coalesce(func.sum(led.c.debit_cents), 0),
                            func.coalesce(func.sum(led.c.credit_cents), 0), func.count()))
             .where(led.c.ecriture_date.isnot(None), led.c.compte_num.isnot(None), *where)
             .group_by(*_grouped(month, led.c.compte_num)))
@@ -571,7 +573,10 @@ def contact_campaign_rows(ctx: Ctx, f: Filters):
 
 
 def ledger_rows(ctx: Ctx, f: Filters):
-    """rollup_ledger_months' rows for the ledger lines dated in the days of `f`."""
+    """rollup_ledger_months' rows for the ledger lines dated in the days of `f`: from
+    rollup_ledger_days while fresh, else from the ledger lines."""
+    if usable(ctx, LEDGER):
+        return _by_day(s.rollup_ledger_days, s.rollup_ledger_months, f, "ledger_rows")
     led = s.ledger_entries
     return _ledger_month_query(ctx, [led.c.ecriture_date >= f.start, led.c.ecriture_date <= f.end]).subquery("ledger_rows")
 

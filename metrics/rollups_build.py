@@ -71,7 +71,7 @@ def _recent_deal_queries(ctx: Ctx, since: dt.date, where=(), sign: int = 1) -> l
 def _queries(ctx: Ctx, group: str, since: dt.date | None = None) -> list:
     """(table, query) pairs filling a group's rollups (the CRM group's recent days from `since`)."""
     if group == LEDGER:
-        return [(s.rollup_ledger_months, _ledger_month_query(ctx))]
+        return [(s.rollup_ledger_months, _ledger_month_query(ctx)), (s.rollup_ledger_days, _ledger_month_query(ctx, grain="day"))]
     if group == NPS:
         return [(s.rollup_nps_months, nps.build_query(ctx))]
     if group == INVOICE_DIMS:

@@ -29,7 +29,7 @@ _ADDED_TABLES = {"definition_overrides": 2, "audit_log": 2, "decision_events": 3
                  "rollup_mrr_cohorts": 15, "rollup_mrr_movers": 15,
                  "rollup_recent_funnel_days": 16, "rollup_recent_contact_campaigns": 16,
                  "rollup_nps_months": 16, "rollup_invoice_dim_days": 17,
-                 "rollup_recent_deals": 18, "rollup_recent_deal_campaigns": 18}
+                 "rollup_recent_deals": 18, "rollup_recent_deal_campaigns": 18, "rollup_ledger_days": 19}
 _ADDED_COLUMNS = {("contacts", "disqualified_reason"): 2, ("rollup_deal_campaigns", "n"): 6,
                   ("import_runs", "read_options"): 7, ("import_runs", "company"): 7,
                   ("import_runs", "undone_at"): 7, ("import_runs", "undone_by"): 7,
@@ -315,11 +315,14 @@ def _v19(conn: Connection) -> None:
     """Product-line filters on the contacts' figures (issue #16): every contact rollup (by month,
     by day, by campaign, the funnel histograms) carries the product lines of each contact's deals
     (deal_lines), and the NPS answers by month their respondent's company's; the deals get an
-    index on their company. Both groups are marked stale: the next refresh builds them."""
+    index on their company; the ledger by day (rollup_ledger_days: a period's edge days). These
+    groups are marked stale: the next refresh builds them."""
+    _create_tables(conn, 19, only_new=True)
     _add_new_columns(conn, 19)
     _ensure_declared_indexes(conn)
     if inspect(conn).has_table("rollup_state"):
-        conn.execute(s.rollup_state.update().where(s.rollup_state.c.name.in_(("metric_rollups", "nps_rollups")))
+        conn.execute(s.rollup_state.update().where(s.rollup_state.c.name.in_(("metric_rollups", "nps_rollups",
+                                                                               "ledger_rollups")))
                      .values(built_version=-1))
 
 

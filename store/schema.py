@@ -555,6 +555,16 @@ rollup_ledger_months = Table(
     Column("n", Integer, nullable=False),  # ledger lines
 )
 
+rollup_ledger_days = Table(
+    "rollup_ledger_days", metadata,
+    # rollup_ledger_months by day (version 19): a period's edge days (metrics/rollups.py, ledger_rows)
+    Column("day", String(10), nullable=False),
+    Column("compte_num", String(64), nullable=False),
+    Column("debit_cents", BigInteger, nullable=False),
+    Column("credit_cents", BigInteger, nullable=False),
+    Column("n", Integer, nullable=False),
+)
+
 rollup_invoice_accounts = Table(
     "rollup_invoice_accounts", metadata,
     # customers invoiced in `month` whose previous invoiced month was `prev_month` (NULL: none):
@@ -928,6 +938,7 @@ Index("ix_rollup_recent_funnel_days_day", rollup_recent_funnel_days.c.funnel_vie
 Index("ix_rollup_recent_contact_campaigns_day", rollup_recent_contact_campaigns.c.day,
       rollup_recent_contact_campaigns.c.role)
 Index("ix_rollup_recent_deals_day", rollup_recent_deals.c.day)
+Index("ix_rollup_ledger_days_day", rollup_ledger_days.c.day, rollup_ledger_days.c.compte_num)
 Index("ix_rollup_recent_deal_campaigns_day", rollup_recent_deal_campaigns.c.day)
 Index("ix_rollup_invoice_accounts_month", rollup_invoice_accounts.c.month, rollup_invoice_accounts.c.prev_month)
 Index("ix_rollup_nps_months_month", rollup_nps_months.c.month, rollup_nps_months.c.region)

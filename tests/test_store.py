@@ -236,8 +236,8 @@ def test_store_upgrade_to_v18_adds_the_recent_deal_days_and_rebuilds_the_crm_rol
 
 @pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 def test_store_upgrade_to_v19_adds_the_contacts_product_lines_and_rebuilds_the_crm_rollups(store_url):
-    """A version-18 store with built rollups: version 19 adds deal_lines to every contact rollup;
-    the CRM rollups are rebuilt before they are read, the others stay fresh."""
+    """A version-18 store with built rollups: version 19 adds deal_lines to every contact rollup,
+    the ledger by day and the deals' company index; the CRM rollups are rebuilt before they are read, the others stay fresh."""
     tables = ("rollup_contacts", "rollup_contact_days", "rollup_contact_campaigns", "rollup_recent_contact_campaigns",
               "rollup_funnel_days", "rollup_recent_funnel_days")
 
@@ -249,6 +249,8 @@ def test_store_upgrade_to_v19_adds_the_contacts_product_lines_and_rebuilds_the_c
 
     engine = open_store(StoreSettings(store_url, "test"))
     assert schema_version(engine) == schema.SCHEMA_VERSION >= 19
+    assert "ix_rollup_ledger_days_day" in {ix["name"] for ix in inspect(engine).get_indexes("rollup_ledger_days")}
+    assert "ix_deals_company" in {ix["name"] for ix in inspect(engine).get_indexes("deals")}
     for name in tables:
         assert "deal_lines" in {col["name"] for col in inspect(engine).get_columns(name)}
     with engine.connect() as conn:
@@ -280,4 +282,4 @@ def test_store_upgrade_to_v6_adds_the_campaign_rollups_and_marks_the_crm_rollups
     assert "n" in {c["name"] for c in inspect(engine).get_columns("rollup_deal_campaigns")}
     with engine.connect() as conn:
         built = dict(conn.execute(select(schema.rollup_state.c.name, schema.rollup_state.c.built_version)).all())
-    assert built == {"metric_rollups": -1, "ledger_rollups": 7}  # the ledger's are unchanged
+    assert built == {"metric_rollups": -1, "ledger_rollups": -1}  # the ledger's by version 19 (its days)
