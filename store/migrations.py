@@ -82,6 +82,12 @@ def _create_tables(conn: Connection, version: int, only_new: bool) -> None:
                 conn.execute(CreateIndex(ix, if_not_exists=True))
 
 
+def _stale(conn: Connection, *groups: str) -> None:
+    """Mark rollup groups stale (the next refresh builds them), in a store that has them."""
+    if inspect(conn).has_table("rollup_state"):
+        conn.execute(s.rollup_state.update().where(s.rollup_state.c.name.in_(groups)).values(built_version=-1))
+
+
 def _v1(conn: Connection) -> None:
     _create_tables(conn, 1, only_new=False)
 
@@ -152,9 +158,7 @@ def _v6(conn: Connection) -> None:
     _create_tables(conn, 6, only_new=True)
     _add_new_columns(conn, 6)
     _ensure_declared_indexes(conn)
-    if inspect(conn).has_table("rollup_state"):
-        conn.execute(s.rollup_state.update().where(s.rollup_state.c.name == "metric_rollups")
-                     .values(built_version=-1))
+    _stale(conn, "metric_rollups")
 
 
 def _v7(conn: Connection) -> None:
@@ -180,9 +184,7 @@ def _v8(conn: Connection) -> None:
     CSV import reads `dealtype`) and the same in the deal rollups. The CRM rollups are marked
     stale: the next refresh builds them with the deal type."""
     _add_new_columns(conn, 8)
-    if inspect(conn).has_table("rollup_state"):
-        conn.execute(s.rollup_state.update().where(s.rollup_state.c.name == "metric_rollups")
-                     .values(built_version=-1))
+    _stale(conn, "metric_rollups")
 
 
 def _v9(conn: Connection) -> None:
@@ -237,9 +239,7 @@ def _v13(conn: Connection) -> None:
     rollups are marked stale: the next refresh builds them."""
     _create_tables(conn, 13, only_new=True)
     _ensure_declared_indexes(conn)
-    if inspect(conn).has_table("rollup_state"):
-        conn.execute(s.rollup_state.update().where(s.rollup_state.c.name == "metric_rollups")
-                     .values(built_version=-1))
+    _stale(conn, "metric_rollups")
 
 
 def _v14(conn: Connection) -> None:
@@ -269,9 +269,7 @@ def _v15(conn: Connection) -> None:
     product line (rollup_invoice_account_slices), two groups of their own."""
     _create_tables(conn, 15, only_new=True)
     _ensure_declared_indexes(conn)
-    if inspect(conn).has_table("rollup_state"):
-        conn.execute(s.rollup_state.update().where(s.rollup_state.c.name.in_(("invoice_rollups", "mrr_summary")))
-                     .values(built_version=-1))
+    _stale(conn, "invoice_rollups", "mrr_summary")
 
 
 def _v16(conn: Connection) -> None:
@@ -283,9 +281,7 @@ def _v16(conn: Connection) -> None:
     _create_tables(conn, 16, only_new=True)
     _drop_indexes(conn, 16)
     _ensure_declared_indexes(conn)
-    if inspect(conn).has_table("rollup_state"):
-        conn.execute(s.rollup_state.update().where(s.rollup_state.c.name == "metric_rollups")
-                     .values(built_version=-1))
+    _stale(conn, "metric_rollups")
 
 
 def _v17(conn: Connection) -> None:
@@ -295,9 +291,7 @@ def _v17(conn: Connection) -> None:
     contacts' campaign get an index (the breakdowns' segments by index seeks)."""
     _create_tables(conn, 17, only_new=True)
     _ensure_declared_indexes(conn)
-    if inspect(conn).has_table("rollup_state"):
-        conn.execute(s.rollup_state.update().where(s.rollup_state.c.name == "invoice_dim_rollups")
-                     .values(built_version=-1))
+    _stale(conn, "invoice_dim_rollups")
 
 
 def _v18(conn: Connection) -> None:
@@ -306,9 +300,7 @@ def _v18(conn: Connection) -> None:
     stale: the next refresh builds them."""
     _create_tables(conn, 18, only_new=True)
     _ensure_declared_indexes(conn)
-    if inspect(conn).has_table("rollup_state"):
-        conn.execute(s.rollup_state.update().where(s.rollup_state.c.name == "metric_rollups")
-                     .values(built_version=-1))
+    _stale(conn, "metric_rollups")
 
 
 def _v19(conn: Connection) -> None:
@@ -320,10 +312,7 @@ def _v19(conn: Connection) -> None:
     _create_tables(conn, 19, only_new=True)
     _add_new_columns(conn, 19)
     _ensure_declared_indexes(conn)
-    if inspect(conn).has_table("rollup_state"):
-        conn.execute(s.rollup_state.update().where(s.rollup_state.c.name.in_(("metric_rollups", "nps_rollups",
-                                                                               "ledger_rollups")))
-                     .values(built_version=-1))
+    _stale(conn, "metric_rollups", "nps_rollups", "ledger_rollups")
 
 
 def company_from_name(file_name: str) -> str:

@@ -512,6 +512,12 @@ rollup_state = Table(
     Column("seconds", Float, nullable=False),
 )
 
+def _by_day(name: str, monthly: Table) -> Table:
+    """A summary shaped like `monthly` with the day ('YYYY-MM-DD') in place of its month."""
+    return Table(name, metadata, Column("day", String(10), nullable=False),
+                 *[col._copy() for col in list(monthly.columns)[1:]])
+
+
 rollup_deals = Table(
     "rollup_deals", metadata,
     Column("month", String(7), nullable=False),  # of the close date, 'YYYY-MM'
@@ -555,15 +561,8 @@ rollup_ledger_months = Table(
     Column("n", Integer, nullable=False),  # ledger lines
 )
 
-rollup_ledger_days = Table(
-    "rollup_ledger_days", metadata,
-    # rollup_ledger_months by day (version 19): a period's edge days (metrics/rollups.py, ledger_rows)
-    Column("day", String(10), nullable=False),
-    Column("compte_num", String(64), nullable=False),
-    Column("debit_cents", BigInteger, nullable=False),
-    Column("credit_cents", BigInteger, nullable=False),
-    Column("n", Integer, nullable=False),
-)
+# rollup_ledger_months by day (version 19): a period's edge days (metrics/rollups.py, ledger_rows)
+rollup_ledger_days = _by_day("rollup_ledger_days", rollup_ledger_months)
 
 rollup_invoice_accounts = Table(
     "rollup_invoice_accounts", metadata,
@@ -743,33 +742,11 @@ rollup_recent_contact_campaigns = Table(
     Column("deal_lines", String(255)),  # as rollup_contacts' (version 19)
 )
 
-rollup_recent_deals = Table(
-    "rollup_recent_deals", metadata,
-    # rollup_deals by close day, for the same recent days (version 18): the deals closing in the
-    # edge days of the month in progress (and of a review week) read a few rows a day, not the
-    # day's deals with their primary contact's source (metrics/rollups.py, deal_rows)
-    Column("day", String(10), nullable=False),
-    _id("pipeline_id"), _id("stage_id"), Column("currency", String(3)),
-    Column("region", String(64)), Column("product_line", String(64)), Column("deal_source", String(64)),
-    Column("effective_source", String(64)),
-    _id("owner_id"),
-    Column("n", Integer, nullable=False),
-    Column("amount_cents", BigInteger),
-    Column("cycle_days_sum", Float), Column("cycle_days_n", Integer, nullable=False),
-    Column("deal_type", String(64)),
-)
-
-rollup_recent_deal_campaigns = Table(
-    "rollup_recent_deal_campaigns", metadata,
-    # rollup_deal_campaigns by close day, for the same recent days (version 18; deal_campaign_rows)
-    Column("day", String(10), nullable=False),
-    _id("pipeline_id"), _id("stage_id"), Column("currency", String(3)),
-    Column("region", String(64)), Column("product_line", String(64)),
-    Column("campaign", String(255), nullable=False),
-    Column("amount_cents", BigInteger),
-    Column("n", Integer),
-    Column("deal_type", String(64)),
-)
+# rollup_deals and rollup_deal_campaigns by close day, for the recent days (version 18): the deals
+# closing in the edge days of the month in progress (and of a review week) read a few rows a day,
+# not the day's deals with their primary contact's source (metrics/rollups.py, deal_rows)
+rollup_recent_deals = _by_day("rollup_recent_deals", rollup_deals)
+rollup_recent_deal_campaigns = _by_day("rollup_recent_deal_campaigns", rollup_deal_campaigns)
 
 rollup_nps_months = Table(
     "rollup_nps_months", metadata,

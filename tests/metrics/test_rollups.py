@@ -59,6 +59,18 @@ def _same(a, b) -> bool:
     return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=0.011)
 
 
+def _both_ways(engine, figures) -> list:
+    """[figures(ctx) with the rollups, figures(ctx) from the base tables]."""
+    out = []
+    for use in (True, False):
+        with engine.connect() as conn:
+            ctx = Ctx(conn, load_definitions(conn))
+            if not use:
+                ctx.cache["use_rollups"] = False
+            out.append(figures(ctx))
+    return out
+
+
 def _close(a, b) -> bool:
     """Figures alike: numbers within a cent, lists, tuples and dicts of them element by element."""
     if isinstance(a, dict) and isinstance(b, dict):
@@ -715,16 +727,10 @@ def test_the_recent_days_are_read_from_the_day_summaries_and_equal_the_contacts(
         assert "rollup_recent_" not in by_pipeline  # a pipeline: the contacts with a deal in it
 
     def both(f):
-        out = []
-        for use in (True, False):
-            with demo_engine.connect() as conn:
-                ctx = Ctx(conn, load_definitions(conn))
-                if not use:
-                    ctx.cache["use_rollups"] = False
-                out.append(([rollup_days.funnel_days(ctx, f, v, m) for v in rollup_days.VIEWS for m in rollup_days.MODES],
-                            rollups.gather(ctx, f, rollups.campaign_contacts, rollups.contact_campaign_rows,
-                                           rollups.contact_filters_supported(f))))
-        return out
+        return _both_ways(demo_engine, lambda ctx: (
+            [rollup_days.funnel_days(ctx, f, v, m) for v in rollup_days.VIEWS for m in rollup_days.MODES],
+            rollups.gather(ctx, f, rollups.campaign_contacts, rollups.contact_campaign_rows,
+                           rollups.contact_filters_supported(f))))
 
     for f in [recent, older, Filters(D(2026, 9, 15), D(2026, 11, 9))] + [
             Filters(D(2026, 9, 15), D(2026, 11, 9), **{k: named[v] for k, v in kw.items()}) for kw in FUNNEL_FILTERS[1:]]:
@@ -750,19 +756,13 @@ def test_the_deals_of_recent_days_from_the_day_summaries_equal_the_deals(demo_en
                (D(2026, 10, 3), D(2026, 12, 31))]
 
     def both(f):
-        out = []
-        for use in (True, False):
-            with demo_engine.connect() as conn:
-                ctx = Ctx(conn, load_definitions(conn))
-                if not use:
-                    ctx.cache["use_rollups"] = False
-                out.append((rollups.gather(ctx, f, rollups.closed_raw, rollups.deal_rows),
-                            rollups.gather(ctx, f, rollups.closed_raw_by_owner, rollups.deal_rows, empty={}),
-                            rollups.gather(ctx, f, lambda c_, part, *r: rollups.won_by_effective_source(c_, part, "(none)", *r),
-                                           rollups.deal_rows, empty={}),
-                            rollups.gather(ctx, f, rollups.campaign_won, rollups.deal_campaign_rows,
-                                           rollups.campaign_filters_supported(f), empty={})))
-        return out
+        return _both_ways(demo_engine, lambda ctx: (
+            rollups.gather(ctx, f, rollups.closed_raw, rollups.deal_rows),
+            rollups.gather(ctx, f, rollups.closed_raw_by_owner, rollups.deal_rows, empty={}),
+            rollups.gather(ctx, f, lambda c_, part, *r: rollups.won_by_effective_source(c_, part, "(none)", *r),
+                           rollups.deal_rows, empty={}),
+            rollups.gather(ctx, f, rollups.campaign_won, rollups.deal_campaign_rows,
+                           rollups.campaign_filters_supported(f), empty={})))
 
     seen = 0
     for period in periods:
