@@ -175,6 +175,12 @@ def _lines_table() -> Table:
     return Table(LINES_TABLE, MetaData(), Column("contact_id", String(64), primary_key=True), Column("lines", Text))
 
 
+def lines_filter(product_lines: Iterable[str], col) -> ColumnElement:
+    """`lines_condition` on a summary's deal_lines, whose rows built from the base tables for a
+    part's days (deal_lines NULL) have the filter applied already."""
+    return or_(col.is_(None), lines_condition(product_lines, col))
+
+
 def lines_condition(product_lines: Iterable[str], col) -> ColumnElement:
     """The rows of a contact rollup whose contact is in one of `product_lines` (a deal in a named
     line; NONE_BUCKET: no deal with a product line), over its deal_lines column `col`, as

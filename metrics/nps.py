@@ -15,7 +15,7 @@ from sqlalchemy import exists, false, func, literal, literal_column, not_, null,
 from store import schema as s
 
 from . import rollups, sql
-from .dimensions import deal_product_line, in_values, lines_by, lines_condition
+from .dimensions import deal_product_line, in_values, lines_by, lines_filter
 from .filters import NONE_BUCKET, Filters
 from .registry import Ctx, NotAvailable, Result, computes
 
@@ -86,14 +86,14 @@ def build_query(ctx: Ctx, where=(), lines: bool = True):
     """rollup_nps_months' rows from the answers (all live ones, or those `where` also selects);
     without `lines`, deal_lines NULL (rows read with the filters applied to the answers)."""
     keys = (sql.period_bucket(ctx, n.c.submitted_at, "month"), respondent_region(), n.c.score)
-    if not lines:
-        return (select(*rollups._named(s.rollup_nps_months, *keys, func.count(), null()))
-                .where(not_(n.c.is_deleted), *where).group_by(*[literal_column(str(i)) for i in (1, 2, 3)]))
-    cl = lines_by(ctx, "company_id", "company_lines")  # each company's deals' lines, in one pass
-    source = n.outerjoin(c, c.c.contact_id == n.c.contact_id).outerjoin(cl, cl.c.key == c.c.company_id)
-    return (select(*rollups._named(s.rollup_nps_months, *keys, func.count(), func.coalesce(cl.c.lines, literal(""))))
+    source, deal_lines, grouped = n, null(), (1, 2, 3)
+    if lines:
+        cl = lines_by(ctx, "company_id", "company_lines")  # each company's deals' lines, in one pass
+        source = n.outerjoin(c, c.c.contact_id == n.c.contact_id).outerjoin(cl, cl.c.key == c.c.company_id)
+        deal_lines, grouped = func.coalesce(cl.c.lines, literal("")), (1, 2, 3, 5)
+    return (select(*rollups._named(s.rollup_nps_months, *keys, func.count(), deal_lines))
             .select_from(source).where(not_(n.c.is_deleted), *where)
-            .group_by(*[literal_column(str(i)) for i in (1, 2, 3, 5)]))
+            .group_by(*[literal_column(str(i)) for i in grouped]))
 
 
 def nps_rows(ctx: Ctx, f: Filters):
@@ -105,8 +105,8 @@ def nps_rows(ctx: Ctx, f: Filters):
 def counts_of(ctx: Ctx, f: Filters, r=s.rollup_nps_months) -> tuple[int, int, int]:
     """(answers, promoters, detractors) over the months of `f`, from rows shaped like rollup_nps_months."""
     conds = [*rollups.months(f, r.c.month)] + ([in_values(r.c.region, f.regions)] if f.regions else [])
-    if f.product_lines:  # rows from the answers (NULL) have it applied
-        conds.append(or_(r.c.deal_lines.is_(None), lines_condition(f.product_lines, r.c.deal_lines)))
+    if f.product_lines:
+        conds.append(lines_filter(f.product_lines, r.c.deal_lines))
     total, promoters, detractors = ctx.conn.execute(
         select(func.sum(r.c.n), func.sum(r.c.n).filter(r.c.score >= PROMOTER_MIN),
                func.sum(r.c.n).filter(r.c.score <= DETRACTOR_MAX)).where(*conds)).one()

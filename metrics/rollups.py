@@ -305,7 +305,7 @@ def contact_conditions(f: Filters, r) -> list:
     deal_lines, where it has them (NULL there: rows built from the contacts, the filter applied)."""
     conds = dimensions.conditions(f, region=r.c.region, owner=r.c.owner_id, source=r.c.source)
     if f.product_lines and "deal_lines" in r.c:
-        conds.append(or_(r.c.deal_lines.is_(None), dimensions.lines_condition(f.product_lines, r.c.deal_lines)))
+        conds.append(dimensions.lines_filter(f.product_lines, r.c.deal_lines))
     return conds
 
 
