@@ -136,10 +136,8 @@ def funnel_day_rows(view: str, mode: str):
     def rows(ctx: Ctx, f: Filters):
         if rollups.contact_filters_supported(f) and rollups.recent(ctx, f):  # recent days: by day, summed
             r = s.rollup_recent_funnel_days
-            return (select(func.substr(r.c.day, 1, 7).label("month"),
-                           *[r.c[col.name] for col in list(s.rollup_funnel_days.columns)[1:]])
-                    .where(r.c.funnel_view == view, r.c.funnel_mode == mode, *rollups.day_range(f, r.c.day))
-                    .subquery("funnel_day_rows"))
+            return rollups._by_day(r, s.rollup_funnel_days, f, "funnel_day_rows",
+                                   (r.c.funnel_view == view, r.c.funnel_mode == mode))
         return union_all(*_funnel_queries(ctx, view, mode, [*sql.contact_conditions(ctx, f), *rollups.touched(ctx, f)],
                                           lambda col: sql.in_period_dt(col, f), deleted=rollups.live(f),
                                           lines=False)).subquery(

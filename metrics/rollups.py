@@ -492,7 +492,7 @@ def _invoice_accounts_query(ctx: Ctx, grain: str = "month", sliced: bool = False
 
 
 def _by_day(r, like, f: Filters, name: str, conditions=()):
-    """The rows of `r` (a rollup_recent_* table by day) for the days of `f`, shaped like `like`
+    """The rows of `r` (a summary by day) for the days of `f` that `conditions` select, shaped like `like`
     (its month rollup: the day's month in place of the day)."""
     return (select(func.substr(r.c.day, 1, 7).label("month"), *[r.c[col.name] for col in list(like.columns)[1:]])
             .where(*day_range(f, r.c.day), *conditions).subquery(name))
