@@ -47,15 +47,17 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import pandas as pd
-from sqlalchemy import Column, Connection, Engine, MetaData, Table, Text, and_, bindparam, case, desc, false, func, not_, null, or_, select, text
+from sqlalchemy import BigInteger, Column, Connection, Engine, MetaData, Table, Text, and_, bindparam, case, cast, desc, false, func, not_, null, or_, select, text
 
 from metrics import REGISTRY, Filters, compute_many, compute_many_on, get_definitions
 from metrics.definitions import load_definitions
 from metrics.finance_details import BUDGET_ACTUALS
 from metrics import recurring
 from metrics.registry import Ctx, NotAvailable
+from metrics import nps
 from metrics.rollups import (ACCOUNT_SLICES, INVOICE_DIMS, INVOICES, LEDGER, NPS, _invoice_accounts_query,
-                             _invoice_dims_query, _invoice_month_query, _ledger_month_query, is_fresh, month_key)
+                             _invoice_dims_query, _invoice_month_query, _ledger_month_query, invoice_account, is_fresh,
+                             month_key)
 from metrics.rollups_build import Keeper
 from metrics.sales import budget_for_period
 from metrics.sql import stage_rules
@@ -537,14 +539,14 @@ def rewound(engine: Engine, moment: dt.datetime) -> Iterator[Connection]:
 _TOUCHED = Table("northstar_rewound", MetaData(), Column("kind", Text), Column("id", Text))
 
 
-def _touched(conn: Connection, kind: str, ids: list):
+def _touched(conn: Connection, kind: str, ids: list, as_type=None):
     """A SELECT of `ids` from a temporary table of this connection (rolled back with the rewind),
-    for the Keeper to follow rows the rewind deletes in one pass."""
+    for the Keeper to follow rows the rewind deletes in one pass (`as_type`: ids that are not text)."""
     conn.execute(text(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_TOUCHED.name} (kind TEXT, id TEXT)"))
     conn.execute(_TOUCHED.delete().where(_TOUCHED.c.kind == kind))
     for chunk in _chunks(ids, 5000):
-        conn.execute(_TOUCHED.insert(), [{"kind": kind, "id": i} for i in chunk])
-    return select(_TOUCHED.c.id).where(_TOUCHED.c.kind == kind)
+        conn.execute(_TOUCHED.insert(), [{"kind": kind, "id": str(i)} for i in chunk])
+    return select(_TOUCHED.c.id if as_type is None else cast(_TOUCHED.c.id, as_type)).where(_TOUCHED.c.kind == kind)
 
 
 def _kept(keeper, conn: Connection, table: str, ids: list):
@@ -557,6 +559,45 @@ def _ids(conn: Connection, *queries) -> list:
     for q in queries:
         out.update(conn.execute(q).scalars())
     return sorted(out)
+
+
+def _recounted(conn: Connection, keeper: Keeper, moment: dt.datetime, gone: list) -> Callable[[], None]:
+    """What no Keeper follows, kept exact through the rewind by key: ARPA's distinct customers by
+    region and product line (rollup_invoice_account_slices, by customer) and the NPS summary (by
+    answer). Called before any write: the rows of the customers and answers the rewind can move
+    are counted out now; the returned function counts them in again, after the writes. Those are
+    the customers of the invoices issued from `moment`'s day on, of the invoices of the live deals
+    that go (`gone`) and of the companies created since (a deal's region may be its company's);
+    the answers submitted from `moment` on, of contacts created since, and of the companies that
+    go or lose a deal (an answer's region is its company's, its product lines its company's
+    deals'). A group not fresh stays as it is (its readers use the base tables)."""
+    ctx, day = keeper.ctx, moment.date()
+    d, inv, n, c, co = s.deals, s.invoices, s.nps_responses, s.contacts, s.companies
+    live_gone = select(d.c.deal_id).where(d.c.deal_id.in_(_touched(conn, "gone_deals", gone)), not_(d.c.is_deleted))
+    new_companies = select(co.c.company_id).where(co.c.created_at >= moment)
+    counted = []
+    if is_fresh(conn, ctx.defs, ACCOUNT_SLICES):
+        account = invoice_account(inv)
+        customers = _touched(conn, "slices", _ids(
+            conn, select(account).where(inv.c.issue_date >= day), select(account).where(inv.c.deal_id.in_(live_gone)),
+            select(account).select_from(inv.join(d, d.c.deal_id == inv.c.deal_id)).where(d.c.company_id.in_(new_companies))))
+        counted.append((s.rollup_invoice_account_slices, lambda sign: _invoice_accounts_query(
+            ctx, grain="day", sliced=True, customers=customers, sign=sign)))
+    if is_fresh(conn, ctx.defs, NPS):
+        companies = select(d.c.company_id).where(d.c.deal_id.in_(live_gone)).union(new_companies)
+        answers = _touched(conn, "nps", _ids(
+            conn, select(n.c.response_id).where(n.c.submitted_at >= moment),
+            select(n.c.response_id).join(c, c.c.contact_id == n.c.contact_id).where(c.c.created_at >= moment),
+            select(n.c.response_id).join(c, c.c.contact_id == n.c.contact_id).where(c.c.company_id.in_(companies))),
+            as_type=BigInteger)
+        counted.append((s.rollup_nps_months, lambda sign: nps.build_query(
+            ctx, [n.c.response_id.in_(answers)], sign=sign, few=True)))
+
+    def count(sign: int) -> None:
+        for table, query in counted:
+            conn.execute(table.insert().from_select([col.name for col in table.columns], query(sign)))
+    count(-1)
+    return lambda: count(+1)
 
 
 def _rewind(conn: Connection, moment: dt.datetime) -> dict:
@@ -583,6 +624,7 @@ def _rewind(conn: Connection, moment: dt.datetime) -> dict:
     changed, moved = _changed_deals(conn, moment, flags, category)
     then = {r["deal_id"]: r for r in deals_as_of(conn, moment, changed, flags, category)}
     gone = sorted(changed - set(then))
+    recount = _recounted(conn, keeper, moment, gone)  # before any write
     # the MRR summary's customers whose rows the rewind can move: those of the invoices issued from
     # `moment` on, and of the changed deals (from billing data with the deals' own region and
     # product line, only a deal that goes changes its invoices' rows: their segment becomes none);
@@ -683,10 +725,7 @@ def _rewind(conn: Connection, moment: dt.datetime) -> dict:
         conn.execute(r.delete().where(r.c.day >= first.isoformat()))
         conn.execute(r.insert().from_select([col.name for col in r.columns],
                                             _invoice_dims_query(ctx, lambda col: [col >= first], grain="day")))
-    # what no Keeper follows (distinct customers by region or product line, the NPS answers by
-    # region): read from the base tables in the rewound store
-    conn.execute(s.rollup_state.update().where(s.rollup_state.c.name.in_((ACCOUNT_SLICES, NPS)))
-                 .values(built_version=-1))
+    recount()
     if n_led and is_fresh(conn, ctx.defs, LEDGER):
         r = s.rollup_ledger_months
         conn.execute(r.delete().where(r.c.month >= month_key(first)))

@@ -130,15 +130,27 @@ def contact_deal_lines(ctx: Ctx, contact_table=s.contacts, without=None) -> Colu
     if staged is not None and without is None:
         found = select(staged.c.lines).where(staged.c.contact_id == contact_table.c.contact_id).scalar_subquery()
         return func.coalesce(found, literal(""))
+    return _deal_lines_of(ctx, "contact_id", contact_table.c.contact_id, contact_table, without)
+
+
+def company_deal_lines(ctx: Ctx, company_id, outer) -> ColumnElement:
+    """contact_deal_lines for a company: the product lines of the live deals of the company
+    `company_id` (a column of the table `outer` of the enclosing query), read through
+    ix_deals_company (rollup_nps_months' lines of a few answers)."""
+    return _deal_lines_of(ctx, "company_id", company_id, outer)
+
+
+def _deal_lines_of(ctx: Ctx, key: str, value, outer, without=None) -> ColumnElement:
+    """The lines of the live deals whose column `key` equals `value` (correlated to `outer`)."""
     dd = d.alias("line_deals")
     pl = deal_product_line(ctx, dd)
-    conds = [dd.c.contact_id == contact_table.c.contact_id, ~dd.c.is_deleted, pl.isnot(None), pl != ""]
+    conds = [dd.c[key] == value, ~dd.c.is_deleted, pl.isnot(None), pl != ""]
     if without is not None:
         conds.append(dd.c.deal_id.notin_(without))
     # each line once, sorted: the order is not guaranteed by either database (readers do not depend
     # on it), but sorted lines keep one row per set of lines in the rollups
     item = func.replace(pl, LINE_SEP, LINE_ESC).label("line")
-    lines = select(item).where(*conds).distinct().order_by(item).correlate(contact_table).subquery("lines")
+    lines = select(item).where(*conds).distinct().order_by(item).correlate(outer).subquery("lines")
     agg = func.string_agg if ctx.conn.dialect.name == "postgresql" else func.group_concat
     return func.coalesce(select(agg(lines.c.line, literal(LINE_SEP))).scalar_subquery(), literal(""))
 

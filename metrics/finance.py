@@ -249,7 +249,7 @@ def arpa_value(ctx: Ctx, f: Filters) -> Result:
     if rollups.account_slice_usable(ctx, window):  # the invoice accounts by day (and slice)
         total, accounts = invoice_total(ctx, window, None, inv.c.issue_date), rollups.invoice_accounts_by_day(ctx, window)
     else:  # revenue as invoiced_revenue computes it, and the customers, in one pass
-        customer = case((not_(inv.c.is_credit_note), func.coalesce(inv.c.company_id, inv.c.customer_name)))
+        customer = case((not_(inv.c.is_credit_note), rollups.invoice_account(inv)))
         total, accounts = ctx.conn.execute(select(
             func.sum(to_major(ctx, signed_net_cents(), inv.c.currency)), func.count(customer.distinct()))
             .where(*invoice_conditions(ctx, window, inv.c.issue_date))).one()

@@ -15,7 +15,7 @@ from sqlalchemy import exists, false, func, literal, literal_column, not_, null,
 from store import schema as s
 
 from . import rollups, sql
-from .dimensions import deal_product_line, in_values, lines_by, lines_filter
+from .dimensions import company_deal_lines, deal_product_line, in_values, lines_by, lines_filter
 from .filters import NONE_BUCKET, Filters
 from .registry import Ctx, NotAvailable, Result, computes
 
@@ -82,16 +82,21 @@ def has_responses(ctx: Ctx) -> bool:
     return ctx.cache["has_nps"]
 
 
-def build_query(ctx: Ctx, where=(), lines: bool = True):
-    """rollup_nps_months' rows from the answers (all live ones, or those `where` also selects);
-    without `lines`, deal_lines NULL (rows read with the filters applied to the answers)."""
+def build_query(ctx: Ctx, where=(), lines: bool = True, sign: int = 1, few: bool = False):
+    """rollup_nps_months' rows from the answers (all live ones, or those `where` also selects),
+    counted `sign`; without `lines`, deal_lines NULL (rows read with the filters applied to the
+    answers); `few`: each answer's company's lines looked up by its deals' index, not read for
+    every company in one pass (a few answers, as a rewound store's)."""
     keys = (sql.period_bucket(ctx, n.c.submitted_at, "month"), respondent_region(), n.c.score)
     source, deal_lines, grouped = n, null(), (1, 2, 3)
-    if lines:
+    if lines and few:
+        source = n.outerjoin(c, c.c.contact_id == n.c.contact_id)
+        deal_lines, grouped = company_deal_lines(ctx, c.c.company_id, c), (1, 2, 3, 5)
+    elif lines:
         cl = lines_by(ctx, "company_id", "company_lines")  # each company's deals' lines, in one pass
         source = n.outerjoin(c, c.c.contact_id == n.c.contact_id).outerjoin(cl, cl.c.key == c.c.company_id)
         deal_lines, grouped = func.coalesce(cl.c.lines, literal("")), (1, 2, 3, 5)
-    return (select(*rollups._named(s.rollup_nps_months, *keys, func.count(), deal_lines))
+    return (select(*rollups._named(s.rollup_nps_months, *keys, func.count() * sign, deal_lines))
             .select_from(source).where(not_(n.c.is_deleted), *where)
             .group_by(*[literal_column(str(i)) for i in grouped]))
 

@@ -458,20 +458,25 @@ def _invoice_dims_query(ctx: Ctx, where=lambda date_col: [], sign: int = 1, base
     return parts[0].union_all(*parts[1:]) if len(parts) > 1 else parts[0]
 
 
-def _invoice_accounts_query(ctx: Ctx, grain: str = "month", sliced: bool = False):
+def invoice_account(i=s.invoices):
+    """The customer an invoice counts for in ARPA's distinct customers."""
+    return func.coalesce(i.c.company_id, i.c.customer_name)
+
+
+def _invoice_accounts_query(ctx: Ctx, grain: str = "month", sliced: bool = False, customers=None, sign: int = 1):
     """rollup_invoice_accounts' rows (grain "day": rollup_invoice_account_days', every invoice;
     `sliced`: rollup_invoice_account_slices', each region and each product line of the invoice's
-    live deal)."""
+    live deal), of every customer or of `customers` (a SELECT of invoice_account keys), counted `sign`."""
     i = s.invoices
-    customer = func.coalesce(i.c.company_id, i.c.customer_name)
+    customer = invoice_account(i)
     day = sql.period_bucket(ctx, i.c.issue_date, grain)
     conds = [i.c.status.notin_(NOT_REVENUE_STATUSES), not_(i.c.is_credit_note), i.c.issue_date.isnot(None),
-             customer.isnot(None)]
+             customer.isnot(None)] + ([] if customers is None else [customer.in_(customers)])
     if grain == "month":
         pairs = select(customer.label("customer"), day.label("month")).where(*conds).distinct().subquery()
         lagged = select(pairs.c.month, func.lag(pairs.c.month).over(partition_by=pairs.c.customer,
                                                                      order_by=pairs.c.month).label("prev")).subquery()
-        return (select(*_named(s.rollup_invoice_accounts, lagged.c.month, lagged.c.prev, func.count()))
+        return (select(*_named(s.rollup_invoice_accounts, lagged.c.month, lagged.c.prev, func.count() * sign))
                 .group_by(lagged.c.month, lagged.c.prev))
     live = and_(d.c.deal_id == i.c.deal_id, not_(d.c.is_deleted))
     if sliced:
@@ -488,7 +493,7 @@ def _invoice_accounts_query(ctx: Ctx, grain: str = "month", sliced: bool = False
                                                  order_by=pairs.c.month).label("prev")).subquery()
     keys = (lagged.c.dim, lagged.c.value, lagged.c.month, lagged.c.prev)
     table = s.rollup_invoice_account_slices if sliced else s.rollup_invoice_account_days
-    return select(*_named(table, *keys, func.count())).group_by(*keys)
+    return select(*_named(table, *keys, func.count() * sign)).group_by(*keys)
 
 
 def _by_day(r, like, f: Filters, name: str, conditions=()):
