@@ -562,42 +562,62 @@ def _ids(conn: Connection, *queries) -> list:
 
 
 def _recounted(conn: Connection, keeper: Keeper, moment: dt.datetime, gone: list) -> Callable[[], None]:
-    """What no Keeper follows, kept exact through the rewind by key: ARPA's distinct customers by
-    region and product line (rollup_invoice_account_slices, by customer) and the NPS summary (by
-    answer). Called before any write: the rows of the customers and answers the rewind can move
-    are counted out now; the returned function counts them in again, after the writes. Those are
-    the customers of the invoices issued from `moment`'s day on, of the invoices of the live deals
-    that go (`gone`) and of the companies created since (a deal's region may be its company's);
-    the answers submitted from `moment` on, of contacts created since, and of the companies that
-    go or lose a deal (an answer's region is its company's, its product lines its company's
-    deals'). A group not fresh stays as it is (its readers use the base tables)."""
+    """What no Keeper follows, kept exact through the rewind: ARPA's distinct customers by region
+    and product line (rollup_invoice_account_slices) and the NPS summary. Called before any write;
+    the returned function is called after them.
+
+    The rows of the days (slices) or months (NPS) from `moment`'s on are those of the invoices and
+    answers that go or whose month loses some: deleted, and for NPS that month summed again from
+    the answers left. Earlier rows move only where a deal or company goes: the slice of an older
+    invoice of a live deal that goes (or of a deal of a company created since, a deal's region may
+    be its company's), an older answer of a contact created since or of a company that goes or
+    loses a deal (an answer's region is its company's, its product lines its company's deals').
+    Those customers' and answers' rows are counted out now and in again after the writes (in the
+    demo's weeks, none or a few). A group not fresh stays as it is (its readers use the base tables)."""
     ctx, day = keeper.ctx, moment.date()
+    first = day.replace(day=1)
     d, inv, n, c, co = s.deals, s.invoices, s.nps_responses, s.contacts, s.companies
     live_gone = select(d.c.deal_id).where(d.c.deal_id.in_(_touched(conn, "gone_deals", gone)), not_(d.c.is_deleted))
     new_companies = select(co.c.company_id).where(co.c.created_at >= moment)
-    counted = []
+    counted, after = [], []
     if is_fresh(conn, ctx.defs, ACCOUNT_SLICES):
-        account = invoice_account(inv)
-        customers = _touched(conn, "slices", _ids(
-            conn, select(account).where(inv.c.issue_date >= day), select(account).where(inv.c.deal_id.in_(live_gone)),
-            select(account).select_from(inv.join(d, d.c.deal_id == inv.c.deal_id)).where(d.c.company_id.in_(new_companies))))
-        counted.append((s.rollup_invoice_account_slices, lambda sign: _invoice_accounts_query(
-            ctx, grain="day", sliced=True, customers=customers, sign=sign)))
+        account, sl = invoice_account(inv), s.rollup_invoice_account_slices
+        older = [inv.c.issue_date < day, inv.c.issue_date.isnot(None)]
+        keys = _ids(conn, select(account).where(*older, inv.c.deal_id.in_(live_gone)),
+                    select(account).select_from(inv.join(d, d.c.deal_id == inv.c.deal_id))
+                    .where(*older, d.c.company_id.in_(new_companies)))
+        if keys:
+            customers = _touched(conn, "slices", keys)
+            counted.append((sl, lambda sign: _invoice_accounts_query(ctx, grain="day", sliced=True,
+                                                                     customers=customers, sign=sign)))
+        after.append(lambda: conn.execute(sl.delete().where(sl.c.day >= day.isoformat())))
     if is_fresh(conn, ctx.defs, NPS):
+        month_began = dt.datetime.combine(first, dt.time())
         companies = select(d.c.company_id).where(d.c.deal_id.in_(live_gone)).union(new_companies)
-        answers = _touched(conn, "nps", _ids(
-            conn, select(n.c.response_id).where(n.c.submitted_at >= moment),
-            select(n.c.response_id).join(c, c.c.contact_id == n.c.contact_id).where(c.c.created_at >= moment),
-            select(n.c.response_id).join(c, c.c.contact_id == n.c.contact_id).where(c.c.company_id.in_(companies))),
-            as_type=BigInteger)
-        counted.append((s.rollup_nps_months, lambda sign: nps.build_query(
-            ctx, [n.c.response_id.in_(answers)], sign=sign, few=True)))
+        contacts = select(c.c.contact_id).where(or_(c.c.created_at >= moment, c.c.company_id.in_(companies)))
+        answers = _ids(conn, select(n.c.response_id).where(n.c.submitted_at < month_began, n.c.contact_id.in_(contacts)))
+        if answers:
+            older = _touched(conn, "nps", answers, as_type=BigInteger)
+            counted.append((s.rollup_nps_months, lambda sign: nps.build_query(
+                ctx, [n.c.response_id.in_(older)], sign=sign, few=True)))
+        r = s.rollup_nps_months
+
+        def months_again() -> None:
+            conn.execute(r.delete().where(r.c.month >= month_key(first)))
+            conn.execute(r.insert().from_select([col.name for col in r.columns], nps.build_query(
+                ctx, [n.c.submitted_at >= month_began], few=True)))
+        after.append(months_again)
 
     def count(sign: int) -> None:
         for table, query in counted:
             conn.execute(table.insert().from_select([col.name for col in table.columns], query(sign)))
     count(-1)
-    return lambda: count(+1)
+
+    def recount() -> None:
+        for step in after:
+            step()
+        count(+1)
+    return recount
 
 
 def _rewind(conn: Connection, moment: dt.datetime) -> dict:
@@ -672,10 +692,11 @@ def _rewind(conn: Connection, moment: dt.datetime) -> dict:
     for chunk in _chunks(gone):
         conn.execute(dc.delete().where(dc.c.deal_id.in_(chunk)))
         conn.execute(dco.delete().where(dco.c.deal_id.in_(chunk)))
-    for chunk in _chunks(gone_contacts):
-        conn.execute(dc.delete().where(dc.c.contact_id.in_(chunk)))
-    for chunk in _chunks(gone_companies):
-        conn.execute(dco.delete().where(dco.c.company_id.in_(chunk)))
+    # by contact or company: one pass over the links (their key starts with the deal)
+    if gone_contacts:
+        conn.execute(dc.delete().where(dc.c.contact_id.in_(_touched(conn, "gone_contacts", gone_contacts))))
+    if gone_companies:
+        conn.execute(dco.delete().where(dco.c.company_id.in_(_touched(conn, "gone_companies", gone_companies))))
     items = _ids(conn, select(li.c.line_item_id).where(li.c.deal_id.is_(None)),
                  *[select(li.c.line_item_id).where(li.c.deal_id.in_(chunk)) for chunk in _chunks(gone)])
     with _kept(keeper, conn, "line_items", items):
@@ -697,16 +718,19 @@ def _rewind(conn: Connection, moment: dt.datetime) -> dict:
 
     lap("finance")
     # the invoice and ledger rollups: the months from `moment`'s on are summed again from the rows
-    # left (a write there touches no earlier month); ARPA's customer months from every invoice
+    # left (a write there touches no earlier month)
     first = day.replace(day=1)
     if n_inv and is_fresh(conn, ctx.defs, INVOICES):
         m = s.rollup_invoice_months
         conn.execute(m.delete().where(m.c.month >= month_key(first)))
         conn.execute(m.insert().from_select([col.name for col in m.columns],
                                             _invoice_month_query(ctx, lambda col: [col >= first])))
-        a = s.rollup_invoice_accounts
-        conn.execute(a.delete())
-        conn.execute(a.insert().from_select([col.name for col in a.columns], _invoice_accounts_query(ctx)))
+        # ARPA's customers by month: those of the months from `first` on, the customers invoiced
+        # in them counted again (a row's previous month is an earlier one, which stands)
+        a, account = s.rollup_invoice_accounts, invoice_account(inv)
+        conn.execute(a.delete().where(a.c.month >= month_key(first)))
+        conn.execute(a.insert().from_select([col.name for col in a.columns], _invoice_accounts_query(
+            ctx, customers=select(account).where(inv.c.issue_date >= first), months_from=month_key(first))))
         # by day: the days from the month's first summed again; the customers by (day, previous
         # day) of the days before `day` stand (a previous day is an earlier one, and an invoice
         # paid later still counts), those of the days that went have no invoice left

@@ -463,10 +463,12 @@ def invoice_account(i=s.invoices):
     return func.coalesce(i.c.company_id, i.c.customer_name)
 
 
-def _invoice_accounts_query(ctx: Ctx, grain: str = "month", sliced: bool = False, customers=None, sign: int = 1):
+def _invoice_accounts_query(ctx: Ctx, grain: str = "month", sliced: bool = False, customers=None, sign: int = 1,
+                            months_from: str | None = None):
     """rollup_invoice_accounts' rows (grain "day": rollup_invoice_account_days', every invoice;
     `sliced`: rollup_invoice_account_slices', each region and each product line of the invoice's
-    live deal), of every customer or of `customers` (a SELECT of invoice_account keys), counted `sign`."""
+    live deal), of every customer or of `customers` (a SELECT of invoice_account keys), counted
+    `sign`; `months_from`: rollup_invoice_accounts' rows of that month (YYYY-MM) on only."""
     i = s.invoices
     customer = invoice_account(i)
     day = sql.period_bucket(ctx, i.c.issue_date, grain)
@@ -477,6 +479,7 @@ def _invoice_accounts_query(ctx: Ctx, grain: str = "month", sliced: bool = False
         lagged = select(pairs.c.month, func.lag(pairs.c.month).over(partition_by=pairs.c.customer,
                                                                      order_by=pairs.c.month).label("prev")).subquery()
         return (select(*_named(s.rollup_invoice_accounts, lagged.c.month, lagged.c.prev, func.count() * sign))
+                .where(*([] if months_from is None else [lagged.c.month >= months_from]))
                 .group_by(lagged.c.month, lagged.c.prev))
     live = and_(d.c.deal_id == i.c.deal_id, not_(d.c.is_deleted))
     if sliced:

@@ -140,12 +140,36 @@ def _summed(conn, table, query=None) -> dict:
     return {tuple(r[:-1]): int(r[-1]) for r in rows if r[-1]}
 
 
+def _older_rows_that_move(engine, created: dt.datetime) -> None:
+    """Rows of months before the rewind's that it moves: a company with an answer from September
+    gets a deal (created on `created`, so gone in the rewound store) of a line of its own, with an
+    invoice issued in September; a contact created on `created` answered in September."""
+    with engine.begin() as conn:
+        company = conn.execute(select(s.contacts.c.company_id).join(
+            s.nps_responses, s.nps_responses.c.contact_id == s.contacts.c.contact_id)
+            .where(s.nps_responses.c.submitted_at < T(2026, 10, 1), s.contacts.c.company_id.isnot(None))
+            .order_by(s.contacts.c.company_id).limit(1)).scalar_one()
+        deal = dict(conn.execute(select(s.deals).where(s.deals.c.is_deleted.is_(False)).limit(1)).mappings().one())
+        conn.execute(s.deals.insert().values({**deal, "deal_id": "late-deal", "company_id": company, "contact_id": None,
+                                              "product_line": "Zeta", "region": "Nowhere", "created_at": created}))
+        conn.execute(s.invoices.insert().values(
+            invoice_number="LATE-1", company_id=company, customer_name="Late Co", deal_id="late-deal",
+            issue_date=D(2026, 9, 15), amount_excl_tax_cents=120000, tax_cents=0, currency="EUR", status="paid",
+            paid_date=D(2026, 9, 30), origin="demo"))
+        conn.execute(s.contacts.insert().values(contact_id="late-contact", company_id=company, created_at=created,
+                                                origin="demo"))
+        conn.execute(s.nps_responses.insert().values(origin="demo", response_key="late-answer", contact_id="late-contact",
+                                                     submitted_at=T(2026, 9, 20, 10), score=3))
+        bump_data_version(conn)
+
+
 def test_rewound_store_keeps_the_nps_and_arpa_slices_exact(engine):
     """ARPA's customers by region and product line and the NPS summary, which no Keeper follows,
     are counted out and in again by customer and by answer: in the rewound store they equal a
     rebuild from its rows (so the snapshot reads them, not every invoice and answer), this week
     and weeks back (answers, invoices, deals and companies gone since)."""
     generate_demo(engine, scale="small", as_of=D(2026, 11, 25))
+    _older_rows_that_move(engine, created=T(2026, 11, 24, 9))
     upkeep.after_demo(engine)
     with engine.connect() as conn:
         live = {t.name: _summed(conn, t) for t in (s.rollup_nps_months, s.rollup_invoice_account_slices)}
