@@ -10,7 +10,9 @@ metric layer's own speed on the live store measured in the same run.
 Each snapshot is taken as `frozen_snapshot(kind="on_demand")` (what `python cli.py snapshot`
 does for the week, without the "this week already has one" shortcut), then deleted again, so
 the store is left as it was and the bench can be rerun. It times, for this week (as of its
-Monday 00:00) and for the week `--weeks-back` weeks earlier: the whole snapshot (store rewound
+Monday 00:00), for the week `--weeks-back` weeks earlier, and "on its Monday": the week
+starting after the store's last day, taken that Monday at 06:00 with nothing written since its
+midnight (a weekly cron after a quiet weekend: the rewind undoes nothing): the whole snapshot (store rewound
 in place, every registry metric for every standard cut and the quarter, the snapshot's deals,
 the write), and apart the rewind alone (`rewound`: finding and rewriting what changed since the
 Monday, rollups kept exact). Reference, same run: `compute_many` of every registry metric for
@@ -59,12 +61,16 @@ def main() -> int:
     today = dt.date.fromisoformat(args.as_of) if args.as_of else utcnow().date()
     now = dt.datetime.combine(today, dt.time(7, 0))
     this_week = week_of(today)
-    weeks = [("this week", this_week), (f"{args.weeks_back} weeks back", this_week - dt.timedelta(days=7 * args.weeks_back))]
+    # the week that starts after the store's last day, its snapshot taken that Monday at 06:00 with
+    # nothing written since midnight: the weekly cron's case (the rewind finds nothing to undo)
+    next_week = this_week + dt.timedelta(days=7)
+    weeks = [("on its Monday", next_week), ("this week", this_week),
+             (f"{args.weeks_back} weeks back", this_week - dt.timedelta(days=7 * args.weeks_back))]
 
     if args.past_only:
-        weeks = weeks[1:]
+        weeks = weeks[2:]
     elif args.this_only:
-        weeks = weeks[:1]
+        weeks = weeks[:2]
     started = time.perf_counter()  # reference: the metric layer on the live store, total cut
     compute_many(engine, list(REGISTRY), Filters(this_week - dt.timedelta(days=7), this_week - dt.timedelta(days=1)))
     reference = time.perf_counter() - started
@@ -82,7 +88,8 @@ def main() -> int:
         counts = snapshots._LAST_REWIND.copy()
         phases = snapshots._REWIND_SECONDS.copy()
         t0 = time.perf_counter()
-        sid = frozen_snapshot(engine, week, "on_demand", now)
+        taken = dt.datetime.combine(next_week, dt.time(6, 0)) if week == next_week else now
+        sid = frozen_snapshot(engine, week, "on_demand", taken)
         snap_s = time.perf_counter() - t0
         _drop(engine, sid)
         line = (f"{label:16s} {week.isoformat():10s} {rewind_s:9.2f} {sum(counts.values()):8d} {snap_s:11.2f} "

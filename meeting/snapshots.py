@@ -650,11 +650,17 @@ def _rewind(conn: Connection, moment: dt.datetime) -> dict:
     # product line, only a deal that goes changes its invoices' rows: their segment becomes none);
     # their rows are summed again at the end
     mrr_customers = None
-    if recurring.is_fresh(conn, ctx.defs):
+    # nothing to rewind (a snapshot taken on its Monday before any write): the MRR summary stands
+    later = [select(inv.c.invoice_id).where(inv.c.issue_date >= day), select(co.c.company_id).where(co.c.created_at >= moment)]
+    still = not changed and not any(conn.execute(q.limit(1)).first() for q in later)
+    if not still and recurring.is_fresh(conn, ctx.defs):
         source = recurring.source_in_use(ctx)
         own = (source == "invoices" and ctx.defs.get("dimensions.region_from") == "deal"
                and ctx.defs.get("dimensions.product_line_from") == "deal")
-        keys = _ids(conn, *recurring.customers_of(_touched(conn, "mrr_deals", gone if own else sorted(changed)),
+        moved_deals = gone if own else sorted(changed)
+        if ctx.defs.get("dimensions.region_from") == "company":  # the deals of a company that goes lose its region
+            moved_deals = sorted(set(moved_deals) | set(_ids(conn, select(d.c.deal_id).where(d.c.company_id.in_(later[1])))))
+        keys = _ids(conn, *recurring.customers_of(_touched(conn, "mrr_deals", moved_deals),
                                                   [inv.c.issue_date >= day], deals_too=not own))
         mrr_customers = _touched(conn, "mrr", [k for k in keys if k is not None])
         mrr_before = recurring.customer_rows(conn, mrr_customers)

@@ -15,7 +15,7 @@ import upkeep
 from demo import generate_demo
 from meeting.snapshots import (_LAST_REWIND, as_of_store, frozen_snapshot, rewound, snapshot_deal_rows,
                                snapshot_metric_rows)
-from metrics import nps, recurring, rollups, rollups_build
+from metrics import nps, recurring, rollups, rollups_build, save_definition
 from metrics.definitions import load_definitions
 from metrics.registry import Ctx
 from store import bump_data_version, schema as s
@@ -126,7 +126,7 @@ def test_rewound_equals_whole_copy_on_the_demo_store(engine):
     generate_demo(engine, scale="small", as_of=today)
     upkeep.after_demo(engine)  # builds the rollups, as `cli.py demo` does
     this_week = D(2026, 11, 23)
-    for weeks_back in (0, 3):
+    for weeks_back in (-1, 0, 3):  # -1: the next Monday, after every write (nothing to rewind)
         week = this_week - dt.timedelta(days=7 * weeks_back)
         rows = _assert_same(engine, week)
         assert rows.value.notna().sum() > 100  # real figures, not an empty store
@@ -184,3 +184,33 @@ def test_rewound_store_keeps_the_nps_and_arpa_slices_exact(engine):
                 kept = _summed(conn, table)
                 assert kept == _summed(conn, table, query), table.name
                 assert kept != live[table.name]  # the rewind did move rows of it
+
+
+def test_rewound_mrr_follows_a_company_that_goes_when_regions_are_the_companies(engine):
+    """With `dimensions.region_from: company`, a deal whose company was created after the Monday
+    loses its region in the rewound store: its invoices' MRR rows move to no region, like a
+    rebuild of the MRR summary from the rewound rows."""
+    generate_demo(engine, scale="small", as_of=D(2026, 11, 25))
+    save_definition(engine, "dimensions.region_from", "company", "test")
+    with engine.begin() as conn:
+        deal_id, company = conn.execute(
+            select(s.invoices.c.deal_id, s.invoices.c.company_id)
+            .join(s.deals, s.deals.c.deal_id == s.invoices.c.deal_id)
+            .where(s.invoices.c.service_period_start.isnot(None), s.invoices.c.issue_date < D(2026, 11, 1),
+                   s.deals.c.created_at < T(2026, 10, 1), s.deals.c.company_id.isnot(None))
+            .order_by(s.invoices.c.invoice_id).limit(1)).one()
+        conn.execute(s.companies.update().where(s.companies.c.company_id == company).values(
+            created_at=T(2026, 11, 24, 9)))
+        bump_data_version(conn)
+    upkeep.after_demo(engine)
+    with rewound(engine, T(2026, 11, 23)) as conn:
+        ctx = Ctx(conn, load_definitions(conn))
+        assert recurring.is_fresh(conn, ctx.defs)
+        names = [col.name for col in recurring.R.columns]
+        kept = conn.execute(select(*[recurring.R.c[n] for n in names]).where(recurring.R.c.customer == f"c:{company}")
+                            .order_by(*[recurring.R.c[n] for n in names])).all()
+        query = recurring.summary_query(ctx).subquery()
+        rebuilt = conn.execute(select(*[query.c[n] for n in names]).where(query.c.customer == f"c:{company}")
+                               .order_by(*[query.c[n] for n in names])).all()
+        assert kept and [r.region for r in kept] == [None] * len(kept)
+        assert [tuple(r) for r in kept] == [tuple(r) for r in rebuilt]
