@@ -593,9 +593,13 @@ def _recounted(conn: Connection, keeper: Keeper, moment: dt.datetime, gone: list
         after.append(lambda: conn.execute(sl.delete().where(sl.c.day >= day.isoformat())))
     if is_fresh(conn, ctx.defs, NPS):
         month_began = dt.datetime.combine(first, dt.time())
-        companies = select(d.c.company_id).where(d.c.deal_id.in_(live_gone)).union(new_companies)
-        contacts = select(c.c.contact_id).where(or_(c.c.created_at >= moment, c.c.company_id.in_(companies)))
-        answers = _ids(conn, select(n.c.response_id).where(n.c.submitted_at < month_began, n.c.contact_id.in_(contacts)))
+        companies = _ids(conn, select(d.c.company_id).where(d.c.deal_id.in_(live_gone), d.c.company_id.isnot(None)),
+                         new_companies)
+        of_companies = ([select(c.c.contact_id).where(c.c.company_id.in_(_touched(conn, "nps_companies", companies)))]
+                        if companies else [])
+        contacts = _ids(conn, select(c.c.contact_id).where(c.c.created_at >= moment), *of_companies)
+        answers = _ids(conn, select(n.c.response_id).where(
+            n.c.submitted_at < month_began, n.c.contact_id.in_(_touched(conn, "nps_contacts", contacts)))) if contacts else []
         if answers:
             older = _touched(conn, "nps", answers, as_type=BigInteger)
             counted.append((s.rollup_nps_months, lambda sign: nps.build_query(
@@ -679,13 +683,14 @@ def _rewind(conn: Connection, moment: dt.datetime) -> dict:
     lap("deals")
     # contacts created from `moment` on go, lifecycle dates and first touches reached since are emptied
     gone_contacts = _ids(conn, select(c.c.contact_id).where(c.c.created_at >= moment))
-    dated = _ids(conn, *[select(c.c.contact_id).where(c.c[col] >= moment) for col in _CONTACT_DATES])
-    touched = sorted(set(gone_contacts) | set(dated))
+    dated = {col: _ids(conn, select(c.c.contact_id).where(c.c[col] >= moment)) for col in _CONTACT_DATES}
+    touched = sorted(set(gone_contacts).union(*dated.values()))
     with _kept(keeper, conn, "contacts", touched):
         for chunk in _chunks(gone_contacts):
             conn.execute(c.delete().where(c.c.contact_id.in_(chunk)))
         for col in _CONTACT_DATES:
-            conn.execute(c.update().where(c.c[col] >= moment).values({col: None}))
+            if dated[col]:  # (first touches have no index: not read twice for nothing)
+                conn.execute(c.update().where(c.c[col] >= moment).values({col: None}))
     done["contacts"] = len(touched)
     gone_companies = _ids(conn, select(co.c.company_id).where(co.c.created_at >= moment))
     with _kept(keeper, conn, "companies", gone_companies):
