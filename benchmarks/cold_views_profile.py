@@ -29,7 +29,7 @@ from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
 PAGES = {"ceo": "pages/ceo.py", "marketing": "pages/marketing.py", "sales": "pages/sales.py",
-         "finance": "pages/finance.py"}
+         "finance": "pages/finance.py", "meeting": "pages/meeting.py"}
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
 LOG: list[tuple[float, str]] = []
 

@@ -55,7 +55,7 @@ from metrics.sql import stage_rules
 from store import schema as s
 
 from .decisions import week_of
-from .snapshots import SnapshotError, previous_snapshot, snapshot_deal_rows, snapshot_for_week, snapshot_metric_rows
+from .snapshots import SnapshotError, previous_snapshot, snapshot_deal_pairs, snapshot_for_week, snapshot_metric_rows
 from .waterfall import CATEGORIES, in_scope, pipeline_waterfall, reporting_cents
 
 METRICS = ("north_star", "forecast", "open_pipeline")
@@ -456,8 +456,9 @@ def explain_week(engine: Engine, week_start: dt.date, *, locale: str | None = No
         then, p_then = _stored(prev_rows, mid, QUARTER_CUT)
         now, p_now = _stored(rows, mid, QUARTER_CUT)
         recorded[mid] = (then, now) if p_then == p_now else (None, None)
-    start_deals = snapshot_deal_rows(engine, prev["snapshot_id"])
-    end_deals = snapshot_deal_rows(engine, snap["snapshot_id"])
+    # the deals closing in the windows compared (the others move none of the three metrics)
+    start_deals, end_deals = snapshot_deal_pairs(engine, prev["snapshot_id"], snap["snapshot_id"], (
+        min(start_review[0], end_review[0], quarter[0]), max(start_review[1], end_review[1], quarter[1])))
     sources = _sources(engine, [d["deal_id"] for d in start_deals + end_deals])
     changes = explain(start_deals, end_deals, start_review=start_review, end_review=end_review, quarter=quarter,
                       probability=probability, fx=defs.fx, recorded=recorded, sources=sources, names=names,

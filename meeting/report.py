@@ -27,7 +27,8 @@ from .accuracy import forecast_accuracy_table
 from .changes import WeekChanges, explain_week
 from .outcomes import Outcome, followed_decisions, value_text
 from .snapshots import (QUARTER_CUT, TARGET_CUT, SnapshotError, budget_targets, live_differences,
-                        previous_snapshot, snapshot_deal_rows, snapshot_for_week, snapshot_metric_rows)
+                        previous_snapshot, snapshot_deal_pairs, snapshot_deal_rows, snapshot_for_week,
+                        snapshot_metric_rows)
 from .waterfall import Waterfall, pipeline_waterfall
 
 ROLES = ("CMO", "CSO", "CFO")
@@ -219,6 +220,13 @@ def _quarter_table(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["metric_id", "label", "unit", "value", "note"])
 
 
+def _deals_of(engine: Engine, prev: dict, snap: dict, quarter: tuple[dt.date, dt.date] | None) -> tuple[list, list]:
+    """The two snapshots' deals the waterfall over `quarter` reads (every deal without one)."""
+    if quarter is None:
+        return snapshot_deal_rows(engine, prev["snapshot_id"]), snapshot_deal_rows(engine, snap["snapshot_id"])
+    return snapshot_deal_pairs(engine, prev["snapshot_id"], snap["snapshot_id"], quarter)
+
+
 def _owner_names(engine: Engine) -> dict[str, str]:
     """Owner names as every page shows them (metrics.dimensions.owner_names: same-name owners told apart)."""
     with engine.connect() as conn:
@@ -285,8 +293,7 @@ def week_report(engine: Engine, week_start: dt.date, *, check_live: bool = True,
 
     wf = None
     if prev is not None:
-        wf = pipeline_waterfall(snapshot_deal_rows(engine, prev["snapshot_id"]),
-                                snapshot_deal_rows(engine, snap["snapshot_id"]), window=quarter,
+        wf = pipeline_waterfall(*_deals_of(engine, prev, snap, quarter), window=quarter,
                                 fx=defs.fx, currency=defs.reporting_currency)
     unavailable: dict[str, str] = {}
     if prev is None:

@@ -1004,6 +1004,24 @@ def snapshot_deal_rows(engine: Engine, snapshot_id: int) -> list[dict]:
                                               .order_by(d.c.deal_id)).mappings()]
 
 
+def snapshot_deal_pairs(engine: Engine, first_id: int, second_id: int,
+                        closing: tuple[dt.date, dt.date]) -> tuple[list[dict], list[dict]]:
+    """The rows of two snapshots (snapshot_deal_rows of each) of the deals that close in
+    `closing` in at least one of them, each deal's row in both: what a comparison of the two over
+    periods inside `closing` (the waterfall over the quarter, won in the review weeks, the
+    forecast) reads. A deal closing outside it in both snapshots, or without a close date, moves
+    none of those; a snapshot holds every open deal (a 1M-deal store: 270k rows), most of them
+    closing in other quarters, so only those of the periods are read and turned into dicts."""
+    d = s.snapshot_deals
+    both = d.c.snapshot_id.in_([first_id, second_id])
+    ids = select(d.c.deal_id).where(both, d.c.close_date >= closing[0], d.c.close_date <= closing[1]).distinct()
+    out: dict[int, list[dict]] = {first_id: [], second_id: []}
+    with engine.connect() as conn:
+        for r in conn.execute(select(d).where(both, d.c.deal_id.in_(ids)).order_by(d.c.deal_id)).mappings():
+            out[r["snapshot_id"]].append(dict(r))
+    return out[first_id], out[second_id]
+
+
 def value_of(rows: pd.DataFrame, metric_id: str, cut_type: str = "total", cut_value: str = "") -> float | None:
     """One stored value (None when not available or not stored)."""
     hit = rows[(rows.metric_id == metric_id) & (rows.cut_type == cut_type) & (rows.cut_value == cut_value)]

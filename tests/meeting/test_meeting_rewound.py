@@ -13,8 +13,11 @@ from sqlalchemy import func, select
 
 import upkeep
 from demo import generate_demo
-from meeting.snapshots import (_LAST_REWIND, as_of_store, frozen_snapshot, rewound, snapshot_deal_rows,
-                               snapshot_metric_rows)
+from meeting.changes import deal_changes
+from meeting.snapshots import (_LAST_REWIND, as_of_store, backfill_demo_snapshots, frozen_snapshot, rewound,
+                               snapshot_deal_pairs, snapshot_deal_rows, snapshot_metric_rows)
+from meeting.waterfall import pipeline_waterfall
+from metrics.sql import stage_rules
 from metrics import nps, recurring, rollups, rollups_build, save_definition
 from metrics.definitions import load_definitions
 from metrics.registry import Ctx
@@ -214,3 +217,32 @@ def test_rewound_mrr_follows_a_company_that_goes_when_regions_are_the_companies(
                                .order_by(*[query.c[n] for n in names])).all()
         assert kept and [r.region for r in kept] == [None] * len(kept)
         assert [tuple(r) for r in kept] == [tuple(r) for r in rebuilt]
+
+
+def test_the_deals_closing_in_the_windows_give_the_whole_comparison(engine):
+    """The meeting compares two snapshots over the quarter and the review weeks: the deals that
+    close in those windows in either snapshot (`snapshot_deal_pairs`, what the meeting page
+    reads) give the same waterfall and the same deal-by-deal changes as every deal of both."""
+    generate_demo(engine, scale="small", as_of=D(2026, 11, 25))
+    upkeep.after_demo(engine)
+    prev_id, snap_id = backfill_demo_snapshots(engine, weeks=2, as_of=D(2026, 11, 25))[-2:]
+    quarter = (D(2026, 10, 1), D(2026, 12, 31))
+    sd = s.snapshot_deals
+    with engine.begin() as conn:  # a deal of the quarter pushed out to the next one (its row then closes outside)
+        pushed = conn.execute(select(sd.c.deal_id).where(sd.c.snapshot_id == prev_id, sd.c.is_closed.is_(False),
+                                                         sd.c.close_date >= quarter[0], sd.c.close_date <= quarter[1])
+                              .order_by(sd.c.deal_id).limit(1)).scalar_one()
+        conn.execute(sd.update().where(sd.c.snapshot_id == snap_id, sd.c.deal_id == pushed).values(
+            close_date=D(2027, 2, 1), is_closed=False))
+    full = (snapshot_deal_rows(engine, prev_id), snapshot_deal_rows(engine, snap_id))
+    in_quarter = snapshot_deal_pairs(engine, prev_id, snap_id, quarter)
+    assert 0 < len(in_quarter[1]) < len(full[1])  # fewer deals read
+    wf = pipeline_waterfall(*in_quarter, window=quarter, fx={"EUR": 1.0, "USD": 0.9, "GBP": 1.15})
+    assert wf == pipeline_waterfall(*full, window=quarter, fx={"EUR": 1.0, "USD": 0.9, "GBP": 1.15})
+    assert any(line["deal_id"] == pushed for bar in wf.bars if bar.category == "pushed_out" for line in bar.deals)
+    with engine.connect() as conn:
+        probability = stage_rules(Ctx(conn, load_definitions(conn))).probability
+    windows = dict(start_review=(D(2026, 9, 29), D(2026, 10, 5)), end_review=(D(2026, 11, 16), D(2026, 11, 22)),
+                   quarter=quarter, probability=probability)
+    changes = deal_changes(*snapshot_deal_pairs(engine, prev_id, snap_id, (D(2026, 9, 29), D(2026, 12, 31))), **windows)
+    assert changes and changes == deal_changes(*full, **windows)
