@@ -38,9 +38,13 @@ KPI_SHOWN = {"label": "KPI", "value": "This week", "previous": "Last week", "cha
 ROLE_NAMES = {"CMO": "Marketing (CMO)", "CSO": "Sales (CSO)", "CFO": "Finance (CFO)"}
 STATUS_LABELS = {"open": "Open", "done": "Done", "dropped": "Dropped"}
 WEEK_KEPT = "_meeting_week_kept"
+SHOWN_ROWS = 500  # the waterfall's deals and the churned customers on screen: the largest first
 
 
-@st.cache_data(show_spinner="Reading the week's snapshot...", max_entries=32)
+# kept as the object itself, not copied on every rerun as st.cache_data does: a 1M-deal store's
+# report (the waterfall's deals, the changes) pickles to 40 MB, about 1 s a rerun; the page only
+# reads it (every table it shows is a new frame)
+@st.cache_resource(show_spinner="Reading the week's snapshot...", max_entries=8)
 def _report(key: str, data_version: int, week: dt.date, _engine) -> WeekReport:
     return week_report(_engine, week)
 
@@ -165,7 +169,7 @@ def _waterfall(report: WeekReport) -> None:
     deals = report.waterfall_deals
     chosen = deals[deals.category == pick] if pick else deals
     table(chosen.drop(columns=["category"]), ctx.fs, key="meeting_wf_deals", name=f"waterfall_{pick or 'all'}",
-          empty=f"No deal in '{pick}' this week.")
+          empty=f"No deal in '{pick}' this week.", top=SHOWN_ROWS)
 
 
 def _forecast(report: WeekReport) -> None:
@@ -273,7 +277,7 @@ def _churned(report: WeekReport) -> None:
                    + ("" if window == report.review else ", the last month start before the week's end")
                    + "; today's view, not the snapshot.")
     table(report.churned_customers, ctx.fs, key="meeting_churned", name="churned_contracted_customers",
-          money=("mrr_before", "mrr_after", "change"),
+          money=("mrr_before", "mrr_after", "change"), top=SHOWN_ROWS,
           empty="No customer churned or contracted (or there is no recurring revenue yet: see the Finance page).")
 
 

@@ -229,11 +229,13 @@ def download_buttons(df: pd.DataFrame, units: dict[str, str], currency: str, *, 
 
 def table(df: pd.DataFrame, fs, *, key: str, name: str, money=None, ratio=None, count=None, days=None,
           ratio_x=(), links=("hubspot_url",), height: int | str = "auto", empty: str | None = None,
-          labels: Labels | None = None) -> None:
+          labels: Labels | None = None, top: int | None = None) -> None:
     """Show `df` and offer it as CSV and XLSX (files named after `name`).
 
     Codes read as names (ui.labels.readable, the store's labels of this run unless `labels`);
     column units default to a guess from the names (guess_units); pass them to be explicit.
+    `top`: at most that many first rows on screen (a frame sorted by what matters most), with a
+    caption saying so; the downloads keep every row (a 1M-deal store's lists run to thousands).
     """
     if df is None or df.empty:
         st.info(empty or f"{_title(name)}: nothing for these filters.", icon=":material/info:")
@@ -242,7 +244,11 @@ def table(df: pd.DataFrame, fs, *, key: str, name: str, money=None, ratio=None, 
     units = units_of(df, money, ratio, count, days, ratio_x)
     link_cols = [c for c in links if c in df.columns]
     units = {c: u for c, u in units.items() if c not in link_cols}
-    shown, styled = screen_frame(df, units, fs.locale, fs.currency, getattr(fs, "cents", False))
+    on_screen = df
+    if top is not None and len(df) > top:
+        on_screen = df.head(top)
+        st.caption(f"The first {top:,} of {len(df):,} rows; the CSV and XLSX downloads have all of them.")
+    shown, styled = screen_frame(on_screen, units, fs.locale, fs.currency, getattr(fs, "cents", False))
     st.dataframe(styled, hide_index=True, width="stretch", height=height, key=f"{key}_df", placeholder=BLANK,
                  column_config=column_config(shown, fs, links=link_cols, units=units))
     download_buttons(df, units, fs.currency, key=key, name=name)
