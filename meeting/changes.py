@@ -426,11 +426,40 @@ def _period(rows: pd.DataFrame, cut_type: str, fallback: tuple[dt.date, dt.date]
     return (part.period_start.min(), part.period_end.max()) if not part.empty else fallback
 
 
+@dataclass(frozen=True)
+class Compared:
+    """Two snapshots side by side: their metric rows, the windows compared (the previous and this
+    review week, this quarter) and the deals closing in them in either snapshot, each with its
+    row in both (snapshot_deal_pairs; the others move none of the three metrics, nor the
+    waterfall over the quarter)."""
+    rows: pd.DataFrame
+    prev_rows: pd.DataFrame
+    start_review: tuple[dt.date, dt.date]
+    end_review: tuple[dt.date, dt.date]
+    quarter: tuple[dt.date, dt.date]
+    start_deals: list
+    end_deals: list
+
+
+def compare(engine: Engine, snap: dict, prev: dict) -> Compared:
+    """`snap` and the snapshot before it, `prev`, read once for the waterfall and the changes."""
+    week = snap["week_start"]
+    rows, prev_rows = (snapshot_metric_rows(engine, x["snapshot_id"]) for x in (snap, prev))
+    end_review = _period(rows, "total", (week - dt.timedelta(days=7), week - dt.timedelta(days=1)))
+    start_review = _period(prev_rows, "total", (prev["week_start"] - dt.timedelta(days=7),
+                                                 prev["week_start"] - dt.timedelta(days=1)))
+    quarter = _period(rows, QUARTER_CUT, end_review)
+    start_deals, end_deals = snapshot_deal_pairs(engine, prev["snapshot_id"], snap["snapshot_id"], (
+        min(start_review[0], end_review[0], quarter[0]), max(start_review[1], end_review[1], quarter[1])))
+    return Compared(rows, prev_rows, start_review, end_review, quarter, start_deals, end_deals)
+
+
 def explain_week(engine: Engine, week_start: dt.date, *, locale: str | None = None,
-                 currency: str | None = None) -> WeekChanges:
+                 currency: str | None = None, compared: Compared | None = None) -> WeekChanges:
     """What changed between the meeting of `week_start` and the previous one, explained (the
     module docstring). Raises SnapshotError when the week has no snapshot; without an earlier
-    snapshot the result has no changes and says why (`unavailable`)."""
+    snapshot the result has no changes and says why (`unavailable`). `compared`: the two
+    snapshots already read (`compare`, as the week's report does for its waterfall too)."""
     week = week_of(week_start)
     snap = snapshot_for_week(engine, week)
     if snap is None:
@@ -443,28 +472,21 @@ def explain_week(engine: Engine, week_start: dt.date, *, locale: str | None = No
     with engine.connect() as conn:
         probability = stage_rules(Ctx(conn, load_definitions(conn))).probability
         names = owner_names(conn)
-    rows, prev_rows = (snapshot_metric_rows(engine, x["snapshot_id"]) for x in (snap, prev))
-    end_review = _period(rows, "total", (week - dt.timedelta(days=7), week - dt.timedelta(days=1)))
-    start_review = _period(prev_rows, "total", (prev["week_start"] - dt.timedelta(days=7),
-                                                 prev["week_start"] - dt.timedelta(days=1)))
-    quarter = _period(rows, QUARTER_CUT, end_review)
+    c = compared if compared is not None else compare(engine, snap, prev)
     recorded: dict[str, tuple[float | None, float | None]] = {}
-    then, _ = _stored(prev_rows, "north_star", "total")
-    now, _ = _stored(rows, "north_star", "total")
+    then, _ = _stored(c.prev_rows, "north_star", "total")
+    now, _ = _stored(c.rows, "north_star", "total")
     recorded["north_star"] = (then, now)
     for mid in ("forecast", "open_pipeline"):
-        then, p_then = _stored(prev_rows, mid, QUARTER_CUT)
-        now, p_now = _stored(rows, mid, QUARTER_CUT)
+        then, p_then = _stored(c.prev_rows, mid, QUARTER_CUT)
+        now, p_now = _stored(c.rows, mid, QUARTER_CUT)
         recorded[mid] = (then, now) if p_then == p_now else (None, None)
-    # the deals closing in the windows compared (the others move none of the three metrics)
-    start_deals, end_deals = snapshot_deal_pairs(engine, prev["snapshot_id"], snap["snapshot_id"], (
-        min(start_review[0], end_review[0], quarter[0]), max(start_review[1], end_review[1], quarter[1])))
-    sources = _sources(engine, [d["deal_id"] for d in start_deals + end_deals])
-    changes = explain(start_deals, end_deals, start_review=start_review, end_review=end_review, quarter=quarter,
-                      probability=probability, fx=defs.fx, recorded=recorded, sources=sources, names=names,
-                      locale=locale or defs.locale, currency=currency or defs.reporting_currency)
+    sources = _sources(engine, [d["deal_id"] for d in c.start_deals + c.end_deals])
+    changes = explain(c.start_deals, c.end_deals, start_review=c.start_review, end_review=c.end_review,
+                      quarter=c.quarter, probability=probability, fx=defs.fx, recorded=recorded, sources=sources,
+                      names=names, locale=locale or defs.locale, currency=currency or defs.reporting_currency)
     return WeekChanges(week, prev["week_start"], changes)
 
 
-__all__ = ["RULES", "METRICS", "DIMENSIONS", "Contribution", "MetricChange", "WeekChanges", "deal_changes", "explain",
-           "explain_week", "sentence"]
+__all__ = ["RULES", "METRICS", "DIMENSIONS", "Compared", "Contribution", "MetricChange", "WeekChanges", "compare",
+           "deal_changes", "explain", "explain_week", "sentence"]

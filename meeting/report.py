@@ -24,11 +24,10 @@ from metrics.dimensions import owner_names
 
 from . import decisions as dec
 from .accuracy import forecast_accuracy_table
-from .changes import WeekChanges, explain_week
+from .changes import WeekChanges, compare, explain_week
 from .outcomes import Outcome, followed_decisions, value_text
 from .snapshots import (QUARTER_CUT, TARGET_CUT, SnapshotError, budget_targets, live_differences,
-                        previous_snapshot, snapshot_deal_pairs, snapshot_deal_rows, snapshot_for_week,
-                        snapshot_metric_rows)
+                        previous_snapshot, snapshot_deal_rows, snapshot_for_week, snapshot_metric_rows)
 from .waterfall import Waterfall, pipeline_waterfall
 
 ROLES = ("CMO", "CSO", "CFO")
@@ -220,13 +219,6 @@ def _quarter_table(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["metric_id", "label", "unit", "value", "note"])
 
 
-def _deals_of(engine: Engine, prev: dict, snap: dict, quarter: tuple[dt.date, dt.date] | None) -> tuple[list, list]:
-    """The two snapshots' deals the waterfall over `quarter` reads (every deal without one)."""
-    if quarter is None:
-        return snapshot_deal_rows(engine, prev["snapshot_id"]), snapshot_deal_rows(engine, snap["snapshot_id"])
-    return snapshot_deal_pairs(engine, prev["snapshot_id"], snap["snapshot_id"], quarter)
-
-
 def _owner_names(engine: Engine) -> dict[str, str]:
     """Owner names as every page shows them (metrics.dimensions.owner_names: same-name owners told apart)."""
     with engine.connect() as conn:
@@ -291,10 +283,12 @@ def week_report(engine: Engine, week_start: dt.date, *, check_live: bool = True,
     q_rows = rows[rows.cut_type == QUARTER_CUT]
     quarter = (q_rows.period_start.min(), q_rows.period_end.max()) if not q_rows.empty else None
 
-    wf = None
-    if prev is not None:
-        wf = pipeline_waterfall(*_deals_of(engine, prev, snap, quarter), window=quarter,
-                                fx=defs.fx, currency=defs.reporting_currency)
+    wf = compared = None
+    if prev is not None:  # the two snapshots' deals read once, for the waterfall and the changes
+        compared = compare(engine, snap, prev)
+        deals = ((compared.start_deals, compared.end_deals) if quarter is not None else
+                 (snapshot_deal_rows(engine, prev["snapshot_id"]), snapshot_deal_rows(engine, snap["snapshot_id"])))
+        wf = pipeline_waterfall(*deals, window=quarter, fx=defs.fx, currency=defs.reporting_currency)
     unavailable: dict[str, str] = {}
     if prev is None:
         unavailable["Pipeline waterfall"] = "no earlier snapshot to compare with"
@@ -324,7 +318,7 @@ def week_report(engine: Engine, week_start: dt.date, *, check_live: bool = True,
         open_items=_decisions(dec.open_items(engine, week)),
         differences=live_differences(engine, snap, rows) if check_live else [],
         unavailable=unavailable, behind_pace=behind,
-        changes=explain_week(engine, week, locale=defs.locale, currency=defs.reporting_currency),
+        changes=explain_week(engine, week, locale=defs.locale, currency=defs.reporting_currency, compared=compared),
         outcomes=followed_decisions(engine, week, locale=defs.locale, currency=defs.reporting_currency),
         churned_customers=churned.reset_index(drop=True), churn_window=churn_window)
 
