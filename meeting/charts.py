@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from metrics.format import format_day, format_period, period_grain
+from metrics.format import format_count, format_day, format_period, period_grain
 
 from .colors import color_for
 
@@ -19,13 +19,14 @@ def _layout(fig: go.Figure, title: str, currency: str) -> go.Figure:
     return fig
 
 
-def waterfall_figure(wf: Waterfall, title: str = "Pipeline waterfall") -> go.Figure:
-    """Start and end as totals, every move as a relative bar (major units of the reporting currency)."""
+def waterfall_figure(wf: Waterfall, title: str = "Pipeline waterfall", locale: str = "en-US") -> go.Figure:
+    """Start and end as totals, every move as a relative bar (major units of the reporting currency),
+    each labelled with its number of deals written in `locale` ("59,982 deals")."""
     measures = ["absolute" if b.category == "start" else "total" if b.category == "end" else "relative"
                 for b in wf.bars]
     fig = go.Figure(go.Waterfall(
         x=[b.label for b in wf.bars], y=[b.amount for b in wf.bars], measure=measures,
-        text=[f"{len(b.deals)} deals" for b in wf.bars], textposition="outside",
+        text=[f"{format_count(len(b.deals), locale)} deals" for b in wf.bars], textposition="outside",
         increasing={"marker": {"color": UP}}, decreasing={"marker": {"color": DOWN}},
         totals={"marker": {"color": TOTAL}}, connector={"line": {"color": "#BAB0AC"}}))
     fig.update_layout(showlegend=False)

@@ -168,7 +168,7 @@ def to_html(report: WeekReport) -> str:
     section("Headline: the quarter to date and the week under review",
             _headline_html(sections["Headline"], loc, cur))
     section("KPIs", _table_html(sections["KPIs"], loc, cur))
-    wf_body = chart(waterfall_figure(report.waterfall)) if report.waterfall else \
+    wf_body = chart(waterfall_figure(report.waterfall, locale=loc)) if report.waterfall else \
         f'<p class="muted">{html.escape(report.unavailable.get("Pipeline waterfall", ""))}</p>'
     section("Pipeline waterfall", wf_body + _table_html(sections["Pipeline waterfall"], loc, cur)
             + "<h3>Deals behind each bar</h3>" + _table_html(sections["Waterfall deals"], loc, cur))

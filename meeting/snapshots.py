@@ -1057,7 +1057,8 @@ __all__ = ["KINDS", "SnapshotError", "budget_targets", "stocks_as_of", "fiscal_q
            "live_deals", "deals_as_of", "as_of_store", "rewound", "frozen_note", "take_snapshot",
            "frozen_snapshot", "reconstruct_snapshot", "ensure_weekly_snapshot",
            "backfill_demo_snapshots", "list_snapshots", "get_snapshot", "snapshot_for_week",
-           "previous_snapshot", "snapshot_metric_rows", "snapshot_deal_rows", "value_of", "live_differences"]
+           "previous_snapshot", "snapshot_metric_rows", "snapshot_deal_rows", "snapshot_deal_pairs", "value_of",
+           "live_differences"]
 
 
 def stocks_as_of(engine: Engine, metric_ids: Iterable[str], start: dt.date, end: dt.date,

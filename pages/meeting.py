@@ -162,7 +162,7 @@ def _waterfall(report: WeekReport) -> None:
     window = report.waterfall.window
     st.caption(f"Open deals closing in {window[0]} to {window[1]}, from the snapshot of week {prev['week_start']} "
                f"to this one. Each deal moves into one bar; the bars add up from start to end.")
-    st.plotly_chart(waterfall_figure(report.waterfall), key="meeting_waterfall", config={"displayModeBar": False})
+    st.plotly_chart(waterfall_figure(report.waterfall, locale=ctx.fs.locale), key="meeting_waterfall", config={"displayModeBar": False})
     moving = [c for c in CATEGORIES if c not in ("start", "end")]
     pick = st.segmented_control("Deals behind", [LABELS[c] for c in moving], default=LABELS["won"],
                                 key="meeting_wf_bar")

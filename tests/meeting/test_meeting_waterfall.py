@@ -115,3 +115,13 @@ def test_waterfall_bars_always_add_up(start, end, window):
     wf = pipeline_waterfall(s, e, window=window, fx={"EUR": 1.0, "USD": 0.92})
     middle = sum(b.amount_cents for b in wf.bars[1:-1])
     assert wf.start_cents + middle == wf.end_cents
+
+
+def test_waterfall_bars_count_their_deals_in_the_locale():
+    """A 1M-deal store's bars hold tens of thousands of deals: "59,982 deals", not "59982 deals"."""
+    from meeting.charts import waterfall_figure
+    deals = [{"deal_id": f"d{i}", "amount_cents": 100, "currency": "EUR", "close_date": dt.date(2026, 11, 20),
+              "is_closed": False, "is_won": False} for i in range(1234)]
+    wf = pipeline_waterfall(deals, deals, window=(dt.date(2026, 10, 1), dt.date(2026, 12, 31)))
+    assert waterfall_figure(wf).data[0].text[0] == "1,234 deals"
+    assert waterfall_figure(wf, locale="fr-FR").data[0].text[0] == "1\u202f234 deals"
