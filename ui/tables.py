@@ -9,7 +9,7 @@ import io
 import pandas as pd
 import streamlit as st
 
-from metrics.format import BLANK, format_cell, percent_number, period_grain, xlsx_format
+from metrics.format import BLANK, format_cell, format_count, percent_number, period_grain, xlsx_format
 from store.cells import inert_frame, strings_as_text
 
 from . import cache
@@ -247,7 +247,8 @@ def table(df: pd.DataFrame, fs, *, key: str, name: str, money=None, ratio=None, 
     on_screen = df
     if top is not None and len(df) > top:
         on_screen = df.head(top)
-        st.caption(f"The first {top:,} of {len(df):,} rows; the CSV and XLSX downloads have all of them.")
+        st.caption(f"The first {format_count(top, fs.locale)} of {format_count(len(df), fs.locale)} rows; "
+                   "the CSV and XLSX downloads have all of them.")
     shown, styled = screen_frame(on_screen, units, fs.locale, fs.currency, getattr(fs, "cents", False))
     st.dataframe(styled, hide_index=True, width="stretch", height=height, key=f"{key}_df", placeholder=BLANK,
                  column_config=column_config(shown, fs, links=link_cols, units=units))
